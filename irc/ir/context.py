@@ -1,0 +1,34 @@
+"""One xDSL context with every dialect irc's stages use, and text I/O helpers."""
+
+from __future__ import annotations
+
+import io
+
+from xdsl.context import Context
+from xdsl.dialects import arith, builtin, func, linalg, math, memref, scf, tensor
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.parser import Parser
+from xdsl.printer import Printer
+
+from irc.ir.hl import HL
+
+
+def make_context() -> Context:
+    """A context that knows hl and the upstream dialects of stages 1-5."""
+    ctx = Context()
+    for dialect in (builtin.Builtin, func.Func, arith.Arith, math.Math, linalg.Linalg, tensor.Tensor, memref.MemRef, scf.Scf, HL):
+        ctx.load_dialect(dialect)
+    return ctx
+
+
+def parse_module(text: str, filename: str = "<input>") -> ModuleOp:
+    """Parse MLIR text (hl or any upstream stage); raises ParseError with file:line:col."""
+    module = Parser(make_context(), text, name=filename).parse_module()
+    return module
+
+
+def print_module(module: ModuleOp, locations: bool = False) -> str:
+    """Print in custom (pretty) form; `locations` adds loc(...) to each op."""
+    out = io.StringIO()
+    Printer(stream=out, print_debuginfo=locations).print_op(module)
+    return out.getvalue() + "\n"

@@ -1,0 +1,953 @@
+"""The `hl` dialect: irc's high-level tensor dialect.
+
+Every op works on ranked, statically shaped tensors of f32, f64, i32, i64 or
+i1.  Each op class declares, in one place:
+
+* its operands, results and attributes (IRDL),
+* ``infer(operand_types, attrs) -> result type``: the shape/dtype rule, used
+  both by builders (``HLOp.make``) and by the verifier,
+* ``evaluate(*arrays)``: its numpy reference semantics (the oracle for every
+  test, and the ``ref`` target).
+
+The VJP rules live in ``irc/lowering/vjp_rules.py`` and the lowering to linalg
+in ``irc/lowering/hl_to_linalg.py``, one entry per op in both.
+
+Textual form (custom assembly, round-trips)::
+
+    %2 = hl.add %0, %1 : (tensor<4x3xf32>, tensor<3xf32>) -> tensor<4x3xf32>
+    %3 = hl.sum %2 {dims = array<i64: 1>, keepdim = false} : (tensor<4x3xf32>) -> tensor<4xf32>
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import ClassVar
+
+import numpy as np
+from xdsl.dialects.builtin import (
+    AnyFloat,
+    BoolAttr,
+    DenseArrayBase,
+    DenseIntOrFPElementsAttr,
+    Float32Type,
+    Float64Type,
+    FloatAttr,
+    IntegerAttr,
+    IntegerType,
+    StringAttr,
+    TensorType,
+    f32,
+    f64,
+    i1,
+    i32,
+    i64,
+)
+from xdsl.ir import Attribute, Dialect, Operation, SSAValue
+from xdsl.irdl import (
+    AnyAttr,
+    IRDLOperation,
+    irdl_op_definition,
+    operand_def,
+    opt_attr_def,
+    result_def,
+    traits_def,
+    var_operand_def,
+)
+from xdsl.traits import Pure
+from xdsl.utils.exceptions import VerifyException
+
+# --------------------------------------------------------------------------
+# dtypes
+# --------------------------------------------------------------------------
+
+DTYPES: dict[str, Attribute] = {"f32": f32, "f64": f64, "i32": i32, "i64": i64, "i1": i1}
+NUMPY_DTYPES: dict[str, np.dtype] = {
+    "f32": np.dtype(np.float32),
+    "f64": np.dtype(np.float64),
+    "i32": np.dtype(np.int32),
+    "i64": np.dtype(np.int64),
+    "i1": np.dtype(np.bool_),
+}
+
+
+def dtype_name(element_type: Attribute) -> str:
+    """The short name ('f32', 'i1', ...) of an xDSL element type."""
+    for name, t in DTYPES.items():
+        if t == element_type:
+            return name
+    raise VerifyException(f"unsupported element type {element_type}; hl supports {', '.join(DTYPES)}")
+
+
+def numpy_dtype(element_type: Attribute) -> np.dtype:
+    return NUMPY_DTYPES[dtype_name(element_type)]
+
+
+def element_type_of(dtype: np.dtype | str) -> Attribute:
+    """The xDSL element type for a numpy dtype (or a short name)."""
+    if isinstance(dtype, str) and dtype in DTYPES:
+        return DTYPES[dtype]
+    dt = np.dtype(dtype)
+    for name, npdt in NUMPY_DTYPES.items():
+        if npdt == dt:
+            return DTYPES[name]
+    raise TypeError(f"unsupported dtype {dt}; irc supports float32, float64, int32, int64 and bool")
+
+
+def is_float(element_type: Attribute) -> bool:
+    return isinstance(element_type, (Float32Type, Float64Type))
+
+
+def tensor_type(shape: Sequence[int], element_type: Attribute) -> TensorType:
+    return TensorType(element_type, [int(s) for s in shape])
+
+
+def shape_of(t: Attribute) -> tuple[int, ...]:
+    assert isinstance(t, TensorType), t
+    return tuple(t.get_shape())
+
+
+def fmt_type(t: Attribute) -> str:
+    if isinstance(t, TensorType):
+        return "x".join([*(str(s) for s in t.get_shape()), dtype_name(t.element_type)])
+    return str(t)
+
+
+# --------------------------------------------------------------------------
+# attribute helpers: every hl attribute is an int, an int list, a bool, a
+# float, a string or a dense tensor; these helpers build and read them.
+# --------------------------------------------------------------------------
+
+
+def to_attr(value) -> Attribute:
+    if isinstance(value, Attribute):
+        return value
+    if isinstance(value, bool):
+        return BoolAttr.from_bool(value)
+    if isinstance(value, int):
+        return IntegerAttr(value, i64)
+    if isinstance(value, float):
+        return FloatAttr(value, f64)
+    if isinstance(value, str):
+        return StringAttr(value)
+    if isinstance(value, (tuple, list)):
+        return DenseArrayBase.from_list(i64, [int(v) for v in value])
+    raise TypeError(f"cannot turn {value!r} into an hl attribute")
+
+
+def from_attr(attr: Attribute):
+    if isinstance(attr, IntegerAttr):
+        v = attr.value.data
+        return bool(v) if attr.type == i1 else v
+    if isinstance(attr, FloatAttr):
+        return attr.value.data
+    if isinstance(attr, StringAttr):
+        return attr.data
+    if isinstance(attr, DenseArrayBase):
+        return tuple(attr.get_values())
+    return attr
+
+
+class ShapeError(VerifyException):
+    """A shape or dtype rule of an hl op is broken."""
+
+
+def _err(op: str, msg: str, types: Sequence[Attribute]) -> ShapeError:
+    shapes = ", ".join(fmt_type(t) for t in types)
+    return ShapeError(f"hl.{op}: {msg} (operands: {shapes})")
+
+
+def broadcast_shapes(op: str, types: Sequence[Attribute]) -> tuple[int, ...]:
+    """numpy broadcasting of the operand shapes, or a ShapeError naming the op."""
+    try:
+        return tuple(np.broadcast_shapes(*(shape_of(t) for t in types)))
+    except ValueError:
+        raise _err(op, "shapes do not broadcast", types) from None
+
+
+def normalize_dim(op: str, dim: int, rank: int, types) -> int:
+    if not -max(rank, 1) <= dim < max(rank, 1):
+        raise _err(op, f"dim {dim} out of range for rank {rank}", types)
+    return dim % max(rank, 1)
+
+
+# --------------------------------------------------------------------------
+# base class
+# --------------------------------------------------------------------------
+
+_FORMAT = "operands attr-dict `:` functional-type(operands, results)"
+
+
+class HLOp(IRDLOperation):
+    """Base of every hl op: the shape rule, verifier and numpy reference."""
+
+    assembly_format = _FORMAT
+    traits = traits_def(Pure())
+    #: attributes the op takes, with defaults (None = required)
+    ATTRS: ClassVar[dict[str, object]] = {}
+    #: False for ops with no derivative (compare, argmax, iota, ...)
+    DIFFERENTIABLE: ClassVar[bool] = True
+
+    @property
+    def short_name(self) -> str:
+        return self.name.removeprefix("hl.")
+
+    def attr(self, key: str):
+        """The Python value of attribute `key` (default when absent)."""
+        if key in self.attributes:
+            return from_attr(self.attributes[key])
+        return self.ATTRS.get(key)
+
+    def attr_values(self) -> dict[str, object]:
+        return {k: self.attr(k) for k in self.ATTRS}
+
+    @classmethod
+    def infer(cls, types: Sequence[Attribute], attrs: dict[str, object]) -> Attribute:
+        raise NotImplementedError
+
+    def evaluate(self, *args: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    @classmethod
+    def make(cls, operands: Sequence[SSAValue | Operation], result_type: Attribute | None = None, **attrs) -> HLOp:
+        """Build the op; the result type is inferred unless given."""
+        values = [SSAValue.get(o) for o in operands]
+        for k in attrs:
+            if k not in cls.ATTRS:
+                raise TypeError(f"{cls.name} takes no attribute {k!r} (known: {', '.join(cls.ATTRS) or 'none'})")
+        full = {k: attrs.get(k, d) for k, d in cls.ATTRS.items()}
+        if result_type is None:
+            result_type = cls.infer([v.type for v in values], full)
+        attributes = {k: to_attr(v) for k, v in attrs.items() if v is not None}
+        return cls.build(operands=cls._operand_groups(values), result_types=[result_type], attributes=attributes)
+
+    @classmethod
+    def _operand_groups(cls, values):
+        return list(values)
+
+    def verify_(self) -> None:
+        types = [o.type for o in self.operands]
+        for t in [*types, *(r.type for r in self.results)]:
+            if not isinstance(t, TensorType):
+                raise VerifyException(f"{self.name}: expected tensor types, got {t}")
+            dtype_name(t.element_type)
+        for k, d in self.ATTRS.items():
+            if d is None and k not in self.attributes:
+                raise VerifyException(f"{self.name}: missing attribute '{k}'")
+        expected = self.infer(types, self.attr_values())
+        actual = self.results[0].type
+        if expected != actual:
+            raise VerifyException(
+                f"{self.name}: result type {fmt_type(actual)} does not match the inferred {fmt_type(expected)} "
+                f"(operands: {', '.join(fmt_type(t) for t in types)})"
+            )
+
+
+def _out_dtype(op: Operation):
+    return numpy_dtype(op.results[0].type.element_type)
+
+
+# --------------------------------------------------------------------------
+# elementwise unary
+# --------------------------------------------------------------------------
+
+
+class UnaryOp(HLOp):
+    x = operand_def(TensorType)
+    result = result_def(TensorType)
+    FLOAT_ONLY: ClassVar[bool] = True
+    FN: ClassVar = None
+
+    @classmethod
+    def infer(cls, types, attrs):
+        (t,) = types
+        if cls.FLOAT_ONLY and not is_float(t.element_type):
+            raise _err(cls.name[3:], "expects a floating-point tensor", types)
+        return t
+
+    def evaluate(self, x):
+        return np.asarray(type(self).FN(x)).astype(_out_dtype(self), copy=False)
+
+
+def _erf(x):
+    flat = np.asarray(x, dtype=np.float64).ravel()
+    return np.array([math.erf(v) for v in flat], dtype=np.float64).reshape(np.shape(x)).astype(x.dtype)
+
+
+def _unary(op_name: str, fn, float_only: bool = True, doc: str = ""):
+    cls = type(
+        f"{op_name.capitalize()}Op",
+        (UnaryOp,),
+        {"name": f"hl.{op_name}", "FN": staticmethod(fn), "FLOAT_ONLY": float_only, "__doc__": doc, "__module__": __name__, "__annotations__": {"FN": ClassVar, "FLOAT_ONLY": ClassVar}},
+    )
+    return irdl_op_definition(cls)
+
+
+NegOp = _unary("neg", np.negative, float_only=False, doc="-x")
+AbsOp = _unary("abs", np.abs, float_only=False, doc="|x|")
+ExpOp = _unary("exp", np.exp, doc="e**x")
+LogOp = _unary("log", np.log, doc="natural logarithm")
+SqrtOp = _unary("sqrt", np.sqrt, doc="square root")
+RsqrtOp = _unary("rsqrt", lambda x: 1 / np.sqrt(x), doc="1 / sqrt(x)")
+TanhOp = _unary("tanh", np.tanh, doc="hyperbolic tangent")
+SigmoidOp = _unary("sigmoid", lambda x: 1 / (1 + np.exp(-x)), doc="1 / (1 + exp(-x))")
+ReluOp = _unary("relu", lambda x: np.maximum(x, np.zeros((), x.dtype)), float_only=False, doc="max(x, 0)")
+SinOp = _unary("sin", np.sin, doc="sine")
+CosOp = _unary("cos", np.cos, doc="cosine")
+ErfOp = _unary("erf", _erf, doc="Gauss error function")
+
+
+@irdl_op_definition
+class CastOp(HLOp):
+    """Convert the element type; the result type names the target dtype."""
+
+    name = "hl.cast"
+    x = operand_def(TensorType)
+    result = result_def(TensorType)
+    DIFFERENTIABLE: ClassVar[bool] = True
+
+    @classmethod
+    def infer(cls, types, attrs):
+        raise _err("cast", "needs an explicit result type", types)
+
+    @classmethod
+    def make(cls, operands, result_type=None, **attrs):
+        if result_type is None:
+            raise TypeError("hl.cast needs a result type")
+        return super().make(operands, result_type, **attrs)
+
+    def verify_(self):
+        src, dst = self.x.type, self.result.type
+        if shape_of(src) != shape_of(dst):
+            raise VerifyException(f"hl.cast: shape changes from {fmt_type(src)} to {fmt_type(dst)}")
+        dtype_name(src.element_type)
+        dtype_name(dst.element_type)
+
+    def evaluate(self, x):
+        return x.astype(_out_dtype(self))
+
+
+# --------------------------------------------------------------------------
+# elementwise binary (numpy broadcasting)
+# --------------------------------------------------------------------------
+
+
+class BinaryOp(HLOp):
+    lhs = operand_def(TensorType)
+    rhs = operand_def(TensorType)
+    result = result_def(TensorType)
+    FN: ClassVar = None
+
+    @classmethod
+    def infer(cls, types, attrs):
+        a, b = types
+        if a.element_type != b.element_type:
+            raise _err(cls.name[3:], "operand dtypes differ", types)
+        return tensor_type(broadcast_shapes(cls.name[3:], types), a.element_type)
+
+    def evaluate(self, a, b):
+        return np.asarray(type(self).FN(a, b)).astype(_out_dtype(self), copy=False)
+
+
+def _div(a, b):
+    if np.issubdtype(a.dtype, np.integer):
+        # C semantics (truncation), which is what the compiled code does
+        with np.errstate(divide="ignore"):
+            return np.trunc(np.true_divide(a, np.where(b == 0, 1, b))).astype(a.dtype)
+    return np.true_divide(a, b)
+
+
+def _binary(op_name: str, fn, doc: str = ""):
+    cls = type(
+        f"{op_name.capitalize()}Op",
+        (BinaryOp,),
+        {"name": f"hl.{op_name}", "FN": staticmethod(fn), "__doc__": doc, "__module__": __name__, "__annotations__": {"FN": ClassVar, "FLOAT_ONLY": ClassVar}},
+    )
+    return irdl_op_definition(cls)
+
+
+AddOp = _binary("add", np.add, "a + b")
+SubOp = _binary("sub", np.subtract, "a - b")
+MulOp = _binary("mul", np.multiply, "a * b")
+DivOp = _binary("div", _div, "a / b (integer division truncates)")
+PowOp = _binary("pow", np.power, "a ** b")
+MaximumOp = _binary("maximum", np.maximum, "elementwise max")
+MinimumOp = _binary("minimum", np.minimum, "elementwise min")
+
+COMPARE_PREDICATES = {"eq": np.equal, "ne": np.not_equal, "lt": np.less, "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal}
+
+
+@irdl_op_definition
+class CompareOp(HLOp):
+    """Elementwise comparison with broadcasting; the result is i1."""
+
+    name = "hl.compare"
+    lhs = operand_def(TensorType)
+    rhs = operand_def(TensorType)
+    result = result_def(TensorType)
+    ATTRS: ClassVar[dict[str, object]] = {"predicate": None}
+    DIFFERENTIABLE: ClassVar[bool] = False
+
+    @classmethod
+    def infer(cls, types, attrs):
+        a, b = types
+        if attrs["predicate"] not in COMPARE_PREDICATES:
+            raise _err("compare", f"unknown predicate {attrs['predicate']!r} (known: {', '.join(COMPARE_PREDICATES)})", types)
+        if a.element_type != b.element_type:
+            raise _err("compare", "operand dtypes differ", types)
+        return tensor_type(broadcast_shapes("compare", types), i1)
+
+    def evaluate(self, a, b):
+        return COMPARE_PREDICATES[self.attr("predicate")](a, b)
+
+
+@irdl_op_definition
+class SelectOp(HLOp):
+    """where(cond, a, b) with broadcasting of all three."""
+
+    name = "hl.select"
+    cond = operand_def(TensorType)
+    lhs = operand_def(TensorType)
+    rhs = operand_def(TensorType)
+    result = result_def(TensorType)
+
+    @classmethod
+    def infer(cls, types, attrs):
+        c, a, b = types
+        if c.element_type != i1:
+            raise _err("select", "condition must be i1", types)
+        if a.element_type != b.element_type:
+            raise _err("select", "value dtypes differ", types)
+        return tensor_type(broadcast_shapes("select", types), a.element_type)
+
+    def evaluate(self, c, a, b):
+        return np.where(c, a, b).astype(_out_dtype(self), copy=False)
+
+
+# --------------------------------------------------------------------------
+# reductions
+# --------------------------------------------------------------------------
+
+
+def reduced_shape(op: str, shape, dims, keepdim, types) -> tuple[int, ...]:
+    rank = len(shape)
+    nd = sorted({normalize_dim(op, d, rank, types) for d in dims})
+    if keepdim:
+        return tuple(1 if i in nd else s for i, s in enumerate(shape))
+    return tuple(s for i, s in enumerate(shape) if i not in nd)
+
+
+class ReduceOp(HLOp):
+    x = operand_def(TensorType)
+    result = result_def(TensorType)
+    ATTRS: ClassVar[dict[str, object]] = {"dims": None, "keepdim": False}
+    FN: ClassVar = None
+
+    @classmethod
+    def infer(cls, types, attrs):
+        (t,) = types
+        dims = attrs["dims"]
+        if len(set(d % max(len(shape_of(t)), 1) for d in dims)) != len(dims):
+            raise _err(cls.name[3:], f"repeated dims {list(dims)}", types)
+        return tensor_type(reduced_shape(cls.name[3:], shape_of(t), dims, attrs["keepdim"], types), t.element_type)
+
+    def dims(self) -> tuple[int, ...]:
+        rank = len(shape_of(self.x.type))
+        return tuple(sorted(d % max(rank, 1) for d in self.attr("dims")))
+
+    def evaluate(self, x):
+        out = type(self).FN(x, axis=self.dims(), keepdims=bool(self.attr("keepdim")))
+        return np.asarray(out).astype(_out_dtype(self), copy=False)
+
+
+def _reduce(op_name: str, fn, doc: str):
+    cls = type(
+        f"{op_name.capitalize()}Op",
+        (ReduceOp,),
+        {"name": f"hl.{op_name}", "FN": staticmethod(fn), "__doc__": doc, "__module__": __name__, "__annotations__": {"FN": ClassVar, "FLOAT_ONLY": ClassVar}},
+    )
+    return irdl_op_definition(cls)
+
+
+def _mean(x, axis, keepdims):
+    if np.issubdtype(x.dtype, np.integer):
+        raise TypeError("mean of an integer tensor")
+    return np.mean(x, axis=axis, keepdims=keepdims, dtype=x.dtype)
+
+
+SumOp = _reduce("sum", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims, dtype=x.dtype), "sum over dims")
+MeanOp = _reduce("mean", _mean, "mean over dims")
+MaxOp = _reduce("max", np.max, "max over dims")
+MinOp = _reduce("min", np.min, "min over dims")
+ProdOp = _reduce("prod", lambda x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims, dtype=x.dtype), "product over dims")
+
+
+class ArgReduceOp(HLOp):
+    x = operand_def(TensorType)
+    result = result_def(TensorType)
+    ATTRS: ClassVar[dict[str, object]] = {"dim": None, "keepdim": False}
+    DIFFERENTIABLE: ClassVar[bool] = False
+    FN: ClassVar = None
+
+    @classmethod
+    def infer(cls, types, attrs):
+        (t,) = types
+        return tensor_type(reduced_shape(cls.name[3:], shape_of(t), [attrs["dim"]], attrs["keepdim"], types), i64)
+
+    def evaluate(self, x):
+        dim = self.attr("dim") % max(x.ndim, 1)
+        return type(self).FN(x, axis=dim, keepdims=bool(self.attr("keepdim"))).astype(np.int64)
+
+
+@irdl_op_definition
+class ArgmaxOp(ArgReduceOp):
+    """Index (i64) of the first maximum along `dim`."""
+
+    name = "hl.argmax"
+    FN: ClassVar = staticmethod(np.argmax)
+
+
+@irdl_op_definition
+class ArgminOp(ArgReduceOp):
+    """Index (i64) of the first minimum along `dim`."""
+
+    name = "hl.argmin"
+    FN: ClassVar = staticmethod(np.argmin)
+
+
+# --------------------------------------------------------------------------
+# shape ops
+# --------------------------------------------------------------------------
+
+
+@irdl_op_definition
+class ReshapeOp(HLOp):
+    """Row-major reshape; the result type gives the new shape."""
+
+    name = "hl.reshape"
+    x = operand_def(TensorType)
+    result = result_def(TensorType)
+    ATTRS: ClassVar[dict[str, object]] = {"shape": None}
+
+    @classmethod
+    def infer(cls, types, attrs):
+        (t,) = types
+        shape = tuple(attrs["shape"])
+        if math.prod(shape) != math.prod(shape_of(t)) or any(s < 0 for s in shape):
+            raise _err("reshape", f"cannot reshape to {list(shape)}", types)
+        return tensor_type(shape, t.element_type)
+
+    def evaluate(self, x):
+        return x.reshape(self.attr("shape"))
+
+
+@irdl_op_definition
+class TransposeOp(HLOp):
+    """Permute dims: result dim i is operand dim perm[i]."""
+
+    name = "hl.transpose"
+    x = operand_def(TensorType)
+    result = result_def(TensorType)
+    ATTRS: ClassVar[dict[str, object]] = {"perm": None}
+
+    @classmethod
+    def infer(cls, types, attrs):
+        (t,) = types
+        perm = tuple(attrs["perm"])
+        shape = shape_of(t)
+        if sorted(perm) != list(range(len(shape))):
+            raise _err("transpose", f"perm {list(perm)} is not a permutation of {len(shape)} dims", types)
+        return tensor_type([shape[p] for p in perm], t.element_type)
+
+    def evaluate(self, x):
+        return np.ascontiguousarray(np.transpose(x, self.attr("perm")))
+
+
+@irdl_op_definition
+class BroadcastToOp(HLOp):
+    """numpy.broadcast_to."""
+
+    name = "hl.broadcast_to"
+    x = operand_def(TensorType)
+    result = result_def(TensorType)
+    ATTRS: ClassVar[dict[str, object]] = {"shape": None}
+
+    @classmethod
+    def infer(cls, types, attrs):
+        (t,) = types
+        shape = tuple(attrs["shape"])
+        src = shape_of(t)
+        ok = len(shape) >= len(src) and all(s in (1, d) for s, d in zip(reversed(src), reversed(shape)))
+        if not ok:
+            raise _err("broadcast_to", f"cannot broadcast to {list(shape)}", types)
+        return tensor_type(shape, t.element_type)
+
+    def evaluate(self, x):
+        return np.ascontiguousarray(np.broadcast_to(x, self.attr("shape")))
+
+
+@irdl_op_definition
+class SliceOp(HLOp):
+    """x[start:stop:step] per dim (normalized: 0 <= start <= stop, step >= 1)."""
+
+    name = "hl.slice"
+    x = operand_def(TensorType)
+    result = result_def(TensorType)
+    ATTRS: ClassVar[dict[str, object]] = {"start": None, "stop": None, "step": None}
+
+    @classmethod
+    def infer(cls, types, attrs):
+        (t,) = types
+        shape = shape_of(t)
+        start, stop, step = (tuple(attrs[k]) for k in ("start", "stop", "step"))
+        if not len(start) == len(stop) == len(step) == len(shape):
+            raise _err("slice", "start/stop/step need one entry per dim", types)
+        out = []
+        for d, (a, b, s, n) in enumerate(zip(start, stop, step, shape)):
+            if s < 1 or not 0 <= a <= n or not a <= b <= n:
+                raise _err("slice", f"bad range {a}:{b}:{s} for dim {d} of size {n}", types)
+            out.append(max(0, -(-(b - a) // s)))
+        return tensor_type(out, t.element_type)
+
+    def evaluate(self, x):
+        idx = tuple(slice(a, b, s) for a, b, s in zip(self.attr("start"), self.attr("stop"), self.attr("step")))
+        return np.ascontiguousarray(x[idx])
+
+
+@irdl_op_definition
+class ConcatOp(HLOp):
+    """Concatenate the operands along `dim`."""
+
+    name = "hl.concat"
+    inputs = var_operand_def(TensorType)
+    result = result_def(TensorType)
+    ATTRS: ClassVar[dict[str, object]] = {"dim": None}
+
+    @classmethod
+    def _operand_groups(cls, values):
+        return [list(values)]
+
+    @classmethod
+    def infer(cls, types, attrs):
+        if not types:
+            raise _err("concat", "needs at least one operand", types)
+        shapes = [shape_of(t) for t in types]
+        rank = len(shapes[0])
+        dim = normalize_dim("concat", attrs["dim"], rank, types)
+        for s, t in zip(shapes, types):
+            if len(s) != rank or any(a != b for i, (a, b) in enumerate(zip(s, shapes[0])) if i != dim):
+                raise _err("concat", f"shapes differ outside dim {dim}", types)
+            if t.element_type != types[0].element_type:
+                raise _err("concat", "operand dtypes differ", types)
+        out = list(shapes[0])
+        out[dim] = sum(s[dim] for s in shapes)
+        return tensor_type(out, types[0].element_type)
+
+    def evaluate(self, *xs):
+        return np.concatenate(xs, axis=self.attr("dim") % xs[0].ndim)
+
+
+@irdl_op_definition
+class PadOp(HLOp):
+    """Constant padding: `low[i]` before and `high[i]` after dim i."""
+
+    name = "hl.pad"
+    x = operand_def(TensorType)
+    result = result_def(TensorType)
+    ATTRS: ClassVar[dict[str, object]] = {"low": None, "high": None, "value": 0.0}
+
+    @classmethod
+    def infer(cls, types, attrs):
+        (t,) = types
+        shape = shape_of(t)
+        low, high = tuple(attrs["low"]), tuple(attrs["high"])
+        if len(low) != len(shape) or len(high) != len(shape) or min((*low, *high), default=0) < 0:
+            raise _err("pad", f"low {list(low)} / high {list(high)} must be non-negative, one per dim", types)
+        return tensor_type([n + a + b for n, a, b in zip(shape, low, high)], t.element_type)
+
+    def evaluate(self, x):
+        return np.pad(x, list(zip(self.attr("low"), self.attr("high"))), constant_values=self.attr("value")).astype(x.dtype)
+
+
+# --------------------------------------------------------------------------
+# contractions
+# --------------------------------------------------------------------------
+
+
+@irdl_op_definition
+class MatmulOp(HLOp):
+    """numpy.matmul for operands of rank >= 2 (batch dims broadcast)."""
+
+    name = "hl.matmul"
+    lhs = operand_def(TensorType)
+    rhs = operand_def(TensorType)
+    result = result_def(TensorType)
+
+    @classmethod
+    def infer(cls, types, attrs):
+        a, b = types
+        sa, sb = shape_of(a), shape_of(b)
+        if len(sa) < 2 or len(sb) < 2:
+            raise _err("matmul", "operands need rank >= 2 (reshape vectors first)", types)
+        if a.element_type != b.element_type:
+            raise _err("matmul", "operand dtypes differ", types)
+        if sa[-1] != sb[-2]:
+            raise _err("matmul", f"contracting dims differ ({sa[-1]} vs {sb[-2]})", types)
+        try:
+            batch = np.broadcast_shapes(sa[:-2], sb[:-2])
+        except ValueError:
+            raise _err("matmul", "batch dims do not broadcast", types) from None
+        return tensor_type([*batch, sa[-2], sb[-1]], a.element_type)
+
+    def evaluate(self, a, b):
+        return np.matmul(a, b).astype(_out_dtype(self), copy=False)
+
+
+def conv_out_size(n: int, k: int, stride: int, pad: int, dilation: int = 1) -> int:
+    return (n + 2 * pad - dilation * (k - 1) - 1) // stride + 1
+
+
+def _pair(v) -> tuple[int, int]:
+    return (int(v[0]), int(v[1])) if isinstance(v, (tuple, list)) and len(v) == 2 else (int(v), int(v))
+
+
+@irdl_op_definition
+class Conv2dOp(HLOp):
+    """2-D convolution, input NCHW, weight OIHW (O = out channels, I = C/groups)."""
+
+    name = "hl.conv2d"
+    input = operand_def(TensorType)
+    weight = operand_def(TensorType)
+    result = result_def(TensorType)
+    ATTRS: ClassVar[dict[str, object]] = {"stride": (1, 1), "padding": (0, 0), "dilation": (1, 1), "groups": 1}
+
+    @classmethod
+    def infer(cls, types, attrs):
+        x, w = types
+        sx, sw = shape_of(x), shape_of(w)
+        if len(sx) != 4 or len(sw) != 4:
+            raise _err("conv2d", "input must be NCHW and weight OIHW", types)
+        if x.element_type != w.element_type or not is_float(x.element_type):
+            raise _err("conv2d", "operands must share a float dtype", types)
+        (sh, sw_), (ph, pw), (dh, dw), g = (_pair(attrs["stride"]), _pair(attrs["padding"]), _pair(attrs["dilation"]), attrs["groups"])
+        n, c, h, wd = sx
+        o, ci, kh, kw = sw
+        if g < 1 or c % g or o % g or ci != c // g:
+            raise _err("conv2d", f"channels: input C={c}, weight I={ci}, O={o}, groups={g}", types)
+        oh, ow = conv_out_size(h, kh, sh, ph, dh), conv_out_size(wd, kw, sw_, pw, dw)
+        if oh < 1 or ow < 1 or min(sh, sw_, dh, dw) < 1 or min(ph, pw) < 0:
+            raise _err("conv2d", "kernel larger than padded input or bad stride/dilation", types)
+        return tensor_type([n, o, oh, ow], x.element_type)
+
+    def evaluate(self, x, w):
+        (sh, sw), (ph, pw), (dh, dw) = _pair(self.attr("stride")), _pair(self.attr("padding")), _pair(self.attr("dilation"))
+        g = self.attr("groups")
+        n, c, h, wd = x.shape
+        o, ci, kh, kw = w.shape
+        xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+        oh, ow = conv_out_size(h, kh, sh, ph, dh), conv_out_size(wd, kw, sw, pw, dw)
+        out = np.zeros((n, o, oh, ow), dtype=np.float64)
+        og = o // g
+        for gi in range(g):
+            xs = xp[:, gi * ci : (gi + 1) * ci].astype(np.float64)
+            ws = w[gi * og : (gi + 1) * og].astype(np.float64)
+            for i in range(kh):
+                for j in range(kw):
+                    patch = xs[:, :, i * dh : i * dh + sh * (oh - 1) + 1 : sh, j * dw : j * dw + sw * (ow - 1) + 1 : sw]
+                    out[:, gi * og : (gi + 1) * og] += np.einsum("nchw,oc->nohw", patch, ws[:, :, i, j])
+        return out.astype(x.dtype)
+
+
+class PoolOp(HLOp):
+    x = operand_def(TensorType)
+    result = result_def(TensorType)
+    ATTRS: ClassVar[dict[str, object]] = {"kernel": None, "stride": None, "padding": (0, 0)}
+
+    @classmethod
+    def infer(cls, types, attrs):
+        (t,) = types
+        s = shape_of(t)
+        if len(s) != 4:
+            raise _err(cls.name[3:], "input must be NCHW", types)
+        (kh, kw), (sh, sw), (ph, pw) = _pair(attrs["kernel"]), _pair(attrs["stride"]), _pair(attrs["padding"])
+        if ph > kh // 2 or pw > kw // 2:
+            raise _err(cls.name[3:], "padding must be at most half the kernel size", types)
+        oh, ow = conv_out_size(s[2], kh, sh, ph), conv_out_size(s[3], kw, sw, pw)
+        if oh < 1 or ow < 1 or min(sh, sw) < 1:
+            raise _err(cls.name[3:], "kernel larger than padded input or bad stride", types)
+        return tensor_type([s[0], s[1], oh, ow], t.element_type)
+
+    def windows(self, x: np.ndarray, pad_value: float) -> np.ndarray:
+        """All pooling windows as an array (N, C, OH, OW, KH, KW)."""
+        (kh, kw), (sh, sw), (ph, pw) = (_pair(self.attr(k)) for k in ("kernel", "stride", "padding"))
+        xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=pad_value)
+        oh, ow = self.results[0].type.get_shape()[2:]
+        win = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(2, 3))
+        return win[:, :, : sh * (oh - 1) + 1 : sh, : sw * (ow - 1) + 1 : sw]
+
+
+@irdl_op_definition
+class MaxPool2dOp(PoolOp):
+    """Max pooling (padding counts as -inf)."""
+
+    name = "hl.max_pool2d"
+
+    def evaluate(self, x):
+        return self.windows(x, -np.inf).max(axis=(4, 5)).astype(x.dtype)
+
+
+@irdl_op_definition
+class AvgPool2dOp(PoolOp):
+    """Average pooling; padding counts as zeros in the divisor (PyTorch's count_include_pad=True)."""
+
+    name = "hl.avg_pool2d"
+
+    def evaluate(self, x):
+        return self.windows(x, 0.0).mean(axis=(4, 5)).astype(x.dtype)
+
+
+# --------------------------------------------------------------------------
+# creation
+# --------------------------------------------------------------------------
+
+
+@irdl_op_definition
+class ConstantOp(HLOp):
+    """A dense constant tensor."""
+
+    name = "hl.constant"
+    result = result_def(TensorType)
+    ATTRS: ClassVar[dict[str, object]] = {"value": None}
+    assembly_format = "attr-dict `:` type($result)"
+    DIFFERENTIABLE: ClassVar[bool] = False
+
+    @classmethod
+    def infer(cls, types, attrs):
+        return attrs["value"].type
+
+    def verify_(self):
+        value = self.attributes.get("value")
+        if not isinstance(value, DenseIntOrFPElementsAttr) or value.type != self.result.type:
+            raise VerifyException(f"hl.constant: value must be a dense attribute of type {fmt_type(self.result.type)}")
+
+    @staticmethod
+    def from_array(array: np.ndarray) -> ConstantOp:
+        array = np.asarray(array)
+        et = element_type_of(array.dtype)
+        t = tensor_type(array.shape, et)
+        flat = array.ravel().tolist()
+        if array.dtype == np.bool_:
+            flat = [int(v) for v in flat]
+        value = DenseIntOrFPElementsAttr.from_list(t, flat)
+        return ConstantOp.build(result_types=[t], attributes={"value": value})
+
+    def evaluate(self):
+        value = self.attributes["value"]
+        dt = _out_dtype(self)
+        return np.array(value.get_values(), dtype=dt).reshape(shape_of(self.result.type))
+
+
+@irdl_op_definition
+class FullOp(HLOp):
+    """A tensor filled with one value."""
+
+    name = "hl.full"
+    result = result_def(TensorType)
+    ATTRS: ClassVar[dict[str, object]] = {"value": None}
+    assembly_format = "attr-dict `:` type($result)"
+    DIFFERENTIABLE: ClassVar[bool] = False
+
+    @classmethod
+    def infer(cls, types, attrs):
+        raise _err("full", "needs an explicit result type", types)
+
+    def verify_(self):
+        if "value" not in self.attributes:
+            raise VerifyException("hl.full: missing attribute 'value'")
+
+    def evaluate(self):
+        return np.full(shape_of(self.result.type), self.attr("value"), dtype=_out_dtype(self))
+
+
+@irdl_op_definition
+class IotaOp(HLOp):
+    """Indices 0, 1, ... along `dim`, broadcast over the other dims."""
+
+    name = "hl.iota"
+    result = result_def(TensorType)
+    ATTRS: ClassVar[dict[str, object]] = {"dim": 0}
+    assembly_format = "attr-dict `:` type($result)"
+    DIFFERENTIABLE: ClassVar[bool] = False
+
+    @classmethod
+    def infer(cls, types, attrs):
+        raise _err("iota", "needs an explicit result type", types)
+
+    def verify_(self):
+        normalize_dim("iota", self.attr("dim"), len(shape_of(self.result.type)), [self.result.type])
+
+    def evaluate(self):
+        shape = shape_of(self.result.type)
+        dim = self.attr("dim") % max(len(shape), 1)
+        idx = np.arange(shape[dim]).reshape([-1 if i == dim else 1 for i in range(len(shape))])
+        return np.ascontiguousarray(np.broadcast_to(idx, shape)).astype(_out_dtype(self))
+
+
+# --------------------------------------------------------------------------
+# composites (decomposed by `hl-decompose` before linalg)
+# --------------------------------------------------------------------------
+
+
+class SoftmaxLikeOp(HLOp):
+    x = operand_def(TensorType)
+    result = result_def(TensorType)
+    ATTRS: ClassVar[dict[str, object]] = {"dim": -1}
+
+    @classmethod
+    def infer(cls, types, attrs):
+        (t,) = types
+        if not is_float(t.element_type):
+            raise _err(cls.name[3:], "expects a floating-point tensor", types)
+        normalize_dim(cls.name[3:], attrs["dim"], len(shape_of(t)), types)
+        return t
+
+
+@irdl_op_definition
+class SoftmaxOp(SoftmaxLikeOp):
+    """exp(x - max) / sum(exp(x - max)) along `dim`."""
+
+    name = "hl.softmax"
+
+    def evaluate(self, x):
+        d = self.attr("dim") % x.ndim
+        e = np.exp(x - x.max(axis=d, keepdims=True))
+        return (e / e.sum(axis=d, keepdims=True)).astype(x.dtype)
+
+
+@irdl_op_definition
+class LogSoftmaxOp(SoftmaxLikeOp):
+    """x - max - log(sum(exp(x - max))) along `dim`."""
+
+    name = "hl.log_softmax"
+
+    def evaluate(self, x):
+        d = self.attr("dim") % x.ndim
+        s = x - x.max(axis=d, keepdims=True)
+        return (s - np.log(np.exp(s).sum(axis=d, keepdims=True))).astype(x.dtype)
+
+
+HL_OPS: list[type[HLOp]] = [
+    NegOp, AbsOp, ExpOp, LogOp, SqrtOp, RsqrtOp, TanhOp, SigmoidOp, ReluOp, SinOp, CosOp, ErfOp, CastOp,
+    AddOp, SubOp, MulOp, DivOp, PowOp, MaximumOp, MinimumOp, CompareOp, SelectOp,
+    SumOp, MeanOp, MaxOp, MinOp, ProdOp, ArgmaxOp, ArgminOp,
+    ReshapeOp, TransposeOp, BroadcastToOp, SliceOp, ConcatOp, PadOp,
+    MatmulOp, Conv2dOp, MaxPool2dOp, AvgPool2dOp,
+    ConstantOp, FullOp, IotaOp,
+    SoftmaxOp, LogSoftmaxOp,
+]  # fmt: skip
+
+OPS_BY_NAME: dict[str, type[HLOp]] = {op.name: op for op in HL_OPS}
+
+HL = Dialect("hl", HL_OPS, [])
+
+__all__ = ["HL", "HL_OPS", "OPS_BY_NAME", "HLOp", "AnyAttr", "AnyFloat", "opt_attr_def"]
