@@ -1,0 +1,5 @@
+import sys
+
+from irc.driver.cli import main
+
+sys.exit(main())
