@@ -1,0 +1,173 @@
+"""The recorded graph behind every Tensor, and its translation into an `hl` module.
+
+A `Node` is one hl op application (op class, input nodes, attributes, result
+type, the user's source location, and once realized its numpy value). Graph
+leaves are realized nodes (function arguments when a graph is compiled) and
+`Placeholder`s (arguments of a function being traced by `irc.jit`).
+Shape rules are the dialect's own (`HLOp.infer`), so the frontend and the
+verifier can never disagree.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from xdsl.dialects import func
+from xdsl.dialects.builtin import FileLineColLoc, IntAttr, ModuleOp, StringAttr, TensorType
+from xdsl.ir import Attribute, Block, Region, SSAValue
+
+from irc.errors import FrontendError
+from irc.ir import hl
+
+_IRC_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def user_location() -> tuple[str, int, int]:
+    """(file, line, column) of the innermost caller outside the irc package."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_IRC_DIR):
+        frame = frame.f_back
+    if frame is None:
+        return ("<unknown>", 0, 0)
+    col = 0
+    positions = getattr(frame.f_code, "co_positions", None)
+    if positions is not None:
+        for i, pos in enumerate(positions()):
+            if i == frame.f_lasti // 2:
+                col = (pos[2] or 0) + 1
+                break
+    return (frame.f_code.co_filename, frame.f_lineno, col)
+
+
+@dataclass(eq=False)
+class Node:
+    """One op application; `type` is its result TensorType."""
+
+    op: type[hl.HLOp] | None
+    inputs: tuple[Node, ...]
+    attrs: dict
+    type: TensorType
+    loc: tuple[str, int, int] = ("<unknown>", 0, 0)
+    #: the computed value, once realized (then the node is a leaf for later graphs)
+    value: np.ndarray | None = None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return hl.shape_of(self.type)
+
+    @property
+    def dtype(self) -> str:
+        return hl.dtype_name(self.type.element_type)
+
+
+@dataclass(eq=False)
+class Placeholder(Node):
+    """Argument `index` of a function being traced."""
+
+    index: int = 0
+
+
+def data_node(value: np.ndarray) -> Node:
+    """A leaf holding a realized value."""
+    return Node(None, (), {}, hl.tensor_type(value.shape, hl.element_type_of(value.dtype)), value=value)
+
+
+def is_leaf(node: Node) -> bool:
+    return node.op is None or node.value is not None
+
+
+def apply(op: type[hl.HLOp], inputs: Sequence[Node], result_type: Attribute | None = None, **attrs) -> Node:
+    """Record `op` on `inputs`; a shape error names the op and the user's line."""
+    loc = user_location()
+    if result_type is None:
+        full = {k: attrs.get(k, d) for k, d in op.ATTRS.items()}
+        try:
+            result_type = op.infer([n.type for n in inputs], full)
+        except hl.ShapeError as e:
+            raise FrontendError(str(e), loc[:2]) from None
+    return Node(op, tuple(inputs), attrs, result_type, loc)
+
+
+def topological_order(outputs: Sequence[Node]) -> list[Node]:
+    """All nodes the outputs depend on, inputs first, stopping at leaves."""
+    order: list[Node] = []
+    seen: set[int] = set()
+    stack: list[tuple[Node, bool]] = [(n, False) for n in reversed(outputs)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        if not is_leaf(node):
+            stack.extend((i, False) for i in reversed(node.inputs) if id(i) not in seen)
+    return order
+
+
+def _attr_key(v):
+    return tuple(v) if isinstance(v, (list, tuple)) else v
+
+
+def graph_key(outputs: Sequence[Node]) -> tuple[tuple, list[Node]]:
+    """A hashable structural key of the graph and its leaves in argument order.
+
+    Two graphs with the same key compile to the same code; the leaves' values
+    are not part of the key (they are the arguments).
+    """
+    order = topological_order(outputs)
+    index = {id(n): i for i, n in enumerate(order)}
+    leaves = [n for n in order if is_leaf(n)]
+    items = []
+    for n in order:
+        if is_leaf(n):
+            items.append(("arg", n.type))
+        else:
+            attrs = tuple(sorted((k, _attr_key(v)) for k, v in n.attrs.items()))
+            items.append((n.op.name, tuple(index[id(i)] for i in n.inputs), attrs, n.type))
+    return (tuple(items), tuple(index[id(o)] for o in outputs)), leaves
+
+
+def build_module(
+    outputs: Sequence[Node],
+    name: str = "main",
+    args: Sequence[Node] | None = None,
+    constants: bool = False,
+    arg_names: Sequence[str] | None = None,
+) -> tuple[ModuleOp, list[Node]]:
+    """Emit the graph as `func.func @name` in a new module.
+
+    `args` fixes the function arguments (tracing); otherwise every leaf becomes
+    an argument in first-use order.  With `constants`, realized leaves that are
+    not arguments are folded in as `hl.constant`s.  Returns the module and the
+    argument nodes.
+    """
+    order = topological_order(outputs)
+    if args is None:
+        args = [n for n in order if is_leaf(n)]
+    block = Block(arg_types=[a.type for a in args])
+    for arg, arg_name in zip(block.args, arg_names or ()):
+        if arg_name.isidentifier():
+            arg.name_hint = arg_name
+    values: dict[int, SSAValue] = {id(a): block.args[i] for i, a in enumerate(args)}
+    for node in order:
+        if id(node) in values:
+            continue
+        if is_leaf(node):
+            if not (constants and node.value is not None):
+                raise FrontendError("a traced value from another function call is used here", node.loc[:2])
+            op = hl.ConstantOp.from_array(node.value)
+        else:
+            op = node.op.make([values[id(i)] for i in node.inputs], node.type, **node.attrs)
+        op.location = FileLineColLoc(StringAttr(node.loc[0]), IntAttr(node.loc[1]), IntAttr(node.loc[2]))
+        block.add_op(op)
+        values[id(node)] = op.results[0]
+    block.add_op(func.ReturnOp(*(values[id(o)] for o in outputs)))
+    fn = func.FuncOp(name, ([a.type for a in args], [o.type for o in outputs]), Region(block))
+    return ModuleOp([fn]), list(args)

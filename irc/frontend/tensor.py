@@ -1,0 +1,688 @@
+"""`irc.Tensor`: a lazy tensor with PyTorch spelling.
+
+Every operation records an `hl` node (see `graph.py`); nothing is computed
+until a value is needed (`.numpy()`, `.item()`, printing, `np.asarray`).
+Then the pending graph is compiled through the whole pipeline (cached by
+graph structure) and run.  Inside `irc.jit` the same methods build the
+static graph of the traced function.
+
+    >>> x = irc.tensor([[1.0, -2.0], [3.0, 4.0]])
+    >>> (x.relu() * 2).sum(dim=1).numpy()
+    array([ 2., 14.], dtype=float32)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from irc.errors import FrontendError
+from irc.frontend import graph
+from irc.frontend.graph import Node, apply, user_location
+from irc.ir import hl
+
+DEVICES = ("cpu", "cuda", "opencl")
+
+_DTYPE_ALIASES = {
+    "float32": "f32", "float": "f32", "f32": "f32",
+    "float64": "f64", "double": "f64", "f64": "f64",
+    "int32": "i32", "int": "i32", "i32": "i32",
+    "int64": "i64", "long": "i64", "i64": "i64",
+    "bool": "i1", "i1": "i1",
+}  # fmt: skip
+
+# public dtype names (irc.float32, ...) are numpy dtypes
+float32, float64, int32, int64, bool_ = (np.dtype(t) for t in ("float32", "float64", "int32", "int64", "bool"))
+
+
+def dtype_short(dtype) -> str:
+    """'f32' etc. for any dtype spelling (numpy dtype, 'float32', np.float32, ...)."""
+    if isinstance(dtype, str) and dtype in _DTYPE_ALIASES:
+        return _DTYPE_ALIASES[dtype]
+    try:
+        return hl.dtype_name(hl.element_type_of(np.dtype(dtype)))
+    except TypeError:
+        raise TypeError(f"unsupported dtype {dtype!r}; irc supports float32, float64, int32, int64 and bool") from None
+
+
+def _is_float(short: str) -> bool:
+    return short.startswith("f")
+
+
+def _promote(a: str, b: str) -> str:
+    """PyTorch-style promotion of two tensor dtypes."""
+    order = ["i1", "i32", "i64", "f32", "f64"]
+    if _is_float(a) != _is_float(b):
+        return a if _is_float(a) else b
+    return max(a, b, key=order.index)
+
+
+class Tensor:
+    """A lazily evaluated tensor (see the module docstring)."""
+
+    __array_priority__ = 1000  # numpy defers `ndarray op Tensor` to us
+
+    def __init__(self, node: Node, device: str = "cpu"):
+        self._node = node
+        self.device = device
+
+    # ------------------------------------------------------------- basics
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._node.shape
+
+    def size(self, dim: int | None = None):
+        return self.shape if dim is None else self.shape[dim]
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def dim(self) -> int:
+        return self.ndim
+
+    def numel(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return hl.NUMPY_DTYPES[self._node.dtype]
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def numpy(self) -> np.ndarray:
+        """The value as a numpy array (computes it if needed)."""
+        from irc.frontend.realize import realize
+
+        return realize(self._node)
+
+    def item(self):
+        if self.numel() != 1:
+            raise ValueError(f"item() needs a tensor with one element, this one has shape {self.shape}")
+        return self.numpy().reshape(()).item()
+
+    def tolist(self):
+        return self.numpy().tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        value = self.numpy()
+        return value if dtype is None else value.astype(dtype)
+
+    def __repr__(self) -> str:
+        if isinstance(self._node, graph.Placeholder):
+            return f"Tensor(traced, shape={self.shape}, dtype={self.dtype})"
+        body = np.array2string(self.numpy(), separator=", ", prefix="tensor(")
+        return f"tensor({body}, dtype={self.dtype})" if self.dtype != float32 else f"tensor({body})"
+
+    def __bool__(self) -> bool:
+        return bool(self.item())
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    __hash__ = object.__hash__
+
+    def to(self, target) -> Tensor:
+        """`to(dtype)` converts the dtype; `to("cpu")` moves (only the CPU exists for now)."""
+        if isinstance(target, str) and target in DEVICES:
+            if target != "cpu":
+                raise FrontendError(f"device {target!r} is not supported yet; use 'cpu'", user_location()[:2])
+            return self
+        return self._cast(dtype_short(target))
+
+    def _cast(self, short: str) -> Tensor:
+        if short == self._node.dtype:
+            return self
+        return self._new(apply(hl.CastOp, [self._node], hl.tensor_type(self.shape, hl.DTYPES[short])))
+
+    def float(self) -> Tensor:
+        return self._cast("f32")
+
+    def double(self) -> Tensor:
+        return self._cast("f64")
+
+    def int(self) -> Tensor:
+        return self._cast("i32")
+
+    def long(self) -> Tensor:
+        return self._cast("i64")
+
+    def bool(self) -> Tensor:
+        return self._cast("i1")
+
+    def type_as(self, other: Tensor) -> Tensor:
+        return self._cast(other._node.dtype)
+
+    def _new(self, node: Node) -> Tensor:
+        return Tensor(node, self.device)
+
+    # --------------------------------------------------------- arithmetic
+    def _operand(self, other, dtype: str | None = None) -> Tensor:
+        """Turn a Python scalar / array into a tensor next to `self`."""
+        if isinstance(other, Tensor):
+            return other
+        if isinstance(other, (bool, int, float)):
+            if dtype is None:
+                if isinstance(other, bool):
+                    dtype = "i1"
+                elif isinstance(other, float) and not _is_float(self._node.dtype):
+                    dtype = "f32"
+                else:
+                    dtype = self._node.dtype
+            return self._new(apply(hl.FullOp, [], hl.tensor_type((), hl.DTYPES[dtype]), value=_scalar(other, dtype)))
+        return tensor(other, device=self.device)
+
+    def _binary(self, op: type[hl.HLOp], other, reverse: bool = False) -> Tensor:
+        o = self._operand(other)
+        a, b = (o, self) if reverse else (self, o)
+        dt = _promote(a._node.dtype, b._node.dtype)
+        if op is hl.DivOp and not _is_float(dt):
+            dt = "f32"  # true division, as in PyTorch
+        a, b = a._cast(dt), b._cast(dt)
+        return self._new(apply(op, [a._node, b._node]))
+
+    def __add__(self, o):
+        return self._binary(hl.AddOp, o)
+
+    def __radd__(self, o):
+        return self._binary(hl.AddOp, o, True)
+
+    def __sub__(self, o):
+        return self._binary(hl.SubOp, o)
+
+    def __rsub__(self, o):
+        return self._binary(hl.SubOp, o, True)
+
+    def __mul__(self, o):
+        return self._binary(hl.MulOp, o)
+
+    def __rmul__(self, o):
+        return self._binary(hl.MulOp, o, True)
+
+    def __truediv__(self, o):
+        return self._binary(hl.DivOp, o)
+
+    def __rtruediv__(self, o):
+        return self._binary(hl.DivOp, o, True)
+
+    def __pow__(self, o):
+        return self._binary(hl.PowOp, o)
+
+    def __rpow__(self, o):
+        return self._binary(hl.PowOp, o, True)
+
+    def __matmul__(self, o):
+        return matmul(self, o)
+
+    def __rmatmul__(self, o):
+        return matmul(self._operand(o), self)
+
+    def __neg__(self):
+        return self._unary(hl.NegOp)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return self.abs()
+
+    def _compare(self, predicate: str, other) -> Tensor:
+        o = self._operand(other)
+        dt = _promote(self._node.dtype, o._node.dtype)
+        return self._new(apply(hl.CompareOp, [self._cast(dt)._node, o._cast(dt)._node], predicate=predicate))
+
+    def __eq__(self, o):  # type: ignore[override]
+        return self._compare("eq", o)
+
+    def __ne__(self, o):  # type: ignore[override]
+        return self._compare("ne", o)
+
+    def __lt__(self, o):
+        return self._compare("lt", o)
+
+    def __le__(self, o):
+        return self._compare("le", o)
+
+    def __gt__(self, o):
+        return self._compare("gt", o)
+
+    def __ge__(self, o):
+        return self._compare("ge", o)
+
+    def add(self, o):
+        return self + o
+
+    def sub(self, o):
+        return self - o
+
+    def mul(self, o):
+        return self * o
+
+    def div(self, o):
+        return self / o
+
+    def pow(self, o):
+        return self**o
+
+    def matmul(self, o):
+        return matmul(self, o)
+
+    def maximum(self, o):
+        return self._binary(hl.MaximumOp, o)
+
+    def minimum(self, o):
+        return self._binary(hl.MinimumOp, o)
+
+    def eq(self, o):
+        return self == o
+
+    def ne(self, o):
+        return self != o
+
+    def lt(self, o):
+        return self < o
+
+    def le(self, o):
+        return self <= o
+
+    def gt(self, o):
+        return self > o
+
+    def ge(self, o):
+        return self >= o
+
+    def clamp(self, min=None, max=None) -> Tensor:
+        out = self
+        if min is not None:
+            out = out.maximum(min)
+        if max is not None:
+            out = out.minimum(max)
+        return out
+
+    clip = clamp
+
+    # ------------------------------------------------------------ unary
+    def _unary(self, op: type[hl.HLOp]) -> Tensor:
+        x = self
+        if op.FLOAT_ONLY and not _is_float(self._node.dtype):
+            x = self._cast("f32")
+        return self._new(apply(op, [x._node]))
+
+    def neg(self):
+        return self._unary(hl.NegOp)
+
+    def abs(self):
+        return self._unary(hl.AbsOp)
+
+    def exp(self):
+        return self._unary(hl.ExpOp)
+
+    def log(self):
+        return self._unary(hl.LogOp)
+
+    def sqrt(self):
+        return self._unary(hl.SqrtOp)
+
+    def rsqrt(self):
+        return self._unary(hl.RsqrtOp)
+
+    def tanh(self):
+        return self._unary(hl.TanhOp)
+
+    def sigmoid(self):
+        return self._unary(hl.SigmoidOp)
+
+    def relu(self):
+        return self._unary(hl.ReluOp)
+
+    def sin(self):
+        return self._unary(hl.SinOp)
+
+    def cos(self):
+        return self._unary(hl.CosOp)
+
+    def erf(self):
+        return self._unary(hl.ErfOp)
+
+    def square(self):
+        return self * self
+
+    # -------------------------------------------------------- reductions
+    def _dims(self, dim) -> list[int]:
+        if dim is None:
+            return list(range(self.ndim))
+        return [dim] if isinstance(dim, int) else list(dim)
+
+    def _reduce(self, op: type[hl.HLOp], dim, keepdim: bool) -> Tensor:
+        x = self
+        if op is hl.MeanOp and not _is_float(self._node.dtype):
+            raise FrontendError(f"mean() needs a floating-point tensor, got {self.dtype}", user_location()[:2])
+        if op in (hl.SumOp, hl.ProdOp) and self._node.dtype in ("i1", "i32"):
+            x = self._cast("i64")  # PyTorch sums integers in int64
+        return self._new(apply(op, [x._node], dims=self._dims(dim), keepdim=bool(keepdim)))
+
+    def sum(self, dim=None, keepdim: bool = False):
+        return self._reduce(hl.SumOp, dim, keepdim)
+
+    def mean(self, dim=None, keepdim: bool = False):
+        return self._reduce(hl.MeanOp, dim, keepdim)
+
+    def prod(self, dim=None, keepdim: bool = False):
+        return self._reduce(hl.ProdOp, dim, keepdim)
+
+    def amax(self, dim=None, keepdim: bool = False):
+        return self._reduce(hl.MaxOp, dim, keepdim)
+
+    def amin(self, dim=None, keepdim: bool = False):
+        return self._reduce(hl.MinOp, dim, keepdim)
+
+    def max(self, dim=None, keepdim: bool = False):
+        """`max()` is the overall max; `max(dim)` is (values, indices) like PyTorch."""
+        if dim is None:
+            return self.amax()
+        return self.amax(dim, keepdim), self.argmax(dim, keepdim)
+
+    def min(self, dim=None, keepdim: bool = False):
+        if dim is None:
+            return self.amin()
+        return self.amin(dim, keepdim), self.argmin(dim, keepdim)
+
+    def _arg_reduce(self, op, dim, keepdim):
+        x = self if dim is not None else self.reshape(-1)
+        return self._new(apply(op, [x._node], dim=0 if dim is None else dim, keepdim=bool(keepdim and dim is not None)))
+
+    def argmax(self, dim=None, keepdim: bool = False):
+        return self._arg_reduce(hl.ArgmaxOp, dim, keepdim)
+
+    def argmin(self, dim=None, keepdim: bool = False):
+        return self._arg_reduce(hl.ArgminOp, dim, keepdim)
+
+    def softmax(self, dim: int = -1):
+        return self._new(apply(hl.SoftmaxOp, [self._node], dim=dim))
+
+    def log_softmax(self, dim: int = -1):
+        return self._new(apply(hl.LogSoftmaxOp, [self._node], dim=dim))
+
+    # ------------------------------------------------------------- shape
+    def reshape(self, *shape) -> Tensor:
+        shape = _shape_arg(shape)
+        if shape.count(-1) > 1:
+            raise FrontendError(f"reshape: only one -1 allowed, got {list(shape)}", user_location()[:2])
+        if -1 in shape:
+            known = math.prod(s for s in shape if s != -1)
+            if known == 0 or self.numel() % known:
+                raise FrontendError(f"reshape: cannot reshape {list(self.shape)} to {list(shape)}", user_location()[:2])
+            shape = tuple(self.numel() // known if s == -1 else s for s in shape)
+        if tuple(shape) == self.shape:
+            return self
+        return self._new(apply(hl.ReshapeOp, [self._node], shape=list(shape)))
+
+    view = reshape
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        if self.ndim == 0:
+            return self.reshape(1)
+        s, e = start_dim % self.ndim, end_dim % self.ndim
+        return self.reshape(*self.shape[:s], -1, *self.shape[e + 1 :])
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        dim = dim % (self.ndim + 1)
+        return self.reshape(*self.shape[:dim], 1, *self.shape[dim:])
+
+    def squeeze(self, dim=None) -> Tensor:
+        if dim is None:
+            return self.reshape(*(s for s in self.shape if s != 1))
+        dim = dim % max(self.ndim, 1)
+        if self.ndim == 0 or self.shape[dim] != 1:
+            return self
+        return self.reshape(*self.shape[:dim], *self.shape[dim + 1 :])
+
+    def permute(self, *dims) -> Tensor:
+        dims = [d % max(self.ndim, 1) for d in _shape_arg(dims)]
+        if dims == list(range(self.ndim)):
+            return self
+        return self._new(apply(hl.TransposeOp, [self._node], perm=dims))
+
+    def transpose(self, dim0: int, dim1: int) -> Tensor:
+        perm = list(range(self.ndim))
+        perm[dim0], perm[dim1] = perm[dim1], perm[dim0]
+        return self.permute(perm)
+
+    def t(self) -> Tensor:
+        if self.ndim > 2:
+            raise FrontendError(f"t() expects a tensor of rank <= 2, got shape {list(self.shape)}", user_location()[:2])
+        return self if self.ndim < 2 else self.transpose(0, 1)
+
+    @property
+    def T(self) -> Tensor:
+        return self.permute(list(reversed(range(self.ndim))))
+
+    def expand(self, *shape) -> Tensor:
+        shape = list(_shape_arg(shape))
+        off = len(shape) - self.ndim
+        shape = [self.shape[i - off] if s == -1 else s for i, s in enumerate(shape)]
+        return self.broadcast_to(shape)
+
+    def broadcast_to(self, shape) -> Tensor:
+        shape = tuple(shape)
+        if shape == self.shape:
+            return self
+        return self._new(apply(hl.BroadcastToOp, [self._node], shape=list(shape)))
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        return self.broadcast_to(other.shape)
+
+    def __getitem__(self, index) -> Tensor:
+        if not isinstance(index, tuple):
+            index = (index,)
+        if any(i is Ellipsis for i in index):
+            k = index.index(Ellipsis)
+            fill = self.ndim - (len(index) - 1 - sum(i is None for i in index))
+            index = index[:k] + (slice(None),) * fill + index[k + 1 :]
+        if sum(i is not None for i in index) > self.ndim:
+            raise FrontendError(f"too many indices for a tensor of shape {list(self.shape)}", user_location()[:2])
+        start, stop, step, out_shape, d = [], [], [], [], 0
+        for i in index:
+            if i is None:
+                out_shape.append(1)
+                continue
+            n = self.shape[d]
+            if isinstance(i, slice):
+                a, b, s = i.indices(n)
+                if s < 0:
+                    raise FrontendError("negative slice steps are not supported", user_location()[:2])
+                b = max(a, b)
+                start.append(a), stop.append(b), step.append(s)
+                out_shape.append(len(range(a, b, s)))
+            elif isinstance(i, (int, np.integer)):
+                if not -n <= i < n:
+                    raise FrontendError(f"index {i} out of range for dim {d} of size {n}", user_location()[:2])
+                start.append(int(i) % n), stop.append(int(i) % n + 1), step.append(1)
+            else:
+                raise FrontendError(f"unsupported index {i!r} (use ints, slices, None and ...)", user_location()[:2])
+            d += 1
+        for n in self.shape[d:]:
+            start.append(0), stop.append(n), step.append(1)
+            out_shape.append(n)
+        x = self
+        if (start, stop, step) != ([0] * self.ndim, list(self.shape), [1] * self.ndim):
+            x = self._new(apply(hl.SliceOp, [self._node], start=start, stop=stop, step=step))
+        return x.reshape(*out_shape)
+
+
+def _scalar(value, dtype: str):
+    return float(value) if _is_float(dtype) else int(value)
+
+
+def _shape_arg(shape) -> tuple[int, ...]:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
+def _check_device(device: str) -> str:
+    if device not in DEVICES:
+        raise FrontendError(f"unknown device {device!r}; irc knows {', '.join(DEVICES)}", user_location()[:2])
+    if device != "cpu":
+        raise FrontendError(f"device {device!r} is not supported yet; use 'cpu'", user_location()[:2])
+    return device
+
+
+# ---------------------------------------------------------------- creation
+
+
+def tensor(data, dtype=None, device: str = "cpu", requires_grad: bool = False) -> Tensor:
+    """A tensor from a list, scalar or numpy array (copied).  Floats default to float32."""
+    if isinstance(data, Tensor):
+        data = data.numpy()
+    array = np.array(data, dtype=None if dtype is None else hl.NUMPY_DTYPES[dtype_short(dtype)])
+    if dtype is None:
+        if array.dtype.kind == "f":
+            array = array.astype(np.float32)
+        elif array.dtype.kind in "iu":
+            array = array.astype(np.int64)
+    dtype_short(array.dtype)
+    return Tensor(graph.data_node(array), _check_device(device))
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor that keeps the array's dtype."""
+    return Tensor(graph.data_node(np.asarray(array)), "cpu")
+
+
+def full(shape, fill_value, dtype=None, device: str = "cpu", requires_grad: bool = False) -> Tensor:
+    short = dtype_short(dtype) if dtype is not None else ("f32" if isinstance(fill_value, float) else "i64")
+    if isinstance(fill_value, bool) and dtype is None:
+        short = "i1"
+    t = hl.tensor_type(_shape_arg(shape if isinstance(shape, tuple | list) else (shape,)), hl.DTYPES[short])
+    return Tensor(apply(hl.FullOp, [], t, value=_scalar(fill_value, short)), _check_device(device))
+
+
+def zeros(*shape, dtype=None, device: str = "cpu", requires_grad: bool = False) -> Tensor:
+    return full(_shape_arg(shape), 0.0, dtype or "float32", device)
+
+
+def ones(*shape, dtype=None, device: str = "cpu", requires_grad: bool = False) -> Tensor:
+    return full(_shape_arg(shape), 1.0, dtype or "float32", device)
+
+
+def zeros_like(x: Tensor, dtype=None) -> Tensor:
+    return zeros(x.shape, dtype=dtype or x.dtype, device=x.device)
+
+
+def ones_like(x: Tensor, dtype=None) -> Tensor:
+    return ones(x.shape, dtype=dtype or x.dtype, device=x.device)
+
+
+def full_like(x: Tensor, fill_value, dtype=None) -> Tensor:
+    return full(x.shape, fill_value, dtype=dtype or x.dtype, device=x.device)
+
+
+def arange(start, end=None, step=1, dtype=None, device: str = "cpu", requires_grad: bool = False) -> Tensor:
+    """Like torch.arange: iota scaled and shifted in the graph."""
+    if end is None:
+        start, end = 0, start
+    n = max(0, math.ceil((end - start) / step))
+    is_int = all(isinstance(v, int) for v in (start, end, step))
+    short = dtype_short(dtype) if dtype is not None else ("i64" if is_int else "f32")
+    idx = Tensor(apply(hl.IotaOp, [], hl.tensor_type((n,), hl.DTYPES[short]), dim=0), _check_device(device))
+    if step != 1:
+        idx = idx * step
+    if start != 0:
+        idx = idx + start
+    return idx
+
+
+_rng = np.random.default_rng(0)
+
+
+def manual_seed(seed: int) -> None:
+    """Seed irc's random number generator (rand, randn, init)."""
+    global _rng
+    _rng = np.random.default_rng(seed)
+
+
+def rand(*shape, dtype=None, device: str = "cpu", requires_grad: bool = False) -> Tensor:
+    short = dtype_short(dtype or "float32")
+    return tensor(_rng.random(_shape_arg(shape)), dtype=short, device=device)
+
+
+def randn(*shape, dtype=None, device: str = "cpu", requires_grad: bool = False) -> Tensor:
+    short = dtype_short(dtype or "float32")
+    return tensor(_rng.standard_normal(_shape_arg(shape)), dtype=short, device=device)
+
+
+# ---------------------------------------------------------- free functions
+
+
+def as_tensor(x) -> Tensor:
+    return x if isinstance(x, Tensor) else tensor(x)
+
+
+def matmul(a, b) -> Tensor:
+    """numpy/torch matmul semantics, vectors included."""
+    a, b = as_tensor(a), as_tensor(b)
+    dt = _promote(a._node.dtype, b._node.dtype)
+    a, b = a._cast(dt), b._cast(dt)
+    if a.ndim == 0 or b.ndim == 0:
+        raise FrontendError("matmul: both operands need at least one dimension", user_location()[:2])
+    squeeze_a, squeeze_b = a.ndim == 1, b.ndim == 1
+    if squeeze_a:
+        a = a.reshape(1, -1)
+    if squeeze_b:
+        b = b.reshape(-1, 1)
+    out = a._new(apply(hl.MatmulOp, [a._node, b._node]))
+    if squeeze_a:
+        out = out.squeeze(-2)
+    if squeeze_b:
+        out = out.squeeze(-1)
+    return out
+
+
+def bmm(a: Tensor, b: Tensor) -> Tensor:
+    if a.ndim != 3 or b.ndim != 3:
+        raise FrontendError(f"bmm expects 3-D tensors, got {list(a.shape)} and {list(b.shape)}", user_location()[:2])
+    return matmul(a, b)
+
+
+def where(cond, a, b) -> Tensor:
+    cond = as_tensor(cond)
+    ref = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else as_tensor(a)
+    a, b = ref._operand(a), ref._operand(b)
+    dt = _promote(a._node.dtype, b._node.dtype)
+    return cond._new(apply(hl.SelectOp, [cond.bool()._node, a._cast(dt)._node, b._cast(dt)._node]))
+
+
+def maximum(a, b) -> Tensor:
+    return as_tensor(a).maximum(b)
+
+
+def minimum(a, b) -> Tensor:
+    return as_tensor(a).minimum(b)
+
+
+def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    tensors = [as_tensor(t) for t in tensors]
+    if not tensors:
+        raise FrontendError("cat() needs at least one tensor", user_location()[:2])
+    if len(tensors) == 1:
+        return tensors[0]
+    dt = tensors[0]._node.dtype
+    for t in tensors[1:]:
+        dt = _promote(dt, t._node.dtype)
+    return tensors[0]._new(apply(hl.ConcatOp, [t._cast(dt)._node for t in tensors], dim=dim))
+
+
+concat = cat
+
+
+def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    return cat([as_tensor(t).unsqueeze(dim) for t in tensors], dim)
