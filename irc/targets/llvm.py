@@ -1,0 +1,107 @@
+"""The `llvm` target: host CPU detection and the TIR -> LLVM build.
+
+TVM's plain `"llvm"` target emits generic SSE2 code, and on virtual machines
+LLVM's host CPU name may promise more than the CPU offers (a `znver4` without
+AVX-512), so the target names the host CPU and switches off the vector
+features the kernel does not report.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from dataclasses import dataclass
+
+import tvm
+from tvm.target import codegen
+
+# LLVM feature-name prefixes worth checking against /proc/cpuinfo: the wide-vector
+# extensions a VM may hide. Others (tuning flags like "fast-lzcnt") have no cpuinfo name.
+_CHECKED_PREFIXES = ("avx", "amx", "evex")
+
+
+def _normalize(feature: str) -> str:
+    return re.sub(r"[._]", "", feature)
+
+
+def _cpuinfo_flags() -> set[str] | None:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return {_normalize(flag) for flag in line.split(":", 1)[1].split()}
+    except OSError:
+        pass
+    return None
+
+
+@functools.cache
+def host_target() -> dict:
+    """The target dict for this machine's CPU, e.g. `{"kind": "llvm", "mcpu": "znver3", "mattr": [...]}`."""
+    cpu = codegen.llvm_get_system_cpu()
+    target = {"kind": "llvm", "mcpu": cpu}
+    flags = _cpuinfo_flags()
+    if flags is None or cpu == "generic":
+        return target
+    features = codegen.llvm_get_cpu_features(tvm.target.Target(target))
+    missing = sorted(
+        f for f in features if f.startswith(_CHECKED_PREFIXES) and f != "evex512" and _normalize(f) not in flags
+    )
+    if "avx512f" in missing and "evex512" in features:
+        missing.append("evex512")
+    if missing:
+        target["mattr"] = [f"-{f}" for f in missing]
+    return target
+
+
+@dataclass(frozen=True)
+class CPUInfo:
+    """What the schedules need to know about the CPU."""
+
+    target: tvm.target.Target
+    vector_bytes: int  # width of one SIMD register
+    cores: int
+
+    def lanes(self, dtype: str) -> int:
+        """SIMD lanes for `dtype` (at least 1)."""
+        bits = int(re.sub(r"\D", "", dtype) or 8) if dtype != "bool" else 8
+        return max(1, self.vector_bytes * 8 // bits)
+
+
+def resolve_target(target: str | dict = "llvm") -> tvm.target.Target:
+    """`"llvm"` means the host CPU (see `host_target`); a dict or other string is used as given."""
+    if target == "llvm":
+        target = host_target()
+    return tvm.target.Target(target)
+
+
+def cpu_info(target: tvm.target.Target) -> CPUInfo:
+    """Vector width and core count for `target` (the host's cores: we run here)."""
+    attrs = set(target.attrs.get("mattr", []) or [])
+    features = codegen.llvm_get_cpu_features(target) if str(target.attrs.get("mcpu", "")) else {}
+    if "avx512f" in features and "-avx512f" not in attrs:
+        width = 64
+    elif "avx" in features and "-avx" not in attrs:
+        width = 32
+    else:
+        width = max(16, codegen.llvm_get_vector_width(target) // 8) if features else 16
+    return CPUInfo(target, width, num_threads())
+
+
+def num_threads() -> int:
+    """Threads TVM's runtime uses: `TVM_NUM_THREADS`, set to the core count if unset."""
+    if "TVM_NUM_THREADS" not in os.environ:
+        os.environ["TVM_NUM_THREADS"] = str(len(os.sched_getaffinity(0)))
+    return int(os.environ["TVM_NUM_THREADS"])
+
+
+def build(mod: tvm.IRModule, target: tvm.target.Target) -> tvm.runtime.Module:
+    """Compile a scheduled TIR module to a loaded LLVM module."""
+    num_threads()  # TVM's thread pool reads the variable when it starts
+    return tvm.compile(mod, target=target)
+
+
+def llvm_source(executable) -> str:
+    """The LLVM IR text (stage 7) of a built module."""
+    return executable.mod.inspect_source("ll")

@@ -1,0 +1,564 @@
+"""Stage 5 -> 6: translate a loops-stage `func.func` into a TVM TIR `PrimFunc`.
+
+Every top-level loop nest (an `scf.parallel` over the parallel dims holding an
+`scf.for` nest over the reduction dims) becomes one TIR block nest: the block
+has a spatial iterator per `scf.parallel` iv and a reduce iterator per `scf.for`
+iv, so TVM's schedule primitives apply to it. A fill nest directly followed by
+a reduction into the same buffer becomes that reduction block's `T.init()`.
+
+Buffers: the func's memref arguments (inputs, then outputs), then one extra
+parameter per `memref.global` constant (the runtime passes its data), and one
+block-allocated buffer per `memref.alloc`. Views (`collapse_shape`,
+`expand_shape`, `subview`) are index rewrites onto the buffer they view.
+
+    prim_func, constants = translate_func(func_op)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from tvm import tirx
+from tvm.script.ir_builder import IRBuilder
+from tvm.script.ir_builder import tirx as T
+from xdsl.dialects import arith, func, memref, scf
+from xdsl.dialects.builtin import (
+    AnyFloat,
+    DenseIntOrFPElementsAttr,
+    FloatAttr,
+    IndexType,
+    IntegerAttr,
+    IntegerType,
+    MemRefType,
+    ModuleOp,
+)
+from xdsl.ir import Attribute, Operation, SSAValue
+
+# Parameter buffers are declared with element alignment, so any numpy array
+# (even one that is not 64-byte aligned) is a valid argument.
+_ARG_OFFSET_FACTOR = 1
+
+
+class TranslationError(ValueError):
+    """A loops-stage construct that the TIR translation does not support."""
+
+
+def tir_dtype(type_: Attribute) -> str:
+    """The TIR dtype string of an MLIR scalar type (`index` is int32)."""
+    if isinstance(type_, IndexType):
+        return "int32"
+    if isinstance(type_, IntegerType):
+        width = type_.width.data
+        return "bool" if width == 1 else f"int{width}"
+    if isinstance(type_, AnyFloat):
+        return {16: "float16", 32: "float32", 64: "float64"}[type_.bitwidth]
+    raise TranslationError(f"no TIR dtype for MLIR type {type_}")
+
+
+@dataclass(frozen=True)
+class View:
+    """A memref value: the TIR buffer it lives in and its index map onto it."""
+
+    buffer: tirx.Buffer
+    to_base: Callable[[list[tirx.PrimExpr]], list[tirx.PrimExpr]] = lambda idx: list(idx)
+
+    def indices(self, idx: Sequence[tirx.PrimExpr]) -> list[tirx.PrimExpr]:
+        return self.to_base(list(idx))
+
+    def then(self, fn: Callable[[list[tirx.PrimExpr]], list[tirx.PrimExpr]]) -> View:
+        """A view of this view: `fn` maps the new indices to this view's indices."""
+        return View(self.buffer, lambda idx: self.to_base(fn(idx)))
+
+
+# ----------------------------------------------------------------------------- views
+
+
+def _collapse(view: View, op: memref.CollapseShapeOp) -> View:
+    src_shape = op.src.type.get_shape()
+    groups = [list(g) for g in op.reassociation.data]
+
+    def to_src(idx):
+        out = []
+        for group, i in zip(groups, idx, strict=True):
+            parts = []
+            for d in reversed(group[1:]):
+                parts.append(tirx.floormod(i, src_shape[d]))
+                i = tirx.floordiv(i, src_shape[d])
+            out += [i, *reversed(parts)]
+        return out
+
+    return view.then(to_src)
+
+
+def _expand(view: View, op: memref.ExpandShapeOp) -> View:
+    shape = op.result.type.get_shape()
+    groups = [list(g) for g in op.reassociation.data]
+
+    def to_src(idx):
+        out = []
+        for group in groups:
+            flat = idx[group[0]]
+            for d in group[1:]:
+                flat = flat * shape[d] + idx[d]
+            out.append(flat)
+        return out
+
+    return view.then(to_src)
+
+
+def _subview(view: View, op: memref.SubviewOp) -> View:
+    if op.offsets or op.sizes or op.strides:
+        raise TranslationError(f"memref.subview with dynamic offsets/sizes/strides is not supported: {op}")
+    offsets, sizes, strides = (list(a.get_values()) for a in (op.static_offsets, op.static_sizes, op.static_strides))
+    result_shape = op.result.type.get_shape()
+    kept, j = [], 0
+    for d, size in enumerate(sizes):  # rank-reducing subviews drop unit dims
+        if j < len(result_shape) and size == result_shape[j] and len(sizes) - d > len(result_shape) - j - 1:
+            kept.append(d)
+            j += 1
+
+    def to_src(idx):
+        out = list(offsets)
+        for d, i in zip(kept, idx, strict=True):
+            out[d] = offsets[d] + strides[d] * i
+        return out
+
+    return view.then(to_src)
+
+
+_VIEWS = {"memref.collapse_shape": _collapse, "memref.expand_shape": _expand, "memref.subview": _subview}
+
+# ----------------------------------------------------------------------------- scalar ops
+
+
+def _const(op: arith.ConstantOp) -> tirx.PrimExpr:
+    value, dtype = op.value, tir_dtype(op.result.type)
+    if isinstance(value, FloatAttr):
+        return tirx.FloatImm(dtype, value.value.data)
+    if isinstance(value, IntegerAttr):
+        if dtype == "bool":
+            return tirx.IntImm("bool", value.value.data & 1)
+        return tirx.IntImm(dtype, value.value.data)
+    raise TranslationError(f"arith.constant of {value} is not a scalar (loops stage keeps tensors in memref.global)")
+
+
+def _isnan(a: tirx.PrimExpr, b: tirx.PrimExpr) -> tirx.PrimExpr:
+    return tirx.Or(tirx.isnan(a), tirx.isnan(b))
+
+
+_ORDERED = {"eq": tirx.EQ, "gt": tirx.GT, "ge": tirx.GE, "lt": tirx.LT, "le": tirx.LE}
+
+
+def _cmpf(op, a, b) -> tirx.PrimExpr:
+    pred = arith.CMPF_COMPARISON_OPERATIONS[op.predicate.value.data]
+    if pred in ("false", "true"):
+        return tirx.IntImm("bool", int(pred == "true"))
+    if pred == "ord":
+        return tirx.Not(_isnan(a, b))
+    if pred == "uno":
+        return _isnan(a, b)
+    if pred == "one":
+        return tirx.And(tirx.Not(_isnan(a, b)), tirx.Not(tirx.EQ(a, b)))
+    if pred == "une":
+        return tirx.Not(tirx.EQ(a, b))
+    compare = _ORDERED[pred[1:]](a, b)
+    return compare if pred[0] == "o" else tirx.Or(compare, _isnan(a, b))
+
+
+def _unsigned(x: tirx.PrimExpr) -> tirx.PrimExpr:
+    return tirx.reinterpret("u" + x.dtype, x) if x.dtype.startswith("int") else x
+
+
+def _cmpi(op, a, b) -> tirx.PrimExpr:
+    pred = arith.CMPI_COMPARISON_OPERATIONS[op.predicate.value.data]
+    if pred[0] == "u":
+        a, b, pred = _unsigned(a), _unsigned(b), "s" + pred[1:]
+    return {"eq": tirx.EQ, "ne": tirx.NE, "slt": tirx.LT, "sle": tirx.LE, "sgt": tirx.GT, "sge": tirx.GE}[pred](a, b)
+
+
+def _cast(op, x) -> tirx.PrimExpr:
+    return tirx.Cast(tir_dtype(op.result.type), x)
+
+
+def _ucast(op, x) -> tirx.PrimExpr:
+    return tirx.Cast(tir_dtype(op.result.type), _unsigned(x))
+
+
+def _extsi(op, x) -> tirx.PrimExpr:
+    dtype = tir_dtype(op.result.type)
+    if x.dtype == "bool":  # sign-extending i1 gives 0 / -1
+        return tirx.Select(x, tirx.IntImm(dtype, -1), tirx.IntImm(dtype, 0))
+    return tirx.Cast(dtype, x)
+
+
+def _udiv(a, b) -> tirx.PrimExpr:
+    return tirx.Cast(a.dtype, tirx.truncdiv(_unsigned(a), _unsigned(b)))
+
+
+def _maxnum(a, b):
+    return tirx.Select(tirx.isnan(a), b, tirx.Select(tirx.isnan(b), a, tirx.Max(a, b)))
+
+
+def _minnum(a, b):
+    return tirx.Select(tirx.isnan(a), b, tirx.Select(tirx.isnan(b), a, tirx.Min(a, b)))
+
+
+def _nan_propagating(fn):
+    return lambda a, b: tirx.Select(_isnan(a, b), a + b, fn(a, b))
+
+
+# op name -> f(*operand exprs); ops needing attributes take the op first (see _SCALAR_WITH_OP).
+_SCALAR: dict[str, Callable[..., tirx.PrimExpr]] = {
+    "arith.addf": lambda a, b: a + b,
+    "arith.subf": lambda a, b: a - b,
+    "arith.mulf": lambda a, b: a * b,
+    "arith.divf": lambda a, b: tirx.Div(a, b),
+    "arith.remf": tirx.fmod,
+    "arith.negf": lambda a: tirx.FloatImm(a.dtype, 0.0) - a,
+    "arith.maximumf": _nan_propagating(tirx.Max),
+    "arith.minimumf": _nan_propagating(tirx.Min),
+    "arith.maxnumf": _maxnum,
+    "arith.minnumf": _minnum,
+    "arith.addi": lambda a, b: a + b,
+    "arith.subi": lambda a, b: a - b,
+    "arith.muli": lambda a, b: a * b,
+    "arith.divsi": tirx.truncdiv,
+    "arith.remsi": tirx.truncmod,
+    "arith.divui": _udiv,
+    "arith.floordivsi": tirx.floordiv,
+    "arith.ceildivsi": tirx.ceildiv,
+    "arith.maxsi": tirx.Max,
+    "arith.minsi": tirx.Min,
+    "arith.andi": lambda a, b: tirx.And(a, b) if a.dtype == "bool" else tirx.bitwise_and(a, b),
+    "arith.ori": lambda a, b: tirx.Or(a, b) if a.dtype == "bool" else tirx.bitwise_or(a, b),
+    "arith.xori": lambda a, b: tirx.NE(a, b) if a.dtype == "bool" else tirx.bitwise_xor(a, b),
+    "arith.shli": tirx.shift_left,
+    "arith.shrsi": tirx.shift_right,
+    "arith.select": tirx.Select,
+    "math.exp": tirx.exp,
+    "math.exp2": tirx.exp2,
+    "math.expm1": lambda a: tirx.exp(a) - tirx.FloatImm(a.dtype, 1.0),
+    "math.log": tirx.log,
+    "math.log2": tirx.log2,
+    "math.log10": tirx.log10,
+    "math.log1p": tirx.log1p,
+    "math.sqrt": tirx.sqrt,
+    "math.rsqrt": tirx.rsqrt,
+    "math.tanh": tirx.tanh,
+    "math.erf": tirx.erf,
+    "math.sin": tirx.sin,
+    "math.cos": tirx.cos,
+    "math.tan": tirx.tan,
+    "math.atan": tirx.atan,
+    "math.atan2": tirx.atan2,
+    "math.absf": tirx.abs,
+    "math.absi": tirx.abs,
+    "math.floor": tirx.floor,
+    "math.ceil": tirx.ceil,
+    "math.round": tirx.round,
+    "math.roundeven": tirx.nearbyint,
+    "math.trunc": tirx.trunc,
+    "math.powf": tirx.power,
+    "math.copysign": tirx.copysign,
+}
+_SCALAR_WITH_OP: dict[str, Callable[..., tirx.PrimExpr]] = {
+    "arith.cmpf": _cmpf,
+    "arith.cmpi": _cmpi,
+    "arith.sitofp": _cast,
+    "arith.fptosi": _cast,
+    "arith.extf": _cast,
+    "arith.truncf": _cast,
+    "arith.trunci": _cast,
+    "arith.index_cast": _cast,
+    "arith.extsi": _extsi,
+    "arith.uitofp": _ucast,
+    "arith.fptoui": _cast,
+    "arith.extui": _ucast,
+    "arith.index_castui": _ucast,
+}
+
+# ----------------------------------------------------------------------------- nests
+
+
+@dataclass
+class _Nest:
+    """One top-level loop nest, flattened: spatial ivs, reduce ivs, the ops of its bodies."""
+
+    op: Operation
+    spatial: list[tuple[SSAValue, int, int, int]]  # (iv, lower bound, extent, step)
+    reduce: list[tuple[SSAValue, int, int, int]]
+    body: list[Operation]  # every non-loop op of the nest, in program order
+
+    @property
+    def stores(self) -> list[memref.StoreOp]:
+        return [op for op in self.body if isinstance(op, memref.StoreOp)]
+
+
+def _int(values: dict[SSAValue, object], v: SSAValue, what: str) -> int:
+    expr = values.get(v)
+    if not isinstance(expr, tirx.IntImm):
+        raise TranslationError(f"loop {what} must be an arith.constant : index, got {v}")
+    return int(expr.value)
+
+
+def _loop_dims(values, lbs, ubs, steps, ivs) -> list[tuple[SSAValue, int, int, int]]:
+    dims = []
+    for iv, lb, ub, step in zip(ivs, lbs, ubs, steps, strict=True):
+        lo, hi, st = _int(values, lb, "lower bound"), _int(values, ub, "upper bound"), _int(values, step, "step")
+        dims.append((iv, lo, max(0, -(-(hi - lo) // st)), st))
+    return dims
+
+
+def _flatten_nest(op: Operation, values) -> _Nest:
+    nest = _Nest(op, [], [], [])
+    if isinstance(op, scf.ParallelOp):
+        block = op.body.block
+        nest.spatial = _loop_dims(values, op.lowerBound, op.upperBound, op.step, block.args)
+        ops = list(block.ops)
+    else:
+        ops = [op]
+    while ops:
+        loops = [o for o in ops if isinstance(o, scf.ForOp)]
+        rest = [o for o in ops if not isinstance(o, scf.ForOp | scf.ReduceOp | scf.YieldOp)]
+        if len(loops) > 1 or (loops and any(isinstance(o, memref.StoreOp) for o in rest)):
+            raise TranslationError(f"{op.name} at the top level is not a perfect loop nest (one nest per linalg op)")
+        nest.body += rest
+        for const in rest:  # loop bounds may be defined inside the enclosing loop
+            if isinstance(const, arith.ConstantOp):
+                values[const.result] = _const(const)
+        if not loops:
+            break
+        loop = loops[0]
+        if loop.iter_args:
+            raise TranslationError("scf.for with iter_args is not supported: reductions go through memory")
+        nest.reduce += _loop_dims(values, [loop.lb], [loop.ub], [loop.step], [loop.body.block.args[0]])
+        ops = list(loop.body.block.ops)
+    return nest
+
+
+class _FuncTranslator:
+    """Walks one loops-stage func and emits its PrimFunc with the TVMScript IR builder."""
+
+    def __init__(self, func_op: func.FuncOp, globals_: dict[str, memref.GlobalOp]):
+        self.func_op = func_op
+        self.globals = globals_
+        self.values: dict[SSAValue, object] = {}
+        self.constants: list[np.ndarray] = []
+        self.nests = 0
+
+    # -- buffers
+
+    def _param(self, name: str, type_: MemRefType) -> tirx.Buffer:
+        buffer = T.buffer(
+            type_.get_shape(),
+            tir_dtype(type_.element_type),
+            buffer_name=name,
+            align=_element_bytes(type_),
+            offset_factor=_ARG_OFFSET_FACTOR,
+        )
+        return T.arg(name, buffer)
+
+    def _declare_params(self) -> None:
+        body_ops = list(self.func_op.body.block.ops)
+        for i, arg in enumerate(self.func_op.body.block.args):
+            if not isinstance(arg.type, MemRefType):
+                raise TranslationError(f"@{self.func_op.sym_name.data}: argument {i} is {arg.type}, not a memref")
+            self.values[arg] = View(self._param(arg.name_hint or f"arg{i}", arg.type))
+        for op in body_ops:
+            if isinstance(op, memref.GetGlobalOp):
+                name = op.name_.root_reference.data
+                buffer = self._param(name, op.memref.type)
+                self.values[op.memref] = View(buffer)
+                self.constants.append(_global_data(self.globals[name]))
+
+    # -- scalar expressions
+
+    def _scalar(self, op: Operation) -> None:
+        name = op.name
+        if isinstance(op, arith.ConstantOp):
+            self.values[op.result] = _const(op)
+            return
+        if isinstance(op, memref.LoadOp):
+            view = self.values[op.memref]
+            self.values[op.res] = tirx.BufferLoad(view.buffer, view.indices([self.values[i] for i in op.indices]))
+            return
+        args = [self.values[v] for v in op.operands]
+        if name in _SCALAR:
+            self.values[op.results[0]] = _SCALAR[name](*args)
+        elif name in _SCALAR_WITH_OP:
+            self.values[op.results[0]] = _SCALAR_WITH_OP[name](op, *args)
+        else:
+            raise TranslationError(f"{name} has no TIR translation (in @{self.func_op.sym_name.data})")
+
+    def _store(self, op: memref.StoreOp, value) -> None:
+        view = self.values[op.memref]
+        T.buffer_store(view.buffer, value, view.indices([self.values[i] for i in op.indices]))
+
+    def _emit_body(self, ops: list[Operation]) -> None:
+        """Scalar ops become expressions; with several stores, loads are bound first so
+        a later store still sees the values loaded before the earlier ones."""
+        stores = [op for op in ops if isinstance(op, memref.StoreOp)]
+        for op in ops:
+            if not isinstance(op, memref.StoreOp):
+                self._scalar(op)
+        if len(stores) == 1:
+            self._store(stores[0], self.values[stores[0].value])
+            return
+        bound = [T.Bind(self.values[s.value]) for s in stores]
+        for store, value in zip(stores, bound, strict=True):
+            self._store(store, value)
+
+    # -- nests
+
+    def _fill_init(self, fill: _Nest, nest: _Nest) -> memref.StoreOp | None:
+        """The store of `fill` when it only initializes what reduction `nest` accumulates into."""
+        if fill.reduce or not nest.reduce or len(fill.stores) != 1 or len(nest.stores) != 1:
+            return None
+        fstore, rstore = fill.stores[0], nest.stores[0]
+        fill_ivs = [d[0] for d in fill.spatial]
+        red_ivs = [d[0] for d in nest.spatial]
+        if (
+            fstore.memref is not rstore.memref
+            or list(fstore.indices) != fill_ivs
+            or list(rstore.indices) != red_ivs
+            or [d[1:] for d in fill.spatial] != [d[1:] for d in nest.spatial]
+            or any(isinstance(o, memref.LoadOp) for o in fill.body)
+        ):
+            return None
+        for load in nest.body:  # the reduction may read its output only where it writes
+            if isinstance(load, memref.LoadOp) and load.memref is rstore.memref and list(load.indices) != red_ivs:
+                return None
+        return fstore
+
+    def _emit_nest(self, nest: _Nest, init: tuple[_Nest, memref.StoreOp] | None) -> None:
+        dims = nest.spatial + nest.reduce
+        name = f"nest{self.nests}_{_buffer_name(self.values, nest)}"
+        self.nests += 1
+        if not dims:
+            with T.sblock(name):
+                self._emit_body(nest.body)
+            return
+        with T.grid(*[d[2] for d in dims]) as loops:
+            loops = [loops] if len(dims) == 1 else loops
+            with T.sblock(name):
+                for k, ((iv, lo, extent, step), loop) in enumerate(zip(dims, loops, strict=True)):
+                    axis = T.axis.spatial if k < len(nest.spatial) else T.axis.reduce
+                    label = _iv_name(iv, k)
+                    IRBuilder.name(label, loop)
+                    v = IRBuilder.name("v" + label, axis(extent, loop))
+                    self.values[iv] = v * step + lo if (lo, step) != (0, 1) else v
+                if init is not None:
+                    fill, fstore = init
+                    for (fiv, *_), (iv, *_) in zip(fill.spatial, nest.spatial, strict=True):
+                        self.values[fiv] = self.values[iv]
+                    with T.init():
+                        self._emit_body(fill.body)
+                self._emit_body(nest.body)
+
+    def translate(self) -> tirx.PrimFunc:
+        name = self.func_op.sym_name.data
+        with IRBuilder() as builder:
+            with T.prim_func(s_tir=True):
+                T.func_name(name)
+                T.func_attr({"global_symbol": name, "tirx.noalias": True})
+                self._declare_params()
+                with T.sblock("root"):
+                    self._emit_ops(list(self.func_op.body.block.ops))
+        return builder.get()
+
+    def _emit_ops(self, ops: list[Operation]) -> None:
+        pending: _Nest | None = None  # a fill nest that may become the next reduction's init
+        for op in ops:
+            if isinstance(op, scf.ParallelOp | scf.ForOp) or isinstance(op, memref.StoreOp):
+                nest = _flatten_nest(op, self.values) if not isinstance(op, memref.StoreOp) else _Nest(op, [], [], [op])
+                if pending is not None:
+                    fstore = self._fill_init(pending, nest)
+                    if fstore is not None:
+                        self._emit_nest(nest, (pending, fstore))
+                        pending = None
+                        continue
+                    self._emit_nest(pending, None)
+                    pending = None
+                if nest.spatial and not nest.reduce and len(nest.stores) == 1:
+                    pending = nest
+                else:
+                    self._emit_nest(nest, None)
+                continue
+            if pending is not None and not isinstance(op, arith.ConstantOp):
+                self._emit_nest(pending, None)
+                pending = None
+            if isinstance(op, memref.AllocOp):
+                if op.dynamic_sizes:
+                    raise TranslationError(f"memref.alloc with dynamic sizes is not supported: {op.memref.type}")
+                type_ = op.memref.type
+                buffer = T.sblock_alloc_buffer(type_.get_shape(), tir_dtype(type_.element_type), align=64)
+                self.values[op.memref] = View(IRBuilder.name(op.memref.name_hint or "alloc", buffer))
+            elif op.name in _VIEWS:
+                self.values[op.results[0]] = _VIEWS[op.name](self.values[op.operands[0]], op)
+            elif isinstance(op, memref.GetGlobalOp | func.ReturnOp | memref.DeallocOp):
+                pass
+            else:
+                self._scalar(op)
+        if pending is not None:
+            self._emit_nest(pending, None)
+
+
+def _iv_name(iv: SSAValue, k: int) -> str:
+    return iv.name_hint if iv.name_hint and iv.name_hint.isidentifier() else f"i{k}"
+
+
+def _buffer_name(values, nest: _Nest) -> str:
+    stores = nest.stores
+    return values[stores[0].memref].buffer.name if stores else "empty"
+
+
+def _element_bytes(type_: MemRefType) -> int:
+    return max(1, np.dtype(tir_dtype(type_.element_type)).itemsize)
+
+
+def _global_data(op: memref.GlobalOp) -> np.ndarray:
+    value = op.initial_value
+    if not isinstance(value, DenseIntOrFPElementsAttr):
+        raise TranslationError(f"memref.global @{op.sym_name.data} has no dense initial value")
+    type_ = op.type
+    dtype = np.dtype(tir_dtype(type_.element_type))
+    data = np.asarray(value.get_values(), dtype=dtype)
+    shape = type_.get_shape()
+    if data.size == 1 and math.prod(shape) != 1:
+        data = np.full(shape, data.reshape(()), dtype)
+    return np.ascontiguousarray(data.reshape(shape))
+
+
+@dataclass(frozen=True)
+class TranslatedFunc:
+    """One loops-stage func as TIR, with what the runtime needs to call it."""
+
+    name: str
+    prim_func: tirx.PrimFunc
+    num_outputs: int
+    arg_types: list[tuple[tuple[int, ...], str]]  # (shape, dtype) of inputs then outputs
+    constants: list[np.ndarray]  # data of the trailing constant parameters
+
+
+def translate_func(func_op: func.FuncOp, globals_: dict[str, memref.GlobalOp]) -> TranslatedFunc:
+    """Translate one loops-stage `func.func` (see the module docstring)."""
+    translator = _FuncTranslator(func_op, globals_)
+    prim_func = translator.translate()
+    num_outputs = func_op.attributes.get("irc.num_outputs")
+    arg_types = [(tuple(a.type.get_shape()), tir_dtype(a.type.element_type)) for a in func_op.body.block.args]
+    return TranslatedFunc(
+        func_op.sym_name.data,
+        prim_func,
+        num_outputs.value.data if num_outputs is not None else 1,
+        arg_types,
+        translator.constants,
+    )
+
+
+def translate_module(module: ModuleOp) -> list[TranslatedFunc]:
+    """Every `func.func` of a loops-stage module, translated."""
+    globals_ = {op.sym_name.data: op for op in module.ops if isinstance(op, memref.GlobalOp)}
+    return [translate_func(op, globals_) for op in module.ops if isinstance(op, func.FuncOp)]
