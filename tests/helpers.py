@@ -1,0 +1,27 @@
+"""Shared test helpers: compile with irc.jit and compare with the hl numpy reference."""
+
+import numpy as np
+
+from irc.frontend.tracing import trace
+from irc.ir.interpreter import run_hl
+
+TOLERANCES = {np.dtype(np.float32): dict(rtol=2e-5, atol=2e-5), np.dtype(np.float64): dict(rtol=1e-11, atol=1e-12)}
+
+
+def assert_matches_reference(fn, arrays, target="llvm", tol_scale=1.0):
+    """Compile `fn` with irc.jit for `target` and compare with the hl numpy reference."""
+    import irc
+
+    specs = [irc.Spec.of(a) for a in arrays]
+    expected = run_hl(trace(fn, specs), arrays)
+    got = irc.jit(fn, target=target)(*arrays)
+    got = got if isinstance(got, tuple) else (got,)
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected):
+        g = g.numpy()
+        assert g.shape == e.shape and g.dtype == e.dtype, (g.shape, g.dtype, e.shape, e.dtype)
+        tol = TOLERANCES.get(e.dtype)
+        if tol is None:
+            np.testing.assert_array_equal(g, e)
+        else:
+            np.testing.assert_allclose(g, e, rtol=tol["rtol"] * tol_scale, atol=tol["atol"] * tol_scale)
