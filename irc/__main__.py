@@ -1,3 +1,5 @@
+"""`python -m irc`: the `irc` command."""
+
 import sys
 
 from irc.driver.cli import main

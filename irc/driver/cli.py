@@ -1,43 +1,246 @@
-"""The `irc` command line."""
+"""The `irc` command line: compile, run, opt, stages.
+
+    irc compile model.py:mlp --emit linalg
+    irc compile model.mlir --dump-dir out/ --print-ir-after-change --time-passes
+    irc run model.py --input x=x.npy --seed 1 -o results/
+    irc opt file.mlir -p hl-canonicalize,hl-dce
+    irc stages
+
+Errors users can cause print as one message (with file:line:col where there
+is one) and exit non-zero; `--traceback` shows the Python traceback instead.
+"""
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+from collections.abc import Sequence
 
-from irc.ir import parse_module, print_module
-from irc.ir.context import make_context
-from irc.lowering.registry import parse_pipeline
+import numpy as np
+from xdsl.utils.exceptions import ParseError, VerifyException
+
+from irc.driver.files import atomic_directory, atomic_write_text
+from irc.driver.inputs import load_input_arrays, load_program, parse_mlir_file
+from irc.driver.instruments import Instrument, IRPrinter, PassTiming, verify_module
+from irc.driver.pipeline import STAGE_NAMES, STAGES, TARGETS, Pipeline, run_passes, stage, stages_table
+from irc.errors import InputError, IRCError
+from irc.ir import print_module
+from irc.lowering.registry import UnknownPassError, parse_pipeline
+
+_STAGES_HELP = "stages:\n" + "\n".join(f"  {s.number}. {s.name:<8} {s.summary}" for s in STAGES)
+
+_INPUT_HELP = (
+    "an .mlir file in the hl dialect, or a Python file path.py[:name] whose function declares its example "
+    "inputs as irc.Spec parameter annotations (default: the last such function in the file)"
+)
+
+_TARGET_HELP = "llvm (host CPU), cuda, opencl, or ref (numpy reference of hl-opt); default: llvm"
 
 
-def cmd_opt(args: argparse.Namespace) -> int:
-    text = open(args.file).read()
-    module = parse_module(text, args.file)
-    module.verify()
-    parse_pipeline(args.passes).apply(make_context(), module)
-    module.verify()
-    out = print_module(module)
+def _instruments(args: argparse.Namespace, to_files: bool) -> tuple[list[Instrument], PassTiming | None]:
+    """The instruments the flags ask for; IR dumps go to files (`to_files`) or to stderr."""
+    instruments: list[Instrument] = []
+    if args.print_ir_after_all or args.print_ir_after_change:
+        instruments.append(IRPrinter(only_changed=args.print_ir_after_change, stream=None if to_files else sys.stderr))
+    timing = PassTiming() if args.time_passes else None
+    if timing is not None:
+        instruments.append(timing)
+    return instruments, timing
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    if args.emit and args.stop_after and stage(args.emit).number > stage(args.stop_after).number:
+        raise InputError(f"--emit {args.emit} comes after --stop-after {args.stop_after}")
+    program = load_program(args.input)
+    instruments, timing = _instruments(args, to_files=args.dump_dir is not None)
+    pipeline = Pipeline(args.target, args.stop_after or args.emit, instruments, grad=args.grad)
+    lowering = pipeline.run(program.module, source=args.input)
+    if args.dump_dir:
+        lowering.dump(args.dump_dir)
+        print(f"irc: wrote {len(lowering.stages)} stage dumps to {args.dump_dir}", file=sys.stderr)
+    text = lowering.stages[args.emit or lowering.last_stage]
     if args.output:
-        open(args.output, "w").write(out)
-    else:
-        sys.stdout.write(out)
+        atomic_write_text(args.output, text)
+    elif not (args.dump_dir and args.emit is None):
+        sys.stdout.write(text)
+    if timing is not None:
+        sys.stderr.write(timing.table())
     return 0
 
 
+def summarize(name: str, array: np.ndarray) -> str:
+    """`name  shape (2, 3)  float32  min .. max .. mean ..`, one line per output."""
+    head = f"{name}  shape {array.shape}  {array.dtype}"
+    if array.size == 0:
+        return head + "  (empty)"
+    values = array.astype(np.float64)
+    return f"{head}  min {values.min():.6g}  max {values.max():.6g}  mean {values.mean():.6g}"
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    program = load_program(args.input)
+    arrays = load_input_arrays(program.inputs, args.inputs, args.seed)
+    lowering = Pipeline(args.target, args.stop_after).run(program.module, source=args.input)
+    outputs = {f"out{i}": np.asarray(array) for i, array in enumerate(lowering(*arrays))}
+    if args.output:
+        with atomic_directory(args.output) as tmp:
+            for name, array in outputs.items():
+                np.save(tmp / f"{name}.npy", array)
+    for name, array in outputs.items():
+        print(summarize(name, array))
+    return 0
+
+
+def cmd_opt(args: argparse.Namespace) -> int:
+    pipeline = parse_pipeline(args.passes)
+    module = parse_mlir_file(args.file)
+    verify_module(module, f"input {args.file}")
+    instruments, timing = _instruments(args, to_files=False)
+    run_passes(module, [(str(p.spec()), p) for p in pipeline.passes], "opt", instruments)
+    out = print_module(module)
+    if args.output:
+        atomic_write_text(args.output, out)
+    else:
+        sys.stdout.write(out)
+    if timing is not None:
+        sys.stderr.write(timing.table())
+    return 0
+
+
+def cmd_stages(args: argparse.Namespace) -> int:
+    sys.stdout.write(stages_table())
+    return 0
+
+
+def _add_instrument_flags(p: argparse.ArgumentParser) -> None:
+    printing = p.add_mutually_exclusive_group()
+    printing.add_argument(
+        "--print-ir-after-all",
+        action="store_true",
+        help="dump the IR after every pass (into --dump-dir as NN-<stage>/MM-<pass>.mlir, else to stderr)",
+    )
+    printing.add_argument(
+        "--print-ir-after-change",
+        action="store_true",
+        help="like --print-ir-after-all, but only for passes that changed the IR",
+    )
+    p.add_argument("--time-passes", action="store_true", help="print a table of seconds per pass to stderr")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="irc", description="irc: a multi-level IR compiler toolchain")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("opt", help="run passes on an .mlir file (like mlir-opt)")
-    p.add_argument("file")
-    p.add_argument("-p", "--passes", required=True)
-    p.add_argument("-o", "--output")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--traceback", action="store_true", help="show the Python traceback of errors")
+    parser = argparse.ArgumentParser(
+        prog="irc",
+        description="irc: a multi-level IR compiler toolchain (hl -> linalg -> buffers -> loops -> TVM TIR -> code)",
+        epilog=_STAGES_HELP + "\n\nrun `irc COMMAND --help` for the flags of each command.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[common],
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    raw = argparse.RawDescriptionHelpFormatter
+
+    p = sub.add_parser(
+        "compile",
+        parents=[common],
+        formatter_class=raw,
+        help="compile INPUT through the pipeline; print or dump any stage",
+        description="Compile INPUT through the stages below. Prints the last stage (or --emit STAGE) to stdout or -o.",
+        epilog=_STAGES_HELP,
+    )
+    p.add_argument("input", metavar="INPUT", help=_INPUT_HELP)
+    p.add_argument("--target", choices=TARGETS, default="llvm", help=_TARGET_HELP)
+    p.add_argument("--emit", choices=STAGE_NAMES, metavar="STAGE", help="the stage to output (stops there)")
+    p.add_argument("-o", "--output", metavar="OUT", help="write the emitted stage to OUT instead of stdout")
+    p.add_argument(
+        "--dump-dir",
+        metavar="DIR",
+        help="write every stage as DIR/NN-<stage>.<ext> (01-hl.mlir ... 07-target.ll), each with a header "
+        "naming the stage, its passes and the command that reproduces it",
+    )
+    p.add_argument("--stop-after", choices=STAGE_NAMES, metavar="STAGE", help="stop the pipeline after STAGE")
+    p.add_argument("--grad", action="store_true", help="also build gradient functions (autodiff in hl-opt)")
+    _add_instrument_flags(p)
+    p.set_defaults(fn=cmd_compile)
+
+    p = sub.add_parser(
+        "run",
+        parents=[common],
+        formatter_class=raw,
+        help="compile and run INPUT on given or random inputs",
+        description="Compile INPUT and run it. Inputs not given with --input are random (seeded): floats standard "
+        "normal, ints in [0, 4), bools fair coins. Prints name, shape, dtype, min/max/mean of each output.",
+        epilog=_STAGES_HELP,
+    )
+    p.add_argument("input", metavar="INPUT", help=_INPUT_HELP)
+    p.add_argument("--target", choices=TARGETS, default="llvm", help=_TARGET_HELP)
+    p.add_argument(
+        "--input",
+        dest="inputs",
+        action="append",
+        default=[],
+        metavar="NAME=FILE.npy",
+        help="the value of input NAME (shape and dtype must match its declaration); repeatable",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+    p.add_argument("-o", "--output", metavar="DIR", help="write the outputs as DIR/out0.npy, DIR/out1.npy, ...")
+    p.add_argument(
+        "--stop-after",
+        choices=STAGE_NAMES,
+        metavar="STAGE",
+        help="run the program as it is after STAGE (hl stages: numpy reference; linalg..loops: interpreter)",
+    )
+    p.set_defaults(fn=cmd_run)
+
+    p = sub.add_parser(
+        "opt",
+        parents=[common],
+        help="run passes on an .mlir file (like mlir-opt)",
+        description="Parse FILE, run the passes, print the result. Passes take options: -p 'a,b{opt=1}'.",
+    )
+    p.add_argument("file", metavar="FILE.mlir", help="the input IR (any stage 1-5)")
+    p.add_argument("-p", "--passes", required=True, metavar="PASSES", help="comma-separated pass pipeline")
+    p.add_argument("-o", "--output", metavar="OUT", help="write the result to OUT instead of stdout")
+    _add_instrument_flags(p)
     p.set_defaults(fn=cmd_opt)
+
+    p = sub.add_parser("stages", parents=[common], help="list the pipeline stage by stage, with passes and dialects")
+    p.set_defaults(fn=cmd_stages)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+_LOCATED = re.compile(r"^\S+:\d+(:\d+)?: ")
+
+
+def error_message(e: BaseException) -> tuple[str, int] | None:
+    """(message, exit code) for an error a user can cause, None for a bug in irc."""
+    if isinstance(e, ParseError):
+        context = e.span.print_with_context().split("\n", 1)[1].rstrip("\n")
+        return f"{e.span.get_location()}: {e.msg}\n{context}", 1
+    if isinstance(e, UnknownPassError):
+        return str(e), 2
+    if isinstance(e, IRCError):
+        return str(e), e.exit_code
+    if isinstance(e, VerifyException):
+        return f"the IR does not verify: {e}", 1
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.fn(args)
+    try:
+        return args.fn(args)
+    except Exception as e:
+        described = None if args.traceback else error_message(e)
+        if described is None:
+            raise
+        message, code = described
+        match = _LOCATED.match(message)
+        prefix = "" if match else "irc: "
+        at = match.end() if match else 0
+        print(f"{message[:at]}{prefix}error: {message[at:]}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

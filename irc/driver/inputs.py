@@ -1,0 +1,231 @@
+"""Load the INPUT of `irc compile` / `irc run`, and the arrays it runs on.
+
+INPUT is an `.mlir` file in the hl dialect, or a Python file `path.py[:name]`
+whose function declares its example inputs as `irc.Spec` annotations
+(`def mlp(x: irc.Spec((64, 784)), w: irc.Spec((784, 10))): ...`) or whose
+object has an `example_inputs` list of Specs (an nn.Module class).
+
+    >>> program = load_program("examples/mlp.py:mlp")
+    >>> program.module, [s.name for s in program.inputs]
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import sys
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from xdsl.dialects.builtin import FileLineColLoc, IntAttr, ModuleOp, StringAttr, UnknownLoc
+from xdsl.ir import Operation
+from xdsl.parser import Parser
+
+from irc.errors import FrontendError, InputError, IRCError
+from irc.ir import make_context
+from irc.ir.hl import numpy_dtype, shape_of
+from irc.ir.interpreter import find_entry
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One declared input of the program: its name, shape and numpy dtype."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+    def describe(self) -> str:
+        return f"{self.name}: {self.shape} {self.dtype}"
+
+
+@dataclass
+class Program:
+    """An hl module with its declared inputs; `source` is the INPUT as the user wrote it."""
+
+    module: ModuleOp
+    inputs: list[InputSpec]
+    source: str
+
+
+class _LocatingParser(Parser):
+    """A parser that gives every op without a `loc(...)` its position in the file,
+    so later errors can point at the .mlir line."""
+
+    def parse_operation(self) -> Operation:
+        position = self._current_token.span.get_location()
+        op = super().parse_operation()
+        if isinstance(op.location, UnknownLoc):
+            op.location = FileLineColLoc(StringAttr(position.file), IntAttr(position.line), IntAttr(position.col))
+        return op
+
+
+def parse_mlir_file(path: str | Path) -> ModuleOp:
+    """Parse an .mlir file; ops without a location get their file:line:col. Raises xDSL's ParseError."""
+    text = _read_text(path)
+    return _LocatingParser(make_context(), text, name=str(path)).parse_module()
+
+
+def _read_text(path: str | Path) -> str:
+    try:
+        return Path(path).read_text()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: cannot read: {e}") from None
+
+
+def input_specs(module: ModuleOp, names: Sequence[str] | None = None, entry: str | None = None) -> list[InputSpec]:
+    """The inputs of the entry func: names from `names`, else the argument names (`%x`), else `argN`."""
+    fn = find_entry(module, entry)
+    specs = []
+    for i, arg in enumerate(fn.body.block.args):
+        name = names[i] if names is not None else (arg.name_hint or f"arg{i}")
+        specs.append(InputSpec(name, shape_of(arg.type), numpy_dtype(arg.type.element_type)))
+    return specs
+
+
+def load_program(input_path: str) -> Program:
+    """Load INPUT (`file.mlir` or `file.py[:name]`) into an hl module with its declared inputs."""
+    path, _, name = input_path.partition(".py:")
+    if name:
+        path += ".py"
+    if path.endswith(".mlir"):
+        module = parse_mlir_file(path)
+        return Program(module, input_specs(module), input_path)
+    if path.endswith(".py"):
+        return _load_python(Path(path), name or None, input_path)
+    raise InputError(f"{input_path}: INPUT must be an .mlir file or a Python file path.py[:name]")
+
+
+def _user_error(e: BaseException, path: Path) -> FrontendError:
+    """A FrontendError at the innermost line of the user's file in `e`'s traceback."""
+    if isinstance(e, SyntaxError) and e.lineno is not None:
+        return FrontendError(f"SyntaxError: {e.msg}", (str(path), e.lineno))
+    frames = [f for f in traceback.extract_tb(e.__traceback__) if Path(f.filename).resolve() == path.resolve()]
+    location = (str(path), frames[-1].lineno) if frames else None
+    return FrontendError(f"{type(e).__name__}: {e}", location)
+
+
+def _import_file(path: Path):
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    module_name = f"_irc_input_{abs(hash(str(path.resolve())))}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(path.parent.resolve()))
+    try:
+        spec.loader.exec_module(module)
+    except IRCError:
+        raise
+    except Exception as e:
+        raise _user_error(e, path) from e
+    finally:
+        sys.path.remove(str(path.parent.resolve()))
+    return module
+
+
+def _declared_specs(obj, spec_type: type) -> list[tuple[str, object]] | None:
+    """[(name, Spec)] declared by `obj` (example_inputs or parameter annotations), or None."""
+    example = getattr(obj, "example_inputs", None)
+    if example is not None:
+        fn = getattr(obj, "forward", obj)
+        names = [p for p in inspect.signature(fn).parameters if p != "self"]
+        return [(names[i] if i < len(names) else f"arg{i}", s) for i, s in enumerate(example)]
+    if not inspect.isfunction(obj):
+        return None
+    try:
+        params = inspect.signature(obj, eval_str=True).parameters.values()
+    except Exception:
+        params = inspect.signature(obj).parameters.values()
+    specs = [(p.name, p.annotation) for p in params]
+    if specs and all(isinstance(s, spec_type) for _, s in specs):
+        return specs
+    return None
+
+
+def _load_python(path: Path, name: str | None, source: str) -> Program:
+    try:
+        from irc.frontend.spec import Spec
+        from irc.frontend.tracing import trace
+    except ImportError as e:
+        raise IRCError(
+            f"Python INPUT needs the irc frontend (irc.frontend.spec.Spec, tracing.trace), not available: {e}"
+        ) from e
+    user = _import_file(path)
+    if name is not None:
+        if not hasattr(user, name):
+            raise InputError(f"{path}: has no function or module named '{name}'")
+        obj = getattr(user, name)
+        declared = _declared_specs(obj, Spec)
+        if declared is None:
+            raise InputError(
+                f"{path}:{name}: declare example inputs: annotate every parameter with irc.Spec(shape, dtype) "
+                "or give the module an example_inputs list"
+            )
+    else:
+        candidates = [
+            (n, o, d)
+            for n, o in vars(user).items()
+            if getattr(o, "__module__", None) == user.__name__ and (d := _declared_specs(o, Spec)) is not None
+        ]
+        if not candidates:
+            raise InputError(
+                f"{path}: no function with irc.Spec annotations on all its parameters (or module with example_inputs)"
+            )
+        name, obj, declared = candidates[-1]
+    if inspect.isclass(obj):
+        obj = obj()
+    try:
+        module = trace(obj, [s for _, s in declared], name=name)
+    except IRCError:
+        raise
+    except Exception as e:
+        raise _user_error(e, path) from e
+    return Program(module, input_specs(module, [n for n, _ in declared]), source)
+
+
+def random_inputs(specs: Sequence[InputSpec], seed: int = 0) -> dict[str, np.ndarray]:
+    """Reproducible random arrays for `specs`: floats standard normal, ints in [0, 4), bools fair coins."""
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for s in specs:
+        if s.dtype.kind == "f":
+            arrays[s.name] = rng.standard_normal(s.shape).astype(s.dtype)
+        elif s.dtype.kind == "b":
+            arrays[s.name] = rng.random(s.shape) < 0.5
+        else:
+            arrays[s.name] = rng.integers(0, 4, s.shape).astype(s.dtype)
+    return arrays
+
+
+def load_input_arrays(specs: Sequence[InputSpec], assignments: Sequence[str], seed: int = 0) -> list[np.ndarray]:
+    """The program's inputs in order: `NAME=FILE.npy` assignments, random (seeded) for the rest."""
+    by_name = {s.name: s for s in specs}
+    arrays = random_inputs(specs, seed)
+    given: set[str] = set()
+    for assignment in assignments:
+        name, eq, file = assignment.partition("=")
+        if not eq or not name or not file:
+            raise InputError(f"--input '{assignment}': expected NAME=FILE.npy")
+        if name not in by_name:
+            raise InputError(f"--input {name}: no such input; the inputs are {', '.join(by_name) or 'none'}")
+        if name in given:
+            raise InputError(f"--input {name}: given twice")
+        given.add(name)
+        try:
+            value = np.load(file, allow_pickle=False)
+        except FileNotFoundError:
+            raise InputError(f"--input {name}: {file}: no such file") from None
+        except Exception as e:
+            raise InputError(f"--input {name}: cannot read {file} as a .npy array: {e}") from None
+        spec = by_name[name]
+        if value.shape != spec.shape or value.dtype != spec.dtype:
+            raise InputError(
+                f"--input {name}: {file} holds {value.shape} {value.dtype}, but {name} is declared {spec.shape} {spec.dtype}"
+            )
+        arrays[name] = value
+    return [arrays[s.name] for s in specs]

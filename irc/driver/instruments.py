@@ -1,0 +1,148 @@
+"""Pass instrumentation: verification, IR printing and timing around each pass.
+
+Like MLIR's pass instruments, these hook before and after every pass the
+driver runs; passes never print, time or verify themselves.
+
+    >>> timing = PassTiming()
+    >>> Pipeline(instruments=[timing, IRPrinter(only_changed=True)]).run(module)
+    >>> print(timing.table())
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from xdsl.dialects.builtin import FileLineColLoc, ModuleOp
+from xdsl.ir import Operation
+from xdsl.passes import ModulePass
+
+from irc.errors import PassError
+from irc.ir import print_module
+
+
+@dataclass(frozen=True)
+class PassRun:
+    """One pass application: its stage, its 1-based index in the stage and its spec (`name{opt=v}`).
+
+    `pass_` is None for the code generation step (loops -> tir -> target),
+    whose result is not an xDSL module.
+    """
+
+    stage: str
+    index: int
+    name: str
+    pass_: ModulePass | None
+
+
+class Instrument:
+    """Base of every instrument; the driver calls both hooks around each pass."""
+
+    def before_pass(self, run: PassRun, module: ModuleOp) -> None:
+        pass
+
+    def after_pass(self, run: PassRun, module: ModuleOp) -> None:
+        pass
+
+
+def location_text(op: Operation) -> str | None:
+    """`file:line:col` of an op's source location, or None when it has none."""
+    loc = op.location
+    if isinstance(loc, FileLineColLoc):
+        return f"{loc.filename.data}:{loc.line.data}:{loc.column.data}"
+    return None
+
+
+def _op_summary(op: Operation) -> str:
+    text = str(op).splitlines()[0] if op.regions else str(op)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def verify_module(module: ModuleOp, context: str) -> None:
+    """Verify `module`; on failure raise a PassError naming `context`, the first bad op and its location."""
+    try:
+        module.verify()
+    except Exception as error:
+        for op in module.walk():
+            try:
+                op.verify(verify_nested_ops=False)
+            except Exception as op_error:
+                where = location_text(op)
+                prefix = f"{where}: " if where else ""
+                raise PassError(
+                    f"{prefix}{context}: op {op.name} does not verify: {op_error}\n  {_op_summary(op)}"
+                ) from error
+        raise PassError(f"{context}: the IR does not verify: {error}") from error
+
+
+class VerifyAfterEachPass(Instrument):
+    """Verify the module after every pass (the driver always installs it)."""
+
+    def after_pass(self, run: PassRun, module: ModuleOp) -> None:
+        if run.pass_ is not None:
+            verify_module(module, f"after pass '{run.name}' (stage {run.stage})")
+
+
+def fingerprint(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class PassDump:
+    """The IR after one pass."""
+
+    run: PassRun
+    text: str
+
+
+class IRPrinter(Instrument):
+    """Record the IR after every pass (`only_changed`: only passes that changed its printed form).
+
+    The dumps go to `self.dumps` (the pipeline writes them as files) and, when
+    `stream` is given, also to that stream with MLIR's `IR Dump After` banner.
+    """
+
+    def __init__(self, only_changed: bool = False, stream: TextIO | None = None):
+        self.only_changed = only_changed
+        self.stream = stream
+        self.dumps: list[PassDump] = []
+        self._before: str | None = None
+
+    def before_pass(self, run: PassRun, module: ModuleOp) -> None:
+        if run.pass_ is not None and self.only_changed:
+            self._before = fingerprint(print_module(module))
+
+    def after_pass(self, run: PassRun, module: ModuleOp) -> None:
+        if run.pass_ is None:
+            return
+        text = print_module(module)
+        if self.only_changed and fingerprint(text) == self._before:
+            return
+        self.dumps.append(PassDump(run, text))
+        if self.stream is not None:
+            self.stream.write(f"// -----// IR Dump After {run.name} (stage {run.stage}) //----- //\n{text}\n")
+
+
+@dataclass
+class PassTiming(Instrument):
+    """Wall-clock seconds of every pass; `table()` formats them like `--time-passes`."""
+
+    records: list[tuple[PassRun, float]] = field(default_factory=list)
+    _start: float = 0.0
+
+    def before_pass(self, run: PassRun, module: ModuleOp) -> None:
+        self._start = time.perf_counter()
+
+    def after_pass(self, run: PassRun, module: ModuleOp) -> None:
+        self.records.append((run, time.perf_counter() - self._start))
+
+    def table(self) -> str:
+        total = sum(seconds for _, seconds in self.records) or 1e-12
+        width = max([len("pass"), *(len(run.name) for run, _ in self.records)])
+        lines = [f"{'pass':<{width}}  {'stage':<8}  {'seconds':>9}  {'percent':>7}"]
+        for run, seconds in self.records:
+            lines.append(f"{run.name:<{width}}  {run.stage:<8}  {seconds:>9.4f}  {100 * seconds / total:>6.1f}%")
+        lines.append(f"{'total':<{width}}  {'':<8}  {total:>9.4f}  {100.0:>6.1f}%")
+        return "\n".join(lines) + "\n"

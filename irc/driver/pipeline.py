@@ -1,0 +1,307 @@
+"""The compilation pipeline as data: seven named stages, each a list of passes.
+
+    >>> lowering = Pipeline(target="llvm").run(module)
+    >>> lowering.stages["linalg"]        # the IR text after each stage, in order
+    >>> lowering.dump("out/")            # 01-hl.mlir ... 07-target.ll
+    >>> lowering(x, w)                   # run the compiled code
+
+The driver runs every pass itself, with instruments around it (verification
+always; IR printing and timing on request), so passes stay silent.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.passes import ModulePass
+
+from irc.driver.files import atomic_directory
+from irc.driver.instruments import Instrument, IRPrinter, PassDump, PassRun, VerifyAfterEachPass, verify_module
+from irc.errors import CompileError, InputError, IRCError, PassError
+from irc.ir import make_context, print_module
+from irc.lowering.registry import available_passes
+
+#: the autodiff pass that `grad=True` puts first in hl-opt (issue 3)
+AUTODIFF_PASS = "hl-autodiff"
+
+TARGETS = ("llvm", "cuda", "opencl", "ref")
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One named stage: the passes that produce it, the dialects it holds, what it is."""
+
+    number: int
+    name: str
+    passes: tuple[str, ...]
+    dialects: str
+    summary: str
+
+    @property
+    def is_mlir(self) -> bool:
+        return self.number <= 5
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage(1, "hl", (), "func, hl", "the traced program in irc's tensor dialect, with source locations"),
+    Stage(
+        2,
+        "hl-opt",
+        ("hl-decompose", "hl-canonicalize", "hl-cse", "hl-dce"),
+        "func, hl",
+        "hl after decompositions (softmax, ...), canonicalization, CSE and DCE",
+    ),
+    Stage(
+        3,
+        "linalg",
+        ("convert-hl-to-linalg", "linalg-fuse-elementwise"),
+        "func, linalg, tensor, arith, math",
+        "linalg on tensors (named ops and generics), elementwise ops fused",
+    ),
+    Stage(
+        4,
+        "buffers",
+        ("irc-bufferize", "buffer-reuse"),
+        "func, memref, linalg, arith, math",
+        "linalg on memrefs, outputs as trailing arguments, intermediate buffers reused",
+    ),
+    Stage(
+        5,
+        "loops",
+        ("convert-linalg-to-loops",),
+        "func, scf, memref, arith, math",
+        "explicit loop nests: scf.parallel over parallel dims, scf.for over reductions",
+    ),
+    Stage(6, "tir", (), "TVM TIR (TVMScript)", "one TVM PrimFunc per entry, scheduled for the target"),
+    Stage(7, "target", (), "LLVM IR / CUDA C / OpenCL C", "the code TVM generates for the target"),
+)
+
+STAGE_NAMES: tuple[str, ...] = tuple(s.name for s in STAGES)
+STAGES_BY_NAME: dict[str, Stage] = {s.name: s for s in STAGES}
+
+_COMMENT = {"mlir": "//", "py": "#", "ll": ";", "cu": "//", "cl": "//"}
+
+
+def stage(name: str) -> Stage:
+    """The stage called `name`, or an InputError listing the stage names."""
+    if name not in STAGES_BY_NAME:
+        raise InputError(f"unknown stage '{name}'; the stages are {', '.join(STAGE_NAMES)}")
+    return STAGES_BY_NAME[name]
+
+
+def stages_table() -> str:
+    """The pipeline stage by stage, with its passes and dialects (`irc stages`)."""
+    lines = []
+    for s in STAGES:
+        produced = ", ".join(s.passes) if s.passes else ("frontend trace or parsed .mlir" if s.number == 1 else "")
+        if s.name == "tir":
+            produced = "irc.targets: loops -> TIR translation + target schedule"
+        elif s.name == "target":
+            produced = "TVM codegen"
+        lines.append(f"{s.number}. {s.name:<8} {s.summary}")
+        lines.append(f"   {'passes:':<9} {produced}")
+        lines.append(f"   {'dialects:':<9} {s.dialects}")
+    lines.append(f"\nautodiff (--grad) adds the pass {AUTODIFF_PASS} at the start of hl-opt.")
+    return "\n".join(lines) + "\n"
+
+
+def run_passes(
+    module: ModuleOp, passes: Sequence[tuple[str, ModulePass]], stage_name: str, instruments: Sequence[Instrument]
+) -> None:
+    """Apply `passes` ((name, pass) pairs) in order, calling every instrument before and after each one.
+
+    A pass that raises becomes a PassError naming the pass and the stage.
+    """
+    ctx = make_context()
+    for index, (name, p) in enumerate(passes, 1):
+        run = PassRun(stage_name, index, name, p)
+        for instrument in instruments:
+            instrument.before_pass(run, module)
+        try:
+            p.apply(ctx, module)
+        except IRCError:
+            raise
+        except Exception as e:
+            raise PassError(f"pass '{run.name}' (stage {stage_name}) failed: {type(e).__name__}: {e}") from e
+        for instrument in instruments:
+            instrument.after_pass(run, module)
+
+
+def _load_pass(name: str) -> ModulePass:
+    loaders = available_passes()
+    if name not in loaders:
+        raise IRCError(f"pass '{name}' is not registered in irc.lowering.registry")
+    try:
+        return loaders[name]()()
+    except ImportError as e:
+        raise IRCError(f"pass '{name}' is not available yet: {e}") from e
+
+
+@dataclass
+class Lowering:
+    """The result of running the pipeline on one module.
+
+    `stages`: stage name -> IR text, in pipeline order, up to the stop stage.
+    `modules`: stage name -> a clone of the xDSL module after stages 1-5.
+    `compiled`: the target's CompiledModule (None for `ref` or when stopped before tir).
+    `pass_dumps`: the IR after each pass, when an IRPrinter instrument ran.
+    """
+
+    target: str
+    source: str
+    grad: bool = False
+    stages: dict[str, str] = field(default_factory=dict)
+    modules: dict[str, ModuleOp] = field(default_factory=dict)
+    compiled: object | None = None
+    pass_dumps: list[PassDump] = field(default_factory=list)
+
+    @property
+    def last_stage(self) -> str:
+        return list(self.stages)[-1]
+
+    def extension(self, stage_name: str) -> str:
+        s = stage(stage_name)
+        if s.is_mlir:
+            return "mlir"
+        return "py" if s.name == "tir" else self.compiled.source_ext
+
+    def command(self, stage_name: str) -> str:
+        """The `irc compile` command that reproduces `stage_name`."""
+        grad = " --grad" if self.grad else ""
+        return f"irc compile {self.source} --target {self.target}{grad} --emit {stage_name}"
+
+    def header(self, stage_name: str) -> str:
+        """The comment block each dump starts with: stage, passes, reproducing command."""
+        s = stage(stage_name)
+        c = _COMMENT[self.extension(stage_name)]
+        passes = ", ".join(self.stage_passes(stage_name)) or "none"
+        return (
+            f"{c} irc stage {s.number}/{len(STAGES)}: {s.name} ({s.dialects})\n"
+            f"{c} passes: {passes}\n"
+            f"{c} reproduce: {self.command(stage_name)}\n"
+        )
+
+    def stage_passes(self, stage_name: str) -> tuple[str, ...]:
+        passes = stage(stage_name).passes
+        return (AUTODIFF_PASS, *passes) if self.grad and stage_name == "hl-opt" else passes
+
+    def file_names(self) -> dict[str, str]:
+        """stage -> its dump file name (`01-hl.mlir`, ..., `07-target.ll`)."""
+        return {name: f"{stage(name).number:02d}-{name}.{self.extension(name)}" for name in self.stages}
+
+    def dump(self, directory: str | os.PathLike) -> Path:
+        """Write one file per stage (and per pass when IR printing ran); all or nothing."""
+        with atomic_directory(directory) as tmp:
+            for name, file_name in self.file_names().items():
+                (tmp / file_name).write_text(self.header(name) + self.stages[name])
+            for d in self.pass_dumps:
+                s = stage(d.run.stage)
+                sub = tmp / f"{s.number:02d}-{s.name}"
+                sub.mkdir(exist_ok=True)
+                c = "//"
+                head = (
+                    f"{c} irc stage {s.number}/{len(STAGES)}: {s.name}, after pass {d.run.index}: {d.run.name}\n"
+                    f"{c} reproduce: {self.command(s.name)} --print-ir-after-all\n"
+                )
+                (sub / f"{d.run.index:02d}-{d.run.name.split('{')[0]}.mlir").write_text(head + d.text)
+        return Path(directory)
+
+    def execute(self, stage_name: str, *arrays: np.ndarray, entry: str | None = None) -> tuple[np.ndarray, ...]:
+        """Run the program as it is at `stage_name`: hl stages by the numpy reference,
+        linalg..loops by the stage interpreter, tir/target by the compiled code."""
+        s = stage(stage_name)
+        if s.name not in self.stages:
+            raise InputError(f"stage {s.name} was not reached (stopped after {self.last_stage})")
+        if s.number <= 2:
+            from irc.ir.interpreter import run_hl
+
+            return tuple(run_hl(self.modules[s.name], arrays, entry))
+        if s.is_mlir:
+            from irc.lowering.interpret import run_stage
+
+            return tuple(run_stage(self.modules[s.name], arrays, entry))
+        return tuple(self.compiled(*arrays))
+
+    def __call__(self, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Run the last stage reached (the compiled code, or the `ref` interpreter)."""
+        return self.execute(self.last_stage, *arrays)
+
+
+class Pipeline:
+    """The stages from hl to target code, with instruments around every pass.
+
+    `target`: "llvm", "cuda", "opencl", "ref" (stops after hl-opt; runs the
+    numpy reference), or a TVM target dict such as `{"kind": "llvm", "mcpu": ...}`. `stop_after`: a stage name. Verification after every
+    pass is always on; `instruments` adds e.g. `IRPrinter()`, `PassTiming()`.
+    """
+
+    def __init__(
+        self,
+        target: str | dict = "llvm",
+        stop_after: str | None = None,
+        instruments: Sequence[Instrument] = (),
+        grad: bool = False,
+    ):
+        kind = target["kind"] if isinstance(target, dict) else target
+        if kind not in TARGETS:
+            raise InputError(f"unknown target '{kind}'; the targets are {', '.join(TARGETS)}")
+        if stop_after is not None:
+            stage(stop_after)
+        if kind == "ref":
+            if stop_after is not None and stage(stop_after).number > 2:
+                raise InputError(
+                    f"target ref runs the hl-opt stage with the numpy reference; cannot go to {stop_after}"
+                )
+            stop_after = stop_after or "hl-opt"
+        self.target = target
+        self.kind = kind
+        self.stop_after = stop_after or "target"
+        self.instruments = [VerifyAfterEachPass(), *instruments]
+        self.grad = grad
+
+    def run(self, module: ModuleOp, source: str = "<INPUT>") -> Lowering:
+        """Lower a clone of `module` stage by stage; `source` (the INPUT) goes into dump headers."""
+        if self.grad and AUTODIFF_PASS not in available_passes():
+            raise IRCError(f"--grad is not yet supported: the autodiff pass {AUTODIFF_PASS} does not exist yet")
+        lowering = Lowering(self.kind, source, self.grad)
+        module = module.clone()
+        verify_module(module, f"input {source}")
+        last = stage(self.stop_after).number
+        for s in STAGES:
+            if s.number > last:
+                break
+            if s.name == "tir":
+                self._compile(module, lowering)
+                break
+            passes = [(name, _load_pass(name)) for name in lowering.stage_passes(s.name)]
+            run_passes(module, passes, s.name, self.instruments)
+            lowering.stages[s.name] = print_module(module, locations=s.name == "hl")
+            lowering.modules[s.name] = module.clone()
+        for instrument in self.instruments:
+            if isinstance(instrument, IRPrinter):
+                lowering.pass_dumps.extend(instrument.dumps)
+        return lowering
+
+    def _compile(self, module: ModuleOp, lowering: Lowering) -> None:
+        from irc.targets import compile_loops
+
+        run = PassRun("tir", 1, f"compile-loops{{target={self.kind}}}", None)
+        for instrument in self.instruments:
+            instrument.before_pass(run, module)
+        try:
+            compiled = compile_loops(module, self.target)
+        except IRCError:
+            raise
+        except Exception as e:
+            raise CompileError(f"code generation for target {self.kind} failed: {type(e).__name__}: {e}") from e
+        for instrument in self.instruments:
+            instrument.after_pass(run, module)
+        lowering.compiled = compiled
+        lowering.stages["tir"] = compiled.tir_text
+        if self.stop_after == "target":
+            lowering.stages["target"] = compiled.source
