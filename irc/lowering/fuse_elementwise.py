@@ -1,0 +1,126 @@
+"""`linalg-fuse-elementwise`: fuse elementwise `linalg.generic` producers into their consumer.
+
+A producer is fused when it is an all-parallel generic with one result, that
+result has a single use, as an input of another generic that reads each of
+its elements exactly once (a permutation indexing map). The fused generic
+runs the producer's body inline, so ``relu(x * y + x)`` becomes one generic
+with inputs ``x, y`` and one output::
+
+    %m = linalg.generic ins(%x, %y) outs(%e0) { mulf }
+    %r = linalg.generic ins(%m, %x) outs(%e1) { addf }
+      ->  %r = linalg.generic ins(%x, %y) outs(%e1) { mulf; addf }
+
+The consumer may itself reduce (``sum(exp(x))`` fuses into one reduction).
+Producer input maps are composed with the consumer's map, so broadcast and
+strided reads carry over; repeated (value, map) inputs are merged.
+"""
+
+from __future__ import annotations
+
+from xdsl.context import Context
+from xdsl.dialects import tensor
+from xdsl.dialects.builtin import AffineMapAttr, ModuleOp
+from xdsl.dialects.linalg import ops as linalg
+from xdsl.ir import Block, Region, SSAValue
+from xdsl.ir.affine import AffineDimExpr, AffineMap
+from xdsl.passes import ModulePass
+from xdsl.pattern_rewriter import (
+    PatternRewriter,
+    PatternRewriteWalker,
+    RewritePattern,
+    op_type_rewrite_pattern,
+)
+
+
+def _is_permutation(m: AffineMap) -> bool:
+    return len(m.results) == m.num_dims and m.is_projected_permutation()
+
+
+def _fusable(value: SSAValue, consumer_map: AffineMap) -> bool:
+    producer = value.owner
+    if not isinstance(producer, linalg.GenericOp) or len(producer.res) != 1 or not value.has_one_use():
+        return False
+    if any(it.data.value != "parallel" for it in producer.iterator_types):
+        return False
+    out_map = producer.indexing_maps.data[-1].data
+    out_arg = producer.body.block.args[-1]
+    return _is_permutation(out_map) and _is_permutation(consumer_map) and not out_arg.uses
+
+
+def fuse(producer: linalg.GenericOp, consumer: linalg.GenericOp, index: int) -> linalg.GenericOp:
+    """The generic computing `consumer` with its input `index` (= `producer`'s result) computed inline."""
+    maps = [m.data for m in consumer.indexing_maps]
+    # producer loop i is the consumer's loop expression to_consumer[i]
+    to_consumer = producer.indexing_maps.data[-1].data.inverse_permutation().compose(maps[index])
+    producer_ins = [
+        (v, m.data.compose(to_consumer)) for v, m in zip(producer.inputs, producer.indexing_maps, strict=False)
+    ]
+    consumer_ins = list(zip(consumer.inputs, maps, strict=False))
+
+    inputs: list[tuple[SSAValue, AffineMap]] = []
+    slot: dict[tuple[SSAValue, AffineMap], int] = {}
+    for entry in [*consumer_ins[:index], *producer_ins, *consumer_ins[index + 1 :]]:
+        if entry not in slot:
+            slot[entry] = len(inputs)
+            inputs.append(entry)
+
+    outputs = list(consumer.outputs)
+    block = Block(arg_types=[v.type.element_type for v, _ in inputs] + [v.type.element_type for v in outputs])
+    mapper: dict[SSAValue, SSAValue] = {}
+    for arg, entry in zip(producer.body.block.args, producer_ins, strict=False):
+        mapper[arg] = block.args[slot[entry]]
+    for op in producer.body.block.ops:
+        if isinstance(op, linalg.YieldOp):
+            fused_value = mapper.get(op.operands[0], op.operands[0])
+        elif isinstance(op, linalg.IndexOp):
+            dim = to_consumer.results[op.dim.value.data]
+            assert isinstance(dim, AffineDimExpr)
+            new = linalg.IndexOp(dim.position)
+            block.add_op(new)
+            mapper[op.result] = new.result
+        else:
+            block.add_op(op.clone(value_mapper=mapper))
+    consumer_args = consumer.body.block.args
+    for i, (arg, entry) in enumerate(zip(consumer_args, consumer_ins, strict=False)):
+        mapper[arg] = fused_value if i == index else block.args[slot[entry]]
+    for arg, new in zip(consumer_args[len(consumer_ins) :], block.args[len(inputs) :], strict=True):
+        mapper[arg] = new
+    for op in consumer.body.block.ops:
+        block.add_op(op.clone(value_mapper=mapper))
+
+    return linalg.GenericOp(
+        [v for v, _ in inputs],
+        outputs,
+        Region(block),
+        [*(AffineMapAttr(m) for _, m in inputs), *consumer.indexing_maps.data[len(consumer_ins) :]],
+        consumer.iterator_types,
+        [r.type for r in consumer.res],
+    )
+
+
+class FuseProducerIntoConsumer(RewritePattern):
+    """Fuse the first fusable elementwise producer of a generic's inputs into it."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, consumer: linalg.GenericOp, rewriter: PatternRewriter) -> None:
+        maps = [m.data for m in consumer.indexing_maps]
+        for index, value in enumerate(consumer.inputs):
+            if _fusable(value, maps[index]):
+                producer = value.owner
+                fused = fuse(producer, consumer, index)
+                fused.location = consumer.location
+                rewriter.replace_matched_op(fused)
+                init = producer.outputs[0].owner
+                rewriter.erase_op(producer)
+                if isinstance(init, tensor.EmptyOp) and not init.tensor.uses:
+                    rewriter.erase_op(init)
+                return
+
+
+class FuseElementwisePass(ModulePass):
+    """Fuse chains of elementwise linalg.generics into one generic each."""
+
+    name = "linalg-fuse-elementwise"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        PatternRewriteWalker(FuseProducerIntoConsumer()).rewrite_module(op)

@@ -1,0 +1,685 @@
+"""`convert-hl-to-linalg`: lower every hl op to linalg on tensors (stage 3).
+
+The output uses only the stage-3 op set of ``docs/architecture.md``:
+``arith.constant``, ``tensor.empty``, ``linalg.fill``, ``linalg.generic``
+(bodies of ``arith``/``math``/``linalg.index``), ``linalg.matmul``,
+``tensor.collapse_shape``/``expand_shape``/``extract_slice``/``insert_slice``.
+
+One pattern per op family; each builds its replacement with an `_Emitter`:
+
+    %2 = hl.add %0, %1 : (tensor<4x3xf32>, tensor<3xf32>) -> tensor<4x3xf32>
+
+becomes a ``linalg.generic`` whose second indexing map is ``(d0, d1) -> (d1)``
+(numpy broadcasting is expressed by the indexing maps, size-1 dims read
+index 0), with ``arith.addf`` in its body.
+"""
+
+from __future__ import annotations
+
+import math as pymath
+from collections.abc import Callable, Sequence
+from typing import ClassVar
+
+from xdsl.builder import Builder
+from xdsl.context import Context
+from xdsl.dialects import arith, math, tensor
+from xdsl.dialects.builtin import (
+    AffineMapAttr,
+    ArrayAttr,
+    FloatAttr,
+    IntegerAttr,
+    ModuleOp,
+    TensorType,
+    i1,
+    i64,
+)
+from xdsl.dialects.linalg import ops as linalg
+from xdsl.dialects.linalg.attrs import IteratorTypeAttr
+from xdsl.ir import Attribute, Operation, SSAValue
+from xdsl.ir.affine import AffineExpr, AffineMap
+from xdsl.passes import ModulePass
+from xdsl.pattern_rewriter import (
+    GreedyRewritePatternApplier,
+    PatternRewriter,
+    PatternRewriteWalker,
+    RewritePattern,
+)
+from xdsl.utils.exceptions import DiagnosticException
+
+from irc.ir import hl
+from irc.ir.hl import dtype_name, fmt_type, is_float, shape_of, tensor_type
+
+
+class LoweringError(DiagnosticException):
+    """An hl op (or dtype) that convert-hl-to-linalg cannot lower."""
+
+
+def _unsupported(op: Operation, what: str) -> LoweringError:
+    types = ", ".join(fmt_type(o.type) for o in op.operands)
+    return LoweringError(f"convert-hl-to-linalg: {op.name} {what} (operands: {types or 'none'})")
+
+
+# --------------------------------------------------------------------------
+# scalars (used both outside and inside generic bodies)
+# --------------------------------------------------------------------------
+
+
+def scalar_attr(value: float | int | bool, et: Attribute) -> FloatAttr | IntegerAttr:
+    if is_float(et):
+        return FloatAttr(float(value), et)
+    if et == i1:
+        return IntegerAttr(int(bool(value)), i1)
+    return IntegerAttr(int(value), et)
+
+
+def lowest(et: Attribute) -> float | int:
+    """The identity of max: -inf, the smallest integer, or false."""
+    if is_float(et):
+        return -pymath.inf
+    return 0 if et == i1 else -(2 ** (et.width.data - 1))
+
+
+def highest(et: Attribute) -> float | int:
+    """The identity of min: +inf, the largest integer, or true."""
+    if is_float(et):
+        return pymath.inf
+    return 1 if et == i1 else 2 ** (et.width.data - 1) - 1
+
+
+def const(value: float | int | bool, et: Attribute) -> SSAValue:
+    """An `arith.constant` (inserted by the implicit builder of a generic body)."""
+    return arith.ConstantOp(scalar_attr(value, et)).result
+
+
+def convert(x: SSAValue, dst: Attribute) -> SSAValue:
+    """Scalar dtype conversion with numpy's astype semantics."""
+    src = x.type
+    if src == dst:
+        return x
+    if is_float(src) and is_float(dst):
+        grow = src.bitwidth < dst.bitwidth
+        return (arith.ExtFOp(x, dst) if grow else arith.TruncFOp(x, dst)).result
+    if dst == i1:  # nonzero -> true
+        if is_float(src):
+            return arith.CmpfOp(x, const(0.0, src), "une").result
+        return arith.CmpiOp(x, const(0, src), "ne").result
+    if is_float(dst):
+        return (arith.UIToFPOp(x, dst) if src == i1 else arith.SIToFPOp(x, dst)).result
+    if is_float(src):
+        return arith.FPToSIOp(x, dst).result
+    if src == i1:
+        return arith.ExtUIOp(x, dst).result
+    grow = src.width.data < dst.width.data
+    return (arith.ExtSIOp(x, dst) if grow else arith.TruncIOp(x, dst)).result
+
+
+def maximum(a: SSAValue, b: SSAValue) -> SSAValue:
+    et = a.type
+    cls = arith.MaximumfOp if is_float(et) else arith.MaxUIOp if et == i1 else arith.MaxSIOp
+    return cls(a, b).result
+
+
+def minimum(a: SSAValue, b: SSAValue) -> SSAValue:
+    et = a.type
+    cls = arith.MinimumfOp if is_float(et) else arith.MinUIOp if et == i1 else arith.MinSIOp
+    return cls(a, b).result
+
+
+def add(a: SSAValue, b: SSAValue) -> SSAValue:
+    return (arith.AddfOp(a, b) if is_float(a.type) else arith.AddiOp(a, b)).result
+
+
+def mul(a: SSAValue, b: SSAValue) -> SSAValue:
+    return (arith.MulfOp(a, b) if is_float(a.type) else arith.MuliOp(a, b)).result
+
+
+def divide(a: SSAValue, b: SSAValue) -> SSAValue:
+    """a / b; integers truncate, and x / 0 gives x (hl's reference semantics)."""
+    if is_float(a.type):
+        return arith.DivfOp(a, b).result
+    is_zero = arith.CmpiOp(b, const(0, b.type), "eq").result
+    return arith.DivSIOp(a, arith.SelectOp(is_zero, const(1, b.type), b)).result
+
+
+FLOAT_PREDICATES = {"eq": "oeq", "ne": "une", "lt": "olt", "le": "ole", "gt": "ogt", "ge": "oge"}
+INT_PREDICATES = {"eq": "eq", "ne": "ne", "lt": "slt", "le": "sle", "gt": "sgt", "ge": "sge"}
+BOOL_PREDICATES = {"eq": "eq", "ne": "ne", "lt": "ult", "le": "ule", "gt": "ugt", "ge": "uge"}
+
+
+def compare(a: SSAValue, b: SSAValue, predicate: str) -> SSAValue:
+    """numpy comparison: ordered for floats except `ne` (NaN != NaN is true)."""
+    if is_float(a.type):
+        return arith.CmpfOp(a, b, FLOAT_PREDICATES[predicate]).result
+    table = BOOL_PREDICATES if a.type == i1 else INT_PREDICATES
+    return arith.CmpiOp(a, b, table[predicate]).result
+
+
+# --------------------------------------------------------------------------
+# elementwise bodies: hl op class -> fn(op, scalar args) -> scalar result
+# --------------------------------------------------------------------------
+
+Body = Callable[[hl.HLOp, Sequence[SSAValue]], SSAValue]
+
+
+def _float_math(cls) -> Body:
+    return lambda op, args: cls(args[0]).result
+
+
+def _neg(op, args):
+    (x,) = args
+    return arith.NegfOp(x).result if is_float(x.type) else arith.SubiOp(const(0, x.type), x).result
+
+
+def _abs(op, args):
+    (x,) = args
+    return math.AbsFOp(x).result if is_float(x.type) else maximum(x, arith.SubiOp(const(0, x.type), x).result)
+
+
+def _sigmoid(op, args):
+    (x,) = args
+    one = const(1.0, x.type)
+    return arith.DivfOp(one, arith.AddfOp(one, math.ExpOp(arith.NegfOp(x)))).result
+
+
+def _pow(op, args):
+    a, b = args
+    return (math.PowFOp(a, b) if is_float(a.type) else math.IPowIOp(a, b)).result
+
+
+def _sub(op, args):
+    a, b = args
+    return (arith.SubfOp(a, b) if is_float(a.type) else arith.SubiOp(a, b)).result
+
+
+ELEMENTWISE_BODIES: dict[type[hl.HLOp], Body] = {
+    hl.NegOp: _neg,
+    hl.AbsOp: _abs,
+    hl.ExpOp: _float_math(math.ExpOp),
+    hl.LogOp: _float_math(math.LogOp),
+    hl.SqrtOp: _float_math(math.SqrtOp),
+    hl.RsqrtOp: _float_math(math.RsqrtOp),
+    hl.TanhOp: _float_math(math.TanhOp),
+    hl.SinOp: _float_math(math.SinOp),
+    hl.CosOp: _float_math(math.CosOp),
+    hl.ErfOp: _float_math(math.ErfOp),
+    hl.SigmoidOp: _sigmoid,
+    hl.ReluOp: lambda op, args: maximum(args[0], const(0, args[0].type)),
+    hl.CastOp: lambda op, args: convert(args[0], op.result.type.element_type),
+    hl.AddOp: lambda op, args: add(*args),
+    hl.SubOp: _sub,
+    hl.MulOp: lambda op, args: mul(*args),
+    hl.DivOp: lambda op, args: divide(*args),
+    hl.PowOp: _pow,
+    hl.MaximumOp: lambda op, args: maximum(*args),
+    hl.MinimumOp: lambda op, args: minimum(*args),
+    hl.CompareOp: lambda op, args: compare(*args, op.attr("predicate")),
+    hl.SelectOp: lambda op, args: arith.SelectOp(*args).result,
+}
+
+#: (op, dtype) pairs numpy rejects or that have no sensible scalar body
+_BOOL_ARITHMETIC = (hl.NegOp, hl.AbsOp, hl.AddOp, hl.SubOp, hl.MulOp, hl.DivOp, hl.PowOp)
+
+
+# --------------------------------------------------------------------------
+# affine maps and reassociations
+# --------------------------------------------------------------------------
+
+
+def dims_map(num_dims: int, exprs: Sequence[AffineExpr | int]) -> AffineMap:
+    """A map over `num_dims` loops; ints in `exprs` name loop dims."""
+    results = tuple(AffineExpr.dimension(e) if isinstance(e, int) else e for e in exprs)
+    return AffineMap(num_dims, 0, results)
+
+
+def broadcast_map(src: Sequence[int], dst: Sequence[int]) -> AffineMap:
+    """numpy broadcasting of shape `src` into the loops of shape `dst`."""
+    off = len(dst) - len(src)
+    exprs = [AffineExpr.constant(0) if s == 1 and dst[off + i] != 1 else off + i for i, s in enumerate(src)]
+    return dims_map(len(dst), exprs)
+
+
+def reassociation(big: Sequence[int], small: Sequence[int]) -> list[list[int]] | None:
+    """Groups of consecutive `big` dims whose products are the `small` dims, or None."""
+    if not small:
+        return [] if all(d == 1 for d in big) else None
+    groups, i = [], 0
+    for s in small:
+        group, prod = [], 1
+        while not group or prod != s:
+            if i >= len(big) or (prod > s and s != 0):
+                return None
+            group.append(i)
+            prod *= big[i]
+            i += 1
+        groups.append(group)
+    if any(d != 1 for d in big[i:]):
+        return None
+    groups[-1].extend(range(i, len(big)))
+    return groups
+
+
+def _reassoc_attr(groups: list[list[int]]) -> ArrayAttr:
+    return ArrayAttr([ArrayAttr([IntegerAttr(d, i64) for d in g]) for g in groups])
+
+
+def _iterators(kinds: Sequence[str]) -> list[IteratorTypeAttr]:
+    return [IteratorTypeAttr.parallel() if k == "parallel" else IteratorTypeAttr.reduction() for k in kinds]
+
+
+# --------------------------------------------------------------------------
+# the emitter: tensor-level building blocks
+# --------------------------------------------------------------------------
+
+
+class _Emitter:
+    """Collects, in order, the ops that replace one hl op."""
+
+    def __init__(self) -> None:
+        self.ops: list[Operation] = []
+
+    def add(self, op: Operation) -> Operation:
+        self.ops.append(op)
+        return op
+
+    def scalar(self, value: float | int | bool, et: Attribute) -> SSAValue:
+        return self.add(arith.ConstantOp(scalar_attr(value, et))).result
+
+    def empty(self, shape: Sequence[int], et: Attribute) -> SSAValue:
+        # a fresh tensor.empty per use: bufferization gives each its own buffer
+        return self.add(tensor.EmptyOp([], tensor_type(shape, et))).tensor
+
+    def filled(self, value: float | int | bool, shape: Sequence[int], et: Attribute) -> SSAValue:
+        init = self.empty(shape, et)
+        return self.add(linalg.FillOp([self.scalar(value, et)], [init])).results[0]
+
+    def generic(
+        self,
+        inputs: Sequence[tuple[SSAValue, AffineMap]],
+        outputs: Sequence[tuple[SSAValue, AffineMap]],
+        iterators: Sequence[str],
+        body: Callable[[Sequence[SSAValue]], Sequence[SSAValue]],
+    ) -> list[SSAValue]:
+        """A linalg.generic; `body(block args)` builds the scalar ops and returns the yielded values."""
+        operands = [v for v, _ in (*inputs, *outputs)]
+        arg_types = [v.type.element_type for v in operands]
+
+        @Builder.implicit_region(arg_types)
+        def region(args) -> None:
+            linalg.YieldOp(*body(args))
+
+        op = linalg.GenericOp(
+            [v for v, _ in inputs],
+            [v for v, _ in outputs],
+            region,
+            [AffineMapAttr(m) for _, m in (*inputs, *outputs)],
+            _iterators(iterators),
+            [v.type for v, _ in outputs],
+        )
+        return list(self.add(op).results)
+
+    def elementwise(self, inputs: Sequence[SSAValue], out_type: TensorType, body) -> SSAValue:
+        """A parallel generic over `out_type` with numpy-broadcast inputs."""
+        shape = shape_of(out_type)
+        ins = [(v, broadcast_map(shape_of(v.type), shape)) for v in inputs]
+        out = (self.empty(shape, out_type.element_type), AffineMap.identity(len(shape)))
+        return self.generic(ins, [out], ["parallel"] * len(shape), lambda args: [body(args[: len(inputs)])])[0]
+
+    def reshape(self, x: SSAValue, shape: Sequence[int]) -> SSAValue:
+        """Row-major reshape: one collapse/expand where a reassociation exists, else via 1-D."""
+        src = shape_of(x.type)
+        shape = tuple(shape)
+        if src == shape:
+            return x
+        out_type = tensor_type(shape, x.type.element_type)
+        if not src:  # xDSL's verifier rejects expand_shape of a 0-d tensor: broadcast instead
+            return self.elementwise([x], out_type, lambda args: args[0])
+        if len(shape) > len(src) and (groups := reassociation(shape, src)) is not None:
+            return self.add(tensor.ExpandShapeOp(x, [], _reassoc_attr(groups), shape, out_type)).result
+        if len(shape) < len(src) and (groups := reassociation(src, shape)) is not None:
+            op = tensor.CollapseShapeOp.build(
+                operands=[x], result_types=[out_type], properties={"reassociation": _reassoc_attr(groups)}
+            )
+            return self.add(op).result
+        return self.reshape(self.reshape(x, (pymath.prod(src),)), shape)
+
+    def insert(self, source: SSAValue, dest: SSAValue, offsets: Sequence[int]) -> SSAValue:
+        op = tensor.InsertSliceOp.from_static_parameters(source, dest, list(offsets), list(shape_of(source.type)))
+        return self.add(op).result
+
+    def pad(self, x: SSAValue, low: Sequence[int], high: Sequence[int], value: float) -> SSAValue:
+        """`x` padded with `value`: a filled tensor of the padded shape and an insert_slice."""
+        if not any(low) and not any(high):
+            return x
+        shape = [n + a + b for n, a, b in zip(shape_of(x.type), low, high, strict=True)]
+        return self.insert(x, self.filled(value, shape, x.type.element_type), low)
+
+
+# --------------------------------------------------------------------------
+# patterns
+# --------------------------------------------------------------------------
+
+
+class LowerHLOp(RewritePattern):
+    """Base pattern: replace an op of one of the classes in `OPS` by what `lower` emits."""
+
+    OPS: ClassVar[tuple[type[hl.HLOp], ...]] = ()
+
+    def lower(self, op, e: _Emitter) -> SSAValue:
+        raise NotImplementedError
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
+        if not isinstance(op, self.OPS):
+            return
+        e = _Emitter()
+        result = self.lower(op, e)
+        for new in e.ops:
+            new.location = op.location
+        rewriter.replace(op, e.ops, [result])
+
+
+class LowerElementwise(LowerHLOp):
+    """Unary, binary, compare, select and cast: one parallel generic with broadcast maps."""
+
+    OPS = tuple(ELEMENTWISE_BODIES)
+
+    def lower(self, op, e):
+        if isinstance(op, _BOOL_ARITHMETIC) and op.operands[0].type.element_type == i1:
+            raise _unsupported(op, "does not take i1 operands")
+        body = ELEMENTWISE_BODIES[type(op)]
+        return e.elementwise(list(op.operands), op.result.type, lambda args: body(op, args))
+
+
+#: reductions: (init value for the element type, combine(x, acc))
+REDUCTIONS: dict[type[hl.HLOp], tuple[Callable[[Attribute], float | int], Callable]] = {
+    hl.SumOp: (lambda et: 0, add),
+    hl.MeanOp: (lambda et: 0, add),
+    hl.ProdOp: (lambda et: 1, mul),
+    hl.MaxOp: (lowest, maximum),
+    hl.MinOp: (highest, minimum),
+}
+
+
+class LowerReduction(LowerHLOp):
+    """sum/mean/prod/max/min: a filled init and a generic with reduction loops (mean divides after)."""
+
+    OPS = tuple(REDUCTIONS)
+
+    def lower(self, op, e):
+        shape, et = shape_of(op.x.type), op.x.type.element_type
+        dims = op.dims()
+        init_value, combine = REDUCTIONS[type(op)]
+        kept = [d for d in range(len(shape)) if d not in dims]
+        init = e.filled(init_value(et), [shape[d] for d in kept], et)
+        result = e.generic(
+            [(op.x, AffineMap.identity(len(shape)))],
+            [(init, dims_map(len(shape), kept))],
+            ["reduction" if d in dims else "parallel" for d in range(len(shape))],
+            lambda args: [combine(args[0], args[1])],
+        )[0]
+        if isinstance(op, hl.MeanOp):
+            if not is_float(et):
+                raise _unsupported(op, "needs a floating-point operand")
+            count = pymath.prod(shape[d] for d in dims)
+            result = e.elementwise([result], result.type, lambda args: arith.DivfOp(args[0], const(count, et)).result)
+        return e.reshape(result, shape_of(op.result.type))
+
+
+class LowerArgReduction(LowerHLOp):
+    """argmax/argmin: a two-output generic (running value, running index); the first extreme wins, NaN wins."""
+
+    OPS = (hl.ArgmaxOp, hl.ArgminOp)
+
+    def lower(self, op, e):
+        shape, et = shape_of(op.x.type), op.x.type.element_type
+        dim = op.attr("dim") % max(len(shape), 1)
+        is_max = isinstance(op, hl.ArgmaxOp)
+        kept = [d for d in range(len(shape)) if d != dim]
+        out_shape = [shape[d] for d in kept]
+        out_map = dims_map(len(shape), kept)
+        values = e.filled(lowest(et) if is_max else highest(et), out_shape, et)
+        indices = e.filled(0, out_shape, i64)
+
+        def body(args):
+            x, best, best_index = args
+            better = compare(x, best, "gt" if is_max else "lt")
+            if is_float(et):  # numpy: the first NaN is the extreme
+                x_nan = arith.CmpfOp(x, x, "uno")
+                best_ok = arith.CmpfOp(best, best, "ord")
+                better = arith.OrIOp(better, arith.AndIOp(x_nan, best_ok)).result
+            index = arith.IndexCastOp(linalg.IndexOp(dim), i64)
+            return [arith.SelectOp(better, x, best).result, arith.SelectOp(better, index, best_index).result]
+
+        kinds = ["reduction" if d == dim else "parallel" for d in range(len(shape))]
+        result = e.generic(
+            [(op.x, AffineMap.identity(len(shape)))], [(values, out_map), (indices, out_map)], kinds, body
+        )
+        return e.reshape(result[1], shape_of(op.result.type))
+
+
+def _copy(args):
+    return [args[0]]
+
+
+class LowerReshape(LowerHLOp):
+    """reshape: tensor.collapse_shape / expand_shape."""
+
+    OPS = (hl.ReshapeOp,)
+
+    def lower(self, op, e):
+        return e.reshape(op.x, shape_of(op.result.type))
+
+
+class LowerTranspose(LowerHLOp):
+    """transpose: a copy generic whose input map is the inverse permutation."""
+
+    OPS = (hl.TransposeOp,)
+
+    def lower(self, op, e):
+        perm = op.attr("perm")
+        out = op.result.type
+        rank = len(perm)
+        in_map = dims_map(rank, [perm.index(j) for j in range(rank)])
+        init = (e.empty(shape_of(out), out.element_type), AffineMap.identity(rank))
+        return e.generic([(op.x, in_map)], [init], ["parallel"] * rank, _copy)[0]
+
+
+class LowerBroadcastTo(LowerHLOp):
+    """broadcast_to: a copy generic with a broadcast input map."""
+
+    OPS = (hl.BroadcastToOp,)
+
+    def lower(self, op, e):
+        if op.x.type == op.result.type:
+            return op.x
+        return e.elementwise([op.x], op.result.type, lambda args: args[0])
+
+
+class LowerSlice(LowerHLOp):
+    """slice: tensor.extract_slice for unit steps, else a generic reading start + step * i."""
+
+    OPS = (hl.SliceOp,)
+
+    def lower(self, op, e):
+        start, step = op.attr("start"), op.attr("step")
+        out = op.result.type
+        shape = shape_of(out)
+        if all(s == 1 for s in step):
+            return e.add(tensor.ExtractSliceOp(op.x, list(start), list(shape), [1] * len(shape), out)).result
+        rank = len(shape)
+        exprs = [AffineExpr.dimension(d) * s + a for d, (a, s) in enumerate(zip(start, step, strict=True))]
+        init = (e.empty(shape, out.element_type), AffineMap.identity(rank))
+        return e.generic([(op.x, dims_map(rank, exprs))], [init], ["parallel"] * rank, _copy)[0]
+
+
+class LowerConcat(LowerHLOp):
+    """concat: insert_slice of each operand into one tensor.empty."""
+
+    OPS = (hl.ConcatOp,)
+
+    def lower(self, op, e):
+        out = op.result.type
+        dim = op.attr("dim") % len(shape_of(out))
+        result = e.empty(shape_of(out), out.element_type)
+        offset = 0
+        for x in op.inputs:
+            offsets = [offset if d == dim else 0 for d in range(len(shape_of(out)))]
+            result = e.insert(x, result, offsets)
+            offset += shape_of(x.type)[dim]
+        return result
+
+
+class LowerPad(LowerHLOp):
+    """pad: linalg.fill of the padded shape and an insert_slice of the operand."""
+
+    OPS = (hl.PadOp,)
+
+    def lower(self, op, e):
+        value = op.attr("value")
+        if op.x.type.element_type != i1 and not is_float(op.x.type.element_type):
+            value = int(value)
+        return e.pad(op.x, op.attr("low"), op.attr("high"), value)
+
+
+class LowerMatmul(LowerHLOp):
+    """matmul: linalg.matmul for 2-D, else one generic over (batch..., m, n, k) with broadcast batch maps."""
+
+    OPS = (hl.MatmulOp,)
+
+    def lower(self, op, e):
+        out, et = op.result.type, op.result.type.element_type
+        if et == i1:
+            raise _unsupported(op, "does not take i1 operands")
+        shape = shape_of(out)
+        init = e.filled(0, shape, et)
+        if len(shape_of(op.lhs.type)) == len(shape_of(op.rhs.type)) == 2:
+            return e.add(linalg.MatmulOp([op.lhs, op.rhs], [init])).results[0]
+        nb = len(shape) - 2
+        m, n, k = nb, nb + 1, nb + 2
+
+        def operand_map(x: SSAValue, rows: int, cols: int) -> AffineMap:
+            batch = broadcast_map(shape_of(x.type)[:-2], shape[:-2]).results
+            return dims_map(nb + 3, [*batch, rows, cols])
+
+        ins = [(op.lhs, operand_map(op.lhs, m, k)), (op.rhs, operand_map(op.rhs, k, n))]
+        outs = [(init, dims_map(nb + 3, [*range(nb), m, n]))]
+        kinds = ["parallel"] * (nb + 2) + ["reduction"]
+        return e.generic(ins, outs, kinds, lambda args: [add(args[2], mul(args[0], args[1]))])[0]
+
+
+def _window_expr(out_dim: int, win_dim: int, stride: int, dilation: int) -> AffineExpr:
+    return AffineExpr.dimension(out_dim) * stride + AffineExpr.dimension(win_dim) * dilation
+
+
+class LowerConv2d(LowerHLOp):
+    """conv2d: pad, then a generic over (n, o, oh, ow, c, kh, kw); groups pick channels o // (O/g) * (C/g) + c."""
+
+    OPS = (hl.Conv2dOp,)
+
+    def lower(self, op, e):
+        (sh, sw), (ph, pw), (dh, dw) = (hl._pair(op.attr(k)) for k in ("stride", "padding", "dilation"))
+        groups = op.attr("groups")
+        out = op.result.type
+        o, ci = shape_of(op.weight.type)[:2]
+        x = e.pad(op.input, [0, 0, ph, pw], [0, 0, ph, pw], 0.0)
+        channel = AffineExpr.dimension(4)
+        if groups > 1:
+            channel = (AffineExpr.dimension(1) // (o // groups)) * ci + channel
+        x_map = dims_map(7, [0, channel, _window_expr(2, 5, sh, dh), _window_expr(3, 6, sw, dw)])
+        ins = [(x, x_map), (op.weight, dims_map(7, [1, 4, 5, 6]))]
+        outs = [(e.filled(0.0, shape_of(out), out.element_type), dims_map(7, [0, 1, 2, 3]))]
+        kinds = ["parallel"] * 4 + ["reduction"] * 3
+        return e.generic(ins, outs, kinds, lambda args: [add(args[2], mul(args[0], args[1]))])[0]
+
+
+class LowerPool2d(LowerHLOp):
+    """max/avg pooling: pad, then a generic over (n, c, oh, ow, kh, kw); an empty KHxKW tensor bounds the window loops."""
+
+    OPS = (hl.MaxPool2dOp, hl.AvgPool2dOp)
+
+    def lower(self, op, e):
+        (kh, kw), (sh, sw), (ph, pw) = (hl._pair(op.attr(k)) for k in ("kernel", "stride", "padding"))
+        out, et = op.result.type, op.result.type.element_type
+        is_max = isinstance(op, hl.MaxPool2dOp)
+        pad_value = lowest(et) if is_max else 0
+        x = e.pad(op.x, [0, 0, ph, pw], [0, 0, ph, pw], pad_value)
+        x_map = dims_map(6, [0, 1, _window_expr(2, 4, sh, 1), _window_expr(3, 5, sw, 1)])
+        ins = [(x, x_map), (e.empty([kh, kw], et), dims_map(6, [4, 5]))]
+        outs = [(e.filled(pad_value, shape_of(out), et), dims_map(6, [0, 1, 2, 3]))]
+        combine = maximum if is_max else add
+        kinds = ["parallel"] * 4 + ["reduction"] * 2
+        result = e.generic(ins, outs, kinds, lambda args: [combine(args[0], args[2])])[0]
+        if not is_max:  # the divisor counts padding (count_include_pad)
+            result = e.elementwise([result], out, lambda args: divide(args[0], const(kh * kw, et)))
+        return result
+
+
+class LowerConstant(LowerHLOp):
+    """constant: arith.constant with the dense value."""
+
+    OPS = (hl.ConstantOp,)
+
+    def lower(self, op, e):
+        return e.add(arith.ConstantOp(op.attributes["value"], op.result.type)).result
+
+
+class LowerFull(LowerHLOp):
+    """full: linalg.fill of a tensor.empty."""
+
+    OPS = (hl.FullOp,)
+
+    def lower(self, op, e):
+        out = op.result.type
+        return e.filled(op.attr("value"), shape_of(out), out.element_type)
+
+
+class LowerIota(LowerHLOp):
+    """iota: a generic with no inputs yielding linalg.index of `dim`, cast to the dtype."""
+
+    OPS = (hl.IotaOp,)
+
+    def lower(self, op, e):
+        out, et = op.result.type, op.result.type.element_type
+        shape = shape_of(out)
+        dim = op.attr("dim") % max(len(shape), 1)
+        if et == i1:
+            raise _unsupported(op, f"cannot produce {dtype_name(et)}")
+
+        def body(args):
+            index = linalg.IndexOp(dim).result
+            if is_float(et):
+                return [arith.SIToFPOp(arith.IndexCastOp(index, i64), et).result]
+            return [arith.IndexCastOp(index, et).result]
+
+        init = (e.empty(shape, et), AffineMap.identity(len(shape)))
+        return e.generic([], [init], ["parallel"] * len(shape), body)[0]
+
+
+PATTERNS: list[LowerHLOp] = [
+    LowerElementwise(),
+    LowerReduction(),
+    LowerArgReduction(),
+    LowerReshape(),
+    LowerTranspose(),
+    LowerBroadcastTo(),
+    LowerSlice(),
+    LowerConcat(),
+    LowerPad(),
+    LowerMatmul(),
+    LowerConv2d(),
+    LowerPool2d(),
+    LowerConstant(),
+    LowerFull(),
+    LowerIota(),
+]
+
+
+class ConvertHLToLinalgPass(ModulePass):
+    """Lower every hl op to linalg on tensors; an op left over is an error naming it."""
+
+    name = "convert-hl-to-linalg"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        PatternRewriteWalker(GreedyRewritePatternApplier(PATTERNS), apply_recursively=False).rewrite_module(op)
+        for inner in op.walk():
+            if isinstance(inner, hl.HLOp):
+                raise _unsupported(inner, "has no lowering (run hl-decompose first for softmax/log_softmax)")
