@@ -10,9 +10,10 @@ verifier can never disagree.
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,14 +34,21 @@ def user_location() -> tuple[str, int, int]:
         frame = frame.f_back
     if frame is None:
         return ("<unknown>", 0, 0)
-    col = 0
-    positions = getattr(frame.f_code, "co_positions", None)
-    if positions is not None:
-        for i, pos in enumerate(positions()):
-            if i == frame.f_lasti // 2:
-                col = (pos[2] or 0) + 1
-                break
+    pos = next(itertools.islice(frame.f_code.co_positions(), frame.f_lasti // 2, None), None)
+    col = (pos[2] or 0) + 1 if pos else 0
     return (frame.f_code.co_filename, frame.f_lineno, col)
+
+
+class GradMode:
+    """Whether new nodes record gradient history (`irc.no_grad` turns it off)."""
+
+    enabled = True
+
+
+class Tracing:
+    """How many `irc.jit` traces are running (values cannot be realized inside one)."""
+
+    depth = 0
 
 
 @dataclass(eq=False)
@@ -54,6 +62,14 @@ class Node:
     loc: tuple[str, int, int] = ("<unknown>", 0, 0)
     #: the computed value, once realized (then the node is a leaf for later graphs)
     value: np.ndarray | None = None
+    #: gradients flow through this node (set when recorded with grad mode on)
+    requires_grad: bool = False
+    #: an autograd leaf: gradients stop here and are stored on `owner`'s `.grad`
+    leaf: bool = False
+    #: weak reference to the Tensor whose `.grad` receives this leaf's gradient
+    owner: object = None
+    #: backward() has run through this node without retain_graph
+    freed: bool = False
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -89,11 +105,17 @@ def apply(op: type[hl.HLOp], inputs: Sequence[Node], result_type: Attribute | No
             result_type = op.infer([n.type for n in inputs], full)
         except hl.ShapeError as e:
             raise FrontendError(str(e), loc[:2]) from None
-    return Node(op, tuple(inputs), attrs, result_type, loc)
+    requires_grad = (
+        GradMode.enabled
+        and op.DIFFERENTIABLE
+        and hl.is_float(result_type.element_type)
+        and any(n.requires_grad for n in inputs)
+    )
+    return Node(op, tuple(inputs), attrs, result_type, loc, requires_grad=requires_grad)
 
 
-def topological_order(outputs: Sequence[Node]) -> list[Node]:
-    """All nodes the outputs depend on, inputs first, stopping at leaves."""
+def topological_order(outputs: Sequence[Node], stop: Callable[[Node], bool] = is_leaf) -> list[Node]:
+    """All nodes the outputs depend on, inputs first, not looking past `stop` nodes."""
     order: list[Node] = []
     seen: set[int] = set()
     stack: list[tuple[Node, bool]] = [(n, False) for n in reversed(outputs)]
@@ -106,7 +128,7 @@ def topological_order(outputs: Sequence[Node]) -> list[Node]:
             continue
         seen.add(id(node))
         stack.append((node, True))
-        if not is_leaf(node):
+        if not stop(node):
             stack.extend((i, False) for i in reversed(node.inputs) if id(i) not in seen)
     return order
 
@@ -140,6 +162,7 @@ def build_module(
     args: Sequence[Node] | None = None,
     constants: bool = False,
     arg_names: Sequence[str] | None = None,
+    stop: Callable[[Node], bool] = is_leaf,
 ) -> tuple[ModuleOp, list[Node]]:
     """Emit the graph as `func.func @name` in a new module.
 
@@ -148,9 +171,9 @@ def build_module(
     not arguments are folded in as `hl.constant`s.  Returns the module and the
     argument nodes.
     """
-    order = topological_order(outputs)
+    order = topological_order(outputs, stop)
     if args is None:
-        args = [n for n in order if is_leaf(n)]
+        args = [n for n in order if stop(n)]
     block = Block(arg_types=[a.type for a in args])
     for arg, arg_name in zip(block.args, arg_names or ()):
         if arg_name.isidentifier():
@@ -159,7 +182,7 @@ def build_module(
     for node in order:
         if id(node) in values:
             continue
-        if is_leaf(node):
+        if stop(node):
             if not (constants and node.value is not None):
                 raise FrontendError("a traced value from another function call is used here", node.loc[:2])
             op = hl.ConstantOp.from_array(node.value)

@@ -37,21 +37,29 @@ def cache_size() -> int:
 
 def realize(node: Node, device: str = "cpu") -> np.ndarray:
     """The value of `node`: compiled and run once, then kept on the node."""
-    if node.value is not None:
-        return node.value
-    key, leaves = graph_key([node])
-    for leaf in leaves:
-        if isinstance(leaf, Placeholder):
-            raise FrontendError(
-                "the value of a traced tensor is not known inside irc.jit (do not call .numpy()/.item()/print on it)",
-                node.loc[:2],
-            )
-    target = EAGER_TARGET[device]
-    run = _cache.get((key, target))
-    if run is None:
-        if _compiler is None:
-            raise RuntimeError("no compiler installed; import irc (not irc.frontend) first")
-        module, _ = build_module([node], "main", args=leaves)
-        run = _cache[(key, target)] = _compiler(module, target)
-    (node.value,) = run(*(leaf.value for leaf in leaves))
+    if node.value is None:
+        realize_all([node], device)
     return node.value
+
+
+def realize_all(nodes: Sequence[Node], device: str = "cpu") -> list[np.ndarray]:
+    """Realize several nodes as one compiled program; each keeps its value."""
+    pending = list({id(n): n for n in nodes if n.value is None}.values())
+    if pending:
+        key, leaves = graph_key(pending)
+        for leaf in leaves:
+            if isinstance(leaf, Placeholder):
+                raise FrontendError(
+                    "the value of a traced tensor is not known inside irc.jit (no .numpy()/.item()/print on it)",
+                    pending[0].loc[:2],
+                )
+        target = EAGER_TARGET[device]
+        run = _cache.get((key, target))
+        if run is None:
+            if _compiler is None:
+                raise RuntimeError("no compiler installed; import irc (not irc.frontend) first")
+            module, _ = build_module(pending, "main", args=leaves)
+            run = _cache[(key, target)] = _compiler(module, target)
+        for node, value in zip(pending, run(*(leaf.value for leaf in leaves))):
+            node.value = value
+    return [n.value for n in nodes]

@@ -14,12 +14,13 @@ static graph of the traced function.
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Sequence
 
 import numpy as np
 
 from irc.errors import FrontendError
-from irc.frontend import graph
+from irc.frontend import autograd, graph
 from irc.frontend.graph import Node, apply, user_location
 from irc.ir import hl
 
@@ -67,6 +68,129 @@ class Tensor:
     def __init__(self, node: Node, device: str = "cpu"):
         self._node = node
         self.device = device
+        self.grad: Tensor | None = None
+
+    # ----------------------------------------------------------- autograd
+    @property
+    def requires_grad(self) -> bool:
+        return self._node.requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool) -> None:
+        self.requires_grad_(flag)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Make this leaf tensor record gradients (in place); returns self."""
+        if not self.is_leaf:
+            raise RuntimeError(
+                "you can only change requires_grad flags of leaf variables; use .detach() to get a leaf from a non-leaf"
+            )
+        if requires_grad and not _is_float(self._node.dtype):
+            raise RuntimeError(f"only Tensors of floating point dtype can require gradients, this one is {self.dtype}")
+        if requires_grad and self._node.op is not None and self._node.value is None:
+            self._node = graph.data_node(self.numpy())
+        self._node.requires_grad = self._node.leaf = bool(requires_grad)
+        self._node.owner = weakref.ref(self) if requires_grad else None
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors created by the user (or not requiring grad), as in PyTorch."""
+        return self._node.leaf or not self._node.requires_grad
+
+    @property
+    def grad_fn(self):
+        """The op that produced this tensor (None for leaves), for introspection."""
+        if self.is_leaf:
+            return None
+        return GradFn(self._node)
+
+    def detach(self) -> Tensor:
+        """The same value, cut from the gradient history."""
+        node = self._node
+        if node.value is not None:
+            return self._new(graph.data_node(node.value))
+        with autograd.no_grad():
+            return self._new(apply(hl.ReshapeOp, [node], shape=list(self.shape)))
+
+    def backward(self, gradient=None, retain_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's `.grad`, as in PyTorch."""
+        if not self.requires_grad:
+            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+        if gradient is None and self.numel() != 1:
+            raise RuntimeError(
+                f"grad can be implicitly created only for scalar outputs (this tensor has shape {list(self.shape)}); "
+                "pass gradient= of the same shape"
+            )
+        seed = None
+        if gradient is not None:
+            seed = as_tensor(gradient)._cast(self._node.dtype)
+            if seed.shape != self.shape:
+                raise RuntimeError(f"gradient has shape {list(seed.shape)}, expected {list(self.shape)}")
+            seed = seed._node
+        for leaf, grad in autograd.backward(self._node, seed, retain_graph):
+            owner = leaf.owner() if leaf.owner is not None else None
+            if owner is not None:
+                old = owner.grad._node if owner.grad is not None else None
+                owner.grad = Tensor(autograd.accumulate(old, grad), owner.device)
+
+    def _assign(self, result: Tensor) -> Tensor:
+        """In-place update: this tensor now holds `result` (a parameter stays a leaf)."""
+        if self._node.leaf and self._node.requires_grad and autograd.is_grad_enabled():
+            raise RuntimeError(
+                "a leaf tensor that requires grad is being used in an in-place operation; wrap it in irc.no_grad()"
+            )
+        if result.shape != self.shape:
+            raise FrontendError(f"in-place result has shape {list(result.shape)}, expected {list(self.shape)}", user_location()[:2])
+        node = result._cast(self._node.dtype)._node
+        if self.is_leaf and self._node.requires_grad:
+            node.requires_grad = node.leaf = True
+            node.owner = weakref.ref(self)
+        self._node = node
+        return self
+
+    def add_(self, other, alpha: float = 1.0):
+        return self._assign(self + (other if alpha == 1 else other * alpha))
+
+    def sub_(self, other, alpha: float = 1.0):
+        return self._assign(self - (other if alpha == 1 else other * alpha))
+
+    def mul_(self, other):
+        return self._assign(self * other)
+
+    def div_(self, other):
+        return self._assign(self / other)
+
+    def zero_(self):
+        return self._assign(zeros_like(self))
+
+    def fill_(self, value):
+        return self._assign(full_like(self, value))
+
+    def copy_(self, src):
+        return self._assign(as_tensor(src).broadcast_to(self.shape))
+
+    def __iadd__(self, other):
+        return self.add_(other)
+
+    def __isub__(self, other):
+        return self.sub_(other)
+
+    def __imul__(self, other):
+        return self.mul_(other)
+
+    def __itruediv__(self, other):
+        return self.div_(other)
+
+    @property
+    def data(self) -> Tensor:
+        """A view without gradient history (assigning to it replaces the value)."""
+        return self.detach()
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        with autograd.no_grad():
+            self._assign(as_tensor(value))
 
     # ------------------------------------------------------------- basics
     @property
@@ -163,6 +287,9 @@ class Tensor:
 
     def _new(self, node: Node) -> Tensor:
         return Tensor(node, self.device)
+
+
+
 
     # --------------------------------------------------------- arithmetic
     def _operand(self, other, dtype: str | None = None) -> Tensor:
@@ -550,7 +677,7 @@ def tensor(data, dtype=None, device: str = "cpu", requires_grad: bool = False) -
         elif array.dtype.kind in "iu":
             array = array.astype(np.int64)
     dtype_short(array.dtype)
-    return Tensor(graph.data_node(array), _check_device(device))
+    return Tensor(graph.data_node(array), _check_device(device)).requires_grad_(requires_grad)
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
@@ -563,15 +690,16 @@ def full(shape, fill_value, dtype=None, device: str = "cpu", requires_grad: bool
     if isinstance(fill_value, bool) and dtype is None:
         short = "i1"
     t = hl.tensor_type(_shape_arg(shape if isinstance(shape, tuple | list) else (shape,)), hl.DTYPES[short])
-    return Tensor(apply(hl.FullOp, [], t, value=_scalar(fill_value, short)), _check_device(device))
+    out = Tensor(apply(hl.FullOp, [], t, value=_scalar(fill_value, short)), _check_device(device))
+    return out.requires_grad_() if requires_grad else out
 
 
 def zeros(*shape, dtype=None, device: str = "cpu", requires_grad: bool = False) -> Tensor:
-    return full(_shape_arg(shape), 0.0, dtype or "float32", device)
+    return full(_shape_arg(shape), 0.0, dtype or "float32", device, requires_grad)
 
 
 def ones(*shape, dtype=None, device: str = "cpu", requires_grad: bool = False) -> Tensor:
-    return full(_shape_arg(shape), 1.0, dtype or "float32", device)
+    return full(_shape_arg(shape), 1.0, dtype or "float32", device, requires_grad)
 
 
 def zeros_like(x: Tensor, dtype=None) -> Tensor:
@@ -612,12 +740,12 @@ def manual_seed(seed: int) -> None:
 
 def rand(*shape, dtype=None, device: str = "cpu", requires_grad: bool = False) -> Tensor:
     short = dtype_short(dtype or "float32")
-    return tensor(_rng.random(_shape_arg(shape)), dtype=short, device=device)
+    return tensor(_rng.random(_shape_arg(shape)), dtype=short, device=device, requires_grad=requires_grad)
 
 
 def randn(*shape, dtype=None, device: str = "cpu", requires_grad: bool = False) -> Tensor:
     short = dtype_short(dtype or "float32")
-    return tensor(_rng.standard_normal(_shape_arg(shape)), dtype=short, device=device)
+    return tensor(_rng.standard_normal(_shape_arg(shape)), dtype=short, device=device, requires_grad=requires_grad)
 
 
 # ---------------------------------------------------------- free functions
@@ -686,3 +814,14 @@ concat = cat
 
 def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     return cat([as_tensor(t).unsqueeze(dim) for t in tensors], dim)
+
+
+class GradFn:
+    """What `Tensor.grad_fn` shows: the hl op that produced a non-leaf tensor."""
+
+    def __init__(self, node: Node):
+        self.name = node.op.name.removeprefix("hl.").capitalize() + "Backward"
+        self.next_functions = tuple(GradFn(i) if not i.leaf and i.requires_grad else None for i in node.inputs)
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from xdsl.dialects.builtin import ModuleOp
 
 from irc.errors import FrontendError
-from irc.frontend.graph import Placeholder, build_module
+from irc.frontend.graph import Placeholder, Tracing, build_module
 from irc.frontend.spec import Spec
 from irc.frontend.tensor import Tensor
 
@@ -37,7 +37,11 @@ def trace_with_info(fn: Callable, specs: Sequence[Spec], name: str | None = None
     placeholders = [Placeholder(None, (), {}, s.type, ("<input>", 0, 0), index=i) for i, s in enumerate(specs)]
     args = [Tensor(p) for p in placeholders]
     fn_name = name or getattr(fn, "__name__", "main")
-    result = fn(*args, **(static_args or {}))
+    Tracing.depth += 1
+    try:
+        result = fn(*args, **(static_args or {}))
+    finally:
+        Tracing.depth -= 1
     outputs, single = flatten_outputs(result, fn_name)
     module, _ = build_module(
         [t._node for t in outputs], _symbol(fn_name), args=placeholders, constants=True, arg_names=_param_names(fn)

@@ -26,7 +26,6 @@ from typing import ClassVar
 
 import numpy as np
 from xdsl.dialects.builtin import (
-    AnyFloat,
     BoolAttr,
     DenseArrayBase,
     DenseIntOrFPElementsAttr,
@@ -34,7 +33,6 @@ from xdsl.dialects.builtin import (
     Float64Type,
     FloatAttr,
     IntegerAttr,
-    IntegerType,
     StringAttr,
     TensorType,
     f32,
@@ -45,11 +43,9 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.ir import Attribute, Dialect, Operation, SSAValue
 from xdsl.irdl import (
-    AnyAttr,
     IRDLOperation,
     irdl_op_definition,
     operand_def,
-    opt_attr_def,
     result_def,
     traits_def,
     var_operand_def,
@@ -950,4 +946,4 @@ OPS_BY_NAME: dict[str, type[HLOp]] = {op.name: op for op in HL_OPS}
 
 HL = Dialect("hl", HL_OPS, [])
 
-__all__ = ["HL", "HL_OPS", "OPS_BY_NAME", "HLOp", "AnyAttr", "AnyFloat", "opt_attr_def"]
+__all__ = ["HL", "HL_OPS", "OPS_BY_NAME", "HLOp"]

@@ -1,0 +1,136 @@
+"""Eager autograd with PyTorch semantics, built on the `hl` autodiff transformation.
+
+`Tensor.backward()` cuts the recorded graph between the loss and the leaves
+that require grad, turns it into an `hl` function, applies the same VJP
+transformation `irc.grad` uses (`irc.lowering.autodiff.build_vjp`) and replays
+the gradient function as recorded nodes.  Gradients are therefore lazy
+tensors too: an optimizer step realizes the whole forward + backward +
+update graph at once, compiled (and cached) as one program.  Inside
+`irc.jit` the same code records the backward pass into the static graph.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+
+import numpy as np
+
+from irc.frontend.graph import GradMode, Node, build_module, data_node, topological_order
+
+
+class _GradModeContext:
+    enabled: bool
+
+    def __enter__(self):
+        self._prev = GradMode.enabled
+        GradMode.enabled = self.enabled
+
+    def __exit__(self, *exc):
+        GradMode.enabled = self._prev
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with type(self)():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad(_GradModeContext):
+    """Context manager / decorator: ops inside record no gradient history.
+
+    >>> with irc.no_grad():
+    ...     w -= 0.1 * w.grad
+    """
+
+    enabled = False
+
+
+class enable_grad(_GradModeContext):
+    """Context manager / decorator: turn gradient recording back on inside `no_grad`."""
+
+    enabled = True
+
+
+class set_grad_enabled(_GradModeContext):
+    """`with irc.set_grad_enabled(False): ...`"""
+
+    def __init__(self, mode: bool):
+        self.enabled = bool(mode)
+
+    def __call__(self, fn):
+        mode = self.enabled
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(mode):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+def is_grad_enabled() -> bool:
+    return GradMode.enabled
+
+
+def _differentiable(node: Node) -> bool:
+    """Nodes backward() differentiates through (not leaves, not detached values)."""
+    return node.requires_grad and not node.leaf
+
+
+def backward_graph(root: Node) -> tuple[list[Node], list[Node], list[Node]]:
+    """(nodes to differentiate through, leaves requiring grad, other inputs) of `root`."""
+    order = topological_order([root], stop=lambda n: not _differentiable(n))
+    inner = [n for n in order if _differentiable(n)]
+    wrt = [n for n in order if not _differentiable(n) and n.requires_grad]
+    others = [n for n in order if not n.requires_grad]
+    return inner, wrt, others
+
+
+def backward(root: Node, gradient: Node | None, retain_graph: bool) -> list[tuple[Node, Node]]:
+    """(leaf, gradient node) for every leaf requiring grad that `root` depends on."""
+    from irc.frontend.transforms import replay
+    from irc.lowering.autodiff import build_vjp
+
+    inner, wrt, others = backward_graph(root)
+    for n in inner:
+        if n.freed:
+            raise RuntimeError(
+                "Trying to backward through the graph a second time (or directly access saved tensors after they "
+                "have already been freed). Specify retain_graph=True if you need to backward through the graph a "
+                f"second time (the graph was recorded at {n.loc[0]}:{n.loc[1]})"
+            )
+    args = [*wrt, *others]
+    module, _ = build_module([root], "loss", args=args, stop=lambda n: not _differentiable(n))
+    fn = next(iter(module.ops))
+    grad_fn = build_vjp(fn, list(range(len(wrt))), seed="input" if gradient is not None else "ones")
+    with no_grad():
+        inputs = [*args, *([gradient] if gradient is not None else [])]
+        grads = replay(grad_fn, inputs)
+    if not retain_graph:
+        for n in inner:
+            n.freed = True
+    return list(zip(wrt, grads))
+
+
+def accumulate(old: Node | None, new: Node) -> Node:
+    """old + new without recording history (`.grad` accumulates across backward calls)."""
+    if old is None:
+        return new
+    from irc.frontend.graph import apply
+    from irc.ir import hl
+
+    with no_grad():
+        return apply(hl.AddOp, [old, new])
+
+
+def realize_many(nodes: Sequence[Node]) -> list[np.ndarray]:
+    """Realize several nodes as ONE compiled program (e.g. all parameter updates of a step)."""
+    from irc.frontend import realize
+
+    return realize.realize_all(nodes)
+
+
+__all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "backward", "data_node"]
