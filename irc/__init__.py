@@ -12,6 +12,7 @@
 from irc.driver.jit import JitFunction, jit
 from irc.errors import CompileError, FrontendError, InputError, IRCError, PassError
 from irc.frontend import realize as _realize
+from irc.frontend.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from irc.frontend.spec import Spec
 from irc.frontend.tensor import (
     Tensor,
