@@ -138,7 +138,7 @@ def _load_pass(name: str) -> ModulePass:
         raise IRCError(f"pass '{name}' is not registered in irc.lowering.registry")
     try:
         return loaders[name]()()
-    except ImportError as e:
+    except (ImportError, AttributeError) as e:
         raise IRCError(f"pass '{name}' is not available yet: {e}") from e
 
 

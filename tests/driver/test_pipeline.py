@@ -43,7 +43,7 @@ def real_pipeline_available() -> bool:
         for load in available_passes().values():
             load()
         return hasattr(importlib.import_module("irc.targets"), "compile_loops")
-    except ImportError:
+    except (ImportError, AttributeError):  # a pass still being written
         return False
 
 
