@@ -889,6 +889,52 @@ class IotaOp(HLOp):
         return np.ascontiguousarray(np.broadcast_to(idx, shape)).astype(_out_dtype(self))
 
 
+def random_bits(key: int, n: int) -> np.ndarray:
+    """The counter-based hash behind `hl.random_uniform`: uint32 bits of (key, 0..n-1).
+
+    x = i + key * 0x9E3779B9, then the "lowbias32" integer hash; all arithmetic
+    is modulo 2**32, so every target computes the same bits.
+    """
+    with np.errstate(over="ignore"):
+        x = np.arange(n, dtype=np.uint32) + np.uint32(key & 0xFFFFFFFF) * np.uint32(0x9E3779B9)
+        x ^= x >> np.uint32(16)
+        x *= np.uint32(0x7FEB352D)
+        x ^= x >> np.uint32(15)
+        x *= np.uint32(0x846CA68B)
+        x ^= x >> np.uint32(16)
+    return x
+
+
+@irdl_op_definition
+class RandomUniformOp(HLOp):
+    """Uniform [0, 1) floats from a counter-based hash of (key, flat index).
+
+    The key is a rank-0 i64 tensor (an input, so a new key does not change the
+    graph); element i is ``(random_bits(key, n)[i] >> 8) * 2**-24``.  Same key,
+    same values, on every target.
+    """
+
+    name = "hl.random_uniform"
+    key = operand_def(TensorType)
+    result = result_def(TensorType)
+    DIFFERENTIABLE: ClassVar[bool] = False
+
+    @classmethod
+    def infer(cls, types, attrs):
+        raise _err("random_uniform", "needs an explicit result type", types)
+
+    def verify_(self):
+        if self.key.type != tensor_type((), i64):
+            raise VerifyException(f"hl.random_uniform: key must be tensor<i64>, got {fmt_type(self.key.type)}")
+        if not is_float(self.result.type.element_type):
+            raise VerifyException(f"hl.random_uniform: result must be a float tensor, got {fmt_type(self.result.type)}")
+
+    def evaluate(self, key):
+        shape = shape_of(self.result.type)
+        bits = random_bits(int(key), math.prod(shape))
+        return ((bits >> np.uint32(8)).astype(np.float64) * 2.0**-24).astype(_out_dtype(self)).reshape(shape)
+
+
 # --------------------------------------------------------------------------
 # composites (decomposed by `hl-decompose` before linalg)
 # --------------------------------------------------------------------------
@@ -938,7 +984,7 @@ HL_OPS: list[type[HLOp]] = [
     SumOp, MeanOp, MaxOp, MinOp, ProdOp, ArgmaxOp, ArgminOp,
     ReshapeOp, TransposeOp, BroadcastToOp, SliceOp, ConcatOp, PadOp,
     MatmulOp, Conv2dOp, MaxPool2dOp, AvgPool2dOp,
-    ConstantOp, FullOp, IotaOp,
+    ConstantOp, FullOp, IotaOp, RandomUniformOp,
     SoftmaxOp, LogSoftmaxOp,
 ]  # fmt: skip
 
