@@ -318,3 +318,56 @@ class BufferizePass(ModulePass):
         for function in [f for f in op.ops if isinstance(f, func.FuncOp) and f.body.blocks]:
             if any(isinstance(t, TensorType) for t in (*function.function_type.inputs, *function.function_type.outputs)):
                 _FunctionBufferizer(op, function).run()
+
+
+def _top_level(op: Operation, block: Block) -> Operation:
+    while op.parent_block() is not block:
+        op = op.parent_op()
+    return op
+
+
+def last_use(buffer: SSAValue, block: Block, position: dict[Operation, int]) -> int:
+    """Position in `block` of the last top-level op using `buffer` or a view of it."""
+    last = position[buffer.owner]
+    for use in buffer.uses:
+        user = _top_level(use.operation, block)
+        last = max(last, position[user])
+        if isinstance(user, VIEW_OPS) and user is use.operation:
+            last = max(last, last_use(user.results[0], block, position))
+    return last
+
+
+def reuse_buffers(block: Block) -> int:
+    """Linear scan: each `memref.alloc` takes over a free earlier one of the same type. Returns the count."""
+    ops = list(block.ops)
+    position = {op: i for i, op in enumerate(ops)}
+    live: list[tuple[int, SSAValue]] = []  # (last use, buffer)
+    free: list[SSAValue] = []
+    reused = 0
+    for i, op in enumerate(ops):
+        if not isinstance(op, memref.AllocOp):
+            continue
+        free += [buffer for end, buffer in live if end < i]
+        live = [(end, buffer) for end, buffer in live if end >= i]
+        end = last_use(op.memref, block, position)
+        match = next((buffer for buffer in free if buffer.type == op.memref.type), None)
+        if match is None:
+            live.append((end, op.memref))
+            continue
+        free.remove(match)
+        op.memref.replace_all_uses_with(match)
+        Rewriter.erase_op(op)
+        live.append((end, match))
+        reused += 1
+    return reused
+
+
+@dataclass(frozen=True)
+class BufferReusePass(ModulePass):
+    """Reuse an intermediate allocation once its last use is behind; works on buffers and loops."""
+
+    name = "buffer-reuse"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        for function in [f for f in op.ops if isinstance(f, func.FuncOp) and f.body.blocks]:
+            reuse_buffers(function.body.block)

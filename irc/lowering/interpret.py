@@ -294,7 +294,7 @@ def _linalg(frame: Frame, op: LinalgStructuredOperation, args: list) -> Sequence
 
 
 def _linalg_index(frame: Frame, op: Operation, args: list) -> Sequence[object]:
-    return (frame.linalg_indices[op.dimension.value.data],)
+    return (frame.linalg_indices[op.dim.value.data],)
 
 
 # --- tensor and memref --------------------------------------------------------
