@@ -109,11 +109,11 @@ class FuseProducerIntoConsumer(RewritePattern):
                 producer = value.owner
                 fused = fuse(producer, consumer, index)
                 fused.location = consumer.location
-                rewriter.replace_matched_op(fused)
+                rewriter.replace(consumer, fused)
                 init = producer.outputs[0].owner
-                rewriter.erase_op(producer)
+                rewriter.erase(producer)
                 if isinstance(init, tensor.EmptyOp) and not init.tensor.uses:
-                    rewriter.erase_op(init)
+                    rewriter.erase(init)
                 return
 
 

@@ -1,0 +1,139 @@
+"""`hl-canonicalize`, `hl-cse`, `hl-dce`: simplifications of hl graphs (stage 2).
+
+The canonicalization patterns only fold what is exactly right for every
+input (up to the sign of a zero: ``-0.0 + 0.0`` is ``+0.0``):
+
+* ``reshape(reshape(x))`` -> one reshape; ``transpose(transpose(x))`` -> one
+  transpose (none when the permutations cancel);
+* reshape / broadcast_to / cast to the operand's own type -> the operand;
+* ``x + 0``, ``0 + x``, ``x - 0``, ``x * 1``, ``1 * x``, ``x / 1`` with a
+  splat ``hl.full``/``hl.constant`` -> ``x`` when that keeps the result type
+  (a broadcasting constant is kept).
+
+hl ops are Pure, so xDSL's CSE and DCE apply to them unchanged.
+"""
+
+from __future__ import annotations
+
+from xdsl.context import Context
+from xdsl.dialects.builtin import DenseIntOrFPElementsAttr, ModuleOp
+from xdsl.ir import Operation, SSAValue
+from xdsl.passes import ModulePass
+from xdsl.pattern_rewriter import (
+    GreedyRewritePatternApplier,
+    PatternRewriter,
+    PatternRewriteWalker,
+    RewritePattern,
+    op_type_rewrite_pattern,
+)
+from xdsl.transforms.common_subexpression_elimination import cse
+from xdsl.transforms.dead_code_elimination import dce
+
+from irc.ir import hl
+
+
+def splat_value(value: SSAValue) -> float | None:
+    """The single value of an hl.full or a splat hl.constant, else None."""
+    op = value.owner
+    if isinstance(op, hl.FullOp):
+        return float(op.attr("value"))
+    if isinstance(op, hl.ConstantOp) and isinstance(dense := op.attributes["value"], DenseIntOrFPElementsAttr):
+        values = set(dense.get_values())
+        if len(values) == 1:
+            return float(values.pop())
+    return None
+
+
+class FoldReshapeChain(RewritePattern):
+    """reshape(reshape(x)) -> reshape(x)."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: hl.ReshapeOp, rewriter: PatternRewriter) -> None:
+        inner = op.x.owner
+        if isinstance(inner, hl.ReshapeOp):
+            new = hl.ReshapeOp.make([inner.x], shape=op.attr("shape"))
+            new.location = op.location
+            rewriter.replace(op, new)
+
+
+class FoldTransposeChain(RewritePattern):
+    """transpose(transpose(x, p), q) -> transpose(x, p[q]); the identity permutation -> x."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: hl.TransposeOp, rewriter: PatternRewriter) -> None:
+        perm = op.attr("perm")
+        if list(perm) == sorted(perm):
+            rewriter.replace(op, [], [op.x])
+            return
+        inner = op.x.owner
+        if isinstance(inner, hl.TransposeOp):
+            inner_perm = inner.attr("perm")
+            new = hl.TransposeOp.make([inner.x], perm=tuple(inner_perm[p] for p in perm))
+            new.location = op.location
+            rewriter.replace(op, new)
+
+
+class FoldIdentityOp(RewritePattern):
+    """reshape / broadcast_to / cast whose result type is the operand type -> the operand."""
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
+        if isinstance(op, (hl.ReshapeOp, hl.BroadcastToOp, hl.CastOp)) and op.x.type == op.result.type:
+            rewriter.replace(op, [], [op.x])
+
+
+#: op -> (neutral element, may it be on the left?)
+NEUTRAL_OPERANDS: dict[type[hl.HLOp], tuple[float, bool]] = {
+    hl.AddOp: (0.0, True),
+    hl.SubOp: (0.0, False),
+    hl.MulOp: (1.0, True),
+    hl.DivOp: (1.0, False),
+}
+
+
+class FoldNeutralOperand(RewritePattern):
+    """x + 0, 0 + x, x - 0, x * 1, 1 * x, x / 1 -> x (when x already has the result type)."""
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
+        if type(op) not in NEUTRAL_OPERANDS:
+            return
+        neutral, commutes = NEUTRAL_OPERANDS[type(op)]
+        candidates = [(op.lhs, op.rhs)] + ([(op.rhs, op.lhs)] if commutes else [])
+        for kept, other in candidates:
+            if kept.type == op.result.type and splat_value(other) == neutral:
+                rewriter.replace(op, [], [kept])
+                return
+
+
+CANONICALIZATION_PATTERNS: list[RewritePattern] = [
+    FoldReshapeChain(),
+    FoldTransposeChain(),
+    FoldIdentityOp(),
+    FoldNeutralOperand(),
+]
+
+
+class HLCanonicalizePass(ModulePass):
+    """Fold reshape/transpose chains, identity ops and neutral operands; drops dead ops."""
+
+    name = "hl-canonicalize"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        PatternRewriteWalker(GreedyRewritePatternApplier(CANONICALIZATION_PATTERNS)).rewrite_module(op)
+
+
+class HLCSEPass(ModulePass):
+    """Common subexpression elimination (xDSL's), for the Pure hl ops."""
+
+    name = "hl-cse"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        cse(op)
+
+
+class HLDCEPass(ModulePass):
+    """Dead code elimination (xDSL's): removes hl ops whose results are unused."""
+
+    name = "hl-dce"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        dce(op)

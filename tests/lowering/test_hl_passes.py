@@ -1,0 +1,193 @@
+"""hl-level passes: decompose, canonicalize, CSE, DCE. Oracle: the hl numpy reference
+(`run_hl`) of the module before the pass against the module after it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from xdsl.dialects import func
+
+from irc.ir import hl, parse_module, print_module
+from irc.ir.context import make_context
+from irc.ir.interpreter import run_hl
+from irc.lowering.hl_canonicalize import HLCanonicalizePass, HLCSEPass, HLDCEPass
+from irc.lowering.hl_decompose import HLDecomposePass
+
+
+def random_inputs(module, scale: float = 1.0, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    fn = next(op for op in module.ops if isinstance(op, func.FuncOp))
+    return [
+        (rng.standard_normal(hl.shape_of(a.type)) * scale).astype(hl.numpy_dtype(a.type.element_type))
+        for a in fn.body.block.args
+    ]
+
+
+def check_pass(pass_, text: str, scale: float = 1.0):
+    """Run the pass; the hl reference must give the same results before and after. Returns the new module."""
+    before = parse_module(text)
+    inputs = random_inputs(before, scale)
+    expected = run_hl(before, inputs)
+    after = parse_module(text)
+    pass_.apply(make_context(), after)
+    after.verify()
+    parse_module(print_module(after)).verify()  # still round-trips
+    for got, want in zip(run_hl(after, inputs), expected, strict=True):
+        assert got.dtype == want.dtype
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    return after
+
+
+def op_names(module) -> list[str]:
+    return [op.name for op in module.walk() if op.name.startswith("hl.")]
+
+
+SOFTMAX = """
+func.func @f(%x: tensor<3x5xf32>) -> tensor<3x5xf32> {{
+  %r = hl.{op} %x {{dim = {dim}}} : (tensor<3x5xf32>) -> tensor<3x5xf32> loc("model.py":7:3)
+  func.return %r : tensor<3x5xf32>
+}}
+"""
+
+
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("dim", [-1, 0])
+def test_decompose_softmax(op, dim):
+    # scale 100: without subtracting the max, exp would overflow to inf
+    module = check_pass(HLDecomposePass(), SOFTMAX.format(op=op, dim=dim), scale=100.0)
+    names = op_names(module)
+    assert "hl.softmax" not in names and "hl.log_softmax" not in names
+    assert names[:4] == ["hl.max", "hl.sub", "hl.exp", "hl.sum"]
+    assert names[-1] == ("hl.div" if op == "softmax" else "hl.sub")
+    assert all(o.location == names_loc(module) for o in module.walk() if o.name.startswith("hl."))
+
+
+def names_loc(module):
+    """The location of the first hl op (all new ops share the original's)."""
+    return next(o for o in module.walk() if o.name.startswith("hl.")).location
+
+
+def test_decompose_keeps_the_source_location_in_text():
+    module = parse_module(SOFTMAX.format(op="softmax", dim=1))
+    HLDecomposePass().apply(make_context(), module)
+    text = print_module(module, locations=True)
+    assert text.count('loc("model.py":7:3)') == 5
+
+
+def _module(args: str, body: str, ret: str) -> str:
+    return f"func.func @f({args}) -> {ret} {{\n{body}\n}}\n"
+
+
+A = "tensor<4x3xf32>"
+
+CANONICALIZE_CASES = {
+    "reshape_chain": (
+        f"%x: {A}",
+        f"""  %0 = hl.reshape %x {{shape = array<i64: 12>}} : ({A}) -> tensor<12xf32>
+  %1 = hl.reshape %0 {{shape = array<i64: 2, 6>}} : (tensor<12xf32>) -> tensor<2x6xf32>
+  func.return %1 : tensor<2x6xf32>""",
+        "tensor<2x6xf32>",
+        ["hl.reshape"],
+    ),
+    "reshape_roundtrip": (
+        f"%x: {A}",
+        f"""  %0 = hl.reshape %x {{shape = array<i64: 12>}} : ({A}) -> tensor<12xf32>
+  %1 = hl.reshape %0 {{shape = array<i64: 4, 3>}} : (tensor<12xf32>) -> {A}
+  func.return %1 : {A}""",
+        A,
+        [],
+    ),
+    "transpose_cancels": (
+        "%x: tensor<2x3x4xf32>",
+        """  %0 = hl.transpose %x {perm = array<i64: 1, 2, 0>} : (tensor<2x3x4xf32>) -> tensor<3x4x2xf32>
+  %1 = hl.transpose %0 {perm = array<i64: 2, 0, 1>} : (tensor<3x4x2xf32>) -> tensor<2x3x4xf32>
+  func.return %1 : tensor<2x3x4xf32>""",
+        "tensor<2x3x4xf32>",
+        [],
+    ),
+    "transpose_chain": (
+        "%x: tensor<2x3x4xf32>",
+        """  %0 = hl.transpose %x {perm = array<i64: 1, 0, 2>} : (tensor<2x3x4xf32>) -> tensor<3x2x4xf32>
+  %1 = hl.transpose %0 {perm = array<i64: 2, 0, 1>} : (tensor<3x2x4xf32>) -> tensor<4x3x2xf32>
+  func.return %1 : tensor<4x3x2xf32>""",
+        "tensor<4x3x2xf32>",
+        ["hl.transpose"],
+    ),
+    "identity_ops": (
+        f"%x: {A}",
+        f"""  %0 = hl.broadcast_to %x {{shape = array<i64: 4, 3>}} : ({A}) -> {A}
+  %1 = hl.cast %0 : ({A}) -> {A}
+  %2 = hl.reshape %1 {{shape = array<i64: 4, 3>}} : ({A}) -> {A}
+  func.return %2 : {A}""",
+        A,
+        [],
+    ),
+    "neutral_operands": (
+        f"%x: {A}",
+        f"""  %z = hl.full {{value = 0.0 : f64}} : tensor<3xf32>
+  %o = hl.constant {{value = dense<1.0> : {A}}} : {A}
+  %0 = hl.add %z, %x : (tensor<3xf32>, {A}) -> {A}
+  %1 = hl.mul %0, %o : ({A}, {A}) -> {A}
+  %2 = hl.sub %1, %z : ({A}, tensor<3xf32>) -> {A}
+  %3 = hl.div %2, %o : ({A}, {A}) -> {A}
+  func.return %3 : {A}""",
+        A,
+        [],
+    ),
+    "broadcasting_neutral_is_kept": (
+        "%x: tensor<3xf32>",
+        f"""  %z = hl.full {{value = 0.0 : f64}} : {A}
+  %0 = hl.add %x, %z : (tensor<3xf32>, {A}) -> {A}
+  func.return %0 : {A}""",
+        A,
+        ["hl.full", "hl.add"],
+    ),
+    "not_neutral_is_kept": (
+        f"%x: {A}",
+        f"""  %z = hl.full {{value = 0.0 : f64}} : {A}
+  %0 = hl.sub %z, %x : ({A}, {A}) -> {A}
+  %o = hl.full {{value = 2.0 : f64}} : {A}
+  %1 = hl.mul %0, %o : ({A}, {A}) -> {A}
+  func.return %1 : {A}""",
+        A,
+        ["hl.full", "hl.sub", "hl.full", "hl.mul"],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", CANONICALIZE_CASES)
+def test_canonicalize(name):
+    args, body, ret, remaining = CANONICALIZE_CASES[name]
+    module = check_pass(HLCanonicalizePass(), _module(args, body, ret))
+    assert op_names(module) == remaining
+
+
+def test_cse_merges_equal_ops_and_dce_drops_dead_ones():
+    text = _module(
+        f"%x: {A}",
+        f"""  %0 = hl.exp %x : ({A}) -> {A}
+  %1 = hl.exp %x : ({A}) -> {A}
+  %dead = hl.tanh %x : ({A}) -> {A}
+  %2 = hl.add %0, %1 : ({A}, {A}) -> {A}
+  func.return %2 : {A}""",
+        A,
+    )
+    module = check_pass(HLCSEPass(), text)
+    assert op_names(module).count("hl.exp") == 1
+    module = check_pass(HLDCEPass(), text)
+    assert "hl.tanh" not in op_names(module) and op_names(module).count("hl.exp") == 2
+
+
+def test_cse_keeps_ops_with_different_attributes():
+    text = _module(
+        "%x: tensor<2x3xf32>",
+        """  %0 = hl.sum %x {dims = array<i64: 0>, keepdim = false} : (tensor<2x3xf32>) -> tensor<3xf32>
+  %1 = hl.sum %x {dims = array<i64: 0>, keepdim = false} : (tensor<2x3xf32>) -> tensor<3xf32>
+  %2 = hl.sum %x {dims = array<i64: 0>, keepdim = true} : (tensor<2x3xf32>) -> tensor<1x3xf32>
+  %3 = hl.add %0, %1 : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>
+  %4 = hl.add %2, %3 : (tensor<1x3xf32>, tensor<3xf32>) -> tensor<1x3xf32>
+  func.return %4 : tensor<1x3xf32>""",
+        "tensor<1x3xf32>",
+    )
+    module = check_pass(HLCSEPass(), text)
+    assert op_names(module).count("hl.sum") == 2
