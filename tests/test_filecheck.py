@@ -19,8 +19,9 @@ def test_filecheck(path: Path):
     run_lines = [line.split("RUN:", 1)[1].strip() for line in path.read_text().splitlines() if "RUN:" in line]
     assert run_lines, f"{path} has no RUN line"
     for run in run_lines:
-        cmd = run.replace("%s", shlex.quote(str(path)))
-        cmd = cmd.replace("irc opt", f"{shlex.quote(sys.executable)} -m irc opt")
-        cmd = cmd.replace("filecheck", f"{shlex.quote(sys.executable)} -m filecheck")
+        # substitute the tools before %s: the file's own path contains "filecheck"
+        cmd = run.replace("irc opt", f"{shlex.quote(sys.executable)} -m irc opt")
+        cmd = cmd.replace("| filecheck", f"| {shlex.quote(sys.executable)} -m filecheck")
+        cmd = cmd.replace("%s", shlex.quote(str(path)))
         proc = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, text=True)
         assert proc.returncode == 0, f"{run}\n{proc.stdout}\n{proc.stderr}"
