@@ -34,13 +34,21 @@ TARGETS = ("llvm", "cuda", "opencl", "ref")
 
 @dataclass(frozen=True)
 class Stage:
-    """One named stage: the passes that produce it, the dialects it holds, what it is."""
+    """One named stage: the passes that produce it, the dialects it holds, what it is.
+
+    Stages 1, 6 and 7 have no passes; `producer` says what makes them.
+    """
 
     number: int
     name: str
     passes: tuple[str, ...]
     dialects: str
     summary: str
+    producer: str = ""
+
+    @property
+    def produced_by(self) -> str:
+        return ", ".join(self.passes) or self.producer
 
     @property
     def is_mlir(self) -> bool:
@@ -48,7 +56,14 @@ class Stage:
 
 
 STAGES: tuple[Stage, ...] = (
-    Stage(1, "hl", (), "func, hl", "the traced program in irc's tensor dialect, with source locations"),
+    Stage(
+        1,
+        "hl",
+        (),
+        "func, hl",
+        "the traced program in irc's tensor dialect, with source locations",
+        "the frontend trace, or a parsed .mlir file",
+    ),
     Stage(
         2,
         "hl-opt",
@@ -77,8 +92,22 @@ STAGES: tuple[Stage, ...] = (
         "func, scf, memref, arith, math",
         "explicit loop nests: scf.parallel over parallel dims, scf.for over reductions",
     ),
-    Stage(6, "tir", (), "TVM TIR (TVMScript)", "one TVM PrimFunc per entry, scheduled for the target"),
-    Stage(7, "target", (), "LLVM IR / CUDA C / OpenCL C", "the code TVM generates for the target"),
+    Stage(
+        6,
+        "tir",
+        (),
+        "TVM TIR (TVMScript)",
+        "one TVM PrimFunc per entry, scheduled for the target",
+        "irc.targets.compile_loops: loops -> TIR translation + target schedule",
+    ),
+    Stage(
+        7,
+        "target",
+        (),
+        "LLVM IR / CUDA C / OpenCL C",
+        "the code TVM generates for the target",
+        "TVM code generation",
+    ),
 )
 
 STAGE_NAMES: tuple[str, ...] = tuple(s.name for s in STAGES)
@@ -98,13 +127,8 @@ def stages_table() -> str:
     """The pipeline stage by stage, with its passes and dialects (`irc stages`)."""
     lines = []
     for s in STAGES:
-        produced = ", ".join(s.passes) if s.passes else ("frontend trace or parsed .mlir" if s.number == 1 else "")
-        if s.name == "tir":
-            produced = "irc.targets: loops -> TIR translation + target schedule"
-        elif s.name == "target":
-            produced = "TVM codegen"
         lines.append(f"{s.number}. {s.name:<8} {s.summary}")
-        lines.append(f"   {'passes:':<9} {produced}")
+        lines.append(f"   {'passes:' if s.passes else 'made by:':<9} {s.produced_by}")
         lines.append(f"   {'dialects:':<9} {s.dialects}")
     lines.append(f"\nautodiff (--grad) adds the pass {AUTODIFF_PASS} at the start of hl-opt.")
     return "\n".join(lines) + "\n"
@@ -179,10 +203,10 @@ class Lowering:
         """The comment block each dump starts with: stage, passes, reproducing command."""
         s = stage(stage_name)
         c = _COMMENT[self.extension(stage_name)]
-        passes = ", ".join(self.stage_passes(stage_name)) or "none"
+        made = f"passes: {', '.join(self.stage_passes(stage_name))}" if s.passes else f"made by: {s.producer}"
         return (
             f"{c} irc stage {s.number}/{len(STAGES)}: {s.name} ({s.dialects})\n"
-            f"{c} passes: {passes}\n"
+            f"{c} {made}\n"
             f"{c} reproduce: {self.command(stage_name)}\n"
         )
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from driver_test_passes import HL_TEXT, fake_compile, hl_oracle, register
+from driver_test_passes import HL_TEXT, fake_compile, hl_oracle, real_pipeline_available, register
 
 from irc.driver import pipeline
 from irc.driver.cli import main
@@ -221,3 +221,29 @@ def test_python_frontend_error_has_user_line(tmp_path, capsys):
     assert main(["compile", str(path), "--emit", "hl"]) == 1
     err = capsys.readouterr().err
     assert err.startswith(f"{path}:5") and "error:" in err and "Traceback" not in err
+
+
+MLIR_OPT = Path("/usr/lib/llvm-22/bin/mlir-opt")
+
+
+@pytest.mark.skipif(not real_pipeline_available(), reason="needs every pass and irc.targets.compile_loops")
+def test_real_pipeline_dumps_and_runs(hl_file, tmp_path, rng):
+    dump = tmp_path / "dump"
+    proc = irc("compile", str(hl_file), "--dump-dir", str(dump), "--print-ir-after-all")
+    assert proc.returncode == 0, proc.stderr
+    names = sorted(p.name for p in dump.iterdir() if p.is_file())
+    assert names[:5] == ["01-hl.mlir", "02-hl-opt.mlir", "03-linalg.mlir", "04-buffers.mlir", "05-loops.mlir"]
+    assert names[5:] == ["06-tir.py", "07-target.ll"]
+    if MLIR_OPT.exists():  # stages 3-5 are upstream MLIR, headers included
+        for name in names[2:5]:
+            check = subprocess.run([str(MLIR_OPT), str(dump / name)], capture_output=True, text=True)
+            assert check.returncode == 0, f"{name}: {check.stderr}"
+    x, y = rng.standard_normal((4, 3), dtype=np.float32), rng.standard_normal(3, dtype=np.float32)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    out = tmp_path / "out"
+    proc = irc(
+        "run", str(hl_file), "--input", f"x={tmp_path / 'x.npy'}", "--input", f"y={tmp_path / 'y.npy'}", "-o", str(out)
+    )
+    assert proc.returncode == 0, proc.stderr
+    np.testing.assert_allclose(np.load(out / "out0.npy"), hl_oracle(x, y), rtol=1e-5)

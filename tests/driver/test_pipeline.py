@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 
 import numpy as np
@@ -12,6 +11,7 @@ from driver_test_passes import (
     all_stage_passes,
     fake_compile,
     hl_oracle,
+    real_pipeline_available,
     register,
 )
 
@@ -36,15 +36,6 @@ def identity_pipeline(monkeypatch):
     """Every stage pass is the identity and codegen is faked: only the driver's bookkeeping is tested."""
     register(monkeypatch, {name: "test-identity" for name in all_stage_passes()})
     fake_compile(monkeypatch)
-
-
-def real_pipeline_available() -> bool:
-    try:
-        for load in available_passes().values():
-            load()
-        return hasattr(importlib.import_module("irc.targets"), "compile_loops")
-    except (ImportError, AttributeError):  # a pass still being written
-        return False
 
 
 def test_stage_names_are_the_contract():
