@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 
 import numpy as np
@@ -10,25 +11,32 @@ import numpy as np
 from irc.errors import FrontendError
 from irc.frontend.graph import data_node
 from irc.frontend.spec import Spec
-from irc.frontend.tensor import Tensor, dtype_short
-from irc.frontend.tracing import trace_with_info
-from irc.ir import hl
+from irc.frontend.tensor import Tensor, dtype_short, next_rng_key
+from irc.frontend.tracing import TracedProgram, trace_program
 
 
 def _as_array(x) -> np.ndarray:
     if isinstance(x, Tensor):
         return x.numpy()
     array = np.asarray(x)
-    if array.dtype == np.float64 and not isinstance(x, np.ndarray):
-        array = array.astype(np.float32)  # Python float lists default to float32, like irc.tensor
-    if array.dtype.kind in "iu" and not isinstance(x, np.ndarray):
-        array = array.astype(np.int64)
+    if not isinstance(x, np.ndarray):  # Python lists follow irc.tensor's defaults
+        if array.dtype == np.float64:
+            array = array.astype(np.float32)
+        elif array.dtype.kind in "iu":
+            array = array.astype(np.int64)
     dtype_short(array.dtype)
     return array
 
 
 class JitFunction:
-    """A function compiled per input signature (shapes and dtypes); see `irc.jit`."""
+    """A function compiled per input signature (shapes and dtypes); see `irc.jit`.
+
+    Tensors the function captures (model parameters, buffers) are inputs read
+    on every call; in-place updates and `.grad` writes it makes (an optimizer
+    step) are written back after every call, so a whole training step can be
+    one static graph.  The state of `.grad` (None or not) is assumed to be the
+    same on every call as when the function was traced.
+    """
 
     def __init__(self, fn: Callable, target: str | dict = "llvm"):
         self.fn = fn
@@ -36,25 +44,22 @@ class JitFunction:
         self._cache: dict[tuple, tuple] = {}
         functools.update_wrapper(self, fn)
 
-    def _split(self, args) -> tuple[list[np.ndarray], list[int], dict]:
-        """Tensor-like args are inputs; Python scalars/None are static (part of the signature)."""
-        arrays, positions, static = [], [], {}
+    def _split(self, args) -> tuple[list[np.ndarray], dict]:
+        """Tensor-like args are inputs; Python scalars/None/strings are static (part of the signature)."""
+        arrays, static = [], {}
         for i, a in enumerate(args):
             if isinstance(a, (bool, int, float, str, type(None))):
                 static[i] = a
             else:
                 arrays.append(_as_array(a))
-                positions.append(i)
-        return arrays, positions, static
+        return arrays, static
 
-    def _compiled(self, args):
-        arrays, positions, static = self._split(args)
+    def _compiled(self, args) -> tuple[TracedProgram, object, list[np.ndarray]]:
+        arrays, static = self._split(args)
         key = (tuple((a.shape, a.dtype.str) for a in arrays), tuple(sorted(static.items())))
         entry = self._cache.get(key)
         if entry is None:
             from irc.driver.pipeline import Pipeline
-
-            specs = [Spec.of(a) for a in arrays]
 
             def with_static(*tensors):
                 full = list(tensors)
@@ -62,24 +67,50 @@ class JitFunction:
                     full.insert(i, v)
                 return self.fn(*full)
 
-            module, single = trace_with_info(with_static, specs, name=getattr(self.fn, "__name__", "main"))
-            entry = self._cache[key] = (Pipeline(target=self.target).run(module), single)
-        return entry, arrays
+            with_static.__name__ = getattr(self.fn, "__name__", "main")
+            if not static:
+                with_static.__signature__ = inspect.signature(self.fn)
+            program = trace_program(with_static, [Spec.of(a) for a in arrays], capture_state=True)
+            entry = self._cache[key] = (program, Pipeline(target=self.target).run(program.module))
+        return entry[0], entry[1], arrays
 
     def lower(self, *args):
         """The `Lowering` for these inputs: `.stages` (stage -> IR text) and `.dump(dir)`."""
-        (lowering, _), _ = self._compiled(args)
-        return lowering
+        return self._compiled(args)[1]
 
     def __call__(self, *args):
-        (lowering, single), arrays = self._compiled(args)
-        outputs = lowering(*arrays)
-        tensors = tuple(Tensor(data_node(np.asarray(o))) for o in outputs)
-        return tensors[0] if single else tensors
+        program, lowering, arrays = self._compiled(args)
+        for kind, *rest in program.implicit_inputs:
+            arrays.append(np.array(next_rng_key(), np.int64) if kind == "rng" else rest[0].numpy())
+        outputs = list(lowering(*arrays))
+        results = tuple(Tensor(data_node(np.asarray(o))) for o in outputs[: program.num_outputs])
+        _write_back(program.updates, outputs[program.num_outputs :])
+        if program.num_outputs == 0:
+            return None
+        return results[0] if program.single else results
 
     @property
     def cache_size(self) -> int:
         return len(self._cache)
+
+
+def _write_back(updates, values) -> None:
+    """Apply a traced step's in-place updates and gradient writes."""
+    values = iter(values)
+    for tensor, what in updates:
+        if what == "grad-none":
+            tensor._grad = None
+            continue
+        value = np.asarray(next(values))
+        if what == "node":
+            old = tensor._node
+            node = data_node(value)
+            node.requires_grad, node.leaf, node.owner = old.requires_grad, old.leaf, old.owner
+            tensor._node = node
+        elif tensor._grad is not None:
+            tensor._grad._node = data_node(value)
+        else:
+            tensor._grad = Tensor(data_node(value), tensor.device)
 
 
 def jit(fn: Callable | None = None, *, target: str | dict = "llvm"):
@@ -89,7 +120,7 @@ def jit(fn: Callable | None = None, *, target: str | dict = "llvm"):
         ... def f(x, w):
         ...     return (x @ w).relu().sum()
         >>> f(np.ones((2, 3), np.float32), np.ones((3, 4), np.float32)).item()
-        24.0
+        12.0
     """
     if fn is None:
         return lambda f: JitFunction(f, target)
@@ -98,14 +129,9 @@ def jit(fn: Callable | None = None, *, target: str | dict = "llvm"):
 
 def example_inputs_of(fn: Callable) -> list[Spec]:
     """The Specs declared as `fn`'s parameter annotations."""
-    import inspect
-
     specs = []
     for p in inspect.signature(fn).parameters.values():
         if not isinstance(p.annotation, Spec):
             raise FrontendError(f"parameter {p.name!r} of {fn.__name__} has no irc.Spec annotation")
         specs.append(p.annotation)
     return specs
-
-
-__all__ = ["jit", "JitFunction", "example_inputs_of", "hl"]

@@ -14,7 +14,7 @@ import itertools
 import os
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from xdsl.dialects import func
@@ -39,6 +39,9 @@ def user_location() -> tuple[str, int, int]:
     return (frame.f_code.co_filename, frame.f_lineno, col)
 
 
+_serials = itertools.count()
+
+
 class GradMode:
     """Whether new nodes record gradient history (`irc.no_grad` turns it off)."""
 
@@ -46,9 +49,19 @@ class GradMode:
 
 
 class Tracing:
-    """How many `irc.jit` traces are running (values cannot be realized inside one)."""
+    """The `irc.jit` traces running now (values cannot be realized inside one).
+
+    While tracing, in-place updates and `.grad` writes on tensors are recorded
+    (`mutated`), so the traced program can return them as extra outputs.
+    """
 
     depth = 0
+    mutated: dict[int, object] | None = None
+
+    @classmethod
+    def record_mutation(cls, tensor) -> None:
+        if cls.mutated is not None and id(tensor) not in cls.mutated:
+            cls.mutated[id(tensor)] = (tensor, tensor._node, tensor._grad)
 
 
 @dataclass(eq=False)
@@ -70,6 +83,10 @@ class Node:
     owner: object = None
     #: backward() has run through this node without retain_graph
     freed: bool = False
+    #: a key for hl.random_uniform: `irc.jit` feeds a fresh one per call
+    rng_key: bool = False
+    #: creation order (a traced function's own constants are newer than the trace)
+    serial: int = field(default_factory=lambda: next(_serials))
 
     @property
     def shape(self) -> tuple[int, ...]:

@@ -68,7 +68,19 @@ class Tensor:
     def __init__(self, node: Node, device: str = "cpu"):
         self._node = node
         self.device = device
-        self.grad: Tensor | None = None
+        self._grad: Tensor | None = None
+        if node.owner is None:
+            node.owner = weakref.ref(self)
+
+    @property
+    def grad(self) -> Tensor | None:
+        """The accumulated gradient (a leaf's, after backward()); None until then."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        graph.Tracing.record_mutation(self)
+        self._grad = value
 
     # ----------------------------------------------------------- autograd
     @property
@@ -90,7 +102,7 @@ class Tensor:
         if requires_grad and self._node.op is not None and self._node.value is None:
             self._node = graph.data_node(self.numpy())
         self._node.requires_grad = self._node.leaf = bool(requires_grad)
-        self._node.owner = weakref.ref(self) if requires_grad else None
+        self._node.owner = weakref.ref(self)
         return self
 
     @property
@@ -145,7 +157,8 @@ class Tensor:
         node = result._cast(self._node.dtype)._node
         if self.is_leaf and self._node.requires_grad:
             node.requires_grad = node.leaf = True
-            node.owner = weakref.ref(self)
+        node.owner = weakref.ref(self)
+        graph.Tracing.record_mutation(self)
         self._node = node
         return self
 
@@ -730,12 +743,27 @@ def arange(start, end=None, step=1, dtype=None, device: str = "cpu", requires_gr
 
 
 _rng = np.random.default_rng(0)
+_rng_counter = [0, 0]  # [seed, calls]: keys for hl.random_uniform (Dropout)
 
 
 def manual_seed(seed: int) -> None:
-    """Seed irc's random number generator (rand, randn, init)."""
+    """Seed irc's random number generators (rand, randn, init, dropout keys)."""
     global _rng
     _rng = np.random.default_rng(seed)
+    _rng_counter[:] = [int(seed), 0]
+
+
+def next_rng_key() -> int:
+    """A fresh key for `hl.random_uniform`: deterministic after `manual_seed`."""
+    _rng_counter[1] += 1
+    return (_rng_counter[0] * 0x5851F42D + _rng_counter[1] * 0x9E3779B9) & 0x7FFFFFFFFFFFFFFF
+
+
+def rng_key() -> Node:
+    """A leaf holding a fresh key; `irc.jit` feeds a new one on every call."""
+    node = graph.data_node(np.array(next_rng_key(), dtype=np.int64))
+    node.rng_key = True
+    return node
 
 
 def rand(*shape, dtype=None, device: str = "cpu", requires_grad: bool = False) -> Tensor:

@@ -1,14 +1,30 @@
-"""Tracing a Python function into an `hl` function (the static graph)."""
+"""Tracing a Python function into an `hl` function (the static graph).
+
+`trace_program` runs the function on placeholder tensors and records:
+
+* the returned tensors (the function's outputs),
+* tensors captured from outside the function (parameters, buffers, earlier
+  gradients): with `capture_state`, these become extra inputs read afresh
+  on every call, otherwise they fold in as constants,
+* in-place updates and `.grad` writes made during the trace (an optimizer
+  step): extra outputs that the caller writes back after each run,
+* keys of `hl.random_uniform` (Dropout): extra inputs, fresh on every call.
+
+Tensors are restored to their pre-trace state afterwards: a trace computes
+nothing.
+"""
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from xdsl.dialects.builtin import ModuleOp
 
 from irc.errors import FrontendError
-from irc.frontend.graph import Placeholder, Tracing, build_module
+from irc.frontend import graph
+from irc.frontend.graph import Placeholder, Tracing, build_module, topological_order
 from irc.frontend.spec import Spec
 from irc.frontend.tensor import Tensor
 
@@ -19,42 +35,94 @@ def flatten_outputs(result, fn_name: str) -> tuple[list[Tensor], bool]:
         return [result], True
     if isinstance(result, (tuple, list)) and result and all(isinstance(r, Tensor) for r in result):
         return list(result), False
-    raise FrontendError(f"{fn_name} must return a Tensor or a tuple of Tensors, got {type(result).__name__}")
+    if result is None:
+        return [], False
+    raise FrontendError(f"{fn_name} must return a Tensor, a tuple of Tensors or None, got {type(result).__name__}")
 
 
-def trace(fn: Callable, specs: Sequence[Spec], name: str | None = None, static_args: dict | None = None) -> ModuleOp:
+@dataclass
+class TracedProgram:
+    """A traced function: its hl module and how to call it."""
+
+    module: ModuleOp
+    single: bool  # the function returned one tensor (not a tuple)
+    num_outputs: int  # the function's own outputs; state updates follow them
+    #: extra inputs after the explicit ones: ("tensor", Tensor) reads its value, ("rng",) a fresh key
+    implicit_inputs: list[tuple] = field(default_factory=list)
+    #: what the outputs after `num_outputs` update: (Tensor, "node" | "grad"); (Tensor, "grad-none") has no output
+    updates: list[tuple] = field(default_factory=list)
+
+
+def trace(fn: Callable, specs: Sequence[Spec], name: str | None = None) -> ModuleOp:
     """Run `fn` on placeholder tensors of the given specs and return the hl module.
 
-    Tensors captured from outside (closures, globals) and Python scalars are
-    folded in as constants.
+    Captured tensors and Python scalars fold in as constants.
     """
-    module, _ = trace_with_info(fn, specs, name, static_args)
-    return module
+    return trace_program(fn, specs, name).module
 
 
-def trace_with_info(fn: Callable, specs: Sequence[Spec], name: str | None = None, static_args: dict | None = None):
-    """Like `trace`, also returning whether `fn` returned a single tensor."""
+def trace_program(
+    fn: Callable, specs: Sequence[Spec], name: str | None = None, capture_state: bool = False
+) -> TracedProgram:
+    """Trace `fn` (see the module docstring)."""
     placeholders = [Placeholder(None, (), {}, s.type, ("<input>", 0, 0), index=i) for i, s in enumerate(specs)]
-    args = [Tensor(p) for p in placeholders]
     fn_name = name or getattr(fn, "__name__", "main")
+    start = next(graph._serials)
+    outer_mutated = Tracing.mutated
     Tracing.depth += 1
+    Tracing.mutated = {}
     try:
-        result = fn(*args, **(static_args or {}))
+        result = fn(*(Tensor(p) for p in placeholders))
+        mutated = Tracing.mutated
     finally:
         Tracing.depth -= 1
+        Tracing.mutated = outer_mutated
     outputs, single = flatten_outputs(result, fn_name)
+    out_nodes = [t._node for t in outputs]
+    updates: list[tuple] = []
+    for tensor, node, grad in mutated.values():
+        if tensor._node is not node:
+            updates.append((tensor, "node"))
+            out_nodes.append(tensor._node)
+        if tensor._grad is not grad:
+            updates.append((tensor, "grad") if tensor._grad is not None else (tensor, "grad-none"))
+            if tensor._grad is not None:
+                out_nodes.append(tensor._grad._node)
+        tensor._node, tensor._grad = node, grad
+    if outer_mutated is not None:  # a nested trace's updates belong to the outer trace too
+        outer_mutated.update({k: v for k, v in mutated.items() if k not in outer_mutated})
+    if not out_nodes:
+        raise FrontendError(f"{fn_name} returns nothing and updates no tensor: there is nothing to compile")
+    implicit_nodes, implicit_inputs = [], []
+    if capture_state:
+        for leaf in topological_order(out_nodes):
+            if isinstance(leaf, Placeholder) or not graph.is_leaf(leaf):
+                continue
+            if leaf.rng_key:
+                implicit_nodes.append(leaf)
+                implicit_inputs.append(("rng",))
+            elif leaf.serial < start and leaf.owner is not None and leaf.owner() is not None:
+                implicit_nodes.append(leaf)
+                implicit_inputs.append(("tensor", leaf.owner()))
+    names = [*_param_names(fn), *(f"state{i}" for i in range(len(implicit_nodes)))]
     module, _ = build_module(
-        [t._node for t in outputs], _symbol(fn_name), args=placeholders, constants=True, arg_names=_param_names(fn)
+        out_nodes, _symbol(fn_name), args=[*placeholders, *implicit_nodes], constants=True, arg_names=names
     )
-    return module, single
+    return TracedProgram(module, single, len(outputs), implicit_inputs, updates)
 
 
 def _param_names(fn: Callable) -> list[str]:
     try:
-        return [p.name for p in inspect.signature(fn).parameters.values()]
+        params = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
         return []
+    if any(p.kind == p.VAR_POSITIONAL for p in params):
+        return []
+    return [p.name for p in params]
 
 
 def _symbol(name: str) -> str:
     return "".join(c if c.isalnum() or c == "_" else "_" for c in name) or "main"
+
+
+__all__ = ["trace", "trace_program", "TracedProgram"]
