@@ -151,9 +151,18 @@ def run_passes(
         except IRCError:
             raise
         except Exception as e:
-            raise PassError(f"pass '{run.name}' (stage {stage_name}) failed: {type(e).__name__}: {e}") from e
+            raise PassError(f"pass '{run.name}' (stage {stage_name}) failed: {brief(e)}") from e
         for instrument in instruments:
             instrument.after_pass(run, module)
+
+
+def brief(e: BaseException) -> str:
+    """`Type: message` of a foreign exception, cut to its first line (and TVM's `Error message:` line)."""
+    lines = str(e).strip().splitlines() or [""]
+    if len(lines) <= 3:
+        return f"{type(e).__name__}: {' '.join(line.strip() for line in lines)}"
+    key = [line for line in lines[1:] if line.startswith("Error message:")]
+    return f"{type(e).__name__}: {' '.join([lines[0], *key])} (--traceback shows all of it)"
 
 
 def _load_pass(name: str) -> ModulePass:
@@ -322,7 +331,7 @@ class Pipeline:
         except IRCError:
             raise
         except Exception as e:
-            raise CompileError(f"code generation for target {self.kind} failed: {type(e).__name__}: {e}") from e
+            raise CompileError(f"code generation for target {self.kind} failed: {brief(e)}") from e
         for instrument in self.instruments:
             instrument.after_pass(run, module)
         lowering.compiled = compiled
