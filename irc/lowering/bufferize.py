@@ -42,7 +42,7 @@ from xdsl.dialects.builtin import (
     i64,
 )
 from xdsl.dialects.linalg.abstract_ops import LinalgStructuredOperation
-from xdsl.ir import Attribute, Block, Operation, SSAValue
+from xdsl.ir import Attribute, Block, Operation, SSAValue, Use
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 from xdsl.utils.exceptions import DiagnosticException
@@ -121,6 +121,7 @@ class _FunctionBufferizer:
         self.tensors_in: dict[SSAValue, list[SSAValue]] = defaultdict(list)  # root buffer -> tensors living in it
         self.writes: dict[SSAValue, list[int]] = defaultdict(list)  # root buffer -> positions of ops writing it
         self.owned: set[SSAValue] = set()  # root buffers allocated here, so writable
+        self.computed_in_place: set[Operation] = set()  # insert_slice ops whose source was written in place
 
     def run(self) -> None:
         old_args = list(self.block.args)
@@ -167,8 +168,17 @@ class _FunctionBufferizer:
     def used_between(self, root: SSAValue, start: int, op: Operation) -> bool:
         """Whether a tensor living in `root` is used at a position in [start, op), or `root` written there."""
         end = self.position[op]
-        uses = (self.position[u.operation] for v in self.tensors_in[root] for u in v.uses)
+        uses = (
+            self.position[u.operation]
+            for v in self.tensors_in[root]
+            for u in v.uses
+            if not self.only_writes(u)
+        )
         return any(start <= j < end for j in uses) or any(j >= start for j in self.writes[root])
+
+    def only_writes(self, use: Use) -> bool:
+        """An insert_slice does not read its destination, and one computed in place reads nothing."""
+        return isinstance(use.operation, tensor.InsertSliceOp) and (use.index == 1 or use.operation in self.computed_in_place)
 
     def replace_buffer(self, old: SSAValue, new: SSAValue) -> None:
         """Make every use of the allocation `old` use `new` (a buffer of the same shape) instead."""
@@ -282,6 +292,7 @@ class _FunctionBufferizer:
                 self.insert(chain_op, alloc)
         view = self.insert(_subview(dest, op, op.source.type.get_num_dims()), alloc)
         self.replace_buffer(source, view)
+        self.computed_in_place.add(op)
         return True
 
     def bufferize_return(self, op: func.ReturnOp) -> None:
