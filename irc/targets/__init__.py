@@ -1,8 +1,8 @@
 """Stages 6-7: loops-stage MLIR -> TVM TIR (scheduled) -> target code, and running it.
 
-    compiled = compile_loops(module)            # target "llvm": the host CPU
-    compiled.tir_text, compiled.source          # stage 6 (TVMScript) and 7 (LLVM IR) dumps
-    (c,) = compiled(a, b)                       # numpy in, numpy out
+compiled = compile_loops(module)            # target "llvm": the host CPU
+compiled.tir_text, compiled.source          # stage 6 (TVMScript) and 7 (LLVM IR) dumps
+(c,) = compiled(a, b)                       # numpy in, numpy out
 """
 
 from irc.targets.compile import CompiledModule, compile_loops

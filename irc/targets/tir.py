@@ -78,7 +78,7 @@ class View:
 
 def _collapse(view: View, op: memref.CollapseShapeOp) -> View:
     src_shape = op.src.type.get_shape()
-    groups = [list(g) for g in op.reassociation.data]
+    groups = [[d.value.data for d in g.data] for g in op.reassociation.data]
 
     def to_src(idx):
         out = []
@@ -95,7 +95,7 @@ def _collapse(view: View, op: memref.CollapseShapeOp) -> View:
 
 def _expand(view: View, op: memref.ExpandShapeOp) -> View:
     shape = op.result.type.get_shape()
-    groups = [list(g) for g in op.reassociation.data]
+    groups = [[d.value.data for d in g.data] for g in op.reassociation.data]
 
     def to_src(idx):
         out = []
@@ -146,7 +146,8 @@ def _const(op: arith.ConstantOp) -> tirx.PrimExpr:
 
 
 def _isnan(a: tirx.PrimExpr, b: tirx.PrimExpr) -> tirx.PrimExpr:
-    return tirx.Or(tirx.isnan(a), tirx.isnan(b))
+    checks = [tirx.isnan(x) for x in (a, b) if not (isinstance(x, tirx.FloatImm) and not math.isnan(x.value))]
+    return tirx.Or(*checks) if len(checks) == 2 else checks[0] if checks else tirx.IntImm("bool", 0)
 
 
 _ORDERED = {"eq": tirx.EQ, "gt": tirx.GT, "ge": tirx.GE, "lt": tirx.LT, "le": tirx.LE}
@@ -168,8 +169,12 @@ def _cmpf(op, a, b) -> tirx.PrimExpr:
     return compare if pred[0] == "o" else tirx.Or(compare, _isnan(a, b))
 
 
+def _dtype(x: tirx.PrimExpr) -> str:
+    return str(x.ty.dtype)
+
+
 def _unsigned(x: tirx.PrimExpr) -> tirx.PrimExpr:
-    return tirx.reinterpret("u" + x.dtype, x) if x.dtype.startswith("int") else x
+    return tirx.reinterpret("u" + _dtype(x), x) if _dtype(x).startswith("int") else x
 
 
 def _cmpi(op, a, b) -> tirx.PrimExpr:
@@ -189,13 +194,13 @@ def _ucast(op, x) -> tirx.PrimExpr:
 
 def _extsi(op, x) -> tirx.PrimExpr:
     dtype = tir_dtype(op.result.type)
-    if x.dtype == "bool":  # sign-extending i1 gives 0 / -1
+    if _dtype(x) == "bool":  # sign-extending i1 gives 0 / -1
         return tirx.Select(x, tirx.IntImm(dtype, -1), tirx.IntImm(dtype, 0))
     return tirx.Cast(dtype, x)
 
 
 def _udiv(a, b) -> tirx.PrimExpr:
-    return tirx.Cast(a.dtype, tirx.truncdiv(_unsigned(a), _unsigned(b)))
+    return tirx.Cast(_dtype(a), tirx.truncdiv(_unsigned(a), _unsigned(b)))
 
 
 def _maxnum(a, b):
@@ -217,7 +222,7 @@ _SCALAR: dict[str, Callable[..., tirx.PrimExpr]] = {
     "arith.mulf": lambda a, b: a * b,
     "arith.divf": lambda a, b: tirx.Div(a, b),
     "arith.remf": tirx.fmod,
-    "arith.negf": lambda a: tirx.FloatImm(a.dtype, 0.0) - a,
+    "arith.negf": lambda a: tirx.FloatImm(_dtype(a), 0.0) - a,
     "arith.maximumf": _nan_propagating(tirx.Max),
     "arith.minimumf": _nan_propagating(tirx.Min),
     "arith.maxnumf": _maxnum,
@@ -232,15 +237,15 @@ _SCALAR: dict[str, Callable[..., tirx.PrimExpr]] = {
     "arith.ceildivsi": tirx.ceildiv,
     "arith.maxsi": tirx.Max,
     "arith.minsi": tirx.Min,
-    "arith.andi": lambda a, b: tirx.And(a, b) if a.dtype == "bool" else tirx.bitwise_and(a, b),
-    "arith.ori": lambda a, b: tirx.Or(a, b) if a.dtype == "bool" else tirx.bitwise_or(a, b),
-    "arith.xori": lambda a, b: tirx.NE(a, b) if a.dtype == "bool" else tirx.bitwise_xor(a, b),
+    "arith.andi": lambda a, b: tirx.And(a, b) if _dtype(a) == "bool" else tirx.bitwise_and(a, b),
+    "arith.ori": lambda a, b: tirx.Or(a, b) if _dtype(a) == "bool" else tirx.bitwise_or(a, b),
+    "arith.xori": lambda a, b: tirx.NE(a, b) if _dtype(a) == "bool" else tirx.bitwise_xor(a, b),
     "arith.shli": tirx.shift_left,
     "arith.shrsi": tirx.shift_right,
     "arith.select": tirx.Select,
     "math.exp": tirx.exp,
     "math.exp2": tirx.exp2,
-    "math.expm1": lambda a: tirx.exp(a) - tirx.FloatImm(a.dtype, 1.0),
+    "math.expm1": lambda a: tirx.exp(a) - tirx.FloatImm(_dtype(a), 1.0),
     "math.log": tirx.log,
     "math.log2": tirx.log2,
     "math.log10": tirx.log10,
