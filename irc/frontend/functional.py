@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from irc.errors import FrontendError
-from irc.frontend.graph import apply, user_location
+from irc.frontend import graph
+from irc.frontend import tensor as tensor_module
+from irc.frontend.autograd import no_grad
+from irc.frontend.graph import Node, apply, user_location
 from irc.frontend.tensor import Tensor, as_tensor
 from irc.ir import hl
 
@@ -38,7 +43,9 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return out if bias is None else out + bias
 
 
-def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1, groups: int = 1) -> Tensor:
+def conv2d(
+    x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1, groups: int = 1
+) -> Tensor:
     """NCHW input, OIHW weight, optional bias of O."""
     x, weight = as_tensor(x), as_tensor(weight)
     if isinstance(padding, str):
@@ -76,11 +83,90 @@ def pad(x: Tensor, pad: tuple[int, ...], mode: str = "constant", value: float = 
     if mode != "constant":
         raise FrontendError(f"pad: only mode='constant' is supported, got {mode!r}", user_location()[:2])
     if len(pad) % 2 or len(pad) // 2 > x.ndim:
-        raise FrontendError(f"pad: {list(pad)} must hold (left, right) pairs for at most {x.ndim} dims", user_location()[:2])
+        raise FrontendError(
+            f"pad: {list(pad)} must hold (left, right) pairs for at most {x.ndim} dims", user_location()[:2]
+        )
     low, high = [0] * x.ndim, [0] * x.ndim
     for i in range(len(pad) // 2):
         low[x.ndim - 1 - i], high[x.ndim - 1 - i] = pad[2 * i], pad[2 * i + 1]
     return x._new(apply(hl.PadOp, [x._node], low=low, high=high, value=float(value)))
+
+
+def random_key() -> Node:
+    """A fresh rank-0 i64 RNG key, drawn from irc's generator (seeded by `irc.manual_seed`).
+
+    The key is a data leaf (an argument of the compiled program, so a new key
+    reuses the cached code) marked `rng_key` so `irc.jit` can feed a fresh one per call.
+    """
+    node = graph.data_node(np.array(tensor_module._rng.integers(0, 2**62), np.int64))
+    node.rng_key = True
+    return node
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero each element with probability p and scale the rest by 1/(1-p); identity when not training."""
+    x = as_tensor(input)
+    if not 0.0 <= p <= 1.0:
+        raise FrontendError(f"dropout probability has to be between 0 and 1, but got {p}", user_location()[:2])
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return x * 0.0
+    uniform = Tensor(apply(hl.RandomUniformOp, [random_key()], x._node.type), x.device)
+    keep = (uniform >= p).type_as(x) * (1.0 / (1.0 - p))
+    return x * keep
+
+
+def batch_norm(
+    input: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalize over every dim but 1 (channels), as torch.nn.functional.batch_norm.
+
+    In training, batch statistics normalize and the running statistics (when
+    given) are updated in place: r = (1 - momentum) * r + momentum * s, with
+    the unbiased batch variance for `running_var`.
+    """
+    x = as_tensor(input)
+    if x.ndim < 2:
+        raise FrontendError(
+            f"batch_norm: expected input of rank >= 2 (N, C, ...), got {list(x.shape)}", user_location()[:2]
+        )
+    stat_shape = [1, x.shape[1]] + [1] * (x.ndim - 2)
+    if training:
+        dims = [d for d in range(x.ndim) if d != 1]
+        count = x.numel() // x.shape[1]
+        if count <= 1:
+            raise FrontendError(
+                f"batch_norm: expected more than 1 value per channel when training, got input of shape {list(x.shape)}",
+                user_location()[:2],
+            )
+        mean = x.mean(dims, keepdim=True)
+        centered = x - mean
+        var = (centered * centered).mean(dims, keepdim=True)
+        if running_mean is not None and running_var is not None:
+            with no_grad():
+                running_mean._assign(running_mean * (1 - momentum) + mean.reshape(-1) * momentum)
+                running_var._assign(running_var * (1 - momentum) + var.reshape(-1) * (momentum * count / (count - 1)))
+    else:
+        if running_mean is None or running_var is None:
+            raise FrontendError(
+                "batch_norm: running_mean and running_var are needed when not training", user_location()[:2]
+            )
+        mean, var = running_mean.reshape(stat_shape), running_var.reshape(stat_shape)
+        centered = x - mean
+    out = centered * (var + eps).rsqrt()
+    if weight is not None:
+        out = out * as_tensor(weight).reshape(stat_shape)
+    if bias is not None:
+        out = out + as_tensor(bias).reshape(stat_shape)
+    return out
 
 
 def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:

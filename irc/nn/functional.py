@@ -2,8 +2,10 @@
 
 from irc.frontend.functional import (
     avg_pool2d,
+    batch_norm,
     conv2d,
     cross_entropy,
+    dropout,
     linear,
     log_softmax,
     max_pool2d,
@@ -16,6 +18,6 @@ from irc.frontend.functional import (
 )
 
 __all__ = [
-    "avg_pool2d", "conv2d", "cross_entropy", "linear", "log_softmax", "max_pool2d",
+    "avg_pool2d", "batch_norm", "conv2d", "cross_entropy", "dropout", "linear", "log_softmax", "max_pool2d",
     "mse_loss", "pad", "relu", "sigmoid", "softmax", "tanh",
 ]  # fmt: skip

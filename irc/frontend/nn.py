@@ -1,0 +1,673 @@
+"""`irc.nn`: modules with PyTorch's spelling, defaults and semantics.
+
+A `Module` registers what is assigned to it: `Parameter`s, sub-modules and
+buffers (`register_buffer`).  Forward passes record lazy `hl` graphs like any
+other Tensor code, so a training step (forward, backward, optimizer update)
+compiles to one program.
+
+    >>> model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    >>> model(irc.randn(3, 4)).shape
+    (3, 2)
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from typing import NamedTuple
+
+import numpy as np
+
+from irc.frontend import functional as F
+from irc.frontend import graph, init
+from irc.frontend.autograd import no_grad
+from irc.frontend.graph import Tracing
+from irc.frontend.tensor import Tensor, tensor
+
+
+class Parameter(Tensor):
+    """A leaf Tensor that a Module registers as trainable (requires grad by default).
+
+    >>> p = nn.Parameter(irc.zeros(3))
+    >>> p.requires_grad, p.is_leaf
+    (True, True)
+    """
+
+    def __init__(self, data=None, requires_grad: bool = True):
+        source = data if isinstance(data, Tensor) else tensor(np.zeros(0, np.float32) if data is None else data)
+        super().__init__(graph.data_node(np.asarray(source.numpy())), source.device)
+        self.requires_grad_(requires_grad)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+
+class _IncompatibleKeys(NamedTuple):
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
+class Module:
+    """Base class of all modules: subclass it, assign layers in `__init__`, write `forward`."""
+
+    training: bool
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent", set())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    # ------------------------------------------------------- registration
+    def __setattr__(self, name: str, value) -> None:
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"cannot assign {name!r} before Module.__init__() call")
+        if isinstance(value, Parameter):
+            self._forget(name)
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._forget(name)
+            self._modules[name] = value
+        elif name in self._parameters:
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} as parameter {name!r} (nn.Parameter or None expected)"
+                )
+            self._parameters[name] = None
+        elif name in self._modules:
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} as child module {name!r} (nn.Module or None expected)"
+                )
+            self._modules[name] = None
+        elif name in self._buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"cannot assign {type(value).__name__} as buffer {name!r} (Tensor or None expected)")
+            self._buffers[name] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name: str):
+        for table in ("_parameters", "_buffers", "_modules"):
+            entries = self.__dict__.get(table)
+            if entries is not None and name in entries:
+                return entries[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        if not self._forget(name):
+            object.__delattr__(self, name)
+
+    def _forget(self, name: str) -> bool:
+        found = False
+        for table in (self._parameters, self._buffers, self._modules):
+            if name in table:
+                del table[name]
+                found = True
+        self._non_persistent.discard(name)
+        self.__dict__.pop(name, None)
+        return found
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(
+                f"cannot register {type(param).__name__} as parameter {name!r} (nn.Parameter or None expected)"
+            )
+        self._forget(name)
+        self._parameters[name] = param
+
+    def register_buffer(self, name: str, buffer: Tensor | None, persistent: bool = True) -> None:
+        """A tensor that is state but not a parameter (e.g. BatchNorm's running mean)."""
+        if buffer is not None and not isinstance(buffer, Tensor):
+            raise TypeError(f"cannot register {type(buffer).__name__} as buffer {name!r} (Tensor or None expected)")
+        self._forget(name)
+        self._buffers[name] = buffer
+        if not persistent:
+            self._non_persistent.add(name)
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        self._forget(name)
+        self._modules[name] = module
+
+    register_module = add_module
+
+    # --------------------------------------------------------- traversal
+    def named_modules(self, memo: set | None = None, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        memo = set() if memo is None else memo
+        if id(self) in memo:
+            return
+        memo.add(id(self))
+        yield prefix, self
+        for name, child in self._modules.items():
+            if child is not None:
+                yield from child.named_modules(memo, f"{prefix}.{name}" if prefix else name)
+
+    def modules(self) -> Iterator[Module]:
+        for _, m in self.named_modules():
+            yield m
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        seen = set()
+        for name, child in self._modules.items():
+            if child is not None and id(child) not in seen:
+                seen.add(id(child))
+                yield name, child
+
+    def children(self) -> Iterator[Module]:
+        for _, m in self.named_children():
+            yield m
+
+    def _named_members(self, table: str, prefix: str, recurse: bool) -> Iterator[tuple[str, Tensor]]:
+        seen = set()
+        modules = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        for module_prefix, module in modules:
+            for name, value in getattr(module, table).items():
+                if value is not None and id(value) not in seen:
+                    seen.add(id(value))
+                    yield (f"{module_prefix}.{name}" if module_prefix else name), value
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Parameter]]:
+        yield from self._named_members("_parameters", prefix, recurse)
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
+        yield from self._named_members("_buffers", prefix, recurse)
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    def apply(self, fn: Callable[[Module], None]) -> Module:
+        """Call `fn` on every sub-module (children first), then on self."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    # -------------------------------------------------------------- modes
+    def train(self, mode: bool = True) -> Module:
+        if not isinstance(mode, bool):
+            raise ValueError(f"training mode is expected to be a bool, got {type(mode).__name__}")
+        for m in self.modules():
+            object.__setattr__(m, "training", mode)
+        return self
+
+    def eval(self) -> Module:
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for p in self.parameters():
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad = p.grad.detach().zero_()
+
+    def to(self, device) -> Module:
+        """Move parameters and buffers to `device` (only "cpu" exists for now)."""
+        for t in [*self.parameters(), *self.buffers()]:
+            t.to(device)
+        return self
+
+    # ------------------------------------------------------------ calling
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} has no forward() method; define one in the subclass")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # -------------------------------------------------------------- state
+    def state_dict(self, prefix: str = "", keep_vars: bool = False) -> OrderedDict[str, Tensor]:
+        """Parameters and persistent buffers by dotted name (detached unless keep_vars)."""
+        out: OrderedDict[str, Tensor] = OrderedDict()
+        for module_prefix, module in self.named_modules(prefix=prefix):
+            dot = f"{module_prefix}." if module_prefix else ""
+            for name, p in module._parameters.items():
+                if p is not None:
+                    out[dot + name] = p if keep_vars else p.detach()
+            for name, b in module._buffers.items():
+                if b is not None and name not in module._non_persistent:
+                    out[dot + name] = b if keep_vars else b.detach()
+        return out
+
+    def load_state_dict(self, state_dict, strict: bool = True) -> _IncompatibleKeys:
+        """Copy values (Tensors, numpy arrays or anything np.asarray accepts) into parameters and buffers.
+
+        With `strict`, missing and unexpected keys are errors; a shape mismatch
+        always is.  All problems are reported together, each naming its key.
+        """
+        own = self.state_dict(keep_vars=True)
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        errors, updates = [], []
+        for key, target in own.items():
+            if key not in state_dict:
+                continue
+            value = state_dict[key]
+            array = value.numpy() if isinstance(value, Tensor) else np.asarray(_detached(value))
+            if tuple(array.shape) != target.shape:
+                errors.append(
+                    f"size mismatch for {key}: copying a param with shape {list(array.shape)} from checkpoint, "
+                    f"the shape in current model is {list(target.shape)}."
+                )
+            else:
+                updates.append((target, array))
+        if strict:
+            if unexpected:
+                errors.insert(0, "Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ".")
+            if missing:
+                errors.insert(0, "Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ".")
+        if errors:
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
+        with no_grad():
+            for target, array in updates:
+                target._assign(Tensor(graph.data_node(np.ascontiguousarray(array, dtype=target.dtype)), target.device))
+        return _IncompatibleKeys(missing, unexpected)
+
+    # ---------------------------------------------------------- printing
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        lines = [f"({name}): " + repr(m).replace("\n", "\n  ") for name, m in self._modules.items()]
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not lines:
+            return head + ")"
+        return head + "\n  " + "\n  ".join(lines) + "\n)"
+
+
+def _detached(value):
+    """Accept tensors of other frameworks (e.g. a torch state_dict) without importing them."""
+    return value.detach().cpu() if hasattr(value, "detach") and hasattr(value, "cpu") else value
+
+
+# ------------------------------------------------------------- containers
+
+
+class Sequential(Module):
+    """Modules applied in order: `Sequential(a, b, c)(x) == c(b(a(x)))`; also takes an OrderedDict."""
+
+    def __init__(self, *modules):
+        super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], OrderedDict):
+            for name, m in modules[0].items():
+                self.add_module(name, m)
+        else:
+            for i, m in enumerate(modules):
+                self.add_module(str(i), m)
+
+    def __getitem__(self, index):
+        items = list(self._modules.items())
+        if isinstance(index, slice):
+            return Sequential(OrderedDict(items[index]))
+        return items[index][1]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def append(self, module: Module) -> Sequential:
+        self.add_module(str(len(self)), module)
+        return self
+
+    def forward(self, x):
+        for m in self:
+            x = m(x)
+        return x
+
+
+class ModuleList(Module):
+    """A list of modules whose parameters are registered (indexing, iteration, append)."""
+
+    def __init__(self, modules=()):
+        super().__init__()
+        for m in modules:
+            self.append(m)
+
+    def __getitem__(self, index: int) -> Module:
+        return list(self._modules.values())[index]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def append(self, module: Module) -> ModuleList:
+        self.add_module(str(len(self)), module)
+        return self
+
+
+# ---------------------------------------------------------------- layers
+
+
+def _pair(v) -> tuple[int, int]:
+    return (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+def _empty(*shape: int) -> Parameter:
+    return Parameter(np.zeros(shape, np.float32))
+
+
+class Linear(Module):
+    """y = x @ weight.T + bias; weight (out_features, in_features), PyTorch's default init."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = _empty(out_features, in_features)
+        self.bias = _empty(out_features) if bias else None
+        if not bias:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        _reset_weight_and_bias(self.weight, self.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+def _reset_weight_and_bias(weight: Parameter, bias: Parameter | None) -> None:
+    """kaiming_uniform(a=sqrt(5)) weight and U(-1/sqrt(fan_in), 1/sqrt(fan_in)) bias, as PyTorch."""
+    init.kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in, _ = init._calculate_fan_in_and_fan_out(weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+        init.uniform_(bias, -bound, bound)
+
+
+class Conv2d(Module):
+    """2-D convolution over NCHW input; weight (out, in/groups, kh, kw), PyTorch's default init."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+    ):
+        super().__init__()
+        if groups < 1 or in_channels % groups or out_channels % groups:
+            raise ValueError(
+                f"Conv2d: in_channels ({in_channels}) and out_channels ({out_channels}) must be divisible by groups ({groups})"
+            )
+        if padding_mode != "zeros":
+            raise ValueError(f"Conv2d: only padding_mode='zeros' is supported, got {padding_mode!r}")
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        self.kernel_size, self.stride = _pair(kernel_size), _pair(stride)
+        self.padding, self.dilation = _pair(padding), _pair(dilation)
+        self.weight = _empty(out_channels, in_channels // groups, *self.kernel_size)
+        self.bias = _empty(out_channels) if bias else None
+        if not bias:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        _reset_weight_and_bias(self.weight, self.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+    def extra_repr(self) -> str:
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != (0, 0):
+            s += f", padding={self.padding}"
+        if self.dilation != (1, 1):
+            s += f", dilation={self.dilation}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        return s + ("" if self.bias is not None else ", bias=False")
+
+
+class _Pool2d(Module):
+    function: Callable
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size, self.padding = kernel_size, padding
+        self.stride = kernel_size if stride is None else stride
+
+    def forward(self, x: Tensor) -> Tensor:
+        return type(self).function(x, self.kernel_size, self.stride, self.padding)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxPool2d(_Pool2d):
+    """Max over kernel_size windows (stride defaults to kernel_size)."""
+
+    function = staticmethod(F.max_pool2d)
+
+
+class AvgPool2d(_Pool2d):
+    """Average over kernel_size windows; zero padding counts in the divisor (count_include_pad=True)."""
+
+    function = staticmethod(F.avg_pool2d)
+
+
+class _BatchNorm(Module):
+    """Shared by BatchNorm1d/2d: batch statistics in training (updating the running ones), running ones in eval."""
+
+    INPUT_RANKS: tuple[int, ...] = ()
+
+    def __init__(
+        self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
+        track_running_stats: bool = True,
+    ):  # fmt: skip
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        if affine:
+            self.weight = Parameter(np.ones(num_features, np.float32))
+            self.bias = Parameter(np.zeros(num_features, np.float32))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", tensor(np.zeros(num_features, np.float32)))
+            self.register_buffer("running_var", tensor(np.ones(num_features, np.float32)))
+            self.register_buffer("num_batches_tracked", tensor(np.array(0, np.int64)))
+        else:
+            for name in ("running_mean", "running_var", "num_batches_tracked"):
+                self.register_buffer(name, None)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim not in self.INPUT_RANKS or x.shape[1] != self.num_features:
+            ranks = " or ".join(f"{r}D" for r in self.INPUT_RANKS)
+            raise ValueError(
+                f"{type(self).__name__}({self.num_features}): expected {ranks} input with {self.num_features} "
+                f"channels in dim 1, got shape {list(x.shape)}"
+            )
+        momentum = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            _flush_stale(self)
+            with no_grad():
+                self.num_batches_tracked._assign(self.num_batches_tracked + 1)
+            if self.momentum is None:  # cumulative moving average
+                momentum = 1.0 / self.num_batches_tracked.float()
+            _pending_state.update((id(b), b) for b in self.buffers(recurse=False))
+        # without running statistics, batch statistics are used in eval too (as in PyTorch)
+        batch_stats = self.training or not self.track_running_stats
+        return F.batch_norm(
+            x, self.running_mean, self.running_var, self.weight, self.bias, batch_stats, momentum, self.eps
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+            f"track_running_stats={self.track_running_stats}"
+        )
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalization of (N, C) or (N, C, L) input."""
+
+    INPUT_RANKS = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalization of (N, C, H, W) input."""
+
+    INPUT_RANKS = (4,)
+
+
+#: buffers updated in place by a forward pass and not realized yet; an optimizer
+#: step realizes them in the same program as the parameter update
+_pending_state: dict[int, Tensor] = {}
+
+
+def take_pending_state() -> list[Tensor]:
+    """The buffers updated since the last call (cleared); see `irc.optim.Optimizer.step`."""
+    if Tracing.depth > 0:
+        return []
+    pending = list(_pending_state.values())
+    _pending_state.clear()
+    return pending
+
+
+def _flush_stale(module: Module) -> None:
+    """Realize running statistics left pending by a step no optimizer realized (keeps graphs short)."""
+    if Tracing.depth > 0:
+        return
+    stale = [b._node for b in module.buffers(recurse=False) if b._node.value is None]
+    if stale:
+        from irc.frontend.realize import realize_all
+
+        realize_all(stale)
+
+
+class Dropout(Module):
+    """Zero elements with probability p in training (scaling the rest by 1/(1-p)); identity in eval."""
+
+    def __init__(self, p: float = 0.5, inplace: bool = False):
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.dropout(x, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class Flatten(Module):
+    """x.flatten(start_dim, end_dim), keeping the batch dim by default."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1):
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class _Activation(Module):
+    function: Callable
+
+    def forward(self, x: Tensor) -> Tensor:
+        return type(self).function(x)
+
+
+class ReLU(_Activation):
+    function = staticmethod(F.relu)
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+
+
+class Sigmoid(_Activation):
+    function = staticmethod(F.sigmoid)
+
+
+class Tanh(_Activation):
+    function = staticmethod(F.tanh)
+
+
+class Identity(Module):
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x
+
+
+class _SoftmaxLike(Module):
+    function: Callable
+
+    def __init__(self, dim: int | None = None):
+        super().__init__()
+        if dim is None:
+            raise ValueError(f"{type(self).__name__}: give dim explicitly (e.g. dim=1)")
+        self.dim = dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return type(self).function(x, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Softmax(_SoftmaxLike):
+    function = staticmethod(F.softmax)
+
+
+class LogSoftmax(_SoftmaxLike):
+    function = staticmethod(F.log_softmax)
+
+
+class _Loss(Module):
+    function: Callable
+
+    def __init__(self, reduction: str = "mean"):
+        super().__init__()
+        if reduction not in ("mean", "sum", "none"):
+            raise ValueError(f"{type(self).__name__}: unknown reduction {reduction!r} (mean, sum, none)")
+        self.reduction = reduction
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return type(self).function(input, target, reduction=self.reduction)
+
+
+class CrossEntropyLoss(_Loss):
+    """Cross entropy of logits (N, C) and class indices (N,)."""
+
+    function = staticmethod(F.cross_entropy)
+
+
+class MSELoss(_Loss):
+    """Mean squared error."""
+
+    function = staticmethod(F.mse_loss)
+
+
+__all__ = [
+    "Module", "Parameter", "Sequential", "ModuleList", "Linear", "Conv2d", "MaxPool2d", "AvgPool2d",
+    "BatchNorm1d", "BatchNorm2d", "Dropout", "Flatten", "ReLU", "Sigmoid", "Tanh", "Identity",
+    "Softmax", "LogSoftmax", "CrossEntropyLoss", "MSELoss",
+]  # fmt: skip
