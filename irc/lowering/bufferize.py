@@ -61,8 +61,10 @@ def buffer_type(t: TensorType) -> MemRefType:
 
 def view_source(value: SSAValue) -> SSAValue | None:
     """The buffer a view (subview, collapse_shape, expand_shape) looks into."""
-    return value.owner.src if isinstance(value.owner, memref.CollapseShapeOp | memref.ExpandShapeOp) else (
-        value.owner.source if isinstance(value.owner, memref.SubviewOp) else None
+    return (
+        value.owner.src
+        if isinstance(value.owner, memref.CollapseShapeOp | memref.ExpandShapeOp)
+        else (value.owner.source if isinstance(value.owner, memref.SubviewOp) else None)
     )
 
 
@@ -78,14 +80,19 @@ def _alloc(t: MemRefType) -> memref.AllocOp:
 
 
 def _collapse(source: SSAValue, reassociation: Attribute, t: MemRefType) -> memref.CollapseShapeOp:
-    return memref.CollapseShapeOp.build(operands=[source], result_types=[t], properties={"reassociation": reassociation})
+    return memref.CollapseShapeOp.build(
+        operands=[source], result_types=[t], properties={"reassociation": reassociation}
+    )
 
 
 def _expand(source: SSAValue, reassociation: Attribute, t: MemRefType) -> memref.ExpandShapeOp:
     return memref.ExpandShapeOp.build(
         operands=[source, []],
         result_types=[t],
-        properties={"reassociation": reassociation, "static_output_shape": DenseArrayBase.from_list(i64, t.get_shape())},
+        properties={
+            "reassociation": reassociation,
+            "static_output_shape": DenseArrayBase.from_list(i64, t.get_shape()),
+        },
     )
 
 
@@ -93,7 +100,9 @@ def _subview(source: SSAValue, slice_op: tensor.ExtractSliceOp | tensor.InsertSl
     """A static subview like the slice op's, reduced to `rank` dims (dropping unit dims)."""
     if slice_op.offsets or slice_op.sizes or slice_op.strides:
         raise BufferizeError(f"irc-bufferize: {slice_op.name} with dynamic offsets/sizes/strides is not supported")
-    offsets, sizes, strides = (p.get_values() for p in (slice_op.static_offsets, slice_op.static_sizes, slice_op.static_strides))
+    offsets, sizes, strides = (
+        p.get_values() for p in (slice_op.static_offsets, slice_op.static_sizes, slice_op.static_strides)
+    )
     reduce_rank = rank < len(sizes)
     t = memref.SubviewOp.infer_result_type(source.type, offsets, sizes, strides, reduce_rank=reduce_rank)
     if t.get_num_dims() != rank:
@@ -105,7 +114,11 @@ def _on_buffers(op: LinalgStructuredOperation, ins: Sequence[SSAValue], outs: Se
     """The same linalg op reading `ins` and writing `outs` (memrefs), with no results."""
     properties = {k: v for k, v in op.properties.items() if k != "operandSegmentSizes"}
     return type(op).build(
-        operands=[ins, outs], result_types=[[]], properties=properties, attributes=dict(op.attributes), regions=[op.body.clone()]
+        operands=[ins, outs],
+        result_types=[[]],
+        properties=properties,
+        attributes=dict(op.attributes),
+        regions=[op.body.clone()],
     )
 
 
@@ -127,14 +140,18 @@ class _FunctionBufferizer:
         old_args = list(self.block.args)
         for arg in old_args:
             if not isinstance(arg.type, TensorType):
-                raise BufferizeError(f"irc-bufferize: @{self.function.sym_name.data} argument of type {arg.type} is not a tensor")
+                raise BufferizeError(
+                    f"irc-bufferize: @{self.function.sym_name.data} argument of type {arg.type} is not a tensor"
+                )
             new_arg = self.block.insert_arg(buffer_type(arg.type), len(self.block.args))
             new_arg.name_hint = arg.name_hint
             self.bind(arg, new_arg)
         for op in self.ops:
             self.bufferize(op)
         for op in reversed(self.ops):
-            if isinstance(op, func.ReturnOp) or any(isinstance(v.type, TensorType) for v in (*op.operands, *op.results)):
+            if isinstance(op, func.ReturnOp) or any(
+                isinstance(v.type, TensorType) for v in (*op.operands, *op.results)
+            ):
                 Rewriter.erase_op(op)
         for arg in old_args:
             self.block.erase_arg(arg)
@@ -168,17 +185,14 @@ class _FunctionBufferizer:
     def used_between(self, root: SSAValue, start: int, op: Operation) -> bool:
         """Whether a tensor living in `root` is used at a position in [start, op), or `root` written there."""
         end = self.position[op]
-        uses = (
-            self.position[u.operation]
-            for v in self.tensors_in[root]
-            for u in v.uses
-            if not self.only_writes(u)
-        )
+        uses = (self.position[u.operation] for v in self.tensors_in[root] for u in v.uses if not self.only_writes(u))
         return any(start <= j < end for j in uses) or any(j >= start for j in self.writes[root])
 
     def only_writes(self, use: Use) -> bool:
         """An insert_slice does not read its destination, and one computed in place reads nothing."""
-        return isinstance(use.operation, tensor.InsertSliceOp) and (use.index == 1 or use.operation in self.computed_in_place)
+        return isinstance(use.operation, tensor.InsertSliceOp) and (
+            use.index == 1 or use.operation in self.computed_in_place
+        )
 
     def replace_buffer(self, old: SSAValue, new: SSAValue) -> None:
         """Make every use of the allocation `old` use `new` (a buffer of the same shape) instead."""
@@ -220,7 +234,9 @@ class _FunctionBufferizer:
             case tensor.CollapseShapeOp() | tensor.ExpandShapeOp():
                 self.bufferize_reshape(op)
             case tensor.ExtractSliceOp():
-                self.bind(op.result, self.insert(_subview(self.buffer[op.source], op, op.result.type.get_num_dims()), op))
+                self.bind(
+                    op.result, self.insert(_subview(self.buffer[op.source], op, op.result.type.get_num_dims()), op)
+                )
             case tensor.InsertSliceOp():
                 self.bufferize_insert_slice(op)
             case func.ReturnOp():
@@ -310,8 +326,12 @@ class _FunctionBufferizer:
         if isinstance(owner, memref.AllocOp) and buffer in self.owned and buffer.type == out.type:
             self.replace_buffer(buffer, out)
             return True
-        if isinstance(owner, memref.CollapseShapeOp | memref.ExpandShapeOp) and isinstance(owner.src.type.layout, NoneAttr):
-            inverse = (_expand if isinstance(owner, memref.CollapseShapeOp) else _collapse)(out, owner.reassociation, owner.src.type)
+        if isinstance(owner, memref.CollapseShapeOp | memref.ExpandShapeOp) and isinstance(
+            owner.src.type.layout, NoneAttr
+        ):
+            inverse = (_expand if isinstance(owner, memref.CollapseShapeOp) else _collapse)(
+                out, owner.reassociation, owner.src.type
+            )
             self.insert(inverse, first)
             if self.become_output(owner.src, inverse.result, first):
                 return True
@@ -327,7 +347,9 @@ class BufferizePass(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         for function in [f for f in op.ops if isinstance(f, func.FuncOp) and f.body.blocks]:
-            if any(isinstance(t, TensorType) for t in (*function.function_type.inputs, *function.function_type.outputs)):
+            if any(
+                isinstance(t, TensorType) for t in (*function.function_type.inputs, *function.function_type.outputs)
+            ):
                 _FunctionBufferizer(op, function).run()
 
 

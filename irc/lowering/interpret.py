@@ -40,7 +40,14 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.dialects.linalg.abstract_ops import LinalgStructuredOperation
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
-from xdsl.ir.affine import AffineBinaryOpExpr, AffineBinaryOpKind, AffineConstantExpr, AffineDimExpr, AffineExpr, AffineMap
+from xdsl.ir.affine import (
+    AffineBinaryOpExpr,
+    AffineBinaryOpKind,
+    AffineConstantExpr,
+    AffineDimExpr,
+    AffineExpr,
+    AffineMap,
+)
 
 Value = np.ndarray | np.generic
 
@@ -110,7 +117,9 @@ def _view(array: np.ndarray, shape: Sequence[int], op: Operation) -> np.ndarray:
     try:
         return np.reshape(array, tuple(shape), copy=False)
     except ValueError:
-        raise InterpretError(f"{op.name}: a {array.shape} buffer with strides {array.strides} has no view of shape {tuple(shape)}") from None
+        raise InterpretError(
+            f"{op.name}: a {array.shape} buffer with strides {array.strides} has no view of shape {tuple(shape)}"
+        ) from None
 
 
 class Frame:
@@ -198,8 +207,20 @@ def _divsi(a: Value, b: Value) -> Value:
 
 def _cmpf(predicate: int) -> Callable:
     unordered = predicate in (8, 9, 10, 11, 12, 13)  # ueq ugt uge ult ule une
-    base = {1: np.equal, 2: np.greater, 3: np.greater_equal, 4: np.less, 5: np.less_equal, 6: np.not_equal,
-            8: np.equal, 9: np.greater, 10: np.greater_equal, 11: np.less, 12: np.less_equal, 13: np.not_equal}
+    base = {
+        1: np.equal,
+        2: np.greater,
+        3: np.greater_equal,
+        4: np.less,
+        5: np.less_equal,
+        6: np.not_equal,
+        8: np.equal,
+        9: np.greater,
+        10: np.greater_equal,
+        11: np.less,
+        12: np.less_equal,
+        13: np.not_equal,
+    }
 
     def compare(a: Value, b: Value) -> Value:
         nan = np.isnan(a) | np.isnan(b)
@@ -214,8 +235,18 @@ def _cmpf(predicate: int) -> Callable:
     return compare
 
 
-_CMPI = [np.equal, np.not_equal, np.less, np.less_equal, np.greater, np.greater_equal,
-         np.less, np.less_equal, np.greater, np.greater_equal]  # unsigned predicates compare signed: irc has no unsigned ints
+_CMPI = [
+    np.equal,
+    np.not_equal,
+    np.less,
+    np.less_equal,
+    np.greater,
+    np.greater_equal,
+    np.less,
+    np.less_equal,
+    np.greater,
+    np.greater_equal,
+]  # unsigned predicates compare signed: irc has no unsigned ints
 
 
 def _cmp(frame: Frame, op: Operation, args: list) -> Sequence[object]:
@@ -229,29 +260,78 @@ def _erf(x: Value) -> Value:
 
 
 _BINARY: dict[str, Callable] = {
-    "arith.addf": np.add, "arith.addi": np.add, "arith.subf": np.subtract, "arith.subi": np.subtract,
-    "arith.mulf": np.multiply, "arith.muli": np.multiply, "arith.divf": np.divide, "arith.divsi": _divsi,
+    "arith.addf": np.add,
+    "arith.addi": np.add,
+    "arith.subf": np.subtract,
+    "arith.subi": np.subtract,
+    "arith.mulf": np.multiply,
+    "arith.muli": np.multiply,
+    "arith.divf": np.divide,
+    "arith.divsi": _divsi,
     "arith.floordivsi": lambda a, b: np.floor_divide(a, np.where(b == 0, 1, b)),
     "arith.ceildivsi": lambda a, b: -np.floor_divide(-a, np.where(b == 0, 1, b)),
     "arith.remsi": lambda a, b: np.fmod(a, np.where(b == 0, 1, b)),
-    "arith.maximumf": np.maximum, "arith.minimumf": np.minimum, "arith.maxnumf": np.fmax, "arith.minnumf": np.fmin,
-    "arith.maxsi": np.maximum, "arith.minsi": np.minimum,
-    "arith.andi": np.bitwise_and, "arith.ori": np.bitwise_or, "arith.xori": np.bitwise_xor,
-    "arith.shli": np.left_shift, "arith.shrsi": np.right_shift,
-    "math.powf": np.power, "math.atan2": np.arctan2, "math.copysign": np.copysign,
+    "arith.maximumf": np.maximum,
+    "arith.minimumf": np.minimum,
+    "arith.maxnumf": np.fmax,
+    "arith.minnumf": np.fmin,
+    "arith.maxsi": np.maximum,
+    "arith.minsi": np.minimum,
+    "arith.andi": np.bitwise_and,
+    "arith.ori": np.bitwise_or,
+    "arith.xori": np.bitwise_xor,
+    "arith.shli": np.left_shift,
+    "arith.shrsi": np.right_shift,
+    "math.powf": np.power,
+    "math.atan2": np.arctan2,
+    "math.copysign": np.copysign,
 }
 _UNARY: dict[str, Callable] = {
-    "arith.negf": np.negative, "math.absf": np.abs, "math.absi": np.abs, "math.exp": np.exp, "math.exp2": np.exp2,
-    "math.expm1": np.expm1, "math.log": np.log, "math.log2": np.log2, "math.log10": np.log10, "math.log1p": np.log1p,
-    "math.sqrt": np.sqrt, "math.rsqrt": lambda x: 1 / np.sqrt(x), "math.cbrt": np.cbrt, "math.erf": _erf,
-    "math.tanh": np.tanh, "math.sinh": np.sinh, "math.cosh": np.cosh, "math.sin": np.sin, "math.cos": np.cos,
-    "math.tan": np.tan, "math.asin": np.arcsin, "math.acos": np.arccos, "math.atan": np.arctan,
-    "math.asinh": np.arcsinh, "math.atanh": np.arctanh, "math.acosh": np.arccosh,
-    "math.floor": np.floor, "math.ceil": np.ceil, "math.trunc": np.trunc, "math.roundeven": np.rint,
+    "arith.negf": np.negative,
+    "math.absf": np.abs,
+    "math.absi": np.abs,
+    "math.exp": np.exp,
+    "math.exp2": np.exp2,
+    "math.expm1": np.expm1,
+    "math.log": np.log,
+    "math.log2": np.log2,
+    "math.log10": np.log10,
+    "math.log1p": np.log1p,
+    "math.sqrt": np.sqrt,
+    "math.rsqrt": lambda x: 1 / np.sqrt(x),
+    "math.cbrt": np.cbrt,
+    "math.erf": _erf,
+    "math.tanh": np.tanh,
+    "math.sinh": np.sinh,
+    "math.cosh": np.cosh,
+    "math.sin": np.sin,
+    "math.cos": np.cos,
+    "math.tan": np.tan,
+    "math.asin": np.arcsin,
+    "math.acos": np.arccos,
+    "math.atan": np.arctan,
+    "math.asinh": np.arcsinh,
+    "math.atanh": np.arctanh,
+    "math.acosh": np.arccosh,
+    "math.floor": np.floor,
+    "math.ceil": np.ceil,
+    "math.trunc": np.trunc,
+    "math.roundeven": np.rint,
     "math.round": lambda x: np.trunc(x + np.copysign(0.5, x)),
 }
-_CASTS = ("arith.sitofp", "arith.uitofp", "arith.fptosi", "arith.fptoui", "arith.extf", "arith.truncf",
-          "arith.extsi", "arith.extui", "arith.trunci", "arith.index_cast", "arith.index_castui")
+_CASTS = (
+    "arith.sitofp",
+    "arith.uitofp",
+    "arith.fptosi",
+    "arith.fptoui",
+    "arith.extf",
+    "arith.truncf",
+    "arith.extsi",
+    "arith.extui",
+    "arith.trunci",
+    "arith.index_cast",
+    "arith.index_castui",
+)
 
 
 def _select(frame: Frame, op: Operation, args: list) -> Sequence[object]:
@@ -341,7 +421,9 @@ def _store(frame: Frame, op: Operation, args: list) -> Sequence[object]:
     try:
         memref[tuple(indices)] = value
     except ValueError:
-        raise InterpretError(f"memref.store: parallel iterations store different values into one element of {memref.shape}") from None
+        raise InterpretError(
+            f"memref.store: parallel iterations store different values into one element of {memref.shape}"
+        ) from None
     return ()
 
 
@@ -364,7 +446,9 @@ def _parallel(frame: Frame, op: Operation, args: list) -> Sequence[object]:
     lbs, ubs, steps = args[:n], args[n : 2 * n], args[2 * n : 3 * n]
     # New loops take leading axes, so values of enclosing loops broadcast unchanged.
     ivs = [
-        np.arange(int(lb), int(ub), int(st)).reshape([-1 if a == j else 1 for a in range(n)] + [1] * frame.parallel_rank)
+        np.arange(int(lb), int(ub), int(st)).reshape(
+            [-1 if a == j else 1 for a in range(n)] + [1] * frame.parallel_rank
+        )
         for j, (lb, ub, st) in enumerate(zip(lbs, ubs, steps))
     ]
     if any(iv.size == 0 for iv in ivs):
@@ -458,7 +542,9 @@ def run_stage(module: ModuleOp, inputs: list[np.ndarray], entry: str | None = No
     for i, (value, t) in enumerate(zip(inputs, arg_types)):
         value = np.asarray(value)
         if tuple(value.shape) != tuple(t.get_shape()):
-            raise InterpretError(f"@{function.sym_name.data} input {i}: expected shape {tuple(t.get_shape())}, got {value.shape}")
+            raise InterpretError(
+                f"@{function.sym_name.data} input {i}: expected shape {tuple(t.get_shape())}, got {value.shape}"
+            )
         args.append(np.array(value, dtype=numpy_dtype(t.get_element_type())))
     outputs = [_poison(t) for t in arg_types[len(inputs) :]]
     results = Interpreter(module).call(function, [*args, *outputs])

@@ -25,11 +25,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects import arith, func, linalg, memref, scf
+from xdsl.dialects import arith, func, memref, scf
 from xdsl.dialects.builtin import IndexType, IntegerAttr, MemRefType, ModuleOp, ShapedType
 from xdsl.dialects.linalg.abstract_ops import LinalgStructuredOperation
+from xdsl.dialects.linalg.ops import IndexOp, YieldOp
 from xdsl.ir import Block, Operation, Region, SSAValue
-from xdsl.ir.affine import AffineBinaryOpExpr, AffineBinaryOpKind, AffineConstantExpr, AffineDimExpr, AffineExpr, AffineMap
+from xdsl.ir.affine import (
+    AffineBinaryOpExpr,
+    AffineBinaryOpKind,
+    AffineConstantExpr,
+    AffineDimExpr,
+    AffineExpr,
+    AffineMap,
+)
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 from xdsl.utils.exceptions import DiagnosticException
@@ -130,9 +138,9 @@ def lower_linalg(op: LinalgStructuredOperation, const: IndexConstants) -> list[O
                 ops.append(memref.LoadOp.get(operand, indices))
                 mapping[arg] = ops[-1].res
         for body_op in body.ops:
-            if isinstance(body_op, linalg.IndexOp):
+            if isinstance(body_op, IndexOp):
                 mapping[body_op.result] = ivs[body_op.dim.value.data]
-            elif isinstance(body_op, linalg.YieldOp):
+            elif isinstance(body_op, YieldOp):
                 for out, m, value in zip(op.outputs, maps[n_in:], body_op.operands, strict=True):
                     indices = [index_value(e, ivs, const, ops) for e in m.results]
                     ops.append(memref.StoreOp.get(mapping.get(value, value), out, indices))
