@@ -1,0 +1,193 @@
+"""Forward-mode derivative rules (JVPs) of the `hl` ops, one short rule per op.
+
+A rule gets an `Emitter`, the forward op (values of the function being
+built) and one tangent per operand (None where the operand carries none,
+i.e. its tangent is zero); it returns the tangent of the op's result, written
+with hl ops.  Ties are treated as in `vjp_rules.py`, whose helpers these
+rules share.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Sequence
+
+from xdsl.ir import SSAValue
+
+from irc.ir.hl import HLOp, shape_of
+from irc.lowering.vjp_rules import (
+    Emitter,
+    extremum_share,
+    max_pool_shares,
+    pool_windows,
+    prod_of_others,
+    safe_log,
+    tie_weight,
+)
+
+Tangents = Sequence[SSAValue | None]
+Rule = Callable[[Emitter, HLOp, Tangents], SSAValue]
+
+
+def total(b: Emitter, op: HLOp, terms: Sequence[SSAValue | None]) -> SSAValue:
+    """The sum of the non-None terms, broadcast to the shape of op's result."""
+    t = functools.reduce(b.add, [term for term in terms if term is not None])
+    shape = shape_of(op.results[0].type)
+    return t if shape_of(t.type) == shape else b.broadcast_to(t, shape=shape)
+
+
+def _same_op(b, op, ts):
+    """Linear ops: the tangent is the op applied to the tangents."""
+    (t,) = ts
+    return b.emit(type(op), t, result_type=op.results[0].type, **{k: op.attr(k) for k in op.attributes})
+
+
+def _pointwise(derivative: Callable[[Emitter, SSAValue, SSAValue], SSAValue], doc: str) -> Rule:
+    """y = f(x) elementwise: ty = tx * f'(x); `derivative(b, x, y)` is f'(x)."""
+
+    def rule(b, op, ts):
+        return b.mul(ts[0], derivative(b, op.operands[0], op.results[0]))
+
+    rule.__doc__ = doc
+    return rule
+
+
+def _abs(b, op, ts):
+    """y = |x|: ty = tx * sign(x)   (0 at x = 0)"""
+    (x,), (t,) = op.operands, ts
+    return b.select(b.compare(x, 0.0, predicate="gt"), t, b.select(b.compare(x, 0.0, predicate="lt"), b.neg(t), 0.0))
+
+
+def _relu(b, op, ts):
+    """y = max(x, 0): ty = where(x > 0, tx, 0)"""
+    return b.select(b.compare(op.operands[0], 0.0, predicate="gt"), ts[0], 0.0)
+
+
+def _add(b, op, ts):
+    """y = a + c: ty = ta + tc"""
+    return total(b, op, ts)
+
+
+def _sub(b, op, ts):
+    """y = a - c: ty = ta - tc"""
+    ta, tc = ts
+    return total(b, op, [ta, tc and b.neg(tc)])
+
+
+def _mul(b, op, ts):
+    """y = a * c: ty = ta * c + a * tc"""
+    (a, c), (ta, tc) = op.operands, ts
+    return total(b, op, [ta and b.mul(ta, c), tc and b.mul(a, tc)])
+
+
+def _div(b, op, ts):
+    """y = a / c: ty = ta / c - tc * y / c"""
+    c, (ta, tc) = op.operands[1], ts
+    return total(b, op, [ta and b.div(ta, c), tc and b.neg(b.div(b.mul(tc, op.results[0]), c))])
+
+
+def _pow(b, op, ts):
+    """y = a ** c: ty = ta * c * a ** (c - 1) + tc * y * log(a)   (log(a) taken as 0 where a <= 0)"""
+    (a, c), (ta, tc) = op.operands, ts
+    da = ta and b.mul(b.mul(ta, c), b.pow(a, b.sub(c, 1.0)))
+    dc = tc and b.mul(b.mul(tc, op.results[0]), safe_log(b, a))
+    return total(b, op, [da, dc])
+
+
+def _extremum(predicate: str, doc: str) -> Rule:
+    def rule(b, op, ts):
+        (a, c), (ta, tc) = op.operands, ts
+        w = tie_weight(b, a, c, predicate)
+        return total(b, op, [ta and b.mul(ta, w), tc and b.mul(tc, b.sub(1.0, w))])
+
+    rule.__doc__ = doc
+    return rule
+
+
+def _select(b, op, ts):
+    """y = where(cond, a, c): ty = where(cond, ta, tc)"""
+    _, ta, tc = ts
+    return total(b, op, [b.select(op.operands[0], 0.0 if ta is None else ta, 0.0 if tc is None else tc)])
+
+
+def _max_min(b, op, ts):
+    """y = max(x, dims) (or min): ty = sum(tx * share), share = 1/count at the (tied) extrema"""
+    return b.sum(b.mul(ts[0], extremum_share(b, op)), dims=op.attr("dims"), keepdim=op.attr("keepdim"))
+
+
+def _prod(b, op, ts):
+    """y = prod(x, dims): ty = sum(tx * product of the other elements)"""
+    return b.sum(b.mul(ts[0], prod_of_others(b, op)), dims=op.attr("dims"), keepdim=op.attr("keepdim"))
+
+
+def _pad(b, op, ts):
+    """y = pad(x, low, high, value): ty = pad(tx, low, high, 0)"""
+    return b.pad(ts[0], low=op.attr("low"), high=op.attr("high"), value=0.0)
+
+
+def _concat(b, op, ts):
+    """y = concat(x_0, x_1, ..., dim): ty = concat(t_0, t_1, ..., dim)   (zeros for missing tangents)"""
+    parts = [b.full(0.0, x.type) if t is None else t for x, t in zip(op.operands, ts)]
+    return b.concat(*parts, dim=op.attr("dim"))
+
+
+def _matmul(b, op, ts):
+    """y = a @ c: ty = ta @ c + a @ tc"""
+    (a, c), (ta, tc) = op.operands, ts
+    return total(b, op, [ta and b.matmul(ta, c), tc and b.matmul(a, tc)])
+
+
+def _conv2d(b, op, ts):
+    """y = conv2d(x, w): ty = conv2d(tx, w) + conv2d(x, tw)   (same attributes)"""
+    (x, w), (tx, tw) = op.operands, ts
+    attrs = {k: op.attr(k) for k in op.attributes}
+    return total(b, op, [tx and b.conv2d(tx, w, **attrs), tw and b.conv2d(x, tw, **attrs)])
+
+
+def _max_pool2d(b, op, ts):
+    """y = max_pool2d(x): ty = sum over kernel offsets of tx's window element * share (1/count at the max)"""
+    shares, _ = max_pool_shares(b, op)
+    windows, _ = pool_windows(b, op, ts[0], 0.0)
+    return functools.reduce(b.add, [b.mul(share, t) for (_, _, share), (_, _, t) in zip(shares, windows)])
+
+
+def _softmax(b, op, ts):
+    """y = softmax(x, dim): ty = y * (tx - sum(tx * y, dim))"""
+    y = op.results[0]
+    return b.mul(y, b.sub(ts[0], b.sum(b.mul(ts[0], y), dims=(op.attr("dim"),), keepdim=True)))
+
+
+def _log_softmax(b, op, ts):
+    """y = log_softmax(x, dim): ty = tx - sum(exp(y) * tx, dim)"""
+    y = op.results[0]
+    return b.sub(ts[0], b.sum(b.mul(b.exp(y), ts[0]), dims=(op.attr("dim"),), keepdim=True))
+
+
+JVP_RULES: dict[str, Rule] = {
+    "hl.neg": _same_op,
+    "hl.abs": _abs,
+    "hl.exp": _pointwise(lambda b, x, y: y, "y = exp(x): ty = tx * y"),
+    "hl.log": _pointwise(lambda b, x, y: b.div(1.0, x), "y = log(x): ty = tx / x"),
+    "hl.sqrt": _pointwise(lambda b, x, y: b.div(0.5, y), "y = sqrt(x): ty = tx * 0.5 / y"),
+    "hl.rsqrt": _pointwise(lambda b, x, y: b.div(b.mul(y, -0.5), x), "y = 1 / sqrt(x): ty = tx * -0.5 * y / x"),
+    "hl.tanh": _pointwise(lambda b, x, y: b.sub(1.0, b.mul(y, y)), "y = tanh(x): ty = tx * (1 - y * y)"),
+    "hl.sigmoid": _pointwise(lambda b, x, y: b.mul(y, b.sub(1.0, y)), "y = sigmoid(x): ty = tx * y * (1 - y)"),
+    "hl.relu": _relu,
+    "hl.sin": _pointwise(lambda b, x, y: b.cos(x), "y = sin(x): ty = tx * cos(x)"),
+    "hl.cos": _pointwise(lambda b, x, y: b.neg(b.sin(x)), "y = cos(x): ty = -tx * sin(x)"),
+    "hl.erf": _pointwise(
+        lambda b, x, y: b.mul(b.exp(b.neg(b.mul(x, x))), 2 / math.sqrt(math.pi)),
+        "y = erf(x): ty = tx * 2 / sqrt(pi) * exp(-x * x)",
+    ),
+    "hl.cast": _same_op,
+    "hl.add": _add, "hl.sub": _sub, "hl.mul": _mul, "hl.div": _div, "hl.pow": _pow,
+    "hl.maximum": _extremum("gt", "y = maximum(a, c): ty = ta * w + tc * (1 - w), w = 1 / 0.5 / 0 for a >, ==, < c"),
+    "hl.minimum": _extremum("lt", "y = minimum(a, c): ty = ta * w + tc * (1 - w), w = 1 / 0.5 / 0 for a <, ==, > c"),
+    "hl.select": _select,
+    "hl.sum": _same_op, "hl.mean": _same_op, "hl.max": _max_min, "hl.min": _max_min, "hl.prod": _prod,
+    "hl.reshape": _same_op, "hl.transpose": _same_op, "hl.broadcast_to": _same_op, "hl.slice": _same_op,
+    "hl.concat": _concat, "hl.pad": _pad,
+    "hl.matmul": _matmul, "hl.conv2d": _conv2d, "hl.max_pool2d": _max_pool2d, "hl.avg_pool2d": _same_op,
+    "hl.softmax": _softmax, "hl.log_softmax": _log_softmax,
+}  # fmt: skip

@@ -1,0 +1,550 @@
+"""Reverse-mode derivative rules (VJPs) of the `hl` ops, one short rule per op.
+
+A rule gets an `Emitter` (which appends hl ops), the forward op (its operands
+and result are values of the gradient function being built) and the
+cotangent `g` of the op's result; it returns one cotangent per operand, or
+None for an operand that gets no gradient.  Rules are written with hl ops, so
+a gradient function is ordinary hl: it lowers like any other function and
+can be differentiated again.
+
+Ops with no derivative (compare, argmax/argmin, constant, full, iota) have no
+rule: their results carry no gradient.  Broadcasting is undone in one place,
+`sum_to`.  Ties: `maximum`/`minimum` split the gradient evenly between equal
+operands (as PyTorch does); `max`/`min` reductions and `max_pool2d` share it
+evenly among the tied maxima (PyTorch's `amax` does the same for reductions;
+its max_pool2d picks one of them instead).
+
+The helpers below (the emitter, `sum_to`, `dilate`, `unslice`, `flip`,
+`pool_windows`, ...) are also used by the forward-mode rules in
+`jvp_rules.py`.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from xdsl.dialects.builtin import UnknownLoc
+from xdsl.ir import Attribute, Block, SSAValue
+
+from irc.ir import hl
+from irc.ir.hl import HLOp, _pair, is_float, shape_of, tensor_type
+
+Operand = SSAValue | float | int
+
+
+class Emitter:
+    """Appends hl ops to a block: `b.mul(x, y)`, `b.sum(x, dims=(0,))`, any hl op by its short name.
+
+    Python numbers among the operands become rank-0 `hl.full`s of the dtype
+    of the first non-boolean tensor operand; every op gets `location`.
+    """
+
+    def __init__(self, block: Block, location: Attribute | None = None):
+        self.block = block
+        self.location = location or UnknownLoc()
+
+    def emit(self, op: type[HLOp], *operands: Operand, result_type: Attribute | None = None, **attrs) -> SSAValue:
+        element_type = next(
+            (o.type.element_type for o in operands if isinstance(o, SSAValue) and o.type.element_type != hl.i1), None
+        )
+        values = [o if isinstance(o, SSAValue) else self.full(o, tensor_type((), element_type)) for o in operands]
+        new = op.make(values, result_type, **attrs)
+        new.location = self.location
+        self.block.add_op(new)
+        return new.results[0]
+
+    def __getattr__(self, short_name: str) -> Callable[..., SSAValue]:
+        op = hl.OPS_BY_NAME.get(f"hl.{short_name}")
+        if op is None:
+            raise AttributeError(f"hl has no op {short_name!r}")
+        return functools.partial(self.emit, op)
+
+    def full(self, value: float, type_: Attribute) -> SSAValue:
+        return self.emit(
+            hl.FullOp, result_type=type_, value=float(value) if is_float(type_.element_type) else int(value)
+        )
+
+    def indicator(self, cond: SSAValue, like: SSAValue) -> SSAValue:
+        """1.0 where `cond` holds, else 0.0, in the float dtype of `like`."""
+        return self.cast(cond, result_type=tensor_type(shape_of(cond.type), like.type.element_type))
+
+
+# --------------------------------------------------------------------------
+# helpers shared by the rules
+# --------------------------------------------------------------------------
+
+
+def sum_to(b: Emitter, g: SSAValue, shape: Sequence[int]) -> SSAValue:
+    """Undo numpy broadcasting: sum `g` over the broadcast dims, then reshape to `shape`."""
+    gshape = shape_of(g.type)
+    if gshape == tuple(shape):
+        return g
+    lead = len(gshape) - len(shape)
+    dims = [*range(lead), *(lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1)]
+    if dims:
+        g = b.sum(g, dims=dims, keepdim=False)
+    return b.reshape(g, shape=tuple(shape)) if shape_of(g.type) != tuple(shape) else g
+
+
+def keepdims(b: Emitter, v: SSAValue, op: HLOp) -> SSAValue:
+    """A reduction's result (or cotangent) reshaped to keep the reduced dims as size 1."""
+    shape = hl.reduced_shape(op.short_name, shape_of(op.operands[0].type), op.attr("dims"), True, [])
+    return v if shape_of(v.type) == shape else b.reshape(v, shape=shape)
+
+
+def mT(b: Emitter, x: SSAValue) -> SSAValue:
+    """Swap the last two dims."""
+    rank = len(shape_of(x.type))
+    return b.transpose(x, perm=(*range(rank - 2), rank - 1, rank - 2))
+
+
+def safe_log(b: Emitter, x: SSAValue) -> SSAValue:
+    """log(x) where x > 0, else 0 (no NaN reaches a gradient, nor a second derivative)."""
+    positive = b.compare(x, 0.0, predicate="gt")
+    return b.select(positive, b.log(b.select(positive, x, 1.0)), 0.0)
+
+
+def tie_weight(b: Emitter, a: SSAValue, c: SSAValue, predicate: str) -> SSAValue:
+    """1 where `a predicate c` (a wins), 0.5 where equal, 0 elsewhere: a's share of maximum/minimum."""
+    wins = b.indicator(b.compare(a, c, predicate=predicate), a)
+    return b.add(wins, b.mul(b.indicator(b.compare(a, c, predicate="eq"), a), 0.5))
+
+
+def extremum_share(b: Emitter, op: HLOp) -> SSAValue:
+    """For max/min reductions: 1/count at each (tied) extremum of x, 0 elsewhere (x's shape)."""
+    x, y = op.operands[0], op.results[0]
+    mask = b.indicator(b.compare(x, keepdims(b, y, op), predicate="eq"), x)
+    return b.div(mask, b.sum(mask, dims=op.attr("dims"), keepdim=True))
+
+
+def prod_of_others(b: Emitter, op: HLOp) -> SSAValue:
+    """d prod / d x_i: the product of the other reduced elements, exact when x has zeros."""
+    x, y = op.operands[0], op.results[0]
+    dims = op.attr("dims")
+    zero = b.compare(x, 0.0, predicate="eq")
+    nonzero_x = b.select(zero, 1.0, x)
+    zeros = b.sum(b.indicator(zero, x), dims=dims, keepdim=True)
+    only_zero = b.select(b.compare(zeros, 1.0, predicate="eq"), b.prod(nonzero_x, dims=dims, keepdim=True), 0.0)
+    return b.select(zero, only_zero, b.div(keepdims(b, y, op), nonzero_x))
+
+
+def dilate(b: Emitter, x: SSAValue, strides: Sequence[int]) -> SSAValue:
+    """Insert `stride - 1` zeros between neighbours along every dim (length (n - 1) * s + 1)."""
+    for d, s in enumerate(strides):
+        shape = shape_of(x.type)
+        n = shape[d]
+        if s == 1 or n <= 1:
+            continue
+        x = b.reshape(x, shape=(*shape[: d + 1], 1, *shape[d + 1 :]))
+        high = [0] * (len(shape) + 1)
+        high[d + 1] = s - 1
+        x = b.pad(x, low=(0,) * (len(shape) + 1), high=high)
+        x = b.reshape(x, shape=(*shape[:d], n * s, *shape[d + 1 :]))
+        stop = list(shape)
+        stop[d] = (n - 1) * s + 1
+        x = b.slice(x, start=(0,) * len(shape), stop=stop, step=(1,) * len(shape))
+    return x
+
+
+def unslice(b: Emitter, g: SSAValue, start: Sequence[int], step: Sequence[int], shape: Sequence[int]) -> SSAValue:
+    """Place `g` at the positions x[start::step] of a zero tensor of `shape` (the transpose of hl.slice)."""
+    if 0 in shape_of(g.type):
+        return b.full(0.0, tensor_type(shape, g.type.element_type))
+    g = dilate(b, g, step)
+    high = [n - a - m for n, a, m in zip(shape, start, shape_of(g.type))]
+    return b.pad(g, low=tuple(start), high=high) if any(start) or any(high) else g
+
+
+def unpad(b: Emitter, x: SSAValue, low: Sequence[int], shape: Sequence[int]) -> SSAValue:
+    """x[low : low + shape] (drop padding)."""
+    if shape_of(x.type) == tuple(shape):
+        return x
+    stop = [a + n for a, n in zip(low, shape)]
+    return b.slice(x, start=tuple(low), stop=stop, step=(1,) * len(shape))
+
+
+def flip(b: Emitter, x: SSAValue, dims: Sequence[int]) -> SSAValue:
+    """Reverse `x` along `dims` (a concat of unit slices; kernels are small)."""
+    for d in dims:
+        shape = shape_of(x.type)
+        if shape[d] <= 1:
+            continue
+        pieces = []
+        for i in reversed(range(shape[d])):
+            start, stop = [0] * len(shape), list(shape)
+            start[d], stop[d] = i, i + 1
+            pieces.append(b.slice(x, start=start, stop=stop, step=(1,) * len(shape)))
+        x = b.concat(*pieces, dim=d)
+    return x
+
+
+def conv2d_input_grad(
+    b: Emitter, g: SSAValue, w: SSAValue, in_shape: Sequence[int], stride, padding, dilation, groups: int
+) -> SSAValue:
+    """The transposed convolution: the cotangent of conv2d's input, given the output cotangent `g`.
+
+    `g` is dilated by the stride and padded to a "full" correlation over the
+    padded input, which is a stride-1 conv2d with the spatially flipped,
+    in/out-transposed weight; then the input padding is cut off.
+    """
+    n, c, h, wd = in_shape
+    o, cg, kh, kw = shape_of(w.type)
+    (sh, sw), (ph, pw), (dh, dw) = _pair(stride), _pair(padding), _pair(dilation)
+    oh, ow = shape_of(g.type)[2:]
+    rem_h = h + 2 * ph - ((oh - 1) * sh + dh * (kh - 1) + 1)
+    rem_w = wd + 2 * pw - ((ow - 1) * sw + dw * (kw - 1) + 1)
+    gp = b.pad(
+        dilate(b, g, (1, 1, sh, sw)),
+        low=(0, 0, dh * (kh - 1), dw * (kw - 1)),
+        high=(0, 0, dh * (kh - 1) + rem_h, dw * (kw - 1) + rem_w),
+    )
+    wt = b.reshape(w, shape=(groups, o // groups, cg, kh, kw))
+    wt = b.reshape(b.transpose(wt, perm=(0, 2, 1, 3, 4)), shape=(c, o // groups, kh, kw))
+    dxp = b.conv2d(gp, flip(b, wt, (2, 3)), stride=(1, 1), padding=(0, 0), dilation=(dh, dw), groups=groups)
+    return unpad(b, dxp, (0, 0, ph, pw), in_shape)
+
+
+def conv2d_weight_grad(b: Emitter, g: SSAValue, x: SSAValue, w_shape, stride, padding, dilation, groups: int):
+    """The cotangent of conv2d's weight: a conv2d over the batch.
+
+    Input channels become the batch and the batch becomes (per group) the
+    channels; the output cotangent is the kernel, the forward stride is the
+    dilation and the forward dilation the stride.
+    """
+    n, c, h, wd = shape_of(x.type)
+    o, cg, kh, kw = w_shape
+    xt = b.reshape(x, shape=(n, groups, cg, h, wd))
+    xt = b.reshape(b.transpose(xt, perm=(2, 1, 0, 3, 4)), shape=(cg, groups * n, h, wd))
+    gt = b.transpose(g, perm=(1, 0, 2, 3))
+    dw = b.conv2d(xt, gt, stride=_pair(dilation), padding=_pair(padding), dilation=_pair(stride), groups=groups)
+    return b.transpose(unpad(b, dw, (0, 0, 0, 0), (cg, o, kh, kw)), perm=(1, 0, 2, 3))
+
+
+def pool_windows(b: Emitter, op: HLOp, x: SSAValue, pad_value: float):
+    """[(start, step, window)]: per kernel offset (i, j), the strided slice of padded `x` that the
+    pooling windows see there (shape of the pool's result); plus the padded input's shape."""
+    n, c, h, wd = shape_of(x.type)
+    (kh, kw), (sh, sw), (ph, pw) = (_pair(op.attr(k)) for k in ("kernel", "stride", "padding"))
+    oh, ow = shape_of(op.results[0].type)[2:]
+    if ph or pw:
+        x = b.pad(x, low=(0, 0, ph, pw), high=(0, 0, ph, pw), value=pad_value)
+    windows = []
+    for i in range(kh):
+        for j in range(kw):
+            start, step = (0, 0, i, j), (1, 1, sh, sw)
+            stop = (n, c, i + sh * (oh - 1) + 1, j + sw * (ow - 1) + 1)
+            windows.append((start, step, b.slice(x, start=start, stop=stop, step=step)))
+    return windows, shape_of(x.type)
+
+
+def max_pool_shares(b: Emitter, op: HLOp) -> list:
+    """[(start, step, share)]: per kernel offset, 1/count where the window element is the (tied) max."""
+    x, y = op.operands[0], op.results[0]
+    lowest = float(np.finfo(hl.numpy_dtype(x.type.element_type)).min)
+    windows, padded_shape = pool_windows(b, op, x, lowest)
+    masks = [b.indicator(b.compare(win, y, predicate="eq"), y) for _, _, win in windows]
+    count = functools.reduce(b.add, masks)
+    return [(start, step, b.div(mask, count)) for (start, step, _), mask in zip(windows, masks)], padded_shape
+
+
+# --------------------------------------------------------------------------
+# the rules
+# --------------------------------------------------------------------------
+
+Rule = Callable[[Emitter, HLOp, SSAValue], Sequence[SSAValue | None]]
+
+
+def _neg(b, op, g):
+    """Forward: y = -x
+    Backward: dx = -g"""
+    return [b.neg(g)]
+
+
+def _abs(b, op, g):
+    """Forward: y = |x|
+    Backward: dx = g * sign(x)   (0 at x = 0, like PyTorch)"""
+    (x,) = op.operands
+    return [b.select(b.compare(x, 0.0, predicate="gt"), g, b.select(b.compare(x, 0.0, predicate="lt"), b.neg(g), 0.0))]
+
+
+def _exp(b, op, g):
+    """Forward: y = exp(x)
+    Backward: dx = g * y"""
+    return [b.mul(g, op.result)]
+
+
+def _log(b, op, g):
+    """Forward: y = log(x)
+    Backward: dx = g / x"""
+    return [b.div(g, op.operands[0])]
+
+
+def _sqrt(b, op, g):
+    """Forward: y = sqrt(x)
+    Backward: dx = g * 0.5 / y"""
+    return [b.div(b.mul(g, 0.5), op.result)]
+
+
+def _rsqrt(b, op, g):
+    """Forward: y = 1 / sqrt(x)
+    Backward: dx = g * -0.5 * y / x"""
+    return [b.div(b.mul(b.mul(g, -0.5), op.result), op.operands[0])]
+
+
+def _tanh(b, op, g):
+    """Forward: y = tanh(x)
+    Backward: dx = g * (1 - y * y)"""
+    y = op.result
+    return [b.mul(g, b.sub(1.0, b.mul(y, y)))]
+
+
+def _sigmoid(b, op, g):
+    """Forward: y = sigmoid(x)
+    Backward: dx = g * y * (1 - y)"""
+    y = op.result
+    return [b.mul(b.mul(g, y), b.sub(1.0, y))]
+
+
+def _relu(b, op, g):
+    """Forward: y = max(x, 0)
+    Backward: dx = where(x > 0, g, 0)"""
+    return [b.select(b.compare(op.operands[0], 0.0, predicate="gt"), g, 0.0)]
+
+
+def _sin(b, op, g):
+    """Forward: y = sin(x)
+    Backward: dx = g * cos(x)"""
+    return [b.mul(g, b.cos(op.operands[0]))]
+
+
+def _cos(b, op, g):
+    """Forward: y = cos(x)
+    Backward: dx = -g * sin(x)"""
+    return [b.neg(b.mul(g, b.sin(op.operands[0])))]
+
+
+def _erf(b, op, g):
+    """Forward: y = erf(x)
+    Backward: dx = g * 2 / sqrt(pi) * exp(-x * x)"""
+    (x,) = op.operands
+    return [b.mul(b.mul(g, 2 / math.sqrt(math.pi)), b.exp(b.neg(b.mul(x, x))))]
+
+
+def _cast(b, op, g):
+    """Forward: y = cast(x)
+    Backward: dx = cast(g) back to x's dtype (none for an integer x)"""
+    (x,) = op.operands
+    return [b.cast(g, result_type=x.type) if is_float(x.type.element_type) else None]
+
+
+def _add(b, op, g):
+    """Forward: y = a + c
+    Backward: da = g, dc = g   (summed to each operand's shape)"""
+    a, c = op.operands
+    return [sum_to(b, g, shape_of(a.type)), sum_to(b, g, shape_of(c.type))]
+
+
+def _sub(b, op, g):
+    """Forward: y = a - c
+    Backward: da = g, dc = -g"""
+    a, c = op.operands
+    return [sum_to(b, g, shape_of(a.type)), sum_to(b, b.neg(g), shape_of(c.type))]
+
+
+def _mul(b, op, g):
+    """Forward: y = a * c
+    Backward: da = g * c, dc = g * a"""
+    a, c = op.operands
+    return [sum_to(b, b.mul(g, c), shape_of(a.type)), sum_to(b, b.mul(g, a), shape_of(c.type))]
+
+
+def _div(b, op, g):
+    """Forward: y = a / c
+    Backward: da = g / c, dc = -g * y / c"""
+    a, c = op.operands
+    da = b.div(g, c)
+    return [sum_to(b, da, shape_of(a.type)), sum_to(b, b.neg(b.mul(da, op.result)), shape_of(c.type))]
+
+
+def _pow(b, op, g):
+    """Forward: y = a ** c
+    Backward: da = g * c * a ** (c - 1), dc = g * y * log(a)   (log(a) taken as 0 where a <= 0)"""
+    a, c = op.operands
+    da = b.mul(b.mul(g, c), b.pow(a, b.sub(c, 1.0)))
+    dc = b.mul(b.mul(g, op.result), safe_log(b, a))
+    return [sum_to(b, da, shape_of(a.type)), sum_to(b, dc, shape_of(c.type))]
+
+
+def _extremum(predicate: str, doc: str) -> Rule:
+    def rule(b, op, g):
+        a, c = op.operands
+        share = tie_weight(b, a, c, predicate)
+        da = b.mul(g, share)
+        return [sum_to(b, da, shape_of(a.type)), sum_to(b, b.sub(g, da), shape_of(c.type))]
+
+    rule.__doc__ = doc
+    return rule
+
+
+_maximum = _extremum(
+    "gt",
+    """Forward: y = maximum(a, c)
+    Backward: da = g * w, dc = g * (1 - w), w = 1 where a > c, 1/2 where a == c, else 0""",
+)
+_minimum = _extremum(
+    "lt",
+    """Forward: y = minimum(a, c)
+    Backward: da = g * w, dc = g * (1 - w), w = 1 where a < c, 1/2 where a == c, else 0""",
+)
+
+
+def _select(b, op, g):
+    """Forward: y = where(cond, a, c)
+    Backward: dcond = none, da = where(cond, g, 0), dc = where(cond, 0, g)"""
+    cond, a, c = op.operands
+    return [
+        None,
+        sum_to(b, b.select(cond, g, 0.0), shape_of(a.type)),
+        sum_to(b, b.select(cond, 0.0, g), shape_of(c.type)),
+    ]
+
+
+def _sum(b, op, g):
+    """Forward: y = sum(x, dims)
+    Backward: dx = broadcast(g) to x's shape"""
+    x = op.operands[0]
+    return [b.broadcast_to(keepdims(b, g, op), shape=shape_of(x.type))]
+
+
+def _mean(b, op, g):
+    """Forward: y = mean(x, dims)
+    Backward: dx = broadcast(g) / count"""
+    shape = shape_of(op.operands[0].type)
+    count = math.prod(shape[d] for d in op.dims())
+    return [b.broadcast_to(b.div(keepdims(b, g, op), float(count)), shape=shape)]
+
+
+def _max_min(b, op, g):
+    """Forward: y = max(x, dims)  (or min)
+    Backward: dx = g / count at the positions equal to y (count of them), 0 elsewhere"""
+    return [b.mul(keepdims(b, g, op), extremum_share(b, op))]
+
+
+def _prod(b, op, g):
+    """Forward: y = prod(x, dims)
+    Backward: dx = g * (product of the other elements)   (exact with zeros in x)"""
+    return [b.mul(keepdims(b, g, op), prod_of_others(b, op))]
+
+
+def _reshape(b, op, g):
+    """Forward: y = reshape(x, shape)
+    Backward: dx = reshape(g, x.shape)"""
+    return [b.reshape(g, shape=shape_of(op.operands[0].type))]
+
+
+def _transpose(b, op, g):
+    """Forward: y = transpose(x, perm)
+    Backward: dx = transpose(g, inverse(perm))"""
+    return [b.transpose(g, perm=tuple(int(i) for i in np.argsort(op.attr("perm"))))]
+
+
+def _broadcast_to(b, op, g):
+    """Forward: y = broadcast_to(x, shape)
+    Backward: dx = g summed to x's shape"""
+    return [sum_to(b, g, shape_of(op.operands[0].type))]
+
+
+def _slice(b, op, g):
+    """Forward: y = x[start:stop:step]
+    Backward: dx = zeros(x.shape) with dx[start:stop:step] = g   (dilate by step, pad)"""
+    return [unslice(b, g, op.attr("start"), op.attr("step"), shape_of(op.operands[0].type))]
+
+
+def _concat(b, op, g):
+    """Forward: y = concat(x_0, x_1, ..., dim)
+    Backward: dx_i = g[..., offset_i : offset_i + n_i, ...]"""
+    shapes = [shape_of(x.type) for x in op.operands]
+    dim = op.attr("dim") % len(shapes[0])
+    grads, offset = [], 0
+    for shape in shapes:
+        low = [0] * len(shape)
+        low[dim] = offset
+        grads.append(unpad(b, g, low, shape))
+        offset += shape[dim]
+    return grads
+
+
+def _pad(b, op, g):
+    """Forward: y = pad(x, low, high, value)
+    Backward: dx = g[low : low + x.shape]"""
+    return [unpad(b, g, op.attr("low"), shape_of(op.operands[0].type))]
+
+
+def _matmul(b, op, g):
+    """Forward: y = a @ c   (batch dims broadcast)
+    Backward: da = g @ c^T, dc = a^T @ g   (summed over broadcast batch dims)"""
+    a, c = op.operands
+    return [sum_to(b, b.matmul(g, mT(b, c)), shape_of(a.type)), sum_to(b, b.matmul(mT(b, a), g), shape_of(c.type))]
+
+
+def _conv2d(b, op, g):
+    """Forward: y = conv2d(x, w, stride, padding, dilation, groups)
+    Backward: dx = conv2d(pad(dilate(g, stride)), flip(w^T), dilation)   (the transposed conv)
+              dw = conv2d(x^T, g^T, stride=dilation, padding, dilation=stride)   (over the batch)"""
+    x, w = op.operands
+    attrs = [op.attr(k) for k in ("stride", "padding", "dilation", "groups")]
+    return [
+        conv2d_input_grad(b, g, w, shape_of(x.type), *attrs),
+        conv2d_weight_grad(b, g, x, shape_of(w.type), *attrs),
+    ]
+
+
+def _max_pool2d(b, op, g):
+    """Forward: y = max_pool2d(x, kernel, stride, padding)
+    Backward: dx = sum over kernel offsets of g / count placed where the window element equals y"""
+    x = op.operands[0]
+    shares, padded_shape = max_pool_shares(b, op)
+    parts = [unslice(b, b.mul(g, share), start, step, padded_shape) for start, step, share in shares]
+    (ph, pw) = _pair(op.attr("padding"))
+    return [unpad(b, functools.reduce(b.add, parts), (0, 0, ph, pw), shape_of(x.type))]
+
+
+def _avg_pool2d(b, op, g):
+    """Forward: y = avg_pool2d(x, kernel, stride, padding)   (a depthwise conv with weight 1/(kh*kw))
+    Backward: dx = the transposed conv of g with that weight"""
+    x = op.operands[0]
+    c = shape_of(x.type)[1]
+    kh, kw = _pair(op.attr("kernel"))
+    w = b.full(1.0 / (kh * kw), tensor_type((c, 1, kh, kw), x.type.element_type))
+    return [conv2d_input_grad(b, g, w, shape_of(x.type), op.attr("stride"), op.attr("padding"), (1, 1), c)]
+
+
+def _softmax(b, op, g):
+    """Forward: y = softmax(x, dim)
+    Backward: dx = y * (g - sum(g * y, dim))"""
+    y = op.result
+    return [b.mul(y, b.sub(g, b.sum(b.mul(g, y), dims=(op.attr("dim"),), keepdim=True)))]
+
+
+def _log_softmax(b, op, g):
+    """Forward: y = log_softmax(x, dim)
+    Backward: dx = g - exp(y) * sum(g, dim)"""
+    y = op.result
+    return [b.sub(g, b.mul(b.exp(y), b.sum(g, dims=(op.attr("dim"),), keepdim=True)))]
+
+
+VJP_RULES: dict[str, Rule] = {
+    "hl.neg": _neg, "hl.abs": _abs, "hl.exp": _exp, "hl.log": _log, "hl.sqrt": _sqrt, "hl.rsqrt": _rsqrt,
+    "hl.tanh": _tanh, "hl.sigmoid": _sigmoid, "hl.relu": _relu, "hl.sin": _sin, "hl.cos": _cos, "hl.erf": _erf,
+    "hl.cast": _cast,
+    "hl.add": _add, "hl.sub": _sub, "hl.mul": _mul, "hl.div": _div, "hl.pow": _pow,
+    "hl.maximum": _maximum, "hl.minimum": _minimum, "hl.select": _select,
+    "hl.sum": _sum, "hl.mean": _mean, "hl.max": _max_min, "hl.min": _max_min, "hl.prod": _prod,
+    "hl.reshape": _reshape, "hl.transpose": _transpose, "hl.broadcast_to": _broadcast_to,
+    "hl.slice": _slice, "hl.concat": _concat, "hl.pad": _pad,
+    "hl.matmul": _matmul, "hl.conv2d": _conv2d, "hl.max_pool2d": _max_pool2d, "hl.avg_pool2d": _avg_pool2d,
+    "hl.softmax": _softmax, "hl.log_softmax": _log_softmax,
+}  # fmt: skip
