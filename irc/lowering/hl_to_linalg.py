@@ -31,6 +31,7 @@ from xdsl.dialects.builtin import (
     ModuleOp,
     TensorType,
     i1,
+    i32,
     i64,
 )
 from xdsl.dialects.linalg import ops as linalg
@@ -654,6 +655,38 @@ class LowerIota(LowerHLOp):
         return e.generic([], [init], ["parallel"] * len(shape), body)[0]
 
 
+def _i32(value: int) -> SSAValue:
+    """An i32 constant from a uint32 bit pattern."""
+    return const(value - 2**32 if value >= 2**31 else value, i32)
+
+
+class LowerRandomUniform(LowerHLOp):
+    """random_uniform: a generic hashing (key, flat index) with i32 wrap-around arithmetic, like `hl.random_bits`."""
+
+    OPS = (hl.RandomUniformOp,)
+
+    def lower(self, op, e):
+        out, et = op.result.type, op.result.type.element_type
+        shape = shape_of(out)
+        strides = [pymath.prod(shape[d + 1 :]) for d in range(len(shape))]
+
+        def body(args):
+            flat = _i32(0)
+            for d, stride in enumerate(strides):
+                index = arith.IndexCastOp(linalg.IndexOp(d), i32)
+                flat = arith.AddiOp(flat, arith.MuliOp(index, _i32(stride))).result
+            x = arith.AddiOp(flat, arith.MuliOp(arith.TruncIOp(args[0], i32), _i32(0x9E3779B9))).result
+            for shift, factor in ((16, 0x7FEB352D), (15, 0x846CA68B)):
+                x = arith.MuliOp(arith.XOrIOp(x, arith.ShRUIOp(x, _i32(shift))), _i32(factor)).result
+            x = arith.XOrIOp(x, arith.ShRUIOp(x, _i32(16))).result
+            top24 = arith.UIToFPOp(arith.ShRUIOp(x, _i32(8)), et)
+            return [arith.MulfOp(top24, const(2.0**-24, et)).result]
+
+        key = (op.key, dims_map(len(shape), []))
+        init = (e.empty(shape, et), AffineMap.identity(len(shape)))
+        return e.generic([key], [init], ["parallel"] * len(shape), body)[0]
+
+
 PATTERNS: list[LowerHLOp] = [
     LowerElementwise(),
     LowerReduction(),
@@ -670,6 +703,7 @@ PATTERNS: list[LowerHLOp] = [
     LowerConstant(),
     LowerFull(),
     LowerIota(),
+    LowerRandomUniform(),
 ]
 
 

@@ -199,6 +199,8 @@ CASES: dict[str, tuple[str, str]] = {
     "full_i32": ("", "hl.full {value = 7.0 : f64} : tensor<4xi32>"),
     "iota": ("", "hl.iota {dim = 1} : tensor<2x3xf32>"),
     "iota_i64": ("", "hl.iota {dim = 0} : tensor<4x2xi64>"),
+    "random_uniform": ("%k: tensor<i64>", "hl.random_uniform %k : (tensor<i64>) -> tensor<3x5xf32>"),
+    "random_uniform_f64": ("%k: tensor<i64>", "hl.random_uniform %k : (tensor<i64>) -> tensor<7xf64>"),
 }
 
 
@@ -219,10 +221,13 @@ def lower(text: str):
     return module
 
 
-def random_inputs(module, seed: int = 0) -> list[np.ndarray]:
-    """Inputs for the module's entry: floats in [0.1, 2) (valid for log/sqrt/pow), small ints, random bools."""
+def functions(text: str) -> list[func.FuncOp]:
+    return [op for op in parse_module(text).ops if isinstance(op, func.FuncOp)]
+
+
+def random_inputs(fn: func.FuncOp, seed: int = 0) -> list[np.ndarray]:
+    """Inputs for `fn`: floats in [0.1, 2) (valid for log/sqrt/pow), small ints, random bools."""
     rng = np.random.default_rng(seed)
-    fn = next(op for op in module.ops if isinstance(op, func.FuncOp))
     out = []
     for arg in fn.body.block.args:
         shape, dt = hl.shape_of(arg.type), hl.numpy_dtype(arg.type.element_type)
@@ -278,7 +283,7 @@ def _run_stage():
 def test_lowering_matches_hl_reference(name, fuse):
     run_stage = _run_stage()
     text = hl_module(*CASES[name])
-    inputs = random_inputs(parse_module(text))
+    inputs = random_inputs(functions(text)[0])
     expected = run_hl(parse_module(text), inputs)
     module = lower(text)
     if fuse:
@@ -337,3 +342,23 @@ def test_tensor_empty_ops_stay_distinct():
     module = lower(text)
     empties = [op for op in module.walk() if op.name == "tensor.empty"]
     assert len(empties) == 2
+
+
+CHAINS = Path(__file__).parents[1] / "filecheck" / "linalg-fuse-elementwise" / "chains.mlir"
+
+
+@pytest.mark.parametrize("fuse", [False, True], ids=["plain", "fused"])
+def test_fused_chains_match_hl_reference(fuse, tmp_path):
+    """Every function of the fusion FileCheck test computes what its hl source computes."""
+    run_stage = _run_stage()
+    text = CHAINS.read_text()
+    module = lower(text)
+    if fuse:
+        FuseElementwisePass().apply(make_context(), module)
+    mlir_opt_accepts(print_module(module), tmp_path)
+    for fn in functions(text):
+        name = fn.sym_name.data
+        inputs = random_inputs(fn, seed=1)
+        expected = run_hl(parse_module(text), inputs, entry=name)
+        for got, want in zip(run_stage(module, inputs, entry=name), expected, strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

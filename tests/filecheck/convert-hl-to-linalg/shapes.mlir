@@ -1,0 +1,48 @@
+// RUN: irc opt %s -p convert-hl-to-linalg | filecheck %s
+
+// CHECK-LABEL: func.func @reshapes
+// CHECK:         tensor.collapse_shape %x {{\[}}[0 : i64, 1 : i64], [2 : i64]] : tensor<2x3x4xf32> into tensor<6x4xf32>
+// CHECK:         tensor.collapse_shape %{{.*}} : tensor<6x4xf32> into tensor<24xf32>
+// CHECK-NEXT:    tensor.expand_shape %{{.*}} output_shape [4, 6] : tensor<24xf32> into tensor<4x6xf32>
+func.func @reshapes(%x: tensor<2x3x4xf32>) -> tensor<4x6xf32> {
+  %0 = hl.reshape %x {shape = array<i64: 6, 4>} : (tensor<2x3x4xf32>) -> tensor<6x4xf32>
+  %1 = hl.reshape %0 {shape = array<i64: 4, 6>} : (tensor<6x4xf32>) -> tensor<4x6xf32>
+  func.return %1 : tensor<4x6xf32>
+}
+
+// CHECK-LABEL: func.func @transpose
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d1, d2, d0)>, affine_map<(d0, d1, d2) -> (d0, d1, d2)>]
+func.func @transpose(%x: tensor<2x3x4xf32>) -> tensor<4x2x3xf32> {
+  %0 = hl.transpose %x {perm = array<i64: 2, 0, 1>} : (tensor<2x3x4xf32>) -> tensor<4x2x3xf32>
+  func.return %0 : tensor<4x2x3xf32>
+}
+
+// Unit steps are an extract_slice; other steps a generic reading start + step * i.
+// CHECK-LABEL: func.func @slices
+// CHECK:         tensor.extract_slice %x[1, 2] [3, 4] [1, 1] : tensor<5x6xf32> to tensor<3x4xf32>
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (((d0 * 2) + 1), (d1 * 3))>, affine_map<(d0, d1) -> (d0, d1)>]
+func.func @slices(%x: tensor<5x6xf32>) -> (tensor<3x4xf32>, tensor<2x2xf32>) {
+  %0 = hl.slice %x {start = array<i64: 1, 2>, stop = array<i64: 4, 6>, step = array<i64: 1, 1>} : (tensor<5x6xf32>) -> tensor<3x4xf32>
+  %1 = hl.slice %x {start = array<i64: 1, 0>, stop = array<i64: 5, 6>, step = array<i64: 2, 3>} : (tensor<5x6xf32>) -> tensor<2x2xf32>
+  func.return %0, %1 : tensor<3x4xf32>, tensor<2x2xf32>
+}
+
+// CHECK-LABEL: func.func @concat_pad
+// CHECK:         %[[E:.*]] = tensor.empty() : tensor<2x4xf32>
+// CHECK-NEXT:    %[[C0:.*]] = tensor.insert_slice %a into %[[E]][0, 0] [2, 3] [1, 1]
+// CHECK-NEXT:    tensor.insert_slice %b into %[[C0]][0, 3] [2, 1] [1, 1]
+// CHECK:         %[[V:.*]] = arith.constant 1.500000e+00 : f32
+// CHECK-NEXT:    %[[F:.*]] = linalg.fill ins(%[[V]] : f32) outs(%{{.*}} : tensor<3x6xf32>)
+// CHECK-NEXT:    tensor.insert_slice %a into %[[F]][1, 1] [2, 3] [1, 1] : tensor<2x3xf32> into tensor<3x6xf32>
+func.func @concat_pad(%a: tensor<2x3xf32>, %b: tensor<2x1xf32>) -> (tensor<2x4xf32>, tensor<3x6xf32>) {
+  %0 = hl.concat %a, %b {dim = -1} : (tensor<2x3xf32>, tensor<2x1xf32>) -> tensor<2x4xf32>
+  %1 = hl.pad %a {low = array<i64: 1, 1>, high = array<i64: 0, 2>, value = 1.5 : f64} : (tensor<2x3xf32>) -> tensor<3x6xf32>
+  func.return %0, %1 : tensor<2x4xf32>, tensor<3x6xf32>
+}
+
+// CHECK-LABEL: func.func @broadcast_to
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d1, 0)>, affine_map<(d0, d1, d2) -> (d0, d1, d2)>]
+func.func @broadcast_to(%x: tensor<3x1xf32>) -> tensor<2x3x4xf32> {
+  %0 = hl.broadcast_to %x {shape = array<i64: 2, 3, 4>} : (tensor<3x1xf32>) -> tensor<2x3x4xf32>
+  func.return %0 : tensor<2x3x4xf32>
+}
