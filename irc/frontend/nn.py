@@ -270,7 +270,7 @@ class Module:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
         with no_grad():
             for target, array in updates:
-                target._assign(Tensor(graph.data_node(np.ascontiguousarray(array, dtype=target.dtype)), target.device))
+                target._assign(Tensor(graph.data_node(np.array(array, dtype=target.dtype)), target.device))
         return _IncompatibleKeys(missing, unexpected)
 
     # ---------------------------------------------------------- printing
@@ -459,6 +459,14 @@ class MaxPool2d(_Pool2d):
 
     function = staticmethod(F.max_pool2d)
 
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
+        super().__init__(kernel_size, stride, padding)
+        if dilation != 1 or return_indices or ceil_mode:
+            raise ValueError("MaxPool2d: dilation, return_indices and ceil_mode are not supported")
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + ", dilation=1, ceil_mode=False"
+
 
 class AvgPool2d(_Pool2d):
     """Average over kernel_size windows; zero padding counts in the divisor (count_include_pad=True)."""
@@ -473,17 +481,13 @@ class _BatchNorm(Module):
 
     def __init__(
         self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
-        track_running_stats: bool = True,
+        track_running_stats: bool = True, *, bias: bool = True,
     ):  # fmt: skip
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        if affine:
-            self.weight = Parameter(np.ones(num_features, np.float32))
-            self.bias = Parameter(np.zeros(num_features, np.float32))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        self.register_parameter("weight", Parameter(np.ones(num_features, np.float32)) if affine else None)
+        self.register_parameter("bias", Parameter(np.zeros(num_features, np.float32)) if affine and bias else None)
         if track_running_stats:
             self.register_buffer("running_mean", tensor(np.zeros(num_features, np.float32)))
             self.register_buffer("running_var", tensor(np.ones(num_features, np.float32)))
@@ -516,7 +520,7 @@ class _BatchNorm(Module):
     def extra_repr(self) -> str:
         return (
             f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-            f"track_running_stats={self.track_running_stats}"
+            f"bias={self.bias is not None or not self.affine}, track_running_stats={self.track_running_stats}"
         )
 
 
@@ -570,7 +574,7 @@ class Dropout(Module):
         return F.dropout(x, self.p, self.training)
 
     def extra_repr(self) -> str:
-        return f"p={self.p}"
+        return f"p={self.p}, inplace=False"
 
 
 class Flatten(Module):
