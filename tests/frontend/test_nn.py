@@ -96,7 +96,10 @@ def test_batch_norm_train_eval_and_running_stats_match_torch(make, shape, rng):
 
 def test_batch_norm_without_running_stats_uses_batch_stats_in_eval(rng):
     x = rng.standard_normal((5, 2, 3, 3)).astype(np.float32)
-    module, reference = nn.BatchNorm2d(2, track_running_stats=False).eval(), torch.nn.BatchNorm2d(2, track_running_stats=False).eval()
+    module, reference = (
+        nn.BatchNorm2d(2, track_running_stats=False).eval(),
+        torch.nn.BatchNorm2d(2, track_running_stats=False).eval(),
+    )
     check_forward(module, reference, x, rtol=1e-4)
     assert list(module.state_dict()) == ["weight", "bias"]
 
