@@ -29,7 +29,7 @@ from irc.frontend import graph
 from irc.frontend.graph import Node
 from irc.frontend.spec import Spec
 from irc.frontend.tensor import Tensor, tensor
-from irc.frontend.tracing import trace_with_info
+from irc.frontend.tracing import trace_program
 from irc.ir import hl
 from irc.ir.interpreter import find_entry
 from irc.lowering.autodiff import build_jvp, build_vjp
@@ -71,8 +71,13 @@ def _name(f: Callable) -> str:
 
 def _trace(f: Callable, args: Sequence[Tensor]) -> tuple[func.FuncOp, bool]:
     """f traced on placeholders like `args`: (the hl function, whether f returned a single tensor)."""
-    module, single = trace_with_info(f, [Spec(a.shape, a.dtype) for a in args], name=_name(f))
-    return find_entry(module), single
+    program = trace_program(f, [Spec(a.shape, a.dtype) for a in args], name=_name(f))
+    if program.updates:
+        raise FrontendError(
+            f"{_name(f)} updates tensors in place (or their .grad); it cannot be differentiated as a function",
+            graph.user_location()[:2],
+        )
+    return find_entry(program.module), program.single
 
 
 def _check_float(f: Callable, args: Sequence[Tensor], indices: Sequence[int], what: str) -> None:

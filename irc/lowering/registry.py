@@ -13,6 +13,7 @@ from xdsl.passes import ModulePass, PassPipeline
 
 # pass name -> "module:ClassName"
 _PASSES: dict[str, str] = {
+    "hl-autodiff": "irc.lowering.autodiff:AutodiffPass",
     "hl-decompose": "irc.lowering.hl_decompose:HLDecomposePass",
     "hl-canonicalize": "irc.lowering.hl_canonicalize:HLCanonicalizePass",
     "hl-cse": "irc.lowering.hl_canonicalize:HLCSEPass",

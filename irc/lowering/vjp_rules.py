@@ -95,6 +95,15 @@ def keepdims(b: Emitter, v: SSAValue, op: HLOp) -> SSAValue:
     return v if shape_of(v.type) == shape else b.reshape(v, shape=shape)
 
 
+def unreduce(b: Emitter, g: SSAValue, op: HLOp) -> SSAValue:
+    """Broadcast a reduction's cotangent back to the shape of its input."""
+    shape = shape_of(op.operands[0].type)
+    dims = op.dims()
+    if op.attr("keepdim") or dims != tuple(range(len(dims))):  # reduced leading dims broadcast back as they are
+        g = keepdims(b, g, op)
+    return b.broadcast_to(g, shape=shape)
+
+
 def mT(b: Emitter, x: SSAValue) -> SSAValue:
     """Swap the last two dims."""
     rank = len(shape_of(x.type))
@@ -415,16 +424,14 @@ def _select(b, op, g):
 def _sum(b, op, g):
     """Forward: y = sum(x, dims)
     Backward: dx = broadcast(g) to x's shape"""
-    x = op.operands[0]
-    return [b.broadcast_to(keepdims(b, g, op), shape=shape_of(x.type))]
+    return [unreduce(b, g, op)]
 
 
 def _mean(b, op, g):
     """Forward: y = mean(x, dims)
     Backward: dx = broadcast(g) / count"""
-    shape = shape_of(op.operands[0].type)
-    count = math.prod(shape[d] for d in op.dims())
-    return [b.broadcast_to(b.div(keepdims(b, g, op), float(count)), shape=shape)]
+    count = math.prod(shape_of(op.operands[0].type)[d] for d in op.dims())
+    return [unreduce(b, b.div(g, float(count)), op)]
 
 
 def _max_min(b, op, g):
