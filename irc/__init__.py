@@ -14,7 +14,6 @@ from irc.errors import CompileError, FrontendError, InputError, IRCError, PassEr
 from irc.frontend import realize as _realize
 from irc.frontend.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from irc.frontend.spec import Spec
-from irc.frontend.transforms import grad, jvp, value_and_grad, vjp
 from irc.frontend.tensor import (
     Tensor,
     arange,
@@ -44,6 +43,7 @@ from irc.frontend.tensor import (
     zeros,
     zeros_like,
 )
+from irc.frontend.transforms import grad, jvp, value_and_grad, vjp
 
 
 def _compile_for_eager(module, target):
