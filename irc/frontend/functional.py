@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from irc.errors import FrontendError
-from irc.frontend import graph
-from irc.frontend import tensor as tensor_module
 from irc.frontend.autograd import no_grad
-from irc.frontend.graph import Node, apply, user_location
-from irc.frontend.tensor import Tensor, as_tensor
+from irc.frontend.graph import apply, user_location
+from irc.frontend.tensor import Tensor, as_tensor, rng_key
 from irc.ir import hl
 
 
@@ -92,17 +88,6 @@ def pad(x: Tensor, pad: tuple[int, ...], mode: str = "constant", value: float = 
     return x._new(apply(hl.PadOp, [x._node], low=low, high=high, value=float(value)))
 
 
-def random_key() -> Node:
-    """A fresh rank-0 i64 RNG key, drawn from irc's generator (seeded by `irc.manual_seed`).
-
-    The key is a data leaf (an argument of the compiled program, so a new key
-    reuses the cached code) marked `rng_key` so `irc.jit` can feed a fresh one per call.
-    """
-    node = graph.data_node(np.array(tensor_module._rng.integers(0, 2**62), np.int64))
-    node.rng_key = True
-    return node
-
-
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero each element with probability p and scale the rest by 1/(1-p); identity when not training."""
     x = as_tensor(input)
@@ -112,7 +97,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
         return x
     if p == 1.0:
         return x * 0.0
-    uniform = Tensor(apply(hl.RandomUniformOp, [random_key()], x._node.type), x.device)
+    uniform = Tensor(apply(hl.RandomUniformOp, [rng_key()], x._node.type), x.device)
     keep = (uniform >= p).type_as(x) * (1.0 / (1.0 - p))
     return x * keep
 
