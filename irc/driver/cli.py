@@ -160,7 +160,11 @@ def build_parser() -> argparse.ArgumentParser:
         "naming the stage, its passes and the command that reproduces it",
     )
     p.add_argument("--stop-after", choices=STAGE_NAMES, metavar="STAGE", help="stop the pipeline after STAGE")
-    p.add_argument("--grad", action="store_true", help="also build gradient functions (autodiff in hl-opt)")
+    p.add_argument(
+        "--grad",
+        action="store_true",
+        help="also build @<name>_grad, the gradient of sum(outputs) w.r.t. the float inputs (autodiff in hl-opt)",
+    )
     _add_instrument_flags(p)
     p.set_defaults(fn=cmd_compile)
 

@@ -116,12 +116,14 @@ def _import_file(path: Path):
     module_name = f"_irc_input_{abs(hash(str(path.resolve())))}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # dataclasses and pickling look the module up here
     sys.path.insert(0, str(path.parent.resolve()))
     try:
         spec.loader.exec_module(module)
     except IRCError:
         raise
     except Exception as e:
+        del sys.modules[module_name]
         raise _user_error(e, path) from e
     finally:
         sys.path.remove(str(path.parent.resolve()))

@@ -19,9 +19,8 @@ from irc.driver import pipeline
 from irc.driver.inputs import load_program, parse_mlir_file
 from irc.driver.instruments import IRPrinter, PassTiming
 from irc.driver.pipeline import STAGE_NAMES, Pipeline, run_passes
-from irc.errors import FrontendError, InputError, IRCError, PassError
+from irc.errors import FrontendError, InputError, PassError
 from irc.ir import parse_module
-from irc.lowering.registry import available_passes
 
 
 @pytest.fixture
@@ -171,11 +170,16 @@ def test_dump_is_all_or_nothing(identity_pipeline, hl_file, tmp_path, monkeypatc
     assert "old.txt" not in os.listdir(dest) and "01-hl.mlir" in os.listdir(dest)
 
 
-def test_grad_is_a_clear_error_until_autodiff_exists(hl_file):
-    if "hl-autodiff" in available_passes():
-        pytest.skip("autodiff exists")
-    with pytest.raises(IRCError, match="--grad is not yet supported"):
-        Pipeline(grad=True).run(parse_mlir_file(hl_file))
+def test_grad_adds_gradient_functions(monkeypatch, hl_file, rng):
+    register(monkeypatch, {name: "test-identity" for name in pipeline.STAGES[1].passes})
+    x, y = rng.standard_normal((4, 3), dtype=np.float32), rng.standard_normal(3, dtype=np.float32)
+    lowering = Pipeline(target="ref", grad=True).run(parse_mlir_file(hl_file), source="prog.mlir")
+    assert "// passes: hl-autodiff, hl-decompose" in lowering.header("hl-opt")
+    assert "--grad --emit hl-opt" in lowering.header("hl-opt")
+    dx, dy = lowering.execute("hl-opt", x, y, entry="f_grad")  # gradient of sum(relu(x + y))
+    positive = (x + y > 0).astype(np.float32)
+    np.testing.assert_allclose(dx, positive)
+    np.testing.assert_allclose(dy, positive.sum(axis=0), rtol=1e-6)
 
 
 def test_ref_target_runs_the_numpy_reference(monkeypatch, hl_file, rng):
