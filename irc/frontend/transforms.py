@@ -26,10 +26,9 @@ from xdsl.dialects.builtin import FileLineColLoc
 
 from irc.errors import FrontendError
 from irc.frontend import graph
-from irc.frontend.graph import Node
-from irc.frontend.spec import Spec
+from irc.frontend.graph import Node, Placeholder, Tracing
 from irc.frontend.tensor import Tensor, tensor
-from irc.frontend.tracing import trace_program
+from irc.frontend.tracing import flatten_outputs
 from irc.ir import hl
 from irc.ir.interpreter import find_entry
 from irc.lowering.autodiff import build_jvp, build_vjp
@@ -69,15 +68,46 @@ def _name(f: Callable) -> str:
     return getattr(f, "__name__", type(f).__name__)
 
 
-def _trace(f: Callable, args: Sequence[Tensor]) -> tuple[func.FuncOp, bool]:
-    """f traced on placeholders like `args`: (the hl function, whether f returned a single tensor)."""
-    program = trace_program(f, [Spec(a.shape, a.dtype) for a in args], name=_name(f))
-    if program.updates:
+def _trace(f: Callable, args: Sequence[Tensor]) -> tuple[func.FuncOp, bool, list[Node]]:
+    """f traced on placeholders like `args`: (the hl function, whether f returned one tensor, captured nodes).
+
+    Values f captures from outside (tensors, another trace's placeholders) are
+    not folded in: they become extra trailing arguments, replayed with the
+    captured nodes themselves, so that derivatives flow through them in an
+    enclosing `grad`, `irc.jit` trace or `backward()`.
+    """
+    start = next(graph._serials)
+    placeholders = [Placeholder(None, (), {}, a._node.type, ("<input>", 0, 0), index=i) for i, a in enumerate(args)]
+    outer_mutated = Tracing.mutated
+    Tracing.depth += 1
+    Tracing.mutated = {}
+    try:
+        result = f(*(Tensor(p) for p in placeholders))
+        mutated = Tracing.mutated
+    finally:
+        Tracing.depth -= 1
+        Tracing.mutated = outer_mutated
+    for t, node, grad in mutated.values():
+        t._node, t._grad = node, grad
+    if mutated:
         raise FrontendError(
-            f"{_name(f)} updates tensors in place (or their .grad); it cannot be differentiated as a function",
+            f"{_name(f)} updates tensors in place (or their .grad); only pure functions can be differentiated",
             graph.user_location()[:2],
         )
-    return find_entry(program.module), program.single
+    outputs, single = flatten_outputs(result, _name(f))
+    out_nodes = [t._node for t in outputs]
+
+    def outside(n: Node) -> bool:
+        return graph.is_leaf(n) or n.serial < start
+
+    ours = {id(p) for p in placeholders}
+    captured = [
+        n
+        for n in graph.topological_order(out_nodes, outside)
+        if outside(n) and id(n) not in ours and (n.serial < start or n.value is None)
+    ]
+    module, _ = graph.build_module(out_nodes, _name(f), args=[*placeholders, *captured], constants=True, stop=outside)
+    return find_entry(module), single, captured
 
 
 def _check_float(f: Callable, args: Sequence[Tensor], indices: Sequence[int], what: str) -> None:
@@ -116,7 +146,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
         tensors = [_as_tensor(a) for a in args]
         nums = _argnums(f, argnums, len(tensors))
         _check_float(f, tensors, nums, "grad")
-        fn, single = _trace(f, tensors)
+        fn, single, captured = _trace(f, tensors)
         outputs = fn.function_type.outputs.data
         if not single or hl.shape_of(outputs[0]) != () or not hl.is_float(outputs[0].element_type):
             out = outputs[0]
@@ -125,7 +155,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
                 f"grad of {_name(f)}: the function must return one scalar float tensor, got {got}",
                 graph.user_location()[:2],
             )
-        value, *grads = replay(build_vjp(fn, nums, return_primals=True), [t._node for t in tensors])
+        value, *grads = replay(build_vjp(fn, nums, return_primals=True), [*(t._node for t in tensors), *captured])
         grads = tuple(Tensor(g) for g in grads)
         return Tensor(value), grads[0] if isinstance(argnums, int) else grads
 
@@ -175,8 +205,8 @@ def vjp(f: Callable, *primals) -> tuple:
     """
     tensors = [_as_tensor(p) for p in primals]
     _check_float(f, tensors, range(len(tensors)), "vjp")
-    fn, single = _trace(f, tensors)
-    nodes = [t._node for t in tensors]
+    fn, single, captured = _trace(f, tensors)
+    nodes = [*(t._node for t in tensors), *captured]
     outputs = [Tensor(n) for n in replay(fn, nodes)]
     backward = build_vjp(fn, range(len(tensors)), seed="input")
 
@@ -197,7 +227,8 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple:
     tensors = [_as_tensor(p) for p in primals]
     _check_float(f, tensors, range(len(tensors)), "jvp")
     ts = _matching(f, "jvp", list(tangents), tensors, "tangents")
-    fn, single = _trace(f, tensors)
-    results = [Tensor(n) for n in replay(build_jvp(fn, range(len(tensors))), [t._node for t in tensors + ts])]
+    fn, single, captured = _trace(f, tensors)
+    inputs = [*(t._node for t in tensors), *captured, *(t._node for t in ts)]
+    results = [Tensor(n) for n in replay(build_jvp(fn, range(len(tensors))), inputs)]
     outputs, out_tangents = results[: len(results) // 2], results[len(results) // 2 :]
     return (outputs[0], out_tangents[0]) if single else (tuple(outputs), tuple(out_tangents))
