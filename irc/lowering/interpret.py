@@ -76,8 +76,9 @@ def _poison(t: ShapedType) -> np.ndarray:
 
 def dense_array(value: DenseIntOrFPElementsAttr, t: ShapedType) -> np.ndarray:
     """The numpy array of a dense elements attribute (splats broadcast)."""
-    values = np.array(value.get_values(), dtype=numpy_dtype(t.get_element_type()))
-    return np.ascontiguousarray(np.broadcast_to(values.reshape(-1)[0] if values.size == 1 else values, t.get_shape()))
+    values = np.array(value.get_values(), dtype=numpy_dtype(t.get_element_type())).reshape(-1)
+    shape = tuple(t.get_shape())
+    return np.full(shape, values[0]) if values.size == 1 else values.reshape(shape)
 
 
 def eval_affine(expr: AffineExpr, dims: Sequence[Value]) -> Value:
@@ -235,18 +236,22 @@ def _cmpf(predicate: int) -> Callable:
     return compare
 
 
-_CMPI = [
-    np.equal,
-    np.not_equal,
-    np.less,
-    np.less_equal,
-    np.greater,
-    np.greater_equal,
-    np.less,
-    np.less_equal,
-    np.greater,
-    np.greater_equal,
-]  # unsigned predicates compare signed: irc has no unsigned ints
+_UNSIGNED = {np.dtype(f"int{w}"): np.dtype(f"uint{w}") for w in (8, 16, 32, 64)} | {
+    np.dtype(np.bool_): np.dtype(np.uint8)
+}
+
+
+def _unsigned(fn: Callable) -> Callable:
+    """`fn` on the operands reinterpreted as unsigned integers of the same width."""
+
+    def apply(*xs: Value) -> Value:
+        return fn(*(np.asarray(x).astype(_UNSIGNED.get(np.asarray(x).dtype, np.asarray(x).dtype)) for x in xs))
+
+    return apply
+
+
+_CMPI = [np.equal, np.not_equal, np.less, np.less_equal, np.greater, np.greater_equal]
+_CMPI += [_unsigned(fn) for fn in _CMPI[2:]]  # ult ule ugt uge
 
 
 def _cmp(frame: Frame, op: Operation, args: list) -> Sequence[object]:
@@ -282,6 +287,11 @@ _BINARY: dict[str, Callable] = {
     "arith.xori": np.bitwise_xor,
     "arith.shli": np.left_shift,
     "arith.shrsi": np.right_shift,
+    "arith.shrui": _unsigned(np.right_shift),
+    "arith.divui": _unsigned(lambda a, b: np.floor_divide(a, np.where(b == 0, 1, b))),
+    "arith.remui": _unsigned(lambda a, b: np.mod(a, np.where(b == 0, 1, b))),
+    "arith.maxui": _unsigned(np.maximum),
+    "arith.minui": _unsigned(np.minimum),
     "math.powf": np.power,
     "math.atan2": np.arctan2,
     "math.copysign": np.copysign,
@@ -321,13 +331,11 @@ _UNARY: dict[str, Callable] = {
 }
 _CASTS = (
     "arith.sitofp",
-    "arith.uitofp",
     "arith.fptosi",
     "arith.fptoui",
     "arith.extf",
     "arith.truncf",
     "arith.extsi",
-    "arith.extui",
     "arith.trunci",
     "arith.index_cast",
     "arith.index_castui",
@@ -480,6 +488,7 @@ _OPS: dict[str, Impl] = {
     "math.fma": _fma,
     **{name: _elementwise(fn) for name, fn in (_BINARY | _UNARY).items()},
     **{name: _elementwise(lambda x: x) for name in _CASTS},
+    **{name: _elementwise(_unsigned(lambda x: x)) for name in ("arith.uitofp", "arith.extui")},
     "linalg.index": _linalg_index,
     "tensor.empty": _empty,
     "tensor.collapse_shape": _reshape,

@@ -3,17 +3,22 @@ scf.parallel-around-scf.for structure of the loops-stage contract."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+
 import numpy as np
 import pytest
 from xdsl.dialects import arith, scf
+from xdsl.dialects.builtin import ModuleOp
 
-from irc.ir import parse_module
+from irc.ir import parse_module, print_module
 from irc.ir.context import make_context
+from irc.ir.interpreter import run_hl
 from irc.lowering.bufferize import BufferizePass, BufferReusePass
 from irc.lowering.interpret import run_stage
 from irc.lowering.linalg_to_loops import ConvertLinalgToLoopsPass
 from tests.lowering.linalg_cases import CASES, MATMUL, SUM_ALL
-from tests.lowering.test_bufferize import mlir_opt_accepts
+from tests.lowering.test_bufferize import MLIR_OPT, mlir_opt_accepts
 
 LOOPS_DIALECTS = {"builtin", "func", "scf", "memref", "arith", "math"}
 
@@ -73,3 +78,41 @@ def test_bounds_and_steps_are_index_constants():
                 [op.lb, op.ub, op.step] if isinstance(op, scf.ForOp) else [*op.lowerBound, *op.upperBound, *op.step]
             )
             assert all(isinstance(v.owner, arith.ConstantOp) for v in bounds)
+
+
+# Every hl op, through convert-hl-to-linalg (another pass's cases), down to loops.
+def _hl_cases():
+    from tests.lowering import test_hl_to_linalg as hl_tests
+
+    return hl_tests
+
+
+def _hl_to_loops(name: str) -> tuple[ModuleOp, list[np.ndarray], list[np.ndarray]]:
+    hl_tests = _hl_cases()
+    text = hl_tests.hl_module(*hl_tests.CASES[name])
+    inputs = hl_tests.random_inputs(hl_tests.functions(text)[0])
+    expected = run_hl(parse_module(text), inputs)
+    module = hl_tests.lower(text)
+    BufferizePass().apply(make_context(), module)
+    BufferReusePass().apply(make_context(), module)
+    module.verify()
+    for got, want in zip(run_stage(module, inputs), expected, strict=True):
+        assert got.shape == want.shape and got.dtype == want.dtype
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    return lowered(module), inputs, expected
+
+
+@pytest.mark.parametrize("name", list(_hl_cases().CASES))
+def test_every_hl_op_down_to_loops_matches_hl_reference(name):
+    module, inputs, expected = _hl_to_loops(name)
+    for got, want in zip(run_stage(module, inputs), expected, strict=True):
+        assert got.shape == want.shape and got.dtype == want.dtype
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_every_hl_op_loops_stage_is_upstream_valid():
+    if not shutil.which(MLIR_OPT):
+        pytest.skip("upstream mlir-opt not installed")
+    text = "\n// -----\n".join(print_module(_hl_to_loops(name)[0]) for name in _hl_cases().CASES)
+    proc = subprocess.run([MLIR_OPT, "--split-input-file"], input=text, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
