@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 from collections.abc import Callable
 
 import numpy as np
@@ -59,8 +60,6 @@ class JitFunction:
         key = (tuple((a.shape, a.dtype.str) for a in arrays), tuple(sorted(static.items())))
         entry = self._cache.get(key)
         if entry is None:
-            from irc.driver.pipeline import Pipeline
-
             def with_static(*tensors):
                 full = list(tensors)
                 for i, v in sorted(static.items()):
@@ -71,7 +70,7 @@ class JitFunction:
             if not static:
                 with_static.__signature__ = inspect.signature(self.fn)
             program = trace_program(with_static, [Spec.of(a) for a in arrays], capture_state=True)
-            entry = self._cache[key] = (program, Pipeline(target=self.target).run(program.module))
+            entry = self._cache[key] = (program, compile_cached(program.module, self.target))
         return entry[0], entry[1], arrays
 
     def lower(self, *args):
@@ -92,6 +91,22 @@ class JitFunction:
     @property
     def cache_size(self) -> int:
         return len(self._cache)
+
+
+_compiled_programs: dict[tuple[str, str], object] = {}
+
+
+def compile_cached(module, target: str | dict):
+    """Pipeline(target).run(module), shared by every JitFunction: the same hl program
+    (same printed IR, same target) is compiled once per process."""
+    from irc.driver.pipeline import Pipeline
+    from irc.ir import print_module
+
+    key = (print_module(module), json.dumps(target, sort_keys=True))
+    lowering = _compiled_programs.get(key)
+    if lowering is None:
+        lowering = _compiled_programs[key] = Pipeline(target=target).run(module)
+    return lowering
 
 
 def _write_back(updates, values) -> None:
