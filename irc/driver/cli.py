@@ -25,6 +25,7 @@ from irc.driver.inputs import load_input_arrays, load_program, parse_mlir_file
 from irc.driver.instruments import Instrument, IRPrinter, PassTiming, verify_module
 from irc.driver.pipeline import STAGE_NAMES, STAGES, TARGETS, Pipeline, run_passes, stage, stages_table
 from irc.errors import InputError, IRCError
+from irc.frontend.tensor import manual_seed
 from irc.ir import print_module
 from irc.lowering.registry import UnknownPassError, parse_pipeline
 
@@ -79,6 +80,7 @@ def summarize(name: str, array: np.ndarray) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    manual_seed(args.seed)  # parameters a Python INPUT initializes randomly are reproducible too
     program = load_program(args.input)
     arrays = load_input_arrays(program.inputs, args.inputs, args.seed)
     lowering = Pipeline(args.target, args.stop_after).run(program.module, source=args.input)
@@ -187,7 +189,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME=FILE.npy",
         help="the value of input NAME (shape and dtype must match its declaration); repeatable",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the random inputs and of irc's generator (parameter init) (default 0)",
+    )
     p.add_argument("-o", "--output", metavar="DIR", help="write the outputs as DIR/out0.npy, DIR/out1.npy, ...")
     p.add_argument(
         "--stop-after",

@@ -254,3 +254,38 @@ def test_python_input_errors(tmp_path):
         load_program(str(syntax))
     with pytest.raises(InputError, match="no such file"):
         load_program(str(tmp_path / "missing.py"))
+
+
+NN_PROGRAM = """\
+import irc
+import irc.nn as nn
+
+
+class Net(nn.Module):
+    example_inputs = [irc.Spec((8, 16))]
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(16, 4)
+
+    def forward(self, x):
+        return self.fc(x).relu()
+"""
+
+
+def test_python_input_module_with_example_inputs(tmp_path, rng):
+    import irc
+
+    path = tmp_path / "net.py"
+    path.write_text(NN_PROGRAM)
+    irc.manual_seed(5)
+    program = load_program(str(path))
+    assert [(s.name, s.shape) for s in program.inputs] == [("x", (8, 16))]
+    irc.manual_seed(5)  # the same parameters, built here for the numpy oracle
+    namespace: dict = {}
+    exec(NN_PROGRAM, namespace)
+    net = namespace["Net"]()
+    w, b = net.fc.weight.numpy(), net.fc.bias.numpy()
+    x = rng.standard_normal((8, 16), dtype=np.float32)
+    (out,) = Pipeline(target="ref", stop_after="hl").run(program.module)(x)
+    np.testing.assert_allclose(out, np.maximum(x @ w.T + b, 0), rtol=1e-5, atol=1e-6)
