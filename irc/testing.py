@@ -66,10 +66,23 @@ def gradcheck(f: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = 1e
         excess = np.abs(a - numerical) - (atol + rtol * np.abs(numerical))
         if excess.size and excess.max() > 0:
             j, row = np.unravel_index(np.argmax(excess), excess.shape)
-            where = np.unravel_index(j, arrays[i].shape)
+            k, out_index = _output_element(row, [outputs[k] for k in checked])
             raise AssertionError(
                 f"gradcheck: the gradient of input {i} (shape {arrays[i].shape}) is wrong; worst element "
-                f"input[{', '.join(map(str, where))}] -> output element {row}: analytical {a[j, row]:.6g}, "
-                f"numerical {numerical[j, row]:.6g} (atol {atol}, rtol {rtol})"
+                f"input{_index(j, arrays[i].shape)} -> output {checked[k]}{_index(out_index, outputs[checked[k]].shape)}: "
+                f"analytical {a[j, row]:.6g}, numerical {numerical[j, row]:.6g} (atol {atol}, rtol {rtol})"
             )
     return True
+
+
+def _output_element(row: int, outputs: Sequence[np.ndarray]) -> tuple[int, int]:
+    """(output number, flat index in it) of a row of the stacked, flattened outputs."""
+    for k, out in enumerate(outputs):
+        if row < out.size:
+            return k, row
+        row -= out.size
+    raise IndexError(row)
+
+
+def _index(flat: int, shape: tuple[int, ...]) -> str:
+    return "[" + ", ".join(str(int(i)) for i in np.unravel_index(flat, shape)) + "]"
