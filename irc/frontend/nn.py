@@ -510,7 +510,8 @@ class _BatchNorm(Module):
                 self.num_batches_tracked._assign(self.num_batches_tracked + 1)
             if self.momentum is None:  # cumulative moving average
                 momentum = 1.0 / self.num_batches_tracked.float()
-            _pending_state.update((id(b), b) for b in self.buffers(recurse=False))
+            if Tracing.depth == 0:
+                _pending_state.update((id(b), b) for b in self.buffers(recurse=False))
         # without running statistics, batch statistics are used in eval too (as in PyTorch)
         batch_stats = self.training or not self.track_running_stats
         return F.batch_norm(
@@ -543,8 +544,6 @@ _pending_state: dict[int, Tensor] = {}
 
 def take_pending_state() -> list[Tensor]:
     """The buffers updated since the last call (cleared); see `irc.optim.Optimizer.step`."""
-    if Tracing.depth > 0:
-        return []
     pending = list(_pending_state.values())
     _pending_state.clear()
     return pending

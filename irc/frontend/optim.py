@@ -28,8 +28,11 @@ from irc.frontend.tensor import Tensor, maximum
 class Optimizer:
     """Base class: parameter groups (dicts with "params" and hyper-parameters), per-parameter state.
 
-    Subclasses define `defaults` through `__init__` and `update(param, grad, state, group)`,
-    which returns nothing and updates `param` and `state` in place.
+    Subclasses define `defaults` through `__init__`, `init_state(param, group)` and
+    `update(param, grad, state, group)`, which updates `param` and `state` in place.
+    State is created with the parameter group, not at the first step, so every
+    step records the same graph: eager steps share one compiled program and an
+    `irc.jit` trace (which reads state created before it as inputs) stays valid.
     """
 
     def __init__(self, params, defaults: dict):
@@ -53,7 +56,11 @@ class Optimizer:
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         if any(id(p) in seen for p in params):
             raise ValueError("some parameters appear in more than one parameter group")
-        self.param_groups.append({**self.defaults, **group, "params": params})
+        group = {**self.defaults, **group, "params": params}
+        self.param_groups.append(group)
+        with no_grad():
+            for p in params:
+                self.state[p] = self.init_state(p, group)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Drop the gradients (or, with set_to_none=False, make them zeros)."""
@@ -80,13 +87,16 @@ class Optimizer:
                 for p in group["params"]:
                     if p.grad is None:
                         continue
-                    state = self.state.setdefault(p, {})
+                    state = self.state[p]
                     self.update(p, p.grad, state, group)
                     updated += [p, p.grad, *(v for v in state.values() if isinstance(v, Tensor))]
         if Tracing.depth == 0:
             outputs = [*updated, *take_pending_state(), *([loss] if isinstance(loss, Tensor) else [])]
             realize_all([t._node for t in outputs])
         return loss
+
+    def init_state(self, param: Tensor, group: dict) -> dict[str, Tensor]:
+        return {}
 
     def update(self, param: Tensor, grad: Tensor, state: dict, group: dict) -> None:
         raise NotImplementedError
@@ -108,7 +118,12 @@ class Optimizer:
             raise ValueError("loaded state dict has a different number of parameter groups or parameters per group")
         for group, saved in zip(self.param_groups, groups):
             group.update({k: v for k, v in saved.items() if k != "params"})
-        self.state = {params[i]: dict(s) for i, s in state_dict["state"].items()}
+        with no_grad():  # in place: a traced step keeps reading the same state tensors
+            for i, saved in state_dict["state"].items():
+                for name, value in saved.items():
+                    own = self.state[params[i]].get(name)
+                    if isinstance(own, Tensor):
+                        own._assign(Tensor(graph.data_node(np.array(value.numpy(), own.dtype)), own.device))
 
     def __repr__(self) -> str:
         lines = [type(self).__name__ + " ("]
@@ -118,9 +133,9 @@ class Optimizer:
         return "\n".join(lines) + "\n)"
 
 
-def _zeros_state(p: Tensor, shape=None) -> Tensor:
-    """A realized zero tensor (a data leaf, so the first step compiles like every later one)."""
-    return Tensor(graph.data_node(np.zeros(p.shape if shape is None else shape, p.dtype)), p.device)
+def _state(p: Tensor, shape=None, value: float = 0.0) -> Tensor:
+    """A realized state tensor like `p` (a data leaf: an input of the step program, also under irc.jit)."""
+    return Tensor(graph.data_node(np.full(p.shape if shape is None else shape, value, p.dtype)), p.device)
 
 
 class SGD(Optimizer):
@@ -143,17 +158,27 @@ class SGD(Optimizer):
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov)
         super().__init__(params, {**defaults, "maximize": maximize})
 
+    def init_state(self, param, group):
+        if not group["momentum"]:
+            return {}
+        state = {"momentum_buffer": _state(param)}
+        if group["dampening"]:
+            state["first_step"] = _state(param, (), 1.0)  # the first step takes d undamped
+        return state
+
     def update(self, param, grad, state, group):
         d = -grad if group["maximize"] else grad
         if group["weight_decay"]:
             d = d + param * group["weight_decay"]
-        momentum = group["momentum"]
+        momentum, dampening = group["momentum"], group["dampening"]
         if momentum:
-            buf = state.get("momentum_buffer")
-            if buf is None:
-                buf = state["momentum_buffer"] = d.detach()
+            buf = state["momentum_buffer"]
+            if dampening:  # scale 1 on the first step, 1 - dampening after
+                first = state["first_step"]
+                buf._assign(buf * momentum + d * (first * dampening + (1 - dampening)))
+                first._assign(first * 0.0)
             else:
-                buf._assign(buf * momentum + d * (1 - group["dampening"]))
+                buf._assign(buf * momentum + d)
             d = d + buf * momentum if group["nesterov"] else buf
         param._assign(param - d * group["lr"])
 
@@ -181,12 +206,13 @@ class Adam(Optimizer):
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
         super().__init__(params, {**defaults, "maximize": maximize})
 
+    def init_state(self, param, group):
+        state = {"step": _state(param, ()), "exp_avg": _state(param), "exp_avg_sq": _state(param)}
+        if group["amsgrad"]:
+            state["max_exp_avg_sq"] = _state(param)
+        return state
+
     def update(self, param, grad, state, group):
-        if not state:
-            state["step"] = _zeros_state(param, ())
-            state["exp_avg"], state["exp_avg_sq"] = _zeros_state(param), _zeros_state(param)
-            if group["amsgrad"]:
-                state["max_exp_avg_sq"] = _zeros_state(param)
         g = -grad if group["maximize"] else grad
         lr, (beta1, beta2), wd = group["lr"], group["betas"], group["weight_decay"]
         step = state["step"]._assign(state["step"] + 1)
