@@ -19,22 +19,10 @@ from irc.ir import parse_module
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def irc(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def irc(*args: str) -> subprocess.CompletedProcess:
     """`python -m irc ARGS` in a fresh process."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "irc", *args], capture_output=True, text=True, env=env, cwd=cwd)
-
-
-@pytest.fixture
-def hl_file(tmp_path):
-    path = tmp_path / "prog.mlir"
-    path.write_text(HL_TEXT)
-    return path
-
-
-@pytest.fixture
-def identity_hl_opt(monkeypatch):
-    register(monkeypatch, {name: "test-identity" for name in pipeline.STAGES[1].passes})
+    return subprocess.run([sys.executable, "-m", "irc", *args], capture_output=True, text=True, env=env)
 
 
 def test_stages_and_help():
@@ -151,8 +139,7 @@ def test_bad_input_arrays_exit_2(value, message, hl_file, tmp_path, capsys, monk
     assert not out.exists()
 
 
-def test_compile_dump_dir_and_print_after_change(hl_file, tmp_path, monkeypatch, capsys):
-    register(monkeypatch, {name: "test-identity" for name in pipeline.STAGES[1].passes})
+def test_compile_dump_dir_and_print_after_change(hl_file, tmp_path, monkeypatch, capsys, identity_hl_opt):
     register(monkeypatch, {"hl-cse": "test-touch"})
     dump = tmp_path / "dump"
     args = ["compile", str(hl_file), "--stop-after", "hl-opt", "--dump-dir", str(dump), "--print-ir-after-change"]
@@ -165,8 +152,7 @@ def test_compile_dump_dir_and_print_after_change(hl_file, tmp_path, monkeypatch,
     assert "hl-dce" in captured.err and "percent" in captured.err
 
 
-def test_broken_pass_reports_pass_and_op_and_writes_nothing(hl_file, tmp_path, monkeypatch, capsys):
-    register(monkeypatch, {name: "test-identity" for name in pipeline.STAGES[1].passes})
+def test_broken_pass_reports_pass_and_op_and_writes_nothing(hl_file, tmp_path, monkeypatch, capsys, identity_hl_opt):
     register(monkeypatch, {"hl-dce": "test-break-verifier"})
     dump = tmp_path / "dump"
     assert main(["compile", str(hl_file), "--dump-dir", str(dump), "-o", str(tmp_path / "out.ll")]) == 1

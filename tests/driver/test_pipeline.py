@@ -7,7 +7,6 @@ import os
 import numpy as np
 import pytest
 from driver_test_passes import (
-    HL_TEXT,
     all_stage_passes,
     fake_compile,
     hl_oracle,
@@ -21,13 +20,6 @@ from irc.driver.instruments import IRPrinter, PassTiming
 from irc.driver.pipeline import STAGE_NAMES, Pipeline, run_passes
 from irc.errors import FrontendError, InputError, PassError
 from irc.ir import parse_module
-
-
-@pytest.fixture
-def hl_file(tmp_path):
-    path = tmp_path / "prog.mlir"
-    path.write_text(HL_TEXT)
-    return path
 
 
 @pytest.fixture
@@ -102,8 +94,7 @@ def test_pipeline_does_not_modify_its_input(monkeypatch, hl_file):
     assert str(module) == before and "irc.touched" in lowering.stages["hl-opt"]
 
 
-def test_verifier_failure_names_pass_op_and_location(monkeypatch, hl_file):
-    register(monkeypatch, {name: "test-identity" for name in pipeline.STAGES[1].passes})
+def test_verifier_failure_names_pass_op_and_location(monkeypatch, hl_file, identity_hl_opt):
     register(monkeypatch, {"hl-canonicalize": "test-break-verifier"})
     with pytest.raises(PassError) as info:
         Pipeline(stop_after="hl-opt").run(parse_mlir_file(hl_file))
@@ -113,8 +104,7 @@ def test_verifier_failure_names_pass_op_and_location(monkeypatch, hl_file):
     assert message.startswith(f"{hl_file}:3:3: ")  # where the relu is in the .mlir file
 
 
-def test_crashing_pass_is_a_pass_error(monkeypatch, hl_file):
-    register(monkeypatch, {name: "test-identity" for name in pipeline.STAGES[1].passes})
+def test_crashing_pass_is_a_pass_error(monkeypatch, hl_file, identity_hl_opt):
     register(monkeypatch, {"hl-decompose": "test-crash"})
     with pytest.raises(PassError, match=r"pass 'hl-decompose' \(stage hl-opt\) failed: ZeroDivisionError: boom"):
         Pipeline(stop_after="hl-opt").run(parse_mlir_file(hl_file))
@@ -170,8 +160,7 @@ def test_dump_is_all_or_nothing(identity_pipeline, hl_file, tmp_path, monkeypatc
     assert "old.txt" not in os.listdir(dest) and "01-hl.mlir" in os.listdir(dest)
 
 
-def test_grad_adds_gradient_functions(monkeypatch, hl_file, rng):
-    register(monkeypatch, {name: "test-identity" for name in pipeline.STAGES[1].passes})
+def test_grad_adds_gradient_functions(hl_file, rng, identity_hl_opt):
     x, y = rng.standard_normal((4, 3), dtype=np.float32), rng.standard_normal(3, dtype=np.float32)
     lowering = Pipeline(target="ref", grad=True).run(parse_mlir_file(hl_file), source="prog.mlir")
     assert "// passes: hl-autodiff, hl-decompose" in lowering.header("hl-opt")
@@ -182,8 +171,7 @@ def test_grad_adds_gradient_functions(monkeypatch, hl_file, rng):
     np.testing.assert_allclose(dy, positive.sum(axis=0), rtol=1e-6)
 
 
-def test_ref_target_runs_the_numpy_reference(monkeypatch, hl_file, rng):
-    register(monkeypatch, {name: "test-identity" for name in pipeline.STAGES[1].passes})
+def test_ref_target_runs_the_numpy_reference(hl_file, rng, identity_hl_opt):
     x, y = rng.standard_normal((4, 3), dtype=np.float32), rng.standard_normal(3, dtype=np.float32)
     lowering = Pipeline(target="ref").run(parse_mlir_file(hl_file))
     assert list(lowering.stages) == ["hl", "hl-opt"] and lowering.compiled is None
