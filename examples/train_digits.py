@@ -39,19 +39,16 @@ def load_digits_split(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return x[train], y[train], x[test], y[test]
 
 
-class DigitsCNN(nn.Module):
-    """conv-bn-relu-pool twice (8x8 -> 4x4 -> 2x2), dropout, linear classifier."""
+def digits_cnn(m=nn, width: int = 16):
+    """conv-bn-relu-pool twice (8x8 -> 4x4 -> 2x2), dropout, linear classifier.
 
-    def __init__(self, width: int = 16):
-        super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv2d(1, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(width, 2 * width, 3, padding=1), nn.BatchNorm2d(2 * width), nn.ReLU(), nn.MaxPool2d(2),
-        )  # fmt: skip
-        self.classifier = nn.Sequential(nn.Flatten(), nn.Dropout(0.25), nn.Linear(2 * width * 4, 10))
-
-    def forward(self, x: irc.Tensor) -> irc.Tensor:
-        return self.classifier(self.features(x))
+    `m` is the module namespace: `irc.nn`, or `torch.nn` for the same model in PyTorch.
+    """
+    return m.Sequential(
+        m.Conv2d(1, width, 3, padding=1), m.BatchNorm2d(width), m.ReLU(), m.MaxPool2d(2),
+        m.Conv2d(width, 2 * width, 3, padding=1), m.BatchNorm2d(2 * width), m.ReLU(), m.MaxPool2d(2),
+        m.Flatten(), m.Dropout(0.25), m.Linear(2 * width * 4, 10),
+    )  # fmt: skip
 
 
 def make_step(model: nn.Module, opt: optim.Optimizer, mode: str):
@@ -93,7 +90,7 @@ def train(mode: str, epochs: int, batch_size: int, data, seed: int = 0) -> dict:
     """Train a fresh model; returns test accuracy and step times (the first step includes compilation)."""
     x_train, y_train, x_test, y_test = data
     irc.manual_seed(seed)
-    model = DigitsCNN()
+    model = digits_cnn()
     opt = optim.Adam(model.parameters(), lr=3e-3)
     step = make_step(model, opt, mode)
     order_rng = np.random.default_rng(seed)

@@ -1,0 +1,122 @@
+"""Training-step speed: irc eager and irc.jit vs PyTorch eager on the CPU, in one run.
+
+    python benchmarks/bench_training.py [--repeat 30]
+
+Two workloads, each one full step (forward, cross-entropy, backward, update):
+an MLP 784-256-10 with SGD (momentum 0.9) on a batch of 64, and the digits
+CNN of `examples/train_digits.py` with Adam on a batch of 64.  Reports the
+median step time after warm-up (the first irc steps compile) and the ratio
+to PyTorch (> 1 means irc is slower).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples"))
+
+from train_digits import digits_cnn  # noqa: E402
+
+import irc  # noqa: E402
+import irc.nn as nn  # noqa: E402
+import irc.optim as optim  # noqa: E402
+
+
+def median_time(step: Callable[[], object], warmup: int, repeat: int) -> float:
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def irc_steps(make_model, make_opt, x: np.ndarray, y: np.ndarray) -> dict[str, Callable[[], object]]:
+    """Eager and jit training steps over fresh models; each returns the realized loss."""
+    loss_fn = nn.CrossEntropyLoss()
+    steps = {}
+    for mode in ("irc eager", "irc.jit"):
+        model = make_model(nn)
+        opt = make_opt(optim, model.parameters())
+
+        def forward_backward(xt, yt, model=model, opt=opt):
+            opt.zero_grad()
+            loss = loss_fn(model(xt), yt)
+            loss.backward()
+            return loss
+
+        def train_step(xt, yt, opt=opt, forward_backward=forward_backward):
+            loss = forward_backward(xt, yt)
+            opt.step()
+            return loss
+
+        if mode == "irc.jit":
+            jitted = irc.jit(train_step)
+            steps[mode] = lambda jitted=jitted: jitted(irc.tensor(x), irc.tensor(y)).item()
+        else:
+            steps[mode] = lambda opt=opt, fb=forward_backward: opt.step(lambda: fb(irc.tensor(x), irc.tensor(y))).item()
+    return steps
+
+
+def torch_step(make_model, make_opt, x: np.ndarray, y: np.ndarray) -> Callable[[], object] | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    model = make_model(torch.nn)
+    opt = make_opt(torch.optim, model.parameters())
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+
+    def step():
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(xt), yt)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    return step
+
+
+def mlp(m):
+    return m.Sequential(m.Linear(784, 256), m.ReLU(), m.Linear(256, 10))
+
+
+WORKLOADS = {
+    "MLP 784-256-10, SGD, batch 64": (mlp, lambda o, p: o.SGD(p, lr=0.01, momentum=0.9), (64, 784)),
+    "digits CNN, Adam, batch 64": (digits_cnn, lambda o, p: o.Adam(p, lr=3e-3), (64, 1, 8, 8)),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=3)
+    args = parser.parse_args(argv)
+    rng = np.random.default_rng(0)
+    print(f"{'workload':34s} {'mode':10s} {'median ms':>10s} {'vs torch':>9s}")
+    for name, (make_model, make_opt, shape) in WORKLOADS.items():
+        x = rng.standard_normal(shape).astype(np.float32)
+        y = rng.integers(0, 10, shape[0])
+        results = {}
+        reference = torch_step(make_model, make_opt, x, y)
+        if reference is not None:
+            results["torch"] = median_time(reference, args.warmup, args.repeat)
+        for mode, step in irc_steps(make_model, make_opt, x, y).items():
+            results[mode] = median_time(step, args.warmup, args.repeat)
+        for mode, seconds in results.items():
+            ratio = f"{seconds / results['torch']:8.2f}x" if "torch" in results else "      n/a"
+            print(f"{name:34s} {mode:10s} {seconds * 1e3:10.3f} {ratio}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
