@@ -24,6 +24,7 @@ from irc.driver.files import atomic_directory
 from irc.driver.instruments import Instrument, IRPrinter, PassDump, PassRun, VerifyAfterEachPass, verify_module
 from irc.errors import CompileError, InputError, IRCError, PassError
 from irc.ir import make_context, print_module
+from irc.ir.interpreter import run_hl
 from irc.lowering.registry import available_passes
 
 #: the autodiff pass that `grad=True` puts first in hl-opt: it adds `@<name>_grad` beside each function
@@ -236,10 +237,9 @@ class Lowering:
                 s = stage(d.run.stage)
                 sub = tmp / f"{s.number:02d}-{s.name}"
                 sub.mkdir(exist_ok=True)
-                c = "//"
                 head = (
-                    f"{c} irc stage {s.number}/{len(STAGES)}: {s.name}, after pass {d.run.index}: {d.run.name}\n"
-                    f"{c} reproduce: {self.command(s.name)} --print-ir-after-all\n"
+                    f"// irc stage {s.number}/{len(STAGES)}: {s.name}, after pass {d.run.index}: {d.run.name}\n"
+                    f"// reproduce: {self.command(s.name)} --print-ir-after-all\n"
                 )
                 (sub / f"{d.run.index:02d}-{d.run.name.split('{')[0]}.mlir").write_text(head + d.text)
         return Path(directory)
@@ -251,11 +251,9 @@ class Lowering:
         if s.name not in self.stages:
             raise InputError(f"stage {s.name} was not reached (stopped after {self.last_stage})")
         if s.number <= 2:
-            from irc.ir.interpreter import run_hl
-
             return tuple(run_hl(self.modules[s.name], arrays, entry))
         if s.is_mlir:
-            from irc.lowering.interpret import run_stage
+            from irc.lowering.interpret import run_stage  # only loaded to debug a stage
 
             return tuple(run_stage(self.modules[s.name], arrays, entry))
         return tuple(self.compiled(*arrays))
@@ -300,6 +298,8 @@ class Pipeline:
     def run(self, module: ModuleOp, source: str = "<INPUT>") -> Lowering:
         """Lower a clone of `module` stage by stage; `source` (the INPUT) goes into dump headers."""
         lowering = Lowering(self.kind, source, self.grad)
+        printers = [i for i in self.instruments if isinstance(i, IRPrinter)]
+        marks = [len(p.dumps) for p in printers]  # a printer may already hold an earlier run's dumps
         module = module.clone()
         verify_module(module, f"input {source}")
         last = stage(self.stop_after).number
@@ -313,13 +313,12 @@ class Pipeline:
             run_passes(module, passes, s.name, self.instruments)
             lowering.stages[s.name] = print_module(module, locations=s.name == "hl")
             lowering.modules[s.name] = module.clone()
-        for instrument in self.instruments:
-            if isinstance(instrument, IRPrinter):
-                lowering.pass_dumps.extend(instrument.dumps)
+        for printer, mark in zip(printers, marks, strict=True):
+            lowering.pass_dumps.extend(printer.dumps[mark:])
         return lowering
 
     def _compile(self, module: ModuleOp, lowering: Lowering) -> None:
-        from irc.targets import compile_loops
+        from irc.targets import compile_loops  # TVM is heavy: imported only to generate code
 
         run = PassRun("tir", 1, f"compile-loops{{target={self.kind}}}", None)
         for instrument in self.instruments:
