@@ -97,6 +97,17 @@ def test_grad_inside_a_traced_function_records_placeholders():
     np.testing.assert_allclose(out.numpy(), w - 0.1 * np.broadcast_to(x.sum(0)[:, None], (3, 2)), rtol=1e-12)
 
 
+def test_grad_composes_with_backward():
+    # the gradient is recorded graph: backward() differentiates it again, also through captured parameters
+    x = irc.tensor([0.5, -1.0, 2.0], requires_grad=True)
+    irc.grad(lambda v: (v**3.0).sum())(x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 6 * np.array([0.5, -1.0, 2.0]))
+    w = irc.tensor(np.ones(3), requires_grad=True)
+    d = irc.grad(lambda v: (v * w * w).sum())(np.array([1.0, 2.0, 3.0]))  # d = w * w
+    d.sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), 2 * np.ones(3))
+
+
 # ------------------------------------------------------------------ higher order
 
 
