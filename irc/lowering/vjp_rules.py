@@ -232,9 +232,13 @@ def conv2d_weight_grad(b: Emitter, g: SSAValue, x: SSAValue, w_shape, stride, pa
     return b.transpose(unpad(b, dw, (0, 0, 0, 0), (cg, o, kh, kw)), perm=(1, 0, 2, 3))
 
 
-def pool_windows(b: Emitter, op: HLOp, x: SSAValue, pad_value: float):
-    """[(start, step, window)]: per kernel offset (i, j), the strided slice of padded `x` that the
-    pooling windows see there (shape of the pool's result); plus the padded input's shape."""
+def pool_windows(b: Emitter, op: HLOp, x: SSAValue, pad_value: float) -> tuple[list, tuple[int, ...]]:
+    """The pooling windows of `op` laid over `x`, one kernel offset at a time.
+
+    Returns ([(start, step, window)], padded shape): for each kernel offset
+    (i, j), `window` = padded_x[start::step] holds the element at that offset of
+    every pooling window (it has the pool result's shape).
+    """
     n, c, h, wd = shape_of(x.type)
     (kh, kw), (sh, sw), (ph, pw) = (_pair(op.attr(k)) for k in ("kernel", "stride", "padding"))
     oh, ow = shape_of(op.results[0].type)[2:]
@@ -249,8 +253,9 @@ def pool_windows(b: Emitter, op: HLOp, x: SSAValue, pad_value: float):
     return windows, shape_of(x.type)
 
 
-def max_pool_shares(b: Emitter, op: HLOp) -> list:
-    """[(start, step, share)]: per kernel offset, 1/count where the window element is the (tied) max."""
+def max_pool_shares(b: Emitter, op: HLOp) -> tuple[list, tuple[int, ...]]:
+    """Like `pool_windows`, with each window replaced by its share of the gradient:
+    1/count where the element is its window's (tied) max, else 0."""
     x, y = op.operands[0], op.results[0]
     lowest = float(np.finfo(hl.numpy_dtype(x.type.element_type)).min)
     windows, padded_shape = pool_windows(b, op, x, lowest)
