@@ -23,6 +23,7 @@ from irc.frontend import functional as F
 from irc.frontend import graph, init
 from irc.frontend.autograd import no_grad
 from irc.frontend.graph import Tracing
+from irc.frontend.realize import realize_all
 from irc.frontend.tensor import Tensor, tensor
 
 
@@ -555,8 +556,6 @@ def _flush_stale(module: Module) -> None:
         return
     stale = [b._node for b in module.buffers(recurse=False) if b._node.value is None]
     if stale:
-        from irc.frontend.realize import realize_all
-
         realize_all(stale)
 
 
