@@ -17,7 +17,8 @@ nothing.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from xdsl.dialects.builtin import ModuleOp
@@ -53,6 +54,34 @@ class TracedProgram:
     updates: list[tuple] = field(default_factory=list)
 
 
+@dataclass
+class TraceScope:
+    """What a `tracing_scope` saw: where it started (node serials) and what it mutated."""
+
+    start: int
+    #: id(tensor) -> (tensor, its node before the trace, its .grad before the trace)
+    mutated: dict[int, tuple] = field(default_factory=dict)
+
+    def restore(self) -> None:
+        """Put every mutated tensor back as it was before the trace."""
+        for tensor, node, grad in self.mutated.values():
+            tensor._node, tensor._grad = node, grad
+
+
+@contextmanager
+def tracing_scope() -> Iterator[TraceScope]:
+    """Run code symbolically: values cannot be realized, in-place updates are recorded."""
+    scope = TraceScope(next(graph._serials))
+    outer_mutated = Tracing.mutated
+    Tracing.depth += 1
+    Tracing.mutated = scope.mutated
+    try:
+        yield scope
+    finally:
+        Tracing.depth -= 1
+        Tracing.mutated = outer_mutated
+
+
 def trace(fn: Callable, specs: Sequence[Spec], name: str | None = None) -> ModuleOp:
     """Run `fn` on placeholder tensors of the given specs and return the hl module.
 
@@ -67,20 +96,12 @@ def trace_program(
     """Trace `fn` (see the module docstring)."""
     placeholders = [Placeholder(None, (), {}, s.type, ("<input>", 0, 0), index=i) for i, s in enumerate(specs)]
     fn_name = name or getattr(fn, "__name__", "main")
-    start = next(graph._serials)
-    outer_mutated = Tracing.mutated
-    Tracing.depth += 1
-    Tracing.mutated = {}
-    try:
+    with tracing_scope() as scope:
         result = fn(*(Tensor(p) for p in placeholders))
-        mutated = Tracing.mutated
-    finally:
-        Tracing.depth -= 1
-        Tracing.mutated = outer_mutated
     outputs, single = flatten_outputs(result, fn_name)
     out_nodes = [t._node for t in outputs]
     updates: list[tuple] = []
-    for tensor, node, grad in mutated.values():
+    for tensor, node, grad in scope.mutated.values():
         if tensor._node is not node:
             updates.append((tensor, "node"))
             out_nodes.append(tensor._node)
@@ -88,9 +109,10 @@ def trace_program(
             updates.append((tensor, "grad") if tensor._grad is not None else (tensor, "grad-none"))
             if tensor._grad is not None:
                 out_nodes.append(tensor._grad._node)
-        tensor._node, tensor._grad = node, grad
-    if outer_mutated is not None:  # a nested trace's updates belong to the outer trace too
-        outer_mutated.update({k: v for k, v in mutated.items() if k not in outer_mutated})
+    scope.restore()
+    if Tracing.mutated is not None:  # a nested trace's updates belong to the outer trace too
+        for key, value in scope.mutated.items():
+            Tracing.mutated.setdefault(key, value)
     if not out_nodes:
         raise FrontendError(f"{fn_name} returns nothing and updates no tensor: there is nothing to compile")
     implicit_nodes, implicit_inputs = [], []
@@ -101,7 +123,7 @@ def trace_program(
             if leaf.rng_key:
                 implicit_nodes.append(leaf)
                 implicit_inputs.append(("rng",))
-            elif leaf.serial < start and leaf.owner is not None and leaf.owner() is not None:
+            elif leaf.serial < scope.start and leaf.owner is not None and leaf.owner() is not None:
                 implicit_nodes.append(leaf)
                 implicit_inputs.append(("tensor", leaf.owner()))
     names = [*_param_names(fn), *(f"state{i}" for i in range(len(implicit_nodes)))]

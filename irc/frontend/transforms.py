@@ -26,9 +26,9 @@ from xdsl.dialects.builtin import FileLineColLoc
 
 from irc.errors import FrontendError
 from irc.frontend import graph
-from irc.frontend.graph import Node, Placeholder, Tracing
+from irc.frontend.graph import Node, Placeholder
 from irc.frontend.tensor import Tensor, tensor
-from irc.frontend.tracing import flatten_outputs
+from irc.frontend.tracing import flatten_outputs, tracing_scope
 from irc.ir import hl
 from irc.ir.interpreter import find_entry
 from irc.lowering.autodiff import build_jvp, build_vjp
@@ -76,20 +76,11 @@ def _trace(f: Callable, args: Sequence[Tensor]) -> tuple[func.FuncOp, bool, list
     captured nodes themselves, so that derivatives flow through them in an
     enclosing `grad`, `irc.jit` trace or `backward()`.
     """
-    start = next(graph._serials)
     placeholders = [Placeholder(None, (), {}, a._node.type, ("<input>", 0, 0), index=i) for i, a in enumerate(args)]
-    outer_mutated = Tracing.mutated
-    Tracing.depth += 1
-    Tracing.mutated = {}
-    try:
+    with tracing_scope() as scope:
         result = f(*(Tensor(p) for p in placeholders))
-        mutated = Tracing.mutated
-    finally:
-        Tracing.depth -= 1
-        Tracing.mutated = outer_mutated
-    for t, node, grad in mutated.values():
-        t._node, t._grad = node, grad
-    if mutated:
+    scope.restore()
+    if scope.mutated:
         raise FrontendError(
             f"{_name(f)} updates tensors in place (or their .grad); only pure functions can be differentiated",
             graph.user_location()[:2],
@@ -98,13 +89,13 @@ def _trace(f: Callable, args: Sequence[Tensor]) -> tuple[func.FuncOp, bool, list
     out_nodes = [t._node for t in outputs]
 
     def outside(n: Node) -> bool:
-        return graph.is_leaf(n) or n.serial < start
+        return graph.is_leaf(n) or n.serial < scope.start
 
     ours = {id(p) for p in placeholders}
     captured = [
         n
         for n in graph.topological_order(out_nodes, outside)
-        if outside(n) and id(n) not in ours and (n.serial < start or n.value is None)
+        if outside(n) and id(n) not in ours and (n.serial < scope.start or n.value is None)
     ]
     module, _ = graph.build_module(out_nodes, _name(f), args=[*placeholders, *captured], constants=True, stop=outside)
     return find_entry(module), single, captured
