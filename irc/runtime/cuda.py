@@ -1,0 +1,128 @@
+"""Run execution plans on an NVIDIA GPU through the CUDA driver API (cuda-python), no TVM.
+
+device = CUDADevice(cubin)
+runner = PlanRunner(plan, device)
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+
+import numpy as np
+
+from irc.errors import IRCError
+from irc.runtime.plan import KernelLaunch, Scalar
+
+_HOW_TO_GET = "pip install irc[cuda] (cuda-python) on a machine with an NVIDIA GPU and driver"
+
+
+def _driver():
+    try:
+        from cuda.bindings import driver
+    except ImportError as e:
+        raise IRCError(f"running the cuda target needs cuda-python: {_HOW_TO_GET}") from e
+    return driver
+
+
+def check(result):
+    """Unpack a cuda-python `(CUresult, *values)` tuple, raising IRCError on failure."""
+    err, *values = result if isinstance(result, tuple) else (result,)
+    if int(err) != 0:
+        driver = _driver()
+        _, name = driver.cuGetErrorName(err)
+        raise IRCError(f"CUDA driver error {name.decode() if name else int(err)}")
+    return values[0] if len(values) == 1 else tuple(values)
+
+
+@functools.cache
+def primary_context():
+    """The primary context of device 0; a clear error when there is no driver or GPU."""
+    driver = _driver()
+    try:
+        check(driver.cuInit(0))
+        if check(driver.cuDeviceGetCount()) == 0:
+            raise IRCError(f"no CUDA device found; {_HOW_TO_GET}")
+        device = check(driver.cuDeviceGet(0))
+        context = check(driver.cuDevicePrimaryCtxRetain(device))
+    except (RuntimeError, OSError) as e:  # libcuda.so missing
+        raise IRCError(f"no CUDA driver ({e}); {_HOW_TO_GET}") from e
+    except IRCError as e:
+        raise IRCError(f"no usable CUDA device: {e}; {_HOW_TO_GET}") from e
+    return context
+
+
+def compute_capability() -> str:
+    """`sm_XY` of device 0."""
+    driver = _driver()
+    primary_context()
+    device = check(driver.cuDeviceGet(0))
+    attr = driver.CUdevice_attribute
+    major = check(driver.cuDeviceGetAttribute(attr.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, device))
+    minor = check(driver.cuDeviceGetAttribute(attr.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, device))
+    return f"sm_{major}{minor}"
+
+
+_SCALAR_CTYPES = {
+    "int32": ctypes.c_int32,
+    "int64": ctypes.c_int64,
+    "float32": ctypes.c_float,
+    "float64": ctypes.c_double,
+}
+
+
+class CUDADevice:
+    """The `irc.runtime.plan.Device` for device 0 and one loaded module (cubin or PTX)."""
+
+    def __init__(self, binary: bytes):
+        self.driver = _driver()
+        check(self.driver.cuCtxSetCurrent(primary_context()))
+        self.module = check(self.driver.cuModuleLoadData(binary))
+        self._functions = {}
+
+    def alloc(self, nbytes: int):
+        return _Allocation(self.driver, check(self.driver.cuMemAlloc(nbytes)))
+
+    def view(self, base, byte_offset: int, nbytes: int):
+        return _View(int(base.pointer) + byte_offset, base)
+
+    def upload(self, buffer, array: np.ndarray) -> None:
+        array = np.ascontiguousarray(array)
+        check(self.driver.cuMemcpyHtoD(buffer.pointer, array.ctypes.data, array.nbytes))
+
+    def download(self, buffer, array: np.ndarray) -> None:
+        check(self.driver.cuMemcpyDtoH(array.ctypes.data, buffer.pointer, array.nbytes))
+
+    def launch(self, launch: KernelLaunch, args: list) -> None:
+        function = self._functions.get(launch.name)
+        if function is None:
+            function = self._functions[launch.name] = check(
+                self.driver.cuModuleGetFunction(self.module, launch.name.encode())
+            )
+        values = tuple(
+            _SCALAR_CTYPES[a.dtype](a.value) if isinstance(a, Scalar) else ctypes.c_void_p(int(a.pointer)) for a in args
+        )
+        params = (ctypes.c_void_p * len(values))(*(ctypes.addressof(v) for v in values))
+        # Launches are asynchronous on the default stream; the synchronous copy-out orders after them.
+        check(
+            self.driver.cuLaunchKernel(
+                function, *launch.grid, *launch.block, launch.shared_bytes, 0, ctypes.addressof(params), 0
+            )
+        )
+
+
+class _Allocation:
+    """Device memory freed with its last reference."""
+
+    def __init__(self, driver, pointer):
+        self.driver = driver
+        self.pointer = pointer
+
+    def __del__(self):
+        self.driver.cuMemFree(self.pointer)
+
+
+class _View:
+    def __init__(self, pointer: int, base: _Allocation):
+        self.pointer = pointer
+        self.base = base  # keeps the allocation alive

@@ -1,0 +1,84 @@
+"""Run execution plans through OpenCL (pyopencl), on any platform: PoCL runs them on the CPU.
+
+device = OpenCLDevice.default()
+runner = PlanRunner(plan, device.with_program(source))
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from irc.errors import IRCError
+from irc.runtime.plan import KernelLaunch, Scalar
+
+_HOW_TO_GET = (
+    "install an OpenCL platform (Debian/Ubuntu: apt-get install pocl-opencl-icd) and pyopencl (pip install irc[opencl])"
+)
+
+
+def _pyopencl():
+    try:
+        import pyopencl
+    except ImportError as e:
+        raise IRCError(f"the opencl target needs pyopencl: {_HOW_TO_GET}") from e
+    return pyopencl
+
+
+@functools.cache
+def default_context():
+    """The first OpenCL device of the first platform that has one (`PYOPENCL_CTX` is honoured by pyopencl)."""
+    cl = _pyopencl()
+    try:
+        platforms = cl.get_platforms()
+    except cl.Error as e:
+        raise IRCError(f"no OpenCL platform found ({e}); {_HOW_TO_GET}") from e
+    for platform in platforms:
+        devices = platform.get_devices()
+        if devices:
+            return cl.Context(devices[:1])
+    raise IRCError(f"no OpenCL device found; {_HOW_TO_GET}")
+
+
+@functools.lru_cache(maxsize=64)
+def _build(context, source: str):
+    """Programs are built once per (context, source): building is the slow part (PoCL compiles to native code)."""
+    cl = _pyopencl()
+    return cl.Program(context, source).build()
+
+
+class OpenCLDevice:
+    """The `irc.runtime.plan.Device` for one OpenCL context and one program (the kernels' source)."""
+
+    def __init__(self, source: str, context=None):
+        self.cl = _pyopencl()
+        self.context = context or default_context()
+        self.queue = _queue(self.context)
+        self.program = _build(self.context, source)
+        self._kernels = {}
+
+    def alloc(self, nbytes: int):
+        return self.cl.Buffer(self.context, self.cl.mem_flags.READ_WRITE, nbytes)
+
+    def view(self, base, byte_offset: int, nbytes: int):
+        return base.get_sub_region(byte_offset, nbytes)
+
+    def upload(self, buffer, array: np.ndarray) -> None:
+        self.cl.enqueue_copy(self.queue, buffer, np.ascontiguousarray(array))
+
+    def download(self, buffer, array: np.ndarray) -> None:
+        self.cl.enqueue_copy(self.queue, array, buffer)
+
+    def launch(self, launch: KernelLaunch, args: list) -> None:
+        kernel = self._kernels.get(launch.name)
+        if kernel is None:
+            kernel = self._kernels[launch.name] = getattr(self.program, launch.name)
+        values = [np.array(a.value, dtype=a.dtype) if isinstance(a, Scalar) else a for a in args]
+        global_size = tuple(g * b for g, b in zip(launch.grid, launch.block))
+        kernel(self.queue, global_size, launch.block, *values)
+
+
+@functools.cache
+def _queue(context):
+    return _pyopencl().CommandQueue(context)

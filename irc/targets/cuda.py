@@ -1,0 +1,100 @@
+"""The `cuda` target: CUDA C from TVM, compiled to a cubin by nvcc (or NVRTC), launched by `irc.runtime.cuda`.
+
+    module = compile_cuda(loops_module, {"kind": "cuda", "arch": "sm_90"})
+    module.source, module.cubin      # CUDA C (stage 7, .cu) and its binary (None without nvcc/NVRTC)
+    (y,) = module(x)                 # needs an NVIDIA GPU and cuda-python
+
+Binaries are cached on disk by hash of (source, arch, compiler) in `$IRC_CACHE_DIR`
+(default `~/.cache/irc`)/cuda.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from xdsl.dialects.builtin import ModuleOp
+
+from irc.errors import CompileError, IRCError
+from irc.runtime.cuda import CUDADevice
+from irc.targets.gpu import GPUModule, compile_gpu, gpu_target
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("IRC_CACHE_DIR", Path.home() / ".cache" / "irc")) / "cuda"
+
+
+def nvcc_cubin(source: str, arch: str, nvcc: str) -> bytes:
+    """Compile CUDA C to a cubin for `arch` (`sm_90`) with nvcc."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src, out = Path(tmp) / "kernels.cu", Path(tmp) / "kernels.cubin"
+        src.write_text(source)
+        result = subprocess.run(
+            [nvcc, "-cubin", f"-arch={arch}", "-O3", "-w", "-o", str(out), str(src)], capture_output=True, text=True
+        )
+        if result.returncode != 0:
+            raise CompileError(f"nvcc -arch={arch} failed on the generated CUDA source:\n{result.stderr.strip()}")
+        return out.read_bytes()
+
+
+def nvrtc_cubin(source: str, arch: str) -> bytes:
+    """Compile CUDA C to a cubin for `arch` with NVRTC (cuda-python), for machines without nvcc."""
+    try:
+        from cuda.bindings import nvrtc
+    except ImportError as e:
+        raise IRCError("compiling CUDA without nvcc needs NVRTC: pip install irc[cuda]") from e
+    err, program = nvrtc.nvrtcCreateProgram(source.encode(), b"kernels.cu", 0, [], [])
+    options = [f"--gpu-architecture={arch}".encode(), b"-default-device"]
+    include = Path(os.environ.get("CUDA_HOME", "/usr/local/cuda")) / "include"
+    if include.is_dir():
+        options.append(f"--include-path={include}".encode())
+    (err,) = nvrtc.nvrtcCompileProgram(program, len(options), options)
+    if int(err) != 0:
+        _, size = nvrtc.nvrtcGetProgramLogSize(program)
+        log = b" " * size
+        nvrtc.nvrtcGetProgramLog(program, log)
+        raise CompileError(f"NVRTC --gpu-architecture={arch} failed:\n{log.decode(errors='replace').strip()}")
+    _, size = nvrtc.nvrtcGetCUBINSize(program)
+    cubin = b" " * size
+    nvrtc.nvrtcGetCUBIN(program, cubin)
+    return cubin
+
+
+def cubin(source: str, arch: str) -> bytes:
+    """The cubin of `source` for `arch`: from the disk cache, else nvcc (on PATH), else NVRTC."""
+    nvcc = shutil.which("nvcc")
+    compiler = "nvcc" if nvcc else "nvrtc"
+    key = hashlib.sha256(f"{compiler}\0{arch}\0{source}".encode()).hexdigest()
+    path = cache_dir() / f"{key}.cubin"
+    if path.exists():
+        return path.read_bytes()
+    binary = nvcc_cubin(source, arch, nvcc) if nvcc else nvrtc_cubin(source, arch)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_bytes(binary)
+    tmp.replace(path)
+    return binary
+
+
+class CUDAModule(GPUModule):
+    """A `GPUModule` whose binary (`cubin`) is built on first use (or by `build()`)."""
+
+    def __init__(self, program, arch: str):
+        super().__init__(program, "cu", lambda: CUDADevice(self.build()))
+        self.arch = arch
+        self.cubin: bytes | None = None
+
+    def build(self) -> bytes:
+        if self.cubin is None:
+            self.cubin = cubin(self.source, self.arch)
+        return self.cubin
+
+
+def compile_cuda(module: ModuleOp, target: dict) -> CUDAModule:
+    """Compile a loops-stage module to CUDA kernels and plans; `target` is `{"kind": "cuda", "arch": "sm_XY"}`."""
+    tvm_target = gpu_target(target)
+    return CUDAModule(compile_gpu(module, tvm_target), str(tvm_target.attrs["arch"]))

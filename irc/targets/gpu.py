@@ -1,0 +1,448 @@
+"""GPU kernels for the loops-stage translation: one kernel per loop nest, scheduled, lowered, planned.
+
+Every func of the translation (`irc.targets.tir`) is split into one kernel
+function per top-level block nest. A kernel function takes every buffer of
+the func as a parameter (inputs, outputs, constants, then the temporaries the
+loops stage allocates), so kernels share buffers through the plan, not
+through TVM's host code. Each nest is scheduled by the first rule that lowers
+to valid GPU code:
+
+* elementwise: all loops fused, split over `blockIdx.x` x `threadIdx.x`;
+* contraction (2+ spatial, reduce iterators): dlight's `Matmul`, else a
+  shared-memory tiling (`schedule_tiled`), else one thread per output;
+* reduction with a long reduce domain: one block per output, the reduce
+  loop split over the threads (TVM's cross-thread reduction), else one
+  thread per output (softmax rows of 10, argmax, conv windows).
+
+TVM lowers the module; the host side of each kernel function (after
+`SplitHostDevice`) lists its kernel calls with their launch sizes, which
+become the `ExecutionPlan` (`irc.runtime.plan`). The device side is codegen'd
+to CUDA C or OpenCL C.
+
+    program = compile_gpu(module, gpu_target({"kind": "cuda", "arch": "sm_90"}))
+    program.source, program.plans["mlp"]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import tvm
+from tvm import s_tir, tirx
+from tvm.s_tir import Schedule, dlight
+from tvm.tirx.build import codegen_build, split_host_device_mods
+from xdsl.dialects.builtin import ModuleOp
+
+from irc.errors import CompileError
+from irc.runtime.plan import BufferSpec, Device, DeviceArray, ExecutionPlan, KernelLaunch, PlanRunner, Scalar
+from irc.targets.tir import TranslatedFunc, translate_module
+
+# Threads per block of elementwise kernels and the most a reduction uses.
+_THREADS = 256
+# Reductions over at least this many elements get a whole thread block per output.
+_CROSS_THREAD_MIN = 64
+# What every kernel must respect (the smallest common limits of current GPUs).
+_LIMITS = {"max_shared_memory_per_block": 48 * 1024, "max_threads_per_block": 1024}
+
+
+def gpu_target(target: str | dict) -> tvm.target.Target:
+    """The TVM target for `"opencl"` or `{"kind": "cuda", "arch": "sm_90"}` (host: llvm).
+
+    CUDA needs an explicit `arch`: without one TVM silently generates sm_50 code.
+    """
+    kind = target if isinstance(target, str) else target.get("kind")
+    if kind == "cuda" and (isinstance(target, str) or "arch" not in target):
+        raise CompileError(
+            "target cuda needs an explicit GPU architecture: {'kind': 'cuda', 'arch': 'sm_90'} "
+            "(irc compile --target cuda --cuda-arch sm_90)"
+        )
+    if kind not in ("cuda", "opencl"):
+        raise CompileError(f"{target} is not a GPU target (cuda or opencl)")
+    return tvm.target.Target(target, host="llvm")
+
+
+# ----------------------------------------------------------------------------- kernel functions
+
+
+@dataclass
+class KernelFunctions:
+    """One translated func as kernel functions: `buffers` are every kernel's parameters, in order."""
+
+    entry: TranslatedFunc
+    buffers: list[BufferSpec]
+    funcs: dict[str, tirx.PrimFunc]  # kernel function name -> unscheduled PrimFunc (one nest)
+
+
+def _zero_offset(buffer: tirx.Buffer) -> tirx.Buffer:
+    return tirx.decl_buffer(buffer.shape, buffer.dtype, buffer.name, data_alignment=buffer.data_alignment)
+
+
+def split_nests(entry: TranslatedFunc) -> KernelFunctions:
+    """One PrimFunc per top-level block nest of `entry`, every buffer a parameter (at offset 0)."""
+    func = entry.prim_func
+    root = func.body.block
+    nests = list(root.body.seq) if isinstance(root.body, tirx.SeqStmt) else [root.body]
+    n_in = len(entry.arg_types) - entry.num_outputs
+    kinds = ["input"] * n_in + ["output"] * entry.num_outputs + ["const"] * len(entry.constants)
+    params = [_zero_offset(b) for b in func.params]
+    specialize = dict(zip(func.params, params))
+    buffers, seen = [], set()
+    for b, kind in zip([*params, *root.alloc_buffers], kinds + ["temp"] * len(root.alloc_buffers)):
+        name = b.name if b.name not in seen else f"{b.name}_{len(seen)}"
+        seen.add(name)
+        buffers.append(BufferSpec(name, tuple(int(d) for d in b.shape), str(b.dtype), kind))
+    funcs = {}
+    for k, nest in enumerate(nests):
+        name = f"{entry.name}_k{k}"
+        block = s_tir.SBlock([], [], [], "root", nest)
+        body = s_tir.SBlockRealize([], True, block)
+        kernel = tirx.PrimFunc([*func.params, *root.alloc_buffers], body, func.ret_type, func.attrs)
+        funcs[name] = kernel.specialize(specialize).with_attr("global_symbol", name)
+    return KernelFunctions(entry, buffers, funcs)
+
+
+# ----------------------------------------------------------------------------- schedules
+
+
+def _is_reduce(iter_var) -> bool:
+    return iter_var.iter_type == tirx.IterVar.CommReduce
+
+
+def _spatial_and_reduce(sch: Schedule, block) -> tuple[list, list]:
+    loops = sch.get_loops(block)
+    n_spatial = sum(not _is_reduce(iv) for iv in sch.get(block).iter_vars)
+    spatial, reduce = list(loops[:n_spatial]), list(loops[n_spatial:])
+    if not spatial:
+        spatial = [sch.add_unit_loop(loops[0] if loops else block)]
+    return spatial, reduce
+
+
+def _extent(sch: Schedule, loops) -> int:
+    return math.prod(int(sch.get(loop).extent) for loop in loops)
+
+
+def _fuse(sch: Schedule, loops):
+    return sch.fuse(*loops) if len(loops) > 1 else loops[0]
+
+
+def _bind_threads(sch: Schedule, loop, threads: int) -> None:
+    outer, inner = sch.split(loop, [None, threads])
+    sch.bind(outer, "blockIdx.x")
+    sch.bind(inner, "threadIdx.x")
+
+
+def schedule_elementwise(sch: Schedule, block) -> None:
+    """All loops fused, `_THREADS` per block."""
+    spatial, _ = _spatial_and_reduce(sch, block)
+    fused = _fuse(sch, spatial)
+    _bind_threads(sch, fused, min(_THREADS, _extent(sch, [fused])))
+
+
+def schedule_thread_per_output(sch: Schedule, block) -> None:
+    """Each thread computes one output element with a serial reduce loop."""
+    spatial, reduce = _spatial_and_reduce(sch, block)
+    fused = _fuse(sch, spatial)
+    _bind_threads(sch, fused, min(64, _extent(sch, [fused])))
+    if reduce and sch.get(block).init is not None:  # after binding: the update alone is no reduction block
+        sch.decompose_reduction(block, reduce[0])
+
+
+def schedule_cross_thread(sch: Schedule, block) -> None:
+    """One thread block per output; the fused reduce loop split over its threads (tree reduction)."""
+    spatial, reduce = _spatial_and_reduce(sch, block)
+    total = _extent(sch, reduce)
+    if total < _CROSS_THREAD_MIN:
+        raise CompileError("reduction too short for a cross-thread reduction")
+    threads = min(_THREADS, 1 << (total - 1).bit_length())
+    sch.bind(_fuse(sch, spatial), "blockIdx.x")
+    _, inner = sch.split(_fuse(sch, reduce), [None, threads])
+    sch.bind(inner, "threadIdx.x")
+
+
+def _tile(extent: int) -> tuple[int, int]:
+    """(threads, elements per thread) along one output dim of a tiled contraction."""
+    if extent >= 64:
+        return 16, 4
+    return (16, 1) if extent >= 16 else (1 << (extent - 1).bit_length(), 1)
+
+
+def schedule_tiled(sch: Schedule, block) -> None:
+    """Output tiles per thread block, a small register tile per thread, operands staged in shared memory."""
+    spatial, reduce = _spatial_and_reduce(sch, block)
+    if len(spatial) < 2 or not reduce or sch.get(block).init is None:
+        raise CompileError("not a contraction")
+    *batch, i, j = spatial
+    (ti, vi), (tj, vj) = _tile(_extent(sch, [i])), _tile(_extent(sch, [j]))
+    bi, ti_loop, vi_loop = sch.split(i, [None, ti, vi])
+    bj, tj_loop, vj_loop = sch.split(j, [None, tj, vj])
+    ko, ki = sch.split(_fuse(sch, reduce), [None, 8])
+    sch.reorder(*batch, bi, bj, ti_loop, tj_loop, ko, ki, vi_loop, vj_loop)
+    if batch:
+        sch.bind(_fuse(sch, batch), "blockIdx.z")
+    sch.bind(bi, "blockIdx.y")
+    sch.bind(bj, "blockIdx.x")
+    sch.bind(ti_loop, "threadIdx.y")
+    sch.bind(tj_loop, "threadIdx.x")
+    acc = sch.cache_write(block, 0, "local")
+    sch.reverse_compute_at(acc, tj_loop)
+    output = sch.get(block).writes[0].buffer
+    operands = [n for n, r in enumerate(sch.get(block).reads) if not r.buffer.same_as(output)]
+    for index in operands:
+        shared = sch.cache_read(block, index, "shared")
+        sch.compute_at(shared, ko)
+        copy = _fuse(sch, sch.get_loops(shared)[len(batch) + 3 :])
+        _, ty, tx = sch.split(copy, [None, ti, tj])
+        sch.bind(ty, "threadIdx.y")
+        sch.bind(tx, "threadIdx.x")
+    sch.decompose_reduction(block, ko)
+
+
+def _with_dlight(rule) -> Callable[[tirx.PrimFunc, tvm.target.Target], Schedule | None]:
+    def apply(func: tirx.PrimFunc, target: tvm.target.Target) -> Schedule | None:
+        sch = rule.apply(func, target, False)
+        return sch[0] if isinstance(sch, list) else sch
+
+    return apply
+
+
+def _with_own(rule: Callable[[Schedule, object], None]):
+    def apply(func: tirx.PrimFunc, target: tvm.target.Target) -> Schedule:
+        sch = Schedule(func)
+        (block,) = sch.get_child_blocks(sch.get_sblock("root"))
+        rule(sch, block)
+        return sch
+
+    return apply
+
+
+def _rules(func: tirx.PrimFunc) -> list[tuple[str, Callable]]:
+    """The schedules to try for the one nest of `func`, best first."""
+    nest = Schedule(func)
+    blocks = nest.get_child_blocks(nest.get_sblock("root"))
+    if len(blocks) != 1:
+        raise CompileError(f"{func.attrs['global_symbol']}: expected one block nest, found {len(blocks)}")
+    iter_vars = nest.get(blocks[0]).iter_vars
+    n_reduce = sum(_is_reduce(iv) for iv in iter_vars)
+    if not n_reduce:
+        return [("elementwise", _with_own(schedule_elementwise))]
+    rules = []
+    if len(iter_vars) - n_reduce >= 2:
+        rules += [("dlight.Matmul", _with_dlight(dlight.gpu.Matmul())), ("tiled", _with_own(schedule_tiled))]
+    return rules + [
+        ("cross-thread", _with_own(schedule_cross_thread)),
+        ("thread-per-output", _with_own(schedule_thread_per_output)),
+    ]
+
+
+def _lower(mod: tvm.IRModule, target: tvm.target.Target) -> tuple[tvm.IRModule, tvm.IRModule]:
+    """TVM's default TIR pipeline: (host functions right after SplitHostDevice, finalized device module)."""
+
+    @tvm.instrument.pass_instrument
+    class HostCapture:
+        host = None
+
+        def run_before_pass(self, mod, info):
+            if info.name == "tirx.MakePackedAPI":
+                self.host = mod
+
+    capture = HostCapture()
+    mod = tirx.transform.BindTarget(target)(mod)
+    pipeline, _, finalize_device = tirx.get_tir_pipeline("default")
+    with tvm.transform.PassContext(instruments=[capture]):
+        lowered = pipeline(mod)
+    _, devices = split_host_device_mods(lowered)
+    device = next(iter(devices.values()), tvm.IRModule({}))
+    device = finalize_device()(device)
+    for gv, kernel in device.functions.items():
+        if not s_tir.analysis.verify_gpu_code(kernel, _LIMITS):
+            raise CompileError(f"kernel {gv.name_hint} exceeds the GPU limits {_LIMITS}")
+    return capture.host, device
+
+
+def schedule_kernel(func: tirx.PrimFunc, target: tvm.target.Target) -> tuple[str, tirx.PrimFunc]:
+    """(rule name, scheduled func) for the first rule whose result lowers to valid GPU code."""
+    name = func.attrs["global_symbol"]
+    errors = []
+    for rule_name, rule in _rules(func):
+        try:
+            sch = rule(func, target)
+            if sch is None:
+                continue
+            scheduled = sch.mod["main"].with_attr("global_symbol", name)
+            _lower(tvm.IRModule({name: scheduled}), target)
+            return rule_name, scheduled
+        except Exception as e:  # noqa: BLE001 - any failing rule (TVM raises assorted errors) falls back to the next
+            errors.append(f"{rule_name}: {str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__}")
+    raise CompileError(f"no GPU schedule applies to {name}: {'; '.join(errors)}")
+
+
+# ----------------------------------------------------------------------------- plans
+
+
+def _host_statements(stmt) -> list:
+    """The flat statement list of a host function body (allocations, buffer declarations, kernel calls)."""
+    if isinstance(stmt, tirx.SeqStmt):
+        return [s for child in stmt.seq for s in _host_statements(child)]
+    body = getattr(stmt, "body", None)
+    if isinstance(stmt, tirx.AllocBuffer | tirx.DeclBuffer | tirx.AttrStmt) and body is not None:
+        return [stmt, *_host_statements(body)]
+    return [stmt]
+
+
+class _Buffers:
+    """Host buffer var -> plan buffer id, by identity (TVM expressions compare by building `==` nodes)."""
+
+    def __init__(self):
+        self._items: list[tuple[object, str]] = []
+
+    def __setitem__(self, buffer, id_: str) -> None:
+        self._items.append((buffer, id_))
+
+    def get(self, expr) -> str | None:
+        """The id of a buffer, or of `buffer_data(buffer)`; None for other expressions."""
+        if isinstance(expr, tvm.ir.Call) and getattr(expr.op, "name", "") == "tirx.buffer_data":
+            expr = expr.args[0]
+        return next((id_ for buffer, id_ in self._items if buffer.same_as(expr)), None)
+
+
+def _scalar(expr) -> Scalar:
+    if isinstance(expr, tirx.IntImm | tirx.FloatImm):
+        return Scalar(expr.value, str(expr.dtype))
+    raise CompileError(f"kernel argument {expr} is not a constant (irc plans need static shapes)")
+
+
+def _launches(host: tirx.PrimFunc, kernels: KernelFunctions, plan_buffers: list[BufferSpec]) -> list[KernelLaunch]:
+    """Kernel calls of one lowered kernel function, with its data vars mapped to plan buffer ids.
+
+    Global scratch buffers TVM allocates on the host side become new temporaries of the plan."""
+    ids = _Buffers()
+    for param, spec in zip(host.params, kernels.buffers):
+        ids[param] = spec.id
+    launches = []
+    for stmt in _host_statements(host.body):
+        b = getattr(stmt, "buffer", None)
+        if isinstance(stmt, tirx.AllocBuffer):
+            spec = BufferSpec(f"{host.attrs['global_symbol']}_{b.name}", (math.prod(b.shape),), str(b.dtype), "temp")
+            plan_buffers.append(spec)
+            ids[b] = spec.id
+        elif isinstance(stmt, tirx.DeclBuffer):
+            base, offset = ids.get(stmt.data), int(b.elem_offset)
+            if base is not None and offset:
+                shape = tuple(int(d) for d in b.shape)
+                plan_buffers.append(BufferSpec(f"{base}@{offset}", shape, str(b.dtype), "temp", base, offset))
+                base = plan_buffers[-1].id
+            if base is not None:
+                ids[b] = base
+        elif isinstance(stmt, tirx.Evaluate) and isinstance(stmt.value, tvm.ir.Call):
+            call = stmt.value
+            if str(call.op) != "Op(tirx.call_ffi_kernel)" and getattr(call.op, "name", "") != "tirx.call_ffi_kernel":
+                raise CompileError(f"unexpected host call {call}")
+            launches.append(_launch(call, ids))
+        else:
+            raise CompileError(f"unexpected host statement in {host.attrs['global_symbol']}: {type(stmt).__name__}")
+    return launches
+
+
+def _launch(call, ids: _Buffers) -> KernelLaunch:
+    name, *args = call.args
+    tags = list(call.attrs.launch_params)
+    value_tags = [t for t in tags if t.startswith(("blockIdx", "threadIdx")) or t == "tirx.use_dyn_shared_memory"]
+    n_values = len(value_tags)
+    operands, values = args[: len(args) - n_values], args[len(args) - n_values :]
+    sizes = {"blockIdx": [1, 1, 1], "threadIdx": [1, 1, 1]}
+    shared = 0
+    for tag, value in zip(value_tags, values):
+        if tag == "tirx.use_dyn_shared_memory":
+            shared = int(value)
+        else:
+            kind, axis = tag.split(".")
+            sizes[kind]["xyz".index(axis)] = int(value)
+    kernel_args = tuple(ids.get(a) or _scalar(a) for a in operands)
+    return KernelLaunch(str(name.value), kernel_args, tuple(sizes["blockIdx"]), tuple(sizes["threadIdx"]), shared)
+
+
+@dataclass
+class GPUProgram:
+    """A loops-stage module compiled for a GPU: TIR text, device source and one plan per entry."""
+
+    tir_text: str
+    source: str
+    plans: dict[str, ExecutionPlan]
+    schedules: dict[str, str]  # kernel function -> the rule that scheduled it
+
+
+def compile_gpu(module: ModuleOp, target: tvm.target.Target) -> GPUProgram:
+    """Translate, split, schedule and lower `module`; the device source and the plans (see module docstring)."""
+    entries = [split_nests(f) for f in translate_module(module)]
+    scheduled, schedules = {}, {}
+    for kernels in entries:
+        for name, func in kernels.funcs.items():
+            schedules[name], scheduled[name] = schedule_kernel(func, target)
+    mod = tvm.IRModule(scheduled)
+    host, device = _lower(mod, target)
+    plans = {}
+    for kernels in entries:
+        entry = kernels.entry
+        buffers = list(kernels.buffers)
+        launches = [launch for name in kernels.funcs for launch in _launches(host[name], kernels, buffers)]
+        consts = [b.id for b in buffers if b.kind == "const"]
+        plans[entry.name] = ExecutionPlan(
+            entry.name,
+            [b.id for b in buffers if b.kind == "input"],
+            [b.id for b in buffers if b.kind == "output"],
+            buffers,
+            launches,
+            {name: np.ascontiguousarray(c) for name, c in zip(consts, entry.constants)},
+        )
+    source = codegen_build(device, target).inspect_source() if device.functions else ""
+    return GPUProgram(mod.script(), source, plans, schedules)
+
+
+class GPUModule:
+    """A compiled GPU module with the interface of the llvm `CompiledModule`.
+
+    `tir_text`, `source`, `source_ext`, `plans`, `plan` (the first entry's);
+    `module(*numpy arrays)` -> tuple of numpy arrays; `module.run_device(*device arrays)`
+    keeps inputs and outputs on the device (`irc.runtime.plan.DeviceArray`, `.to_numpy()`).
+    The device is opened on the first run, so compiling needs no GPU.
+    """
+
+    def __init__(self, program: GPUProgram, source_ext: str, make_device: Callable[[], Device]):
+        self.program = program
+        self.tir_text = program.tir_text
+        self.source = program.source
+        self.source_ext = source_ext
+        self.plans = program.plans
+        self._make_device = make_device
+        self._device: Device | None = None
+        self._runners: dict[str, PlanRunner] = {}
+
+    @property
+    def plan(self) -> ExecutionPlan:
+        return next(iter(self.plans.values()))
+
+    @property
+    def device(self) -> Device:
+        if self._device is None:
+            self._device = self._make_device()
+        return self._device
+
+    def runner(self, entry: str | None = None) -> PlanRunner:
+        entry = entry or self.plan.entry
+        if entry not in self.plans:
+            raise KeyError(f"no entry @{entry}; entries: {', '.join(self.plans)}")
+        if entry not in self._runners:
+            self._runners[entry] = PlanRunner(self.plans[entry], self.device)
+        return self._runners[entry]
+
+    def to_device(self, array: np.ndarray) -> DeviceArray:
+        return DeviceArray.from_numpy(self.device, array)
+
+    def run_device(self, *inputs: DeviceArray, entry: str | None = None) -> tuple[DeviceArray, ...]:
+        return self.runner(entry).run(*inputs)
+
+    def __call__(self, *inputs: np.ndarray) -> tuple[np.ndarray, ...]:
+        return self.runner().run_numpy(*inputs)
