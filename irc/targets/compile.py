@@ -68,7 +68,9 @@ def compile_loops(module: ModuleOp, target: str | dict = "llvm", schedule: bool 
     except Exception as e:  # a schedule TVM accepted but cannot lower: the plain loops still can
         if mod is plain:
             raise
-        notes.append(f"building the scheduled module failed ({type(e).__name__}: {str(e).strip()[:200]}); built unscheduled")
+        notes.append(
+            f"building the scheduled module failed ({type(e).__name__}: {str(e).strip()[:200]}); built unscheduled"
+        )
         mod = plain
         executable = build(mod, tvm_target)
     kernels = {}

@@ -1,19 +1,30 @@
 """CPU schedules for the TIR blocks of the loops-stage translation.
 
-Each block is classified by its iterators and body, then scheduled:
+Each block is classified by its iterators and body, then scheduled by the first
+rule of its class whose preconditions hold:
 
 * elementwise (only spatial iterators): fuse, parallel outer, vectorize inner;
 * contraction (2+ spatial, reduce iterators, a `C += A * B` body with `B`'s
   last index the innermost spatial iterator): pack `B` into panels, tile for
   a register-resident `MR x NR` accumulator, vectorize, parallel;
+* row reduction (the reduced index is the contiguous one, as in softmax rows):
+  `rfactor` into SIMD-lane partial results, vectorized, then a short final sum;
 * other reductions: parallel over the spatial iterators, init hoisted.
 
-    mod = schedule_cpu(mod, "fn", cpu_info(target))
+Rules are fail-safe: each runs on a copy of the schedule, and if a TVM primitive
+still refuses it, the block falls back to the next, simpler rule (in the end, no
+schedule at all). A schedule primitive that succeeds preserves the semantics, so
+a fallback costs speed, never correctness. The refusals are returned as notes.
+
+    mod, notes = schedule_cpu(mod, "fn", cpu_info(target))
 """
 
 from __future__ import annotations
 
+import functools
 import math
+from collections import Counter
+from collections.abc import Callable
 
 from tvm import IRModule, s_tir, tirx
 from tvm.ir import TensorLoad
@@ -23,6 +34,11 @@ from irc.targets.llvm import CPUInfo
 
 # Below this many elements a nest runs serially: the thread pool costs more.
 _MIN_PARALLEL_WORK = 1 << 14
+# Row reductions shorter than this many SIMD vectors are not worth an rfactor.
+_MIN_VECTOR_ROW = 4
+
+# A rule schedules one block (by name) in place; False: its preconditions do not hold.
+Rule = Callable[[Schedule, str, CPUInfo], bool]
 
 
 def _block(sch: Schedule, rv) -> s_tir.SBlock:
@@ -37,6 +53,10 @@ def _is_reduce(iter_var) -> bool:
     return iter_var.iter_type == tirx.IterVar.CommReduce
 
 
+def _n_spatial(block: s_tir.SBlock) -> int:
+    return sum(not _is_reduce(iv) for iv in block.iter_vars)
+
+
 def _store(block: s_tir.SBlock) -> tirx.BufferStore | None:
     return block.body if isinstance(block.body, tirx.BufferStore) else None
 
@@ -45,12 +65,31 @@ def _largest_divisor(n: int, candidates: list[int]) -> int:
     return next((c for c in candidates if n % c == 0), 1)
 
 
-def schedule_elementwise(sch: Schedule, block, cpu: CPUInfo) -> None:
-    """Fuse all loops; parallel chunks outside, SIMD lanes inside."""
+def _only_writer(sch: Schedule, rv) -> bool:
+    """The block is the only writer of its outputs, and (if spatial) reads none of them.
+
+    These are the dataflow conditions of TVM's complete / reduction blocks, which
+    `parallel`, `cache_write` and `decompose_reduction` require.
+    """
+    block = _block(sch, rv)
+    writers = Counter()
+    for other in sch.get_child_blocks(sch.get_sblock("root")):
+        writers.update(region.source for region in _block(sch, other).writes)
+    written = [region.source for region in block.writes]
+    if any(writers[buffer] != 1 for buffer in written):
+        return False
+    is_reduction = any(_is_reduce(iv) for iv in block.iter_vars)
+    return is_reduction or not any(r.source.same_as(w) for r in block.reads for w in written)
+
+
+def schedule_elementwise(sch: Schedule, name: str, cpu: CPUInfo, parallel: bool = True) -> bool:
+    """Fuse all loops; parallel chunks outside (when the block may run in parallel), SIMD lanes inside."""
+    block = sch.get_sblock(name)
     loops = sch.get_loops(block)
     if not loops:
-        return
+        return False
     total = math.prod(_extents(sch, loops))
+    parallel = parallel and total >= _MIN_PARALLEL_WORK and _only_writer(sch, block)
     fused = sch.fuse(*loops) if len(loops) > 1 else loops[0]
     store = _store(_block(sch, block))
     lanes = cpu.lanes(str(store.buffer.dtype)) if store is not None else 1
@@ -59,30 +98,89 @@ def schedule_elementwise(sch: Schedule, block, cpu: CPUInfo) -> None:
         sch.vectorize(inner)
     else:
         outer = fused
-    if total >= _MIN_PARALLEL_WORK:
+    if parallel:
         sch.parallel(outer)
+    return True
 
 
-def schedule_reduction(sch: Schedule, block, cpu: CPUInfo) -> None:
+def schedule_reduction(sch: Schedule, name: str, cpu: CPUInfo, parallel: bool = True) -> bool:
     """Parallel over the fused spatial loops; the init leaves the reduce loops."""
+    block = sch.get_sblock(name)
     block_stmt = _block(sch, block)
     loops = sch.get_loops(block)
-    n_spatial = sum(not _is_reduce(iv) for iv in block_stmt.iter_vars)
-    if block_stmt.init is not None:
+    n_spatial = _n_spatial(block_stmt)
+    has_init = block_stmt.init is not None and _only_writer(sch, block)
+    if n_spatial > 0 and parallel and has_init and math.prod(_extents(sch, loops)) >= _MIN_PARALLEL_WORK:
+        spatial = loops[:n_spatial]
+        fused = sch.fuse(*spatial) if n_spatial > 1 else spatial[0]
+        if int(sch.get(fused).extent) > 1:
+            sch.parallel(fused)  # before decompose_reduction: parallel needs the block's init
+        loops = sch.get_loops(block)
+        n_spatial = 1
+    if has_init:
         sch.decompose_reduction(block, loops[n_spatial])
-    if n_spatial == 0:
-        return
-    spatial = loops[:n_spatial]
-    work = math.prod(_extents(sch, loops))
-    fused = sch.fuse(*spatial) if n_spatial > 1 else spatial[0]
-    if work >= _MIN_PARALLEL_WORK and int(sch.get(fused).extent) > 1:
-        sch.parallel(fused)
+    return has_init
+
+
+def _contiguous_var(load: TensorLoad) -> tirx.Var | None:
+    last = load.indices[-1] if load.indices else None
+    return last if isinstance(last, tirx.Var) else None
+
+
+def schedule_row_reduction(sch: Schedule, name: str, cpu: CPUInfo) -> bool:
+    """`O[s] = O[s] + X[s, r]` with `r` the contiguous index of `X` (a softmax row sum):
+    per row, `rfactor` into SIMD-lane partial results (vectorized), then sum the lanes."""
+    block = sch.get_sblock(name)
+    block_stmt = _block(sch, block)
+    store = _store(block_stmt)
+    n_spatial = _n_spatial(block_stmt)
+    # TVM's rfactor knows the standard reducers only (not the NaN-propagating float max/min).
+    if store is None or not isinstance(store.value, tirx.Add | tirx.Mul | tirx.Max | tirx.Min):
+        return False
+    if block_stmt.init is None or n_spatial == 0 or not _only_writer(sch, block):
+        return False
+    reduce_vars = [iv.var for iv in block_stmt.iter_vars[n_spatial:]]
+    reads = [r for r in block_stmt.reads if not r.source.same_as(store.buffer)]
+    if len(reduce_vars) != 1 or not reads or any(not _same(_contiguous_read_var(r), reduce_vars[0]) for r in reads):
+        return False
+    loops = sch.get_loops(block)
+    lanes = cpu.lanes(str(store.buffer.dtype))
+    extents = _extents(sch, loops)
+    if extents[-1] % lanes or extents[-1] < _MIN_VECTOR_ROW * lanes:
+        return False
+    sch.split(loops[-1], [None, lanes])
+    partial = sch.rfactor(sch.get_loops(block)[-1], n_spatial)  # partial[s, lane] over the row's vectors
+    spatial = sch.get_loops(block)[:n_spatial]
+    row = sch.fuse(*spatial) if n_spatial > 1 else spatial[0]
+    sch.compute_at(partial, row)  # one row's lanes at a time: a small stack buffer
+    lane, vec = sch.get_loops(partial)[-2:]  # compute_at orders loops as the rfactor block's iters: lane, ro
+    sch.reorder(vec, lane)
+    if math.prod(extents) >= _MIN_PARALLEL_WORK:
+        sch.parallel(row)
+    sch.vectorize(sch.get_loops(partial)[-1])  # before decompose_reduction: it needs the init
+    init = sch.decompose_reduction(partial, sch.get_loops(partial)[-2])
+    sch.vectorize(sch.get_loops(init)[-1])
+    sch.decompose_reduction(block, sch.get_loops(block)[-1])
+    return True
+
+
+def _contiguous_read_var(region) -> tirx.Var | None:
+    """The variable indexing the last dim of a single-point read region (`X[.., v]`), else None."""
+    last = region.region[-1] if len(region.region) else None
+    if last is None or not isinstance(last.min, tirx.Var) or int(getattr(last.extent, "value", 0)) != 1:
+        return None
+    return last.min
+
+
+def _same(a: tirx.Var | None, b: tirx.Var) -> bool:
+    return a is not None and a.same_as(b)
 
 
 def _contraction_operands(block: s_tir.SBlock):
     """(output store, A load, B load) of a `C[..] = C[..] + A[..] * B[..]` block, else None."""
     store = _store(block)
-    if store is None or not isinstance(store.value, tirx.Add):
+    spatial = [iv.var for iv in block.iter_vars if not _is_reduce(iv)]
+    if store is None or len(spatial) < 2 or not isinstance(store.value, tirx.Add):
         return None
     acc, product = store.value.a, store.value.b
     if not isinstance(acc, TensorLoad) or not acc.source.same_as(store.buffer):
@@ -92,14 +190,13 @@ def _contraction_operands(block: s_tir.SBlock):
     loads = [product.a, product.b]
     if not all(isinstance(x, TensorLoad) for x in loads):
         return None
-    spatial = [iv.var for iv in block.iter_vars if not _is_reduce(iv)]
     j = spatial[-1]
-    if len(spatial) < 2 or not (isinstance(store.indices[-1], tirx.Var) and store.indices[-1].same_as(j)):
+    if not (isinstance(store.indices[-1], tirx.Var) and store.indices[-1].same_as(j)):
         return None
     # B is the operand whose last index is j (contiguous along the vector dim); A must not use j.
     for b_load, a_load in (loads, loads[::-1]):
-        last = b_load.indices[-1]
-        if isinstance(last, tirx.Var) and last.same_as(j) and not _uses(a_load, j):
+        last = _contiguous_var(b_load)
+        if last is not None and last.same_as(j) and not _uses(a_load, j):
             return store, a_load, b_load
     return None
 
@@ -108,15 +205,16 @@ def _uses(load: TensorLoad, var: tirx.Var) -> bool:
     return any(v.same_as(var) for v in tirx.analysis.undefined_vars(load))
 
 
-def schedule_contraction(sch: Schedule, block, cpu: CPUInfo) -> bool:
+def schedule_contraction(sch: Schedule, name: str, cpu: CPUInfo) -> bool:
     """Register-tiled, B-packed matmul-like schedule; False if the block does not fit the pattern."""
+    block = sch.get_sblock(name)
     block_stmt = _block(sch, block)
     operands = _contraction_operands(block_stmt)
-    if operands is None or block_stmt.init is None:
+    if operands is None or block_stmt.init is None or not _only_writer(sch, block):
         return False
     store, _, b_load = operands
     loops = sch.get_loops(block)
-    n_spatial = sum(not _is_reduce(iv) for iv in block_stmt.iter_vars)
+    n_spatial = _n_spatial(block_stmt)
     extents = _extents(sch, loops)
     lanes = cpu.lanes(str(store.buffer.dtype))
     nr = _largest_divisor(extents[n_spatial - 1], [2 * lanes, lanes])
@@ -157,15 +255,46 @@ def _pack_panels(sch: Schedule, block, b_load: TensorLoad, block_stmt, nr: int) 
     sch.parallel(sch.fuse(*loops[:-1]) if len(loops) > 2 else loops[0])
 
 
-def schedule_cpu(mod: IRModule, func_name: str, cpu: CPUInfo) -> IRModule:
-    """Schedule every block of `func_name` in `mod` for the CPU described by `cpu`."""
+def _rules(block: s_tir.SBlock) -> list[tuple[str, Rule]]:
+    """The rules to try on `block`, best first."""
+    if not any(_is_reduce(iv) for iv in block.iter_vars):
+        return [
+            ("elementwise", schedule_elementwise),
+            ("serial elementwise", functools.partial(schedule_elementwise, parallel=False)),
+        ]
+    return [
+        ("contraction", schedule_contraction),
+        ("row reduction", schedule_row_reduction),
+        ("reduction", schedule_reduction),
+        ("serial reduction", functools.partial(schedule_reduction, parallel=False)),
+    ]
+
+
+def schedule_cpu(mod: IRModule, func_name: str, cpu: CPUInfo) -> tuple[IRModule, list[str]]:
+    """Schedule every block of `func_name` in `mod` for the CPU described by `cpu`.
+
+    Returns the scheduled module and one note per rule that TVM refused (the
+    block then got the next rule): empty when every block got its best rule.
+    """
     sch = Schedule(mod)
     sch.work_on(func_name)
-    root = sch.get_sblock("root")
-    for block in sch.get_child_blocks(root):
-        iter_vars = _block(sch, block).iter_vars
-        if not any(_is_reduce(iv) for iv in iter_vars):
-            schedule_elementwise(sch, block, cpu)
-        elif not schedule_contraction(sch, block, cpu):
-            schedule_reduction(sch, block, cpu)
-    return sch.mod
+    names = [_block(sch, rv).name_hint for rv in sch.get_child_blocks(sch.get_sblock("root"))]
+    notes: list[str] = []
+    for name in names:
+        for rule_name, rule in _rules(_block(sch, sch.get_sblock(name))):
+            trial = sch.copy()
+            try:
+                applied = rule(trial, name, cpu)
+            except Exception as e:  # noqa: BLE001 - any refusal falls back to the next rule
+                notes.append(f"@{func_name} block {name}: {rule_name} schedule failed: {_first_line(e)}")
+                continue
+            if applied:
+                sch = trial
+                break
+    return sch.mod, notes
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e).strip()
+    message = next((line for line in text.splitlines() if line.startswith("Error message:")), None)
+    return f"{type(e).__name__}: {message or text.splitlines()[0] if text else ''}"

@@ -58,19 +58,38 @@ def tir_dtype(type_: Attribute) -> str:
     raise TranslationError(f"no TIR dtype for MLIR type {type_}")
 
 
+class Slot:
+    """The TIR buffer that currently holds a memref's data.
+
+    A `memref.alloc` reused by several nests (buffer reuse) gets a fresh TIR buffer
+    each time a nest redefines all of it, so every block is the only writer of its
+    output buffer: TVM's schedule primitives require that of complete and reduction
+    blocks. Parameter buffers are never renamed.
+    """
+
+    def __init__(self, buffer: tirx.Buffer, renamable: bool = False):
+        self.buffer = buffer
+        self.renamable = renamable
+        self.written = False
+
+
 @dataclass(frozen=True)
 class View:
-    """A memref value: the TIR buffer it lives in and its index map onto it."""
+    """A memref value: the slot holding its buffer and its index map onto that buffer (None: identity)."""
 
-    buffer: tirx.Buffer
-    to_base: Callable[[list[tirx.PrimExpr]], list[tirx.PrimExpr]] = lambda idx: list(idx)
+    slot: Slot
+    to_base: Callable[[list[tirx.PrimExpr]], list[tirx.PrimExpr]] | None = None
+
+    @property
+    def buffer(self) -> tirx.Buffer:
+        return self.slot.buffer
 
     def indices(self, idx: Sequence[tirx.PrimExpr]) -> list[tirx.PrimExpr]:
-        return self.to_base(list(idx))
+        return self.to_base(list(idx)) if self.to_base is not None else list(idx)
 
     def then(self, fn: Callable[[list[tirx.PrimExpr]], list[tirx.PrimExpr]]) -> View:
         """A view of this view: `fn` maps the new indices to this view's indices."""
-        return View(self.buffer, lambda idx: self.to_base(fn(idx)))
+        return View(self.slot, lambda idx: self.indices(fn(idx)))
 
 
 # ----------------------------------------------------------------------------- views
@@ -269,6 +288,23 @@ _SCALAR: dict[str, Callable[..., tirx.PrimExpr]] = {
     "math.powf": tirx.power,
     "math.copysign": tirx.copysign,
 }
+# Binary ops whose operands may be swapped: a reduction's accumulator goes first, the
+# form TVM's reducer matching (rfactor) expects.
+_COMMUTATIVE = {
+    "arith.addf",
+    "arith.mulf",
+    "arith.maximumf",
+    "arith.minimumf",
+    "arith.maxnumf",
+    "arith.minnumf",
+    "arith.addi",
+    "arith.muli",
+    "arith.maxsi",
+    "arith.minsi",
+    "arith.andi",
+    "arith.ori",
+    "arith.xori",
+}
 _SCALAR_WITH_OP: dict[str, Callable[..., tirx.PrimExpr]] = {
     "arith.cmpf": _cmpf,
     "arith.cmpi": _cmpi,
@@ -353,6 +389,7 @@ class _FuncTranslator:
         self.values: dict[SSAValue, object] = {}
         self.constants: list[np.ndarray] = []
         self.nests = 0
+        self.accumulators: set[SSAValue] = set()  # memrefs the reduction being emitted stores to
 
     # -- buffers
 
@@ -371,12 +408,12 @@ class _FuncTranslator:
         for i, arg in enumerate(self.func_op.body.block.args):
             if not isinstance(arg.type, MemRefType):
                 raise TranslationError(f"@{self.func_op.sym_name.data}: argument {i} is {arg.type}, not a memref")
-            self.values[arg] = View(self._param(arg.name_hint or f"arg{i}", arg.type))
+            self.values[arg] = View(Slot(self._param(arg.name_hint or f"arg{i}", arg.type)))
         for op in body_ops:
             if isinstance(op, memref.GetGlobalOp):
                 name = op.name_.root_reference.data
                 buffer = self._param(name, op.memref.type)
-                self.values[op.memref] = View(buffer)
+                self.values[op.memref] = View(Slot(buffer))
                 self.constants.append(_global_data(self.globals[name]))
 
     # -- scalar expressions
@@ -391,6 +428,8 @@ class _FuncTranslator:
             self.values[op.res] = tirx.BufferLoad(view.buffer, view.indices([self.values[i] for i in op.indices]))
             return
         args = [self.values[v] for v in op.operands]
+        if name in _COMMUTATIVE and self._accumulates(op.operands[1]) and not self._accumulates(op.operands[0]):
+            args.reverse()
         if name in _SCALAR:
             self.values[op.results[0]] = _SCALAR[name](*args)
         elif name in _SCALAR_WITH_OP:
@@ -398,17 +437,23 @@ class _FuncTranslator:
         else:
             raise TranslationError(f"{name} has no TIR translation (in @{self.func_op.sym_name.data})")
 
+    def _accumulates(self, value: SSAValue) -> bool:
+        return isinstance(value.owner, memref.LoadOp) and value.owner.memref in self.accumulators
+
     def _store(self, op: memref.StoreOp, value) -> None:
         view = self.values[op.memref]
         T.buffer_store(view.buffer, value, view.indices([self.values[i] for i in op.indices]))
 
-    def _emit_body(self, ops: list[Operation]) -> None:
+    def _emit_body(self, ops: list[Operation], before_stores: Callable[[], None] | None = None) -> None:
         """Scalar ops become expressions; with several stores, loads are bound first so
-        a later store still sees the values loaded before the earlier ones."""
+        a later store still sees the values loaded before the earlier ones.
+        `before_stores` runs between the two (an in-place nest switches to its fresh buffer)."""
         stores = [op for op in ops if isinstance(op, memref.StoreOp)]
         for op in ops:
             if not isinstance(op, memref.StoreOp):
                 self._scalar(op)
+        if before_stores is not None:
+            before_stores()
         if len(stores) == 1:
             self._store(stores[0], self.values[stores[0].value])
             return
@@ -438,30 +483,81 @@ class _FuncTranslator:
                 return None
         return fstore
 
+    def _redefined(self, nest: _Nest, init: tuple[_Nest, memref.StoreOp] | None) -> Slot | None:
+        """The already written alloc that `nest` overwrites entirely, reading it at most in place."""
+        if len(nest.stores) != 1 or (nest.reduce and init is None):
+            return None
+        store = nest.stores[0]
+        view = self.values[store.memref]
+        slot, ivs = view.slot, [d[0] for d in nest.spatial]
+        if not (slot.renamable and slot.written and view.to_base is None and list(store.indices) == ivs):
+            return None
+        if [d[1:] for d in nest.spatial] != [(0, int(n), 1) for n in slot.buffer.shape]:
+            return None
+        for op in nest.body + (init[0].body if init else []):
+            if isinstance(op, memref.LoadOp) and self.values[op.memref].slot is slot:
+                if self.values[op.memref].to_base is not None or list(op.indices) != ivs:
+                    return None
+        return slot
+
+    def _alloc(self, shape: Sequence[int], dtype: str, name: str) -> tirx.Buffer:
+        return IRBuilder.name(name, T.sblock_alloc_buffer(list(shape), dtype, align=64))
+
     def _emit_nest(self, nest: _Nest, init: tuple[_Nest, memref.StoreOp] | None) -> None:
         dims = nest.spatial + nest.reduce
         name = f"nest{self.nests}_{_buffer_name(self.values, nest)}"
         self.nests += 1
+        slot = self._redefined(nest, init)
+        fresh = self._alloc(slot.buffer.shape, slot.buffer.dtype, slot.buffer.name) if slot else None
+
+        def switch() -> None:
+            slot.buffer = fresh
+
+        # A reduction accumulates in its fresh buffer; an elementwise nest reads the old one in place.
+        before_stores = switch if slot is not None and not nest.reduce else None
+        self.accumulators = {store.memref for store in nest.stores} if nest.reduce else set()
         if not dims:
             with T.sblock(name):
-                self._emit_body(nest.body)
-            return
-        with T.grid(*[d[2] for d in dims]) as loops:
-            loops = [loops] if len(dims) == 1 else loops
+                self._emit_body(nest.body, before_stores)
+        else:
+            with T.grid(*[d[2] for d in dims]) as loops:
+                loops = [loops] if len(dims) == 1 else loops
+                with T.sblock(name):
+                    for k, ((iv, lo, extent, step), loop) in enumerate(zip(dims, loops, strict=True)):
+                        axis = T.axis.spatial if k < len(nest.spatial) else T.axis.reduce
+                        label = _iv_name(iv, k)
+                        IRBuilder.name(label, loop)
+                        v = IRBuilder.name("v" + label, axis(extent, loop))
+                        self.values[iv] = v * step + lo if (lo, step) != (0, 1) else v
+                    if slot is not None and nest.reduce:
+                        switch()
+                    if init is not None:
+                        fill, fstore = init
+                        for (fiv, *_), (iv, *_) in zip(fill.spatial, nest.spatial, strict=True):
+                            self.values[fiv] = self.values[iv]
+                        with T.init():
+                            self._emit_body(fill.body)
+                    self._emit_body(nest.body, before_stores)
+        self.accumulators = set()
+        for store in nest.stores:
+            self.values[store.memref].slot.written = True
+
+    def _emit_copy(self, op: memref.CopyOp) -> None:
+        """`memref.copy` (not lowered to a nest): one spatial block over the destination."""
+        src, dst = self.values[op.source], self.values[op.destination]
+        shape = op.destination.type.get_shape()
+        name = f"nest{self.nests}_copy_{dst.buffer.name}"
+        self.nests += 1
+        if not shape:
             with T.sblock(name):
-                for k, ((iv, lo, extent, step), loop) in enumerate(zip(dims, loops, strict=True)):
-                    axis = T.axis.spatial if k < len(nest.spatial) else T.axis.reduce
-                    label = _iv_name(iv, k)
-                    IRBuilder.name(label, loop)
-                    v = IRBuilder.name("v" + label, axis(extent, loop))
-                    self.values[iv] = v * step + lo if (lo, step) != (0, 1) else v
-                if init is not None:
-                    fill, fstore = init
-                    for (fiv, *_), (iv, *_) in zip(fill.spatial, nest.spatial, strict=True):
-                        self.values[fiv] = self.values[iv]
-                    with T.init():
-                        self._emit_body(fill.body)
-                self._emit_body(nest.body)
+                T.buffer_store(dst.buffer, tirx.BufferLoad(src.buffer, src.indices([])), dst.indices([]))
+        else:
+            with T.grid(*shape) as loops:
+                loops = [loops] if len(shape) == 1 else loops
+                with T.sblock(name):
+                    idx = [T.axis.spatial(n, loop) for n, loop in zip(shape, loops, strict=True)]
+                    T.buffer_store(dst.buffer, tirx.BufferLoad(src.buffer, src.indices(idx)), dst.indices(idx))
+        dst.slot.written = True
 
     def translate(self) -> tirx.PrimFunc:
         name = self.func_op.sym_name.data
@@ -473,6 +569,15 @@ class _FuncTranslator:
                 with T.sblock("root"):
                     self._emit_ops(list(self.func_op.body.block.ops))
         return builder.get()
+
+    def _may_be_fill(self, nest: _Nest) -> bool:
+        """A nest that may become the init of the next reduction: a spatial nest with one
+        store, or a top-level store of a constant (the init of a rank-0 reduction)."""
+        if nest.reduce or len(nest.stores) != 1:
+            return False
+        if nest.spatial:
+            return True
+        return isinstance(self.values.get(nest.stores[0].value), tirx.FloatImm | tirx.IntImm)
 
     def _emit_ops(self, ops: list[Operation]) -> None:
         pending: _Nest | None = None  # a fill nest that may become the next reduction's init
@@ -487,7 +592,7 @@ class _FuncTranslator:
                         continue
                     self._emit_nest(pending, None)
                     pending = None
-                if nest.spatial and not nest.reduce and len(nest.stores) == 1:
+                if self._may_be_fill(nest):
                     pending = nest
                 else:
                     self._emit_nest(nest, None)
@@ -495,12 +600,14 @@ class _FuncTranslator:
             if pending is not None and not isinstance(op, arith.ConstantOp):
                 self._emit_nest(pending, None)
                 pending = None
-            if isinstance(op, memref.AllocOp):
+            if isinstance(op, memref.CopyOp):
+                self._emit_copy(op)
+            elif isinstance(op, memref.AllocOp):
                 if op.dynamic_sizes:
                     raise TranslationError(f"memref.alloc with dynamic sizes is not supported: {op.memref.type}")
                 type_ = op.memref.type
-                buffer = T.sblock_alloc_buffer(type_.get_shape(), tir_dtype(type_.element_type), align=64)
-                self.values[op.memref] = View(IRBuilder.name(op.memref.name_hint or "alloc", buffer))
+                buffer = self._alloc(type_.get_shape(), tir_dtype(type_.element_type), op.memref.name_hint or "alloc")
+                self.values[op.memref] = View(Slot(buffer, renamable=True))
             elif op.name in _VIEWS:
                 self.values[op.results[0]] = _VIEWS[op.name](self.values[op.operands[0]], op)
             elif isinstance(op, memref.GetGlobalOp | func.ReturnOp | memref.DeallocOp):
