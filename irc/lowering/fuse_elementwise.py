@@ -12,7 +12,10 @@ with inputs ``x, y`` and one output::
 
 The consumer may itself reduce (``sum(exp(x))`` fuses into one reduction).
 Producer input maps are composed with the consumer's map, so broadcast and
-strided reads carry over; repeated (value, map) inputs are merged.
+strided reads carry over; repeated (value, map) inputs are merged. A fusion
+is skipped when some loop of the consumer would then appear in no map as a
+plain dimension (a broadcast read by a reduction over the broadcast dim):
+the fused generic would have no operand to take that loop's bound from.
 """
 
 from __future__ import annotations
@@ -47,14 +50,35 @@ def _fusable(value: SSAValue, consumer_map: AffineMap) -> bool:
     return _is_permutation(out_map) and _is_permutation(consumer_map) and not out_arg.uses
 
 
+def _to_consumer(producer: linalg.GenericOp, consumer_map: AffineMap) -> AffineMap:
+    """Producer loop i is the consumer's loop expression `_to_consumer(...).results[i]`."""
+    return producer.indexing_maps.data[-1].data.inverse_permutation().compose(consumer_map)
+
+
+def _producer_ins(producer: linalg.GenericOp, to_consumer: AffineMap) -> list[tuple[SSAValue, AffineMap]]:
+    """The producer's inputs with their maps in the consumer's loop coordinates."""
+    return [(v, m.data.compose(to_consumer)) for v, m in zip(producer.inputs, producer.indexing_maps, strict=False)]
+
+
+def _covers_all_loops(producer: linalg.GenericOp, consumer: linalg.GenericOp, index: int) -> bool:
+    """Whether every consumer loop still appears as a plain dim in some map after fusion.
+
+    A producer that broadcasts (``(d0, d1) -> (d0, 0)``) into a reducing
+    consumer would otherwise leave the reduced loop with no operand to take
+    its bound from (a non-invertible loops-to-shapes map).
+    """
+    maps = [m.data for m in consumer.indexing_maps]
+    fused_maps = maps[:index] + maps[index + 1 :]
+    fused_maps += [m for _, m in _producer_ins(producer, _to_consumer(producer, maps[index]))]
+    covered = {e.position for m in fused_maps for e in m.results if isinstance(e, AffineDimExpr)}
+    return covered == set(range(maps[index].num_dims))
+
+
 def fuse(producer: linalg.GenericOp, consumer: linalg.GenericOp, index: int) -> linalg.GenericOp:
     """The generic computing `consumer` with its input `index` (= `producer`'s result) computed inline."""
     maps = [m.data for m in consumer.indexing_maps]
-    # producer loop i is the consumer's loop expression to_consumer[i]
-    to_consumer = producer.indexing_maps.data[-1].data.inverse_permutation().compose(maps[index])
-    producer_ins = [
-        (v, m.data.compose(to_consumer)) for v, m in zip(producer.inputs, producer.indexing_maps, strict=False)
-    ]
+    to_consumer = _to_consumer(producer, maps[index])
+    producer_ins = _producer_ins(producer, to_consumer)
     consumer_ins = list(zip(consumer.inputs, maps, strict=False))
 
     inputs: list[tuple[SSAValue, AffineMap]] = []
@@ -105,7 +129,7 @@ class FuseProducerIntoConsumer(RewritePattern):
     def match_and_rewrite(self, consumer: linalg.GenericOp, rewriter: PatternRewriter) -> None:
         maps = [m.data for m in consumer.indexing_maps]
         for index, value in enumerate(consumer.inputs):
-            if _fusable(value, maps[index]):
+            if _fusable(value, maps[index]) and _covers_all_loops(value.owner, consumer, index):
                 producer = value.owner
                 fused = fuse(producer, consumer, index)
                 fused.location = consumer.location

@@ -78,3 +78,26 @@ func.func @shared_inside_one_consumer(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
   %2 = hl.mul %0, %1 : (tensor<2x3xf32>, tensor<2x3xf32>) -> tensor<2x3xf32>
   func.return %2 : tensor<2x3xf32>
 }
+
+// A broadcast (keepdim + expand) feeding a reduction over the broadcast dim is not fused:
+// the fused generic would read only (d0, 0) and leave the reduced loop d1 without a bound.
+// CHECK-LABEL: func.func @expand_then_sum
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, 0)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]}
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0)>], iterator_types = ["parallel", "reduction"]}
+func.func @expand_then_sum(%x: tensor<2x1xf32>) -> tensor<2xf32> {
+  %0 = hl.broadcast_to %x {shape = array<i64: 2, 5>} : (tensor<2x1xf32>) -> tensor<2x5xf32>
+  %1 = hl.sum %0 {dims = array<i64: 1>, keepdim = false} : (tensor<2x5xf32>) -> tensor<2xf32>
+  func.return %1 : tensor<2xf32>
+}
+
+// The same broadcast does fuse into an elementwise consumer, whose output map bounds every loop.
+// CHECK-LABEL: func.func @expand_then_exp
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, 0)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]}
+// CHECK-NEXT:    ^{{.*}}(%[[X:.*]]: f32, %{{.*}}: f32):
+// CHECK-NEXT:      math.exp %[[X]] : f32
+// CHECK-NOT:     linalg.generic
+func.func @expand_then_exp(%x: tensor<2x1xf32>) -> tensor<2x5xf32> {
+  %0 = hl.broadcast_to %x {shape = array<i64: 2, 5>} : (tensor<2x1xf32>) -> tensor<2x5xf32>
+  %1 = hl.exp %0 : (tensor<2x5xf32>) -> tensor<2x5xf32>
+  func.return %1 : tensor<2x5xf32>
+}
