@@ -208,9 +208,9 @@ def _with_dlight(rule) -> Callable[[tirx.PrimFunc, tvm.target.Target], Schedule 
     return apply
 
 
-def _with_own(rule: Callable[[Schedule, object], None]):
+def _with_own(rule: Callable[[Schedule, object], None], checked: bool = True):
     def apply(func: tirx.PrimFunc, target: tvm.target.Target) -> Schedule:
-        sch = Schedule(func)
+        sch = Schedule(func, enable_check=checked)
         (block,) = sch.get_child_blocks(sch.get_sblock("root"))
         rule(sch, block)
         return sch
@@ -233,7 +233,9 @@ def _rules(func: tirx.PrimFunc) -> list[tuple[str, Callable]]:
         rules += [("dlight.Matmul", _with_dlight(dlight.gpu.Matmul())), ("tiled", _with_own(schedule_tiled))]
     return rules + [
         ("cross-thread", _with_own(schedule_cross_thread)),
-        ("thread-per-output", _with_own(schedule_thread_per_output)),
+        # Blocks without an init (argmax: two stores) are no "reduction block" for TVM's dataflow
+        # check; one thread per output keeps the whole reduce loop in one thread, so it is safe anyway.
+        ("thread-per-output", _with_own(schedule_thread_per_output, checked=False)),
     ]
 
 

@@ -1,0 +1,100 @@
+"""The opencl target on PoCL (or any OpenCL platform): every hl op family and the examples vs the hl reference.
+
+Each program is compiled and built by the OpenCL platform once per session (`compiled`).
+"""
+
+import functools
+import sys
+
+import numpy as np
+import pytest
+
+from irc.errors import IRCError
+from irc.ir.interpreter import run_hl
+from irc.runtime.plan import DeviceArray
+from irc.targets import compile_loops
+from tests.targets.gpu_programs import PROGRAMS, loops_module, program
+
+pyopencl = pytest.importorskip("pyopencl")
+
+
+def _has_platform() -> bool:
+    try:
+        return any(p.get_devices() for p in pyopencl.get_platforms())
+    except pyopencl.Error:
+        return False
+
+
+pytestmark = pytest.mark.skipif(not _has_platform(), reason="no OpenCL platform (apt-get install pocl-opencl-icd)")
+
+
+@functools.cache
+def compiled(name: str):
+    return compile_loops(loops_module(name), "opencl")
+
+
+def assert_close(got, expected):
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected):
+        assert g.shape == e.shape and g.dtype == e.dtype, (g.shape, g.dtype, e.shape, e.dtype)
+        if e.dtype.kind == "f":
+            np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-5)
+        else:
+            np.testing.assert_array_equal(g, e)
+
+
+@pytest.mark.parametrize("name", PROGRAMS)
+def test_matches_hl_reference(name):
+    module, arrays = program(name)
+    assert_close(compiled(name)(*arrays), run_hl(module, arrays))
+
+
+def test_interface():
+    mod = compiled("mlp")
+    assert mod.source_ext == "cl" and "__kernel void" in mod.source
+    assert "T.prim_func" in mod.tir_text
+    assert mod.plan.entry == "mlp" and len(mod.plan.launches) >= 5
+
+
+def test_device_resident_run():
+    mod = compiled("mlp")
+    module, arrays = program("mlp")
+    inputs = [mod.to_device(a) for a in arrays]
+    (out,) = mod.run_device(*inputs)
+    assert isinstance(out, DeviceArray) and out.shape == (64, 10)
+    np.testing.assert_allclose(out.to_numpy(), run_hl(module, arrays)[0], rtol=1e-4, atol=1e-6)
+    (again,) = mod.run_device(*inputs)  # outputs are fresh buffers: the first result survives
+    np.testing.assert_array_equal(out.to_numpy(), again.to_numpy())
+
+
+def test_wrong_inputs_are_clear():
+    mod = compiled("mlp")
+    _, arrays = program("mlp")
+    with pytest.raises(IRCError, match=r"mlp: input 0 \(x\) is float32\[3, 784\], expected float32\[64, 784\]"):
+        mod(np.zeros((3, 784), np.float32), *arrays[1:])
+    with pytest.raises(IRCError, match="takes 5 inputs, got 1"):
+        mod(arrays[0])
+
+
+def test_missing_pyopencl_is_clear(monkeypatch):
+    from irc.runtime.opencl import OpenCLDevice
+
+    monkeypatch.setitem(sys.modules, "pyopencl", None)
+    with pytest.raises(IRCError, match=r"pocl-opencl-icd.*pip install irc\[opencl\]"):
+        OpenCLDevice("__kernel void k() {}")
+
+
+def test_missing_platform_is_clear(monkeypatch):
+    from irc.runtime import opencl
+
+    def no_platforms():
+        raise pyopencl.LogicError("clGetPlatformIDs failed: PLATFORM_NOT_FOUND_KHR")
+
+    monkeypatch.setattr(pyopencl, "get_platforms", no_platforms)
+    opencl.default_context.cache_clear()
+    try:
+        with pytest.raises(IRCError, match="no OpenCL platform found.*pocl-opencl-icd"):
+            opencl.default_context()
+    finally:
+        monkeypatch.undo()
+        opencl.default_context.cache_clear()
