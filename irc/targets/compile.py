@@ -20,6 +20,7 @@ class CompiledModule:
 
     `compiled(*inputs)` runs the first entry; `compiled.entry("name")` another.
     `schedule_notes` lists the schedule rules TVM refused (those blocks got a simpler one).
+    `executable` is TVM's built module (`export_library` writes it as a shared library, see irc.runtime.package).
     """
 
     tir_text: str
@@ -27,6 +28,7 @@ class CompiledModule:
     source_ext: str
     kernels: dict[str, Kernel]
     schedule_notes: list[str] = field(default_factory=list)
+    executable: object | None = None
 
     def entry(self, name: str | None = None) -> Kernel:
         if name is None:
@@ -77,4 +79,4 @@ def compile_loops(module: ModuleOp, target: str | dict = "llvm", schedule: bool 
     for f in funcs:
         n_in = len(f.arg_types) - f.num_outputs
         kernels[f.name] = Kernel(executable[f.name], f.name, f.arg_types[:n_in], f.arg_types[n_in:], f.constants)
-    return CompiledModule(mod.script(), llvm_source(executable), "ll", kernels, notes)
+    return CompiledModule(mod.script(), llvm_source(executable), "ll", kernels, notes, executable)
