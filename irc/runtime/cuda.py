@@ -75,8 +75,9 @@ class CUDADevice:
     """The `irc.runtime.plan.Device` for device 0 and one loaded module (cubin or PTX)."""
 
     def __init__(self, binary: bytes):
+        context = primary_context()
         self.driver = _driver()
-        check(self.driver.cuCtxSetCurrent(primary_context()))
+        check(self.driver.cuCtxSetCurrent(context))
         self.module = check(self.driver.cuModuleLoadData(binary))
         self._functions = {}
 

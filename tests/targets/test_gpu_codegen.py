@@ -1,0 +1,127 @@
+"""GPU code generation without a GPU: plans, schedules, CUDA source through nvcc, clear errors."""
+
+import os
+import shutil
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from irc.errors import CompileError, IRCError
+from irc.ir import parse_module
+from irc.runtime.plan import BufferSpec, ExecutionPlan, KernelLaunch, Scalar
+from irc.targets import compile_loops
+from irc.targets.cuda import nvcc_cubin
+from irc.targets.gpu import gpu_target
+from tests.targets import loops_modules
+from tests.targets.gpu_programs import PROGRAMS, loops_module
+
+CUDA = {"kind": "cuda", "arch": "sm_90"}
+
+
+def test_cuda_needs_an_arch():
+    with pytest.raises(CompileError, match="explicit GPU architecture"):
+        gpu_target("cuda")
+    with pytest.raises(CompileError, match="explicit GPU architecture"):
+        gpu_target({"kind": "cuda"})
+    assert str(gpu_target(CUDA).attrs["arch"]) == "sm_90"
+
+
+def test_compiled_interface_and_plan():
+    mod = compile_loops(loops_module("mlp"), CUDA)
+    assert mod.source_ext == "cu" and "__global__" in mod.source
+    plan = mod.plan
+    assert plan.inputs == ["x", "w1", "b1", "w2", "b2"] and plan.outputs == ["out"]
+    kinds = {b.id: b.kind for b in plan.buffers}
+    for launch in plan.launches:
+        assert f"void __launch_bounds__({np.prod(launch.block)}) {launch.name}(" in mod.source
+        for arg in launch.args:
+            assert isinstance(arg, Scalar) or arg in kinds
+    # every input is read and the output written by some kernel
+    used = {a for launch in plan.launches for a in launch.args}
+    assert set(plan.inputs + plan.outputs) <= used
+
+
+def test_plan_json_round_trip():
+    plan = ExecutionPlan(
+        "f",
+        ["x"],
+        ["y"],
+        [
+            BufferSpec("x", (4, 3), "float32", "input"),
+            BufferSpec("y", (4,), "float32", "output"),
+            BufferSpec("c", (3,), "float64", "const"),
+            BufferSpec("t", (12,), "float32", "temp"),
+            BufferSpec("t@4", (2, 2), "float32", "temp", base="t", offset=4),
+        ],
+        [KernelLaunch("f_k0", ("x", "c", "t@4", Scalar(3, "int32")), (2, 1, 1), (64, 1, 1), 128)],
+        {"c": np.array([1.5, -2.0, 3.25])},
+    )
+    text = plan.to_json()
+    again = ExecutionPlan.from_json(text)
+    assert again.to_json() == text
+    assert again.buffers == plan.buffers and again.launches == plan.launches
+    np.testing.assert_array_equal(again.constants["c"], plan.constants["c"])
+    assert again.constants["c"].dtype == np.float64
+
+
+def test_compiled_plans_round_trip():
+    mod = compile_loops(loops_module("convnet"), "opencl")
+    text = mod.plan.to_json()
+    assert ExecutionPlan.from_json(text).to_json() == text
+
+
+def test_schedule_classes():
+    mod = compile_loops(loops_module("mlp"), "opencl")
+    rules = mod.program.schedules
+    assert rules["mlp_k0"] in ("dlight.Matmul", "tiled")  # x @ w1
+    assert set(rules.values()) >= {"elementwise", "thread-per-output"}
+
+
+@pytest.mark.skipif(not shutil.which("nvcc"), reason="nvcc not installed")
+def test_cuda_source_compiles_with_nvcc():
+    """Every kernel of every program, for sm_80 and sm_90 (nvcc runs in parallel: it takes seconds each)."""
+    jobs = [(name, arch) for name in PROGRAMS for arch in ("sm_80", "sm_90")]
+    modules = {job: compile_loops(loops_module(job[0]), {"kind": "cuda", "arch": job[1]}) for job in jobs}
+    with ThreadPoolExecutor(os.cpu_count()) as pool:
+        cubins = dict(zip(jobs, pool.map(lambda job: nvcc_cubin(modules[job].source, job[1], "nvcc"), jobs)))
+    for job, cubin in cubins.items():
+        assert cubin[:4] == b"\x7fELF", job
+        assert all(launch.name.encode() in cubin for launch in modules[job].plan.launches), job
+
+
+@pytest.mark.skipif(not shutil.which("nvcc"), reason="nvcc not installed")
+def test_cubin_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("IRC_CACHE_DIR", str(tmp_path))
+    mod = compile_loops(parse_module(loops_modules.relu_fma(1000)), CUDA)
+    binary = mod.build()
+    (cached,) = (tmp_path / "cuda").glob("*.cubin")
+    assert cached.read_bytes() == binary
+
+
+def test_running_cuda_without_cuda_python_is_clear(monkeypatch):
+    mod = compile_loops(parse_module(loops_modules.relu_fma(64)), CUDA)
+    monkeypatch.setitem(sys.modules, "cuda.bindings", None)
+    monkeypatch.setattr(mod, "cubin", b"\x7fELF")  # no nvcc needed
+    with pytest.raises(IRCError, match=r"cuda-python.*pip install irc\[cuda\]"):
+        mod(np.ones(64, np.float32), np.ones(64, np.float32))
+
+
+def test_running_cuda_without_a_driver_is_clear(monkeypatch):
+    from irc.runtime import cuda
+
+    class NoDriver:
+        @staticmethod
+        def cuInit(flags):
+            raise RuntimeError("Failed to dlopen libcuda.so.1")
+
+    monkeypatch.setattr(cuda, "_driver", lambda: NoDriver)
+    cuda.primary_context.cache_clear()
+    mod = compile_loops(parse_module(loops_modules.relu_fma(64)), CUDA)
+    monkeypatch.setattr(mod, "cubin", b"\x7fELF")
+    try:
+        with pytest.raises(IRCError, match=r"no CUDA driver.*libcuda.*pip install irc\[cuda\]"):
+            mod(np.ones(64, np.float32), np.ones(64, np.float32))
+    finally:
+        cuda.primary_context.cache_clear()
