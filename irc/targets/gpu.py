@@ -188,12 +188,12 @@ def schedule_tiled(sch: Schedule, block) -> None:
     sch.bind(tj_loop, "threadIdx.x")
     acc = sch.cache_write(block, 0, "local")
     sch.reverse_compute_at(acc, tj_loop)
-    output = sch.get(block).writes[0].buffer
-    operands = [n for n, r in enumerate(sch.get(block).reads) if not r.buffer.same_as(output)]
+    output = sch.get(block).writes[0].source
+    operands = [n for n, r in enumerate(sch.get(block).reads) if not r.source.same_as(output)]
     for index in operands:
         shared = sch.cache_read(block, index, "shared")
         sch.compute_at(shared, ko)
-        copy = _fuse(sch, sch.get_loops(shared)[len(batch) + 3 :])
+        copy = _fuse(sch, sch.get_loops(shared)[int(bool(batch)) + 5 :])  # the loops inside ko
         _, ty, tx = sch.split(copy, [None, ti, tj])
         sch.bind(ty, "threadIdx.y")
         sch.bind(tx, "threadIdx.x")

@@ -98,3 +98,29 @@ def test_missing_platform_is_clear(monkeypatch):
     finally:
         monkeypatch.undo()
         opencl.default_context.cache_clear()
+
+
+def test_own_tiled_contractions(monkeypatch):
+    """Matmul and conv2d through `schedule_tiled` (dlight's Matmul switched off) vs the hl reference."""
+    import irc
+    import irc.nn.functional as F
+    from irc.driver.pipeline import Pipeline
+    from irc.frontend.tracing import trace
+    from irc.targets import gpu
+
+    class NoMatmul:
+        def apply(self, func, target, tunable):
+            return None
+
+    monkeypatch.setattr(gpu.dlight.gpu, "Matmul", NoMatmul)
+
+    def contractions(a, b, x, w):
+        return a @ b, F.conv2d(x, w, padding=1)
+
+    rng = np.random.default_rng(3)
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in [(70, 33), (33, 20), (2, 3, 10, 10), (5, 3, 3, 3)]]
+    module = trace(contractions, [irc.Spec.of(a) for a in arrays])
+    loops = Pipeline(target="llvm", stop_after="loops").run(module).modules["loops"]
+    mod = compile_loops(loops, "opencl")
+    assert "tiled" in mod.program.schedules.values()
+    assert_close(mod(*arrays), run_hl(module, arrays))
