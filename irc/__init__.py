@@ -7,74 +7,71 @@
     >>> x = irc.tensor([[1.0, -2.0], [3.0, 4.0]])
     >>> (x.relu() * 2).sum(dim=1).numpy()
     array([ 2., 14.], dtype=float32)
+
+The research API below is imported on the first `irc.<name>` access, not by
+`import irc`: running a compiled package (`irc.runtime.load`) must not pay for
+(or need) xDSL and TVM, and every `import irc.runtime...` runs this file first.
 """
 
-from irc.driver.jit import JitFunction, jit
-from irc.errors import CompileError, FrontendError, InputError, IRCError, PassError
-from irc.frontend import realize as _realize
-from irc.frontend.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from irc.frontend.spec import Spec
-from irc.frontend.tensor import (
-    Tensor,
-    arange,
-    as_tensor,
-    bmm,
-    bool_,
-    cat,
-    concat,
-    float32,
-    float64,
-    from_numpy,
-    full,
-    full_like,
-    int32,
-    int64,
-    manual_seed,
-    matmul,
-    maximum,
-    minimum,
-    ones,
-    ones_like,
-    rand,
-    randn,
-    stack,
-    tensor,
-    where,
-    zeros,
-    zeros_like,
-)
-from irc.frontend.transforms import grad, jvp, value_and_grad, vjp
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+# module -> the public names it defines, re-exported as `irc.<name>`
+_EXPORTS = {
+    "irc.driver.jit": ("JitFunction", "jit"),
+    "irc.errors": ("CompileError", "FrontendError", "InputError", "IRCError", "PassError"),
+    "irc.frontend.autograd": ("enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled"),
+    "irc.frontend.spec": ("Spec",),
+    "irc.frontend.tensor": (
+        "Tensor", "arange", "as_tensor", "bmm", "bool_", "cat", "concat", "float32", "float64", "from_numpy",
+        "full", "full_like", "int32", "int64", "manual_seed", "matmul", "maximum", "minimum", "ones", "ones_like",
+        "rand", "randn", "stack", "tensor", "where", "zeros", "zeros_like",
+    ),
+    "irc.frontend.transforms": ("grad", "jvp", "value_and_grad", "vjp"),
+}  # fmt: skip
+
+# `irc.<name>(x, ...)` is `x.<name>(...)`
+_METHODS = (
+    "exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid", "relu", "sin", "cos", "erf", "abs", "neg",
+    "sum", "mean", "prod", "amax", "amin", "argmax", "argmin", "softmax", "log_softmax",
+    "max", "min", "reshape", "transpose", "permute", "flatten", "squeeze", "unsqueeze", "clamp", "pow",
+    "add", "sub", "mul", "div", "eq", "ne", "lt", "le", "gt", "ge",
+)  # fmt: skip
+
+_SUBMODULES = ("driver", "errors", "frontend", "ir", "lowering", "nn", "optim", "runtime", "targets", "testing")
+
+__all__ = [name for names in _EXPORTS.values() for name in names] + list(_METHODS)
 
 
-def _compile_for_eager(module, target):
-    from irc.driver.pipeline import Pipeline
-
-    return Pipeline(target=target).run(module)
-
-
-_realize.set_compiler(_compile_for_eager)
-
-
-def _elementwise(method: str):
+def _method(name: str, as_tensor):
     def fn(x, *args, **kwargs):
-        return getattr(as_tensor(x), method)(*args, **kwargs)
+        return getattr(as_tensor(x), name)(*args, **kwargs)
 
-    fn.__name__ = method
-    fn.__doc__ = f"`irc.{method}(x, ...)` is `x.{method}(...)`."
+    fn.__name__ = name
+    fn.__doc__ = f"`irc.{name}(x, ...)` is `x.{name}(...)`."
     return fn
 
 
-exp, log, sqrt, rsqrt, tanh, sigmoid, relu, sin, cos, erf, abs, neg = (
-    _elementwise(m) for m in ("exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid", "relu", "sin", "cos", "erf", "abs", "neg")
-)
-sum, mean, prod, amax, amin, argmax, argmin, softmax, log_softmax = (
-    _elementwise(m) for m in ("sum", "mean", "prod", "amax", "amin", "argmax", "argmin", "softmax", "log_softmax")
-)
-max, min, reshape, transpose, permute, flatten, squeeze, unsqueeze, clamp, pow = (
-    _elementwise(m) for m in ("max", "min", "reshape", "transpose", "permute", "flatten", "squeeze", "unsqueeze", "clamp", "pow")
-)
-add, sub, mul, div, eq, ne, lt, le, gt, ge = (
-    _elementwise(m) for m in ("add", "sub", "mul", "div", "eq", "ne", "lt", "le", "gt", "ge")
-)
+def _load_api() -> None:
+    """Import the research API into this module (what `import irc` did eagerly before packages)."""
+    for module_name, names in _EXPORTS.items():
+        module = importlib.import_module(module_name)
+        globals().update({name: getattr(module, name) for name in names})
+    as_tensor = globals()["as_tensor"]
+    globals().update({name: _method(name, as_tensor) for name in _METHODS})
 
-__version__ = "0.1.0"
+
+def __getattr__(name: str):
+    if name not in __all__ and name not in _SUBMODULES:
+        raise AttributeError(f"module 'irc' has no attribute '{name}'")
+    _load_api()
+    if name in globals():
+        return globals()[name]
+    return importlib.import_module(f"irc.{name}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__, *_SUBMODULES})

@@ -1,7 +1,8 @@
 """Realizing lazy tensors: compile the pending graph (cached by structure) and run it.
 
-The frontend does not know the compiler: `irc/__init__.py` installs the
-driver's compile function with `set_compiler`, keeping data flowing one way.
+The compiler is irc's pipeline (`irc.driver.pipeline`), imported on the first
+compile: the driver imports the frontend, not the other way round at load
+time. `set_compiler` installs another one (tests).
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ from irc.frontend.graph import Node, Placeholder, build_module, graph_key
 #: (hl module, target) -> callable(*numpy arrays) -> tuple of numpy arrays
 Compiler = Callable[[ModuleOp, str], Callable[..., Sequence[np.ndarray]]]
 
-_compiler: Compiler | None = None
+
+def _pipeline_compiler(module: ModuleOp, target: str) -> Callable[..., Sequence[np.ndarray]]:
+    from irc.driver.pipeline import Pipeline
+
+    return Pipeline(target=target).run(module)
+
+
+_compiler: Compiler = _pipeline_compiler
 _cache: dict[tuple, Callable[..., Sequence[np.ndarray]]] = {}
 EAGER_TARGET = {"cpu": "llvm"}
 
@@ -56,8 +64,6 @@ def realize_all(nodes: Sequence[Node], device: str = "cpu") -> list[np.ndarray]:
         target = EAGER_TARGET[device]
         run = _cache.get((key, target))
         if run is None:
-            if _compiler is None:
-                raise RuntimeError("no compiler installed; import irc (not irc.frontend) first")
             module, _ = build_module(pending, "main", args=leaves)
             run = _cache[(key, target)] = _compiler(module, target)
         for node, value in zip(pending, run(*(leaf.value for leaf in leaves))):

@@ -1,0 +1,432 @@
+"""Compiled packages (`.ircpkg`): a model compiled once, run without the compiler.
+
+    save(lowering, "mlp.ircpkg")               # or: irc compile mlp.py --target opencl -o mlp.ircpkg
+    model = irc.runtime.load("mlp.ircpkg")
+    model.inputs, model.outputs                 # [TensorSpec(name, shape, dtype)] of the first entry
+    (probs,) = model(x, w1, b1, w2, b2)         # or model(x=x, w1=w1, ...); model.entry("mlp_grad")
+
+A package is a zip file: `manifest.json` (format, version, target, entries
+with their inputs, outputs, constants and, for GPU targets, execution plans,
+and the SHA-256 of every other member), the kernels (`kernels.so` for llvm,
+`kernels.cl`, `kernels.cu` + `kernels.cubin` for GPUs) and the constants as
+`.npy` files. docs/packages.md describes the layout.
+
+`load` checks the format version and every member's hash before anything
+runs. Running a cuda or opencl package imports neither xDSL nor TVM; an llvm
+package needs TVM's runtime library only (loaded through tvm_ffi).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+import io
+import json
+import os
+import platform
+import re
+import tempfile
+import zipfile
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from irc import __version__
+from irc.errors import InputError, IRCError
+from irc.runtime.executor import Kernel
+from irc.runtime.plan import ExecutionPlan, PlanRunner
+
+FORMAT = "irc-package"
+VERSION = 1
+SUFFIX = ".ircpkg"
+MANIFEST = "manifest.json"
+KERNEL_FILES = {"llvm": "kernels.so", "opencl": "kernels.cl", "cuda": "kernels.cu"}
+CUBIN = "kernels.cubin"
+# LLVM feature-name prefixes a CPU of the same architecture may lack (code using them dies with SIGILL)
+_VECTOR_FEATURES = ("avx", "amx", "fma", "f16c", "sse4.", "ssse3")
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """A named input or output of an entry."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype.name}
+
+    @classmethod
+    def from_json(cls, data: dict) -> TensorSpec:
+        return cls(data["name"], tuple(data["shape"]), np.dtype(data["dtype"]))
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.dtype}{list(self.shape)}"
+
+
+class Entry:
+    """One compiled function of a package: `entry(*arrays, **named) -> tuple of numpy arrays`."""
+
+    def __init__(self, name: str, inputs: list[TensorSpec], outputs: list[TensorSpec], run: Callable):
+        self.name = name
+        self.inputs = inputs
+        self.outputs = outputs
+        self._run = run
+
+    def bind(self, args: Sequence, kwargs: dict) -> list[np.ndarray]:
+        """The inputs in order, from positional then named arguments, checked against their specs."""
+        names = [s.name for s in self.inputs]
+        if len(args) > len(names):
+            raise IRCError(f"{self.name} takes {len(names)} inputs ({', '.join(names)}), got {len(args)}")
+        values = dict(zip(names, args))
+        for name, value in kwargs.items():
+            if name not in names:
+                raise IRCError(f"{self.name}: no input named '{name}'; the inputs are {', '.join(names)}")
+            if name in values:
+                raise IRCError(f"{self.name}: input '{name}' given twice")
+            values[name] = value
+        missing = [n for n in names if n not in values]
+        if missing:
+            raise IRCError(f"{self.name}: missing input {', '.join(missing)} (inputs: {', '.join(names)})")
+        return [_check_input(self.name, spec, values[spec.name]) for spec in self.inputs]
+
+    def __call__(self, *args, **kwargs) -> tuple[np.ndarray, ...]:
+        return tuple(self._run(*self.bind(args, kwargs)))
+
+    def __repr__(self) -> str:
+        return f"Entry({self.name}: ({', '.join(map(str, self.inputs))}) -> ({', '.join(map(str, self.outputs))}))"
+
+
+def _check_input(entry: str, spec: TensorSpec, value) -> np.ndarray:
+    array = np.asarray(value)
+    if array.shape != spec.shape:
+        raise IRCError(f"{entry}: input {spec.name} has shape {array.shape}, the package expects {spec.shape}")
+    if array.dtype != spec.dtype:
+        if not np.can_cast(array.dtype, spec.dtype, casting="same_kind"):
+            raise IRCError(f"{entry}: input {spec.name} has dtype {array.dtype}, the package expects {spec.dtype}")
+        array = array.astype(spec.dtype)
+    return array
+
+
+class Package:
+    """A loaded package. Calling it runs the first entry; `entry(name)` gives another."""
+
+    def __init__(self, path: Path, manifest: dict, entries: dict[str, Entry]):
+        self.path = path
+        self.manifest = manifest
+        self.target = manifest["target"]
+        self.entries = entries
+
+    def entry(self, name: str | None = None) -> Entry:
+        if name is None:
+            return next(iter(self.entries.values()))
+        if name not in self.entries:
+            raise IRCError(f"{self.path}: no entry '{name}'; entries: {', '.join(self.entries)}")
+        return self.entries[name]
+
+    @property
+    def inputs(self) -> list[TensorSpec]:
+        return self.entry().inputs
+
+    @property
+    def outputs(self) -> list[TensorSpec]:
+        return self.entry().outputs
+
+    def __call__(self, *args, **kwargs) -> tuple[np.ndarray, ...]:
+        return self.entry()(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"Package({str(self.path)!r}, target={self.target}, entries={list(self.entries.values())})"
+
+
+# ----------------------------------------------------------------------------- save
+
+
+def save(compiled, path: str | os.PathLike, input_names: Sequence[str] | None = None) -> Path:
+    """Write `compiled` (a pipeline `Lowering`, an llvm `CompiledModule` or a `GPUModule`) as a package at `path`.
+
+    Input names come from `input_names` (the first entry's), else the hl functions' argument names.
+    The file is written to a temp file beside `path` and renamed into place.
+    """
+    module = getattr(compiled, "compiled", compiled)  # a Lowering holds the compiled module
+    if module is None:
+        raise IRCError("nothing to package: the pipeline stopped before code generation (or ran target ref)")
+    names = _argument_names(getattr(compiled, "modules", {}))
+    if input_names is not None:
+        names[_first_entry(module)] = list(input_names)
+    if hasattr(module, "plans"):
+        target, entries, members = _gpu_contents(module, names)
+    else:
+        target, entries, members = _llvm_contents(module, names)
+    manifest = {
+        "format": FORMAT,
+        "version": VERSION,
+        "irc_version": __version__,
+        "target": target,
+        "entries": entries,
+        "files": {name: hashlib.sha256(data).hexdigest() for name, data in members.items()},
+    }
+    return _write_zip(Path(path), {MANIFEST: json.dumps(manifest, indent=1).encode(), **members})
+
+
+def _first_entry(module) -> str:
+    return next(iter(module.plans if hasattr(module, "plans") else module.kernels))
+
+
+def _argument_names(modules: dict) -> dict[str, list[str | None]]:
+    """func name -> its argument names in the hl-opt module (None where an argument has no name)."""
+    module = modules.get("hl-opt") or modules.get("hl")
+    if module is None:
+        return {}
+    return {
+        op.sym_name.data: [arg.name_hint for arg in op.body.block.args] for op in module.ops if hasattr(op, "sym_name")
+    }
+
+
+def _specs(names: Sequence[str | None], types: Sequence[tuple], prefix: str) -> list[dict]:
+    return [
+        TensorSpec((names[i] if i < len(names) else None) or f"{prefix}{i}", tuple(shape), np.dtype(dtype)).to_json()
+        for i, (shape, dtype) in enumerate(types)
+    ]
+
+
+def _npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _llvm_contents(module, names: dict) -> tuple[dict, list[dict], dict[str, bytes]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        library = Path(tmp) / KERNEL_FILES["llvm"]
+        module.executable.export_library(str(library))
+        members = {library.name: library.read_bytes()}
+    entries = []
+    for name, kernel in module.kernels.items():
+        constants = {f"c{i}": f"constants/{name}/c{i}.npy" for i in range(len(kernel.constants))}
+        members.update({file: _npy(c) for file, c in zip(constants.values(), kernel.constants)})
+        entries.append(
+            {
+                "name": name,
+                "inputs": _specs(names.get(name, []), kernel.inputs, "arg"),
+                "outputs": _specs([], kernel.outputs, "out"),
+                "constants": constants,
+            }
+        )
+    return {"kind": "llvm", **_llvm_target(module.source)}, entries, members
+
+
+def _llvm_target(llvm_ir: str) -> dict:
+    """Triple, CPU and the vector features (those a CPU may lack) the LLVM IR was generated for."""
+    from tvm.target import Target, codegen
+
+    triple = re.search(r'target triple = "([^"]*)"', llvm_ir)
+    cpu = re.search(r'"target-cpu"="([^"]*)"', llvm_ir)
+    attrs = re.search(r'"target-features"="([^"]*)"', llvm_ir)
+    target = {"kind": "llvm", "mcpu": cpu.group(1) if cpu else "generic"}
+    if attrs and attrs.group(1):
+        target["mattr"] = attrs.group(1).split(",")
+    features = codegen.llvm_get_cpu_features(Target(target))
+    return {
+        "triple": triple.group(1) if triple else None,
+        "mcpu": target["mcpu"],
+        "features": sorted(f for f in features if f.startswith(_VECTOR_FEATURES)),
+    }
+
+
+def _gpu_contents(module, names: dict) -> tuple[dict, list[dict], dict[str, bytes]]:
+    kind = "cuda" if module.source_ext == "cu" else "opencl"
+    members = {KERNEL_FILES[kind]: module.source.encode()}
+    target = {"kind": kind}
+    if kind == "cuda":
+        target["arch"] = module.arch
+        members[CUBIN] = module.build()
+    entries = []
+    for name, plan in module.plans.items():
+        constants = {c: f"constants/{name}/{c}.npy" for c in plan.constants}
+        members.update({constants[c]: _npy(array) for c, array in plan.constants.items()})
+        bare = ExecutionPlan(plan.entry, plan.inputs, plan.outputs, plan.buffers, plan.launches)
+        buffers = [plan.buffer(b) for b in plan.inputs], [plan.buffer(b) for b in plan.outputs]
+        entries.append(
+            {
+                "name": name,
+                "inputs": _specs(names.get(name) or plan.inputs, [(b.shape, b.dtype) for b in buffers[0]], "arg"),
+                "outputs": _specs([], [(b.shape, b.dtype) for b in buffers[1]], "out"),
+                "constants": constants,
+                "plan": json.loads(bare.to_json()),
+            }
+        )
+    return target, entries, members
+
+
+def _write_zip(path: Path, members: dict[str, bytes]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name, data in members.items():
+                archive.writestr(name, data)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return path
+
+
+# ----------------------------------------------------------------------------- load
+
+
+def load(path: str | os.PathLike) -> Package:
+    """Open and verify a package (format version, member hashes, target); the device opens on the first run."""
+    path = Path(path)
+    members = _read_members(path)
+    manifest = _read_manifest(path, members)
+    files = manifest.get("files")
+    if not isinstance(files, dict) or set(files) != set(members):
+        raise IRCError(f"{path}: corrupt package: its members do not match the manifest's file list")
+    for name, digest in files.items():
+        if hashlib.sha256(members[name]).hexdigest() != digest:
+            raise IRCError(f"{path}: corrupt package: {name} does not match its SHA-256 in the manifest")
+    kind = manifest["target"]["kind"]
+    try:
+        loaders = {"llvm": _llvm_entries, "opencl": _gpu_entries, "cuda": _gpu_entries}
+        entries = loaders[kind](path, manifest, members)
+    except (KeyError, TypeError, ValueError) as e:
+        raise IRCError(f"{path}: corrupt package: malformed manifest ({type(e).__name__}: {e})") from e
+    return Package(path, manifest, entries)
+
+
+def _read_members(path: Path) -> dict[str, bytes]:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return {info.filename: archive.read(info) for info in archive.infolist()}
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError) as e:
+        raise IRCError(f"{path}: corrupt package (truncated or damaged zip file: {e})") from e
+
+
+def _read_manifest(path: Path, members: dict[str, bytes]) -> dict:
+    if MANIFEST not in members:
+        raise IRCError(f"{path}: not an irc package (no {MANIFEST})")
+    try:
+        manifest = json.loads(members.pop(MANIFEST))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise IRCError(f"{path}: corrupt package: {MANIFEST} is not valid JSON ({e})") from e
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise IRCError(f"{path}: not an irc package (format is not '{FORMAT}')")
+    if manifest.get("version") != VERSION:
+        raise IRCError(
+            f"{path}: package format version {manifest.get('version')} (written by irc "
+            f"{manifest.get('irc_version', '?')}); this irc {__version__} reads version {VERSION}: "
+            "recompile the model with this irc"
+        )
+    return manifest
+
+
+def _entry_specs(entry: dict) -> tuple[list[TensorSpec], list[TensorSpec]]:
+    return [TensorSpec.from_json(s) for s in entry["inputs"]], [TensorSpec.from_json(s) for s in entry["outputs"]]
+
+
+def _constants(entry: dict, members: dict[str, bytes]) -> dict[str, np.ndarray]:
+    return {name: np.load(io.BytesIO(members[file]), allow_pickle=False) for name, file in entry["constants"].items()}
+
+
+def _llvm_entries(path: Path, manifest: dict, members: dict[str, bytes]) -> dict[str, Entry]:
+    _check_cpu(path, manifest["target"])
+    library = _load_library(members[KERNEL_FILES["llvm"]])
+    entries = {}
+    for e in manifest["entries"]:
+        inputs, outputs = _entry_specs(e)
+        types = [(s.shape, s.dtype) for s in inputs], [(s.shape, s.dtype) for s in outputs]
+        kernel = Kernel(library[e["name"]], e["name"], *types, list(_constants(e, members).values()))
+        entries[e["name"]] = Entry(e["name"], inputs, outputs, kernel)
+    return entries
+
+
+def _normalize(feature: str) -> str:
+    return re.sub(r"[._]", "", feature)
+
+
+def _check_cpu(path: Path, target: dict) -> None:
+    """Refuse a library built for another architecture, or with vector features this CPU lacks (SIGILL)."""
+    arch = (target.get("triple") or "").split("-")[0]
+    machine = platform.machine()
+    if arch and machine and arch.replace("amd64", "x86_64") != machine.lower().replace("amd64", "x86_64"):
+        raise IRCError(f"{path}: compiled for {arch} (llvm target {target['triple']}), this machine is {machine}")
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), None)
+    except OSError:
+        flags = None
+    if flags is None:
+        return
+    have = {_normalize(flag) for flag in flags}
+    missing = [f for f in target.get("features", []) if f.startswith(_VECTOR_FEATURES) and _normalize(f) not in have]
+    if missing:
+        raise IRCError(
+            f"{path}: compiled for CPU {target.get('mcpu')} with {', '.join(missing)}, which this CPU lacks: "
+            "recompile the model on this machine"
+        )
+
+
+def _load_library(data: bytes):
+    """Load the kernels' shared library through tvm_ffi, with TVM's runtime library (its thread pool) loaded."""
+    spec = importlib.util.find_spec("tvm")
+    if spec is None or importlib.util.find_spec("tvm_ffi") is None:
+        raise IRCError("running an llvm package needs TVM's runtime library: pip install apache-tvm")
+    os.environ.setdefault("TVM_NUM_THREADS", str(len(os.sched_getaffinity(0))))  # read when the pool starts
+    import tvm_ffi
+    from tvm_ffi.libinfo import load_lib_ctypes
+
+    lib_dir = Path(spec.submodule_search_locations[0]) / "lib"
+    load_lib_ctypes("apache-tvm", "tvm_runtime", "RTLD_GLOBAL", extra_lib_paths=[lib_dir])
+    with tempfile.TemporaryDirectory() as tmp:
+        file = Path(tmp) / KERNEL_FILES["llvm"]
+        file.write_bytes(data)
+        return tvm_ffi.load_module(str(file))  # loaded: the file may go
+
+
+def _gpu_entries(path: Path, manifest: dict, members: dict[str, bytes]) -> dict[str, Entry]:
+    target = manifest["target"]
+    if target["kind"] == "cuda":
+        device = functools.cache(functools.partial(_open_cuda, path, members[CUBIN], target["arch"]))
+    else:
+        device = functools.cache(functools.partial(_open_opencl, members[KERNEL_FILES["opencl"]].decode()))
+    return {e["name"]: _plan_entry(e, members, device) for e in manifest["entries"]}
+
+
+def _plan_entry(entry: dict, members: dict[str, bytes], device: Callable) -> Entry:
+    """An entry running its plan; the device (shared by the entries) and the plan's buffers open on the first run."""
+    plan = ExecutionPlan.from_json(json.dumps({**entry["plan"], "constants": {}}))
+    plan.constants = _constants(entry, members)
+    runner: PlanRunner | None = None
+
+    def run(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+        nonlocal runner
+        if runner is None:
+            runner = PlanRunner(plan, device())
+        return runner.run_numpy(*arrays)
+
+    return Entry(entry["name"], *_entry_specs(entry), run)
+
+
+def _open_opencl(source: str):
+    from irc.runtime.opencl import OpenCLDevice
+
+    return OpenCLDevice(source)
+
+
+def _open_cuda(path: Path, cubin: bytes, arch: str):
+    from irc.runtime.cuda import CUDADevice, compute_capability
+
+    device_arch = compute_capability()  # a clear error without a driver or GPU
+    built, have = (re.fullmatch(r"sm_(\d+?)(\d)a?", a) for a in (arch, device_arch))
+    if not (built and have and built[1] == have[1] and int(built[2]) <= int(have[2])):
+        raise IRCError(f"{path}: holds a cubin for {arch}, which cannot run on this GPU ({device_arch})")
+    return CUDADevice(cubin)
