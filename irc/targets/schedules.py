@@ -278,6 +278,7 @@ def schedule_cpu(mod: IRModule, func_name: str, cpu: CPUInfo) -> tuple[IRModule,
     """
     sch = Schedule(mod)
     sch.work_on(func_name)
+    _loop_every_block(sch)
     names = [_block(sch, rv).name_hint for rv in sch.get_child_blocks(sch.get_sblock("root"))]
     notes: list[str] = []
     for name in names:
@@ -290,8 +291,17 @@ def schedule_cpu(mod: IRModule, func_name: str, cpu: CPUInfo) -> tuple[IRModule,
                 continue
             if applied:
                 sch = trial
+                _loop_every_block(sch)
                 break
     return sch.mod, notes
+
+
+def _loop_every_block(sch: Schedule) -> None:
+    """Give loop-less blocks (rank-0 stores, hoisted inits) a unit loop: TVM's rfactor
+    fails an internal check when the function has a loop-less block beside the reduction."""
+    for rv in sch.get_child_blocks(sch.get_sblock("root")):
+        if not sch.get_loops(rv):
+            sch.add_unit_loop(rv)
 
 
 def _first_line(e: Exception) -> str:
