@@ -3,6 +3,8 @@
     irc compile model.py:mlp --emit linalg
     irc compile model.mlir --dump-dir out/ --print-ir-after-change --time-passes
     irc run model.py --input x=x.npy --seed 1 -o results/
+    irc compile model.py --target opencl -o model.ircpkg      # a compiled package
+    irc run model.ircpkg --seed 0 -o results/                  # runs it without the compiler
     irc opt file.mlir -p hl-canonicalize,hl-dce
     irc stages
 
@@ -21,13 +23,14 @@ import numpy as np
 from xdsl.utils.exceptions import ParseError, VerifyException
 
 from irc.driver.files import atomic_directory, atomic_write_text
-from irc.driver.inputs import load_input_arrays, load_program, parse_mlir_file
+from irc.driver.inputs import InputSpec, load_input_arrays, load_program, parse_mlir_file
 from irc.driver.instruments import Instrument, IRPrinter, PassTiming, verify_module
 from irc.driver.pipeline import STAGE_NAMES, STAGES, TARGETS, Pipeline, run_passes, stage, stages_table
 from irc.errors import InputError, IRCError
 from irc.frontend.tensor import manual_seed
 from irc.ir import print_module
 from irc.lowering.registry import UnknownPassError, parse_pipeline
+from irc.runtime import package
 
 _STAGES_HELP = "stages:\n" + "\n".join(f"  {s.number}. {s.name:<8} {s.summary}" for s in STAGES)
 
@@ -37,6 +40,7 @@ _INPUT_HELP = (
 )
 
 _TARGET_HELP = "llvm (host CPU), cuda, opencl, or ref (numpy reference of hl-opt); default: llvm"
+_CUDA_ARCH_HELP = "the GPU architecture of --target cuda, e.g. sm_90 (required for cuda)"
 
 
 def _instruments(args: argparse.Namespace, to_files: bool) -> tuple[list[Instrument], PassTiming | None]:
@@ -50,18 +54,35 @@ def _instruments(args: argparse.Namespace, to_files: bool) -> tuple[list[Instrum
     return instruments, timing
 
 
+def _target(args: argparse.Namespace) -> str | dict:
+    """`--target`, with `--cuda-arch` for cuda (default llvm)."""
+    target = args.target or "llvm"
+    if args.cuda_arch and target != "cuda":
+        raise InputError(f"--cuda-arch is for --target cuda, not {target}")
+    return {"kind": "cuda", "arch": args.cuda_arch} if args.cuda_arch else target
+
+
 def cmd_compile(args: argparse.Namespace) -> int:
     if args.emit and args.stop_after and stage(args.emit).number > stage(args.stop_after).number:
         raise InputError(f"--emit {args.emit} comes after --stop-after {args.stop_after}")
+    to_package = bool(args.output and args.output.endswith(package.SUFFIX))
+    if to_package and (args.emit or args.stop_after or args.target == "ref"):
+        raise InputError(
+            f"-o {args.output}: a package holds the compiled code: it needs the whole pipeline "
+            "for llvm, cuda or opencl (no --emit, --stop-after or --target ref)"
+        )
     program = load_program(args.input)
     instruments, timing = _instruments(args, to_files=args.dump_dir is not None)
-    pipeline = Pipeline(args.target, args.stop_after or args.emit, instruments, grad=args.grad)
+    pipeline = Pipeline(_target(args), args.stop_after or args.emit, instruments, grad=args.grad)
     lowering = pipeline.run(program.module, source=args.input)
     if args.dump_dir:
         lowering.dump(args.dump_dir)
         print(f"irc: wrote {len(lowering.stages)} stage dumps to {args.dump_dir}", file=sys.stderr)
     text = lowering.stages[args.emit or lowering.last_stage]
-    if args.output:
+    if to_package:
+        package.save(lowering, args.output, input_names=[s.name for s in program.inputs])
+        print(f"irc: wrote package {args.output} (target {lowering.target})", file=sys.stderr)
+    elif args.output:
         atomic_write_text(args.output, text)
     elif not (args.dump_dir and args.emit is None):
         sys.stdout.write(text)
@@ -80,11 +101,14 @@ def summarize(name: str, array: np.ndarray) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    manual_seed(args.seed)  # parameters a Python INPUT initializes randomly are reproducible too
-    program = load_program(args.input)
-    arrays = load_input_arrays(program.inputs, args.inputs, args.seed)
-    lowering = Pipeline(args.target, args.stop_after).run(program.module, source=args.input)
-    outputs = {f"out{i}": np.asarray(array) for i, array in enumerate(lowering(*arrays))}
+    if args.input.endswith(package.SUFFIX):
+        outputs = run_package(args)
+    else:
+        manual_seed(args.seed)  # parameters a Python INPUT initializes randomly are reproducible too
+        program = load_program(args.input)
+        arrays = load_input_arrays(program.inputs, args.inputs, args.seed)
+        lowering = Pipeline(_target(args), args.stop_after).run(program.module, source=args.input)
+        outputs = {f"out{i}": np.asarray(array) for i, array in enumerate(lowering(*arrays))}
     if args.output:
         with atomic_directory(args.output) as tmp:
             for name, array in outputs.items():
@@ -92,6 +116,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     for name, array in outputs.items():
         print(summarize(name, array))
     return 0
+
+
+def run_package(args: argparse.Namespace) -> dict[str, np.ndarray]:
+    """Run a compiled package on `--input` / random inputs named and shaped by its manifest."""
+    if args.stop_after:
+        raise InputError(f"{args.input} is a compiled package: it has no stages to stop after")
+    model = package.load(args.input)
+    kind = model.target["kind"]
+    if (args.target and args.target != kind) or (args.cuda_arch and args.cuda_arch != model.target.get("arch")):
+        raise InputError(f"{args.input} is compiled for {model.target}; it cannot run as --target {args.target}")
+    specs = [InputSpec(s.name, s.shape, s.dtype) for s in model.inputs]
+    arrays = load_input_arrays(specs, args.inputs, args.seed)
+    return {spec.name: np.asarray(array) for spec, array in zip(model.outputs, model(*arrays), strict=True)}
 
 
 def cmd_opt(args: argparse.Namespace) -> int:
@@ -152,9 +189,15 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_STAGES_HELP,
     )
     p.add_argument("input", metavar="INPUT", help=_INPUT_HELP)
-    p.add_argument("--target", choices=TARGETS, default="llvm", help=_TARGET_HELP)
+    p.add_argument("--target", choices=TARGETS, help=_TARGET_HELP)
+    p.add_argument("--cuda-arch", metavar="SM", help=_CUDA_ARCH_HELP)
     p.add_argument("--emit", choices=STAGE_NAMES, metavar="STAGE", help="the stage to output (stops there)")
-    p.add_argument("-o", "--output", metavar="OUT", help="write the emitted stage to OUT instead of stdout")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT",
+        help="write the emitted stage to OUT instead of stdout; OUT.ircpkg: a compiled package (docs/packages.md)",
+    )
     p.add_argument(
         "--dump-dir",
         metavar="DIR",
@@ -179,8 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
         "normal, ints in [0, 4), bools fair coins. Prints name, shape, dtype, min/max/mean of each output.",
         epilog=_STAGES_HELP,
     )
-    p.add_argument("input", metavar="INPUT", help=_INPUT_HELP)
-    p.add_argument("--target", choices=TARGETS, default="llvm", help=_TARGET_HELP)
+    p.add_argument("input", metavar="INPUT", help=_INPUT_HELP + ", or a compiled package model.ircpkg")
+    p.add_argument("--target", choices=TARGETS, help=_TARGET_HELP)
+    p.add_argument("--cuda-arch", metavar="SM", help=_CUDA_ARCH_HELP)
     p.add_argument(
         "--input",
         dest="inputs",
