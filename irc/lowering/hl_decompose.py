@@ -7,7 +7,9 @@ subtracted before exp, so large inputs do not overflow)::
     softmax     = e / z
     log_softmax = s - log(z)
 
-The new ops carry the location of the op they replace.
+A 0-d tensor is its own (one-element) row, as in PyTorch: the reductions
+run over no dims, so softmax gives 1 and log_softmax 0. The new ops carry
+the location of the op they replace.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ class DecomposeSoftmax(RewritePattern):
         if not isinstance(op, (hl.SoftmaxOp, hl.LogSoftmaxOp)):
             return
         x = op.x
-        dims = (op.attr("dim") % len(hl.shape_of(x.type)),)
+        rank = len(hl.shape_of(x.type))
+        dims = (op.attr("dim") % rank,) if rank else ()
         m = hl.MaxOp.make([x], dims=dims, keepdim=True)
         s = hl.SubOp.make([x, m])
         e = hl.ExpOp.make([s])

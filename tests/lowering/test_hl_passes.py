@@ -62,6 +62,21 @@ def test_decompose_softmax(op, dim):
     assert all(o.location == names_loc(module) for o in module.walk() if o.name.startswith("hl."))
 
 
+@pytest.mark.parametrize("op, expected", [("softmax", 1.0), ("log_softmax", 0.0)])
+def test_decompose_softmax_of_a_0d_tensor(op, expected):
+    # a 0-d tensor is a one-element row (PyTorch): softmax is exp(x - x) / exp(x - x) = 1, log_softmax 0
+    module = parse_module(
+        f"func.func @f(%x: tensor<f32>) -> tensor<f32> {{\n  %r = hl.{op} %x {{dim = -1}} : (tensor<f32>) -> tensor<f32>\n"
+        "  func.return %r : tensor<f32>\n}\n"
+    )
+    HLDecomposePass().apply(make_context(), module)
+    module.verify()
+    assert op_names(module)[:4] == ["hl.max", "hl.sub", "hl.exp", "hl.sum"]
+    for x in (np.float32(-3.5), np.float32(80.0)):
+        (got,) = run_hl(module, [np.array(x)])
+        assert got.shape == () and got == np.float32(expected)
+
+
 def names_loc(module):
     """The location of the first hl op (all new ops share the original's)."""
     return next(o for o in module.walk() if o.name.startswith("hl.")).location

@@ -2,8 +2,9 @@
 the hl numpy reference computes on the traced module.
 
 The graphs mix numpy broadcasting (size-1 dims both ways, missing leading dims,
-rank-0 tensors), keepdim reductions expanded back, argmax, softmax, transposes,
-stepped slices, integer indexing, reshapes, broadcast_to and (batched) matmul;
+rank-0 tensors), compare + select, keepdim reductions expanded back, argmax,
+softmax, transposes, stepped slices, integer indexing, reshapes, broadcast_to,
+concat, pad and (batched) matmul;
 results with several uses and several outputs keep fusion honest. Only the
 xDSL passes and the stage interpreter run (no TVM), so this is fast.
 """
@@ -16,11 +17,14 @@ from hypothesis import strategies as st
 
 import irc
 from irc.driver.pipeline import Pipeline
+from irc.frontend.functional import pad
+from irc.frontend.tensor import cat, where
 from irc.frontend.tracing import trace
 from irc.ir.interpreter import run_hl
 
 UNARY = ["exp", "tanh", "sigmoid", "relu", "neg", "abs", "sin"]
 BINARY = ["add", "sub", "mul", "maximum", "minimum"]
+COMPARE = ["gt", "le", "eq", "ne"]
 REDUCE = ["sum", "mean", "amax", "amin"]
 DIM = st.integers(1, 3)
 
@@ -43,19 +47,21 @@ def _step(draw, shapes):
     i = draw(st.integers(0, len(shapes) - 1))
     x = shapes[i]
     rank = len(x)
-    kinds = ["unary", "binary", "binary", "reduce", "expand", "reshape"]
-    kinds += ["softmax", "transpose", "slice", "index", "argmax", "matmul"] if rank else []
+    kinds = ["unary", "binary", "binary", "where", "reduce", "expand", "reshape"]
+    # (hl.softmax's reference cannot evaluate a 0-d tensor)
+    kinds += ["softmax", "transpose", "slice", "index", "argmax", "matmul", "cat", "pad"] if rank else []
     kind = draw(st.sampled_from(kinds))
     if kind == "unary":
         return ("unary", draw(st.sampled_from(UNARY)), i), [], x
-    if kind == "binary":
+    if kind in ("binary", "where"):
         partners = [j for j, s in enumerate(shapes) if _broadcastable(x, s)]
         j = draw(st.sampled_from([None, *partners]))
         new = []
         if j is None:
             new, j = [draw(_broadcast_partner(x))], len(shapes)
         shape = np.broadcast_shapes(x, ([*shapes, *new])[j])
-        return ("binary", draw(st.sampled_from(BINARY)), i, j, draw(st.booleans())), new, shape
+        name = draw(st.sampled_from(BINARY if kind == "binary" else COMPARE))
+        return (kind, name, i, j, draw(st.booleans())), new, shape
     if kind == "reduce":
         dims = draw(st.none() | st.sets(st.integers(0, rank - 1), min_size=1) if rank else st.none())
         keepdim = draw(st.booleans())
@@ -84,6 +90,13 @@ def _step(draw, shapes):
         return ("slice", i, d, start, stop, step), [], shape
     if kind == "index":
         return ("index", i, draw(st.integers(-x[0], x[0] - 1))), [], x[1:]
+    if kind == "cat":
+        d = draw(st.integers(0, rank - 1))
+        other = x[:d] + (draw(DIM),) + x[d + 1 :]
+        return ("cat", i, len(shapes), d), [other], x[:d] + (x[d] + other[d],) + x[d + 1 :]
+    if kind == "pad":
+        low, high = draw(st.integers(0, 2)), draw(st.integers(0, 2))
+        return ("pad", i, low, high), [], x[:-1] + (x[-1] + low + high,)
     if kind == "argmax":
         d = draw(st.integers(0, rank - 1))
         keepdim = draw(st.booleans())
@@ -129,12 +142,15 @@ def build(kinds, outputs):
 
 
 def _apply(kind, a, env):
-    x = env[a[1]] if kind in ("unary", "binary", "reduce") else env[a[0]]
+    x = env[a[1]] if kind in ("unary", "binary", "where", "reduce") else env[a[0]]
     if kind == "unary":
         return getattr(x, a[0])()
     if kind == "binary":
         y = env[a[2]]
         return getattr(y, a[0])(x) if a[3] else getattr(x, a[0])(y)
+    if kind == "where":  # where(x > y, x, y): an i1 producer feeding a select
+        y = env[a[2]]
+        return where(getattr(x, a[0])(y), y, x) if a[3] else where(getattr(x, a[0])(y), x, y)
     if kind == "reduce":
         name, _, dims, keepdim, expand = a
         r = getattr(x, name)(dims, keepdim=keepdim)
@@ -152,6 +168,10 @@ def _apply(kind, a, env):
         return x[(slice(None),) * d + (slice(start, stop, step),)]
     if kind == "index":
         return x[a[1]]
+    if kind == "cat":
+        return cat([x, env[a[1]]], a[2])
+    if kind == "pad":
+        return pad(x, (a[1], a[2]), value=0.5)
     if kind == "argmax":
         return x.argmax(a[1], keepdim=a[2]).float()
     return x @ env[a[1]]
@@ -197,5 +217,9 @@ def test_every_step_kind_lowers():
         ("argmax", 4, 1, True),  # (3, 1)
         ("input",),  # v13 (1, 2)
         ("matmul", 12, 13),  # (3, 2)
+        ("where", "gt", 14, 13, True),  # (3, 2)
+        ("input",),  # v16 (3, 1)
+        ("cat", 15, 16, 1),  # (3, 3)
+        ("pad", 17, 1, 2),  # v18 (3, 6)
     ]
-    lower_and_compare([(3, 1), (3,), (1, 2)], kinds, [14, 8, 11])
+    lower_and_compare([(3, 1), (3,), (1, 2), (3, 1)], kinds, [18, 8, 11])
