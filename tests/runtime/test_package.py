@@ -1,0 +1,239 @@
+"""Compiled packages: save, load in a fresh process without the compiler, verify, refuse damaged ones.
+
+Oracles: the hl numpy reference (`run_hl`) and the in-process compiled code.
+"""
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import irc
+from irc.driver.cli import main
+from irc.driver.inputs import load_program, random_inputs
+from irc.driver.pipeline import Pipeline
+from irc.errors import IRCError
+from irc.frontend.tracing import trace
+from irc.ir.interpreter import run_hl
+from irc.runtime import package
+
+ROOT = Path(__file__).resolve().parents[2]
+SHAPES = {"x": (4, 16), "w1": (16, 8), "b1": (8,)}
+W2 = np.linspace(-1, 1, 8 * 3, dtype=np.float32).reshape(8, 3)  # captured: a constant of the package
+
+
+def mlp(x, w1, b1):
+    return ((x @ w1 + b1).relu() @ irc.tensor(W2)).softmax(dim=-1)
+
+
+def _has_opencl() -> bool:
+    try:
+        import pyopencl
+
+        return any(p.get_devices() for p in pyopencl.get_platforms())
+    except Exception:
+        return False
+
+
+TARGETS = ["llvm", pytest.param("opencl", marks=pytest.mark.skipif(not _has_opencl(), reason="no OpenCL platform"))]
+
+
+@pytest.fixture(scope="module")
+def module():
+    return trace(mlp, [irc.Spec(s) for s in SHAPES.values()], name="mlp")
+
+
+@pytest.fixture(scope="module")
+def args():
+    rng = np.random.default_rng(0)
+    return [rng.standard_normal(s).astype(np.float32) for s in SHAPES.values()]
+
+
+@pytest.fixture(scope="module", params=TARGETS)
+def compiled(request, module, tmp_path_factory):
+    """(lowering, package path) for one target, with the gradient entry too."""
+    lowering = Pipeline(request.param, grad=True).run(module)
+    path = package.save(lowering, tmp_path_factory.mktemp(request.param) / "mlp.ircpkg")
+    return lowering, path
+
+
+FRESH = """
+import sys, numpy as np
+import irc.runtime
+model = irc.runtime.load(sys.argv[1])
+args = np.load(sys.argv[2])
+outputs = model(*[args[f"arr_{i}"] for i in range(len(args.files))])
+np.savez(sys.argv[3], *outputs)
+loaded = sorted({m.split(".")[0] for m in sys.modules} & {"xdsl", "tvm"})
+print(",".join(loaded) or "none")
+"""
+
+
+def test_round_trip_in_a_fresh_process(compiled, module, args, tmp_path):
+    lowering, path = compiled
+    np.savez(tmp_path / "args.npz", *args)
+    result = subprocess.run(
+        [sys.executable, "-c", FRESH, str(path), str(tmp_path / "args.npz"), str(tmp_path / "out.npz")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "none", "running a package imported the compiler: " + result.stdout
+    (out,) = np.load(tmp_path / "out.npz").values()
+    np.testing.assert_array_equal(out, lowering(*args)[0])
+    np.testing.assert_allclose(out, run_hl(module, args)[0], rtol=1e-4, atol=1e-6)
+
+
+def test_entries_names_and_keyword_inputs(compiled, module, args):
+    lowering, path = compiled
+    model = package.load(path)
+    assert list(model.entries) == ["mlp", "mlp_grad"]
+    assert [(s.name, s.shape, s.dtype.name) for s in model.inputs] == [(n, s, "float32") for n, s in SHAPES.items()]
+    assert [(s.name, s.shape) for s in model.outputs] == [("out0", (4, 3))]
+    (by_name,) = model(b1=args[2], x=args[0], w1=args[1])
+    np.testing.assert_array_equal(by_name, lowering(*args)[0])
+    grads = model.entry("mlp_grad")(*args)
+    expected = run_hl(lowering.modules["hl-opt"], args, "mlp_grad")
+    for got, want in zip(grads, expected, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_manifest(compiled):
+    _, path = compiled
+    with zipfile.ZipFile(path) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+        members = {n: archive.read(n) for n in archive.namelist() if n != "manifest.json"}
+    assert (manifest["format"], manifest["version"], manifest["irc_version"]) == ("irc-package", 1, irc.__version__)
+    assert manifest["files"] == {n: hashlib.sha256(d).hexdigest() for n, d in members.items()}
+    (w2_file,) = manifest["entries"][0]["constants"].values()
+    constant = np.load(zipfile.ZipFile(path).open(w2_file))
+    np.testing.assert_array_equal(constant.reshape(W2.shape), W2)
+    if manifest["target"]["kind"] == "opencl":
+        assert "kernels.cl" in members and manifest["entries"][0]["plan"]["launches"]
+    else:
+        assert members["kernels.so"][:4] == b"\x7fELF" and manifest["target"]["mcpu"]
+
+
+def _rewrite(path: Path, out: Path, change) -> Path:
+    """A copy of the package with `change(name, bytes) -> bytes` applied to every member (valid zip CRCs)."""
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for name in src.namelist():
+            dst.writestr(name, change(name, src.read(name)))
+    return out
+
+
+def test_truncated_package_is_refused(compiled, tmp_path):
+    data = compiled[1].read_bytes()
+    (tmp_path / "cut.ircpkg").write_bytes(data[: len(data) // 2])
+    with pytest.raises(IRCError, match="corrupt package"):
+        package.load(tmp_path / "cut.ircpkg")
+
+
+def test_flipped_byte_is_refused(compiled, tmp_path):
+    data = bytearray(compiled[1].read_bytes())
+    with zipfile.ZipFile(compiled[1]) as archive:
+        info = next(i for i in archive.infolist() if i.filename.startswith("kernels"))
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)  # the member's compressed data
+    data[start + info.compress_size // 2] ^= 0x40
+    (tmp_path / "flipped.ircpkg").write_bytes(bytes(data))
+    with pytest.raises(IRCError, match="corrupt package"):
+        package.load(tmp_path / "flipped.ircpkg")
+
+
+def test_tampered_member_is_refused(compiled, tmp_path):
+    def change(name, data):
+        return data.replace(b"mlp", b"mLp", 1) if name.startswith("kernels") else data
+
+    tampered = _rewrite(compiled[1], tmp_path / "tampered.ircpkg", change)
+    with pytest.raises(IRCError, match=r"corrupt package: kernels\.\w+ does not match its SHA-256"):
+        package.load(tampered)
+
+
+def test_other_format_version_is_refused(compiled, tmp_path):
+    def change(name, data):
+        if name != "manifest.json":
+            return data
+        return json.dumps({**json.loads(data), "version": 2, "irc_version": "9.0"}).encode()
+
+    newer = _rewrite(compiled[1], tmp_path / "newer.ircpkg", change)
+    with pytest.raises(IRCError, match=r"format version 2 \(written by irc 9\.0\); this irc .* reads version 1"):
+        package.load(newer)
+
+
+def test_wrong_inputs_are_refused(compiled, args):
+    model = package.load(compiled[1])
+    with pytest.raises(IRCError, match=r"input x has shape \(16, 4\), the package expects \(4, 16\)"):
+        model(args[0].T, *args[1:])
+    with pytest.raises(IRCError, match="input w1 has dtype complex64, the package expects float32"):
+        model(args[0], args[1].astype(np.complex64), args[2])
+    (from_float64,) = model(*(a.astype(np.float64) for a in args))  # same-kind dtypes are converted
+    np.testing.assert_array_equal(from_float64, model(*args)[0])
+    with pytest.raises(IRCError, match="missing input b1"):
+        model(args[0], w1=args[1])
+    with pytest.raises(IRCError, match="no input named 'y'"):
+        model(*args, y=args[0])
+
+
+def test_not_a_package(tmp_path):
+    (tmp_path / "x.ircpkg").write_text("hello")
+    with pytest.raises(IRCError, match="corrupt package"):
+        package.load(tmp_path / "x.ircpkg")
+    with pytest.raises(IRCError, match="no such file"):
+        package.load(tmp_path / "missing.ircpkg")
+
+
+def test_cli_compile_and_run(tmp_path, capsys):
+    source = tmp_path / "small.py"
+    source.write_text(
+        "import irc\n\ndef small(x: irc.Spec((3, 5)), w: irc.Spec((5, 2))):\n    return (x @ w).relu(), x.sum(dim=1)\n"
+    )
+    assert main(["compile", str(source), "-o", str(tmp_path / "m.ircpkg")]) == 0
+    assert main(["run", str(tmp_path / "m.ircpkg"), "--seed", "0", "-o", str(tmp_path / "out")]) == 0
+    program = load_program(str(source))
+    inputs = random_inputs(program.inputs, seed=0)
+    expected = run_hl(program.module, [inputs[s.name] for s in program.inputs])
+    for i, want in enumerate(expected):
+        np.testing.assert_allclose(np.load(tmp_path / "out" / f"out{i}.npy"), want, rtol=1e-5, atol=1e-6)
+    assert "out1  shape (3,)  float32" in capsys.readouterr().out
+    np.save(tmp_path / "x.npy", np.ones((3, 5), np.float32))
+    assert (
+        main(["run", str(tmp_path / "m.ircpkg"), "--input", "x=x.npy".replace("x.npy", str(tmp_path / "x.npy"))]) == 0
+    )
+    assert main(["run", str(tmp_path / "m.ircpkg"), "--input", f"w={tmp_path / 'x.npy'}"]) == 2
+    assert "w is declared (5, 2) float32" in capsys.readouterr().err
+    assert main(["run", str(tmp_path / "m.ircpkg"), "--target", "opencl"]) == 2
+    assert main(["compile", str(source), "--emit", "loops", "-o", str(tmp_path / "m2.ircpkg")]) == 2
+
+
+@pytest.mark.skipif(not shutil.which("nvcc"), reason="nvcc not installed")
+def test_cuda_package_written_without_a_gpu(module, args, tmp_path):
+    lowering = Pipeline({"kind": "cuda", "arch": "sm_80"}).run(module)
+    path = package.save(lowering, tmp_path / "mlp.ircpkg")
+    with zipfile.ZipFile(path) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+        cubin = archive.read("kernels.cubin")
+        source = archive.read("kernels.cu").decode()
+    assert manifest["target"] == {"kind": "cuda", "arch": "sm_80"}
+    assert cubin[:4] == b"\x7fELF"
+    launches = manifest["entries"][0]["plan"]["launches"]
+    assert launches and all(f"void {k['name']}(" in source or k["name"] in source for k in launches)
+    model = package.load(path)  # verifying needs no GPU; running does
+    try:
+        import cuda.bindings.driver as driver
+
+        has_gpu = int(driver.cuInit(0)[0]) == 0
+    except Exception:
+        has_gpu = False
+    if has_gpu:
+        np.testing.assert_allclose(model(*args)[0], run_hl(module, args)[0], rtol=1e-4, atol=1e-6)
+    else:
+        with pytest.raises(IRCError, match=r"no CUDA|needs cuda-python"):
+            model(*args)
