@@ -2,7 +2,7 @@
 the hl numpy reference computes on the traced module.
 
 The graphs mix numpy broadcasting (size-1 dims both ways, missing leading dims,
-rank-0 tensors), compare + select, keepdim reductions expanded back, argmax,
+rank-0 tensors), Python-scalar operands (x + 0, 1 * x, ...), compare + select, keepdim reductions expanded back, argmax,
 softmax, transposes, stepped slices, integer indexing, reshapes, broadcast_to,
 concat, pad and (batched) matmul;
 results with several uses and several outputs keep fusion honest. Only the
@@ -10,6 +10,8 @@ xDSL passes and the stage interpreter run (no TVM), so this is fast.
 """
 
 from __future__ import annotations
+
+import operator
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
@@ -24,6 +26,7 @@ from irc.ir.interpreter import run_hl
 
 UNARY = ["exp", "tanh", "sigmoid", "relu", "neg", "abs", "sin"]
 BINARY = ["add", "sub", "mul", "maximum", "minimum"]
+SCALAR = ["add", "sub", "mul", "truediv"]
 COMPARE = ["gt", "le", "eq", "ne"]
 REDUCE = ["sum", "mean", "amax", "amin"]
 DIM = st.integers(1, 3)
@@ -47,7 +50,7 @@ def _step(draw, shapes):
     i = draw(st.integers(0, len(shapes) - 1))
     x = shapes[i]
     rank = len(x)
-    kinds = ["unary", "binary", "binary", "where", "reduce", "expand", "reshape"]
+    kinds = ["unary", "binary", "binary", "scalar", "where", "reduce", "expand", "reshape"]
     # (hl.softmax's reference cannot evaluate a 0-d tensor)
     kinds += ["softmax", "transpose", "slice", "index", "argmax", "matmul", "cat", "pad"] if rank else []
     kind = draw(st.sampled_from(kinds))
@@ -62,6 +65,9 @@ def _step(draw, shapes):
         shape = np.broadcast_shapes(x, ([*shapes, *new])[j])
         name = draw(st.sampled_from(BINARY if kind == "binary" else COMPARE))
         return (kind, name, i, j, draw(st.booleans())), new, shape
+    if kind == "scalar":  # x op c and c op x: splat constants, folded by hl-canonicalize when neutral
+        op, c = draw(st.sampled_from(SCALAR)), draw(st.sampled_from([0.0, 1.0, 2.0]))
+        return ("scalar", op, i, c, draw(st.booleans())), [], x
     if kind == "reduce":
         dims = draw(st.none() | st.sets(st.integers(0, rank - 1), min_size=1) if rank else st.none())
         keepdim = draw(st.booleans())
@@ -142,12 +148,15 @@ def build(kinds, outputs):
 
 
 def _apply(kind, a, env):
-    x = env[a[1]] if kind in ("unary", "binary", "where", "reduce") else env[a[0]]
+    x = env[a[1]] if kind in ("unary", "binary", "scalar", "where", "reduce") else env[a[0]]
     if kind == "unary":
         return getattr(x, a[0])()
     if kind == "binary":
         y = env[a[2]]
         return getattr(y, a[0])(x) if a[3] else getattr(x, a[0])(y)
+    if kind == "scalar":
+        fn, c = getattr(operator, a[0]), a[2]
+        return fn(c, x) if a[3] else fn(x, c)
     if kind == "where":  # where(x > y, x, y): an i1 producer feeding a select
         y = env[a[2]]
         return where(getattr(x, a[0])(y), y, x) if a[3] else where(getattr(x, a[0])(y), x, y)
@@ -203,7 +212,7 @@ def test_every_step_kind_lowers():
     # one graph with every kind of step the generator draws, fusing into reductions
     kinds = [
         ("input",),  # v0 (3, 1)
-        ("unary", "exp", 0),
+        ("scalar", "add", 0, 0.0, True),
         ("input",),  # v2 (3,)
         ("binary", "add", 1, 2, True),  # (3, 3)
         ("reduce", "sum", 3, (1,), True, True),  # v4 (3, 3)
