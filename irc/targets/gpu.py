@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import tvm
 from tvm import s_tir, tirx
+from tvm.ir import TensorLoad
 from tvm.s_tir import Schedule, dlight
 from tvm.tirx.build import codegen_build, split_host_device_mods
 from xdsl.dialects.builtin import ModuleOp
@@ -162,6 +163,16 @@ def schedule_cross_thread(sch: Schedule, block) -> None:
     sch.bind(inner, "threadIdx.x")
 
 
+def _is_multiply_accumulate(block) -> bool:
+    """`C[..] = C[..] + A[..] * B[..]` (either operand order) with an init: what `schedule_tiled` handles."""
+    store = block.body
+    if block.init is None or not isinstance(store, tirx.BufferStore) or not isinstance(store.value, tirx.Add):
+        return False
+    operands = [store.value.a, store.value.b]
+    accumulates = [isinstance(x, TensorLoad) and x.source.same_as(store.buffer) for x in operands]
+    return any(accumulates) and any(isinstance(x, tirx.Mul) for x, acc in zip(operands, accumulates) if not acc)
+
+
 def _tile(extent: int) -> tuple[int, int]:
     """(threads, elements per thread) along one output dim of a tiled contraction."""
     if extent >= 64:
@@ -172,13 +183,17 @@ def _tile(extent: int) -> tuple[int, int]:
 def schedule_tiled(sch: Schedule, block) -> None:
     """Output tiles per thread block, a small register tile per thread, operands staged in shared memory."""
     spatial, reduce = _spatial_and_reduce(sch, block)
-    if len(spatial) < 2 or not reduce or sch.get(block).init is None:
-        raise CompileError("not a contraction")
+    if len(spatial) < 2 or not reduce or not _is_multiply_accumulate(sch.get(block)):
+        raise CompileError("not a contraction (C = C + A * B with an init)")
     *batch, i, j = spatial
     (ti, vi), (tj, vj) = _tile(_extent(sch, [i])), _tile(_extent(sch, [j]))
     bi, ti_loop, vi_loop = sch.split(i, [None, ti, vi])
     bj, tj_loop, vj_loop = sch.split(j, [None, tj, vj])
-    ko, ki = sch.split(_fuse(sch, reduce), [None, 8])
+    k = _fuse(sch, reduce)
+    # A k-step that divides the reduce domain: with a remainder step, staging regions of operands
+    # indexed by output dims and k together (grouped convolutions) come out wrong.
+    k_step = next(n for n in (8, 4, 2, 1) if _extent(sch, [k]) % n == 0)
+    ko, ki = sch.split(k, [None, k_step])
     sch.reorder(*batch, bi, bj, ti_loop, tj_loop, ko, ki, vi_loop, vj_loop)
     if batch:
         sch.bind(_fuse(sch, batch), "blockIdx.z")
