@@ -9,6 +9,8 @@ rule of its class whose preconditions hold:
   a register-resident `MR x NR` accumulator, vectorize, parallel;
 * row reduction (the reduced index is the contiguous one, as in softmax rows):
   `rfactor` into SIMD-lane partial results, vectorized, then a short final sum;
+* column reduction (the last spatial index is the contiguous one): SIMD lanes
+  of the output innermost, the reduce loops around them;
 * other reductions: parallel over the spatial iterators, init hoisted.
 
 Rules are fail-safe: each runs on a copy of the schedule, and if a TVM primitive
@@ -164,6 +166,35 @@ def schedule_row_reduction(sch: Schedule, name: str, cpu: CPUInfo) -> bool:
     return True
 
 
+def schedule_column_reduction(sch: Schedule, name: str, cpu: CPUInfo) -> bool:
+    """`O[.., j] = O[.., j] op X[.., r, .., j]` with `j` (the last spatial iterator) the contiguous index
+    of every access (`sum(0)`): split `j` by the SIMD width, reduce loops between, vectorize the lanes."""
+    block = sch.get_sblock(name)
+    block_stmt = _block(sch, block)
+    store = _store(block_stmt)
+    n_spatial = _n_spatial(block_stmt)
+    if store is None or block_stmt.init is None or n_spatial == 0 or not _only_writer(sch, block):
+        return False
+    j = block_stmt.iter_vars[n_spatial - 1].var
+    if not all(_same(_contiguous_read_var(r), j) for r in [*block_stmt.reads, *block_stmt.writes]):
+        return False
+    loops = sch.get_loops(block)
+    lanes = cpu.lanes(str(store.buffer.dtype))
+    extents = _extents(sch, loops)
+    if extents[n_spatial - 1] % lanes:
+        return False
+    *outer, j_loop = loops[:n_spatial]
+    jo, ji = sch.split(j_loop, [None, lanes])
+    sch.reorder(jo, *loops[n_spatial:], ji)
+    sch.vectorize(ji)
+    fused = sch.fuse(*outer, jo) if outer else jo
+    if math.prod(extents) >= _MIN_PARALLEL_WORK and int(sch.get(fused).extent) > 1:
+        sch.parallel(fused)
+    init = sch.decompose_reduction(block, sch.get_loops(block)[1])
+    sch.vectorize(sch.get_loops(init)[-1])
+    return True
+
+
 def _contiguous_read_var(region) -> tirx.Var | None:
     """The variable indexing the last dim of a single-point read region (`X[.., v]`), else None."""
     last = region.region[-1] if len(region.region) else None
@@ -265,6 +296,7 @@ def _rules(block: s_tir.SBlock) -> list[tuple[str, Rule]]:
     return [
         ("contraction", schedule_contraction),
         ("row reduction", schedule_row_reduction),
+        ("column reduction", schedule_column_reduction),
         ("reduction", schedule_reduction),
         ("serial reduction", functools.partial(schedule_reduction, parallel=False)),
     ]

@@ -222,6 +222,11 @@ def _udiv(a, b) -> tirx.PrimExpr:
     return tirx.Cast(_dtype(a), tirx.truncdiv(_unsigned(a), _unsigned(b)))
 
 
+def _unsigned_op(fn):
+    """`fn` on the operands reinterpreted as unsigned, the result back in the signed type."""
+    return lambda a, *rest: tirx.reinterpret(_dtype(a), fn(_unsigned(a), *(_unsigned(x) for x in rest)))
+
+
 def _maxnum(a, b):
     return tirx.Select(tirx.isnan(a), b, tirx.Select(tirx.isnan(b), a, tirx.Max(a, b)))
 
@@ -261,6 +266,10 @@ _SCALAR: dict[str, Callable[..., tirx.PrimExpr]] = {
     "arith.xori": lambda a, b: tirx.NE(a, b) if _dtype(a) == "bool" else tirx.bitwise_xor(a, b),
     "arith.shli": tirx.shift_left,
     "arith.shrsi": tirx.shift_right,
+    "arith.shrui": _unsigned_op(tirx.shift_right),
+    "arith.remui": _unsigned_op(tirx.truncmod),
+    "arith.maxui": _unsigned_op(tirx.Max),
+    "arith.minui": _unsigned_op(tirx.Min),
     "arith.select": tirx.Select,
     "math.exp": tirx.exp,
     "math.exp2": tirx.exp2,
@@ -319,6 +328,7 @@ _SCALAR_WITH_OP: dict[str, Callable[..., tirx.PrimExpr]] = {
     "arith.fptoui": _cast,
     "arith.extui": _ucast,
     "arith.index_castui": _ucast,
+    "arith.bitcast": lambda op, x: tirx.reinterpret(tir_dtype(op.result.type), x),
 }
 
 # ----------------------------------------------------------------------------- nests

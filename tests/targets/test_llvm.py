@@ -263,3 +263,35 @@ def test_stage_texts():
     compiled = compile_loops(parse_module(matmul(8, 8, 16)))
     assert "T.prim_func" in compiled.tir_text and "T.sblock" in compiled.tir_text
     assert compiled.source_ext == "ll" and "define" in compiled.source
+
+
+def _bits_module(bitcast: bool) -> str:
+    store = (
+        "  %f = arith.bitcast %d : i32 to f32\n  memref.store %f, %O[%i] : memref<8xf32>"
+        if bitcast
+        else "  memref.store %d, %O[%i] : memref<8xi32>"
+    )
+    body = parallel(
+        ["i"],
+        [8],
+        f"""  %x = memref.load %X[%i] : memref<8xi32>
+  %a = arith.shrui %x, %s : i32
+  %b = arith.remui %x, %m : i32
+  %c = arith.xori %a, %b : i32
+  %d = arith.maxui %c, %m : i32
+{store}""",
+    )
+    consts = "  %s = arith.constant 3 : i32\n  %m = arith.constant 7 : i32"
+    out = "f32" if bitcast else "i32"
+    return func("bits", f"%X: memref<8xi32>, %O: memref<8x{out}>", f"{consts}\n{body}", {8})
+
+
+def test_unsigned_and_bit_ops():
+    """shrui / remui / maxui (the dropout RNG's hash) reinterpret as unsigned; bitcast keeps the bits."""
+    x = np.array([-1, -8, 5, 100, -123456, 7, 0, 2**31 - 1], np.int32)
+    u = x.view(np.uint32)
+    ref = np.maximum((u >> 3) ^ (u % 7), 7).view(np.int32)
+    _check(_bits_module(False), [x], [ref])
+    module = parse_module(_bits_module(True))  # the loops interpreter has no arith.bitcast
+    for (out,) in (compile_loops(module)(x), compile_loops(module, schedule=False)(x)):
+        np.testing.assert_array_equal(out.view(np.int32), ref)
