@@ -961,7 +961,7 @@ class SoftmaxOp(SoftmaxLikeOp):
     name = "hl.softmax"
 
     def evaluate(self, x):
-        d = self.attr("dim") % x.ndim
+        d = () if x.ndim == 0 else self.attr("dim") % x.ndim
         e = np.exp(x - x.max(axis=d, keepdims=True))
         return (e / e.sum(axis=d, keepdims=True)).astype(x.dtype)
 
@@ -973,7 +973,7 @@ class LogSoftmaxOp(SoftmaxLikeOp):
     name = "hl.log_softmax"
 
     def evaluate(self, x):
-        d = self.attr("dim") % x.ndim
+        d = () if x.ndim == 0 else self.attr("dim") % x.ndim
         s = x - x.max(axis=d, keepdims=True)
         return (s - np.log(np.exp(s).sum(axis=d, keepdims=True))).astype(x.dtype)
 

@@ -312,15 +312,14 @@ class _FunctionBufferizer:
         return True
 
     def bufferize_return(self, op: func.ReturnOp) -> None:
-        first = self.block.first_op
         for value in op.arguments:
             out = self.block.insert_arg(buffer_type(value.type), len(self.block.args))
             out.name_hint = "out"
-            if not self.become_output(self.buffer[value], out, first):
+            if not self.become_output(self.buffer[value], out):
                 self.insert(memref.CopyOp(self.buffer[value], out), op)
         self.insert(func.ReturnOp(), op)
 
-    def become_output(self, buffer: SSAValue, out: SSAValue, first: Operation) -> bool:
+    def become_output(self, buffer: SSAValue, out: SSAValue) -> bool:
         """Replace the allocation behind `buffer` by the output `out` (through inverse reshapes)."""
         owner = buffer.owner
         if isinstance(owner, memref.AllocOp) and buffer in self.owned and buffer.type == out.type:
@@ -332,8 +331,9 @@ class _FunctionBufferizer:
             inverse = (_expand if isinstance(owner, memref.CollapseShapeOp) else _collapse)(
                 out, owner.reassociation, owner.src.type
             )
-            self.insert(inverse, first)
-            if self.become_output(owner.src, inverse.result, first):
+            # at the block start: the inverse view only uses `out`, and the old first op may be erased
+            Rewriter.insert_op(inverse, InsertPoint.at_start(self.block))
+            if self.become_output(owner.src, inverse.result):
                 return True
             Rewriter.erase_op(inverse)
         return False

@@ -62,14 +62,14 @@ class IndexConstants:
 
     def __init__(self, function: func.FuncOp):
         self.block = function.body.block
-        self.anchor = self.block.first_op
         self.values: dict[int, SSAValue] = {}
 
     def __call__(self, n: int) -> SSAValue:
         if n not in self.values:
             op = arith.ConstantOp(IntegerAttr(n, IndexType()))
             op.result.name_hint = f"c{n}"
-            Rewriter.insert_op(op, InsertPoint.before(self.anchor) if self.anchor else InsertPoint.at_end(self.block))
+            # at the block start, not before a remembered op: that op may be a linalg op lowered meanwhile
+            Rewriter.insert_op(op, InsertPoint.at_start(self.block))
             self.values[n] = op.result
         return self.values[n]
 

@@ -189,3 +189,14 @@ def test_examples(example):
     fn = getattr(module, example)
     arrays = [s.random(rng) * np.float32(0.1) for s in irc.driver.jit.example_inputs_of(fn)]
     assert_matches_reference(fn, arrays, tol_scale=10)
+
+
+def test_values_with_several_uses_and_views_of_outputs():
+    # regressions: a lowered first op used as an insertion anchor; an output behind a reshape view
+    assert_matches_reference(lambda x, w: (x.exp() @ w, x.exp()), [arr(2, 3), arr(3, 7)])
+    assert_matches_reference(lambda x, w: ((x @ w).reshape(1), x @ w), [arr(1, 1), arr(1, 1)])
+    assert_matches_reference(lambda x, w: x + x @ w, [arr(1, 1), arr(1, 1)])
+
+
+def test_softmax_of_a_scalar():
+    assert_matches_reference(lambda x: x.softmax(0) + x.log_softmax(0), [arr()])

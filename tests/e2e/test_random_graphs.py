@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 import irc
 from tests.helpers import assert_matches_reference
 
-UNARY = ["exp", "tanh", "sigmoid", "relu", "neg", "abs", "sin"]
+# no periodic ops: after a chain of exps their float32 argument is too large to mean anything
+UNARY = ["exp", "tanh", "sigmoid", "relu", "neg", "abs"]
 BINARY = ["add", "sub", "mul", "maximum", "minimum"]
 
 
