@@ -14,11 +14,13 @@ from irc.frontend.graph import data_node
 from irc.frontend.spec import Spec
 from irc.frontend.tensor import Tensor, dtype_short, next_rng_key
 from irc.frontend.tracing import TracedProgram, trace_program
+from irc.runtime.devices import move
 
 
-def _as_array(x) -> np.ndarray:
+def _as_array(x):
+    """A numpy array (or, for a tensor on a GPU device, its DeviceArray)."""
     if isinstance(x, Tensor):
-        return x.numpy()
+        return x._value()
     array = np.asarray(x)
     if not isinstance(x, np.ndarray):  # Python lists follow irc.tensor's defaults
         if array.dtype == np.float64:
@@ -77,12 +79,20 @@ class JitFunction:
         """The `Lowering` for these inputs: `.stages` (stage -> IR text) and `.dump(dir)`."""
         return self._compiled(args)[1]
 
+    @property
+    def device(self) -> str:
+        """Where the compiled code runs and its results live: "cpu", "cuda" or "opencl"."""
+        kind = self.target["kind"] if isinstance(self.target, dict) else self.target
+        return kind if kind in ("cuda", "opencl") else "cpu"
+
     def __call__(self, *args):
         program, lowering, arrays = self._compiled(args)
         for kind, *rest in program.implicit_inputs:
-            arrays.append(np.array(next_rng_key(), np.int64) if kind == "rng" else rest[0].numpy())
-        outputs = list(lowering(*arrays))
-        results = tuple(Tensor(data_node(np.asarray(o))) for o in outputs[: program.num_outputs])
+            arrays.append(np.array(next_rng_key(), np.int64) if kind == "rng" else rest[0]._value())
+        device = self.device
+        values = [move(a, device) for a in arrays]  # data stays on the device between calls
+        outputs = list(lowering(*values) if device == "cpu" else lowering.compiled.run_device(*values))
+        results = tuple(Tensor(data_node(o), device) for o in outputs[: program.num_outputs])
         _write_back(program.updates, outputs[program.num_outputs :])
         if program.num_outputs == 0:
             return None
@@ -116,7 +126,7 @@ def _write_back(updates, values) -> None:
         if what == "grad-none":
             tensor._grad = None
             continue
-        value = np.asarray(next(values))
+        value = move(next(values), tensor.device)
         if what == "node":
             old = tensor._node
             node = data_node(value)

@@ -23,6 +23,7 @@ from xdsl.ir import Attribute, Block, Region, SSAValue
 
 from irc.errors import FrontendError
 from irc.ir import hl
+from irc.runtime.devices import to_host
 
 _IRC_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -104,8 +105,8 @@ class Placeholder(Node):
     index: int = 0
 
 
-def data_node(value: np.ndarray) -> Node:
-    """A leaf holding a realized value."""
+def data_node(value) -> Node:
+    """A leaf holding a realized value (a numpy array or a DeviceArray)."""
     return Node(None, (), {}, hl.tensor_type(value.shape, hl.element_type_of(value.dtype)), value=value)
 
 
@@ -202,7 +203,7 @@ def build_module(
         if stop(node):
             if not (constants and node.value is not None):
                 raise FrontendError("a traced value from another function call is used here", node.loc[:2])
-            op = hl.ConstantOp.from_array(node.value)
+            op = hl.ConstantOp.from_array(to_host(node.value))
         else:
             op = node.op.make([values[id(i)] for i in node.inputs], node.type, **node.attrs)
         op.location = FileLineColLoc(StringAttr(node.loc[0]), IntAttr(node.loc[1]), IntAttr(node.loc[2]))

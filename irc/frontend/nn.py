@@ -37,7 +37,7 @@ class Parameter(Tensor):
 
     def __init__(self, data=None, requires_grad: bool = True):
         source = data if isinstance(data, Tensor) else tensor(np.zeros(0, np.float32) if data is None else data)
-        super().__init__(graph.data_node(np.asarray(source.numpy())), source.device)
+        super().__init__(graph.data_node(source._value()), source.device)
         self.requires_grad_(requires_grad)
 
     def __repr__(self) -> str:
@@ -214,9 +214,9 @@ class Module:
                 p.grad = p.grad.detach().zero_()
 
     def to(self, device) -> Module:
-        """Move parameters and buffers to `device` (only "cpu" exists for now)."""
+        """Move parameters and buffers (and their gradients) to `device` in place."""
         for t in [*self.parameters(), *self.buffers()]:
-            t.to(device)
+            t._move_(device)
         return self
 
     # ------------------------------------------------------------ calling

@@ -7,6 +7,7 @@ time. `set_compiler` installs another one (tests).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -14,6 +15,7 @@ from xdsl.dialects.builtin import ModuleOp
 
 from irc.errors import FrontendError
 from irc.frontend.graph import Node, Placeholder, build_module, graph_key
+from irc.runtime.devices import device_of, move
 
 #: (hl module, target) -> callable(*numpy arrays) -> tuple of numpy arrays
 Compiler = Callable[[ModuleOp, str], Callable[..., Sequence[np.ndarray]]]
@@ -27,7 +29,17 @@ def _pipeline_compiler(module: ModuleOp, target: str) -> Callable[..., Sequence[
 
 _compiler: Compiler = _pipeline_compiler
 _cache: dict[tuple, Callable[..., Sequence[np.ndarray]]] = {}
-EAGER_TARGET = {"cpu": "llvm"}
+
+
+def eager_target(device: str) -> str | dict:
+    """The target eager tensors on `device` compile for (CUDA: the arch of device 0)."""
+    if device == "cpu":
+        return "llvm"
+    if device == "cuda":
+        from irc.runtime.cuda import compute_capability
+
+        return {"kind": "cuda", "arch": compute_capability()}
+    return device
 
 
 def set_compiler(compiler: Compiler) -> None:
@@ -43,15 +55,15 @@ def cache_size() -> int:
     return len(_cache)
 
 
-def realize(node: Node, device: str = "cpu") -> np.ndarray:
-    """The value of `node`: compiled and run once, then kept on the node."""
+def realize(node: Node, device: str | None = None):
+    """The value of `node` (a numpy array, or a DeviceArray on a GPU device): computed once, then kept."""
     if node.value is None:
         realize_all([node], device)
     return node.value
 
 
-def realize_all(nodes: Sequence[Node], device: str = "cpu") -> list[np.ndarray]:
-    """Realize several nodes as one compiled program; each keeps its value."""
+def realize_all(nodes: Sequence[Node], device: str | None = None) -> list:
+    """Realize several nodes as one compiled program on `device` (default: where their inputs live)."""
     pending = list({id(n): n for n in nodes if n.value is None}.values())
     if pending:
         key, leaves = graph_key(pending)
@@ -61,11 +73,16 @@ def realize_all(nodes: Sequence[Node], device: str = "cpu") -> list[np.ndarray]:
                     "the value of a traced tensor is not known inside irc.jit (no .numpy()/.item()/print on it)",
                     pending[0].loc[:2],
                 )
-        target = EAGER_TARGET[device]
-        run = _cache.get((key, target))
+        if device is None:
+            device = next((d for d in (device_of(leaf.value) for leaf in leaves) if d != "cpu"), "cpu")
+        target = eager_target(device)
+        cache_key = (key, json.dumps(target, sort_keys=True))
+        run = _cache.get(cache_key)
         if run is None:
             module, _ = build_module(pending, "main", args=leaves)
-            run = _cache[(key, target)] = _compiler(module, target)
-        for node, value in zip(pending, run(*(leaf.value for leaf in leaves))):
+            run = _cache[cache_key] = _compiler(module, target)
+        values = [move(leaf.value, device) for leaf in leaves]
+        outputs = run(*values) if device == "cpu" else run.compiled.run_device(*values)
+        for node, value in zip(pending, outputs):
             node.value = value
     return [n.value for n in nodes]

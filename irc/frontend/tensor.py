@@ -23,8 +23,7 @@ from irc.errors import FrontendError
 from irc.frontend import autograd, graph
 from irc.frontend.graph import Node, apply, user_location
 from irc.ir import hl
-
-DEVICES = ("cpu", "cuda", "opencl")
+from irc.runtime.devices import DEVICES, move, to_host
 
 _DTYPE_ALIASES = {
     "float32": "f32", "float": "f32", "f32": "f32",
@@ -100,7 +99,7 @@ class Tensor:
         if requires_grad and not _is_float(self._node.dtype):
             raise RuntimeError(f"only Tensors of floating point dtype can require gradients, this one is {self.dtype}")
         if requires_grad and self._node.op is not None and self._node.value is None:
-            self._node = graph.data_node(self.numpy())
+            self._node = graph.data_node(self._value())
         self._node.requires_grad = self._node.leaf = bool(requires_grad)
         self._node.owner = weakref.ref(self)
         return self
@@ -233,10 +232,14 @@ class Tensor:
         return self.shape[0]
 
     def numpy(self) -> np.ndarray:
-        """The value as a numpy array (computes it if needed)."""
+        """The value as a numpy array (computes it if needed; copies it from a GPU device)."""
+        return to_host(self._value())
+
+    def _value(self):
+        """The value where it lives: a numpy array on "cpu", a DeviceArray on "cuda"/"opencl"."""
         from irc.frontend.realize import realize
 
-        return realize(self._node)
+        return realize(self._node, self.device)
 
     def item(self):
         if self.numel() != 1:
@@ -268,12 +271,34 @@ class Tensor:
     __hash__ = object.__hash__
 
     def to(self, target) -> Tensor:
-        """`to(dtype)` converts the dtype; `to("cpu")` moves (only the CPU exists for now)."""
-        if isinstance(target, str) and target in DEVICES:
-            if target != "cpu":
-                raise FrontendError(f"device {target!r} is not supported yet; use 'cpu'", user_location()[:2])
+        """`to(dtype)` converts the dtype; `to("cuda" | "opencl" | "cpu")` copies to that device.
+
+        The copy is a new leaf (gradients do not flow back across devices); it
+        requires grad when this tensor does.
+        """
+        if not (isinstance(target, str) and target in DEVICES):
+            return self._cast(dtype_short(target))
+        if _check_device(target) == self.device:
             return self
-        return self._cast(dtype_short(target))
+        out = Tensor(graph.data_node(move(self._value(), target)), target)
+        return out.requires_grad_() if self.requires_grad else out
+
+    def cpu(self) -> Tensor:
+        return self.to("cpu")
+
+    def cuda(self) -> Tensor:
+        return self.to("cuda")
+
+    def _move_(self, device: str) -> Tensor:
+        """Move this tensor's data to `device` in place (what `Module.to` does to parameters)."""
+        if _check_device(device) != self.device:
+            old = self._node
+            self._node = graph.data_node(move(self._value(), device))
+            self._node.requires_grad, self._node.leaf, self._node.owner = old.requires_grad, old.leaf, old.owner
+            self.device = device
+            if self._grad is not None:
+                self._grad = self._grad.to(device)
+        return self
 
     def _cast(self, short: str) -> Tensor:
         if short == self._node.dtype:
@@ -308,7 +333,7 @@ class Tensor:
     def _operand(self, other, dtype: str | None = None) -> Tensor:
         """Turn a Python scalar / array into a tensor next to `self`."""
         if isinstance(other, Tensor):
-            return other
+            return _same_device(self, other)
         if isinstance(other, (bool, int, float)):
             if dtype is None:
                 if isinstance(other, bool):
@@ -671,9 +696,19 @@ def _shape_arg(shape) -> tuple[int, ...]:
 def _check_device(device: str) -> str:
     if device not in DEVICES:
         raise FrontendError(f"unknown device {device!r}; irc knows {', '.join(DEVICES)}", user_location()[:2])
-    if device != "cpu":
-        raise FrontendError(f"device {device!r} is not supported yet; use 'cpu'", user_location()[:2])
     return device
+
+
+def _same_device(first: Tensor, *others: Tensor) -> Tensor:
+    """`others[-1]` (or `first`), after checking that all the tensors are on one device."""
+    for t in others:
+        if t.device != first.device:
+            raise FrontendError(
+                f"expected all tensors to be on the same device, got {first.device!r} and {t.device!r} "
+                "(use .to(device))",
+                user_location()[:2],
+            )
+    return others[-1] if others else first
 
 
 # ---------------------------------------------------------------- creation
@@ -690,7 +725,7 @@ def tensor(data, dtype=None, device: str = "cpu", requires_grad: bool = False) -
         elif array.dtype.kind in "iu":
             array = array.astype(np.int64)
     dtype_short(array.dtype)
-    return Tensor(graph.data_node(array), _check_device(device)).requires_grad_(requires_grad)
+    return Tensor(graph.data_node(move(array, _check_device(device))), device).requires_grad_(requires_grad)
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
@@ -786,6 +821,7 @@ def as_tensor(x) -> Tensor:
 def matmul(a, b) -> Tensor:
     """numpy/torch matmul semantics, vectors included."""
     a, b = as_tensor(a), as_tensor(b)
+    _same_device(a, b)
     dt = _promote(a._node.dtype, b._node.dtype)
     a, b = a._cast(dt), b._cast(dt)
     if a.ndim == 0 or b.ndim == 0:
@@ -811,8 +847,9 @@ def bmm(a: Tensor, b: Tensor) -> Tensor:
 
 def where(cond, a, b) -> Tensor:
     cond = as_tensor(cond)
-    ref = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else as_tensor(a)
+    ref = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else cond
     a, b = ref._operand(a), ref._operand(b)
+    _same_device(cond, a, b)
     dt = _promote(a._node.dtype, b._node.dtype)
     return cond._new(apply(hl.SelectOp, [cond.bool()._node, a._cast(dt)._node, b._cast(dt)._node]))
 
@@ -831,6 +868,7 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
         raise FrontendError("cat() needs at least one tensor", user_location()[:2])
     if len(tensors) == 1:
         return tensors[0]
+    _same_device(*tensors)
     dt = tensors[0]._node.dtype
     for t in tensors[1:]:
         dt = _promote(dt, t._node.dtype)

@@ -85,7 +85,8 @@ def tracing_scope() -> Iterator[TraceScope]:
 def trace(fn: Callable, specs: Sequence[Spec], name: str | None = None) -> ModuleOp:
     """Run `fn` on placeholder tensors of the given specs and return the hl module.
 
-    Captured tensors and Python scalars fold in as constants.
+    Captured tensors and Python scalars fold in as constants; in-place updates
+    made by `fn` are not part of the result.
     """
     return trace_program(fn, specs, name).module
 
@@ -101,7 +102,7 @@ def trace_program(
     outputs, single = flatten_outputs(result, fn_name)
     out_nodes = [t._node for t in outputs]
     updates: list[tuple] = []
-    for tensor, node, grad in scope.mutated.values():
+    for tensor, node, grad in scope.mutated.values() if capture_state else ():
         if tensor._node is not node:
             updates.append((tensor, "node"))
             out_nodes.append(tensor._node)

@@ -72,13 +72,19 @@ _SCALAR_CTYPES = {
 
 
 class CUDADevice:
-    """The `irc.runtime.plan.Device` for device 0 and one loaded module (cubin or PTX)."""
+    """The `irc.runtime.plan.Device` for device 0 and one loaded module (cubin or PTX).
 
-    def __init__(self, binary: bytes):
+    Without a binary it only moves data: allocations belong to the primary
+    context, so every module loaded in it can use them.
+    """
+
+    kind = "cuda"
+
+    def __init__(self, binary: bytes | None = None):
         context = primary_context()
         self.driver = _driver()
         check(self.driver.cuCtxSetCurrent(context))
-        self.module = check(self.driver.cuModuleLoadData(binary))
+        self.module = check(self.driver.cuModuleLoadData(binary)) if binary is not None else None
         self._functions = {}
 
     def alloc(self, nbytes: int):

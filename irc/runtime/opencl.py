@@ -49,13 +49,19 @@ def _build(context, source: str):
 
 
 class OpenCLDevice:
-    """The `irc.runtime.plan.Device` for one OpenCL context and one program (the kernels' source)."""
+    """The `irc.runtime.plan.Device` for one OpenCL context and one program (the kernels' source).
 
-    def __init__(self, source: str, context=None):
+    Without a source it only moves data (alloc/upload/download): buffers belong
+    to the context, so every program of the context can use them.
+    """
+
+    kind = "opencl"
+
+    def __init__(self, source: str | None = None, context=None):
         self.cl = _pyopencl()
         self.context = context or default_context()
         self.queue = _queue(self.context)
-        self.program = _build(self.context, source)
+        self.program = _build(self.context, source) if source is not None else None
         self._kernels = {}
 
     def alloc(self, nbytes: int):
