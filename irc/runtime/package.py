@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from irc import __version__
+import irc
 from irc.errors import InputError, IRCError
 from irc.runtime.executor import Kernel
 from irc.runtime.plan import ExecutionPlan, PlanRunner
@@ -166,7 +166,7 @@ def save(compiled, path: str | os.PathLike, input_names: Sequence[str] | None = 
     manifest = {
         "format": FORMAT,
         "version": VERSION,
-        "irc_version": __version__,
+        "irc_version": irc.__version__,
         "target": target,
         "entries": entries,
         "files": {name: hashlib.sha256(data).hexdigest() for name, data in members.items()},
@@ -197,7 +197,7 @@ def _specs(names: Sequence[str | None], types: Sequence[tuple], prefix: str) -> 
 
 def _npy(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
-    np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+    np.save(buffer, np.asarray(array, order="C"), allow_pickle=False)
     return buffer.getvalue()
 
 
@@ -323,7 +323,7 @@ def _read_manifest(path: Path, members: dict[str, bytes]) -> dict:
     if manifest.get("version") != VERSION:
         raise IRCError(
             f"{path}: package format version {manifest.get('version')} (written by irc "
-            f"{manifest.get('irc_version', '?')}); this irc {__version__} reads version {VERSION}: "
+            f"{manifest.get('irc_version', '?')}); this irc {irc.__version__} reads version {VERSION}: "
             "recompile the model with this irc"
         )
     return manifest
