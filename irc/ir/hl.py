@@ -556,7 +556,7 @@ class TransposeOp(HLOp):
         return tensor_type([shape[p] for p in perm], t.element_type)
 
     def evaluate(self, x):
-        return np.ascontiguousarray(np.transpose(x, self.attr("perm")))
+        return np.asarray(np.transpose(x, self.attr("perm")), order="C")
 
 
 @irdl_op_definition
@@ -579,7 +579,7 @@ class BroadcastToOp(HLOp):
         return tensor_type(shape, t.element_type)
 
     def evaluate(self, x):
-        return np.ascontiguousarray(np.broadcast_to(x, self.attr("shape")))
+        return np.asarray(np.broadcast_to(x, self.attr("shape")), order="C")
 
 
 @irdl_op_definition
@@ -607,7 +607,7 @@ class SliceOp(HLOp):
 
     def evaluate(self, x):
         idx = tuple(slice(a, b, s) for a, b, s in zip(self.attr("start"), self.attr("stop"), self.attr("step")))
-        return np.ascontiguousarray(x[idx])
+        return np.asarray(x[idx], order="C")
 
 
 @irdl_op_definition
@@ -886,7 +886,7 @@ class IotaOp(HLOp):
         shape = shape_of(self.result.type)
         dim = self.attr("dim") % max(len(shape), 1)
         idx = np.arange(shape[dim]).reshape([-1 if i == dim else 1 for i in range(len(shape))])
-        return np.ascontiguousarray(np.broadcast_to(idx, shape)).astype(_out_dtype(self))
+        return np.asarray(np.broadcast_to(idx, shape), order="C").astype(_out_dtype(self))
 
 
 def random_bits(key: int, n: int) -> np.ndarray:

@@ -94,7 +94,7 @@ class CUDADevice:
         return _View(int(base.pointer) + byte_offset, base)
 
     def upload(self, buffer, array: np.ndarray) -> None:
-        array = np.ascontiguousarray(array)
+        array = np.asarray(array, order="C")
         check(self.driver.cuMemcpyHtoD(buffer.pointer, array.ctypes.data, array.nbytes))
 
     def download(self, buffer, array: np.ndarray) -> None:

@@ -52,7 +52,7 @@ class Kernel:
         self.name = name
         self.inputs = [(tuple(shape), np.dtype(dtype)) for shape, dtype in inputs]
         self.outputs = [(tuple(shape), np.dtype(dtype)) for shape, dtype in outputs]
-        self.constants = [aligned_copy(np.ascontiguousarray(c)) for c in constants]
+        self.constants = [aligned_copy(np.asarray(c, order="C")) for c in constants]
 
     def _prepare(self, i: int, value) -> np.ndarray:
         shape, dtype = self.inputs[i]

@@ -71,7 +71,7 @@ class OpenCLDevice:
         return base.get_sub_region(byte_offset, nbytes)
 
     def upload(self, buffer, array: np.ndarray) -> None:
-        self.cl.enqueue_copy(self.queue, buffer, np.ascontiguousarray(array))
+        self.cl.enqueue_copy(self.queue, buffer, np.asarray(array, order="C"))
 
     def download(self, buffer, array: np.ndarray) -> None:
         self.cl.enqueue_copy(self.queue, array, buffer)

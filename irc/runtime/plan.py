@@ -122,7 +122,7 @@ class ExecutionPlan:
 
 
 def _encode_array(array: np.ndarray) -> dict:
-    array = np.ascontiguousarray(array)
+    array = np.asarray(array, order="C")
     return {"shape": list(array.shape), "dtype": array.dtype.str, "data": base64.b64encode(array.tobytes()).decode()}
 
 
@@ -156,7 +156,7 @@ class DeviceArray:
 
     @classmethod
     def from_numpy(cls, device: Device, array: np.ndarray) -> DeviceArray:
-        array = np.ascontiguousarray(array)
+        array = np.asarray(array, order="C")
         buffer = device.alloc(max(1, array.nbytes))
         device.upload(buffer, array)
         return cls(device, buffer, array.shape, array.dtype)
@@ -181,7 +181,7 @@ class PlanRunner:
             if spec.kind in ("temp", "const") and spec.base is None:
                 self._resident[spec.id] = device.alloc(max(1, spec.nbytes))
         for name, array in plan.constants.items():
-            device.upload(self._resident[name], np.ascontiguousarray(array, plan.buffer(name).dtype))
+            device.upload(self._resident[name], np.asarray(array, plan.buffer(name).dtype, order="C"))
 
     def _check(self, index: int, spec: BufferSpec, shape, dtype) -> None:
         if tuple(shape) != spec.shape or np.dtype(dtype) != np.dtype(spec.dtype):

@@ -412,7 +412,7 @@ def compile_gpu(module: ModuleOp, target: tvm.target.Target) -> GPUProgram:
             [b.id for b in buffers if b.kind == "output"],
             buffers,
             launches,
-            {name: np.ascontiguousarray(c) for name, c in zip(consts, entry.constants)},
+            {name: np.asarray(c, order="C") for name, c in zip(consts, entry.constants)},
         )
     source = codegen_build(device, target).inspect_source() if device.functions else ""
     return GPUProgram(mod.script(), source, plans, schedules)

@@ -651,7 +651,7 @@ def _global_data(op: memref.GlobalOp) -> np.ndarray:
     shape = type_.get_shape()
     if data.size == 1 and math.prod(shape) != 1:
         data = np.full(shape, data.reshape(()), dtype)
-    return np.ascontiguousarray(data.reshape(shape))
+    return np.asarray(data.reshape(shape), order="C")
 
 
 @dataclass(frozen=True)

@@ -200,3 +200,10 @@ def test_values_with_several_uses_and_views_of_outputs():
 
 def test_softmax_of_a_scalar():
     assert_matches_reference(lambda x: x.softmax(0) + x.log_softmax(0), [arr()])
+
+
+def test_rank0_constants_and_shape_ops():
+    # np.ascontiguousarray turns 0-d arrays into 1-d ones: constants and shape ops must keep rank 0
+    assert_matches_reference(lambda a: a * irc.tensor(3.0), [arr(2, 3)])
+    assert_matches_reference(lambda a: a + irc.tensor(3), [arr(2, 3, dtype=np.int64)])
+    assert_matches_reference(lambda a: a.permute() * a.broadcast_to(()), [arr()])
