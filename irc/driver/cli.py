@@ -24,7 +24,7 @@ from xdsl.utils.exceptions import ParseError, VerifyException
 
 from irc.driver.files import atomic_directory, atomic_write_text
 from irc.driver.inputs import InputSpec, load_input_arrays, load_program, parse_mlir_file
-from irc.driver.instruments import Instrument, IRPrinter, PassTiming, verify_module
+from irc.driver.instruments import Instrument, IRPrinter, PassTiming, StageProgress, verify_module
 from irc.driver.pipeline import STAGE_NAMES, STAGES, TARGETS, Pipeline, run_passes, stage, stages_table
 from irc.errors import InputError, IRCError
 from irc.frontend.tensor import manual_seed
@@ -48,10 +48,17 @@ def _instruments(args: argparse.Namespace, to_files: bool) -> tuple[list[Instrum
     instruments: list[Instrument] = []
     if args.print_ir_after_all or args.print_ir_after_change:
         instruments.append(IRPrinter(only_changed=args.print_ir_after_change, stream=None if to_files else sys.stderr))
+    instruments += _progress(args)
     timing = PassTiming() if args.time_passes else None
     if timing is not None:
         instruments.append(timing)
     return instruments, timing
+
+
+def _progress(args: argparse.Namespace) -> list[Instrument]:
+    """A StageProgress instrument when `--progress` is on (default: stderr is a terminal)."""
+    show = args.progress if args.progress is not None else sys.stderr.isatty()
+    return [StageProgress()] if show else []
 
 
 def _target(args: argparse.Namespace) -> str | dict:
@@ -107,7 +114,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         manual_seed(args.seed)  # parameters a Python INPUT initializes randomly are reproducible too
         program = load_program(args.input)
         arrays = load_input_arrays(program.inputs, args.inputs, args.seed)
-        lowering = Pipeline(_target(args), args.stop_after).run(program.module, source=args.input)
+        lowering = Pipeline(_target(args), args.stop_after, _progress(args)).run(program.module, source=args.input)
         outputs = {f"out{i}": np.asarray(array) for i, array in enumerate(lowering(*arrays))}
     if args.output:
         with atomic_directory(args.output) as tmp:
@@ -165,6 +172,16 @@ def _add_instrument_flags(p: argparse.ArgumentParser) -> None:
         help="like --print-ir-after-all, but only for passes that changed the IR",
     )
     p.add_argument("--time-passes", action="store_true", help="print a table of seconds per pass to stderr")
+    _add_progress_flag(p)
+
+
+def _add_progress_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="print each stage as the pipeline reaches it, to stderr (default: when stderr is a terminal)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -246,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="STAGE",
         help="run the program as it is after STAGE (hl stages: numpy reference; linalg..loops: interpreter)",
     )
+    _add_progress_flag(p)
     p.set_defaults(fn=cmd_run)
 
     p = sub.add_parser(

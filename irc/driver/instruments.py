@@ -11,6 +11,7 @@ driver runs; passes never print, time or verify themselves.
 from __future__ import annotations
 
 import hashlib
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import TextIO
@@ -123,6 +124,23 @@ class IRPrinter(Instrument):
         self.dumps.append(PassDump(run, text))
         if self.stream is not None:
             self.stream.write(f"// -----// IR Dump After {run.name} (stage {run.stage}) //----- //\n{text}\n")
+
+
+@dataclass
+class StageProgress(Instrument):
+    """One line per stage as the pipeline enters it (`irc: [3/7] linalg`), so long compiles show progress."""
+
+    stream: object = None
+    _stage: str | None = None
+    _start: float = 0.0
+
+    def before_pass(self, run: PassRun, module: ModuleOp) -> None:
+        if run.stage != self._stage:
+            from irc.driver.pipeline import stage
+
+            self._stage = run.stage
+            s = stage(run.stage)
+            print(f"irc: [{s.number}/7] {s.name}", file=self.stream or sys.stderr, flush=True)
 
 
 @dataclass

@@ -225,3 +225,11 @@ def test_real_pipeline_dumps_and_runs(hl_file, tmp_path, rng):
     )
     assert proc.returncode == 0, proc.stderr
     np.testing.assert_allclose(np.load(out / "out0.npy"), hl_oracle(x, y), rtol=1e-5)
+
+
+def test_progress_names_each_stage_reached(hl_file, capsys):
+    assert main(["run", str(hl_file), "--target", "ref", "--progress"]) == 0
+    err = capsys.readouterr().err
+    assert "irc: [2/7] hl-opt" in err and "[3/7]" not in err  # the ref target stops after hl-opt
+    assert main(["run", str(hl_file), "--target", "ref", "--no-progress"]) == 0
+    assert "irc: [" not in capsys.readouterr().err
