@@ -79,7 +79,7 @@ class OpenCLDevice:
     def launch(self, launch: KernelLaunch, args: list) -> None:
         kernel = self._kernels.get(launch.name)
         if kernel is None:
-            kernel = self._kernels[launch.name] = getattr(self.program, launch.name)
+            kernel = self._kernels[launch.name] = self.cl.Kernel(self.program, launch.name)
         values = [np.array(a.value, dtype=a.dtype) if isinstance(a, Scalar) else a for a in args]
         global_size = tuple(g * b for g, b in zip(launch.grid, launch.block))
         kernel(self.queue, global_size, launch.block, *values)
