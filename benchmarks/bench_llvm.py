@@ -4,7 +4,7 @@
 
 Each case builds a loops-stage module, compiles it with `irc.targets.compile_loops`
 for the host CPU, checks the result against numpy, then times irc and numpy
-alternately (so both see the same machine load) and reports medians.
+in alternating blocks (so both see the same machine load) and reports medians.
 """
 
 from __future__ import annotations
@@ -23,17 +23,27 @@ from irc.targets import compile_loops  # noqa: E402
 from irc.targets.llvm import host_target, num_threads  # noqa: E402
 from tests.targets.loops_modules import matmul, relu_fma  # noqa: E402
 
+# Longer than the thread pools (OpenBLAS's, TVM's) keep spinning after a call.
+_SPIN_PAUSE = 0.25
 
-def alternate(irc_fn, numpy_fn, repeats: int) -> tuple[float, float]:
-    """Median seconds of irc_fn and numpy_fn, run alternately after a warm-up."""
+
+def alternate(irc_fn, numpy_fn, repeats: int, block: int = 5) -> tuple[float, float]:
+    """Median seconds of irc_fn and numpy_fn, timed in alternating blocks of `block` calls.
+
+    Both see the same machine load over time, but neither runs in the other's shadow:
+    after a call OpenBLAS leaves its worker thread spinning for about 0.1 s, and a kernel
+    timed meanwhile shares a core with that spinner (measured: irc's 512 matmul takes 2x
+    longer). Each block therefore starts after a pause and with an untimed call.
+    """
     times: dict[str, list[float]] = {"irc": [], "numpy": []}
-    for _ in range(3):
-        irc_fn(), numpy_fn()
-    for _ in range(repeats):
+    for _ in range(max(1, repeats // block)):
         for name, fn in (("irc", irc_fn), ("numpy", numpy_fn)):
-            start = time.perf_counter()
+            time.sleep(_SPIN_PAUSE)
             fn()
-            times[name].append(time.perf_counter() - start)
+            for _ in range(block):
+                start = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - start)
     return float(np.median(times["irc"])), float(np.median(times["numpy"]))
 
 

@@ -36,6 +36,8 @@ from irc.targets.llvm import CPUInfo
 
 # Below this many elements a nest runs serially: the thread pool costs more.
 _MIN_PARALLEL_WORK = 1 << 14
+# A contraction with at least this many B panels runs them in parallel, each packed by its task.
+_MIN_PANEL_TASKS = 8
 # Row reductions shorter than this many SIMD vectors are not worth an rfactor.
 _MIN_VECTOR_ROW = 4
 
@@ -237,7 +239,13 @@ def _uses(load: TensorLoad, var: tirx.Var) -> bool:
 
 
 def schedule_contraction(sch: Schedule, name: str, cpu: CPUInfo) -> bool:
-    """Register-tiled, B-packed matmul-like schedule; False if the block does not fit the pattern."""
+    """Register-tiled, B-packed matmul-like schedule; False if the block does not fit the pattern.
+
+    The `MR x NR` accumulator tile lives in registers across the whole reduction. With enough
+    `NR`-wide panels of `B` (per batch), the parallel loop runs over them and each task packs its
+    own panel just before using it (it is then still in cache, and both cores share the work of
+    packing); otherwise `B` is packed up front and the parallel loop also spans the row tiles.
+    """
     block = sch.get_sblock(name)
     block_stmt = _block(sch, block)
     operands = _contraction_operands(block_stmt)
@@ -252,7 +260,7 @@ def schedule_contraction(sch: Schedule, name: str, cpu: CPUInfo) -> bool:
     mr = _largest_divisor(extents[n_spatial - 2], [6, 4, 3, 2])
     if nr < lanes:
         return False
-    _pack_panels(sch, block, b_load, block_stmt, nr)
+    packed = _pack_panels(sch, block, b_load, block_stmt, nr)
     *batch, i, j = loops[:n_spatial]
     reduce = loops[n_spatial:]
     io, ii = sch.split(i, [None, mr])
@@ -262,9 +270,16 @@ def schedule_contraction(sch: Schedule, name: str, cpu: CPUInfo) -> bool:
     sch.reverse_compute_at(acc, io)
     sch.unroll(ii)
     sch.vectorize(ji)
-    outer = sch.fuse(*batch, jo, io)
+    per_panel = math.prod(extents[: n_spatial - 1]) * extents[n_spatial - 1] // nr >= _MIN_PANEL_TASKS
+    outer = sch.fuse(*batch, jo) if per_panel else sch.fuse(*batch, jo, io)
     if math.prod(extents) >= _MIN_PARALLEL_WORK:
         sch.parallel(outer)
+    if packed is not None:
+        if per_panel:
+            sch.compute_at(packed, outer)
+            sch.vectorize(sch.get_loops(packed)[-1])
+        else:
+            _vectorize_pack(sch, packed, nr)
     init = sch.decompose_reduction(block, reduce[0])
     for rv in (init, acc):
         inner = sch.get_loops(rv)
@@ -273,13 +288,19 @@ def schedule_contraction(sch: Schedule, name: str, cpu: CPUInfo) -> bool:
     return True
 
 
-def _pack_panels(sch: Schedule, block, b_load: TensorLoad, block_stmt, nr: int) -> None:
-    """Copy B[..., k, j] into B[..., j // nr, k, j % nr]: each micro-kernel then streams one contiguous panel."""
+def _pack_panels(sch: Schedule, block, b_load: TensorLoad, block_stmt, nr: int) -> s_tir.SBlockRV | None:
+    """Copy B[..., k, j] into B[..., j // nr, k, j % nr] (each micro-kernel then streams one
+    contiguous panel); the copy block, or None when B's last two indices are not plain iterators."""
     index = next((n for n, r in enumerate(block_stmt.reads) if r.source.same_as(b_load.source)), None)
     if index is None or len(b_load.source.shape) < 2 or not all(isinstance(x, tirx.Var) for x in b_load.indices[-2:]):
-        return
-    packed = sch.cache_read(block, index, "global")
+        return None
+    packed = sch.cache_read(block, index, "global", consumer_blocks=[block])
     sch.transform_layout(packed, ("write", 0), lambda *idx: (*idx[:-2], idx[-1] // nr, idx[-2], idx[-1] % nr))
+    return packed
+
+
+def _vectorize_pack(sch: Schedule, packed: s_tir.SBlockRV, nr: int) -> None:
+    """The up-front copy of all panels: parallel rows, `nr` lanes at a time."""
     loops = sch.get_loops(packed)
     _, lanes_loop = sch.split(loops[-1], [None, nr])
     sch.vectorize(lanes_loop)
