@@ -245,7 +245,7 @@ def schedule_contraction(sch: Schedule, name: str, cpu: CPUInfo) -> bool:
 
     The `MR x NR` accumulator tile lives in registers across the whole reduction. With enough
     `NR`-wide panels of `B` (per batch), the parallel loop runs over them and each task packs its
-    own panel just before using it (it is then still in cache, and both cores share the work of
+    own panel just before using it (it is then still in cache, and the threads share the work of
     packing); otherwise `B` is packed up front and the parallel loop also spans the row tiles.
     """
     block = sch.get_sblock(name)
