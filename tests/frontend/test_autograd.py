@@ -1,0 +1,106 @@
+"""Eager autograd with PyTorch semantics (the dynamic graph): oracles are analytic gradients."""
+
+import numpy as np
+import pytest
+
+import irc
+
+
+def test_backward_accumulates_until_zeroed(rng):
+    a = rng.standard_normal((3, 4)).astype(np.float32)
+    x = irc.tensor(a, requires_grad=True)
+    (x * x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * a, rtol=1e-6)
+    (x * 3.0).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * a + 3, rtol=1e-6)
+    x.grad = None
+    x.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.ones_like(a))
+
+
+def test_leaves_non_leaves_and_grad_fn():
+    x = irc.tensor([1.0, 2.0], requires_grad=True)
+    c = irc.tensor([3.0, 4.0])
+    y = x * c
+    assert x.is_leaf and x.grad_fn is None and c.is_leaf and not c.requires_grad
+    assert y.requires_grad and not y.is_leaf and repr(y.grad_fn) == "<MulBackward>"
+    y.sum().backward()
+    assert y.grad is None and c.grad is None  # only leaves that require grad get .grad
+    np.testing.assert_allclose(x.grad.numpy(), [3.0, 4.0])
+
+
+def test_no_grad_stops_recording_and_decorator_form():
+    x = irc.tensor([1.0, 2.0], requires_grad=True)
+    with irc.no_grad():
+        y = x * 2
+        with irc.enable_grad():
+            z = x * 2
+    assert not y.requires_grad and z.requires_grad and irc.is_grad_enabled()
+
+    @irc.no_grad()
+    def f(t):
+        return t * 2
+
+    assert not f(x).requires_grad
+    with irc.set_grad_enabled(False):
+        assert not (x + 1).requires_grad
+
+
+def test_detach_cuts_the_gradient():
+    x = irc.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = x * x
+    (y.detach() * x).sum().backward()  # d/dx (c * x) with c = x*x held constant
+    np.testing.assert_allclose(x.grad.numpy(), [1.0, 4.0, 9.0])
+    assert not y.detach().requires_grad
+
+
+def test_non_scalar_backward_with_gradient_argument():
+    x = irc.tensor([1.0, 2.0], requires_grad=True)
+    y = x * x
+    y.backward(gradient=irc.tensor([1.0, 10.0]))
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 40.0])
+
+
+def test_retain_graph_and_freed_graph_error():
+    x = irc.tensor([1.0, 2.0], requires_grad=True)
+    loss = (x.exp() * x).sum()
+    loss.backward(retain_graph=True)
+    loss.backward()
+    expected = 2 * (np.exp([1.0, 2.0]) * (1 + np.array([1.0, 2.0])))
+    np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-5)
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        loss.backward()
+
+
+def test_error_messages_pytorch_users_know():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        irc.tensor([1.0]).sum().backward()
+    with pytest.raises(RuntimeError, match="implicitly created only for scalar outputs"):
+        (irc.tensor([1.0, 2.0], requires_grad=True) * 2).backward()
+    with pytest.raises(RuntimeError, match="floating point"):
+        irc.tensor([1, 2]).requires_grad_()
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        irc.tensor([1, 2]).sum().backward()  # backward() on an integer tensor
+    x = irc.tensor([1.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="in-place"):
+        x.add_(1.0)
+
+
+def test_in_place_update_under_no_grad_keeps_a_leaf():
+    w = irc.tensor([1.0, 2.0], requires_grad=True)
+    (w * w).sum().backward()
+    with irc.no_grad():
+        w -= 0.5 * w.grad
+    assert w.is_leaf and w.requires_grad
+    np.testing.assert_allclose(w.numpy(), [0.0, 0.0])
+    w.grad = None
+    (w + 1).sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), [1.0, 1.0])
+
+
+def test_jit_retraces_for_a_new_rank_instead_of_failing():
+    f = irc.jit(lambda t: (t * 2).sum())
+    assert f(np.ones((2, 3), np.float32)).item() == 12.0
+    assert f(np.ones(5, np.float32)).item() == 10.0
+    assert f(np.ones((2, 3), np.float32)).item() == 12.0
+    assert f.cache_size == 2
