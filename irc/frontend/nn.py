@@ -294,7 +294,21 @@ def _detached(value):
 # ------------------------------------------------------------- containers
 
 
-class Sequential(Module):
+class _Container(Module):
+    """What Sequential and ModuleList share: length, iteration, append."""
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def append(self, module: Module):
+        self.add_module(str(len(self)), module)
+        return self
+
+
+class Sequential(_Container):
     """Modules applied in order: `Sequential(a, b, c)(x) == c(b(a(x)))`; also takes an OrderedDict."""
 
     def __init__(self, *modules):
@@ -312,23 +326,13 @@ class Sequential(Module):
             return Sequential(OrderedDict(items[index]))
         return items[index][1]
 
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def append(self, module: Module) -> Sequential:
-        self.add_module(str(len(self)), module)
-        return self
-
     def forward(self, x):
         for m in self:
             x = m(x)
         return x
 
 
-class ModuleList(Module):
+class ModuleList(_Container):
     """A list of modules whose parameters are registered (indexing, iteration, append)."""
 
     def __init__(self, modules=()):
@@ -338,16 +342,6 @@ class ModuleList(Module):
 
     def __getitem__(self, index: int) -> Module:
         return list(self._modules.values())[index]
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def append(self, module: Module) -> ModuleList:
-        self.add_module(str(len(self)), module)
-        return self
 
 
 # ---------------------------------------------------------------- layers
