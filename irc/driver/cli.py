@@ -23,7 +23,7 @@ import numpy as np
 from xdsl.utils.exceptions import ParseError, VerifyException
 
 from irc.driver.files import atomic_directory, atomic_write_text
-from irc.driver.inputs import InputSpec, load_input_arrays, load_program, parse_mlir_file
+from irc.driver.inputs import load_input_arrays, load_program, parse_mlir_file
 from irc.driver.instruments import Instrument, IRPrinter, PassTiming, StageProgress, verify_module
 from irc.driver.pipeline import STAGE_NAMES, STAGES, TARGETS, Pipeline, run_passes, stage, stages_table
 from irc.errors import InputError, IRCError
@@ -133,7 +133,7 @@ def run_package(args: argparse.Namespace) -> dict[str, np.ndarray]:
     kind = model.target["kind"]
     if (args.target and args.target != kind) or (args.cuda_arch and args.cuda_arch != model.target.get("arch")):
         raise InputError(f"{args.input} is compiled for {model.target}; it cannot run as --target {args.target}")
-    specs = [InputSpec(s.name, s.shape, s.dtype) for s in model.inputs]
+    specs = list(model.inputs)
     arrays = load_input_arrays(specs, args.inputs, args.seed)
     return {spec.name: np.asarray(array) for spec, array in zip(model.outputs, model(*arrays), strict=True)}
 

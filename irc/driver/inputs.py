@@ -28,18 +28,7 @@ from irc.errors import FrontendError, InputError, IRCError
 from irc.ir import make_context
 from irc.ir.hl import numpy_dtype, shape_of
 from irc.ir.interpreter import find_entry
-
-
-@dataclass(frozen=True)
-class InputSpec:
-    """One declared input of the program: its name, shape and numpy dtype."""
-
-    name: str
-    shape: tuple[int, ...]
-    dtype: np.dtype
-
-    def describe(self) -> str:
-        return f"{self.name}: {self.shape} {self.dtype}"
+from irc.runtime.package import TensorSpec
 
 
 @dataclass
@@ -47,7 +36,7 @@ class Program:
     """An hl module with its declared inputs; `source` is the INPUT as the user wrote it."""
 
     module: ModuleOp
-    inputs: list[InputSpec]
+    inputs: list[TensorSpec]
     source: str
 
 
@@ -78,13 +67,13 @@ def _read_text(path: str | Path) -> str:
         raise InputError(f"{path}: cannot read: {e}") from None
 
 
-def input_specs(module: ModuleOp, names: Sequence[str] | None = None, entry: str | None = None) -> list[InputSpec]:
+def input_specs(module: ModuleOp, names: Sequence[str] | None = None, entry: str | None = None) -> list[TensorSpec]:
     """The inputs of the entry func: names from `names`, else the argument names (`%x`), else `argN`."""
     fn = find_entry(module, entry)
     specs = []
     for i, arg in enumerate(fn.body.block.args):
         name = names[i] if names is not None else (arg.name_hint or f"arg{i}")
-        specs.append(InputSpec(name, shape_of(arg.type), numpy_dtype(arg.type.element_type)))
+        specs.append(TensorSpec(name, shape_of(arg.type), numpy_dtype(arg.type.element_type)))
     return specs
 
 
@@ -190,7 +179,7 @@ def _load_python(path: Path, name: str | None, source: str) -> Program:
     return Program(module, input_specs(module, [n for n, _ in declared]), source)
 
 
-def random_inputs(specs: Sequence[InputSpec], seed: int = 0) -> dict[str, np.ndarray]:
+def random_inputs(specs: Sequence[TensorSpec], seed: int = 0) -> dict[str, np.ndarray]:
     """Reproducible random arrays for `specs`: floats standard normal, ints in [0, 4), bools fair coins."""
     rng = np.random.default_rng(seed)
     arrays = {}
@@ -204,7 +193,7 @@ def random_inputs(specs: Sequence[InputSpec], seed: int = 0) -> dict[str, np.nda
     return arrays
 
 
-def load_input_arrays(specs: Sequence[InputSpec], assignments: Sequence[str], seed: int = 0) -> list[np.ndarray]:
+def load_input_arrays(specs: Sequence[TensorSpec], assignments: Sequence[str], seed: int = 0) -> list[np.ndarray]:
     """The program's inputs in order: `NAME=FILE.npy` assignments, random (seeded) for the rest."""
     by_name = {s.name: s for s in specs}
     arrays = random_inputs(specs, seed)
