@@ -212,7 +212,13 @@ def _same(a: tirx.Var | None, b: tirx.Var) -> bool:
 
 
 def _contraction_operands(block: s_tir.SBlock):
-    """(output store, A load, B load) of a `C[..] = C[..] + A[..] * B[..]` block, else None."""
+    """(output store, A load, B load, j) of a `C[..] = C[..] + A[..] * B[..]` block, else None.
+
+    `j`, the vector iterator, is a spatial iterator that indexes C and B as a plain variable and
+    that A does not use: the last spatial one if it qualifies (a matmul), else the last that does
+    and whose B index is all plain variables (B is then packed with `j` last: a convolution's
+    output channel, its filter `B[co, ci, kh, kw]`).
+    """
     store = _store(block)
     spatial = [iv.var for iv in block.iter_vars if not _is_reduce(iv)]
     if store is None or len(spatial) < 2 or not isinstance(store.value, tirx.Add):
@@ -225,15 +231,27 @@ def _contraction_operands(block: s_tir.SBlock):
     loads = [product.a, product.b]
     if not all(isinstance(x, TensorLoad) for x in loads):
         return None
-    j = spatial[-1]
-    if not (isinstance(store.indices[-1], tirx.Var) and store.indices[-1].same_as(j)):
-        return None
-    # B is the operand whose last index is j (contiguous along the vector dim); A must not use j.
-    for b_load, a_load in (loads, loads[::-1]):
-        last = _contiguous_var(b_load)
-        if last is not None and last.same_as(j) and not _uses(a_load, j):
-            return store, a_load, b_load
+    for j in reversed(spatial):
+        if not _plain_index(store, j):
+            continue
+        for b_load, a_load in (loads, loads[::-1]):
+            if _uses(a_load, j):
+                continue
+            last = _contiguous_var(b_load)
+            if j.same_as(spatial[-1]) and _same(last, j) and _same(_contiguous_var(store), j):
+                return store, a_load, b_load, j
+            if _plain_index(b_load, j) and all(isinstance(x, tirx.Var) for x in b_load.indices):
+                return store, a_load, b_load, j
     return None
+
+
+def _plain_index(access, var: tirx.Var) -> bool:
+    """`var` is one of the access's indices, as a plain variable."""
+    return any(isinstance(x, tirx.Var) and x.same_as(var) for x in access.indices)
+
+
+def _position(access, var: tirx.Var) -> int:
+    return next(n for n, x in enumerate(access.indices) if isinstance(x, tirx.Var) and x.same_as(var))
 
 
 def _uses(load: TensorLoad, var: tirx.Var) -> bool:
@@ -253,26 +271,45 @@ def schedule_contraction(sch: Schedule, name: str, cpu: CPUInfo) -> bool:
     operands = _contraction_operands(block_stmt)
     if operands is None or block_stmt.init is None or not _only_writer(sch, block):
         return False
-    store, _, b_load = operands
+    store, a_load, b_load, j_var = operands
     loops = sch.get_loops(block)
     n_spatial = _n_spatial(block_stmt)
+    spatial_vars = [iv.var for iv in block_stmt.iter_vars[:n_spatial]]
+    j_pos = next(n for n, v in enumerate(spatial_vars) if v.same_as(j_var))
+    # The row iterator: the innermost other spatial one that A uses (B is then reused across rows).
+    others = [n for n in range(n_spatial) if n != j_pos]
+    i_pos = next((n for n in reversed(others) if _uses(a_load, spatial_vars[n])), others[-1])
     extents = _extents(sch, loops)
     lanes = cpu.lanes(str(store.buffer.dtype))
-    nr = _largest_divisor(extents[n_spatial - 1], [2 * lanes, lanes])
-    mr = _largest_divisor(extents[n_spatial - 2], [6, 4, 3, 2])
+    nr = _largest_divisor(extents[j_pos], [2 * lanes, lanes])
+    mr = _largest_divisor(extents[i_pos], [6, 4, 3, 2])
     if nr < lanes:
         return False
-    packed = _pack_panels(sch, block, b_load, block_stmt, nr)
-    *batch, i, j = loops[:n_spatial]
+    packed = _pack_panels(sch, block, b_load, block_stmt, nr, j_var)
+    j_last = j_pos == n_spatial - 1 and _same(_contiguous_var(b_load), j_var)
+    if packed is None and not j_last:
+        return False
+    i, j = loops[i_pos], loops[j_pos]
+    batch = [loops[n] for n in range(n_spatial) if n not in (i_pos, j_pos)]
     reduce = loops[n_spatial:]
     io, ii = sch.split(i, [None, mr])
     jo, ji = sch.split(j, [None, nr])
     sch.reorder(*batch, jo, io, *reduce, ii, ji)
     acc = sch.cache_write(block, 0, "global")
+    if not _same(_contiguous_var(store), j_var):  # the accumulator tile: j contiguous, i next to it
+        c_pos = [_position(store, spatial_vars[n]) for n in (i_pos, j_pos)]
+        sch.transform_layout(
+            block,
+            ("write", 0),
+            lambda *idx: (*(x for n, x in enumerate(idx) if n not in c_pos), *(idx[n] for n in c_pos)),
+        )
     sch.reverse_compute_at(acc, io)
     sch.unroll(ii)
     sch.vectorize(ji)
-    per_panel = math.prod(extents[: n_spatial - 1]) * extents[n_spatial - 1] // nr >= _MIN_PANEL_TASKS
+    # Per-panel packing repacks B for every batch index: only where B has its own batches.
+    per_panel = math.prod(extents[:n_spatial]) // nr >= _MIN_PANEL_TASKS and all(
+        _uses(b_load, spatial_vars[n]) for n in range(n_spatial) if n not in (i_pos, j_pos)
+    )
     outer = sch.fuse(*batch, jo) if per_panel else sch.fuse(*batch, jo, io)
     if math.prod(extents) >= _MIN_PARALLEL_WORK:
         sch.parallel(outer)
@@ -280,7 +317,7 @@ def schedule_contraction(sch: Schedule, name: str, cpu: CPUInfo) -> bool:
         if per_panel:
             sch.compute_at(packed, outer)
             sch.vectorize(sch.get_loops(packed)[-1])
-        else:
+        elif j_last:
             _vectorize_pack(sch, packed, nr)
     init = sch.decompose_reduction(block, reduce[0])
     k_loop = sch.get_loops(block)[-3]  # the innermost reduce loop, around the ii x ji tile
@@ -294,14 +331,24 @@ def schedule_contraction(sch: Schedule, name: str, cpu: CPUInfo) -> bool:
     return True
 
 
-def _pack_panels(sch: Schedule, block, b_load: TensorLoad, block_stmt, nr: int) -> s_tir.SBlockRV | None:
-    """Copy B[..., k, j] into B[..., j // nr, k, j % nr] (each micro-kernel then streams one
-    contiguous panel); the copy block, or None when B's last two indices are not plain iterators."""
+def _pack_panels(
+    sch: Schedule, block, b_load: TensorLoad, block_stmt, nr: int, j_var: tirx.Var
+) -> s_tir.SBlockRV | None:
+    """Copy B so that each micro-kernel streams one contiguous `nr`-wide panel: B[..., k, j] into
+    B[..., j // nr, k, j % nr]; with `j` elsewhere (B[j, k0, k1]), into B[j // nr, k0, k1, j % nr].
+    The copy block, or None when B's indices are not plain iterators."""
     index = next((n for n, r in enumerate(block_stmt.reads) if r.source.same_as(b_load.source)), None)
     if index is None or len(b_load.source.shape) < 2 or not all(isinstance(x, tirx.Var) for x in b_load.indices[-2:]):
         return None
+    if _same(_contiguous_var(b_load), j_var):
+        layout = lambda *idx: (*idx[:-2], idx[-1] // nr, idx[-2], idx[-1] % nr)  # noqa: E731
+    elif all(isinstance(x, tirx.Var) for x in b_load.indices):
+        p = _position(b_load, j_var)
+        layout = lambda *idx: (idx[p] // nr, *idx[:p], *idx[p + 1 :], idx[p] % nr)  # noqa: E731
+    else:
+        return None
     packed = sch.cache_read(block, index, "global", consumer_blocks=[block])
-    sch.transform_layout(packed, ("write", 0), lambda *idx: (*idx[:-2], idx[-1] // nr, idx[-2], idx[-1] % nr))
+    sch.transform_layout(packed, ("write", 0), layout)
     return packed
 
 
