@@ -37,7 +37,7 @@ _EXPORTS = {
 _METHODS = (
     "exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid", "relu", "sin", "cos", "erf", "abs", "neg",
     "sum", "mean", "prod", "amax", "amin", "argmax", "argmin", "softmax", "log_softmax",
-    "max", "min", "reshape", "transpose", "permute", "flatten", "squeeze", "unsqueeze", "clamp", "pow",
+    "max", "min", "reshape", "transpose", "permute", "flip", "flatten", "squeeze", "unsqueeze", "clamp", "pow",
     "add", "sub", "mul", "div", "eq", "ne", "lt", "le", "gt", "ge",
 )  # fmt: skip
 

@@ -616,6 +616,13 @@ class Tensor:
             return self
         return self._new(apply(hl.TransposeOp, [self._node], perm=dims))
 
+    def flip(self, *dims) -> Tensor:
+        """Reverse the order of elements along `dims` (`x.flip(0, 1)` or `x.flip((0, 1))`, as torch)."""
+        dims = list(_shape_arg(dims))
+        if not dims:
+            return self
+        return self._new(apply(hl.FlipOp, [self._node], dims=dims))
+
     def transpose(self, dim0: int, dim1: int) -> Tensor:
         perm = list(range(self.ndim))
         perm[dim0], perm[dim1] = perm[dim1], perm[dim0]

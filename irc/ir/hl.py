@@ -560,6 +560,30 @@ class TransposeOp(HLOp):
 
 
 @irdl_op_definition
+class FlipOp(HLOp):
+    """Reverse the order of elements along `dims` (torch.flip, numpy.flip)."""
+
+    name = "hl.flip"
+    x = operand_def(TensorType)
+    result = result_def(TensorType)
+    ATTRS: ClassVar[dict[str, object]] = {"dims": None}
+
+    @classmethod
+    def infer(cls, types, attrs):
+        (t,) = types
+        rank = len(shape_of(t))
+        dims = [normalize_dim("flip", d, rank, types) for d in attrs["dims"]]
+        if rank == 0 and dims:
+            raise _err("flip", "cannot flip a 0-d tensor", types)
+        if len(set(dims)) != len(dims):
+            raise _err("flip", f"dims {list(attrs['dims'])} repeat a dim", types)
+        return t
+
+    def evaluate(self, x):
+        return np.ascontiguousarray(np.flip(x, tuple(self.attr("dims")))) if x.ndim else x.copy()
+
+
+@irdl_op_definition
 class BroadcastToOp(HLOp):
     """numpy.broadcast_to."""
 
@@ -982,7 +1006,7 @@ HL_OPS: list[type[HLOp]] = [
     NegOp, AbsOp, ExpOp, LogOp, SqrtOp, RsqrtOp, TanhOp, SigmoidOp, ReluOp, SinOp, CosOp, ErfOp, CastOp,
     AddOp, SubOp, MulOp, DivOp, PowOp, MaximumOp, MinimumOp, CompareOp, SelectOp,
     SumOp, MeanOp, MaxOp, MinOp, ProdOp, ArgmaxOp, ArgminOp,
-    ReshapeOp, TransposeOp, BroadcastToOp, SliceOp, ConcatOp, PadOp,
+    ReshapeOp, TransposeOp, FlipOp, BroadcastToOp, SliceOp, ConcatOp, PadOp,
     MatmulOp, Conv2dOp, MaxPool2dOp, AvgPool2dOp,
     ConstantOp, FullOp, IotaOp, RandomUniformOp,
     SoftmaxOp, LogSoftmaxOp,

@@ -484,6 +484,24 @@ class LowerTranspose(LowerHLOp):
         return e.generic([(op.x, in_map)], [init], ["parallel"] * rank, _copy)[0]
 
 
+class LowerFlip(LowerHLOp):
+    """flip: a copy generic whose input map reads index `n - 1 - i` along the flipped dims."""
+
+    OPS = (hl.FlipOp,)
+
+    def lower(self, op, e):
+        out = op.result.type
+        shape = shape_of(out)
+        rank = len(shape)
+        flipped = {d % rank for d in op.attr("dims")}
+        exprs = [
+            AffineExpr.dimension(d) * -1 + (n - 1) if d in flipped else AffineExpr.dimension(d)
+            for d, n in enumerate(shape)
+        ]
+        init = (e.empty(shape, out.element_type), AffineMap.identity(rank))
+        return e.generic([(op.x, dims_map(rank, exprs))], [init], ["parallel"] * rank, _copy)[0]
+
+
 class LowerBroadcastTo(LowerHLOp):
     """broadcast_to: a copy generic with a broadcast input map."""
 
@@ -693,6 +711,7 @@ PATTERNS: list[LowerHLOp] = [
     LowerArgReduction(),
     LowerReshape(),
     LowerTranspose(),
+    LowerFlip(),
     LowerBroadcastTo(),
     LowerSlice(),
     LowerConcat(),

@@ -186,7 +186,7 @@ JVP_RULES: dict[str, Rule] = {
     "hl.minimum": _extremum("lt", "y = minimum(a, c): ty = ta * w + tc * (1 - w), w = 1 / 0.5 / 0 for a <, ==, > c"),
     "hl.select": _select,
     "hl.sum": _same_op, "hl.mean": _same_op, "hl.max": _max_min, "hl.min": _max_min, "hl.prod": _prod,
-    "hl.reshape": _same_op, "hl.transpose": _same_op, "hl.broadcast_to": _same_op, "hl.slice": _same_op,
+    "hl.reshape": _same_op, "hl.transpose": _same_op, "hl.flip": _same_op, "hl.broadcast_to": _same_op, "hl.slice": _same_op,
     "hl.concat": _concat, "hl.pad": _pad,
     "hl.matmul": _matmul, "hl.conv2d": _conv2d, "hl.max_pool2d": _max_pool2d, "hl.avg_pool2d": _same_op,
     "hl.softmax": _softmax, "hl.log_softmax": _log_softmax,

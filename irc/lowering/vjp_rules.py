@@ -14,7 +14,7 @@ operands (as PyTorch does); `max`/`min` reductions and `max_pool2d` share it
 evenly among the tied maxima (PyTorch's `amax` does the same for reductions;
 its max_pool2d picks one of them instead).
 
-The helpers below (the emitter, `sum_to`, `dilate`, `unslice`, `flip`,
+The helpers below (the emitter, `sum_to`, `dilate`, `unslice`,
 `pool_windows`, ...) are also used by the forward-mode rules in
 `jvp_rules.py`.
 """
@@ -175,21 +175,6 @@ def unpad(b: Emitter, x: SSAValue, low: Sequence[int], shape: Sequence[int]) -> 
     return b.slice(x, start=tuple(low), stop=stop, step=(1,) * len(shape))
 
 
-def flip(b: Emitter, x: SSAValue, dims: Sequence[int]) -> SSAValue:
-    """Reverse `x` along `dims` (a concat of unit slices; kernels are small)."""
-    for d in dims:
-        shape = shape_of(x.type)
-        if shape[d] <= 1:
-            continue
-        pieces = []
-        for i in reversed(range(shape[d])):
-            start, stop = [0] * len(shape), list(shape)
-            start[d], stop[d] = i, i + 1
-            pieces.append(b.slice(x, start=start, stop=stop, step=(1,) * len(shape)))
-        x = b.concat(*pieces, dim=d)
-    return x
-
-
 def conv2d_input_grad(
     b: Emitter, g: SSAValue, w: SSAValue, in_shape: Sequence[int], stride, padding, dilation, groups: int
 ) -> SSAValue:
@@ -212,7 +197,7 @@ def conv2d_input_grad(
     )
     wt = b.reshape(w, shape=(groups, o // groups, cg, kh, kw))
     wt = b.reshape(b.transpose(wt, perm=(0, 2, 1, 3, 4)), shape=(c, o // groups, kh, kw))
-    dxp = b.conv2d(gp, flip(b, wt, (2, 3)), stride=(1, 1), padding=(0, 0), dilation=(dh, dw), groups=groups)
+    dxp = b.conv2d(gp, b.flip(wt, dims=(2, 3)), stride=(1, 1), padding=(0, 0), dilation=(dh, dw), groups=groups)
     return unpad(b, dxp, (0, 0, ph, pw), in_shape)
 
 
@@ -463,6 +448,12 @@ def _transpose(b, op, g):
     return [b.transpose(g, perm=tuple(int(i) for i in np.argsort(op.attr("perm"))))]
 
 
+def _flip(b, op, g):
+    """Forward: y = flip(x, dims)
+    Backward: dx = flip(g, dims)"""
+    return [b.flip(g, dims=op.attr("dims"))]
+
+
 def _broadcast_to(b, op, g):
     """Forward: y = broadcast_to(x, shape)
     Backward: dx = g summed to x's shape"""
@@ -555,7 +546,7 @@ VJP_RULES: dict[str, Rule] = {
     "hl.add": _add, "hl.sub": _sub, "hl.mul": _mul, "hl.div": _div, "hl.pow": _pow,
     "hl.maximum": _maximum, "hl.minimum": _minimum, "hl.select": _select,
     "hl.sum": _sum, "hl.mean": _mean, "hl.max": _max_min, "hl.min": _max_min, "hl.prod": _prod,
-    "hl.reshape": _reshape, "hl.transpose": _transpose, "hl.broadcast_to": _broadcast_to,
+    "hl.reshape": _reshape, "hl.transpose": _transpose, "hl.flip": _flip, "hl.broadcast_to": _broadcast_to,
     "hl.slice": _slice, "hl.concat": _concat, "hl.pad": _pad,
     "hl.matmul": _matmul, "hl.conv2d": _conv2d, "hl.max_pool2d": _max_pool2d, "hl.avg_pool2d": _avg_pool2d,
     "hl.softmax": _softmax, "hl.log_softmax": _log_softmax,

@@ -111,6 +111,8 @@ def test_reshape_transpose_broadcast():
     assert_matches_reference(lambda a: a.transpose(0, 1) + 1.0, [x])
     assert_matches_reference(lambda a: a.unsqueeze(0).expand(5, 2, 3, 4), [x])
     assert_matches_reference(lambda a: a.broadcast_to((3, 2, 3, 4)), [x])
+    assert_matches_reference(lambda a: a.flip(0, 2), [x])
+    assert_matches_reference(lambda a: a.flip(1) * a, [x])  # fused with a consumer
 
 
 def test_slices():

@@ -63,6 +63,17 @@ def test_shapes_and_indexing(rng):
     np.testing.assert_array_equal(irc.stack([x, x]).numpy(), np.stack([a, a]))
     np.testing.assert_array_equal(x.unsqueeze(1).expand(4, 3, 6).numpy(), np.broadcast_to(a[:, None], (4, 3, 6)))
     np.testing.assert_array_equal(F.pad(x, (1, 2)).numpy(), np.pad(a, ((0, 0), (1, 2))))
+    np.testing.assert_array_equal(x.flip(1).numpy(), a[:, ::-1])
+    np.testing.assert_array_equal(irc.flip(x, (0, -1)).numpy(), a[::-1, ::-1])
+    assert x.flip() is x  # no dims: torch returns the same values
+
+
+def test_flip_errors_name_the_dims():
+    x = irc.ones(2, 3)
+    with pytest.raises(irc.FrontendError, match=r"hl.flip.*dim 2 out of range for rank 2"):
+        x.flip(2)
+    with pytest.raises(irc.FrontendError, match=r"hl.flip.*repeat"):
+        x.flip(0, -2)
 
 
 def test_matmul_variants(rng):

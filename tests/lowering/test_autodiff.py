@@ -67,6 +67,7 @@ CASES = {
     "prod_zeros": (lambda x: x.prod(dim=1), [np.array([[0.0, 2, 3], [1, 0, 0], [1, 2, 3]])]),
     "reshape": (lambda x: x.reshape(4, 3) * weights(4, 3), [normal(3, 4)]),
     "transpose": (lambda x: x.permute(2, 0, 1) * weights(4, 2, 3), [normal(2, 3, 4)]),
+    "flip": (lambda x: x.flip(0, 2) * weights(2, 3, 4), [normal(2, 3, 4)]),
     "expand": (lambda x: x.expand(2, 3, 4) * weights(2, 3, 4), [normal(3, 1)]),
     "slice": (lambda x: x[1:, ::2], [normal(4, 5)]),
     "slice_steps": (lambda x: x[::3, 1:4:2], [normal(7, 6)]),

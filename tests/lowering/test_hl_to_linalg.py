@@ -133,6 +133,10 @@ CASES: dict[str, tuple[str, str]] = {
         "%a: tensor<2x3x4xf32>",
         "hl.transpose %a {perm = array<i64: 2, 0, 1>} : (tensor<2x3x4xf32>) -> tensor<4x2x3xf32>",
     ),
+    "flip": (
+        "%a: tensor<2x3x4xf32>",
+        "hl.flip %a {dims = array<i64: 0, 2>} : (tensor<2x3x4xf32>) -> tensor<2x3x4xf32>",
+    ),
     "broadcast_to": (
         "%a: tensor<3x1xf32>",
         "hl.broadcast_to %a {shape = array<i64: 2, 3, 4>} : (tensor<3x1xf32>) -> tensor<2x3x4xf32>",
