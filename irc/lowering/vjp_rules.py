@@ -180,9 +180,12 @@ def conv2d_input_grad(
 ) -> SSAValue:
     """The transposed convolution: the cotangent of conv2d's input, given the output cotangent `g`.
 
-    `g` is dilated by the stride and padded to a "full" correlation over the
-    padded input, which is a stride-1 conv2d with the spatially flipped,
-    in/out-transposed weight; then the input padding is cut off.
+    `g` is dilated by the stride and padded so that a stride-1 conv2d with the
+    spatially flipped, in/out-transposed weight yields the input's cotangent.
+    The padding is that of the "full" correlation over the padded input less
+    the forward padding, so no border that is cut off later is computed; where
+    the forward padding exceeds the kernel's reach (a pad below zero) the full
+    correlation is computed and its border cut off.
     """
     n, c, h, wd = in_shape
     o, cg, kh, kw = shape_of(w.type)
@@ -190,15 +193,17 @@ def conv2d_input_grad(
     oh, ow = shape_of(g.type)[2:]
     rem_h = h + 2 * ph - ((oh - 1) * sh + dh * (kh - 1) + 1)
     rem_w = wd + 2 * pw - ((ow - 1) * sw + dw * (kw - 1) + 1)
-    gp = b.pad(
-        dilate(b, g, (1, 1, sh, sw)),
-        low=(0, 0, dh * (kh - 1), dw * (kw - 1)),
-        high=(0, 0, dh * (kh - 1) + rem_h, dw * (kw - 1) + rem_w),
-    )
+    reach_h, reach_w = dh * (kh - 1), dw * (kw - 1)
+    crop = (0, 0, ph, pw) if min(reach_h - ph, reach_w - pw) < 0 else (0, 0, 0, 0)
+    low = (0, 0, reach_h - ph + crop[2], reach_w - pw + crop[3])
+    high = (0, 0, reach_h + rem_h - ph + crop[2], reach_w + rem_w - pw + crop[3])
+    gp = dilate(b, g, (1, 1, sh, sw))
+    if any(low) or any(high):
+        gp = b.pad(gp, low=low, high=high)
     wt = b.reshape(w, shape=(groups, o // groups, cg, kh, kw))
     wt = b.reshape(b.transpose(wt, perm=(0, 2, 1, 3, 4)), shape=(c, o // groups, kh, kw))
     dxp = b.conv2d(gp, b.flip(wt, dims=(2, 3)), stride=(1, 1), padding=(0, 0), dilation=(dh, dw), groups=groups)
-    return unpad(b, dxp, (0, 0, ph, pw), in_shape)
+    return unpad(b, dxp, crop, in_shape)
 
 
 def conv2d_weight_grad(b: Emitter, g: SSAValue, x: SSAValue, w_shape, stride, padding, dilation, groups: int):
@@ -247,6 +252,26 @@ def max_pool_shares(b: Emitter, op: HLOp) -> tuple[list, tuple[int, ...]]:
     masks = [b.indicator(b.compare(win, y, predicate="eq"), y) for _, _, win in windows]
     count = functools.reduce(b.add, masks)
     return [(start, step, b.div(mask, count)) for (start, step, _), mask in zip(windows, masks)], padded_shape
+
+
+def tiled_max_pool_grad(b: Emitter, x: SSAValue, y: SSAValue, g: SSAValue, kernel: tuple[int, int]) -> SSAValue:
+    """max_pool2d's input cotangent when the windows tile the input (stride = kernel, no padding).
+
+    x (cut to the tiled rows/columns) is viewed as (n, c, oh, kh, ow, kw), so every
+    window is a (kh, kw) block and the rule is elementwise with broadcasts of y and g:
+    dx = (x == y) * g / count, count = the number of tied maxima in the window.
+    """
+    n, c, h, wd = shape_of(x.type)
+    (kh, kw), (oh, ow) = kernel, shape_of(y.type)[2:]
+    tiled = unpad(b, x, (0, 0, 0, 0), (n, c, oh * kh, ow * kw))
+    blocks = b.reshape(tiled, shape=(n, c, oh, kh, ow, kw))
+    mask = b.indicator(b.compare(blocks, b.reshape(y, shape=(n, c, oh, 1, ow, 1)), predicate="eq"), y)
+    count = b.sum(mask, dims=(3, 5), keepdim=True)
+    share = b.div(b.reshape(g, shape=(n, c, oh, 1, ow, 1)), count)
+    dx = b.reshape(b.mul(mask, share), shape=(n, c, oh * kh, ow * kw))
+    if (oh * kh, ow * kw) != (h, wd):  # rows/columns no window covers get no gradient
+        dx = b.pad(dx, low=(0, 0, 0, 0), high=(0, 0, h - oh * kh, wd - ow * kw))
+    return dx
 
 
 # --------------------------------------------------------------------------
@@ -509,6 +534,8 @@ def _max_pool2d(b, op, g):
     """Forward: y = max_pool2d(x, kernel, stride, padding)
     Backward: dx = sum over kernel offsets of g / count placed where the window element equals y"""
     x = op.operands[0]
+    if op.attr("stride") == op.attr("kernel") and not any(_pair(op.attr("padding"))):
+        return [tiled_max_pool_grad(b, x, op.result, g, _pair(op.attr("kernel")))]
     shares, padded_shape = max_pool_shares(b, op)
     parts = [unslice(b, b.mul(g, share), start, step, padded_shape) for start, step, share in shares]
     (ph, pw) = _pair(op.attr("padding"))

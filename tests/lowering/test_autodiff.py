@@ -78,6 +78,8 @@ CASES = {
     "conv2d": (lambda x, w: F.conv2d(x, w), [normal(2, 3, 5, 5), normal(4, 3, 3, 3)]),
     "conv2d_stride2": (lambda x, w: F.conv2d(x, w, stride=2), [normal(1, 2, 6, 7), normal(3, 2, 3, 2)]),
     "conv2d_padding": (lambda x, w: F.conv2d(x, w, stride=2, padding=1), [normal(1, 2, 5, 6), normal(3, 2, 3, 3)]),
+    "conv2d_pad_to_reach": (lambda x, w: F.conv2d(x, w, padding=(2, 1)), [normal(1, 2, 4, 5), normal(3, 2, 3, 3)]),
+    "conv2d_pad_beyond_reach": (lambda x, w: F.conv2d(x, w, padding=1), [normal(1, 2, 3, 4), normal(3, 2, 1, 2)]),
     "conv2d_dilation": (
         lambda x, w: F.conv2d(x, w, dilation=2, padding=(1, 2)),
         [normal(1, 2, 7, 6), normal(2, 2, 3, 2)],
@@ -88,6 +90,7 @@ CASES = {
         [normal(1, 3, 6, 6), normal(3, 1, 3, 3)],
     ),
     "max_pool2d": (lambda x: F.max_pool2d(x, 2), [normal(2, 2, 4, 6)]),
+    "max_pool2d_ragged": (lambda x: F.max_pool2d(x, (2, 3)), [normal(1, 2, 5, 7)]),  # last row/column uncovered
     "max_pool2d_padding": (lambda x: F.max_pool2d(x, 3, stride=2, padding=1), [normal(1, 2, 5, 6)]),
     "avg_pool2d": (lambda x: F.avg_pool2d(x, 2), [normal(2, 2, 4, 6)]),
     "avg_pool2d_padding": (lambda x: F.avg_pool2d(x, 3, stride=2, padding=1), [normal(1, 2, 5, 6)]),
@@ -125,6 +128,19 @@ def test_maximum_splits_ties_like_pytorch():
     da, db = run_hl(ModuleOp([build_vjp(fn, [0, 1])]), [np.array([1.0, 2.0, 3.0]), np.array([1.0, 5.0, 0.0])])
     np.testing.assert_array_equal(da, [0.5, 0.0, 1.0])
     np.testing.assert_array_equal(db, [0.5, 1.0, 0.0])
+
+
+@pytest.mark.parametrize("stride", [2, 1], ids=["tiled", "overlapping"])
+def test_max_pool2d_shares_the_gradient_among_tied_maxima(stride):
+    # the tiled rule (stride = kernel) and the general one (per kernel offset) agree on ties
+    x = np.array([[[[1.0, 1.0, 2.0], [0.0, 1.0, 2.0], [5.0, 5.0, 5.0]]]])
+    (dx,) = run_hl(ModuleOp([build_vjp(_fn(lambda x: F.max_pool2d(x, 2, stride=stride).sum(), [x]), [0])]), [x])
+    expected = np.zeros_like(x)
+    windows = [(i, j) for i in range(0, 2, stride) for j in range(0, 2, stride)]
+    for i, j in windows:
+        window = x[0, 0, i : i + 2, j : j + 2]
+        expected[0, 0, i : i + 2, j : j + 2] += (window == window.max()) / (window == window.max()).sum()
+    np.testing.assert_array_equal(dx, expected)
 
 
 def test_amax_shares_the_gradient_among_tied_maxima():
