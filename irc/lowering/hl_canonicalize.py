@@ -5,6 +5,9 @@ input (up to the sign of a zero: ``-0.0 + 0.0`` is ``+0.0``):
 
 * ``reshape(reshape(x))`` -> one reshape; ``transpose(transpose(x))`` -> one
   transpose (none when the permutations cancel);
+* ``transpose(a @ b)`` (the last two dims, the matmul used only there) ->
+  ``b^T @ a^T``, whose transposes then fold or are read in place by the
+  matmul's lowering;
 * reshape / broadcast_to / cast to the operand's own type -> the operand;
 * ``x + 0``, ``0 + x``, ``x - 0``, ``x * 1``, ``1 * x``, ``x / 1`` with a
   splat ``hl.full``/``hl.constant`` -> ``x`` when that keeps the result type
@@ -30,6 +33,7 @@ from xdsl.transforms.common_subexpression_elimination import cse
 from xdsl.transforms.dead_code_elimination import dce
 
 from irc.ir import hl
+from irc.ir.hl import shape_of
 
 
 def splat_value(value: SSAValue) -> float | None:
@@ -73,6 +77,34 @@ class FoldTransposeChain(RewritePattern):
             rewriter.replace(op, new)
 
 
+class TransposeMatmulResult(RewritePattern):
+    """transpose(a @ b) swapping the last two dims -> b^T @ a^T (the transposes then fold away).
+
+    Only for a matmul used by nothing else, with operands of rank >= 2: a weight
+    gradient `(x^T @ g)^T` becomes `g^T @ x`, and no transposed copy of the result is made.
+    """
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: hl.TransposeOp, rewriter: PatternRewriter) -> None:
+        mm = op.x.owner
+        rank = len(op.attr("perm"))
+        if not isinstance(mm, hl.MatmulOp) or len(list(mm.result.uses)) != 1:
+            return
+        if list(op.attr("perm")) != [*range(rank - 2), rank - 1, rank - 2]:
+            return
+        if min(len(shape_of(mm.lhs.type)), len(shape_of(mm.rhs.type))) < 2:
+            return
+        swapped = []
+        for x in (mm.rhs, mm.lhs):
+            r = len(shape_of(x.type))
+            t = hl.TransposeOp.make([x], perm=(*range(r - 2), r - 1, r - 2))
+            t.location = op.location
+            swapped.append(t)
+        new = hl.MatmulOp.make([s.result for s in swapped])
+        new.location = op.location
+        rewriter.replace(op, [*swapped, new])
+
+
 class FoldIdentityOp(RewritePattern):
     """reshape / broadcast_to / cast whose result type is the operand type -> the operand."""
 
@@ -107,6 +139,7 @@ class FoldNeutralOperand(RewritePattern):
 CANONICALIZATION_PATTERNS: list[RewritePattern] = [
     FoldReshapeChain(),
     FoldTransposeChain(),
+    TransposeMatmulResult(),
     FoldIdentityOp(),
     FoldNeutralOperand(),
 ]

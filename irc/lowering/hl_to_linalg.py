@@ -559,8 +559,20 @@ class LowerPad(LowerHLOp):
         return e.pad(op.x, op.attr("low"), op.attr("high"), value)
 
 
+def _swaps_last_two(op: Operation | None) -> bool:
+    """`op` is an hl.transpose that swaps only the last two dims (a matrix transpose)."""
+    if not isinstance(op, hl.TransposeOp):
+        return False
+    perm, rank = list(op.attr("perm")), len(op.attr("perm"))
+    return rank >= 2 and perm == [*range(rank - 2), rank - 1, rank - 2]
+
+
 class LowerMatmul(LowerHLOp):
-    """matmul: linalg.matmul for 2-D, else one generic over (batch..., m, n, k) with broadcast batch maps."""
+    """matmul: linalg.matmul for 2-D, else one generic over (batch..., m, n, k) with broadcast batch maps.
+
+    An operand that is a matrix transpose (`x @ w.T`, the gradients of a matmul) is
+    read through the transposed map instead: no transposed copy is made.
+    """
 
     OPS = (hl.MatmulOp,)
 
@@ -570,16 +582,19 @@ class LowerMatmul(LowerHLOp):
             raise _unsupported(op, "does not take i1 operands")
         shape = shape_of(out)
         init = e.filled(0, shape, et)
-        if len(shape_of(op.lhs.type)) == len(shape_of(op.rhs.type)) == 2:
+        transposed = [_swaps_last_two(x.owner) for x in (op.lhs, op.rhs)]
+        if len(shape_of(op.lhs.type)) == len(shape_of(op.rhs.type)) == 2 and not any(transposed):
             return e.add(linalg.MatmulOp([op.lhs, op.rhs], [init])).results[0]
         nb = len(shape) - 2
         m, n, k = nb, nb + 1, nb + 2
 
-        def operand_map(x: SSAValue, rows: int, cols: int) -> AffineMap:
+        def operand(x: SSAValue, rows: int, cols: int) -> tuple[SSAValue, AffineMap]:
+            if _swaps_last_two(x.owner):
+                x, rows, cols = x.owner.x, cols, rows
             batch = broadcast_map(shape_of(x.type)[:-2], shape[:-2]).results
-            return dims_map(nb + 3, [*batch, rows, cols])
+            return x, dims_map(nb + 3, [*batch, rows, cols])
 
-        ins = [(op.lhs, operand_map(op.lhs, m, k)), (op.rhs, operand_map(op.rhs, k, n))]
+        ins = [operand(op.lhs, m, k), operand(op.rhs, k, n)]
         outs = [(init, dims_map(nb + 3, [*range(nb), m, n]))]
         kinds = ["parallel"] * (nb + 2) + ["reduction"]
         return e.generic(ins, outs, kinds, lambda args: [add(args[2], mul(args[0], args[1]))])[0]
@@ -732,6 +747,11 @@ class ConvertHLToLinalgPass(ModulePass):
     name = "convert-hl-to-linalg"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
+        # matmuls first, while the transposes they read through are still hl ops (see LowerMatmul)
+        PatternRewriteWalker(LowerMatmul(), apply_recursively=False).rewrite_module(op)
+        for dead in reversed([t for t in op.walk() if isinstance(t, hl.TransposeOp) and not t.result.uses]):
+            dead.detach()
+            dead.erase()
         PatternRewriteWalker(GreedyRewritePatternApplier(PATTERNS), apply_recursively=False).rewrite_module(op)
         for inner in op.walk():
             if isinstance(inner, hl.HLOp):

@@ -6,7 +6,8 @@ rule of its class whose preconditions hold:
 * elementwise (only spatial iterators): fuse, parallel outer, vectorize inner;
 * contraction (2+ spatial, reduce iterators, a `C += A * B` body with `B`'s
   last index the innermost spatial iterator): pack `B` into panels, tile for
-  a register-resident `MR x NR` accumulator, vectorize, parallel;
+  a register-resident `MR x NR` accumulator, vectorize, parallel (a narrow
+  output, like a classifier's 10 columns, is one panel);
 * row reduction (the reduced index is the contiguous one, as in softmax rows):
   `rfactor` into SIMD-lane partial results, vectorized, then a short final sum;
 * column reduction (the last spatial index is the contiguous one): SIMD lanes
@@ -38,6 +39,9 @@ from irc.targets.llvm import CPUInfo
 _MIN_PARALLEL_WORK = 1 << 14
 # A contraction with at least this many B panels runs them in parallel, each packed by its task.
 _MIN_PANEL_TASKS = 8
+# A contraction whose vector iterator is at most two SIMD registers wide and not a multiple
+# of one still gets the register-tiled schedule (its whole width as one panel) from this width on.
+_MIN_NARROW_PANEL = 4
 # Reduce steps of the contraction micro-kernel unrolled together.
 _K_UNROLL = 8
 # Row reductions shorter than this many SIMD vectors are not worth an rfactor.
@@ -282,8 +286,10 @@ def schedule_contraction(sch: Schedule, name: str, cpu: CPUInfo) -> bool:
     extents = _extents(sch, loops)
     lanes = cpu.lanes(str(store.buffer.dtype))
     nr = _largest_divisor(extents[j_pos], [2 * lanes, lanes])
+    if nr == 1 and extents[j_pos] <= 2 * lanes:  # a narrow output (a classifier's 10 columns): one panel
+        nr = extents[j_pos]
     mr = _largest_divisor(extents[i_pos], [6, 4, 3, 2])
-    if nr < lanes:
+    if nr < min(lanes, _MIN_NARROW_PANEL):
         return False
     packed = _pack_panels(sch, block, b_load, block_stmt, nr, j_var)
     j_last = j_pos == n_spatial - 1 and _same(_contiguous_var(b_load), j_var)

@@ -128,6 +128,40 @@ CANONICALIZE_CASES = {
         "tensor<4x3x2xf32>",
         ["hl.transpose"],
     ),
+    "transpose_of_matmul": (
+        "%a: tensor<4x3xf32>, %b: tensor<3x5xf32>",
+        """  %0 = hl.matmul %a, %b : (tensor<4x3xf32>, tensor<3x5xf32>) -> tensor<4x5xf32>
+  %1 = hl.transpose %0 {perm = array<i64: 1, 0>} : (tensor<4x5xf32>) -> tensor<5x4xf32>
+  func.return %1 : tensor<5x4xf32>""",
+        "tensor<5x4xf32>",
+        ["hl.transpose", "hl.transpose", "hl.matmul"],
+    ),
+    "weight_gradient_needs_one_transpose": (  # (x^T @ g)^T -> g^T @ x
+        "%x: tensor<4x3xf32>, %g: tensor<4x5xf32>",
+        """  %0 = hl.transpose %x {perm = array<i64: 1, 0>} : (tensor<4x3xf32>) -> tensor<3x4xf32>
+  %1 = hl.matmul %0, %g : (tensor<3x4xf32>, tensor<4x5xf32>) -> tensor<3x5xf32>
+  %2 = hl.transpose %1 {perm = array<i64: 1, 0>} : (tensor<3x5xf32>) -> tensor<5x3xf32>
+  func.return %2 : tensor<5x3xf32>""",
+        "tensor<5x3xf32>",
+        ["hl.transpose", "hl.matmul"],
+    ),
+    "batched_transpose_of_matmul": (
+        "%a: tensor<2x4x3xf32>, %b: tensor<3x5xf32>",
+        """  %0 = hl.matmul %a, %b : (tensor<2x4x3xf32>, tensor<3x5xf32>) -> tensor<2x4x5xf32>
+  %1 = hl.transpose %0 {perm = array<i64: 0, 2, 1>} : (tensor<2x4x5xf32>) -> tensor<2x5x4xf32>
+  func.return %1 : tensor<2x5x4xf32>""",
+        "tensor<2x5x4xf32>",
+        ["hl.transpose", "hl.transpose", "hl.matmul"],
+    ),
+    "matmul_used_twice_is_kept": (
+        "%a: tensor<4x3xf32>, %b: tensor<3x4xf32>",
+        """  %0 = hl.matmul %a, %b : (tensor<4x3xf32>, tensor<3x4xf32>) -> tensor<4x4xf32>
+  %1 = hl.transpose %0 {perm = array<i64: 1, 0>} : (tensor<4x4xf32>) -> tensor<4x4xf32>
+  %2 = hl.add %0, %1 : (tensor<4x4xf32>, tensor<4x4xf32>) -> tensor<4x4xf32>
+  func.return %2 : tensor<4x4xf32>""",
+        "tensor<4x4xf32>",
+        ["hl.matmul", "hl.transpose", "hl.add"],
+    ),
     "identity_ops": (
         f"%x: {A}",
         f"""  %0 = hl.broadcast_to %x {{shape = array<i64: 4, 3>}} : ({A}) -> {A}

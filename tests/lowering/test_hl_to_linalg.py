@@ -366,3 +366,42 @@ def test_fused_chains_match_hl_reference(fuse, tmp_path):
         expected = run_hl(parse_module(text), inputs, entry=name)
         for got, want in zip(run_stage(module, inputs, entry=name), expected, strict=True):
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def _matrix_operand(name: str, shape: list[int], transposed: bool) -> tuple[str, str]:
+    """(SSA name, defining line): the argument itself, or an hl.transpose of its last two dims."""
+    if not transposed:
+        return f"%{name}", ""
+    rank = len(shape)
+    src = "x".join(map(str, [*shape[:-2], shape[-1], shape[-2]]))
+    perm = ", ".join(map(str, [*range(rank - 2), rank - 1, rank - 2]))
+    dst = "x".join(map(str, shape))
+    return f"%{name}t", f"  %{name}t = hl.transpose %{name} {{perm = array<i64: {perm}>}} : (tensor<{src}xf32>) -> tensor<{dst}xf32>\n"
+
+
+@pytest.mark.parametrize(
+    "batch, a_t, b_t", [((), False, True), ((), True, False), ((), True, True), ((2,), False, True)]
+)
+def test_matmul_reads_transposed_operands_in_place(batch, a_t, b_t, tmp_path):
+    # x @ w.T and the gradients of a matmul: the transpose becomes the matmul's
+    # operand map, so the lowering has one generic (the matmul) and no copy
+    a_shape, b_shape, c_shape = [*batch, 4, 3], [*batch, 3, 5], "x".join(map(str, [*batch, 4, 5]))
+    a, a_line = _matrix_operand("a", a_shape, a_t)
+    b, b_line = _matrix_operand("b", b_shape, b_t)
+
+    def arg_type(shape, transposed):
+        return "x".join(map(str, [*shape[:-2], *(shape[-1:-3:-1] if transposed else shape[-2:])]))
+
+    a_type, b_type = "x".join(map(str, a_shape)), "x".join(map(str, b_shape))
+    text = (
+        f"func.func @f(%a: tensor<{arg_type(a_shape, a_t)}xf32>, %b: tensor<{arg_type(b_shape, b_t)}xf32>)"
+        f" -> tensor<{c_shape}xf32> {{\n{a_line}{b_line}"
+        f"  %r = hl.matmul {a}, {b} : (tensor<{a_type}xf32>, tensor<{b_type}xf32>) -> tensor<{c_shape}xf32>\n"
+        f"  func.return %r : tensor<{c_shape}xf32>\n}}\n"
+    )
+    module = lower(text)
+    assert [op.name for op in module.walk()].count("linalg.generic") == 1
+    assert "hl.transpose" not in print_module(module)
+    mlir_opt_accepts(print_module(module), tmp_path)
+    inputs = random_inputs(functions(text)[0])
+    np.testing.assert_allclose(_run_stage()(module, inputs)[0], run_hl(parse_module(text), inputs)[0], rtol=1e-5)

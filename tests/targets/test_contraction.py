@@ -38,6 +38,7 @@ def batch_matmul(batch: int, m: int, k: int, n: int, dtype: str = "f32", shared_
         (256, 16, 32),  # 2 panels: B packed up front, parallel over panels x row tiles
         (64, 50, 96),  # K not a multiple of anything
         (36, 24, 200),  # N = 8 x 25: 8-wide panels, 6-row tiles
+        (64, 256, 10),  # a classifier: N = 10, no multiple of the SIMD width: one 10-wide panel
     ],
 )
 def test_matmul_variants(rng, m, k, n):
