@@ -20,17 +20,15 @@ import sys
 from collections.abc import Sequence
 
 import numpy as np
-from xdsl.utils.exceptions import ParseError, VerifyException
 
+from irc.driver.arrays import load_input_arrays
 from irc.driver.files import atomic_directory, atomic_write_text
-from irc.driver.inputs import load_input_arrays, load_program, parse_mlir_file
-from irc.driver.instruments import Instrument, IRPrinter, PassTiming, StageProgress, verify_module
-from irc.driver.pipeline import STAGE_NAMES, STAGES, TARGETS, Pipeline, run_passes, stage, stages_table
+from irc.driver.stages import STAGE_NAMES, STAGES, TARGETS, stage, stages_table
 from irc.errors import InputError, IRCError
-from irc.frontend.tensor import manual_seed
-from irc.ir import print_module
-from irc.lowering.registry import UnknownPassError, parse_pipeline
 from irc.runtime import package
+
+# The compiler (xDSL, TVM: irc.driver.pipeline, .inputs, .instruments, irc.lowering) is imported
+# by the commands that compile, so `irc run model.ircpkg` runs without it installed.
 
 _STAGES_HELP = "stages:\n" + "\n".join(f"  {s.number}. {s.name:<8} {s.summary}" for s in STAGES)
 
@@ -43,9 +41,11 @@ _TARGET_HELP = "llvm (host CPU), cuda, opencl, or ref (numpy reference of hl-opt
 _CUDA_ARCH_HELP = "the GPU architecture of --target cuda, e.g. sm_90 (required for cuda)"
 
 
-def _instruments(args: argparse.Namespace, to_files: bool) -> tuple[list[Instrument], PassTiming | None]:
+def _instruments(args: argparse.Namespace, to_files: bool) -> tuple[list, object | None]:
     """The instruments the flags ask for; IR dumps go to files (`to_files`) or to stderr."""
-    instruments: list[Instrument] = []
+    from irc.driver.instruments import IRPrinter, PassTiming
+
+    instruments: list = []
     if args.print_ir_after_all or args.print_ir_after_change:
         instruments.append(IRPrinter(only_changed=args.print_ir_after_change, stream=None if to_files else sys.stderr))
     instruments += _progress(args)
@@ -55,8 +55,10 @@ def _instruments(args: argparse.Namespace, to_files: bool) -> tuple[list[Instrum
     return instruments, timing
 
 
-def _progress(args: argparse.Namespace) -> list[Instrument]:
+def _progress(args: argparse.Namespace) -> list:
     """A StageProgress instrument when `--progress` is on (default: stderr is a terminal)."""
+    from irc.driver.instruments import StageProgress
+
     show = args.progress if args.progress is not None else sys.stderr.isatty()
     return [StageProgress()] if show else []
 
@@ -70,6 +72,9 @@ def _target(args: argparse.Namespace) -> str | dict:
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
+    from irc.driver.inputs import load_program
+    from irc.driver.pipeline import Pipeline
+
     if args.emit and args.stop_after and stage(args.emit).number > stage(args.stop_after).number:
         raise InputError(f"--emit {args.emit} comes after --stop-after {args.stop_after}")
     to_package = bool(args.output and args.output.endswith(package.SUFFIX))
@@ -111,6 +116,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.input.endswith(package.SUFFIX):
         outputs = run_package(args)
     else:
+        from irc.driver.inputs import load_program
+        from irc.driver.pipeline import Pipeline
+        from irc.frontend.tensor import manual_seed
+
         manual_seed(args.seed)  # parameters a Python INPUT initializes randomly are reproducible too
         program = load_program(args.input)
         arrays = load_input_arrays(program.inputs, args.inputs, args.seed)
@@ -139,6 +148,12 @@ def run_package(args: argparse.Namespace) -> dict[str, np.ndarray]:
 
 
 def cmd_opt(args: argparse.Namespace) -> int:
+    from irc.driver.inputs import parse_mlir_file
+    from irc.driver.instruments import verify_module
+    from irc.driver.pipeline import run_passes
+    from irc.ir import print_module
+    from irc.lowering.registry import parse_pipeline
+
     pipeline = parse_pipeline(args.passes)
     module = parse_mlir_file(args.file)
     verify_module(module, f"input {args.file}")
@@ -288,14 +303,16 @@ _LOCATED = re.compile(r"^\S+:\d+(:\d+)?: ")
 
 def error_message(e: BaseException) -> tuple[str, int] | None:
     """(message, exit code) for an error a user can cause, None for a bug in irc."""
-    if isinstance(e, ParseError):
-        context = e.span.print_with_context().split("\n", 1)[1].rstrip("\n")
-        return f"{e.span.get_location()}: {e.msg}\n{context}", 1
-    if isinstance(e, UnknownPassError):
-        return str(e), 2
     if isinstance(e, IRCError):
         return str(e), e.exit_code
-    if isinstance(e, VerifyException):
+    # xDSL's and the pass registry's errors can only come from a command that imported them
+    xdsl_errors, registry = sys.modules.get("xdsl.utils.exceptions"), sys.modules.get("irc.lowering.registry")
+    if xdsl_errors is not None and isinstance(e, xdsl_errors.ParseError):
+        context = e.span.print_with_context().split("\n", 1)[1].rstrip("\n")
+        return f"{e.span.get_location()}: {e.msg}\n{context}", 1
+    if registry is not None and isinstance(e, registry.UnknownPassError):
+        return str(e), 2
+    if xdsl_errors is not None and isinstance(e, xdsl_errors.VerifyException):
         return f"the IR does not verify: {e}", 1
     return None
 

@@ -136,7 +136,7 @@ class StageProgress(Instrument):
 
     def before_pass(self, run: PassRun, module: ModuleOp) -> None:
         if run.stage != self._stage:
-            from irc.driver.pipeline import stage
+            from irc.driver.stages import stage
 
             self._stage = run.stage
             s = stage(run.stage)

@@ -12,8 +12,9 @@ import pytest
 from driver_test_passes import HL_TEXT, fake_compile, hl_oracle, real_pipeline_available, register
 
 from irc.driver import pipeline
+from irc.driver.arrays import random_inputs
 from irc.driver.cli import main
-from irc.driver.inputs import input_specs, random_inputs
+from irc.driver.inputs import input_specs
 from irc.ir import parse_module
 
 ROOT = Path(__file__).resolve().parents[2]

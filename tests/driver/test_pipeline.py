@@ -14,10 +14,11 @@ from driver_test_passes import (
     register,
 )
 
-from irc.driver import pipeline
+from irc.driver import stages
 from irc.driver.inputs import load_program, parse_mlir_file
 from irc.driver.instruments import IRPrinter, PassTiming
-from irc.driver.pipeline import STAGE_NAMES, Pipeline, run_passes
+from irc.driver.pipeline import Pipeline, run_passes
+from irc.driver.stages import STAGE_NAMES
 from irc.errors import FrontendError, InputError, PassError
 from irc.ir import parse_module
 
@@ -31,9 +32,9 @@ def identity_pipeline(monkeypatch):
 
 def test_stage_names_are_the_contract():
     assert STAGE_NAMES == ("hl", "hl-opt", "linalg", "buffers", "loops", "tir", "target")
-    assert [s.number for s in pipeline.STAGES] == list(range(1, 8))
-    table = pipeline.stages_table()
-    for s in pipeline.STAGES:
+    assert [s.number for s in stages.STAGES] == list(range(1, 8))
+    table = stages.stages_table()
+    for s in stages.STAGES:
         assert s.name in table and all(p in table for p in s.passes)
 
 

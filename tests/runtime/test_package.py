@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 import irc
+from irc.driver.arrays import random_inputs
 from irc.driver.cli import main
-from irc.driver.inputs import load_program, random_inputs
+from irc.driver.inputs import load_program
 from irc.driver.pipeline import Pipeline
 from irc.errors import IRCError
 from irc.frontend.tracing import trace
@@ -90,6 +91,39 @@ def test_round_trip_in_a_fresh_process(compiled, module, args, tmp_path):
     (out,) = np.load(tmp_path / "out.npz").values()
     np.testing.assert_array_equal(out, lowering(*args)[0])
     np.testing.assert_allclose(out, run_hl(module, args)[0], rtol=1e-4, atol=1e-6)
+
+
+WITHOUT_COMPILER = """
+import sys
+BLOCKED = sys.argv.pop(1).split(",")
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ImportError(f"{name} is blocked: running a package must not need it")
+sys.meta_path.insert(0, Block())
+from irc.driver.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_cli_runs_a_package_without_the_compiler(compiled, args, tmp_path):
+    # `irc run model.ircpkg` with xDSL unimportable (and TVM too, but for llvm: its runtime library runs the code)
+    lowering, path = compiled
+    blocked = "xdsl" if lowering.target == "llvm" else "xdsl,tvm"
+    inputs = []
+    for spec, array in zip(package.load(path).inputs, args, strict=True):
+        np.save(tmp_path / f"{spec.name}.npy", array)
+        inputs += ["--input", f"{spec.name}={tmp_path / spec.name}.npy"]
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT_COMPILER, blocked, "run", str(path), *inputs, "-o", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, result.stderr
+    (out,) = [np.load(f) for f in sorted((tmp_path / "out").iterdir())]
+    np.testing.assert_array_equal(out, lowering(*args)[0])
 
 
 def test_entries_names_and_keyword_inputs(compiled, module, args):

@@ -1,0 +1,56 @@
+"""Input arrays for `irc run`: `--input NAME=FILE.npy` files and seeded random values.
+
+numpy only (no compiler import), so a compiled package runs on a machine without xDSL or TVM.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from irc.errors import InputError
+from irc.runtime.package import TensorSpec
+
+
+def random_inputs(specs: Sequence[TensorSpec], seed: int = 0) -> dict[str, np.ndarray]:
+    """Reproducible random arrays for `specs`: floats standard normal, ints in [0, 4), bools fair coins."""
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for s in specs:
+        if s.dtype.kind == "f":
+            arrays[s.name] = rng.standard_normal(s.shape).astype(s.dtype)
+        elif s.dtype.kind == "b":
+            arrays[s.name] = rng.random(s.shape) < 0.5
+        else:
+            arrays[s.name] = rng.integers(0, 4, s.shape).astype(s.dtype)
+    return arrays
+
+
+def load_input_arrays(specs: Sequence[TensorSpec], assignments: Sequence[str], seed: int = 0) -> list[np.ndarray]:
+    """The program's inputs in order: `NAME=FILE.npy` assignments, random (seeded) for the rest."""
+    by_name = {s.name: s for s in specs}
+    arrays = random_inputs(specs, seed)
+    given: set[str] = set()
+    for assignment in assignments:
+        name, eq, file = assignment.partition("=")
+        if not eq or not name or not file:
+            raise InputError(f"--input '{assignment}': expected NAME=FILE.npy")
+        if name not in by_name:
+            raise InputError(f"--input {name}: no such input; the inputs are {', '.join(by_name) or 'none'}")
+        if name in given:
+            raise InputError(f"--input {name}: given twice")
+        given.add(name)
+        try:
+            value = np.load(file, allow_pickle=False)
+        except FileNotFoundError:
+            raise InputError(f"--input {name}: {file}: no such file") from None
+        except Exception as e:
+            raise InputError(f"--input {name}: cannot read {file} as a .npy array: {e}") from None
+        spec = by_name[name]
+        if value.shape != spec.shape or value.dtype != spec.dtype:
+            raise InputError(
+                f"--input {name}: {file} holds {value.shape} {value.dtype}, but {name} is declared {spec.shape} {spec.dtype}"
+            )
+        arrays[name] = value
+    return [arrays[s.name] for s in specs]
