@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from irc.frontend.graph import GradMode, Node, build_module, data_node, topological_order
+from irc.frontend.graph import GradMode, Node, build_module, data_node, graph_key, topological_order
 
 
 class _GradModeContext:
@@ -89,6 +89,11 @@ def backward_graph(root: Node) -> tuple[list[Node], list[Node], list[Node]]:
     return inner, wrt, others
 
 
+#: gradient functions by (forward graph structure, number of leaves, seed kind), least recently used first
+_vjp_cache: dict[tuple, object] = {}
+_VJP_CACHE_SIZE = 256
+
+
 def backward(root: Node, gradient: Node | None, retain_graph: bool) -> list[tuple[Node, Node]]:
     """(leaf, gradient node) for every leaf requiring grad that `root` depends on."""
     from irc.frontend.transforms import replay
@@ -103,9 +108,16 @@ def backward(root: Node, gradient: Node | None, retain_graph: bool) -> list[tupl
                 f"second time (the graph was recorded at {n.loc[0]}:{n.loc[1]})"
             )
     args = [*wrt, *others]
-    module, _ = build_module([root], "loss", args=args, stop=lambda n: not _differentiable(n))
-    fn = next(iter(module.ops))
-    grad_fn = build_vjp(fn, list(range(len(wrt))), seed="input" if gradient is not None else "ones")
+    stop = lambda n: not _differentiable(n)  # noqa: E731
+    seed = "input" if gradient is not None else "ones"
+    key = (graph_key([root], stop, args)[0], len(wrt), seed)
+    grad_fn = _vjp_cache.pop(key, None)
+    if grad_fn is None:  # a new graph structure: build its gradient function (an eager loop reuses it)
+        module, _ = build_module([root], "loss", args=args, stop=stop)
+        grad_fn = build_vjp(next(iter(module.ops)), list(range(len(wrt))), seed=seed)
+    _vjp_cache[key] = grad_fn  # most recently used last
+    while len(_vjp_cache) > _VJP_CACHE_SIZE:
+        del _vjp_cache[next(iter(_vjp_cache))]
     with no_grad():
         inputs = [*args, *([gradient] if gradient is not None else [])]
         grads = replay(grad_fn, inputs)

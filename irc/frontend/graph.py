@@ -10,6 +10,7 @@ verifier can never disagree.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import sys
@@ -105,9 +106,15 @@ class Placeholder(Node):
     index: int = 0
 
 
+@functools.lru_cache(maxsize=1024)
+def _leaf_type(shape: tuple[int, ...], dtype: np.dtype) -> TensorType:
+    """The TensorType of a value (built once per shape and dtype: xDSL verifies every new attribute)."""
+    return hl.tensor_type(shape, hl.element_type_of(dtype))
+
+
 def data_node(value) -> Node:
     """A leaf holding a realized value (a numpy array or a DeviceArray)."""
-    return Node(None, (), {}, hl.tensor_type(value.shape, hl.element_type_of(value.dtype)), value=value)
+    return Node(None, (), {}, _leaf_type(value.shape, value.dtype), value=value)
 
 
 def is_leaf(node: Node) -> bool:
@@ -155,23 +162,29 @@ def _attr_key(v):
     return tuple(v) if isinstance(v, (list, tuple)) else v
 
 
-def graph_key(outputs: Sequence[Node]) -> tuple[tuple, list[Node]]:
-    """A hashable structural key of the graph and its leaves in argument order.
+def graph_key(
+    outputs: Sequence[Node], stop: Callable[[Node], bool] = is_leaf, args: Sequence[Node] | None = None
+) -> tuple[tuple, list[Node]]:
+    """A hashable structural key of the graph and its arguments in order.
 
-    Two graphs with the same key compile to the same code; the leaves' values
-    are not part of the key (they are the arguments).
+    Two graphs with the same key compile to the same code (and have the same
+    gradient function); the arguments' values are not part of the key. The
+    graph ends at `stop` nodes; they are the arguments, in first-use order
+    unless `args` orders them (as `build_module` does).
     """
-    order = topological_order(outputs)
+    order = topological_order(outputs, stop)
     index = {id(n): i for i, n in enumerate(order)}
-    leaves = [n for n in order if is_leaf(n)]
+    if args is None:
+        args = [n for n in order if stop(n)]
+    position = {id(a): k for k, a in enumerate(args)}
     items = []
     for n in order:
-        if is_leaf(n):
-            items.append(("arg", n.type))
+        if id(n) in position:
+            items.append(("arg", position[id(n)], n.type))
         else:
             attrs = tuple(sorted((k, _attr_key(v)) for k, v in n.attrs.items()))
             items.append((n.op.name, tuple(index[id(i)] for i in n.inputs), attrs, n.type))
-    return (tuple(items), tuple(index[id(o)] for o in outputs)), leaves
+    return (tuple(items), tuple(index[id(o)] for o in outputs)), list(args)
 
 
 def build_module(

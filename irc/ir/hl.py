@@ -20,6 +20,7 @@ Textual form (custom assembly, round-trips)::
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import ClassVar
@@ -95,7 +96,13 @@ def is_float(element_type: Attribute) -> bool:
 
 
 def tensor_type(shape: Sequence[int], element_type: Attribute) -> TensorType:
-    return TensorType(element_type, [int(s) for s in shape])
+    return _tensor_type(tuple(int(s) for s in shape), element_type)
+
+
+@functools.lru_cache(maxsize=4096)
+def _tensor_type(shape: tuple[int, ...], element_type: Attribute) -> TensorType:
+    """Built once per shape and dtype: xDSL verifies every new attribute (the eager graph builds thousands)."""
+    return TensorType(element_type, list(shape))
 
 
 def shape_of(t: Attribute) -> tuple[int, ...]:
@@ -154,11 +161,19 @@ def _err(op: str, msg: str, types: Sequence[Attribute]) -> ShapeError:
 
 
 def broadcast_shapes(op: str, types: Sequence[Attribute]) -> tuple[int, ...]:
-    """numpy broadcasting of the operand shapes, or a ShapeError naming the op."""
-    try:
-        return tuple(np.broadcast_shapes(*(shape_of(t) for t in types)))
-    except ValueError:
-        raise _err(op, "shapes do not broadcast", types) from None
+    """numpy broadcasting of the operand shapes, or a ShapeError naming the op.
+
+    (In Python: `np.broadcast_shapes` costs ~100 us a call, and the eager graph makes thousands.)
+    """
+    shapes = [shape_of(t) for t in types]
+    out = [1] * max(map(len, shapes), default=0)
+    for shape in shapes:
+        for i, d in enumerate(shape, len(out) - len(shape)):
+            if d != 1:
+                if out[i] not in (1, d):
+                    raise _err(op, "shapes do not broadcast", types)
+                out[i] = d
+    return tuple(out)
 
 
 def normalize_dim(op: str, dim: int, rank: int, types) -> int:

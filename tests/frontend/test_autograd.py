@@ -104,3 +104,28 @@ def test_jit_retraces_for_a_new_rank_instead_of_failing():
     assert f(np.ones(5, np.float32)).item() == 10.0
     assert f(np.ones((2, 3), np.float32)).item() == 12.0
     assert f.cache_size == 2
+
+
+def test_gradient_function_is_built_once_per_graph_structure(rng, monkeypatch):
+    # an eager training loop records the same graph every step: its VJP is built once and
+    # replayed on the new values; another structure (or another leaf set) gets its own
+    import irc.frontend.autograd as autograd
+    import irc.lowering.autodiff as autodiff
+
+    monkeypatch.setattr(autograd, "_vjp_cache", {})  # no structure seen by an earlier test
+    built = []
+    real = autodiff.build_vjp
+    monkeypatch.setattr(autodiff, "build_vjp", lambda *a, **k: built.append(1) or real(*a, **k))
+    a, b = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    w = irc.tensor(b, requires_grad=True)
+    for values in (a, 2 * a, a - 1):
+        w.grad = None
+        x = irc.tensor(values)
+        (x * w).tanh().sum().backward()
+        np.testing.assert_allclose(w.grad.numpy(), values * (1 - np.tanh(values * b) ** 2), rtol=1e-5, atol=1e-6)
+    assert len(built) == 1
+    x = irc.tensor(a, requires_grad=True)
+    (x * w).tanh().sum().backward()  # same ops, but x now needs a gradient too
+    np.testing.assert_allclose(x.grad.numpy(), b * (1 - np.tanh(a * b) ** 2), rtol=1e-5, atol=1e-6)
+    (x * w).sin().sum().backward()  # another op
+    assert len(built) == 3
