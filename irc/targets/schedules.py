@@ -14,10 +14,11 @@ rule of its class whose preconditions hold:
   of the output innermost, the reduce loops around them;
 * other reductions: parallel over the spatial iterators, init hoisted.
 
-Rules are fail-safe: each runs on a copy of the schedule, and if a TVM primitive
-still refuses it, the block falls back to the next, simpler rule (in the end, no
-schedule at all). A schedule primitive that succeeds preserves the semantics, so
-a fallback costs speed, never correctness. The refusals are returned as notes.
+Rules are fail-safe: each runs on a copy of the schedule (or, for the simple
+elementwise rules, in place: see `_rules`), and if a TVM primitive still refuses
+it, the block falls back to the next, simpler rule (in the end, no schedule at
+all). A schedule primitive that succeeds preserves the semantics, so a fallback
+costs speed, never correctness. The refusals are returned as notes.
 
     mod, notes = schedule_cpu(mod, "fn", cpu_info(target))
 """
@@ -75,16 +76,25 @@ def _largest_divisor(n: int, candidates: list[int]) -> int:
     return next((c for c in candidates if n % c == 0), 1)
 
 
-def _only_writer(sch: Schedule, rv) -> bool:
+def count_writers(sch: Schedule) -> Counter:
+    """How many blocks write each buffer (see `_only_writer`)."""
+    writers = Counter()
+    for block in sch.get_child_blocks(sch.get_sblock("root")):
+        writers.update(region.source for region in _block(sch, block).writes)
+    return writers
+
+
+def _only_writer(sch: Schedule, rv, writers: Counter | None = None) -> bool:
     """The block is the only writer of its outputs, and (if spatial) reads none of them.
 
     These are the dataflow conditions of TVM's complete / reduction blocks, which
-    `parallel`, `cache_write` and `decompose_reduction` require.
+    `parallel`, `cache_write` and `decompose_reduction` require. `writers` is
+    `count_writers` of the unscheduled function: the rules never add a writer to
+    another block's buffer, so counting once holds for every block (counting
+    anew walks every block: quadratic in a training step's ~200 blocks).
     """
     block = _block(sch, rv)
-    writers = Counter()
-    for other in sch.get_child_blocks(sch.get_sblock("root")):
-        writers.update(region.source for region in _block(sch, other).writes)
+    writers = writers if writers is not None else count_writers(sch)
     written = [region.source for region in block.writes]
     if any(writers[buffer] != 1 for buffer in written):
         return False
@@ -92,14 +102,16 @@ def _only_writer(sch: Schedule, rv) -> bool:
     return is_reduction or not any(r.source.same_as(w) for r in block.reads for w in written)
 
 
-def schedule_elementwise(sch: Schedule, name: str, cpu: CPUInfo, parallel: bool = True) -> bool:
+def schedule_elementwise(
+    sch: Schedule, name: str, cpu: CPUInfo, parallel: bool = True, writers: Counter | None = None
+) -> bool:
     """Fuse all loops; parallel chunks outside (when the block may run in parallel), SIMD lanes inside."""
     block = sch.get_sblock(name)
     loops = sch.get_loops(block)
     if not loops:
         return False
     total = math.prod(_extents(sch, loops))
-    parallel = parallel and total >= _MIN_PARALLEL_WORK and _only_writer(sch, block)
+    parallel = parallel and total >= _MIN_PARALLEL_WORK and _only_writer(sch, block, writers)
     fused = sch.fuse(*loops) if len(loops) > 1 else loops[0]
     store = _store(_block(sch, block))
     lanes = cpu.lanes(str(store.buffer.dtype)) if store is not None else 1
@@ -113,13 +125,15 @@ def schedule_elementwise(sch: Schedule, name: str, cpu: CPUInfo, parallel: bool 
     return True
 
 
-def schedule_reduction(sch: Schedule, name: str, cpu: CPUInfo, parallel: bool = True) -> bool:
+def schedule_reduction(
+    sch: Schedule, name: str, cpu: CPUInfo, parallel: bool = True, writers: Counter | None = None
+) -> bool:
     """Parallel over the fused spatial loops; the init leaves the reduce loops."""
     block = sch.get_sblock(name)
     block_stmt = _block(sch, block)
     loops = sch.get_loops(block)
     n_spatial = _n_spatial(block_stmt)
-    has_init = block_stmt.init is not None and _only_writer(sch, block)
+    has_init = block_stmt.init is not None and _only_writer(sch, block, writers)
     if n_spatial > 0 and parallel and has_init and math.prod(_extents(sch, loops)) >= _MIN_PARALLEL_WORK:
         spatial = loops[:n_spatial]
         fused = sch.fuse(*spatial) if n_spatial > 1 else spatial[0]
@@ -137,7 +151,7 @@ def _contiguous_var(load: TensorLoad) -> tirx.Var | None:
     return last if isinstance(last, tirx.Var) else None
 
 
-def schedule_row_reduction(sch: Schedule, name: str, cpu: CPUInfo) -> bool:
+def schedule_row_reduction(sch: Schedule, name: str, cpu: CPUInfo, writers: Counter | None = None) -> bool:
     """`O[s] = O[s] + X[s, r]` with `r` the contiguous index of `X` (a softmax row sum):
     per row, `rfactor` into SIMD-lane partial results (vectorized), then sum the lanes."""
     block = sch.get_sblock(name)
@@ -147,7 +161,7 @@ def schedule_row_reduction(sch: Schedule, name: str, cpu: CPUInfo) -> bool:
     # TVM's rfactor knows the standard reducers only (not the NaN-propagating float max/min).
     if store is None or not isinstance(store.value, tirx.Add | tirx.Mul | tirx.Max | tirx.Min):
         return False
-    if block_stmt.init is None or n_spatial == 0 or not _only_writer(sch, block):
+    if block_stmt.init is None or n_spatial == 0 or not _only_writer(sch, block, writers):
         return False
     reduce_vars = [iv.var for iv in block_stmt.iter_vars[n_spatial:]]
     reads = [r for r in block_stmt.reads if not r.source.same_as(store.buffer)]
@@ -174,14 +188,14 @@ def schedule_row_reduction(sch: Schedule, name: str, cpu: CPUInfo) -> bool:
     return True
 
 
-def schedule_column_reduction(sch: Schedule, name: str, cpu: CPUInfo) -> bool:
+def schedule_column_reduction(sch: Schedule, name: str, cpu: CPUInfo, writers: Counter | None = None) -> bool:
     """`O[.., j] = O[.., j] op X[.., r, .., j]` with `j` (the last spatial iterator) the contiguous index
     of every access (`sum(0)`): split `j` by the SIMD width, reduce loops between, vectorize the lanes."""
     block = sch.get_sblock(name)
     block_stmt = _block(sch, block)
     store = _store(block_stmt)
     n_spatial = _n_spatial(block_stmt)
-    if store is None or block_stmt.init is None or n_spatial == 0 or not _only_writer(sch, block):
+    if store is None or block_stmt.init is None or n_spatial == 0 or not _only_writer(sch, block, writers):
         return False
     j = block_stmt.iter_vars[n_spatial - 1].var
     if not all(_same(_contiguous_read_var(r), j) for r in [*block_stmt.reads, *block_stmt.writes]):
@@ -262,7 +276,7 @@ def _uses(load: TensorLoad, var: tirx.Var) -> bool:
     return any(v.same_as(var) for v in tirx.analysis.undefined_vars(load))
 
 
-def schedule_contraction(sch: Schedule, name: str, cpu: CPUInfo) -> bool:
+def schedule_contraction(sch: Schedule, name: str, cpu: CPUInfo, writers: Counter | None = None) -> bool:
     """Register-tiled, B-packed matmul-like schedule; False if the block does not fit the pattern.
 
     The `MR x NR` accumulator tile lives in registers across the whole reduction. With enough
@@ -273,7 +287,7 @@ def schedule_contraction(sch: Schedule, name: str, cpu: CPUInfo) -> bool:
     block = sch.get_sblock(name)
     block_stmt = _block(sch, block)
     operands = _contraction_operands(block_stmt)
-    if operands is None or block_stmt.init is None or not _only_writer(sch, block):
+    if operands is None or block_stmt.init is None or not _only_writer(sch, block, writers):
         return False
     store, a_load, b_load, j_var = operands
     loops = sch.get_loops(block)
@@ -366,19 +380,29 @@ def _vectorize_pack(sch: Schedule, packed: s_tir.SBlockRV, nr: int) -> None:
     sch.parallel(sch.fuse(*loops[:-1]) if len(loops) > 2 else loops[0])
 
 
-def _rules(block: s_tir.SBlock) -> list[tuple[str, Rule]]:
-    """The rules to try on `block`, best first."""
+def _rules(block: s_tir.SBlock, writers: Counter) -> list[tuple[str, Rule, bool]]:
+    """The rules to try on `block`, best first, each with whether it may run on the schedule itself.
+
+    A rule that only fuses, splits, vectorizes and parallelizes the block's own
+    loops runs in place: if TVM refuses a step, the nest is left partly
+    scheduled, which is still correct. The others run on a copy (a copy of a
+    large function's schedule costs tens of milliseconds).
+    """
+
+    def with_writers(rule, **options) -> Rule:
+        return functools.partial(rule, writers=writers, **options)
+
     if not any(_is_reduce(iv) for iv in block.iter_vars):
         return [
-            ("elementwise", schedule_elementwise),
-            ("serial elementwise", functools.partial(schedule_elementwise, parallel=False)),
+            ("elementwise", with_writers(schedule_elementwise), True),
+            ("serial elementwise", with_writers(schedule_elementwise, parallel=False), True),
         ]
     return [
-        ("contraction", schedule_contraction),
-        ("row reduction", schedule_row_reduction),
-        ("column reduction", schedule_column_reduction),
-        ("reduction", schedule_reduction),
-        ("serial reduction", functools.partial(schedule_reduction, parallel=False)),
+        ("contraction", with_writers(schedule_contraction), False),
+        ("row reduction", with_writers(schedule_row_reduction), False),
+        ("column reduction", with_writers(schedule_column_reduction), False),
+        ("reduction", with_writers(schedule_reduction), False),
+        ("serial reduction", with_writers(schedule_reduction, parallel=False), False),
     ]
 
 
@@ -392,10 +416,11 @@ def schedule_cpu(mod: IRModule, func_name: str, cpu: CPUInfo) -> tuple[IRModule,
     sch.work_on(func_name)
     _loop_every_block(sch)
     names = [_block(sch, rv).name_hint for rv in sch.get_child_blocks(sch.get_sblock("root"))]
+    writers = count_writers(sch)
     notes: list[str] = []
     for name in names:
-        for rule_name, rule in _rules(_block(sch, sch.get_sblock(name))):
-            trial = sch.copy()
+        for rule_name, rule, in_place in _rules(_block(sch, sch.get_sblock(name)), writers):
+            trial = sch if in_place else sch.copy()
             try:
                 applied = rule(trial, name, cpu)
             except Exception as e:  # noqa: BLE001 - any refusal falls back to the next rule
@@ -403,7 +428,8 @@ def schedule_cpu(mod: IRModule, func_name: str, cpu: CPUInfo) -> tuple[IRModule,
                 continue
             if applied:
                 sch = trial
-                _loop_every_block(sch)
+                if not in_place:  # the elementwise rules leave no loop-less block behind
+                    _loop_every_block(sch)
                 break
     return sch.mod, notes
 

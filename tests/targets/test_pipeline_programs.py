@@ -85,9 +85,29 @@ def test_refused_rule_falls_back_to_the_next(monkeypatch, rng):
         return True
 
     rules = schedules._rules
-    monkeypatch.setattr(schedules, "_rules", lambda block: [("broken", refused), *[(n, r) for n, r in rules(block)]])
+    monkeypatch.setattr(
+        schedules, "_rules", lambda block, writers: [("broken", refused, False), *rules(block, writers)]
+    )
     compiled, arrays, expected = _compile(lambda x, y: (x @ y).softmax(-1), [(8, 16), (16, 24)], rng)
     assert compiled.schedule_notes and all("broken schedule failed" in n for n in compiled.schedule_notes)
+    _assert_close(compiled(*arrays), expected)
+
+
+def test_in_place_rule_refused_halfway_leaves_a_correct_nest(monkeypatch, rng):
+    """In-place rules (no schedule copy) that TVM refuses after some steps: the partly
+    scheduled nest still computes the same values, and the next rule still applies."""
+
+    def halfway(sch, name, cpu):
+        loops = sch.get_loops(sch.get_sblock(name))
+        sch.split(loops[0], [None, 1])  # a step TVM accepts,
+        raise ValueError("refused after one step")  # then one it refuses
+
+    rules = schedules._rules
+    monkeypatch.setattr(
+        schedules, "_rules", lambda block, writers: [("halfway", halfway, True), *rules(block, writers)]
+    )
+    compiled, arrays, expected = _compile(lambda x, y: (x * y + x).relu() @ y.T, [(32, 48), (32, 48)], rng)
+    assert compiled.schedule_notes and all("halfway schedule failed" in n for n in compiled.schedule_notes)
     _assert_close(compiled(*arrays), expected)
 
 
@@ -95,7 +115,7 @@ def test_unexpected_rule_crash_falls_back(monkeypatch, rng):
     def crash(sch, name, cpu):
         raise IndexError("bug in a rule")
 
-    monkeypatch.setattr(schedules, "_rules", lambda block: [("crash", crash)])
+    monkeypatch.setattr(schedules, "_rules", lambda block, writers: [("crash", crash, False)])
     compiled, arrays, expected = _compile(lambda x: x.sum(0) * 2.0, [(5, 7)], rng)
     assert any("IndexError: bug in a rule" in n for n in compiled.schedule_notes)
     _assert_close(compiled(*arrays), expected)
