@@ -87,12 +87,17 @@ class JitFunction:
 
     def __call__(self, *args):
         program, lowering, arrays = self._compiled(args)
-        for kind, *rest in program.implicit_inputs:
-            arrays.append(np.array(next_rng_key(), np.int64) if kind == "rng" else rest[0]._value())
+        for implicit in program.implicit_inputs:
+            arrays.append(np.array(next_rng_key(), np.int64) if implicit[0] == "rng" else _state_value(implicit[1]))
         device = self.device
         values = [move(a, device) for a in arrays]  # data stays on the device between calls
-        outputs = list(lowering(*values) if device == "cpu" else lowering.compiled.run_device(*values))
-        results = tuple(Tensor(data_node(o), device) for o in outputs[: program.num_outputs])
+        outputs = lowering(*values) if device == "cpu" else lowering.compiled.run_device(*values)
+        own = outputs[: program.num_outputs]
+        if device == "cpu" and len(outputs) > program.num_outputs:
+            # the CPU outputs of a call are views of shared arenas (see irc.runtime.executor):
+            # a result the caller keeps (one per step) must not keep its step's updated state alive
+            own = [o.copy() for o in own]
+        results = tuple(Tensor(data_node(o), device) for o in own)
         _write_back(program.updates, outputs[program.num_outputs :])
         if program.num_outputs == 0:
             return None
@@ -117,6 +122,12 @@ def compile_cached(module, target: str | dict):
     if lowering is None:
         lowering = _compiled_programs[key] = Pipeline(target=target).run(module)
     return lowering
+
+
+def _state_value(tensor: Tensor):
+    """`tensor._value()`, read straight off its node when it is realized (model state always is)."""
+    value = tensor._node.value
+    return tensor._value() if value is None else value
 
 
 def _write_back(updates, values) -> None:

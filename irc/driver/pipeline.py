@@ -156,6 +156,8 @@ class Lowering:
 
     def __call__(self, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
         """Run the last stage reached (the compiled code, or the `ref` interpreter)."""
+        if self.compiled is not None:  # tir or target is the last stage: run the code, no lookups
+            return tuple(self.compiled(*arrays))
         return self.execute(self.last_stage, *arrays)
 
 

@@ -36,6 +36,8 @@ def device_of(value) -> str:
 
 def move(value, kind: str):
     """`value` (numpy or DeviceArray) on device `kind`; no copy when it is already there."""
+    if kind == "cpu" and type(value) is np.ndarray:  # the common case, first
+        return value
     if device_of(value) == kind:
         return value
     host = value.to_numpy() if isinstance(value, DeviceArray) else np.asarray(value)

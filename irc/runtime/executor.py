@@ -5,6 +5,10 @@ the outputs (destination passing), then constant tensors. Calling it checks
 the inputs, allocates the outputs 64-byte aligned and hands every array to
 the function without a copy (numpy arrays cross over DLPack); only inputs
 that are not C-contiguous, or have another dtype, are converted once.
+The outputs of one call are views of fresh allocations (arenas): they
+never overlap, and an arena is freed when the last of its outputs is. The
+small outputs (a loss, a step counter) have an arena of their own, so that
+keeping one of them does not keep the large ones (the model state) alive.
 
     kernel = Kernel(fn, "mm", inputs=[((4, 8), "float32"), ...], outputs=[((4, 4), "float32")])
     (c,) = kernel(a, b)
@@ -25,10 +29,8 @@ Spec = tuple[tuple[int, ...], str]  # (shape, dtype)
 def aligned_empty(shape: Sequence[int], dtype: str | np.dtype, alignment: int = ALIGNMENT) -> np.ndarray:
     """An uninitialized C-contiguous array whose data starts on an `alignment`-byte boundary."""
     dtype = np.dtype(dtype)
-    size = math.prod(shape)
-    raw = np.empty(size * dtype.itemsize + alignment, dtype=np.uint8)
-    start = -raw.ctypes.data % alignment
-    return raw[start : start + size * dtype.itemsize].view(dtype).reshape(shape)
+    raw = np.empty(math.prod(shape) * dtype.itemsize + alignment, dtype=np.uint8)
+    return np.ndarray(shape, dtype, buffer=raw, offset=-raw.ctypes.data % alignment)
 
 
 def aligned_copy(array: np.ndarray) -> np.ndarray:
@@ -53,11 +55,19 @@ class Kernel:
         self.inputs = [(tuple(shape), np.dtype(dtype)) for shape, dtype in inputs]
         self.outputs = [(tuple(shape), np.dtype(dtype)) for shape, dtype in outputs]
         self.constants = [aligned_copy(np.asarray(c, order="C")) for c in constants]
+        # each output's place, (arena, byte offset): arena 0 holds the outputs of at most
+        # ALIGNMENT bytes, arena 1 the others; every output starts on an ALIGNMENT boundary
+        self._places: list[tuple[int, int]] = []
+        self._arena_sizes = [0, 0]
+        for shape, dtype in self.outputs:
+            nbytes = math.prod(shape) * dtype.itemsize
+            arena = int(nbytes > ALIGNMENT)
+            self._places.append((arena, self._arena_sizes[arena]))
+            self._arena_sizes[arena] += -(-nbytes // ALIGNMENT) * ALIGNMENT
 
     def _prepare(self, i: int, value) -> np.ndarray:
+        """Input `i` as the function takes it: checked, converted if it must be."""
         shape, dtype = self.inputs[i]
-        if type(value) is np.ndarray and value.shape == shape and value.dtype == dtype and value.flags.c_contiguous:
-            return value
         array = value if isinstance(value, np.ndarray) else np.asarray(value, dtype=dtype)
         if array.shape != shape:
             raise ValueError(f"{self.name}: input {i} has shape {array.shape}, expected {shape}")
@@ -69,10 +79,23 @@ class Kernel:
             array = aligned_copy(array)
         return array
 
+    def _allocate_outputs(self) -> list[np.ndarray]:
+        """Uninitialized outputs, each `ALIGNMENT`-aligned, as views of new arenas."""
+        arenas = [aligned_empty((size,), np.uint8) if size else None for size in self._arena_sizes]
+        return [
+            np.ndarray(shape, dtype, buffer=arenas[arena], offset=offset)
+            for (shape, dtype), (arena, offset) in zip(self.outputs, self._places)
+        ]
+
     def __call__(self, *inputs) -> tuple[np.ndarray, ...]:
         if len(inputs) != len(self.inputs):
             raise TypeError(f"{self.name} takes {len(self.inputs)} inputs, got {len(inputs)}")
-        args = [self._prepare(i, x) for i, x in enumerate(inputs)]
-        outputs = [aligned_empty(shape, dtype) for shape, dtype in self.outputs]
+        args = list(inputs)
+        for i, (value, (shape, dtype)) in enumerate(zip(inputs, self.inputs)):
+            # the common case, checked inline: an exact, C-contiguous numpy array is passed as it is
+            exact = type(value) is np.ndarray and value.shape == shape and value.dtype == dtype
+            if not (exact and value.flags.c_contiguous):
+                args[i] = self._prepare(i, value)
+        outputs = self._allocate_outputs()
         self.function(*args, *outputs, *self.constants)
         return tuple(outputs)

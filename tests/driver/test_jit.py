@@ -1,0 +1,63 @@
+"""irc.jit calls on the CPU: results and state updates against numpy, and what each call's memory keeps alive."""
+
+import gc
+import weakref
+
+import numpy as np
+
+import irc
+import irc.nn as nn
+import irc.optim as optim
+
+
+def linear_sgd_step(lr: float = 0.1):
+    """A jitted SGD step on `Linear(4, 3)` with loss sum(model(x)); returns (step, model)."""
+    model = nn.Linear(4, 3)
+    opt = optim.SGD(model.parameters(), lr=lr)
+
+    def step(x):
+        opt.zero_grad()
+        loss = model(x).sum()
+        loss.backward()
+        opt.step()
+        return loss
+
+    return irc.jit(step), model
+
+
+def test_step_results_and_updates_match_numpy():
+    step, model = linear_sgd_step()
+    x = np.random.default_rng(0).standard_normal((2, 4)).astype(np.float32)
+    for _ in range(3):
+        w, b = model.weight.numpy().copy(), model.bias.numpy().copy()
+        loss = step(irc.tensor(x))
+        np.testing.assert_allclose(loss.item(), (x @ w.T + b).sum(), rtol=1e-5)
+        np.testing.assert_allclose(model.weight.grad.numpy(), np.tile(x.sum(0), (3, 1)), rtol=1e-5)
+        np.testing.assert_allclose(model.weight.numpy(), w - 0.1 * x.sum(0), rtol=1e-5)
+        np.testing.assert_allclose(model.bias.numpy(), b - 0.1 * 2, rtol=1e-5)
+
+
+def test_updated_state_is_new_memory_on_every_call():
+    step, model = linear_sgd_step()
+    x = irc.tensor(np.ones((2, 4), np.float32))
+    step(x)
+    before = [model.weight.numpy(), model.bias.numpy(), model.weight.grad.numpy()]
+    kept = [a.copy() for a in before]
+    step(x)
+    after = [model.weight.numpy(), model.bias.numpy(), model.weight.grad.numpy()]
+    for old, copy, new in zip(before, kept, after, strict=True):
+        assert not np.shares_memory(old, new)
+        np.testing.assert_array_equal(old, copy)  # the later call did not write into the earlier one's arrays
+
+
+def test_a_kept_result_does_not_keep_its_steps_state_alive():
+    step, model = linear_sgd_step()
+    x = irc.tensor(np.ones((2, 4), np.float32))
+    losses = [step(x)]
+    state = model.weight.numpy()
+    memory = weakref.ref(state.base if state.base is not None else state)  # the first call's outputs
+    del state
+    losses.append(step(x))
+    gc.collect()
+    assert memory() is None
+    assert losses[0].item() != losses[1].item()
