@@ -81,6 +81,9 @@ def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
 
 
 def progress_bar(done: int, total: int, text: str, width: int = 28) -> None:
+    """A bar redrawn in place on a terminal; nothing when the output is a file or a pipe (the epoch lines remain)."""
+    if not sys.stdout.isatty():
+        return
     filled = width * done // total
     sys.stdout.write(f"\r  [{'#' * filled}{'.' * (width - filled)}] {done:3d}/{total} {text}")
     sys.stdout.flush()
@@ -108,9 +111,8 @@ def train(mode: str, epochs: int, batch_size: int, data, seed: int = 0) -> dict:
             losses.append(loss)
             progress_bar(b + 1, batches, f"epoch {epoch}/{epochs} loss {loss:.4f}")
         test_acc = accuracy(model, x_test, y_test)
-        print(
-            f"\r  epoch {epoch:2d}/{epochs}: train loss {np.mean(losses):.4f}, test accuracy {test_acc:6.2%}" + " " * 30
-        )
+        line = f"  epoch {epoch:2d}/{epochs}: train loss {np.mean(losses):.4f}, test accuracy {test_acc:6.2%}"
+        print(f"\r{line}{' ' * 30}" if sys.stdout.isatty() else line, flush=True)
     return {"accuracy": test_acc, "first_step_s": times[0], "step_s": statistics.median(times[1:] or times)}
 
 
