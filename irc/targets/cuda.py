@@ -11,6 +11,7 @@ Binaries are cached on disk by hash of (source, arch, compiler) in `$IRC_CACHE_D
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -41,6 +42,19 @@ def nvcc_cubin(source: str, arch: str, nvcc: str) -> bytes:
         return out.read_bytes()
 
 
+def cuda_include_paths() -> list[Path]:
+    """The header directories NVRTC needs for TVM's CUDA source (it includes libcu++'s <cuda/std/...>).
+
+    A CUDA toolkit's (`CUDA_HOME`, default /usr/local/cuda), then the pip wheels'
+    (`nvidia-cuda-cccl`, in the `cuda` extra); since CUDA 13 libcu++ sits in `include/cccl`.
+    """
+    roots = [Path(os.environ.get("CUDA_HOME", "/usr/local/cuda")) / "include"]
+    wheels = importlib.util.find_spec("nvidia")
+    if wheels is not None and wheels.submodule_search_locations:
+        roots += [Path(p) / cu / "include" for p in wheels.submodule_search_locations for cu in ("cu13", "cu12")]
+    return [path for root in roots for path in (root, root / "cccl") if path.is_dir()]
+
+
 def nvrtc_cubin(source: str, arch: str) -> bytes:
     """Compile CUDA C to a cubin for `arch` with NVRTC (cuda-python), for machines without nvcc."""
     try:
@@ -49,9 +63,7 @@ def nvrtc_cubin(source: str, arch: str) -> bytes:
         raise IRCError("compiling CUDA without nvcc needs NVRTC: pip install irc[cuda]") from e
     err, program = nvrtc.nvrtcCreateProgram(source.encode(), b"kernels.cu", 0, [], [])
     options = [f"--gpu-architecture={arch}".encode(), b"-default-device"]
-    include = Path(os.environ.get("CUDA_HOME", "/usr/local/cuda")) / "include"
-    if include.is_dir():
-        options.append(f"--include-path={include}".encode())
+    options += [f"--include-path={path}".encode() for path in cuda_include_paths()]
     (err,) = nvrtc.nvrtcCompileProgram(program, len(options), options)
     if int(err) != 0:
         _, size = nvrtc.nvrtcGetProgramLogSize(program)

@@ -4,6 +4,7 @@ import os
 import shutil
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -79,16 +80,55 @@ def test_schedule_classes():
     assert set(rules.values()) >= {"elementwise", "thread-per-output"}
 
 
-@pytest.mark.skipif(not shutil.which("nvcc"), reason="nvcc not installed")
-def test_cuda_source_compiles_with_nvcc():
-    """Every kernel of every program, for sm_80 and sm_90 (nvcc runs in parallel: it takes seconds each)."""
+@pytest.fixture(scope="module")
+def cuda_modules():
+    """(program name, arch) -> its compiled cuda module, for every test program on sm_80 and sm_90."""
     jobs = [(name, arch) for name in PROGRAMS for arch in ("sm_80", "sm_90")]
-    modules = {job: compile_loops(loops_module(job[0]), {"kind": "cuda", "arch": job[1]}) for job in jobs}
+    return {job: compile_loops(loops_module(job[0]), {"kind": "cuda", "arch": job[1]}) for job in jobs}
+
+
+def _assert_cubin_of(cubin: bytes, module, job) -> None:
+    assert cubin[:4] == b"\x7fELF" and cubin[18] == 190, job  # an ELF for e_machine EM_CUDA
+    assert all(launch.name.encode() in cubin for launch in module.plan.launches), job
+
+
+@pytest.mark.skipif(not shutil.which("nvcc"), reason="nvcc not installed")
+def test_cuda_source_compiles_with_nvcc(cuda_modules):
+    """Every kernel of every program, for sm_80 and sm_90 (nvcc runs in parallel: it takes seconds each)."""
+    jobs = list(cuda_modules)
     with ThreadPoolExecutor(os.cpu_count()) as pool:
-        cubins = dict(zip(jobs, pool.map(lambda job: nvcc_cubin(modules[job].source, job[1], "nvcc"), jobs)))
+        cubins = dict(zip(jobs, pool.map(lambda job: nvcc_cubin(cuda_modules[job].source, job[1], "nvcc"), jobs)))
     for job, cubin in cubins.items():
-        assert cubin[:4] == b"\x7fELF", job
-        assert all(launch.name.encode() in cubin for launch in modules[job].plan.launches), job
+        _assert_cubin_of(cubin, cuda_modules[job], job)
+
+
+def _nvrtc_loads() -> bool:
+    try:
+        from cuda.bindings import nvrtc
+
+        return int(nvrtc.nvrtcVersion()[0]) == 0
+    except Exception:  # no cuda-python, or no libnvrtc (nvidia-cuda-nvrtc, the cuda extra)
+        return False
+
+
+@pytest.mark.skipif(not _nvrtc_loads(), reason="NVRTC (pip install irc[cuda]) not available")
+@pytest.mark.parametrize("headers", ["wheels", "toolkit"])
+def test_cuda_source_compiles_with_nvrtc(headers, cuda_modules, monkeypatch, tmp_path):
+    """The path for a GPU machine without nvcc: every kernel of every program through NVRTC with
+    only the pip wheels' headers (no toolkit), and one program with a toolkit's headers."""
+    from irc.targets.cuda import cuda_include_paths, nvrtc_cubin
+
+    jobs = list(cuda_modules)
+    if headers == "wheels":
+        monkeypatch.setenv("CUDA_HOME", str(tmp_path))  # no toolkit there
+    elif (Path(os.environ.get("CUDA_HOME", "/usr/local/cuda")) / "include").is_dir():
+        jobs = jobs[:1]
+    else:
+        pytest.skip("no CUDA toolkit headers")
+    if not cuda_include_paths():
+        pytest.skip("no CUDA headers (nvidia-cuda-runtime and nvidia-cuda-cccl, the cuda extra)")
+    for job in jobs:
+        _assert_cubin_of(nvrtc_cubin(cuda_modules[job].source, job[1]), cuda_modules[job], job)
 
 
 @pytest.mark.skipif(not shutil.which("nvcc"), reason="nvcc not installed")
