@@ -55,6 +55,16 @@ def cuda_include_paths() -> list[Path]:
     return [path for root in roots for path in (root, root / "cccl") if path.is_dir()]
 
 
+def nvrtc_available() -> bool:
+    """NVRTC can be loaded (cuda-python and libnvrtc, both in the `cuda` extra)."""
+    try:
+        from cuda.bindings import nvrtc
+
+        return int(nvrtc.nvrtcVersion()[0]) == 0
+    except Exception:  # noqa: BLE001 - ImportError, or cuda-python's error for a missing libnvrtc
+        return False
+
+
 def nvrtc_cubin(source: str, arch: str) -> bytes:
     """Compile CUDA C to a cubin for `arch` with NVRTC (cuda-python), for machines without nvcc."""
     try:

@@ -23,6 +23,7 @@ from irc.errors import IRCError
 from irc.frontend.tracing import trace
 from irc.ir.interpreter import run_hl
 from irc.runtime import package
+from irc.targets.cuda import nvrtc_available
 
 ROOT = Path(__file__).resolve().parents[2]
 SHAPES = {"x": (4, 16), "w1": (16, 8), "b1": (8,)}
@@ -247,9 +248,17 @@ def test_cli_compile_and_run(tmp_path, capsys):
     assert main(["compile", str(source), "--emit", "loops", "-o", str(tmp_path / "m2.ircpkg")]) == 2
 
 
-@pytest.mark.skipif(not shutil.which("nvcc"), reason="nvcc not installed")
-@pytest.mark.skipif(shutil.which("nvcc") is None, reason="saving a cuda package builds its cubin with nvcc")
-def test_cuda_package_written_without_a_gpu(module, args, tmp_path):
+@pytest.mark.parametrize("compiler", ["nvcc", "nvrtc"])
+def test_cuda_package_written_without_a_gpu(compiler, module, args, tmp_path, monkeypatch):
+    # saving a cuda package builds its cubin: with nvcc where it is on PATH, else NVRTC
+    if compiler == "nvcc" and shutil.which("nvcc") is None:
+        pytest.skip("nvcc not installed")
+    if compiler == "nvrtc":
+        if not nvrtc_available():
+            pytest.skip("NVRTC (the cuda extra) not installed")
+        monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no nvcc on it
+        assert shutil.which("nvcc") is None
+    monkeypatch.setenv("IRC_CACHE_DIR", str(tmp_path / "cache"))
     lowering = Pipeline({"kind": "cuda", "arch": "sm_80"}).run(module)
     path = package.save(lowering, tmp_path / "mlp.ircpkg")
     with zipfile.ZipFile(path) as archive:

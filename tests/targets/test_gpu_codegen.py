@@ -13,7 +13,7 @@ from irc.errors import CompileError, IRCError
 from irc.ir import parse_module
 from irc.runtime.plan import BufferSpec, ExecutionPlan, KernelLaunch, Scalar
 from irc.targets import compile_loops
-from irc.targets.cuda import nvcc_cubin
+from irc.targets.cuda import nvcc_cubin, nvrtc_available
 from irc.targets.gpu import gpu_target
 from tests.targets import loops_modules
 from tests.targets.gpu_programs import PROGRAMS, loops_module
@@ -102,16 +102,7 @@ def test_cuda_source_compiles_with_nvcc(cuda_modules):
         _assert_cubin_of(cubin, cuda_modules[job], job)
 
 
-def _nvrtc_loads() -> bool:
-    try:
-        from cuda.bindings import nvrtc
-
-        return int(nvrtc.nvrtcVersion()[0]) == 0
-    except Exception:  # no cuda-python, or no libnvrtc (nvidia-cuda-nvrtc, the cuda extra)
-        return False
-
-
-@pytest.mark.skipif(not _nvrtc_loads(), reason="NVRTC (pip install irc[cuda]) not available")
+@pytest.mark.skipif(not nvrtc_available(), reason="NVRTC (pip install irc[cuda]) not available")
 @pytest.mark.parametrize("headers", ["wheels", "toolkit"])
 def test_cuda_source_compiles_with_nvrtc(headers, cuda_modules, monkeypatch, tmp_path):
     """The path for a GPU machine without nvcc: every kernel of every program through NVRTC with
