@@ -36,9 +36,16 @@ def user_location() -> tuple[str, int, int]:
         frame = frame.f_back
     if frame is None:
         return ("<unknown>", 0, 0)
-    pos = next(itertools.islice(frame.f_code.co_positions(), frame.f_lasti // 2, None), None)
+    positions = _positions(frame.f_code)
+    pos = positions[frame.f_lasti // 2] if frame.f_lasti // 2 < len(positions) else None
     col = (pos[2] or 0) + 1 if pos else 0
     return (frame.f_code.co_filename, frame.f_lineno, col)
+
+
+@functools.lru_cache(maxsize=512)
+def _positions(code) -> tuple:
+    """The source positions of `code`'s instructions (walking them per recorded op cost ~1 us per instruction)."""
+    return tuple(code.co_positions())
 
 
 _serials = itertools.count()
