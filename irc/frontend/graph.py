@@ -128,9 +128,15 @@ def is_leaf(node: Node) -> bool:
     return node.op is None or node.value is not None
 
 
-def apply(op: type[hl.HLOp], inputs: Sequence[Node], result_type: Attribute | None = None, **attrs) -> Node:
-    """Record `op` on `inputs`; a shape error names the op and the user's line."""
-    loc = user_location()
+def apply(
+    op: type[hl.HLOp],
+    inputs: Sequence[Node],
+    result_type: Attribute | None = None,
+    location: tuple[str, int, int] | None = None,
+    **attrs,
+) -> Node:
+    """Record `op` on `inputs` (at `location`, default: the user's line); a shape error names the op and the line."""
+    loc = location or user_location()
     if result_type is None:
         full = {k: attrs.get(k, d) for k, d in op.ATTRS.items()}
         try:

@@ -47,10 +47,9 @@ def replay(fn: func.FuncOp, inputs: Sequence[Node]) -> list[Node]:
             node = graph.data_node(op.evaluate())
         else:
             attrs = {k: op.attr(k) for k in op.attributes}
-            node = graph.apply(type(op), [env[v] for v in op.operands], op.results[0].type, **attrs)
-            if isinstance(op.location, FileLineColLoc):
-                loc = op.location
-                node.loc = (loc.filename.data, loc.line.data, loc.column.data)
+            loc = op.location
+            where = (loc.filename.data, loc.line.data, loc.column.data) if isinstance(loc, FileLineColLoc) else None
+            node = graph.apply(type(op), [env[v] for v in op.operands], op.results[0].type, where, **attrs)
         env[op.results[0]] = node
     raise ValueError(f"@{fn.sym_name.data} has no func.return")
 
