@@ -721,12 +721,18 @@ def _same_device(first: Tensor, *others: Tensor) -> Tensor:
 # ---------------------------------------------------------------- creation
 
 
+#: numpy dtypes `tensor` keeps as they are (the others convert like Python numbers)
+_NUMPY_KEPT = {np.dtype(t) for t in ("float32", "float64", "int32", "int64", "bool")}
+
+
 def tensor(data, dtype=None, device: str = "cpu", requires_grad: bool = False) -> Tensor:
-    """A tensor from a list, scalar or numpy array (copied).  Floats default to float32."""
+    """A tensor from a list, scalar or numpy array (copied), as `torch.tensor`: a numpy array or
+    scalar keeps its dtype (float64 stays float64); Python floats become float32, ints int64."""
     if isinstance(data, Tensor):
         data = data.numpy()
     array = np.array(data, dtype=None if dtype is None else hl.NUMPY_DTYPES[dtype_short(dtype)])
-    if dtype is None:
+    keeps_dtype = isinstance(data, (np.ndarray, np.generic)) and array.dtype in _NUMPY_KEPT
+    if dtype is None and not keeps_dtype:
         if array.dtype.kind == "f":
             array = array.astype(np.float32)
         elif array.dtype.kind in "iu":

@@ -96,6 +96,31 @@ def test_creation():
     assert (irc.randn(3, 4).numpy() == a).all() and a.dtype == np.float32
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        np.ones(3),  # float64 array: kept (a float64 gradcheck stays float64)
+        np.ones(3, np.float32),
+        np.arange(3, dtype=np.int32),
+        np.float64(2.5),
+        np.array([True, False]),
+        [1.0, 2.0],  # Python floats: float32
+        [1, 2],  # Python ints: int64
+        2.5,
+        np.arange(3, dtype=np.int16),  # no int16 in irc: as Python ints
+    ],
+    ids=["f64", "f32", "i32", "f64-scalar", "bool", "floats", "ints", "float", "i16"],
+)
+def test_tensor_dtype_follows_torch(data):
+    torch = pytest.importorskip("torch")
+    expected = torch.tensor(data).dtype
+    got = irc.tensor(data).dtype
+    if expected == torch.int16:
+        assert got == np.int64
+    else:
+        assert str(got) == str(expected).removeprefix("torch.")
+
+
 def test_functional_losses(rng):
     logits = rng.standard_normal((5, 3)).astype(np.float32)
     target = np.array([0, 2, 1, 1, 0])
