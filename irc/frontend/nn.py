@@ -361,11 +361,7 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
-        self.weight = _empty(out_features, in_features)
-        self.bias = _empty(out_features) if bias else None
-        if not bias:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        _add_weight_and_bias(self, (out_features, in_features), bias)
 
     def reset_parameters(self) -> None:
         _reset_weight_and_bias(self.weight, self.bias)
@@ -375,6 +371,15 @@ class Linear(Module):
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+def _add_weight_and_bias(module: Module, weight_shape: tuple[int, ...], bias: bool) -> None:
+    """Register `weight` (and `bias` of weight_shape[0], or None) on a Linear/Conv2d and initialize them."""
+    module.weight = _empty(*weight_shape)
+    module.bias = _empty(weight_shape[0]) if bias else None
+    if not bias:
+        module.register_parameter("bias", None)
+    module.reset_parameters()
 
 
 def _reset_weight_and_bias(weight: Parameter, bias: Parameter | None) -> None:
@@ -411,11 +416,7 @@ class Conv2d(Module):
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.kernel_size, self.stride = _pair(kernel_size), _pair(stride)
         self.padding, self.dilation = _pair(padding), _pair(dilation)
-        self.weight = _empty(out_channels, in_channels // groups, *self.kernel_size)
-        self.bias = _empty(out_channels) if bias else None
-        if not bias:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        _add_weight_and_bias(self, (out_channels, in_channels // groups, *self.kernel_size), bias)
 
     def reset_parameters(self) -> None:
         _reset_weight_and_bias(self.weight, self.bias)
