@@ -138,11 +138,7 @@ def apply(
     """Record `op` on `inputs` (at `location`, default: the user's line); a shape error names the op and the line."""
     loc = location or user_location()
     if result_type is None:
-        full = {k: attrs.get(k, d) for k, d in op.ATTRS.items()}
-        try:
-            result_type = op.infer([n.type for n in inputs], full)
-        except hl.ShapeError as e:
-            raise FrontendError(str(e), loc[:2]) from None
+        result_type = _infer(op, [n.type for n in inputs], attrs, loc)
     requires_grad = (
         GradMode.enabled
         and op.DIFFERENTIABLE
@@ -150,6 +146,34 @@ def apply(
         and any(n.requires_grad for n in inputs)
     )
     return Node(op, tuple(inputs), attrs, result_type, loc, requires_grad=requires_grad)
+
+
+#: (op, ids of the operand types, attributes) -> (operand types, result type); see `_infer`
+_inferred: dict[tuple, tuple] = {}
+
+
+def _infer(op: type[hl.HLOp], types: list[TensorType], attrs: dict, loc: tuple[str, int, int]) -> TensorType:
+    """`op.infer`, memoized: an eager loop records the same ops on the same types every step, and
+    xDSL attributes are slow to compare. Keyed by the types' identities (TensorTypes are shared:
+    `hl.tensor_type` builds one per shape), checked against the stored types themselves."""
+    try:
+        key = (op, *map(id, types), *((k, _attr_key(v)) for k, v in attrs.items()))
+        hash(key)
+    except TypeError:  # an unhashable attribute value: no memo
+        key = None
+    hit = _inferred.get(key) if key is not None else None
+    if hit is not None and all(a is b for a, b in zip(hit[0], types, strict=True)):
+        return hit[1]
+    full = {k: attrs.get(k, d) for k, d in op.ATTRS.items()}
+    try:
+        result = op.infer(types, full)
+    except hl.ShapeError as e:
+        raise FrontendError(str(e), loc[:2]) from None
+    if key is not None:
+        if len(_inferred) >= 8192:
+            _inferred.clear()
+        _inferred[key] = (tuple(types), result)
+    return result
 
 
 def topological_order(outputs: Sequence[Node], stop: Callable[[Node], bool] = is_leaf) -> list[Node]:

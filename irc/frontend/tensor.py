@@ -51,12 +51,16 @@ def _is_float(short: str) -> bool:
     return short.startswith("f")
 
 
+_PROMOTION_ORDER = {"i1": 0, "i32": 1, "i64": 2, "f32": 3, "f64": 4}
+
+
 def _promote(a: str, b: str) -> str:
-    """PyTorch-style promotion of two tensor dtypes."""
-    order = ["i1", "i32", "i64", "f32", "f64"]
+    """PyTorch-style promotion of two tensor dtypes (a float wins over any int, else the wider)."""
+    if a == b:
+        return a
     if _is_float(a) != _is_float(b):
         return a if _is_float(a) else b
-    return max(a, b, key=order.index)
+    return max(a, b, key=_PROMOTION_ORDER.__getitem__)
 
 
 class Tensor:

@@ -68,12 +68,15 @@ NUMPY_DTYPES: dict[str, np.dtype] = {
 }
 
 
+_DTYPE_NAMES: dict[Attribute, str] = {t: name for name, t in DTYPES.items()}
+
+
 def dtype_name(element_type: Attribute) -> str:
     """The short name ('f32', 'i1', ...) of an xDSL element type."""
-    for name, t in DTYPES.items():
-        if t == element_type:
-            return name
-    raise VerifyException(f"unsupported element type {element_type}; hl supports {', '.join(DTYPES)}")
+    name = _DTYPE_NAMES.get(element_type)
+    if name is None:
+        raise VerifyException(f"unsupported element type {element_type}; hl supports {', '.join(DTYPES)}")
+    return name
 
 
 def numpy_dtype(element_type: Attribute) -> np.dtype:
