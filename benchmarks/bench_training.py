@@ -1,12 +1,14 @@
 """Training-step speed: irc eager and irc.jit vs PyTorch eager on the CPU, in one run.
 
-    python benchmarks/bench_training.py [--repeat 30]
+    python benchmarks/bench_training.py [--repeat 30] [--rounds 5]
 
 Two workloads, each one full step (forward, cross-entropy, backward, update):
 an MLP 784-256-10 with SGD (momentum 0.9) on a batch of 64, and the digits
 CNN of `examples/train_digits.py` with Adam on a batch of 64.  Reports the
 median step time after warm-up (the first irc steps compile) and the ratio
-to PyTorch (> 1 means irc is slower).
+to PyTorch (> 1 means irc is slower). The modes take turns (`--rounds` rounds
+of `--repeat` steps each), so machine noise falls on all of them; the last
+column is the range of the per-round ratios.
 """
 
 from __future__ import annotations
@@ -29,15 +31,36 @@ import irc.nn as nn  # noqa: E402
 import irc.optim as optim  # noqa: E402
 
 
-def median_time(step: Callable[[], object], warmup: int, repeat: int) -> float:
-    for _ in range(warmup):
-        step()
+def step_times(step: Callable[[], object], repeat: int) -> list[float]:
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
         step()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return times
+
+
+def alternating_medians(steps: dict[str, Callable[[], object]], warmup: int, repeat: int, rounds: int):
+    """Median step time per mode and the range of per-round ratios to torch.
+
+    The modes take turns, `repeat` steps at a time, for `rounds` rounds, so that a
+    slow spell of the machine falls on all of them rather than on one.
+    """
+    for step in steps.values():
+        for _ in range(warmup):
+            step()
+    samples: dict[str, list[float]] = {mode: [] for mode in steps}
+    ratios: dict[str, list[float]] = {mode: [] for mode in steps}
+    for _ in range(rounds):
+        medians = {}
+        for mode, step in steps.items():
+            times = step_times(step, repeat)
+            samples[mode] += times
+            medians[mode] = statistics.median(times)
+        for mode in steps:
+            if "torch" in medians:
+                ratios[mode].append(medians[mode] / medians["torch"])
+    return {mode: statistics.median(t) for mode, t in samples.items()}, ratios
 
 
 def irc_steps(make_model, make_opt, x: np.ndarray, y: np.ndarray) -> dict[str, Callable[[], object]]:
@@ -98,23 +121,25 @@ WORKLOADS = {
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--repeat", type=int, default=30, help="steps per mode per round")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of alternating modes")
     parser.add_argument("--warmup", type=int, default=3)
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
-    print(f"{'workload':34s} {'mode':10s} {'median ms':>10s} {'vs torch':>9s}")
+    print(f"{'workload':34s} {'mode':10s} {'median ms':>10s} {'vs torch':>9s}  per-round ratios")
     for name, (make_model, make_opt, shape) in WORKLOADS.items():
         x = rng.standard_normal(shape).astype(np.float32)
         y = rng.integers(0, 10, shape[0])
-        results = {}
+        steps = {}
         reference = torch_step(make_model, make_opt, x, y)
         if reference is not None:
-            results["torch"] = median_time(reference, args.warmup, args.repeat)
-        for mode, step in irc_steps(make_model, make_opt, x, y).items():
-            results[mode] = median_time(step, args.warmup, args.repeat)
-        for mode, seconds in results.items():
-            ratio = f"{seconds / results['torch']:8.2f}x" if "torch" in results else "      n/a"
-            print(f"{name:34s} {mode:10s} {seconds * 1e3:10.3f} {ratio}")
+            steps["torch"] = reference
+        steps.update(irc_steps(make_model, make_opt, x, y))
+        medians, ratios = alternating_medians(steps, args.warmup, args.repeat, args.rounds)
+        for mode, seconds in medians.items():
+            ratio = f"{seconds / medians['torch']:8.2f}x" if "torch" in medians else "      n/a"
+            spread = f"{min(ratios[mode]):.2f}-{max(ratios[mode]):.2f}x" if ratios[mode] else ""
+            print(f"{name:34s} {mode:10s} {seconds * 1e3:10.3f} {ratio}  {spread}")
     return 0
 
 
