@@ -156,12 +156,11 @@ def _infer(op: type[hl.HLOp], types: list[TensorType], attrs: dict, loc: tuple[s
     """`op.infer`, memoized: an eager loop records the same ops on the same types every step, and
     xDSL attributes are slow to compare. Keyed by the types' identities (TensorTypes are shared:
     `hl.tensor_type` builds one per shape), checked against the stored types themselves."""
+    key = (op, *map(id, types), *((k, _attr_key(v)) for k, v in attrs.items()))
     try:
-        key = (op, *map(id, types), *((k, _attr_key(v)) for k, v in attrs.items()))
-        hash(key)
+        hit = _inferred.get(key)
     except TypeError:  # an unhashable attribute value: no memo
-        key = None
-    hit = _inferred.get(key) if key is not None else None
+        key = hit = None
     if hit is not None and all(a is b for a, b in zip(hit[0], types, strict=True)):
         return hit[1]
     full = {k: attrs.get(k, d) for k, d in op.ATTRS.items()}

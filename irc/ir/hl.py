@@ -573,8 +573,19 @@ class TransposeOp(HLOp):
             raise _err("transpose", f"perm {list(perm)} is not a permutation of {len(shape)} dims", types)
         return tensor_type([shape[p] for p in perm], t.element_type)
 
+    @property
+    def is_matrix_transpose(self) -> bool:
+        """It swaps the last two dims only (transposes every matrix of a batch)."""
+        perm = tuple(self.attr("perm"))
+        return len(perm) >= 2 and perm == matrix_transpose_perm(len(perm))
+
     def evaluate(self, x):
         return np.asarray(np.transpose(x, self.attr("perm")), order="C")
+
+
+def matrix_transpose_perm(rank: int) -> tuple[int, ...]:
+    """The hl.transpose perm of rank `rank` that swaps the last two dims."""
+    return (*range(rank - 2), rank - 1, rank - 2)
 
 
 @irdl_op_definition

@@ -87,17 +87,13 @@ class TransposeMatmulResult(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: hl.TransposeOp, rewriter: PatternRewriter) -> None:
         mm = op.x.owner
-        rank = len(op.attr("perm"))
-        if not isinstance(mm, hl.MatmulOp) or len(list(mm.result.uses)) != 1:
-            return
-        if list(op.attr("perm")) != [*range(rank - 2), rank - 1, rank - 2]:
+        if not isinstance(mm, hl.MatmulOp) or len(list(mm.result.uses)) != 1 or not op.is_matrix_transpose:
             return
         if min(len(shape_of(mm.lhs.type)), len(shape_of(mm.rhs.type))) < 2:
             return
         swapped = []
         for x in (mm.rhs, mm.lhs):
-            r = len(shape_of(x.type))
-            t = hl.TransposeOp.make([x], perm=(*range(r - 2), r - 1, r - 2))
+            t = hl.TransposeOp.make([x], perm=hl.matrix_transpose_perm(len(shape_of(x.type))))
             t.location = op.location
             swapped.append(t)
         new = hl.MatmulOp.make([s.result for s in swapped])

@@ -561,10 +561,7 @@ class LowerPad(LowerHLOp):
 
 def _swaps_last_two(op: Operation | None) -> bool:
     """`op` is an hl.transpose that swaps only the last two dims (a matrix transpose)."""
-    if not isinstance(op, hl.TransposeOp):
-        return False
-    perm, rank = list(op.attr("perm")), len(op.attr("perm"))
-    return rank >= 2 and perm == [*range(rank - 2), rank - 1, rank - 2]
+    return isinstance(op, hl.TransposeOp) and op.is_matrix_transpose
 
 
 class LowerMatmul(LowerHLOp):

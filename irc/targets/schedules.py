@@ -49,6 +49,7 @@ _K_UNROLL = 8
 _MIN_VECTOR_ROW = 4
 
 # A rule schedules one block (by name) in place; False: its preconditions do not hold.
+# The schedule_* functions also take the function's writer counts, bound by `_rules`.
 Rule = Callable[[Schedule, str, CPUInfo], bool]
 
 
@@ -84,7 +85,7 @@ def count_writers(sch: Schedule) -> Counter:
     return writers
 
 
-def _only_writer(sch: Schedule, rv, writers: Counter | None = None) -> bool:
+def _only_writer(sch: Schedule, rv, writers: Counter) -> bool:
     """The block is the only writer of its outputs, and (if spatial) reads none of them.
 
     These are the dataflow conditions of TVM's complete / reduction blocks, which
@@ -94,7 +95,6 @@ def _only_writer(sch: Schedule, rv, writers: Counter | None = None) -> bool:
     anew walks every block: quadratic in a training step's ~200 blocks).
     """
     block = _block(sch, rv)
-    writers = writers if writers is not None else count_writers(sch)
     written = [region.source for region in block.writes]
     if any(writers[buffer] != 1 for buffer in written):
         return False
@@ -102,9 +102,7 @@ def _only_writer(sch: Schedule, rv, writers: Counter | None = None) -> bool:
     return is_reduction or not any(r.source.same_as(w) for r in block.reads for w in written)
 
 
-def schedule_elementwise(
-    sch: Schedule, name: str, cpu: CPUInfo, parallel: bool = True, writers: Counter | None = None
-) -> bool:
+def schedule_elementwise(sch: Schedule, name: str, cpu: CPUInfo, writers: Counter, parallel: bool = True) -> bool:
     """Fuse all loops; parallel chunks outside (when the block may run in parallel), SIMD lanes inside."""
     block = sch.get_sblock(name)
     loops = sch.get_loops(block)
@@ -125,9 +123,7 @@ def schedule_elementwise(
     return True
 
 
-def schedule_reduction(
-    sch: Schedule, name: str, cpu: CPUInfo, parallel: bool = True, writers: Counter | None = None
-) -> bool:
+def schedule_reduction(sch: Schedule, name: str, cpu: CPUInfo, writers: Counter, parallel: bool = True) -> bool:
     """Parallel over the fused spatial loops; the init leaves the reduce loops."""
     block = sch.get_sblock(name)
     block_stmt = _block(sch, block)
@@ -151,7 +147,7 @@ def _contiguous_var(load: TensorLoad) -> tirx.Var | None:
     return last if isinstance(last, tirx.Var) else None
 
 
-def schedule_row_reduction(sch: Schedule, name: str, cpu: CPUInfo, writers: Counter | None = None) -> bool:
+def schedule_row_reduction(sch: Schedule, name: str, cpu: CPUInfo, writers: Counter) -> bool:
     """`O[s] = O[s] + X[s, r]` with `r` the contiguous index of `X` (a softmax row sum):
     per row, `rfactor` into SIMD-lane partial results (vectorized), then sum the lanes."""
     block = sch.get_sblock(name)
@@ -188,7 +184,7 @@ def schedule_row_reduction(sch: Schedule, name: str, cpu: CPUInfo, writers: Coun
     return True
 
 
-def schedule_column_reduction(sch: Schedule, name: str, cpu: CPUInfo, writers: Counter | None = None) -> bool:
+def schedule_column_reduction(sch: Schedule, name: str, cpu: CPUInfo, writers: Counter) -> bool:
     """`O[.., j] = O[.., j] op X[.., r, .., j]` with `j` (the last spatial iterator) the contiguous index
     of every access (`sum(0)`): split `j` by the SIMD width, reduce loops between, vectorize the lanes."""
     block = sch.get_sblock(name)
@@ -276,7 +272,7 @@ def _uses(load: TensorLoad, var: tirx.Var) -> bool:
     return any(v.same_as(var) for v in tirx.analysis.undefined_vars(load))
 
 
-def schedule_contraction(sch: Schedule, name: str, cpu: CPUInfo, writers: Counter | None = None) -> bool:
+def schedule_contraction(sch: Schedule, name: str, cpu: CPUInfo, writers: Counter) -> bool:
     """Register-tiled, B-packed matmul-like schedule; False if the block does not fit the pattern.
 
     The `MR x NR` accumulator tile lives in registers across the whole reduction. With enough
