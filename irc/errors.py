@@ -34,3 +34,7 @@ class PassError(IRCError):
 
 class CompileError(IRCError):
     """Code generation failed for a target."""
+
+
+class ExecutionError(IRCError):
+    """Running compiled code failed: out of memory, a device error."""

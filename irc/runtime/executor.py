@@ -21,6 +21,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from irc.errors import ExecutionError
+
 ALIGNMENT = 64
 
 Spec = tuple[tuple[int, ...], str]  # (shape, dtype)
@@ -96,6 +98,29 @@ class Kernel:
             exact = type(value) is np.ndarray and value.shape == shape and value.dtype == dtype
             if not (exact and value.flags.c_contiguous):
                 args[i] = self._prepare(i, value)
-        outputs = self._allocate_outputs()
-        self.function(*args, *outputs, *self.constants)
+        try:
+            outputs = self._allocate_outputs()
+            self.function(*args, *outputs, *self.constants)
+        except MemoryError as e:
+            raise self._out_of_memory() from e
+        except Exception as e:  # the compiled code's scratch allocation failed (TVM: std::bad_alloc)
+            if "bad_alloc" not in str(e):
+                raise
+            raise self._out_of_memory() from e
         return tuple(outputs)
+
+    def _out_of_memory(self) -> ExecutionError:
+        nbytes = sum(math.prod(shape) * dtype.itemsize for shape, dtype in self.outputs)
+        return ExecutionError(
+            f"{self.name}: out of memory (its outputs take {format_bytes(nbytes)}, "
+            "its scratch buffers more; see the buffers stage for their sizes)"
+        )
+
+
+def format_bytes(n: int) -> str:
+    """`n` bytes in the largest unit that keeps a number >= 1: '512 B', '3.0 GiB', '4.0 TiB'."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024:
+            return f"{n:.1f} {unit}" if unit != "B" else f"{n} B"
+        n /= 1024
+    return f"{n:.1f} TiB"

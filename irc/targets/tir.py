@@ -11,11 +11,18 @@ parameter per `memref.global` constant (the runtime passes its data), and one
 block-allocated buffer per `memref.alloc`. Views (`collapse_shape`,
 `expand_shape`, `subview`) are index rewrites onto the buffer they view.
 
+Index width: a func whose memrefs all have fewer than `INT32_INDEX_LIMIT`
+elements uses 32-bit index arithmetic (loop variables, buffer shapes, MLIR
+`index` values): it vectorizes best. A func with a larger memref uses 64-bit
+indices throughout, so flattened offsets and fused loop extents cannot wrap
+past 2^31. The decision is per func, at compile time, from its static shapes.
+
     prim_func, constants = translate_func(func_op)
 """
 
 from __future__ import annotations
 
+import contextvars
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -42,14 +49,23 @@ from xdsl.ir import Attribute, Operation, SSAValue
 _ARG_OFFSET_FACTOR = 1
 
 
+# Memrefs with at least this many elements need 64-bit indices. The margin below 2^31
+# covers loop extents that schedules round up to a multiple of a tile size.
+INT32_INDEX_LIMIT = 2**31 - 2**20
+
+# The index width of the func being translated (see the module docstring): MLIR's `index`
+# type has no width, so every scalar translation of an index value reads it from here.
+_index_dtype: contextvars.ContextVar[str] = contextvars.ContextVar("irc_tir_index_dtype", default="int32")
+
+
 class TranslationError(ValueError):
     """A loops-stage construct that the TIR translation does not support."""
 
 
 def tir_dtype(type_: Attribute) -> str:
-    """The TIR dtype string of an MLIR scalar type (`index` is int32)."""
+    """The TIR dtype string of an MLIR scalar type (`index` is the func's index width)."""
     if isinstance(type_, IndexType):
-        return "int32"
+        return _index_dtype.get()
     if isinstance(type_, IntegerType):
         width = type_.width.data
         return "bool" if width == 1 else f"int{width}"
@@ -100,6 +116,8 @@ def _collapse(view: View, op: memref.CollapseShapeOp) -> View:
     groups = [[d.value.data for d in g.data] for g in op.reassociation.data]
 
     def to_src(idx):
+        if not groups:  # collapsed to rank 0: every source dim has size 1
+            return [0] * len(src_shape)
         out = []
         for group, i in zip(groups, idx, strict=True):
             parts = []
@@ -196,8 +214,14 @@ def _unsigned(x: tirx.PrimExpr) -> tirx.PrimExpr:
     return tirx.reinterpret("u" + _dtype(x), x) if _dtype(x).startswith("int") else x
 
 
+def _bool_as_int(x: tirx.PrimExpr) -> tirx.PrimExpr:
+    """bool as int8 0/1: TVM's LLVM codegen compares bools with fcmp, which does not verify."""
+    return tirx.Cast("int8", x) if _dtype(x) == "bool" else x
+
+
 def _cmpi(op, a, b) -> tirx.PrimExpr:
     pred = arith.CMPI_COMPARISON_OPERATIONS[op.predicate.value.data]
+    a, b = _bool_as_int(a), _bool_as_int(b)
     if pred[0] == "u":
         a, b, pred = _unsigned(a), _unsigned(b), "s" + pred[1:]
     return {"eq": tirx.EQ, "ne": tirx.NE, "slt": tirx.LT, "sle": tirx.LE, "sgt": tirx.GT, "sge": tirx.GE}[pred](a, b)
@@ -263,7 +287,7 @@ _SCALAR: dict[str, Callable[..., tirx.PrimExpr]] = {
     "arith.minsi": tirx.Min,
     "arith.andi": lambda a, b: tirx.And(a, b) if _dtype(a) == "bool" else tirx.bitwise_and(a, b),
     "arith.ori": lambda a, b: tirx.Or(a, b) if _dtype(a) == "bool" else tirx.bitwise_or(a, b),
-    "arith.xori": lambda a, b: tirx.NE(a, b) if _dtype(a) == "bool" else tirx.bitwise_xor(a, b),
+    "arith.xori": lambda a, b: tirx.NE(_bool_as_int(a), _bool_as_int(b)) if _dtype(a) == "bool" else tirx.bitwise_xor(a, b),
     "arith.shli": tirx.shift_left,
     "arith.shrsi": tirx.shift_right,
     "arith.shrui": _unsigned_op(tirx.shift_right),
@@ -403,9 +427,14 @@ class _FuncTranslator:
 
     # -- buffers
 
+    def _extents(self, shape: Sequence[int]) -> list[tirx.IntImm]:
+        """Buffer dims or loop extents in the func's index width."""
+        index = _index_dtype.get()
+        return [tirx.IntImm(index, int(n)) for n in shape]
+
     def _param(self, name: str, type_: MemRefType) -> tirx.Buffer:
         buffer = T.buffer(
-            type_.get_shape(),
+            self._extents(type_.get_shape()),
             tir_dtype(type_.element_type),
             buffer_name=name,
             align=_element_bytes(type_),
@@ -511,7 +540,7 @@ class _FuncTranslator:
         return slot
 
     def _alloc(self, shape: Sequence[int], dtype: str, name: str) -> tirx.Buffer:
-        return IRBuilder.name(name, T.sblock_alloc_buffer(list(shape), dtype, align=64))
+        return IRBuilder.name(name, T.sblock_alloc_buffer(self._extents(shape), dtype, align=64))
 
     def _emit_nest(self, nest: _Nest, init: tuple[_Nest, memref.StoreOp] | None) -> None:
         dims = nest.spatial + nest.reduce
@@ -530,14 +559,14 @@ class _FuncTranslator:
             with T.sblock(name):
                 self._emit_body(nest.body, before_stores)
         else:
-            with T.grid(*[d[2] for d in dims]) as loops:
+            with T.grid(*self._extents([d[2] for d in dims])) as loops:
                 loops = [loops] if len(dims) == 1 else loops
                 with T.sblock(name):
                     for k, ((iv, lo, extent, step), loop) in enumerate(zip(dims, loops, strict=True)):
                         axis = T.axis.spatial if k < len(nest.spatial) else T.axis.reduce
                         label = _iv_name(iv, k)
                         IRBuilder.name(label, loop)
-                        v = IRBuilder.name("v" + label, axis(extent, loop))
+                        v = IRBuilder.name("v" + label, axis(tirx.IntImm(_index_dtype.get(), extent), loop))
                         self.values[iv] = v * step + lo if (lo, step) != (0, 1) else v
                     if slot is not None and nest.reduce:
                         switch()
@@ -562,10 +591,11 @@ class _FuncTranslator:
             with T.sblock(name):
                 T.buffer_store(dst.buffer, tirx.BufferLoad(src.buffer, src.indices([])), dst.indices([]))
         else:
-            with T.grid(*shape) as loops:
+            extents = self._extents(shape)
+            with T.grid(*extents) as loops:
                 loops = [loops] if len(shape) == 1 else loops
                 with T.sblock(name):
-                    idx = [T.axis.spatial(n, loop) for n, loop in zip(shape, loops, strict=True)]
+                    idx = [T.axis.spatial(n, loop) for n, loop in zip(extents, loops, strict=True)]
                     T.buffer_store(dst.buffer, tirx.BufferLoad(src.buffer, src.indices(idx)), dst.indices(idx))
         dst.slot.written = True
 
@@ -665,10 +695,22 @@ class TranslatedFunc:
     constants: list[np.ndarray]  # data of the trailing constant parameters
 
 
+def index_dtype(func_op: func.FuncOp) -> str:
+    """The TIR index dtype of `func_op`: int64 when one of its memrefs has `INT32_INDEX_LIMIT` elements or more."""
+    types = [a.type for a in func_op.body.block.args]
+    types += [r.type for op in func_op.walk() for r in op.results]
+    wide = any(isinstance(t, MemRefType) and math.prod(t.get_shape()) >= INT32_INDEX_LIMIT for t in types)
+    return "int64" if wide else "int32"
+
+
 def translate_func(func_op: func.FuncOp, globals_: dict[str, memref.GlobalOp]) -> TranslatedFunc:
     """Translate one loops-stage `func.func` (see the module docstring)."""
     translator = _FuncTranslator(func_op, globals_)
-    prim_func = translator.translate()
+    token = _index_dtype.set(index_dtype(func_op))
+    try:
+        prim_func = translator.translate()
+    finally:
+        _index_dtype.reset(token)
     num_outputs = func_op.attributes.get("irc.num_outputs")
     arg_types = [(tuple(a.type.get_shape()), tir_dtype(a.type.element_type)) for a in func_op.body.block.args]
     return TranslatedFunc(
