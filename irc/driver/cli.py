@@ -9,7 +9,9 @@
     irc stages
 
 Errors users can cause print as one message (with file:line:col where there
-is one) and exit non-zero; `--traceback` shows the Python traceback instead.
+is one) and exit 2 (usage) or 1 (failure), Ctrl-C exits 130; `--traceback`
+shows the Python traceback instead. Output paths are checked before the
+compile starts, and outputs are written only when it succeeded (irc.driver.files).
 """
 
 from __future__ import annotations
@@ -18,14 +20,18 @@ import argparse
 import re
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 
 import numpy as np
 
+import irc
 from irc.driver.arrays import load_input_arrays
-from irc.driver.files import atomic_directory, atomic_write_text
+from irc.driver.files import check_output_directory, check_output_file, write_files
 from irc.driver.stages import STAGE_NAMES, STAGES, TARGETS, stage, stages_table
 from irc.errors import InputError, IRCError
 from irc.runtime import package
+from irc.runtime.cuda import check_arch
+from irc.runtime.files import write_file
 
 # The compiler (xDSL, TVM: irc.driver.pipeline, .inputs, .instruments, irc.lowering) is imported
 # by the commands that compile, so `irc run model.ircpkg` runs without it installed.
@@ -38,7 +44,10 @@ _INPUT_HELP = (
 )
 
 _TARGET_HELP = "llvm (host CPU), cuda, opencl, or ref (numpy reference of hl-opt); default: llvm"
-_CUDA_ARCH_HELP = "the GPU architecture of --target cuda, e.g. sm_90 (required for cuda)"
+_CUDA_ARCH_HELP = "the GPU architecture of --target cuda, sm_NN, e.g. sm_90 (default: that of GPU 0, if there is one)"
+
+#: the files `irc run -o DIR` writes: the only ones a later run removes from DIR (when it has fewer outputs)
+OUTPUT_FILE = re.compile(r"out\d+\.npy")
 
 
 def _instruments(args: argparse.Namespace, to_files: bool) -> tuple[list, object | None]:
@@ -64,11 +73,25 @@ def _progress(args: argparse.Namespace) -> list:
 
 
 def _target(args: argparse.Namespace) -> str | dict:
-    """`--target`, with `--cuda-arch` for cuda (default llvm)."""
+    """`--target` (default llvm); cuda with `--cuda-arch`, else the architecture of GPU 0."""
     target = args.target or "llvm"
     if args.cuda_arch and target != "cuda":
         raise InputError(f"--cuda-arch is for --target cuda, not {target}")
-    return {"kind": "cuda", "arch": args.cuda_arch} if args.cuda_arch else target
+    if target != "cuda":
+        return target
+    return {"kind": "cuda", "arch": args.cuda_arch or _gpu_arch()}
+
+
+def _gpu_arch() -> str:
+    """The architecture of GPU 0, for `--target cuda` without `--cuda-arch`."""
+    from irc.runtime.cuda import compute_capability
+
+    try:
+        return compute_capability()
+    except IRCError:
+        raise InputError(
+            "--target cuda: no CUDA GPU found to take the architecture from; pass --cuda-arch sm_NN (e.g. sm_90)"
+        ) from None
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
@@ -83,9 +106,14 @@ def cmd_compile(args: argparse.Namespace) -> int:
             f"-o {args.output}: a package holds the compiled code: it needs the whole pipeline "
             "for llvm, cuda or opencl (no --emit, --stop-after or --target ref)"
         )
+    if args.output:
+        check_output_file(args.output)
+    if args.dump_dir:
+        check_output_directory(args.dump_dir, "--dump-dir")
+    target = _target(args)
     program = load_program(args.input)
     instruments, timing = _instruments(args, to_files=args.dump_dir is not None)
-    pipeline = Pipeline(_target(args), args.stop_after or args.emit, instruments, grad=args.grad)
+    pipeline = Pipeline(target, args.stop_after or args.emit, instruments, grad=args.grad)
     lowering = pipeline.run(program.module, source=args.input)
     if args.dump_dir:
         lowering.dump(args.dump_dir)
@@ -95,7 +123,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
         package.save(lowering, args.output, input_names=[s.name for s in program.inputs])
         print(f"irc: wrote package {args.output} (target {lowering.target})", file=sys.stderr)
     elif args.output:
-        atomic_write_text(args.output, text)
+        write_file(args.output, text)
     elif not (args.dump_dir and args.emit is None):
         sys.stdout.write(text)
     if timing is not None:
@@ -113,28 +141,29 @@ def summarize(name: str, array: np.ndarray) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.output:
+        check_output_directory(args.output, "-o")
     if args.input.endswith(package.SUFFIX):
-        outputs = run_package(args)
+        results = run_package(args)
     else:
         from irc.driver.inputs import load_program
         from irc.driver.pipeline import Pipeline
         from irc.frontend.tensor import manual_seed
 
+        target = _target(args)
         manual_seed(args.seed)  # parameters a Python INPUT initializes randomly are reproducible too
         program = load_program(args.input)
         arrays = load_input_arrays(program.inputs, args.inputs, args.seed)
-        lowering = Pipeline(_target(args), args.stop_after, _progress(args)).run(program.module, source=args.input)
-        outputs = {f"out{i}": np.asarray(array) for i, array in enumerate(lowering(*arrays))}
+        results = Pipeline(target, args.stop_after, _progress(args)).run(program.module, source=args.input)(*arrays)
+    outputs = {f"out{i}": np.asarray(array) for i, array in enumerate(results)}
     if args.output:
-        with atomic_directory(args.output) as tmp:
-            for name, array in outputs.items():
-                np.save(tmp / f"{name}.npy", array)
+        write_files(args.output, {f"{n}.npy": package.npy_bytes(a) for n, a in outputs.items()}, stale=OUTPUT_FILE)
     for name, array in outputs.items():
         print(summarize(name, array))
     return 0
 
 
-def run_package(args: argparse.Namespace) -> dict[str, np.ndarray]:
+def run_package(args: argparse.Namespace) -> tuple[np.ndarray, ...]:
     """Run a compiled package on `--input` / random inputs named and shaped by its manifest."""
     if args.stop_after:
         raise InputError(f"{args.input} is a compiled package: it has no stages to stop after")
@@ -142,9 +171,7 @@ def run_package(args: argparse.Namespace) -> dict[str, np.ndarray]:
     kind = model.target["kind"]
     if (args.target and args.target != kind) or (args.cuda_arch and args.cuda_arch != model.target.get("arch")):
         raise InputError(f"{args.input} is compiled for {model.target}; it cannot run as --target {args.target}")
-    specs = list(model.inputs)
-    arrays = load_input_arrays(specs, args.inputs, args.seed)
-    return {spec.name: np.asarray(array) for spec, array in zip(model.outputs, model(*arrays), strict=True)}
+    return model(*load_input_arrays(list(model.inputs), args.inputs, args.seed))
 
 
 def cmd_opt(args: argparse.Namespace) -> int:
@@ -154,6 +181,8 @@ def cmd_opt(args: argparse.Namespace) -> int:
     from irc.ir import print_module
     from irc.lowering.registry import parse_pipeline
 
+    if args.output:
+        check_output_file(args.output)
     pipeline = parse_pipeline(args.passes)
     module = parse_mlir_file(args.file)
     verify_module(module, f"input {args.file}")
@@ -161,7 +190,7 @@ def cmd_opt(args: argparse.Namespace) -> int:
     run_passes(module, [(str(p.spec()), p) for p in pipeline.passes], "opt", instruments)
     out = print_module(module)
     if args.output:
-        atomic_write_text(args.output, out)
+        write_file(args.output, out)
     else:
         sys.stdout.write(out)
     if timing is not None:
@@ -199,16 +228,63 @@ def _add_progress_flag(p: argparse.ArgumentParser) -> None:
     )
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line: `irc: error: ... (see 'irc run --help')`, exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"irc: error: {message} (see '{self.prog} --help')\n")
+
+
+def _cuda_arch(text: str) -> str:
+    """`--cuda-arch`: sm_NN."""
+    try:
+        return check_arch(text)
+    except InputError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _seed(text: str) -> int:
+    """`--seed`: an integer in [0, 2**32)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"expected an integer from 0 to {2**32 - 1}, got '{text}'")
+    return value
+
+
+def version_text() -> str:
+    """`irc 0.1.0 (xdsl 0.74.0, apache-tvm 0.27.0)`, read from package metadata: fast, and imports neither."""
+
+    def installed(distribution: str) -> str:
+        try:
+            return metadata.version(distribution)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    return f"irc {irc.__version__} (xdsl {installed('xdsl')}, apache-tvm {installed('apache-tvm')})"
+
+
+class _VersionAction(argparse.Action):
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, help="print the versions of irc, xDSL and TVM and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.exit(0, version_text() + "\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--traceback", action="store_true", help="show the Python traceback of errors")
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="irc",
         description="irc: a multi-level IR compiler toolchain (hl -> linalg -> buffers -> loops -> TVM TIR -> code)",
         epilog=_STAGES_HELP + "\n\nrun `irc COMMAND --help` for the flags of each command.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[common],
     )
+    parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     raw = argparse.RawDescriptionHelpFormatter
 
@@ -222,7 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("input", metavar="INPUT", help=_INPUT_HELP)
     p.add_argument("--target", choices=TARGETS, help=_TARGET_HELP)
-    p.add_argument("--cuda-arch", metavar="SM", help=_CUDA_ARCH_HELP)
+    p.add_argument("--cuda-arch", type=_cuda_arch, metavar="SM", help=_CUDA_ARCH_HELP)
     p.add_argument("--emit", choices=STAGE_NAMES, metavar="STAGE", help="the stage to output (stops there)")
     p.add_argument(
         "-o",
@@ -256,7 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("input", metavar="INPUT", help=_INPUT_HELP + ", or a compiled package model.ircpkg")
     p.add_argument("--target", choices=TARGETS, help=_TARGET_HELP)
-    p.add_argument("--cuda-arch", metavar="SM", help=_CUDA_ARCH_HELP)
+    p.add_argument("--cuda-arch", type=_cuda_arch, metavar="SM", help=_CUDA_ARCH_HELP)
     p.add_argument(
         "--input",
         dest="inputs",
@@ -267,7 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--seed",
-        type=int,
+        type=_seed,
         default=0,
         help="seed of the random inputs and of irc's generator (parameter init) (default 0)",
     )
@@ -285,10 +361,11 @@ def build_parser() -> argparse.ArgumentParser:
         "opt",
         parents=[common],
         help="run passes on an .mlir file (like mlir-opt)",
-        description="Parse FILE, run the passes, print the result. Passes take options: -p 'a,b{opt=1}'.",
+        description="Parse and verify FILE, run the passes (none without -p), print the result. "
+        "Passes take options: -p 'a,b{opt=1}'.",
     )
     p.add_argument("file", metavar="FILE.mlir", help="the input IR (any stage 1-5)")
-    p.add_argument("-p", "--passes", required=True, metavar="PASSES", help="comma-separated pass pipeline")
+    p.add_argument("-p", "--passes", default="", metavar="PASSES", help="comma-separated pass pipeline (default: none)")
     p.add_argument("-o", "--output", metavar="OUT", help="write the result to OUT instead of stdout")
     _add_instrument_flags(p)
     p.set_defaults(fn=cmd_opt)
@@ -318,9 +395,15 @@ def error_message(e: BaseException) -> tuple[str, int] | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The `irc` command: its exit code (0 success, 1 failure, 2 usage error, 130 Ctrl-C)."""
     args = build_parser().parse_args(argv)
     try:
         return args.fn(args)
+    except KeyboardInterrupt:
+        if args.traceback:
+            raise
+        print("irc: interrupted", file=sys.stderr)
+        return 130
     except Exception as e:
         described = None if args.traceback else error_message(e)
         if described is None:

@@ -12,6 +12,7 @@ always; IR printing and timing on request), so passes stay silent.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,15 +21,27 @@ import numpy as np
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
 
-from irc.driver.files import atomic_directory
+from irc.driver.files import write_files
 from irc.driver.instruments import Instrument, IRPrinter, PassDump, PassRun, VerifyAfterEachPass, verify_module
-from irc.driver.stages import AUTODIFF_PASS, STAGES, TARGETS, stage
+from irc.driver.stages import AUTODIFF_PASS, STAGES, TARGETS, Stage, stage
 from irc.errors import CompileError, InputError, IRCError, PassError
 from irc.ir import make_context, print_module
 from irc.ir.interpreter import run_hl
 from irc.lowering.registry import available_passes
 
 _COMMENT = {"mlir": "//", "py": "#", "ll": ";", "cu": "//", "cl": "//"}
+
+
+def _dump_names(s: Stage) -> str:
+    """A regex of the files a dump writes for `s`: the stage file and, for MLIR stages, the per-pass files."""
+    base = f"{s.number:02d}-{re.escape(s.name)}"
+    if s.is_mlir:
+        return rf"{base}\.mlir|{base}/\d\d-[\w.-]+\.mlir"
+    return rf"{base}\.py" if s.name == "tir" else rf"{base}\.(?:ll|cu|cl)"
+
+
+#: the files a dump writes (`03-linalg.mlir`, `03-linalg/02-<pass>.mlir`, ...): the only ones a later dump removes
+DUMP_FILE = re.compile("|".join(_dump_names(s) for s in STAGES))
 
 
 def run_passes(
@@ -125,20 +138,21 @@ class Lowering:
         return {name: f"{stage(name).number:02d}-{name}.{self.extension(name)}" for name in self.stages}
 
     def dump(self, directory: str | os.PathLike) -> Path:
-        """Write one file per stage (and per pass when IR printing ran); all or nothing."""
-        with atomic_directory(directory) as tmp:
-            for name, file_name in self.file_names().items():
-                (tmp / file_name).write_text(self.header(name) + self.stages[name])
-            for d in self.pass_dumps:
-                s = stage(d.run.stage)
-                sub = tmp / f"{s.number:02d}-{s.name}"
-                sub.mkdir(exist_ok=True)
-                head = (
-                    f"// irc stage {s.number}/{len(STAGES)}: {s.name}, after pass {d.run.index}: {d.run.name}\n"
-                    f"// reproduce: {self.command(s.name)} --print-ir-after-all\n"
-                )
-                (sub / f"{d.run.index:02d}-{d.run.name.split('{')[0]}.mlir").write_text(head + d.text)
-        return Path(directory)
+        """Write one file per stage (and per pass when IR printing ran) into `directory` (docs/cli.md).
+
+        Each file is written atomically and only after all of them are complete; other files in
+        `directory` are left alone, except stale dumps (DUMP_FILE) of an earlier run, which are removed.
+        `directory` is created if its parent exists.
+        """
+        files = {file_name: self.header(name) + self.stages[name] for name, file_name in self.file_names().items()}
+        for d in self.pass_dumps:
+            s = stage(d.run.stage)
+            head = (
+                f"// irc stage {s.number}/{len(STAGES)}: {s.name}, after pass {d.run.index}: {d.run.name}\n"
+                f"// reproduce: {self.command(s.name)} --print-ir-after-all\n"
+            )
+            files[f"{s.number:02d}-{s.name}/{d.run.index:02d}-{d.run.name.split('{')[0]}.mlir"] = head + d.text
+        return write_files(directory, files, stale=DUMP_FILE)
 
     def execute(self, stage_name: str, *arrays: np.ndarray, entry: str | None = None) -> tuple[np.ndarray, ...]:
         """Run the program as it is at `stage_name`: hl stages by the numpy reference,

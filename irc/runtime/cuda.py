@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import re
 
 import numpy as np
 
-from irc.errors import IRCError
+from irc.errors import InputError, IRCError
 from irc.runtime.plan import KernelLaunch, Scalar
 
 _HOW_TO_GET = "pip install irc[cuda] (cuda-python) on a machine with an NVIDIA GPU and driver"
@@ -50,6 +51,21 @@ def primary_context():
     except IRCError as e:
         raise IRCError(f"no usable CUDA device: {e}; {_HOW_TO_GET}") from e
     return context
+
+
+#: a CUDA architecture: `sm_` + the compute capability's major and minor digits (+ `a`: arch-specific features)
+ARCH_NAME = re.compile(r"sm_(\d+?)(\d)a?")
+
+
+def check_arch(arch: str) -> str:
+    """`arch` if it names a CUDA architecture (`sm_90`, `sm_90a`), else an InputError showing the form.
+
+    >>> check_arch("sm_86")
+    'sm_86'
+    """
+    if not isinstance(arch, str) or not ARCH_NAME.fullmatch(arch):
+        raise InputError(f"'{arch}' is not a CUDA architecture: expected sm_NN, e.g. sm_90 (compute capability 9.0)")
+    return arch
 
 
 def compute_capability() -> str:

@@ -5,14 +5,14 @@
     model.inputs, model.outputs                 # [TensorSpec(name, shape, dtype)] of the first entry
     (probs,) = model(x, w1, b1, w2, b2)         # or model(x=x, w1=w1, ...); model.entry("mlp_grad")
 
-A package is a zip file: `manifest.json` (format, version, target, entries
-with their inputs, outputs, constants and, for GPU targets, execution plans,
-and the SHA-256 of every other member), the kernels (`kernels.so` for llvm,
-`kernels.cl`, `kernels.cu` + `kernels.cubin` for GPUs) and the constants as
-`.npy` files. docs/packages.md describes the layout.
+A package is a zip file: `header.json` (format, version and the SHA-256 of
+every other member), `manifest.json` (target, entries with their inputs,
+outputs, constants and, for GPU targets, execution plans), the kernels
+(`kernels.so` for llvm, `kernels.cl`, `kernels.cu` + `kernels.cubin` for GPUs)
+and the constants as `.npy` files. docs/packages.md describes the layout.
 
-`load` checks the format version and every member's hash before anything
-runs. Running a cuda or opencl package imports neither xDSL nor TVM; an llvm
+`load` checks the format version, the member list and every member's hash
+(the manifest's included) before anything runs. Running a cuda or opencl package imports neither xDSL nor TVM; an llvm
 package needs TVM's runtime library only (loaded through tvm_ffi).
 """
 
@@ -38,11 +38,13 @@ import numpy as np
 import irc
 from irc.errors import InputError, IRCError
 from irc.runtime.executor import Kernel
+from irc.runtime.files import atomic_file
 from irc.runtime.plan import ExecutionPlan, PlanRunner
 
 FORMAT = "irc-package"
-VERSION = 1
+VERSION = 2
 SUFFIX = ".ircpkg"
+HEADER = "header.json"
 MANIFEST = "manifest.json"
 KERNEL_FILES = {"llvm": "kernels.so", "opencl": "kernels.cl", "cuda": "kernels.cu"}
 CUBIN = "kernels.cubin"
@@ -163,15 +165,18 @@ def save(compiled, path: str | os.PathLike, input_names: Sequence[str] | None = 
         target, entries, members = _gpu_contents(module, names)
     else:
         target, entries, members = _llvm_contents(module, names)
-    manifest = {
+    members = {MANIFEST: json.dumps({"target": target, "entries": entries}, indent=1).encode(), **members}
+    header = {
         "format": FORMAT,
         "version": VERSION,
         "irc_version": irc.__version__,
-        "target": target,
-        "entries": entries,
-        "files": {name: hashlib.sha256(data).hexdigest() for name, data in members.items()},
+        "members": {name: _sha256(data) for name, data in members.items()},
     }
-    return _write_zip(Path(path), {MANIFEST: json.dumps(manifest, indent=1).encode(), **members})
+    return _write_zip(Path(path), {HEADER: json.dumps(header, indent=1).encode(), **members})
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def _first_entry(module) -> str:
@@ -195,7 +200,8 @@ def _specs(names: Sequence[str | None], types: Sequence[tuple], prefix: str) -> 
     ]
 
 
-def _npy(array: np.ndarray) -> bytes:
+def npy_bytes(array: np.ndarray) -> bytes:
+    """`array` as the bytes of a `.npy` file (C order, no pickles)."""
     buffer = io.BytesIO()
     np.save(buffer, np.asarray(array, order="C"), allow_pickle=False)
     return buffer.getvalue()
@@ -209,7 +215,7 @@ def _llvm_contents(module, names: dict) -> tuple[dict, list[dict], dict[str, byt
     entries = []
     for name, kernel in module.kernels.items():
         constants = {f"c{i}": f"constants/{name}/c{i}.npy" for i in range(len(kernel.constants))}
-        members.update({file: _npy(c) for file, c in zip(constants.values(), kernel.constants)})
+        members.update({file: npy_bytes(c) for file, c in zip(constants.values(), kernel.constants)})
         entries.append(
             {
                 "name": name,
@@ -249,7 +255,7 @@ def _gpu_contents(module, names: dict) -> tuple[dict, list[dict], dict[str, byte
     entries = []
     for name, plan in module.plans.items():
         constants = {c: f"constants/{name}/{c}.npy" for c in plan.constants}
-        members.update({constants[c]: _npy(array) for c, array in plan.constants.items()})
+        members.update({constants[c]: npy_bytes(array) for c, array in plan.constants.items()})
         bare = ExecutionPlan(plan.entry, plan.inputs, plan.outputs, plan.buffers, plan.launches)
         buffers = [plan.buffer(b) for b in plan.inputs], [plan.buffer(b) for b in plan.outputs]
         entries.append(
@@ -265,16 +271,9 @@ def _gpu_contents(module, names: dict) -> tuple[dict, list[dict], dict[str, byte
 
 
 def _write_zip(path: Path, members: dict[str, bytes]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as archive:
-            for name, data in members.items():
-                archive.writestr(name, data)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_file(path) as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
     return path
 
 
@@ -282,20 +281,14 @@ def _write_zip(path: Path, members: dict[str, bytes]) -> Path:
 
 
 def load(path: str | os.PathLike) -> Package:
-    """Open and verify a package (format version, member hashes, target); the device opens on the first run."""
+    """Open and verify a package (format version, member list and hashes, target); the device opens on the first run."""
     path = Path(path)
     members = _read_members(path)
-    manifest = _read_manifest(path, members)
-    files = manifest.get("files")
-    if not isinstance(files, dict) or set(files) != set(members):
-        raise IRCError(f"{path}: corrupt package: its members do not match the manifest's file list")
-    for name, digest in files.items():
-        if hashlib.sha256(members[name]).hexdigest() != digest:
-            raise IRCError(f"{path}: corrupt package: {name} does not match its SHA-256 in the manifest")
-    kind = manifest["target"]["kind"]
+    _verify_members(path, _read_header(path, members), members)
+    manifest = _read_json(path, MANIFEST, members[MANIFEST])
     try:
         loaders = {"llvm": _llvm_entries, "opencl": _gpu_entries, "cuda": _gpu_entries}
-        entries = loaders[kind](path, manifest, members)
+        entries = loaders[manifest["target"]["kind"]](path, manifest, members)
     except (KeyError, TypeError, ValueError) as e:
         raise IRCError(f"{path}: corrupt package: malformed manifest ({type(e).__name__}: {e})") from e
     return Package(path, manifest, entries)
@@ -304,29 +297,65 @@ def load(path: str | os.PathLike) -> Package:
 def _read_members(path: Path) -> dict[str, bytes]:
     try:
         with zipfile.ZipFile(path) as archive:
-            return {info.filename: archive.read(info) for info in archive.infolist()}
+            infos = archive.infolist()
+            members = {info.filename: archive.read(info) for info in infos}
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except (zipfile.BadZipFile, zlib.error, EOFError, ValueError) as e:
         raise IRCError(f"{path}: corrupt package (truncated or damaged zip file: {e})") from e
+    except OSError as e:
+        raise InputError(f"{path}: cannot read: {e.strerror or e}") from None
+    if len(members) != len(infos):
+        raise IRCError(f"{path}: corrupt package: a member name occurs twice")
+    return members
 
 
-def _read_manifest(path: Path, members: dict[str, bytes]) -> dict:
-    if MANIFEST not in members:
-        raise IRCError(f"{path}: not an irc package (no {MANIFEST})")
+def _read_json(path: Path, name: str, data: bytes) -> dict:
     try:
-        manifest = json.loads(members.pop(MANIFEST))
+        value = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise IRCError(f"{path}: corrupt package: {MANIFEST} is not valid JSON ({e})") from e
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise IRCError(f"{path}: corrupt package: {name} is not valid JSON ({e})") from e
+    if not isinstance(value, dict):
+        raise IRCError(f"{path}: corrupt package: {name} is not a JSON object")
+    return value
+
+
+def _read_header(path: Path, members: dict[str, bytes]) -> dict:
+    """The header, once its format and version are this irc's (a version 1 package has none: its manifest says)."""
+    if HEADER in members:
+        header = _read_json(path, HEADER, members[HEADER])
+    elif MANIFEST in members:  # version 1 kept format and version in the manifest
+        header = _read_json(path, MANIFEST, members[MANIFEST])
+        if "format" not in header:
+            raise IRCError(f"{path}: corrupt package: no {HEADER}")
+    else:
+        raise IRCError(f"{path}: not an irc package (no {HEADER})")
+    if header.get("format") != FORMAT:
         raise IRCError(f"{path}: not an irc package (format is not '{FORMAT}')")
-    if manifest.get("version") != VERSION:
+    if header.get("version") != VERSION:
         raise IRCError(
-            f"{path}: package format version {manifest.get('version')} (written by irc "
-            f"{manifest.get('irc_version', '?')}); this irc {irc.__version__} reads version {VERSION}: "
-            "recompile the model with this irc"
+            f"{path}: package format version {header.get('version')} (written by irc "
+            f"{header.get('irc_version', '?')}); this irc {irc.__version__} reads version {VERSION}: "
+            "rebuild the package with this irc (irc compile ... -o model.ircpkg)"
         )
-    return manifest
+    return header
+
+
+def _verify_members(path: Path, header: dict, members: dict[str, bytes]) -> None:
+    """The members are exactly those the header lists, manifest included, each with its SHA-256."""
+    listed = header.get("members")
+    if not isinstance(listed, dict) or not all(isinstance(d, str) for d in listed.values()):
+        raise IRCError(f"{path}: corrupt package: {HEADER} has no member list")
+    present = set(members) - {HEADER}
+    if MANIFEST not in listed:
+        raise IRCError(f"{path}: corrupt package: {HEADER} does not list {MANIFEST}")
+    if missing := sorted(set(listed) - present):
+        raise IRCError(f"{path}: corrupt package: missing members listed in {HEADER}: {', '.join(missing)}")
+    if extra := sorted(present - set(listed)):
+        raise IRCError(f"{path}: corrupt package: members not listed in {HEADER}: {', '.join(extra)}")
+    for name, digest in listed.items():
+        if _sha256(members[name]) != digest:
+            raise IRCError(f"{path}: corrupt package: {name} does not match its SHA-256 in {HEADER}")
 
 
 def _entry_specs(entry: dict) -> tuple[list[TensorSpec], list[TensorSpec]]:
@@ -423,10 +452,10 @@ def _open_opencl(source: str):
 
 
 def _open_cuda(path: Path, cubin: bytes, arch: str):
-    from irc.runtime.cuda import CUDADevice, compute_capability
+    from irc.runtime.cuda import ARCH_NAME, CUDADevice, compute_capability
 
     device_arch = compute_capability()  # a clear error without a driver or GPU
-    built, have = (re.fullmatch(r"sm_(\d+?)(\d)a?", a) for a in (arch, device_arch))
+    built, have = (ARCH_NAME.fullmatch(a) for a in (arch, device_arch))
     if not (built and have and built[1] == have[1] and int(built[2]) <= int(have[2])):
         raise IRCError(f"{path}: holds a cubin for {arch}, which cannot run on this GPU ({device_arch})")
     return CUDADevice(cubin)

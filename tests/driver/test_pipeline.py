@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 
 import numpy as np
@@ -14,12 +15,12 @@ from driver_test_passes import (
     register,
 )
 
-from irc.driver import stages
+from irc.driver import files, stages
 from irc.driver.inputs import load_program, parse_mlir_file
 from irc.driver.instruments import IRPrinter, PassTiming
 from irc.driver.pipeline import Pipeline, run_passes
 from irc.driver.stages import STAGE_NAMES
-from irc.errors import FrontendError, InputError, PassError
+from irc.errors import FrontendError, InputError, IRCError, PassError
 from irc.ir import parse_module
 
 
@@ -143,22 +144,22 @@ def test_dump_is_all_or_nothing(identity_pipeline, hl_file, tmp_path, monkeypatc
     dest.mkdir()
     (dest / "old.txt").write_text("old")
     calls = []
-    real_write = type(dest).write_text
+    real_create = files.create_temp
 
-    def failing_write(self, text):
-        calls.append(self)
+    def failing_create(path):
+        calls.append(path)
         if len(calls) == 3:
-            raise OSError("disk full")
-        return real_write(self, text)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_create(path)
 
-    monkeypatch.setattr(type(dest), "write_text", failing_write)
-    with pytest.raises(OSError, match="disk full"):
+    monkeypatch.setattr(files, "create_temp", failing_create)
+    with pytest.raises(IRCError, match=f"{dest}: cannot write: No space left on device"):
         lowering.dump(dest)
     monkeypatch.undo()
-    assert sorted(os.listdir(tmp_path)) == ["dump", "prog.mlir"]  # no temp dir left behind
-    assert os.listdir(dest) == ["old.txt"]  # the old dump is untouched
+    assert sorted(os.listdir(tmp_path)) == ["dump", "prog.mlir"]
+    assert os.listdir(dest) == ["old.txt"]  # no dump file, no temp file: the directory is as it was
     lowering.dump(dest)
-    assert "old.txt" not in os.listdir(dest) and "01-hl.mlir" in os.listdir(dest)
+    assert "old.txt" in os.listdir(dest) and "01-hl.mlir" in os.listdir(dest)  # the user's file stays
 
 
 def test_grad_adds_gradient_functions(hl_file, rng, identity_hl_opt):

@@ -144,10 +144,13 @@ def test_entries_names_and_keyword_inputs(compiled, module, args):
 def test_manifest(compiled):
     _, path = compiled
     with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+        header = json.loads(archive.read("header.json"))
         manifest = json.loads(archive.read("manifest.json"))
-        members = {n: archive.read(n) for n in archive.namelist() if n != "manifest.json"}
-    assert (manifest["format"], manifest["version"], manifest["irc_version"]) == ("irc-package", 1, irc.__version__)
-    assert manifest["files"] == {n: hashlib.sha256(d).hexdigest() for n, d in members.items()}
+        members = {n: archive.read(n) for n in names if n != "header.json"}
+    assert names[:2] == ["header.json", "manifest.json"]
+    assert (header["format"], header["version"], header["irc_version"]) == ("irc-package", 2, irc.__version__)
+    assert header["members"] == {n: hashlib.sha256(d).hexdigest() for n, d in members.items()}  # manifest too
     (w2_file,) = manifest["entries"][0]["constants"].values()
     constant = np.load(zipfile.ZipFile(path).open(w2_file))
     np.testing.assert_array_equal(constant.reshape(W2.shape), W2)
@@ -157,11 +160,16 @@ def test_manifest(compiled):
         assert members["kernels.so"][:4] == b"\x7fELF" and manifest["target"]["mcpu"]
 
 
-def _rewrite(path: Path, out: Path, change) -> Path:
-    """A copy of the package with `change(name, bytes) -> bytes` applied to every member (valid zip CRCs)."""
+def _rewrite(path: Path, out: Path, change=lambda name, data: data, add: dict | None = None) -> Path:
+    """A copy of the package with `change(name, bytes) -> bytes | None` (None: drop it) applied to every
+    member and the members `add` added (valid zip CRCs)."""
     with zipfile.ZipFile(path) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for name in src.namelist():
-            dst.writestr(name, change(name, src.read(name)))
+            data = change(name, src.read(name))
+            if data is not None:
+                dst.writestr(name, data)
+        for name, data in (add or {}).items():
+            dst.writestr(name, data)
     return out
 
 
@@ -192,15 +200,65 @@ def test_tampered_member_is_refused(compiled, tmp_path):
         package.load(tampered)
 
 
-def test_other_format_version_is_refused(compiled, tmp_path):
+def _edit_json(member: str, edit):
+    """A `_rewrite` change applying `edit(dict) -> dict` to the JSON member `member`."""
+
     def change(name, data):
+        return json.dumps(edit(json.loads(data))).encode() if name == member else data
+
+    return change
+
+
+def _first_input_shape(manifest: dict, shape: list) -> dict:
+    manifest["entries"][0]["inputs"][0]["shape"] = shape
+    return manifest
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        # the manifest is covered by the header's hashes: an edited input shape is refused, not run
+        ({"change": _edit_json("manifest.json", lambda m: _first_input_shape(m, [8, 16]))},
+         r"corrupt package: manifest\.json does not match its SHA-256 in header\.json"),
+        ({"add": {"extra.bin": b"x"}}, r"corrupt package: members not listed in header\.json: extra\.bin$"),
+        ({"change": lambda name, data: None if name.startswith("constants/mlp/") else data},
+         r"corrupt package: missing members listed in header\.json: constants/mlp/\w+\.npy$"),
+        ({"change": lambda name, data: None if name == "header.json" else data},
+         r"corrupt package: no header\.json"),
+        ({"change": _edit_json("header.json", lambda h: {**h, "members": [1]})},
+         r"corrupt package: header\.json has no member list"),
+        ({"change": _edit_json("header.json", lambda h: {**h, "format": "zip"})},
+         r"not an irc package \(format is not 'irc-package'\)"),
+    ],
+)  # fmt: skip
+def test_damaged_package_is_refused(case, message, compiled, tmp_path):
+    damaged = _rewrite(compiled[1], tmp_path / "damaged.ircpkg", **case)
+    with pytest.raises(IRCError, match=message):
+        package.load(damaged)
+
+
+def test_other_format_version_is_refused(compiled, tmp_path):
+    newer = _rewrite(
+        compiled[1],
+        tmp_path / "newer.ircpkg",
+        _edit_json("header.json", lambda header: {**header, "version": 3, "irc_version": "9.0"}),
+    )
+    with pytest.raises(IRCError, match=r"format version 3 \(written by irc 9\.0\); this irc .* reads version 2"):
+        package.load(newer)
+
+
+def test_version_1_package_asks_for_a_rebuild(compiled, tmp_path):
+    # version 1 had no header: format, version and member hashes were keys of manifest.json
+    def to_version_1(name, data):
+        if name == "header.json":
+            return None
         if name != "manifest.json":
             return data
-        return json.dumps({**json.loads(data), "version": 2, "irc_version": "9.0"}).encode()
+        return json.dumps({"format": "irc-package", "version": 1, "irc_version": "0.1.0", **json.loads(data)}).encode()
 
-    newer = _rewrite(compiled[1], tmp_path / "newer.ircpkg", change)
-    with pytest.raises(IRCError, match=r"format version 2 \(written by irc 9\.0\); this irc .* reads version 1"):
-        package.load(newer)
+    old = _rewrite(compiled[1], tmp_path / "old.ircpkg", to_version_1)
+    with pytest.raises(IRCError, match=r"format version 1 \(written by irc 0\.1\.0\).*rebuild the package"):
+        package.load(old)
 
 
 def test_wrong_inputs_are_refused(compiled, args):
