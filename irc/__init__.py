@@ -28,7 +28,7 @@ _EXPORTS = {
     "irc.frontend.tensor": (
         "Tensor", "arange", "as_tensor", "bmm", "bool_", "cat", "concat", "float32", "float64", "from_numpy",
         "full", "full_like", "int32", "int64", "manual_seed", "matmul", "maximum", "minimum", "ones", "ones_like",
-        "rand", "randn", "stack", "tensor", "where", "zeros", "zeros_like",
+        "rand", "rand_like", "randn", "randn_like", "stack", "tensor", "where", "zeros", "zeros_like",
     ),
     "irc.frontend.transforms": ("grad", "jvp", "value_and_grad", "vjp"),
 }  # fmt: skip

@@ -12,7 +12,7 @@ import numpy as np
 from irc.errors import FrontendError
 from irc.frontend.graph import data_node
 from irc.frontend.spec import Spec
-from irc.frontend.tensor import Tensor, dtype_short, next_rng_key
+from irc.frontend.tensor import Tensor, dtype_short, keys_unchanged
 from irc.frontend.tracing import TracedProgram, trace_program
 from irc.runtime.devices import move
 
@@ -38,13 +38,17 @@ class JitFunction:
     on every call; in-place updates and `.grad` writes it makes (an optimizer
     step) are written back after every call, so a whole training step can be
     one static graph.  The state of `.grad` (None or not) is assumed to be the
-    same on every call as when the function was traced.
+    same on every call as when the function was traced.  Python values the
+    trace guards (`irc.frontend.tracing.guard`: an optimizer's parameter groups
+    and which hyper-parameters are zero) are checked on every call; when one
+    changed, the function is traced again.
     """
 
     def __init__(self, fn: Callable, target: str | dict = "llvm"):
         self.fn = fn
         self.target = target
-        self._cache: dict[tuple, tuple] = {}
+        #: input signature -> [(program, lowering)], one per set of guard values
+        self._cache: dict[tuple, list[tuple]] = {}
         functools.update_wrapper(self, fn)
 
     def _split(self, args) -> tuple[list[np.ndarray], dict]:
@@ -60,7 +64,8 @@ class JitFunction:
     def _compiled(self, args) -> tuple[TracedProgram, object, list[np.ndarray]]:
         arrays, static = self._split(args)
         key = (tuple((a.shape, a.dtype.str) for a in arrays), tuple(sorted(static.items())))
-        entry = self._cache.get(key)
+        entries = self._cache.setdefault(key, [])
+        entry = next((e for e in entries if e[0].holds()), None)
         if entry is None:
             def with_static(*tensors):
                 full = list(tensors)
@@ -71,8 +76,10 @@ class JitFunction:
             with_static.__name__ = getattr(self.fn, "__name__", "main")
             if not static:
                 with_static.__signature__ = inspect.signature(self.fn)
-            program = trace_program(with_static, [Spec.of(a) for a in arrays], capture_state=True)
-            entry = self._cache[key] = (program, compile_cached(program.module, self.target))
+            with keys_unchanged():  # the calls draw the keys, not the trace
+                program = trace_program(with_static, [Spec.of(a) for a in arrays], capture_state=True)
+            entry = (program, compile_cached(program.module, self.target))
+            entries.append(entry)
         return entry[0], entry[1], arrays
 
     def lower(self, *args):
@@ -88,7 +95,7 @@ class JitFunction:
     def __call__(self, *args):
         program, lowering, arrays = self._compiled(args)
         for implicit in program.implicit_inputs:
-            arrays.append(np.array(next_rng_key(), np.int64) if implicit[0] == "rng" else _state_value(implicit[1]))
+            arrays.append(implicit[1]() if implicit[0] == "feed" else _state_value(implicit[1]))
         device = self.device
         values = [move(a, device) for a in arrays]  # data stays on the device between calls
         outputs = lowering(*values) if device == "cpu" else lowering.compiled.run_device(*values)
@@ -105,7 +112,7 @@ class JitFunction:
 
     @property
     def cache_size(self) -> int:
-        return len(self._cache)
+        return sum(map(len, self._cache.values()))
 
 
 _compiled_programs: dict[tuple[str, str], object] = {}

@@ -92,8 +92,9 @@ class Node:
     owner: object = None
     #: backward() has run through this node without retain_graph
     freed: bool = False
-    #: a key for hl.random_uniform: `irc.jit` feeds a fresh one per call
-    rng_key: bool = False
+    #: for a leaf that `irc.jit` reads afresh on every call (a random key, an optimizer's learning
+    #: rate): returns the value to feed; the trace's own value is only the first
+    feed: Callable[[], np.ndarray] | None = None
     #: creation order (a traced function's own constants are newer than the trace)
     serial: int = field(default_factory=lambda: next(_serials))
 

@@ -14,7 +14,6 @@ import math
 import numpy as np
 
 from irc.frontend import graph
-from irc.frontend import tensor as tensor_module
 from irc.frontend.autograd import no_grad
 from irc.frontend.tensor import Tensor
 
@@ -60,13 +59,15 @@ def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:
 
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
-    """Fill with U(a, b)."""
-    return _fill(tensor, tensor_module._rng.uniform(a, b, tensor.shape))
+    """Fill with U(a, b) (inside irc.jit: new numbers on every call)."""
+    with no_grad():
+        return tensor.uniform_(a, b)
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
-    """Fill with N(mean, std**2)."""
-    return _fill(tensor, tensor_module._rng.normal(mean, std, tensor.shape))
+    """Fill with N(mean, std**2) (inside irc.jit: new numbers on every call)."""
+    with no_grad():
+        return tensor.normal_(mean, std)
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:

@@ -7,6 +7,12 @@ as ONE compiled program.  The program is cached by graph structure, so every
 step after the first runs the same compiled code.  Inside `irc.jit` nothing
 is realized: the updates become part of the traced static graph.
 
+Hyper-parameters (lr, momentum, dampening, betas, eps, weight_decay) enter the
+program as rank-0 inputs read from `param_groups` at every step, also at every
+call of a jitted step, so learning-rate schedules work without recompiling.
+Whether one is zero (and nesterov, amsgrad, maximize, the groups' parameters)
+decides the graph: a jitted step is traced again when that changes.
+
     >>> opt = irc.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     >>> opt.zero_grad(); loss_fn(model(x), y).backward(); opt.step()
 """
@@ -23,17 +29,25 @@ from irc.frontend.graph import Tracing
 from irc.frontend.nn import take_pending_state
 from irc.frontend.realize import realize_all
 from irc.frontend.tensor import Tensor, maximum
+from irc.frontend.tracing import guard
+from irc.runtime.devices import move
 
 
 class Optimizer:
     """Base class: parameter groups (dicts with "params" and hyper-parameters), per-parameter state.
 
-    Subclasses define `defaults` through `__init__`, `init_state(param, group)` and
-    `update(param, grad, state, group)`, which updates `param` and `state` in place.
-    State is created with the parameter group, not at the first step, so every
-    step records the same graph: eager steps share one compiled program and an
-    `irc.jit` trace (which reads state created before it as inputs) stays valid.
+    Subclasses define `defaults` through `__init__`, `init_state(param, group)`,
+    `update(param, grad, state, group, hyper)`, which updates `param` and `state`
+    in place, and `GRAPH_KEYS`, the group entries whose truth value shapes the
+    update's graph.  `update` reads hyper-parameter values as tensors,
+    `hyper(name, param)`, never as Python numbers (those would be constants of
+    a jitted step).  State is created with the parameter group, not at the first
+    step, so every step records the same graph: eager steps share one compiled
+    program and an `irc.jit` trace (which reads state created before it as
+    inputs) stays valid.
     """
+
+    GRAPH_KEYS: tuple[str, ...] = ()
 
     def __init__(self, params, defaults: dict):
         self.defaults = defaults
@@ -81,24 +95,30 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        guard(self._graph_keys)
         updated: list[Tensor] = []
         with no_grad():
-            for group in self.param_groups:
+            for index, group in enumerate(self.param_groups):
+                hyper = GroupScalars(self.param_groups, index)
                 for p in group["params"]:
                     if p.grad is None:
                         continue
                     state = self.state[p]
-                    self.update(p, p.grad, state, group)
+                    self.update(p, p.grad, state, group, hyper)
                     updated += [p, p.grad, *(v for v in state.values() if isinstance(v, Tensor))]
         if Tracing.depth == 0:
             outputs = [*updated, *take_pending_state(), *([loss] if isinstance(loss, Tensor) else [])]
             realize_all([t._node for t in outputs])
         return loss
 
+    def _graph_keys(self) -> tuple:
+        """What a traced step depends on besides tensors: the groups' parameters and `GRAPH_KEYS` flags."""
+        return tuple((tuple(map(id, g["params"])), *(bool(g[k]) for k in self.GRAPH_KEYS)) for g in self.param_groups)
+
     def init_state(self, param: Tensor, group: dict) -> dict[str, Tensor]:
         return {}
 
-    def update(self, param: Tensor, grad: Tensor, state: dict, group: dict) -> None:
+    def update(self, param: Tensor, grad: Tensor, state: dict, group: dict, hyper: GroupScalars) -> None:
         raise NotImplementedError
 
     def state_dict(self) -> dict:
@@ -133,9 +153,48 @@ class Optimizer:
         return "\n".join(lines) + "\n)"
 
 
+class GroupScalars:
+    """Parameter group `index`'s hyper-parameters as rank-0 tensors, made once per step.
+
+    `hyper("lr", p)` has `p`'s dtype and device and holds the group's current
+    value; inside `irc.jit` it is an input read from the group on every call.
+    "beta1" and "beta2" are the entries of "betas".
+    """
+
+    def __init__(self, groups: list[dict], index: int):
+        self._groups, self._index = groups, index
+        self._made: dict[tuple, Tensor] = {}
+
+    def __call__(self, name: str, like: Tensor) -> Tensor:
+        key = (name, like.dtype, like.device)
+        scalar = self._made.get(key)
+        if scalar is None:
+            groups, index, dtype = self._groups, self._index, like.dtype
+
+            def read() -> np.ndarray:
+                group = groups[index]
+                value = group["betas"][int(name[-1]) - 1] if name in ("beta1", "beta2") else group[name]
+                return np.array(value, dtype)
+
+            node = graph.data_node(move(read(), like.device))
+            node.feed = read
+            scalar = self._made[key] = Tensor(node, like.device)
+        return scalar
+
+
 def _state(p: Tensor, shape=None, value: float = 0.0) -> Tensor:
-    """A realized state tensor like `p` (a data leaf: an input of the step program, also under irc.jit)."""
-    return Tensor(graph.data_node(np.full(p.shape if shape is None else shape, value, p.dtype)), p.device)
+    """A realized state tensor like `p`: an input of the step program, also under irc.jit."""
+    node = graph.data_node(np.full(p.shape if shape is None else shape, value, p.dtype))
+    node.serial = -1  # state, even when created inside a trace: read on every call, not a constant of the trace
+    return Tensor(node, p.device)
+
+
+def _entry(state: dict, name: str, p: Tensor, shape=None, value: float = 0.0) -> Tensor:
+    """state[name], created when missing (a hyper-parameter that was zero no longer is)."""
+    entry = state.get(name)
+    if entry is None:
+        entry = state[name] = _state(p, shape, value)
+    return entry
 
 
 class SGD(Optimizer):
@@ -146,6 +205,8 @@ class SGD(Optimizer):
     d = d + momentum * buf (nesterov) | buf
     p = p - lr * d
     """
+
+    GRAPH_KEYS = ("momentum", "dampening", "weight_decay", "nesterov", "maximize")
 
     def __init__(
         self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0, weight_decay: float = 0.0,
@@ -166,21 +227,21 @@ class SGD(Optimizer):
             state["first_step"] = _state(param, (), 1.0)  # the first step takes d undamped
         return state
 
-    def update(self, param, grad, state, group):
+    def update(self, param, grad, state, group, hyper):
         d = -grad if group["maximize"] else grad
         if group["weight_decay"]:
-            d = d + param * group["weight_decay"]
-        momentum, dampening = group["momentum"], group["dampening"]
-        if momentum:
-            buf = state["momentum_buffer"]
-            if dampening:  # scale 1 on the first step, 1 - dampening after
-                first = state["first_step"]
+            d = d + param * hyper("weight_decay", param)
+        if group["momentum"]:
+            momentum = hyper("momentum", param)
+            buf = _entry(state, "momentum_buffer", param)
+            if group["dampening"]:  # scale 1 on the first step, 1 - dampening after
+                first, dampening = _entry(state, "first_step", param, (), 1.0), hyper("dampening", param)
                 buf._assign(buf * momentum + d * (first * dampening + (1 - dampening)))
                 first._assign(first * 0.0)
             else:
                 buf._assign(buf * momentum + d)
             d = d + buf * momentum if group["nesterov"] else buf
-        param._assign(param - d * group["lr"])
+        param._assign(param - d * hyper("lr", param))
 
 
 class Adam(Optimizer):
@@ -194,6 +255,7 @@ class Adam(Optimizer):
     """
 
     DECOUPLED_WEIGHT_DECAY = False
+    GRAPH_KEYS = ("weight_decay", "amsgrad", "maximize")
 
     def __init__(
         self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
@@ -212,21 +274,24 @@ class Adam(Optimizer):
             state["max_exp_avg_sq"] = _state(param)
         return state
 
-    def update(self, param, grad, state, group):
+    def update(self, param, grad, state, group, hyper):
         g = -grad if group["maximize"] else grad
-        lr, (beta1, beta2), wd = group["lr"], group["betas"], group["weight_decay"]
+        lr, beta1, beta2 = hyper("lr", param), hyper("beta1", param), hyper("beta2", param)
         step = state["step"]._assign(state["step"] + 1)
-        if wd and self.DECOUPLED_WEIGHT_DECAY:
-            param._assign(param * (1 - lr * wd))
-        elif wd:
-            g = g + param * wd
+        if group["weight_decay"]:
+            wd = hyper("weight_decay", param)
+            if self.DECOUPLED_WEIGHT_DECAY:
+                param._assign(param * (1 - lr * wd))
+            else:
+                g = g + param * wd
         m = state["exp_avg"]._assign(state["exp_avg"] + (g - state["exp_avg"]) * (1 - beta1))
         v = state["exp_avg_sq"]._assign(state["exp_avg_sq"] * beta2 + g * g * (1 - beta2))
         if group["amsgrad"]:
-            v = state["max_exp_avg_sq"]._assign(maximum(state["max_exp_avg_sq"], v))
+            max_v = _entry(state, "max_exp_avg_sq", param)
+            v = max_v._assign(maximum(max_v, v))
         bias_correction1 = 1 - beta1**step
         bias_correction2_sqrt = (1 - beta2**step).sqrt()
-        denom = v.sqrt() / bias_correction2_sqrt + group["eps"]
+        denom = v.sqrt() / bias_correction2_sqrt + hyper("eps", param)
         param._assign(param - m / denom * (lr / bias_correction1))
 
 

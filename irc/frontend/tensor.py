@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import math
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -122,11 +123,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """The same value, cut from the gradient history."""
-        node = self._node
-        if node.value is not None:
-            return self._new(graph.data_node(node.value))
-        with autograd.no_grad():
-            return self._new(apply(hl.ReshapeOp, [node], shape=list(self.shape)))
+        return self._new(_detached(self._node))
 
     def backward(self, gradient=None, retain_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's `.grad`, as in PyTorch."""
@@ -184,7 +181,16 @@ class Tensor:
         return self._assign(full_like(self, value))
 
     def copy_(self, src):
-        return self._assign(as_tensor(src).broadcast_to(self.shape))
+        # a node of its own: `_assign` marks it as this tensor's, which must not change `src`
+        return self._assign(self._new(_copied(as_tensor(src).broadcast_to(self.shape)._node)))
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0):
+        """Fill with U(a, b) (inside irc.jit: new numbers on every call)."""
+        return self._assign(_sample(self.shape, self._node.dtype, self.device, False, b - a, a))
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0):
+        """Fill with N(mean, std**2) (inside irc.jit: new numbers on every call)."""
+        return self._assign(_sample(self.shape, self._node.dtype, self.device, True, std, mean))
 
     def __iadd__(self, other):
         return self.add_(other)
@@ -200,13 +206,25 @@ class Tensor:
 
     @property
     def data(self) -> Tensor:
-        """A view without gradient history (assigning to it replaces the value)."""
-        return self.detach()
+        """This tensor's value without gradient history, sharing its storage as in PyTorch.
+
+        In-place ops on it (`p.data.add_(u)`, `p.data -= u`, `p.data.zero_()`) update this
+        tensor, also inside `irc.jit`, and it sees this tensor's later in-place updates;
+        assigning (`p.data = t`) replaces the value.
+        """
+        return _DataView(self)
 
     @data.setter
-    def data(self, value: Tensor) -> None:
-        with autograd.no_grad():
-            self._assign(as_tensor(value))
+    def data(self, value) -> None:
+        value = as_tensor(value)
+        if (value.shape, value.dtype) != (self.shape, self.dtype):
+            raise FrontendError(
+                f"assigning .data of shape {list(value.shape)} and dtype {value.dtype} to a tensor of shape "
+                f"{list(self.shape)} and dtype {self.dtype} is not supported (irc changes values in place, "
+                "not shapes or dtypes)",
+                user_location()[:2],
+            )
+        _DataView(self).copy_(value)
 
     # ------------------------------------------------------------- basics
     @property
@@ -811,21 +829,79 @@ def next_rng_key() -> int:
     return (_rng_counter[0] * 0x5851F42D + _rng_counter[1] * 0x9E3779B9) & 0x7FFFFFFFFFFFFFFF
 
 
+@contextmanager
+def keys_unchanged() -> Iterator[None]:
+    """Keys drawn inside (by a trace, whose keys are placeholders) are drawn again afterwards."""
+    calls = _rng_counter[1]
+    try:
+        yield
+    finally:
+        _rng_counter[1] = calls
+
+
+def _fresh_key() -> np.ndarray:
+    return np.array(next_rng_key(), dtype=np.int64)
+
+
 def rng_key() -> Node:
     """A leaf holding a fresh key; `irc.jit` feeds a new one on every call."""
-    node = graph.data_node(np.array(next_rng_key(), dtype=np.int64))
-    node.rng_key = True
+    node = graph.data_node(_fresh_key())
+    node.feed = _fresh_key
     return node
 
 
+def _sample(shape: tuple[int, ...], dtype: str, device: str, normal: bool, scale=1.0, shift=0.0) -> Tensor:
+    """`shift + scale * x` for x ~ U[0, 1) or N(0, 1), of float dtype `dtype`.
+
+    Eager, x is drawn now from irc's generator. Inside a trace (`irc.jit`) it is
+    computed in the program from `hl.random_uniform` on keys fed afresh on every
+    call (normal samples by the Box-Muller transform), so each call draws new numbers.
+    """
+    if not _is_float(dtype):
+        raise FrontendError(
+            f"random sampling is only implemented for float dtypes, got {hl.NUMPY_DTYPES[dtype]}", user_location()[:2]
+        )
+    _check_device(device)
+    if graph.Tracing.depth == 0:
+        x = _rng.standard_normal(shape) if normal else _rng.random(shape)
+        return tensor(x * scale + shift, dtype=dtype, device=device)
+    result_type = hl.tensor_type(shape, hl.DTYPES[dtype])
+    u = Tensor(apply(hl.RandomUniformOp, [rng_key()], result_type), device)
+    if normal:
+        angle = Tensor(apply(hl.RandomUniformOp, [rng_key()], result_type), device) * (2 * math.pi)
+        u = ((1.0 - u).log() * -2.0).sqrt() * angle.cos()  # 1 - u is in (0, 1]
+    if scale != 1.0:
+        u = u * scale
+    return u + shift if shift != 0.0 else u
+
+
+def _random(shape, dtype, device: str, requires_grad: bool, normal: bool) -> Tensor:
+    out = _sample(_shape_arg(shape), dtype_short(dtype or "float32"), device, normal)
+    if requires_grad and graph.Tracing.depth:
+        raise FrontendError(
+            "a random tensor with requires_grad=True created inside irc.jit is not supported "
+            "(it would be a new leaf on every call)",
+            user_location()[:2],
+        )
+    return out.requires_grad_(requires_grad)
+
+
 def rand(*shape, dtype=None, device: str = "cpu", requires_grad: bool = False) -> Tensor:
-    short = dtype_short(dtype or "float32")
-    return tensor(_rng.random(_shape_arg(shape)), dtype=short, device=device, requires_grad=requires_grad)
+    """Samples of U[0, 1) (inside irc.jit: new numbers on every call)."""
+    return _random(shape, dtype, device, requires_grad, normal=False)
 
 
 def randn(*shape, dtype=None, device: str = "cpu", requires_grad: bool = False) -> Tensor:
-    short = dtype_short(dtype or "float32")
-    return tensor(_rng.standard_normal(_shape_arg(shape)), dtype=short, device=device, requires_grad=requires_grad)
+    """Samples of N(0, 1) (inside irc.jit: new numbers on every call)."""
+    return _random(shape, dtype, device, requires_grad, normal=True)
+
+
+def rand_like(x: Tensor, dtype=None, device: str | None = None, requires_grad: bool = False) -> Tensor:
+    return rand(x.shape, dtype=dtype or x.dtype, device=device or x.device, requires_grad=requires_grad)
+
+
+def randn_like(x: Tensor, dtype=None, device: str | None = None, requires_grad: bool = False) -> Tensor:
+    return randn(x.shape, dtype=dtype or x.dtype, device=device or x.device, requires_grad=requires_grad)
 
 
 # ---------------------------------------------------------- free functions
@@ -897,6 +973,70 @@ concat = cat
 
 def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     return cat([as_tensor(t).unsqueeze(dim) for t in tensors], dim)
+
+
+def _detached(node: Node) -> Node:
+    """A node with `node`'s value and no gradient history."""
+    if node.value is None:
+        with autograd.no_grad():
+            return apply(hl.ReshapeOp, [node], shape=list(node.shape))
+    copy = graph.data_node(node.value)
+    # the same value as the same age and owner: inside irc.jit a parameter's detached value is
+    # read from the parameter on every call, not folded in as a constant of the trace
+    copy.serial, copy.owner = node.serial, node.owner
+    return copy
+
+
+def _copied(node: Node) -> Node:
+    """A new node with `node`'s value (and gradient history, when it is recorded)."""
+    if node.value is not None and graph.Tracing.depth == 0 and not (autograd.is_grad_enabled() and node.requires_grad):
+        return graph.data_node(node.value)
+    return apply(hl.ReshapeOp, [node], shape=list(node.shape))
+
+
+class _DataView(Tensor):
+    """`t.data`: t's value without gradient history, sharing t's storage as in PyTorch.
+
+    It has no node of its own: it reads t's current one (detached), and in-place
+    ops on it assign to t, so they reach a parameter in eager mode and inside
+    `irc.jit` alike (the trace records t as updated).
+    """
+
+    def __init__(self, base: Tensor):
+        self._base = base
+        self._grad = None
+        self._source: Node | None = None
+        self._view: Node | None = None
+
+    @property
+    def _node(self) -> Node:
+        source = self._base._node
+        if source is not self._source:
+            self._source, self._view = source, _detached(source)
+        return self._view
+
+    @_node.setter
+    def _node(self, node: Node) -> None:
+        if node is not self._node:
+            raise FrontendError(
+                "this operation cannot rebind a .data view; assign to the tensor's .data instead", user_location()[:2]
+            )
+
+    @property
+    def device(self) -> str:
+        return self._base.device
+
+    def _assign(self, result: Tensor) -> Tensor:
+        base = self._base
+        if not base.is_leaf:
+            raise FrontendError(
+                "writing through .data of a tensor with gradient history is not supported "
+                "(irc would lose its history); write to a leaf tensor, or to .detach() for a copy",
+                user_location()[:2],
+            )
+        with autograd.no_grad():
+            base._assign(result.detach() if result.requires_grad else result)
+        return self
 
 
 class GradFn:

@@ -8,7 +8,11 @@
   on every call, otherwise they fold in as constants,
 * in-place updates and `.grad` writes made during the trace (an optimizer
   step): extra outputs that the caller writes back after each run,
-* keys of `hl.random_uniform` (Dropout): extra inputs, fresh on every call.
+* leaves with a `feed` (keys of `hl.random_uniform` for Dropout and
+  `irc.randn`, optimizer hyper-parameters): extra inputs, read afresh on
+  every call,
+* guards (`guard`): Python values the trace depends on; the caller traces
+  again when one of them changes.
 
 Tensors are restored to their pre-trace state afterwards: a trace computes
 nothing.
@@ -17,7 +21,7 @@ nothing.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -48,10 +52,16 @@ class TracedProgram:
     module: ModuleOp
     single: bool  # the function returned one tensor (not a tuple)
     num_outputs: int  # the function's own outputs; state updates follow them
-    #: extra inputs after the explicit ones: ("tensor", Tensor) reads its value, ("rng",) a fresh key
+    #: extra inputs after the explicit ones: ("tensor", Tensor) reads its value, ("feed", fn) calls fn
     implicit_inputs: list[tuple] = field(default_factory=list)
     #: what the outputs after `num_outputs` update: (Tensor, "node" | "grad"); (Tensor, "grad-none") has no output
     updates: list[tuple] = field(default_factory=list)
+    #: (check, value): the program is valid while every check() == value (see `guard`)
+    guards: list[tuple[Callable[[], Hashable], Hashable]] = field(default_factory=list)
+
+    def holds(self) -> bool:
+        """Whether every guard of the trace still holds."""
+        return all(check() == value for check, value in self.guards)
 
 
 @dataclass
@@ -61,6 +71,7 @@ class TraceScope:
     start: int
     #: id(tensor) -> (tensor, its node before the trace, its .grad before the trace)
     mutated: dict[int, tuple] = field(default_factory=dict)
+    guards: list[tuple[Callable[[], Hashable], Hashable]] = field(default_factory=list)
 
     def restore(self) -> None:
         """Put every mutated tensor back as it was before the trace."""
@@ -75,11 +86,30 @@ def tracing_scope() -> Iterator[TraceScope]:
     outer_mutated = Tracing.mutated
     Tracing.depth += 1
     Tracing.mutated = scope.mutated
+    _scopes.append(scope)
     try:
         yield scope
     finally:
+        _scopes.pop()
         Tracing.depth -= 1
         Tracing.mutated = outer_mutated
+
+
+_scopes: list[TraceScope] = []
+
+
+def guard(check: Callable[[], Hashable]) -> None:
+    """Make the running traces valid only while `check()` returns what it returns now.
+
+    For Python values that shape the traced graph and may change between calls:
+    `irc.jit` traces again when a guard fails (an optimizer guards whether its
+    momentum is zero, which decides whether the update has a momentum buffer).
+    Outside a trace this does nothing.
+    """
+    if _scopes:
+        value = check()
+        for scope in _scopes:
+            scope.guards.append((check, value))
 
 
 def trace(fn: Callable, specs: Sequence[Spec], name: str | None = None) -> ModuleOp:
@@ -116,22 +146,22 @@ def trace_program(
             Tracing.mutated.setdefault(key, value)
     if not out_nodes:
         raise FrontendError(f"{fn_name} returns nothing and updates no tensor: there is nothing to compile")
-    implicit_nodes, implicit_inputs = [], []
+    implicit_nodes = []
     if capture_state:
         for leaf in topological_order(out_nodes):
             if isinstance(leaf, Placeholder) or not graph.is_leaf(leaf):
                 continue
-            if leaf.rng_key:
+            captured = leaf.serial < scope.start and leaf.owner is not None and leaf.owner() is not None
+            if captured or leaf.feed is not None:
                 implicit_nodes.append(leaf)
-                implicit_inputs.append(("rng",))
-            elif leaf.serial < scope.start and leaf.owner is not None and leaf.owner() is not None:
-                implicit_nodes.append(leaf)
-                implicit_inputs.append(("tensor", leaf.owner()))
+        # in creation order: a call draws its random keys in the order eager code would
+        implicit_nodes.sort(key=lambda leaf: leaf.serial)
+    implicit_inputs = [("feed", n.feed) if n.feed is not None else ("tensor", n.owner()) for n in implicit_nodes]
     names = [*_param_names(fn), *(f"state{i}" for i in range(len(implicit_nodes)))]
     module, _ = build_module(
         out_nodes, _symbol(fn_name), args=[*placeholders, *implicit_nodes], constants=True, arg_names=names
     )
-    return TracedProgram(module, single, len(outputs), implicit_inputs, updates)
+    return TracedProgram(module, single, len(outputs), implicit_inputs, updates, scope.guards)
 
 
 def _param_names(fn: Callable) -> list[str]:
@@ -148,4 +178,4 @@ def _symbol(name: str) -> str:
     return "".join(c if c.isalnum() or c == "_" else "_" for c in name) or "main"
 
 
-__all__ = ["trace", "trace_program", "TracedProgram"]
+__all__ = ["guard", "trace", "trace_program", "TracedProgram"]

@@ -158,8 +158,9 @@ def test_dropout_key_is_a_marked_data_leaf():
     from irc.frontend.graph import topological_order
 
     out = F.dropout(irc.ones(4, 4), 0.5)
-    (key,) = [n for n in topological_order([out._node]) if getattr(n, "rng_key", False)]
+    (key,) = [n for n in topological_order([out._node]) if n.feed is not None]
     assert key.value is not None and key.value.dtype == np.int64 and key.shape == ()
+    assert key.feed().dtype == np.int64 and key.feed() != key.feed()  # irc.jit feeds a fresh key per call
 
 
 # ------------------------------------------------------- module machinery
