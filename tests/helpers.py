@@ -25,3 +25,18 @@ def assert_matches_reference(fn, arrays, target="llvm", tol_scale=1.0):
             np.testing.assert_array_equal(g, e)
         else:
             np.testing.assert_allclose(g, e, rtol=tol["rtol"] * tol_scale, atol=tol["atol"] * tol_scale)
+
+
+def rewrite_zip(path, out, change=lambda name, data: data, add=None):
+    """A copy of the zip file (package) `path` at `out`, with `change(name, bytes) -> bytes | None` (None: drop
+    the member) applied to every member and the members of the dict `add` appended; CRCs stay valid."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for name in src.namelist():
+            data = change(name, src.read(name))
+            if data is not None:
+                dst.writestr(name, data)
+        for name, data in (add or {}).items():
+            dst.writestr(name, data)
+    return out

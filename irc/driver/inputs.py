@@ -15,14 +15,16 @@ import importlib.util
 import inspect
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from xdsl.dialects.builtin import FileLineColLoc, IntAttr, ModuleOp, StringAttr, UnknownLoc
-from xdsl.ir import Operation
+from xdsl.dialects import func
+from xdsl.dialects.builtin import DYNAMIC_INDEX, FileLineColLoc, IntAttr, ModuleOp, StringAttr, UnknownLoc
+from xdsl.ir import Attribute, Operation
 from xdsl.parser import Parser
 
+from irc.driver.instruments import location_text
 from irc.errors import FrontendError, InputError, IRCError
 from irc.ir import make_context
 from irc.ir.hl import numpy_dtype, shape_of
@@ -57,6 +59,34 @@ def parse_mlir_file(path: str | Path) -> ModuleOp:
     return _LocatingParser(make_context(), text, name=str(path)).parse_module()
 
 
+def _typed_values(op: Operation) -> Iterator[tuple[Attribute, str]]:
+    """(type, description) of what `op` defines: a func's arguments and results, an op's results."""
+    if isinstance(op, func.FuncOp):
+        args = op.body.block.args if op.body.blocks else ()
+        for i, arg in enumerate(args):
+            yield arg.type, f"%{arg.name_hint}" if arg.name_hint else f"argument {i} of @{op.sym_name.data}"
+        for i, t in enumerate(op.function_type.outputs):
+            yield t, f"result {i} of @{op.sym_name.data}"
+    for i, result in enumerate(op.results):
+        yield result.type, f"%{result.name_hint}" if result.name_hint else f"result {i} of {op.name}"
+
+
+def check_static_shapes(module: ModuleOp) -> None:
+    """Refuse dynamic dimensions (`tensor<?x3xf32>`): irc compiles static shapes only.
+
+    The error names the dimension, the value and the op's file:line:col.
+    """
+    for op in module.walk():
+        for value_type, name in _typed_values(op):
+            shape = value_type.get_shape() if hasattr(value_type, "get_shape") else ()
+            if DYNAMIC_INDEX in shape:
+                where = location_text(op)
+                raise IRCError(
+                    f"{where + ': ' if where else ''}dynamic shapes are not supported "
+                    f"(dim {shape.index(DYNAMIC_INDEX)} of {name})"
+                )
+
+
 def _read_text(path: str | Path) -> str:
     try:
         return Path(path).read_text()
@@ -83,6 +113,7 @@ def load_program(input_path: str) -> Program:
         path += ".py"
     if path.endswith(".mlir"):
         module = parse_mlir_file(path)
+        check_static_shapes(module)
         return Program(module, input_specs(module), input_path)
     if path.endswith(".py"):
         return _load_python(Path(path), name or None, input_path)
@@ -129,6 +160,10 @@ def _declared_specs(obj, spec_type: type) -> list[tuple[str, object]] | None:
         return None
     try:
         params = inspect.signature(obj, eval_str=True).parameters.values()
+    except FrontendError as e:  # a bad irc.Spec in a string annotation, evaluated here: point at the function
+        at = f"{e.location[0]}:{e.location[1]}: " if e.location else ""
+        code = obj.__code__
+        raise FrontendError(str(e).removeprefix(at), (code.co_filename, code.co_firstlineno)) from None
     except Exception:
         params = inspect.signature(obj).parameters.values()
     specs = [(p.name, p.annotation) for p in params]

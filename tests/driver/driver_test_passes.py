@@ -73,8 +73,19 @@ class CrashPass(ModulePass):
         raise ZeroDivisionError("boom")
 
 
+@dataclass(frozen=True)
+class InterruptPass(ModulePass):
+    """Acts as if the user pressed Ctrl-C while it ran."""
+
+    name = "test-interrupt"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        raise KeyboardInterrupt
+
+
 TEST_PASSES = {
-    cls.name: f"{__name__}:{cls.__name__}" for cls in (IdentityPass, TouchPass, BreakVerifierPass, CrashPass)
+    cls.name: f"{__name__}:{cls.__name__}"
+    for cls in (IdentityPass, TouchPass, BreakVerifierPass, CrashPass, InterruptPass)
 }
 
 

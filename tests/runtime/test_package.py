@@ -5,7 +5,9 @@ Oracles: the hl numpy reference (`run_hl`) and the in-process compiled code.
 
 import hashlib
 import json
+import os
 import shutil
+import stat
 import subprocess
 import sys
 import zipfile
@@ -24,6 +26,7 @@ from irc.frontend.tracing import trace
 from irc.ir.interpreter import run_hl
 from irc.runtime import package
 from irc.targets.cuda import nvrtc_available
+from tests.helpers import rewrite_zip
 
 ROOT = Path(__file__).resolve().parents[2]
 SHAPES = {"x": (4, 16), "w1": (16, 8), "b1": (8,)}
@@ -158,19 +161,9 @@ def test_manifest(compiled):
         assert "kernels.cl" in members and manifest["entries"][0]["plan"]["launches"]
     else:
         assert members["kernels.so"][:4] == b"\x7fELF" and manifest["target"]["mcpu"]
-
-
-def _rewrite(path: Path, out: Path, change=lambda name, data: data, add: dict | None = None) -> Path:
-    """A copy of the package with `change(name, bytes) -> bytes | None` (None: drop it) applied to every
-    member and the members `add` added (valid zip CRCs)."""
-    with zipfile.ZipFile(path) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for name in src.namelist():
-            data = change(name, src.read(name))
-            if data is not None:
-                dst.writestr(name, data)
-        for name, data in (add or {}).items():
-            dst.writestr(name, data)
-    return out
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask  # like any file a command writes (not 0o600)
 
 
 def test_truncated_package_is_refused(compiled, tmp_path):
@@ -195,13 +188,13 @@ def test_tampered_member_is_refused(compiled, tmp_path):
     def change(name, data):
         return data.replace(b"mlp", b"mLp", 1) if name.startswith("kernels") else data
 
-    tampered = _rewrite(compiled[1], tmp_path / "tampered.ircpkg", change)
+    tampered = rewrite_zip(compiled[1], tmp_path / "tampered.ircpkg", change)
     with pytest.raises(IRCError, match=r"corrupt package: kernels\.\w+ does not match its SHA-256"):
         package.load(tampered)
 
 
 def _edit_json(member: str, edit):
-    """A `_rewrite` change applying `edit(dict) -> dict` to the JSON member `member`."""
+    """A `rewrite_zip` change applying `edit(dict) -> dict` to the JSON member `member`."""
 
     def change(name, data):
         return json.dumps(edit(json.loads(data))).encode() if name == member else data
@@ -232,13 +225,13 @@ def _first_input_shape(manifest: dict, shape: list) -> dict:
     ],
 )  # fmt: skip
 def test_damaged_package_is_refused(case, message, compiled, tmp_path):
-    damaged = _rewrite(compiled[1], tmp_path / "damaged.ircpkg", **case)
+    damaged = rewrite_zip(compiled[1], tmp_path / "damaged.ircpkg", **case)
     with pytest.raises(IRCError, match=message):
         package.load(damaged)
 
 
 def test_other_format_version_is_refused(compiled, tmp_path):
-    newer = _rewrite(
+    newer = rewrite_zip(
         compiled[1],
         tmp_path / "newer.ircpkg",
         _edit_json("header.json", lambda header: {**header, "version": 3, "irc_version": "9.0"}),
@@ -256,7 +249,7 @@ def test_version_1_package_asks_for_a_rebuild(compiled, tmp_path):
             return data
         return json.dumps({"format": "irc-package", "version": 1, "irc_version": "0.1.0", **json.loads(data)}).encode()
 
-    old = _rewrite(compiled[1], tmp_path / "old.ircpkg", to_version_1)
+    old = rewrite_zip(compiled[1], tmp_path / "old.ircpkg", to_version_1)
     with pytest.raises(IRCError, match=r"format version 1 \(written by irc 0\.1\.0\).*rebuild the package"):
         package.load(old)
 

@@ -1,0 +1,5 @@
+import irc
+
+
+def f(x: irc.Spec((4, 3)), y: irc.Spec((5,))):
+    return x + y
