@@ -38,7 +38,8 @@ _METHODS = (
     "exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid", "relu", "sin", "cos", "erf", "abs", "neg",
     "sum", "mean", "prod", "amax", "amin", "argmax", "argmin", "softmax", "log_softmax",
     "max", "min", "reshape", "transpose", "permute", "flip", "flatten", "squeeze", "unsqueeze", "clamp", "pow",
-    "add", "sub", "mul", "div", "eq", "ne", "lt", "le", "gt", "ge",
+    "add", "sub", "mul", "div", "floor_divide", "eq", "ne", "lt", "le", "gt", "ge",
+    "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
 )  # fmt: skip
 
 _SUBMODULES = ("driver", "errors", "frontend", "ir", "lowering", "nn", "optim", "runtime", "targets", "testing")

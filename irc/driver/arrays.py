@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from irc.errors import InputError
+from irc.runtime.dtypes import supported_dtype
 from irc.runtime.package import TensorSpec
 
 
@@ -47,6 +48,7 @@ def load_input_arrays(specs: Sequence[TensorSpec], assignments: Sequence[str], s
             raise InputError(f"--input {name}: {file}: no such file") from None
         except Exception as e:
             raise InputError(f"--input {name}: cannot read {file} as a .npy array: {e}") from None
+        supported_dtype(value.dtype, f"--input {name}: {file}", InputError)
         spec = by_name[name]
         if value.shape != spec.shape or value.dtype != spec.dtype:
             raise InputError(

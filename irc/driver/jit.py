@@ -12,7 +12,7 @@ import numpy as np
 from irc.errors import FrontendError
 from irc.frontend.graph import data_node
 from irc.frontend.spec import Spec
-from irc.frontend.tensor import Tensor, dtype_short, keys_unchanged
+from irc.frontend.tensor import Tensor, as_array, keys_unchanged
 from irc.frontend.tracing import TracedProgram, trace_program
 from irc.runtime.devices import move
 
@@ -21,14 +21,7 @@ def _as_array(x):
     """A numpy array (or, for a tensor on a GPU device, its DeviceArray)."""
     if isinstance(x, Tensor):
         return x._value()
-    array = np.asarray(x)
-    if not isinstance(x, np.ndarray):  # Python lists follow irc.tensor's defaults
-        if array.dtype == np.float64:
-            array = array.astype(np.float32)
-        elif array.dtype.kind in "iu":
-            array = array.astype(np.int64)
-    dtype_short(array.dtype)
-    return array
+    return as_array(x, where="irc.jit input")  # irc.tensor's dtype rules, without a copy
 
 
 class JitFunction:
@@ -123,7 +116,9 @@ def compile_cached(module, target: str | dict):
     (same printed IR, same target) is compiled once per process."""
     from irc.driver.pipeline import Pipeline
     from irc.ir import print_module
+    from irc.targets.cuda import with_device_arch
 
+    target = with_device_arch(target)
     key = (print_module(module), json.dumps(target, sort_keys=True))
     lowering = _compiled_programs.get(key)
     if lowering is None:

@@ -36,9 +36,9 @@ def eager_target(device: str) -> str | dict:
     if device == "cpu":
         return "llvm"
     if device == "cuda":
-        from irc.runtime.cuda import compute_capability
+        from irc.targets.cuda import device_arch  # TVM is heavy: imported for the first cuda compile
 
-        return {"kind": "cuda", "arch": compute_capability()}
+        return {"kind": "cuda", "arch": device_arch()}
     return device
 
 

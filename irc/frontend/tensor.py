@@ -25,6 +25,7 @@ from irc.frontend import autograd, graph
 from irc.frontend.graph import Node, apply, user_location
 from irc.ir import hl
 from irc.runtime.devices import DEVICES, move, to_host
+from irc.runtime.dtypes import supported_dtype
 
 _DTYPE_ALIASES = {
     "float32": "f32", "float": "f32", "f32": "f32",
@@ -42,10 +43,7 @@ def dtype_short(dtype) -> str:
     """'f32' etc. for any dtype spelling (numpy dtype, 'float32', np.float32, ...)."""
     if isinstance(dtype, str) and dtype in _DTYPE_ALIASES:
         return _DTYPE_ALIASES[dtype]
-    try:
-        return hl.dtype_name(hl.element_type_of(np.dtype(dtype)))
-    except TypeError:
-        raise TypeError(f"unsupported dtype {dtype!r}; irc supports float32, float64, int32, int64 and bool") from None
+    return hl.dtype_name(hl.element_type_of(np.dtype(dtype)))
 
 
 def _is_float(short: str) -> bool:
@@ -352,29 +350,46 @@ class Tensor:
 
 
     # --------------------------------------------------------- arithmetic
-    def _operand(self, other, dtype: str | None = None) -> Tensor:
-        """Turn a Python scalar / array into a tensor next to `self`."""
+    def _operand(self, other) -> Tensor:
+        """Turn a Python scalar / array into a tensor next to `self` (a scalar gets `_scalar_dtype`)."""
         if isinstance(other, Tensor):
             return _same_device(self, other)
         if isinstance(other, (bool, int, float)):
-            if dtype is None:
-                if isinstance(other, bool):
-                    dtype = "i1"
-                elif isinstance(other, float) and not _is_float(self._node.dtype):
-                    dtype = "f32"
-                else:
-                    dtype = self._node.dtype
+            dtype = _scalar_dtype(other, self._node.dtype)
             return self._new(apply(hl.FullOp, [], hl.tensor_type((), hl.DTYPES[dtype]), value=_scalar(other, dtype)))
         return tensor(other, device=self.device)
 
     def _binary(self, op: type[hl.HLOp], other, reverse: bool = False) -> Tensor:
         o = self._operand(other)
         a, b = (o, self) if reverse else (self, o)
+        if op is hl.SubOp and (isinstance(other, bool) or "i1" in (a._node.dtype, b._node.dtype)):
+            raise FrontendError(
+                "subtraction, the `-` operator, with a bool tensor is not supported; use `^` or `~` instead",
+                user_location()[:2],
+            )
         dt = _promote(a._node.dtype, b._node.dtype)
+        if dt == "i1":
+            if op is hl.PowOp and not reverse and isinstance(other, bool):
+                return self if other else full_like(self, True)  # x ** 1, x ** 0: PyTorch's special cases
+            if op in _NOT_FOR_BOOL:
+                raise FrontendError(_NOT_FOR_BOOL[op], user_location()[:2])
+            op = _BOOL_ARITHMETIC.get(op, op)
         if op is hl.DivOp and not _is_float(dt):
             dt = "f32"  # true division, as in PyTorch
+        if op is hl.FloorDivideOp and not _is_float(dt):
+            _check_nonzero_divisor(self if reverse else other)
         a, b = a._cast(dt), b._cast(dt)
         return self._new(apply(op, [a._node, b._node]))
+
+    def _bitwise(self, op: type[hl.HLOp], other, reverse: bool = False) -> Tensor:
+        o = self._operand(other)
+        a, b = (o, self) if reverse else (self, o)
+        if _is_float(a._node.dtype) or _is_float(b._node.dtype):
+            raise FrontendError(
+                f"{op.name[3:]} needs integer or bool tensors, got {a.dtype} and {b.dtype}", user_location()[:2]
+            )
+        dt = _promote(a._node.dtype, b._node.dtype)
+        return self._new(apply(op, [a._cast(dt)._node, b._cast(dt)._node]))
 
     def __add__(self, o):
         return self._binary(hl.AddOp, o)
@@ -405,6 +420,53 @@ class Tensor:
 
     def __rpow__(self, o):
         return self._binary(hl.PowOp, o, True)
+
+    def __floordiv__(self, o):
+        return self._binary(hl.FloorDivideOp, o)
+
+    def __rfloordiv__(self, o):
+        return self._binary(hl.FloorDivideOp, o, True)
+
+    def floor_divide(self, o):
+        """`self // o`, rounded toward -inf as in PyTorch; integer division by zero raises ZeroDivisionError."""
+        return self // o
+
+    def __and__(self, o):
+        return self._bitwise(hl.BitwiseAndOp, o)
+
+    def __rand__(self, o):
+        return self._bitwise(hl.BitwiseAndOp, o, True)
+
+    def __or__(self, o):
+        return self._bitwise(hl.BitwiseOrOp, o)
+
+    def __ror__(self, o):
+        return self._bitwise(hl.BitwiseOrOp, o, True)
+
+    def __xor__(self, o):
+        return self._bitwise(hl.BitwiseXorOp, o)
+
+    def __rxor__(self, o):
+        return self._bitwise(hl.BitwiseXorOp, o, True)
+
+    def __invert__(self):
+        if _is_float(self._node.dtype):
+            raise FrontendError(
+                f"~ (bitwise_not) needs an integer or bool tensor, got {self.dtype}", user_location()[:2]
+            )
+        return self._new(apply(hl.BitwiseNotOp, [self._node]))
+
+    def bitwise_and(self, o):
+        return self & o
+
+    def bitwise_or(self, o):
+        return self | o
+
+    def bitwise_xor(self, o):
+        return self ^ o
+
+    def bitwise_not(self):
+        return ~self
 
     def __matmul__(self, o):
         return matmul(self, o)
@@ -499,6 +561,8 @@ class Tensor:
     # ------------------------------------------------------------ unary
     def _unary(self, op: type[hl.HLOp]) -> Tensor:
         x = self
+        if op in _NOT_FOR_BOOL and self._node.dtype == "i1":
+            raise FrontendError(_NOT_FOR_BOOL[op], user_location()[:2])
         if op.FLOAT_ONLY and not _is_float(self._node.dtype):
             x = self._cast("f32")
         return self._new(apply(op, [x._node]))
@@ -716,6 +780,40 @@ def _scalar(value, dtype: str):
     return float(value) if _is_float(dtype) else int(value)
 
 
+def _scalar_dtype(value: bool | int | float, tensor_dtype: str) -> str:
+    """PyTorch's promotion of a Python scalar with a tensor: the tensor's dtype, unless the scalar is of a
+    higher category (bool < int < float); then that category's default dtype (int64, float32)."""
+    if isinstance(value, float) and not _is_float(tensor_dtype):
+        return "f32"
+    if isinstance(value, int) and not isinstance(value, bool) and tensor_dtype == "i1":
+        return "i64"
+    return tensor_dtype
+
+
+#: bool (i1) arithmetic as in PyTorch: + is logical or, * is logical and
+_BOOL_ARITHMETIC = {hl.AddOp: hl.BitwiseOrOp, hl.MulOp: hl.BitwiseAndOp}
+#: ops PyTorch refuses on bool tensors (sub: see `_binary`) -> the error
+_NOT_FOR_BOOL = {
+    hl.NegOp: "negation, the `-` operator, on a bool tensor is not supported; use `~` to invert a mask",
+    hl.AbsOp: "abs is not supported for bool tensors",
+    hl.ReluOp: "relu is not supported for bool tensors",
+    hl.PowOp: "pow of two bool tensors is not supported",
+    hl.FloorDivideOp: "floor_divide (`//`) of two bool tensors is not supported",
+}
+
+
+def _check_nonzero_divisor(divisor) -> None:
+    """Integer `//` by zero raises, as in PyTorch and Python. Eager divisors are checked here; inside
+    irc.jit the divisor is not known, and the compiled code gives x // 0 == x."""
+    if isinstance(divisor, Tensor):
+        if graph.Tracing.depth > 0:
+            return
+        divisor = to_host(divisor._value())
+    if (np.asarray(divisor) == 0).any():
+        file, line, _ = user_location()
+        raise ZeroDivisionError(f"{file}:{line}: floor_divide (`//`): integer division by zero")
+
+
 def _shape_arg(shape) -> tuple[int, ...]:
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         return tuple(shape[0])
@@ -743,29 +841,74 @@ def _same_device(first: Tensor, *others: Tensor) -> Tensor:
 # ---------------------------------------------------------------- creation
 
 
-#: numpy dtypes `tensor` keeps as they are (the others convert like Python numbers)
-_NUMPY_KEPT = {np.dtype(t) for t in ("float32", "float64", "int32", "int64", "bool")}
-
-
 def tensor(data, dtype=None, device: str = "cpu", requires_grad: bool = False) -> Tensor:
     """A tensor from a list, scalar or numpy array (copied), as `torch.tensor`: a numpy array or
-    scalar keeps its dtype (float64 stays float64); Python floats become float32, ints int64."""
+    scalar keeps its dtype (float64 stays float64); Python floats become float32, ints int64.
+
+        >>> irc.tensor(np.zeros(2, np.float16))
+        TypeError: irc.tensor: dtype float16 is not supported (supported: float32, float64, int32, int64, bool)
+    """
+    array = as_array(data, dtype, "irc.tensor", copy=True)
+    return Tensor(graph.data_node(move(array, _check_device(device))), device).requires_grad_(requires_grad)
+
+
+def as_array(data, dtype=None, where: str = "irc.tensor", copy: bool = False) -> np.ndarray:
+    """`data` (a numpy array or scalar, a nested list, a Tensor) as the array `irc.tensor` holds.
+
+    numpy data keeps its dtype and is refused (naming `where`) if irc does not support it;
+    Python floats become float32 and ints int64. A ragged nested list is PyTorch's ValueError.
+    """
     if isinstance(data, Tensor):
         data = data.numpy()
-    array = np.array(data, dtype=None if dtype is None else hl.NUMPY_DTYPES[dtype_short(dtype)])
-    keeps_dtype = isinstance(data, (np.ndarray, np.generic)) and array.dtype in _NUMPY_KEPT
-    if dtype is None and not keeps_dtype:
+    if dtype is not None:
+        dtype = hl.NUMPY_DTYPES[dtype_short(dtype)]
+    elif isinstance(data, (np.ndarray, np.generic)):
+        supported_dtype(data.dtype, where)
+    try:
+        array = np.array(data, dtype=dtype, copy=copy or None)
+    except ValueError:
+        check_nested_shape(data, where)
+        raise
+    if dtype is None and not isinstance(data, (np.ndarray, np.generic)):
         if array.dtype.kind == "f":
             array = array.astype(np.float32)
         elif array.dtype.kind in "iu":
             array = array.astype(np.int64)
-    dtype_short(array.dtype)
-    return Tensor(graph.data_node(move(array, _check_device(device))), device).requires_grad_(requires_grad)
+    supported_dtype(array.dtype, where)
+    return array
+
+
+def _is_sequence(x) -> bool:
+    return isinstance(x, (list, tuple)) or (isinstance(x, np.ndarray) and x.ndim > 0)
+
+
+def check_nested_shape(data, where: str = "irc.tensor") -> None:
+    """Raise PyTorch's ValueError for a ragged nested list: "expected sequence of length 2 at dim 1 (got 3)"."""
+    shape, first = [], data
+    while _is_sequence(first):
+        shape.append(len(first))
+        if not len(first):
+            break
+        first = first[0]
+
+    def check(x, dim: int) -> None:
+        if dim == len(shape):
+            if _is_sequence(x):
+                raise ValueError(f"{where}: expected a number at dim {dim} (got a sequence of length {len(x)})")
+            return
+        if not _is_sequence(x):
+            raise ValueError(f"{where}: expected sequence of length {shape[dim]} at dim {dim} (got {type(x).__name__})")
+        if len(x) != shape[dim]:
+            raise ValueError(f"{where}: expected sequence of length {shape[dim]} at dim {dim} (got {len(x)})")
+        for item in x:
+            check(item, dim + 1)
+
+    check(data, 0)
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
-    """A tensor that keeps the array's dtype."""
-    return Tensor(graph.data_node(np.asarray(array)), "cpu")
+    """A tensor that keeps the array's dtype (no copy)."""
+    return Tensor(graph.data_node(np.asarray(array, dtype=supported_dtype(array.dtype, "irc.from_numpy"))), "cpu")
 
 
 def full(shape, fill_value, dtype=None, device: str = "cpu", requires_grad: bool = False) -> Tensor:

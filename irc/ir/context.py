@@ -7,16 +7,29 @@ import io
 from xdsl.context import Context
 from xdsl.dialects import arith, builtin, func, linalg, math, memref, scf, tensor
 from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import Dialect
+from xdsl.irdl import irdl_op_definition
 from xdsl.parser import Parser
 from xdsl.printer import Printer
 
 from irc.ir.hl import HL
 
 
+@irdl_op_definition
+class RemFOp(arith.FloatingPointLikeBinaryOperation):
+    """Upstream MLIR's `arith.remf` (C's fmod), which xDSL 0.74 lacks: `%r = arith.remf %a, %b : f32`."""
+
+    name = "arith.remf"
+
+
+#: xDSL's arith dialect plus the upstream ops it lacks
+ARITH = Dialect("arith", [*arith.Arith.operations, RemFOp], list(arith.Arith.attributes))
+
+
 def make_context() -> Context:
     """A context that knows hl and the upstream dialects of stages 1-5."""
     ctx = Context()
-    for dialect in (builtin.Builtin, func.Func, arith.Arith, math.Math, linalg.Linalg, tensor.Tensor, memref.MemRef, scf.Scf, HL):
+    for dialect in (builtin.Builtin, func.Func, ARITH, math.Math, linalg.Linalg, tensor.Tensor, memref.MemRef, scf.Scf, HL):
         ctx.load_dialect(dialect)
     return ctx
 

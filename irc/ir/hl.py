@@ -54,18 +54,13 @@ from xdsl.irdl import (
 from xdsl.traits import Pure
 from xdsl.utils.exceptions import VerifyException
 
+from irc.runtime.dtypes import NUMPY_DTYPES, supported_dtype
+
 # --------------------------------------------------------------------------
 # dtypes
 # --------------------------------------------------------------------------
 
 DTYPES: dict[str, Attribute] = {"f32": f32, "f64": f64, "i32": i32, "i64": i64, "i1": i1}
-NUMPY_DTYPES: dict[str, np.dtype] = {
-    "f32": np.dtype(np.float32),
-    "f64": np.dtype(np.float64),
-    "i32": np.dtype(np.int32),
-    "i64": np.dtype(np.int64),
-    "i1": np.dtype(np.bool_),
-}
 
 
 _DTYPE_NAMES: dict[Attribute, str] = {t: name for name, t in DTYPES.items()}
@@ -87,11 +82,10 @@ def element_type_of(dtype: np.dtype | str) -> Attribute:
     """The xDSL element type for a numpy dtype (or a short name)."""
     if isinstance(dtype, str) and dtype in DTYPES:
         return DTYPES[dtype]
-    dt = np.dtype(dtype)
-    for name, npdt in NUMPY_DTYPES.items():
-        if npdt == dt:
-            return DTYPES[name]
-    raise TypeError(f"unsupported dtype {dt}; irc supports float32, float64, int32, int64 and bool")
+    return _ELEMENT_TYPES[supported_dtype(dtype, "irc")]
+
+
+_ELEMENT_TYPES: dict[np.dtype, Attribute] = {NUMPY_DTYPES[name]: t for name, t in DTYPES.items()}
 
 
 def is_float(element_type: Attribute) -> bool:
@@ -312,6 +306,22 @@ ErfOp = _unary("erf", _erf, doc="Gauss error function")
 
 
 @irdl_op_definition
+class BitwiseNotOp(UnaryOp):
+    """~x: bitwise not of an integer tensor, logical not of a bool (i1) tensor."""
+
+    name = "hl.bitwise_not"
+    FLOAT_ONLY: ClassVar[bool] = False
+    DIFFERENTIABLE: ClassVar[bool] = False
+    FN: ClassVar = staticmethod(np.invert)
+
+    @classmethod
+    def infer(cls, types, attrs):
+        if is_float(types[0].element_type):
+            raise _err("bitwise_not", "expects an integer or bool tensor", types)
+        return types[0]
+
+
+@irdl_op_definition
 class CastOp(HLOp):
     """Convert the element type; the result type names the target dtype."""
 
@@ -371,10 +381,30 @@ def _div(a, b):
     return np.true_divide(a, b)
 
 
-def _binary(op_name: str, fn, doc: str = ""):
+def _floor_divide(a, b):
+    if np.issubdtype(a.dtype, np.integer):
+        # x // 0 gives x, like hl.div (the compiled code must not trap)
+        return np.floor_divide(a, np.where(b == 0, 1, b))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.floor_divide(a, b)  # Python's (and PyTorch's) rounding: 1.0 // 0.1 == 9.0
+
+
+class BitwiseOp(BinaryOp):
+    """A bitwise op: integer or bool (i1) operands only, no derivative."""
+
+    DIFFERENTIABLE: ClassVar[bool] = False
+
+    @classmethod
+    def infer(cls, types, attrs):
+        if is_float(types[0].element_type) or is_float(types[1].element_type):
+            raise _err(cls.name[3:], "expects integer or bool tensors", types)
+        return super().infer(types, attrs)
+
+
+def _binary(op_name: str, fn, doc: str = "", base: type[BinaryOp] = BinaryOp):
     cls = type(
-        f"{op_name.capitalize()}Op",
-        (BinaryOp,),
+        "".join(part.capitalize() for part in op_name.split("_")) + "Op",
+        (base,),
         {"name": f"hl.{op_name}", "FN": staticmethod(fn), "__doc__": doc, "__module__": __name__, "__annotations__": {"FN": ClassVar, "FLOAT_ONLY": ClassVar}},
     )
     return irdl_op_definition(cls)
@@ -387,6 +417,10 @@ DivOp = _binary("div", _div, "a / b (integer division truncates)")
 PowOp = _binary("pow", np.power, "a ** b")
 MaximumOp = _binary("maximum", np.maximum, "elementwise max")
 MinimumOp = _binary("minimum", np.minimum, "elementwise min")
+FloorDivideOp = _binary("floor_divide", _floor_divide, "floor(a / b), rounded as Python's // (integer x // 0 gives x)")
+BitwiseAndOp = _binary("bitwise_and", np.bitwise_and, "a & b (logical and on i1)", BitwiseOp)
+BitwiseOrOp = _binary("bitwise_or", np.bitwise_or, "a | b (logical or on i1)", BitwiseOp)
+BitwiseXorOp = _binary("bitwise_xor", np.bitwise_xor, "a ^ b (logical xor on i1)", BitwiseOp)
 
 COMPARE_PREDICATES = {"eq": np.equal, "ne": np.not_equal, "lt": np.less, "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal}
 
@@ -1032,8 +1066,9 @@ class LogSoftmaxOp(SoftmaxLikeOp):
 
 
 HL_OPS: list[type[HLOp]] = [
-    NegOp, AbsOp, ExpOp, LogOp, SqrtOp, RsqrtOp, TanhOp, SigmoidOp, ReluOp, SinOp, CosOp, ErfOp, CastOp,
-    AddOp, SubOp, MulOp, DivOp, PowOp, MaximumOp, MinimumOp, CompareOp, SelectOp,
+    NegOp, AbsOp, ExpOp, LogOp, SqrtOp, RsqrtOp, TanhOp, SigmoidOp, ReluOp, SinOp, CosOp, ErfOp, BitwiseNotOp, CastOp,
+    AddOp, SubOp, MulOp, DivOp, FloorDivideOp, PowOp, MaximumOp, MinimumOp, CompareOp, SelectOp,
+    BitwiseAndOp, BitwiseOrOp, BitwiseXorOp,
     SumOp, MeanOp, MaxOp, MinOp, ProdOp, ArgmaxOp, ArgminOp,
     ReshapeOp, TransposeOp, FlipOp, BroadcastToOp, SliceOp, ConcatOp, PadOp,
     MatmulOp, Conv2dOp, MaxPool2dOp, AvgPool2dOp,

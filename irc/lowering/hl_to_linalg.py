@@ -48,6 +48,7 @@ from xdsl.pattern_rewriter import (
 from xdsl.utils.exceptions import DiagnosticException
 
 from irc.ir import hl
+from irc.ir.context import RemFOp
 from irc.ir.hl import dtype_name, fmt_type, is_float, shape_of, tensor_type
 
 
@@ -115,14 +116,16 @@ def convert(x: SSAValue, dst: Attribute) -> SSAValue:
 
 
 def maximum(a: SSAValue, b: SSAValue) -> SSAValue:
+    """max; of bools it is `or` (TVM's LLVM codegen has no max of bools)."""
     et = a.type
-    cls = arith.MaximumfOp if is_float(et) else arith.MaxUIOp if et == i1 else arith.MaxSIOp
+    cls = arith.MaximumfOp if is_float(et) else arith.OrIOp if et == i1 else arith.MaxSIOp
     return cls(a, b).result
 
 
 def minimum(a: SSAValue, b: SSAValue) -> SSAValue:
+    """min; of bools it is `and`."""
     et = a.type
-    cls = arith.MinimumfOp if is_float(et) else arith.MinUIOp if et == i1 else arith.MinSIOp
+    cls = arith.MinimumfOp if is_float(et) else arith.AndIOp if et == i1 else arith.MinSIOp
     return cls(a, b).result
 
 
@@ -140,6 +143,27 @@ def divide(a: SSAValue, b: SSAValue) -> SSAValue:
         return arith.DivfOp(a, b).result
     is_zero = arith.CmpiOp(b, const(0, b.type), "eq").result
     return arith.DivSIOp(a, arith.SelectOp(is_zero, const(1, b.type), b)).result
+
+
+def floor_divide(a: SSAValue, b: SSAValue) -> SSAValue:
+    """a // b rounded like Python, numpy and PyTorch (floor of the exact quotient: 1.0 // 0.1 is 9);
+    integer x // 0 gives x (hl's reference semantics), float x // 0 is x / 0."""
+    if not is_float(a.type):
+        is_zero = arith.CmpiOp(b, const(0, b.type), "eq").result
+        return arith.FloorDivSIOp(a, arith.SelectOp(is_zero, const(1, b.type), b)).result
+    zero, one = const(0.0, a.type), const(1.0, a.type)
+    mod = RemFOp(a, b).result  # exact, so (a - mod) / b is the truncated quotient
+    div = arith.DivfOp(arith.SubfOp(a, mod), b).result
+    # a nonzero remainder whose sign differs from b's: floor is one below the truncated quotient
+    signs_differ = arith.XOrIOp(arith.CmpfOp(b, zero, "olt"), arith.CmpfOp(mod, zero, "olt")).result
+    fix = arith.AndIOp(arith.CmpfOp(mod, zero, "une"), signs_differ).result
+    div = arith.SelectOp(fix, arith.SubfOp(div, one), div).result
+    floor = math.FloorOp(div).result
+    rounds_up = arith.CmpfOp(arith.SubfOp(div, floor), const(0.5, a.type), "ogt").result
+    floor = arith.SelectOp(rounds_up, arith.AddfOp(floor, one), floor).result
+    quotient = arith.DivfOp(a, b).result
+    floor = arith.SelectOp(arith.CmpfOp(div, zero, "une"), floor, math.CopySignOp(zero, quotient)).result
+    return arith.SelectOp(arith.CmpfOp(b, zero, "oeq"), quotient, floor).result
 
 
 FLOAT_PREDICATES = {"eq": "oeq", "ne": "une", "lt": "olt", "le": "ole", "gt": "ogt", "ge": "oge"}
@@ -210,6 +234,11 @@ ELEMENTWISE_BODIES: dict[type[hl.HLOp], Body] = {
     hl.SubOp: _sub,
     hl.MulOp: lambda op, args: mul(*args),
     hl.DivOp: lambda op, args: divide(*args),
+    hl.FloorDivideOp: lambda op, args: floor_divide(*args),
+    hl.BitwiseAndOp: lambda op, args: arith.AndIOp(*args).result,
+    hl.BitwiseOrOp: lambda op, args: arith.OrIOp(*args).result,
+    hl.BitwiseXorOp: lambda op, args: arith.XOrIOp(*args).result,
+    hl.BitwiseNotOp: lambda op, args: arith.XOrIOp(args[0], const(-1, args[0].type)).result,
     hl.PowOp: _pow,
     hl.MaximumOp: lambda op, args: maximum(*args),
     hl.MinimumOp: lambda op, args: minimum(*args),
@@ -218,7 +247,7 @@ ELEMENTWISE_BODIES: dict[type[hl.HLOp], Body] = {
 }
 
 #: (op, dtype) pairs numpy rejects or that have no sensible scalar body
-_BOOL_ARITHMETIC = (hl.NegOp, hl.AbsOp, hl.AddOp, hl.SubOp, hl.MulOp, hl.DivOp, hl.PowOp)
+_BOOL_ARITHMETIC = (hl.NegOp, hl.AbsOp, hl.AddOp, hl.SubOp, hl.MulOp, hl.DivOp, hl.FloorDivideOp, hl.PowOp)
 
 
 # --------------------------------------------------------------------------

@@ -272,6 +272,7 @@ _BINARY: dict[str, Callable] = {
     "arith.mulf": np.multiply,
     "arith.muli": np.multiply,
     "arith.divf": np.divide,
+    "arith.remf": np.fmod,
     "arith.divsi": _divsi,
     "arith.floordivsi": lambda a, b: np.floor_divide(a, np.where(b == 0, 1, b)),
     "arith.ceildivsi": lambda a, b: -np.floor_divide(-a, np.where(b == 0, 1, b)),

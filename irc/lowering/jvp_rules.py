@@ -87,6 +87,11 @@ def _div(b, op, ts):
     return total(b, op, [ta and b.div(ta, c), tc and b.neg(b.div(b.mul(tc, op.results[0]), c))])
 
 
+def _floor_divide(b, op, ts):
+    """y = a // c: ty = 0   (piecewise constant, like floor)"""
+    return b.full(0.0, op.results[0].type)
+
+
 def _pow(b, op, ts):
     """y = a ** c: ty = ta * c * a ** (c - 1) + tc * y * log(a)   (log(a) taken as 0 where a <= 0)"""
     (a, c), (ta, tc) = op.operands, ts
@@ -181,7 +186,7 @@ JVP_RULES: dict[str, Rule] = {
         "y = erf(x): ty = tx * 2 / sqrt(pi) * exp(-x * x)",
     ),
     "hl.cast": _same_op,
-    "hl.add": _add, "hl.sub": _sub, "hl.mul": _mul, "hl.div": _div, "hl.pow": _pow,
+    "hl.add": _add, "hl.sub": _sub, "hl.mul": _mul, "hl.div": _div, "hl.floor_divide": _floor_divide, "hl.pow": _pow,
     "hl.maximum": _extremum("gt", "y = maximum(a, c): ty = ta * w + tc * (1 - w), w = 1 / 0.5 / 0 for a >, ==, < c"),
     "hl.minimum": _extremum("lt", "y = minimum(a, c): ty = ta * w + tc * (1 - w), w = 1 / 0.5 / 0 for a <, ==, > c"),
     "hl.select": _select,

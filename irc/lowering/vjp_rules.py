@@ -393,6 +393,12 @@ def _div(b, op, g):
     return [sum_to(b, da, shape_of(a.type)), sum_to(b, b.neg(b.mul(da, op.result)), shape_of(c.type))]
 
 
+def _floor_divide(b, op, g):
+    """Forward: y = a // c
+    Backward: da = 0, dc = 0   (piecewise constant, like floor)"""
+    return [None, None]
+
+
 def _pow(b, op, g):
     """Forward: y = a ** c
     Backward: da = g * c * a ** (c - 1), dc = g * y * log(a)   (log(a) taken as 0 where a <= 0)"""
@@ -570,7 +576,7 @@ VJP_RULES: dict[str, Rule] = {
     "hl.neg": _neg, "hl.abs": _abs, "hl.exp": _exp, "hl.log": _log, "hl.sqrt": _sqrt, "hl.rsqrt": _rsqrt,
     "hl.tanh": _tanh, "hl.sigmoid": _sigmoid, "hl.relu": _relu, "hl.sin": _sin, "hl.cos": _cos, "hl.erf": _erf,
     "hl.cast": _cast,
-    "hl.add": _add, "hl.sub": _sub, "hl.mul": _mul, "hl.div": _div, "hl.pow": _pow,
+    "hl.add": _add, "hl.sub": _sub, "hl.mul": _mul, "hl.div": _div, "hl.floor_divide": _floor_divide, "hl.pow": _pow,
     "hl.maximum": _maximum, "hl.minimum": _minimum, "hl.select": _select,
     "hl.sum": _sum, "hl.mean": _mean, "hl.max": _max_min, "hl.min": _max_min, "hl.prod": _prod,
     "hl.reshape": _reshape, "hl.transpose": _transpose, "hl.flip": _flip, "hl.broadcast_to": _broadcast_to,

@@ -21,7 +21,7 @@ from pathlib import Path
 from xdsl.dialects.builtin import ModuleOp
 
 from irc.errors import CompileError, IRCError
-from irc.runtime.cuda import CUDADevice
+from irc.runtime.cuda import CUDADevice, compute_capability
 from irc.targets.gpu import GPUModule, compile_gpu, gpu_target
 
 
@@ -114,6 +114,31 @@ class CUDAModule(GPUModule):
         if self.cubin is None:
             self.cubin = cubin(self.source, self.arch)
         return self.cubin
+
+
+def device_arch() -> str:
+    """The arch (`sm_90`) of GPU device 0: what a cuda target without an `arch` compiles for.
+
+    A CompileError when there is no GPU (or driver) to ask.
+    """
+    try:
+        return compute_capability()
+    except IRCError as e:
+        raise CompileError(
+            "target cuda needs an arch, e.g. {'kind': 'cuda', 'arch': 'sm_90'}: no GPU found to take it from"
+        ) from e
+
+
+def with_device_arch(target: str | dict) -> str | dict:
+    """`target`, where a cuda target without an arch (`"cuda"`, `{"kind": "cuda"}`) gets `device_arch()`.
+
+    >>> with_device_arch("cuda")  # on an H100
+    {'kind': 'cuda', 'arch': 'sm_90'}
+    """
+    kind = target if isinstance(target, str) else target.get("kind")
+    if kind != "cuda" or (isinstance(target, dict) and "arch" in target):
+        return target
+    return {**(target if isinstance(target, dict) else {}), "kind": "cuda", "arch": device_arch()}
 
 
 def compile_cuda(module: ModuleOp, target: dict) -> CUDAModule:

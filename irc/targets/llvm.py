@@ -16,6 +16,15 @@ from dataclasses import dataclass
 import tvm
 from tvm.target import codegen
 
+
+def _lower_fmod(call: tvm.tirx.Call) -> tvm.tirx.PrimExpr:
+    dtype = str(call.ty.dtype)
+    return tvm.tirx.call_pure_extern(dtype, "fmodf" if dtype == "float32" else "fmod", *call.args)
+
+
+# TVM 0.27 lowers `tirx.fmod` (our `arith.remf`) for CUDA and OpenCL only: on the CPU it is libm's fmod.
+tvm.tirx.register_intrin_lowering("tirx.fmod", "llvm", f=_lower_fmod)
+
 # LLVM feature-name prefixes worth checking against /proc/cpuinfo: the wide-vector
 # extensions a VM may hide. Others (tuning flags like "fast-lzcnt") have no cpuinfo name.
 _CHECKED_PREFIXES = ("avx", "amx", "evex")

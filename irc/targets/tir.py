@@ -287,7 +287,9 @@ _SCALAR: dict[str, Callable[..., tirx.PrimExpr]] = {
     "arith.minsi": tirx.Min,
     "arith.andi": lambda a, b: tirx.And(a, b) if _dtype(a) == "bool" else tirx.bitwise_and(a, b),
     "arith.ori": lambda a, b: tirx.Or(a, b) if _dtype(a) == "bool" else tirx.bitwise_or(a, b),
-    "arith.xori": lambda a, b: tirx.NE(_bool_as_int(a), _bool_as_int(b)) if _dtype(a) == "bool" else tirx.bitwise_xor(a, b),
+    "arith.xori": lambda a, b: (
+        tirx.NE(_bool_as_int(a), _bool_as_int(b)) if _dtype(a) == "bool" else tirx.bitwise_xor(a, b)
+    ),
     "arith.shli": tirx.shift_left,
     "arith.shrsi": tirx.shift_right,
     "arith.shrui": _unsigned_op(tirx.shift_right),

@@ -53,6 +53,7 @@ CASES = {
     "sub": (lambda a, b: a - b, [normal(3, 1), normal(4)]),
     "mul": (lambda a, b: a * b, [normal(2, 3, 4), normal(3, 1)]),
     "div": (lambda a, b: a / b, [normal(3, 4), positive(4)]),
+    "floor_divide": (lambda a, b: a // b + a * b, [normal(3, 4), positive(4)]),  # piecewise constant: d(a // b) = 0
     "pow": (lambda a, b: a**b, [positive(3, 4), normal(4)]),
     "pow_neg_base": (lambda a: a**2.0, [normal(3, 4)]),
     "maximum": (lambda a, b: irc.maximum(a, b), [normal(3, 4), normal(4)]),

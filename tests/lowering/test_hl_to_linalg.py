@@ -61,6 +61,29 @@ CASES: dict[str, tuple[str, str]] = {
         )
         for p in ("eq", "ne", "lt", "le", "gt", "ge")
     },
+    **{
+        f"floor_divide_{t}": (
+            f"%a: tensor<4x3x{t}>, %b: tensor<3x{t}>",
+            f"hl.floor_divide %a, %b : (tensor<4x3x{t}>, tensor<3x{t}>) -> tensor<4x3x{t}>",
+        )
+        for t in ("f32", "f64", "i32", "i64")
+    },
+    **{
+        f"{name}_{t}": (
+            f"%a: tensor<4x1x{t}>, %b: tensor<1x3x{t}>",
+            f"hl.{name} %a, %b : (tensor<4x1x{t}>, tensor<1x3x{t}>) -> tensor<4x3x{t}>",
+        )
+        for name in ("bitwise_and", "bitwise_or", "bitwise_xor")
+        for t in ("i1", "i32", "i64")
+    },
+    **{
+        f"bitwise_not_{t}": (f"%a: tensor<5x{t}>", f"hl.bitwise_not %a : (tensor<5x{t}>) -> tensor<5x{t}>")
+        for t in ("i1", "i64")
+    },
+    "compare_lt_i1": (
+        "%a: tensor<6xi1>, %b: tensor<6xi1>",
+        'hl.compare %a, %b {predicate = "lt"} : (tensor<6xi1>, tensor<6xi1>) -> tensor<6xi1>',
+    ),
     "compare_lt_i32": (
         "%a: tensor<6xi32>, %b: tensor<6xi32>",
         'hl.compare %a, %b {predicate = "lt"} : (tensor<6xi32>, tensor<6xi32>) -> tensor<6xi1>',

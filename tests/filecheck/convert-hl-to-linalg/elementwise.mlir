@@ -51,3 +51,24 @@ func.func @compare_cast_select(%a: tensor<4xf32>, %b: tensor<4xf32>) -> (tensor<
   %3 = hl.select %0, %a, %b : (tensor<4xi1>, tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
   func.return %0, %1, %2, %3 : tensor<4xi1>, tensor<4xi1>, tensor<4xi32>, tensor<4xf32>
 }
+
+// Float floor_divide rounds as Python, numpy and PyTorch: the exact remainder (remf) corrects the
+// quotient (1.0 // 0.1 is 9); integer x // 0 gives x, like hl.div; bool xor / not are xori.
+// CHECK-LABEL: func.func @floor_divide_bitwise
+// CHECK:         arith.remf
+// CHECK:         math.floor
+// CHECK:         math.copysign
+// CHECK:         arith.cmpi eq
+// CHECK-NEXT:    arith.constant 1 : i64
+// CHECK-NEXT:    arith.select
+// CHECK-NEXT:    arith.floordivsi
+// CHECK:         arith.xori %{{.*}}, %{{.*}} : i1
+// CHECK:         %[[T:.*]] = arith.constant true
+// CHECK-NEXT:    arith.xori %{{.*}}, %[[T]] : i1
+func.func @floor_divide_bitwise(%a: tensor<4xf32>, %b: tensor<4xf32>, %i: tensor<4xi64>, %j: tensor<4xi64>, %p: tensor<4xi1>, %q: tensor<4xi1>) -> (tensor<4xf32>, tensor<4xi64>, tensor<4xi1>, tensor<4xi1>) {
+  %0 = hl.floor_divide %a, %b : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+  %1 = hl.floor_divide %i, %j : (tensor<4xi64>, tensor<4xi64>) -> tensor<4xi64>
+  %2 = hl.bitwise_xor %p, %q : (tensor<4xi1>, tensor<4xi1>) -> tensor<4xi1>
+  %3 = hl.bitwise_not %p : (tensor<4xi1>) -> tensor<4xi1>
+  func.return %0, %1, %2, %3 : tensor<4xf32>, tensor<4xi64>, tensor<4xi1>, tensor<4xi1>
+}
