@@ -45,7 +45,16 @@ def test_cast(src, dst):
     assert_matches_reference(lambda a: a.to(dst), [arr(2, 7, dtype=src)])
 
 
-BINARY = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide, "floor_divide": np.floor_divide, "pow": np.power, "maximum": np.maximum, "minimum": np.minimum}
+BINARY = {
+    "add": np.add,
+    "sub": np.subtract,
+    "mul": np.multiply,
+    "div": np.divide,
+    "floor_divide": np.floor_divide,
+    "pow": np.power,
+    "maximum": np.maximum,
+    "minimum": np.minimum,
+}
 SHAPE_PAIRS = [((4, 5), (4, 5)), ((4, 5), (5,)), ((3, 1, 5), (1, 4, 1)), ((), (2, 3)), ((1,), (6, 1))]
 
 
@@ -56,13 +65,17 @@ def test_binary_float(op, shapes):
     assert_matches_reference(lambda x, y: getattr(x, op)(y), [a, b])
 
 
-@pytest.mark.parametrize("op", ["add", "sub", "mul", "floor_divide", "maximum", "minimum", "bitwise_and", "bitwise_or", "bitwise_xor"])
+@pytest.mark.parametrize(
+    "op", ["add", "sub", "mul", "floor_divide", "maximum", "minimum", "bitwise_and", "bitwise_or", "bitwise_xor"]
+)
 @pytest.mark.parametrize("dtype", [np.int32, np.int64])
 def test_binary_int(op, dtype):
     assert_matches_reference(lambda x, y: getattr(x, op)(y), [arr(3, 4, dtype=dtype), arr(4, dtype=dtype)])
 
 
-@pytest.mark.parametrize("op", ["add", "mul", "maximum", "minimum", "bitwise_and", "bitwise_or", "bitwise_xor", "eq", "lt", "ge"])
+@pytest.mark.parametrize(
+    "op", ["add", "mul", "maximum", "minimum", "bitwise_and", "bitwise_or", "bitwise_xor", "eq", "lt", "ge"]
+)
 def test_binary_bool(op):
     assert_matches_reference(lambda x, y: getattr(x, op)(y), [arr(3, 4, dtype=bool), arr(4, dtype=bool)])
 

@@ -99,6 +99,13 @@ def test_bool_add_is_or_and_mul_is_and():
     assert (a + b).dtype == irc.bool_ and (a * b).dtype == irc.bool_
 
 
+@pytest.mark.parametrize("a, b", [(1, 0), (1.5, 0), (True, False), (2, 0.5)], ids=str)
+def test_where_with_scalars_matches_torch(a, b):
+    mask = [True, False, True]
+    want = torch.where(torch.tensor(mask), a, b)
+    assert_same(irc.where(irc.tensor(mask), a, b), want, f"where(mask, {a!r}, {b!r})")
+
+
 @pytest.mark.parametrize(
     "fn, message",
     [
@@ -133,7 +140,9 @@ def test_floor_divide_rounds_like_torch():
         np.testing.assert_array_equal(got, want)
         np.testing.assert_array_equal(np.signbit(got), np.signbit(want))  # -0.0 as torch
     ints = np.array([7, -7, 7, -7, 0, 9], np.int64), np.array([2, 2, -2, -2, 5, -4], np.int64)
-    assert (irc.tensor(ints[0]) // irc.tensor(ints[1])).tolist() == (torch.tensor(ints[0]) // torch.tensor(ints[1])).tolist()
+    assert (irc.tensor(ints[0]) // irc.tensor(ints[1])).tolist() == (
+        torch.tensor(ints[0]) // torch.tensor(ints[1])
+    ).tolist()
     assert irc.floor_divide(irc.tensor([7, -7]), 2).tolist() == [3, -4]
     assert irc.tensor([7.5, -7.5]).floor_divide(2).tolist() == [3.0, -4.0]
     assert (7 // irc.tensor([2, -2])).tolist() == (7 // torch.tensor([2, -2])).tolist() == [3, -4]
