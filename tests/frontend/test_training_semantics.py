@@ -174,6 +174,22 @@ def test_jitted_step_with_data_writes_matches_torch(name, op, reference_jit):
     assert all(p.is_leaf and p.requires_grad for p in model.parameters())
 
 
+def test_random_fill_through_data_inside_jit(reference_jit):
+    """`p.data.normal_()` in a jitted function re-initializes p on every call."""
+    p = nn.Parameter(np.zeros(1000, np.float32))
+
+    @irc.jit
+    def reinit(x):
+        p.data.normal_(0.0, 2.0)
+        return x + 1
+
+    reinit(irc.zeros(1))
+    first = p.numpy().copy()
+    reinit(irc.zeros(1))
+    assert not np.array_equal(p.numpy(), first)
+    assert abs(first.std() - 2.0) < 0.2 and p.is_leaf and p.requires_grad
+
+
 def test_detach_inside_jit_reads_the_current_value(reference_jit):
     """`p.detach()` in a jitted function is p's value at each call, not p's value when traced."""
     p = nn.Parameter(np.ones(3, np.float32))
