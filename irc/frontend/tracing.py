@@ -4,8 +4,8 @@
 
 * the returned tensors (the function's outputs),
 * tensors captured from outside the function (parameters, buffers, earlier
-  gradients): with `capture_state`, these become extra inputs read afresh
-  on every call, otherwise they fold in as constants,
+  gradients, computed or still lazy): with `capture_state`, these become
+  extra inputs read afresh on every call, otherwise they fold in as constants,
 * in-place updates and `.grad` writes made during the trace (an optimizer
   step): extra outputs that the caller writes back after each run,
 * leaves with a `feed` (keys of `hl.random_uniform` for Dropout and
@@ -29,7 +29,7 @@ from xdsl.dialects.builtin import ModuleOp
 
 from irc.errors import FrontendError
 from irc.frontend import graph
-from irc.frontend.graph import Placeholder, Tracing, build_module, topological_order
+from irc.frontend.graph import Node, Placeholder, Tracing, build_module, topological_order
 from irc.frontend.spec import Spec
 from irc.frontend.tensor import Tensor
 
@@ -146,20 +146,27 @@ def trace_program(
             Tracing.mutated.setdefault(key, value)
     if not out_nodes:
         raise FrontendError(f"{fn_name} returns nothing and updates no tensor: there is nothing to compile")
+
+    def captured(node: Node) -> bool:
+        """A value from before the trace that a live tensor holds (realized or not): read on every call."""
+        return capture_state and node.serial < scope.start and node.owner is not None and node.owner() is not None
+
+    def stop(node: Node) -> bool:
+        return graph.is_leaf(node) or captured(node)
+
     implicit_nodes = []
     if capture_state:
-        for leaf in topological_order(out_nodes):
-            if isinstance(leaf, Placeholder) or not graph.is_leaf(leaf):
+        for leaf in topological_order(out_nodes, stop):
+            if isinstance(leaf, Placeholder) or not stop(leaf):
                 continue
-            captured = leaf.serial < scope.start and leaf.owner is not None and leaf.owner() is not None
-            if captured or leaf.feed is not None:
+            if captured(leaf) or leaf.feed is not None:
                 implicit_nodes.append(leaf)
         # in creation order: a call draws its random keys in the order eager code would
         implicit_nodes.sort(key=lambda leaf: leaf.serial)
     implicit_inputs = [("feed", n.feed) if n.feed is not None else ("tensor", n.owner()) for n in implicit_nodes]
     names = [*_param_names(fn), *(f"state{i}" for i in range(len(implicit_nodes)))]
     module, _ = build_module(
-        out_nodes, _symbol(fn_name), args=[*placeholders, *implicit_nodes], constants=True, arg_names=names
+        out_nodes, _symbol(fn_name), args=[*placeholders, *implicit_nodes], constants=True, arg_names=names, stop=stop
     )
     return TracedProgram(module, single, len(outputs), implicit_inputs, updates, scope.guards)
 

@@ -174,6 +174,55 @@ def test_jitted_step_with_data_writes_matches_torch(name, op, reference_jit):
     assert all(p.is_leaf and p.requires_grad for p in model.parameters())
 
 
+@pytest.mark.parametrize("jit", [False, True])
+def test_classic_manual_loop_with_grad_data_zero(jit, reference_jit):
+    """The old PyTorch tutorial loop: backward accumulates, `p.grad.data.zero_()` resets, buffers via .data."""
+    model, reference = both_mlps()
+    model.register_buffer("steps", irc.zeros(()))
+    reference.register_buffer("steps", torch.zeros(()))
+
+    def train_step(x, y, nn=nn, model=model):
+        loss = nn.CrossEntropyLoss()(model(x), y)
+        loss.backward()
+        for p in model.parameters():
+            p.data.sub_(p.grad.data * 0.1)
+            p.grad.data.zero_()
+        model.steps.data += 1
+        return loss
+
+    step = irc.jit(train_step) if jit else train_step
+    with torch.no_grad():
+        reference(torch.zeros(1, 4)).sum()  # nothing recorded: torch.no_grad
+    for x, y in batches(3):
+        step(irc.tensor(x), irc.tensor(y))
+        train_step(torch.from_numpy(x), torch.from_numpy(y), torch.nn, reference)
+        assert_same_params(model, reference)
+        for p, q in zip(model.parameters(), reference.parameters()):
+            np.testing.assert_array_equal(p.grad.numpy(), q.grad.numpy())  # zeros
+    assert model.steps.item() == reference.steps.item() == 3
+
+
+def test_jit_reads_lazy_state_on_every_call(reference_jit):
+    """State that is still a lazy graph when traced (irc.zeros, an eager in-place op) is an input, not a constant."""
+    acc = irc.zeros(3)
+    p = nn.Parameter(np.ones(3, np.float32))
+    p.data.mul_(2.0)
+    assert acc._node.value is None and p._node.value is None
+
+    @irc.jit
+    def f(x):
+        acc.add_(x)
+        with irc.no_grad():
+            p.add_(1.0)
+        return acc + p
+
+    for _ in range(3):
+        out = f(irc.ones(3))
+    np.testing.assert_array_equal(acc.numpy(), [3, 3, 3])
+    np.testing.assert_array_equal(p.numpy(), [5, 5, 5])
+    np.testing.assert_array_equal(out.numpy(), [8, 8, 8])
+
+
 def test_random_fill_through_data_inside_jit(reference_jit):
     """`p.data.normal_()` in a jitted function re-initializes p on every call."""
     p = nn.Parameter(np.zeros(1000, np.float32))
