@@ -1147,9 +1147,9 @@ class _DataView(Tensor):
 
     def __init__(self, base: Tensor):
         self._base = base
-        self._grad = None
         self._source: Node | None = None
         self._view: Node | None = None
+        super().__init__(self._node, base.device)
 
     @property
     def _node(self) -> Node:
@@ -1168,6 +1168,11 @@ class _DataView(Tensor):
     @property
     def device(self) -> str:
         return self._base.device
+
+    @device.setter
+    def device(self, device: str) -> None:
+        if device != self._base.device:
+            raise FrontendError("a .data view cannot move to another device; move its tensor", user_location()[:2])
 
     def _assign(self, result: Tensor) -> Tensor:
         base = self._base
