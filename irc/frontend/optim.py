@@ -99,7 +99,7 @@ class Optimizer:
         updated: list[Tensor] = []
         with no_grad():
             for index, group in enumerate(self.param_groups):
-                hyper = GroupScalars(self.param_groups, index)
+                hyper = GroupScalars(self, index)
                 for p in group["params"]:
                     if p.grad is None:
                         continue
@@ -161,18 +161,18 @@ class GroupScalars:
     "beta1" and "beta2" are the entries of "betas".
     """
 
-    def __init__(self, groups: list[dict], index: int):
-        self._groups, self._index = groups, index
+    def __init__(self, optimizer: Optimizer, index: int):
+        self._optimizer, self._index = optimizer, index
         self._made: dict[tuple, Tensor] = {}
 
     def __call__(self, name: str, like: Tensor) -> Tensor:
         key = (name, like.dtype, like.device)
         scalar = self._made.get(key)
         if scalar is None:
-            groups, index, dtype = self._groups, self._index, like.dtype
+            optimizer, index, dtype = self._optimizer, self._index, like.dtype
 
-            def read() -> np.ndarray:
-                group = groups[index]
+            def read() -> np.ndarray:  # through the optimizer: `opt.param_groups` may be replaced
+                group = optimizer.param_groups[index]
                 value = group["betas"][int(name[-1]) - 1] if name in ("beta1", "beta2") else group[name]
                 return np.array(value, dtype)
 

@@ -297,7 +297,10 @@ def test_lr_zero_leaves_parameters_unchanged_under_jit(name, kwargs, reference_j
     data = batches(3)
     train_step(*map(irc.tensor, data[0]))
     before = [p.numpy().copy() for p in model.parameters()]
-    opt.param_groups[0]["lr"] = 0.0
+    if name == "Adam":  # a new list of new dicts, as some code builds them
+        opt.param_groups = [{**opt.param_groups[0], "lr": 0.0}]
+    else:
+        opt.param_groups[0]["lr"] = 0.0
     for x, y in data[1:]:
         train_step(irc.tensor(x), irc.tensor(y))
     for p, b in zip(model.parameters(), before):
