@@ -84,10 +84,10 @@ def _target(args: argparse.Namespace) -> str | dict:
 
 def _gpu_arch() -> str:
     """The architecture of GPU 0, for `--target cuda` without `--cuda-arch`."""
-    from irc.runtime.cuda import compute_capability
+    from irc.targets.cuda import device_arch
 
     try:
-        return compute_capability()
+        return device_arch()
     except IRCError:
         raise InputError(
             "--target cuda: no CUDA GPU found to take the architecture from; pass --cuda-arch sm_NN (e.g. sm_90)"

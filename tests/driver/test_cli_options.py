@@ -15,7 +15,7 @@ import pytest
 from driver_test_passes import HL_TEXT
 
 import irc
-import irc.runtime.cuda
+import irc.targets.cuda
 from irc.driver import pipeline
 from irc.driver.cli import main
 from irc.errors import IRCError
@@ -74,7 +74,7 @@ def pipeline_targets(monkeypatch) -> list:
 
 
 def test_cuda_arch_defaults_to_gpu_0(hl_file, monkeypatch, pipeline_targets):
-    monkeypatch.setattr(irc.runtime.cuda, "compute_capability", lambda: "sm_86")
+    monkeypatch.setattr(irc.targets.cuda, "compute_capability", lambda: "sm_86")
     assert main(["compile", str(hl_file), "--target", "cuda", "--stop-after", "hl"]) == 0
     assert main(["compile", str(hl_file), "--target", "cuda", "--cuda-arch", "sm_90a", "--stop-after", "hl"]) == 0
     assert pipeline_targets == [{"kind": "cuda", "arch": "sm_86"}, {"kind": "cuda", "arch": "sm_90a"}]
@@ -84,7 +84,7 @@ def test_cuda_without_arch_or_gpu_is_one_line(hl_file, monkeypatch, capsys, pipe
     def no_gpu():
         raise IRCError("no CUDA driver (libcuda.so.1: cannot open shared object file)")
 
-    monkeypatch.setattr(irc.runtime.cuda, "compute_capability", no_gpu)
+    monkeypatch.setattr(irc.targets.cuda, "compute_capability", no_gpu)
     assert main(["compile", str(hl_file), "--target", "cuda"]) == 2
     assert capsys.readouterr().err == (
         "irc: error: --target cuda: no CUDA GPU found to take the architecture from; "
