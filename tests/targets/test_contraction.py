@@ -8,7 +8,11 @@ import pytest
 
 from irc.ir import parse_module
 from irc.targets import compile_loops
+from irc.targets.llvm import cpu_info, resolve_target
 from tests.targets.loops_modules import for_, func, matmul, parallel
+
+# f32 SIMD lanes of this host (8 with AVX2, 16 with AVX-512): panel widths follow it
+LANES = cpu_info(resolve_target()).lanes("float32")
 
 
 def batch_matmul(batch: int, m: int, k: int, n: int, dtype: str = "f32", shared_b: bool = False) -> str:
@@ -37,7 +41,7 @@ def batch_matmul(batch: int, m: int, k: int, n: int, dtype: str = "f32", shared_
         (48, 40, 128),  # 8 panels of 16 columns: parallel over panels, each packed by its task
         (256, 16, 32),  # 2 panels: B packed up front, parallel over panels x row tiles
         (64, 50, 96),  # K not a multiple of anything
-        (36, 24, 200),  # N = 8 x 25: 8-wide panels, 6-row tiles
+        (36, 24, 25 * LANES),  # N = 25 SIMD widths: one-register panels, 6-row tiles
         (64, 256, 10),  # a classifier: N = 10, no multiple of the SIMD width: one 10-wide panel
     ],
 )
