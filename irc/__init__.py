@@ -22,7 +22,8 @@ __version__ = "0.1.0"
 # module -> the public names it defines, re-exported as `irc.<name>`
 _EXPORTS = {
     "irc.driver.jit": ("JitFunction", "jit"),
-    "irc.errors": ("CompileError", "FrontendError", "InputError", "IRCError", "PassError"),
+    "irc.errors": ("CompileError", "CompileWarning", "FrontendError", "InputError", "IRCError", "PassError"),
+    "irc.frontend.realize": ("eager_mode", "set_eager_mode"),
     "irc.frontend.autograd": ("enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled"),
     "irc.frontend.spec": ("Spec",),
     "irc.frontend.tensor": (

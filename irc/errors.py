@@ -38,3 +38,7 @@ class CompileError(IRCError):
 
 class ExecutionError(IRCError):
     """Running compiled code failed: out of memory, a device error."""
+
+
+class CompileWarning(RuntimeWarning):
+    """A background compile of an eager graph failed; the graph keeps running on the interpreter."""

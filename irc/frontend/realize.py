@@ -1,4 +1,12 @@
-"""Realizing lazy tensors: compile the pending graph (cached by structure) and run it.
+"""Realizing lazy tensors: run the pending graph (cached by structure), interpreted or compiled.
+
+Tiers (docs/eager.md): a graph structure's first runs go to the `hl` numpy
+reference interpreter (no compile, no TVM import); from its
+`COMPILE_AFTER`-th run it is compiled in a background process
+(`irc.driver.compile_worker`), and its runs switch over to the compiled code
+once that is ready. `IRC_EAGER` or
+`set_eager_mode` forces either tier. GPU tensors always run compiled code
+(their data stays on the device), unless the interpret tier is forced.
 
 The compiler is irc's pipeline (`irc.driver.pipeline`), imported on the first
 compile: the driver imports the frontend, not the other way round at load
@@ -8,14 +16,24 @@ time. `set_compiler` installs another one (tests).
 from __future__ import annotations
 
 import json
+import os
+import queue
+import subprocess
+import sys
+import tempfile
+import threading
+import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import IO
 
 import numpy as np
 from xdsl.dialects.builtin import ModuleOp
 
-from irc.errors import FrontendError
-from irc.frontend.graph import Node, Placeholder, build_module, graph_key
-from irc.runtime.devices import device_of, move
+from irc.errors import CompileError, CompileWarning, FrontendError, InputError
+from irc.frontend.graph import Node, Placeholder, build_module, graph_key, user_location
+from irc.ir.interpreter import run_hl
+from irc.runtime.devices import device_of, move, to_host
 
 #: (hl module, target) -> callable(*numpy arrays) -> tuple of numpy arrays
 Compiler = Callable[[ModuleOp, str], Callable[..., Sequence[np.ndarray]]]
@@ -28,7 +46,31 @@ def _pipeline_compiler(module: ModuleOp, target: str) -> Callable[..., Sequence[
 
 
 _compiler: Compiler = _pipeline_compiler
-_cache: dict[tuple, Callable[..., Sequence[np.ndarray]]] = {}
+#: how often a graph structure runs on the interpreter before it is compiled (auto mode): 2, the
+#: first sign that it repeats (a training step); a graph that runs once never pays for a compile,
+#: and a later threshold would only delay the switch-over, since compiles run in the background
+COMPILE_AFTER = 2
+MODES = ("auto", "interpret", "compile")
+
+
+@dataclass(eq=False)
+class Program:
+    """One graph structure on one device: its hl module, its runs so far and its compiled code once built."""
+
+    module: ModuleOp
+    device: str
+    #: where the graph's first result was recorded (named by a failed background compile's warning)
+    loc: tuple[str, int, int]
+    runs: int = 0
+    compiled: Callable[..., Sequence[np.ndarray]] | None = None
+    #: set once a background compile of this program has finished (None: none was started)
+    done: threading.Event | None = None
+    #: what the background compile raised
+    error: Exception | None = None
+
+
+#: (graph structure, device) -> Program
+_cache: dict[tuple, Program] = {}
 
 
 def eager_target(device: str) -> str | dict:
@@ -52,7 +94,48 @@ def clear_cache() -> None:
 
 
 def cache_size() -> int:
+    """The number of graph structures seen (interpreted or compiled)."""
     return len(_cache)
+
+
+class _Mode:
+    #: set by `set_eager_mode`; None: $IRC_EAGER decides
+    forced: str | None = None
+
+
+def _check_mode(mode: str, where: str) -> str:
+    if mode not in MODES:
+        raise InputError(f"{where}: {mode!r} is not an eager mode; the modes are {', '.join(MODES)}")
+    return mode
+
+
+def eager_mode() -> str:
+    """The mode eager graphs run in now: `set_eager_mode`'s, else $IRC_EAGER, else "auto"."""
+    if _Mode.forced is not None:
+        return _Mode.forced
+    return _check_mode(os.environ.get("IRC_EAGER", "auto"), "IRC_EAGER")
+
+
+class set_eager_mode:
+    """Run eager graphs in `mode`: "auto" (interpret new graphs, compile repeating ones in the
+    background), "interpret" (the numpy interpreter only) or "compile" (compile every graph
+    before its first run); None goes back to $IRC_EAGER. A call sets it from now on; as a
+    context manager it holds inside the block only (docs/eager.md).
+
+        >>> irc.set_eager_mode("compile")
+        >>> with irc.set_eager_mode("interpret"):
+        ...     y = (x * 2).numpy()
+    """
+
+    def __init__(self, mode: str | None):
+        self._previous = _Mode.forced
+        _Mode.forced = None if mode is None else _check_mode(mode, "set_eager_mode")
+
+    def __enter__(self) -> set_eager_mode:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _Mode.forced = self._previous
 
 
 def realize(node: Node, device: str | None = None):
@@ -63,7 +146,7 @@ def realize(node: Node, device: str | None = None):
 
 
 def realize_all(nodes: Sequence[Node], device: str | None = None) -> list:
-    """Realize several nodes as one compiled program on `device` (default: where their inputs live)."""
+    """Realize several nodes as one program on `device` (default: where their inputs live)."""
     pending = list({id(n): n for n in nodes if n.value is None}.values())
     if pending:
         key, leaves = graph_key(pending)
@@ -75,14 +158,164 @@ def realize_all(nodes: Sequence[Node], device: str | None = None) -> list:
                 )
         if device is None:
             device = next((d for d in (device_of(leaf.value) for leaf in leaves) if d != "cpu"), "cpu")
-        target = eager_target(device)
-        cache_key = (key, json.dumps(target, sort_keys=True))
-        run = _cache.get(cache_key)
-        if run is None:
+        program = _cache.get((key, device))
+        if program is None:
             module, _ = build_module(pending, "main", args=leaves)
-            run = _cache[cache_key] = _compiler(module, target)
-        values = [move(leaf.value, device) for leaf in leaves]
-        outputs = run(*values) if device == "cpu" else run.compiled.run_device(*values)
+            program = _cache[(key, device)] = Program(module, device, pending[0].loc)
+        outputs = _run(program, [leaf.value for leaf in leaves])
         for node, value in zip(pending, outputs):
             node.value = value
     return [n.value for n in nodes]
+
+
+def _run(program: Program, values: list) -> Sequence:
+    """Run `program` on the tier the mode picks (see the module docstring)."""
+    _report_failures()
+    mode = eager_mode()
+    program.runs += 1
+    run = program.compiled
+    if run is None and (mode == "compile" or (mode == "auto" and program.device != "cpu")):
+        run = _compile_now(program)
+    elif mode == "interpret":
+        run = None
+    elif run is None and mode == "auto" and program.runs >= COMPILE_AFTER and program.done is None:
+        _compile_in_background(program)
+    if run is None:
+        return _interpret(program, values)
+    values = [move(v, program.device) for v in values]
+    return run(*values) if program.device == "cpu" else run.compiled.run_device(*values)
+
+
+def _interpret(program: Program, values: list) -> list:
+    """The outputs by the hl numpy reference, each an array of its own, as compiled code gives them
+    (the reference may return views of its inputs, or the same array twice)."""
+    inputs = [to_host(v) for v in values]
+    seen = {id(a) for a in inputs}
+    outputs = []
+    for out in run_hl(program.module, inputs):
+        if id(out) in seen or not (out.flags.owndata and out.flags.writeable and out.flags.c_contiguous):
+            out = out.copy()
+        seen.add(id(out))
+        outputs.append(move(out, program.device))
+    return outputs
+
+
+def _compile_now(program: Program) -> Callable[..., Sequence[np.ndarray]]:
+    """The program's compiled code, built here unless a background compile has it (waited for)."""
+    if program.done is not None:
+        program.done.wait()
+    if program.compiled is None:  # a failed background compile is redone here, so its error is raised here
+        program.compiled = _compiler(program.module, eager_target(program.device))
+    return program.compiled
+
+
+# ------------------------------------------------------------------ background compiles
+
+_jobs: queue.SimpleQueue = queue.SimpleQueue()
+#: the thread that hands jobs to the compile process (irc.driver.compile_worker) and loads its results
+_worker: threading.Thread | None = None
+#: programs whose background compile failed, reported by the next realize
+_failures: list[Program] = []
+
+
+def _compile_in_background(program: Program) -> None:
+    global _worker
+    if _compiler is not _pipeline_compiler:  # another compiler (tests) runs in this process, now
+        program.compiled = _compiler(program.module, eager_target(program.device))
+        return
+    program.done = threading.Event()
+    _jobs.put(program)
+    if _worker is None or not _worker.is_alive():
+        # a daemon: the interpreter's exit does not wait for a compile (its result would be unused)
+        _worker = threading.Thread(target=_compile_jobs, name="irc-eager-compile", daemon=True)
+        _worker.start()
+
+
+def _compile_jobs() -> None:
+    process = None
+    while True:
+        program = _jobs.get()
+        try:
+            if process is None or process[0].poll() is not None:
+                process = _start_compile_process()
+            program.compiled = _compile_in(*process, program)
+        except Exception as e:  # noqa: BLE001 - any failure: the program stays on the interpreter
+            program.error = e
+            _failures.append(program)
+        finally:
+            program.done.set()
+
+
+def _start_compile_process() -> tuple[subprocess.Popen, IO[bytes]]:
+    """`python -m irc.driver.compile_worker` (importing this irc, also one found through sys.path only)
+    and the file its stderr goes to (read back only when it dies)."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    log = tempfile.TemporaryFile()
+    command = [sys.executable, "-m", "irc.driver.compile_worker"]
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env, text=True)
+    return process, log
+
+
+def _compile_in(process: subprocess.Popen, log: IO[bytes], program: Program) -> Callable[..., Sequence[np.ndarray]]:
+    """Compile `program` in the compile process; its code, loaded from the package the process wrote."""
+    from irc.ir import print_module
+    from irc.runtime.package import load
+
+    with tempfile.TemporaryDirectory(prefix="irc-eager-") as tmp:
+        out = os.path.join(tmp, "program.ircpkg")
+        module = print_module(program.module, locations=True)
+        request = {"module": module, "target": eager_target(program.device), "out": out}
+        try:
+            process.stdin.write(json.dumps(request) + "\n")
+            process.stdin.flush()
+            reply = process.stdout.readline()
+        except OSError:  # a broken pipe: the process has died
+            reply = ""
+        if not reply:
+            log.seek(0)
+            last = log.read().decode(errors="replace").strip().splitlines()[-3:]
+            raise CompileError(f"the compile process died (exit code {process.wait()}): {' '.join(last)}")
+        reply = json.loads(reply)
+        if "error" in reply:
+            raise CompileError(reply["error"])
+        return load(out).entry()
+
+
+def wait_compiled(timeout: float | None = None) -> bool:
+    """Wait until the background compiles started so far have finished; False on timeout.
+
+    For benchmarks and tests: a loop switches to compiled code as soon as it is ready anyway.
+    """
+    pending = [p for p in list(_cache.values()) if p.done is not None]
+    return all(p.done.wait(timeout) for p in pending)
+
+
+def _report_failures() -> None:
+    """Warn once per program whose background compile failed (it keeps running on the interpreter)."""
+    while _failures:
+        program = _failures.pop(0)
+        e = program.error
+        file, line, _ = user_location()
+        warnings.warn_explicit(
+            f"irc could not compile the eager graph recorded at {program.loc[0]}:{program.loc[1]}; it keeps "
+            f"running on the numpy interpreter (same results, slower). IRC_EAGER=compile raises the error "
+            f"where it happens. {type(e).__name__}: {e}",
+            CompileWarning,
+            file,
+            line,
+        )
+
+
+def _forget_jobs_in_child() -> None:
+    """After a fork, the worker thread is gone from the child: its queued and running compiles with it
+    (the compile process stays the parent's)."""
+    global _jobs, _worker
+    _jobs, _worker = queue.SimpleQueue(), None
+    for program in _cache.values():
+        if program.done is not None and not program.done.is_set():
+            program.done = None  # compiled again when it runs again
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_jobs_in_child)

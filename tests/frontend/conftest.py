@@ -1,11 +1,11 @@
 import pytest
 
 from irc.frontend import realize
-from irc.ir.interpreter import run_hl
 
 
 @pytest.fixture(autouse=True)
 def reference_realization(monkeypatch):
-    """Frontend tests check the recorded graphs with the hl numpy reference (fast, no codegen)."""
-    monkeypatch.setattr(realize, "_compiler", lambda module, target: lambda *a: run_hl(module, a))
+    """Frontend tests check the recorded graphs with the hl numpy reference (fast, no codegen): the interpret tier."""
     monkeypatch.setattr(realize, "_cache", {})
+    with realize.set_eager_mode("interpret"):
+        yield

@@ -1,0 +1,268 @@
+"""Tiered eager execution (docs/eager.md): the numpy interpreter tier, the compiled tier and the
+switch-over between them give the same values and gradients; IRC_EAGER and irc.set_eager_mode
+pick the tier; the interpreter tier never imports TVM; a failed background compile is reported."""
+
+import os
+import queue
+import subprocess
+import sys
+import tempfile
+import textwrap
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import irc
+import irc.nn as nn
+import irc.optim as optim
+from irc.frontend import realize
+from tests.e2e.test_random_graphs import build, programs
+from tests.helpers import TOLERANCES
+
+torch = pytest.importorskip("torch")
+
+
+def run_program(fn, arrays):
+    """fn's value and the gradients of its sum w.r.t. every input, realized as one program."""
+    inputs = [irc.tensor(a, requires_grad=True) for a in arrays]
+    out = fn(*inputs)
+    if out.requires_grad:
+        out.sum().backward()
+    wanted = [out, *(x.grad for x in inputs if x.grad is not None)]
+    return realize.realize_all([t._node for t in wanted])
+
+
+def assert_same(got, want):
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert g.shape == w.shape and g.dtype == w.dtype
+        tol = TOLERANCES.get(w.dtype)
+        if tol is None:
+            np.testing.assert_array_equal(g, w)
+        else:
+            np.testing.assert_allclose(g, w, rtol=50 * tol["rtol"], atol=50 * tol["atol"])
+
+
+@settings(
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(programs(), st.integers(0, 2**16))
+def test_random_programs_and_gradients_agree_across_the_switch_over(program, seed):
+    """auto: run 1 interprets, run 2 interprets and starts the background compile, run 3 is compiled."""
+    shapes, *dtype, steps = program  # (shapes, dtype, steps), or (shapes, steps) with float32 only
+    dtype = dtype[0] if dtype else np.float32
+    m, n, k = shapes
+    rng = np.random.default_rng(seed)
+    arrays = [rng.standard_normal(s).astype(dtype) for s in [(m, n), (m, n), (n, k)]]
+    fn = build(shapes, steps)
+    realize._cache.clear()  # (one cache for all examples: two of them may have the same structure)
+    with irc.set_eager_mode("auto"):
+        interpreted = run_program(fn, arrays)
+        (program,) = realize._cache.values()
+        assert program.done is None
+        assert_same(run_program(fn, arrays), interpreted)
+        assert program.done is not None and program.done.wait(300)
+        assert program.error is None and program.compiled is not None
+        assert_same(run_program(fn, arrays), interpreted)
+        assert program.runs == 3
+    with irc.set_eager_mode("interpret"):
+        assert_same(run_program(fn, arrays), interpreted)
+
+
+def test_compile_mode_compiles_at_the_first_run_and_agrees(rng):
+    a, b = rng.standard_normal((3, 4)).astype(np.float32), rng.standard_normal((4, 2)).astype(np.float32)
+
+    def fn(x, w):
+        return (x @ w).tanh() * 2
+
+    with irc.set_eager_mode("interpret"):
+        interpreted = run_program(fn, [a, b])
+    with irc.set_eager_mode("compile"):
+        compiled = run_program(fn, [a, b])
+    (program,) = realize._cache.values()
+    assert program.runs == 2 and program.compiled is not None
+    assert_same(compiled, interpreted)
+
+
+def test_training_through_the_switch_over_matches_torch(rng):
+    x, y = rng.standard_normal((16, 6)).astype(np.float32), rng.integers(0, 3, 16)
+    irc.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))
+    reference = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+    with torch.no_grad():
+        for p, q in zip(model.parameters(), reference.parameters()):
+            q.copy_(torch.from_numpy(p.numpy()))
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    ref_opt = torch.optim.SGD(reference.parameters(), lr=0.1, momentum=0.9)
+    tiers = []
+    with irc.set_eager_mode("auto"):
+        for step in range(6):
+            opt.zero_grad()
+            loss = nn.CrossEntropyLoss()(model(irc.tensor(x)), irc.tensor(y))
+            loss.backward()
+            opt.step()
+            ref_opt.zero_grad()
+            torch.nn.functional.cross_entropy(reference(torch.from_numpy(x)), torch.from_numpy(y)).backward()
+            ref_opt.step()
+            for p, q in zip(model.parameters(), reference.parameters()):
+                np.testing.assert_allclose(p.numpy(), q.detach().numpy(), rtol=1e-4, atol=1e-5)
+            tiers.append(sum(p.compiled is not None for p in realize._cache.values()))
+            if step == 2:
+                assert realize.wait_compiled(300)
+    assert tiers[:2] == [0, 0] and tiers[-1] >= 1, tiers  # the later steps ran compiled code
+    assert not [p.error for p in realize._cache.values() if p.error]
+
+
+def test_a_failed_background_compile_warns_once_and_keeps_interpreting(monkeypatch):
+    monkeypatch.setattr(realize, "eager_target", lambda device: "no-such-target")
+    x = irc.tensor(np.arange(6, dtype=np.float32).reshape(2, 3))
+    with irc.set_eager_mode("auto"):
+        values = [(x * 2 + 1).sum().item() for _ in range(2)]
+        assert realize.wait_compiled(300)
+        with pytest.warns(irc.CompileWarning, match="unknown target 'no-such-target'.*") as caught:
+            values.append((x * 2 + 1).sum().item())
+        assert "keeps running on the numpy interpreter" in str(caught[0].message)
+        assert caught[0].filename == __file__  # named at the user's line
+        with warnings.catch_warnings(record=True) as later:
+            warnings.simplefilter("always")
+            values.append((x * 2 + 1).sum().item())
+        assert not later  # reported once
+    assert values == [36.0] * 4
+    with irc.set_eager_mode("compile"), pytest.raises(irc.InputError, match="unknown target"):
+        (x * 2 + 1).sum().item()  # the compile tier raises the error itself
+
+
+def test_a_compile_process_that_dies_is_reported(monkeypatch):
+    def dying_process():
+        log = tempfile.TemporaryFile()
+        command = [sys.executable, "-c", "import sys; sys.stderr.write('boom'); sys.exit(3)"]
+        return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True), log
+
+    monkeypatch.setattr(realize, "_start_compile_process", dying_process)
+    # a worker thread (and job queue) of its own, which starts the dying process
+    monkeypatch.setattr(realize, "_worker", None)
+    monkeypatch.setattr(realize, "_jobs", queue.SimpleQueue())
+    x = irc.tensor(np.ones(3, np.float32))
+    with irc.set_eager_mode("auto"):
+        for _ in range(2):
+            (x + 1).numpy()
+        assert realize.wait_compiled(60)
+        with pytest.warns(irc.CompileWarning, match=r"compile process died \(exit code 3\): boom"):
+            np.testing.assert_array_equal((x + 1).numpy(), [2, 2, 2])
+
+
+def test_set_eager_mode_call_and_context():
+    assert irc.eager_mode() == "interpret"  # this folder's conftest
+    with irc.set_eager_mode("compile"):
+        assert irc.eager_mode() == "compile"
+        irc.set_eager_mode("auto")
+        assert irc.eager_mode() == "auto"
+    assert irc.eager_mode() == "interpret"
+    with pytest.raises(irc.InputError, match="'fast' is not an eager mode; the modes are auto, interpret, compile"):
+        irc.set_eager_mode("fast")
+
+
+def test_interpreter_outputs_are_arrays_of_their_own():
+    x = irc.tensor(np.arange(6, dtype=np.float32))
+    y, z = x.reshape(2, 3), x.reshape(2, 3).transpose(0, 1).transpose(0, 1)
+    realize.realize_all([y._node, z._node])
+    for t in (y, z):
+        assert not np.shares_memory(t.numpy(), x.numpy()) and t.numpy().flags.writeable
+    assert not np.shares_memory(y.numpy(), z.numpy())
+
+
+def test_interpret_mode_on_an_opencl_tensor_stays_on_the_device():
+    from irc.errors import IRCError
+    from irc.runtime.devices import data_device
+    from irc.runtime.plan import DeviceArray
+
+    try:
+        data_device("opencl")
+    except IRCError as e:
+        pytest.skip(str(e))
+    x = irc.tensor(np.arange(4, dtype=np.float32), device="opencl")
+    y = (x * 3).relu()
+    assert isinstance(y._value(), DeviceArray)
+    np.testing.assert_array_equal(y.numpy(), [0, 3, 6, 9])
+    assert all(p.compiled is None for p in realize._cache.values())
+
+
+def run_python(code: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run `code` in a fresh Python process (with IRC_EAGER only as `env` sets it)."""
+    full_env = {k: v for k, v in os.environ.items() if k != "IRC_EAGER"}
+    full_env.update(env or {})
+    code = textwrap.dedent(code)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=full_env, timeout=timeout)
+
+
+REPEAT_A_GRAPH = """
+    import sys
+    import numpy as np
+    import irc
+    from irc.frontend import realize
+    x = irc.tensor(np.ones((4, 4), np.float32))
+    for _ in range(3):
+        assert (x @ x).sum().item() == 64.0
+    realize.wait_compiled(300)
+    (program,) = realize._cache.values()
+    print(program.runs, program.compiled is not None, "tvm" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("interpret", "3 False False"),  # never compiled, TVM never imported
+        ("compile", "3 True True"),  # compiled in this process from the first run
+        (None, "3 True False"),  # auto: compiled by the compile process, loaded without TVM's compiler
+    ],
+)
+def test_irc_eager_environment_variable(mode, expected):
+    result = run_python(REPEAT_A_GRAPH, {"IRC_EAGER": mode} if mode else None)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[-2] == expected
+
+
+def test_a_bad_irc_eager_value_is_one_clear_error():
+    result = run_python("import irc; irc.ones(2).sum().item()", {"IRC_EAGER": "fastest"})
+    assert result.returncode != 0
+    assert "IRC_EAGER: 'fastest' is not an eager mode; the modes are auto, interpret, compile" in result.stderr
+
+
+def test_first_forward_and_backward_of_an_mlp_never_import_tvm():
+    result = run_python(
+        """
+        import sys
+        import numpy as np
+        import irc, irc.nn as nn
+        model = nn.Sequential(nn.Flatten(), nn.Linear(784, 64), nn.ReLU(), nn.Linear(64, 10))
+        x = irc.tensor(np.random.default_rng(0).standard_normal((8, 1, 28, 28)).astype(np.float32))
+        model(x).numpy()
+        nn.CrossEntropyLoss()(model(x), irc.tensor(np.arange(8) % 10)).backward()
+        [p.grad.numpy() for p in model.parameters()]
+        print("tvm" in sys.modules)
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "False\n"
+
+
+def test_exit_during_a_background_compile_is_clean():
+    result = run_python(
+        """
+        import numpy as np
+        import irc
+        from irc.frontend import realize
+        x = irc.tensor(np.ones((64, 64), np.float32))
+        for _ in range(2):
+            ((x @ x).relu() + 1).sum().item()
+        (program,) = realize._cache.values()
+        assert program.done is not None and not program.done.is_set()
+        print("bye")
+        """,
+        timeout=120,
+    )
+    assert result.returncode == 0 and result.stdout == "bye\n", result.stderr
