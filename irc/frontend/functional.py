@@ -126,8 +126,8 @@ def batch_norm(
     stat_shape = [1, x.shape[1]] + [1] * (x.ndim - 2)
     if training:
         dims = [d for d in range(x.ndim) if d != 1]
-        count = x.numel() // x.shape[1]
-        if count <= 1:
+        count = x.numel() // max(x.shape[1], 1)
+        if count == 1:
             raise FrontendError(
                 f"batch_norm: expected more than 1 value per channel when training, got input of shape {list(x.shape)}",
                 user_location()[:2],
@@ -135,7 +135,8 @@ def batch_norm(
         mean = x.mean(dims, keepdim=True)
         centered = x - mean
         var = (centered * centered).mean(dims, keepdim=True)
-        if running_mean is not None and running_var is not None:
+        # an empty batch has no statistics: the running ones stay as they are (as in PyTorch)
+        if running_mean is not None and running_var is not None and count > 0:
             with no_grad():
                 running_mean._assign(running_mean * (1 - momentum) + mean.reshape(-1) * momentum)
                 running_var._assign(running_var * (1 - momentum) + var.reshape(-1) * (momentum * count / (count - 1)))

@@ -608,9 +608,11 @@ class Tensor:
 
     # -------------------------------------------------------- reductions
     def _dims(self, dim) -> list[int]:
-        if dim is None:
+        if isinstance(dim, int):
+            return [dim]
+        if dim is None or len(dim) == 0:  # PyTorch: an empty dim list reduces over all dims
             return list(range(self.ndim))
-        return [dim] if isinstance(dim, int) else list(dim)
+        return list(dim)
 
     def _reduce(self, op: type[hl.HLOp], dim, keepdim: bool) -> Tensor:
         x = self
@@ -636,17 +638,26 @@ class Tensor:
         return self._reduce(hl.MinOp, dim, keepdim)
 
     def max(self, dim=None, keepdim: bool = False):
-        """`max()` is the overall max; `max(dim)` is (values, indices) like PyTorch."""
+        """`max()` is the overall max; `max(dim)` is (values, indices); `max(other)` is `maximum`, like PyTorch."""
         if dim is None:
             return self.amax()
+        if isinstance(dim, Tensor):
+            return self.maximum(dim)
         return self.amax(dim, keepdim), self.argmax(dim, keepdim)
 
     def min(self, dim=None, keepdim: bool = False):
         if dim is None:
             return self.amin()
+        if isinstance(dim, Tensor):
+            return self.minimum(dim)
         return self.amin(dim, keepdim), self.argmin(dim, keepdim)
 
     def _arg_reduce(self, op, dim, keepdim):
+        if dim is None and self.numel() == 0:  # (the flattened tensor's error would not show this shape)
+            name = op.name.removeprefix("hl.")
+            raise FrontendError(
+                f"{name}: the {name} of an empty tensor of shape {list(self.shape)} is undefined", user_location()[:2]
+            )
         x = self if dim is not None else self.reshape(-1)
         return self._new(apply(op, [x._node], dim=0 if dim is None else dim, keepdim=bool(keepdim and dim is not None)))
 
@@ -689,12 +700,11 @@ class Tensor:
         return self.reshape(*self.shape[:dim], 1, *self.shape[dim:])
 
     def squeeze(self, dim=None) -> Tensor:
+        """Drop size-1 dims: all of them, or those of `dim` (an int or a tuple, as torch)."""
         if dim is None:
             return self.reshape(*(s for s in self.shape if s != 1))
-        dim = dim % max(self.ndim, 1)
-        if self.ndim == 0 or self.shape[dim] != 1:
-            return self
-        return self.reshape(*self.shape[:dim], *self.shape[dim + 1 :])
+        dims = {d % max(self.ndim, 1) for d in ((dim,) if isinstance(dim, int) else dim)}
+        return self.reshape(*(s for d, s in enumerate(self.shape) if not (d in dims and s == 1)))
 
     def permute(self, *dims) -> Tensor:
         dims = [d % max(self.ndim, 1) for d in _shape_arg(dims)]
@@ -710,8 +720,14 @@ class Tensor:
         return self._new(apply(hl.FlipOp, [self._node], dims=dims))
 
     def transpose(self, dim0: int, dim1: int) -> Tensor:
+        rank = max(self.ndim, 1)  # a 0-d tensor takes dims 0 and -1, as in torch
+        if not (-rank <= dim0 < rank and -rank <= dim1 < rank):
+            raise FrontendError(
+                f"transpose: dims {dim0}, {dim1} out of range for shape {list(self.shape)}", user_location()[:2]
+            )
         perm = list(range(self.ndim))
-        perm[dim0], perm[dim1] = perm[dim1], perm[dim0]
+        if perm:
+            perm[dim0], perm[dim1] = perm[dim1], perm[dim0]
         return self.permute(perm)
 
     def t(self) -> Tensor:

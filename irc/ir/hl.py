@@ -490,6 +490,8 @@ class ReduceOp(HLOp):
     result = result_def(TensorType)
     ATTRS: ClassVar[dict[str, object]] = {"dims": None, "keepdim": False}
     FN: ClassVar = None
+    #: max and min have no identity: reducing over a dim of size 0 is an error (as in PyTorch)
+    NEEDS_ELEMENTS: ClassVar[bool] = False
 
     @classmethod
     def infer(cls, types, attrs):
@@ -497,22 +499,41 @@ class ReduceOp(HLOp):
         dims = attrs["dims"]
         if len(set(d % max(len(shape_of(t)), 1) for d in dims)) != len(dims):
             raise _err(cls.name[3:], f"repeated dims {list(dims)}", types)
-        return tensor_type(reduced_shape(cls.name[3:], shape_of(t), dims, attrs["keepdim"], types), t.element_type)
+        shape = reduced_shape(cls.name[3:], shape_of(t), dims, attrs["keepdim"], types)
+        if cls.NEEDS_ELEMENTS:
+            check_nonempty_reduction(cls.name[3:], dims, types)
+        return tensor_type(shape, t.element_type)
 
     def dims(self) -> tuple[int, ...]:
+        """The reduced dims, normalized and sorted (none for a 0-d operand: it is its own one element)."""
         rank = len(shape_of(self.x.type))
-        return tuple(sorted(d % max(rank, 1) for d in self.attr("dims")))
+        return tuple(sorted({d % rank for d in self.attr("dims")})) if rank else ()
 
     def evaluate(self, x):
         out = type(self).FN(x, axis=self.dims(), keepdims=bool(self.attr("keepdim")))
         return np.asarray(out).astype(_out_dtype(self), copy=False)
 
 
-def _reduce(op_name: str, fn, doc: str):
+def check_nonempty_reduction(op: str, dims, types) -> None:
+    """max/min/argmax/argmin over a dim of size 0 have no value: a ShapeError (PyTorch raises too)."""
+    shape = shape_of(types[0])
+    for d in dims:
+        if shape and shape[d % len(shape)] == 0:
+            raise _err(op, f"cannot reduce over dim {d} of size 0 (the {op} of no elements is undefined)", types)
+
+
+def _reduce(op_name: str, fn, doc: str, needs_elements: bool = False):
     cls = type(
         f"{op_name.capitalize()}Op",
         (ReduceOp,),
-        {"name": f"hl.{op_name}", "FN": staticmethod(fn), "__doc__": doc, "__module__": __name__, "__annotations__": {"FN": ClassVar, "FLOAT_ONLY": ClassVar}},
+        {
+            "name": f"hl.{op_name}",
+            "FN": staticmethod(fn),
+            "NEEDS_ELEMENTS": needs_elements,
+            "__doc__": doc,
+            "__module__": __name__,
+            "__annotations__": {"FN": ClassVar, "FLOAT_ONLY": ClassVar, "NEEDS_ELEMENTS": ClassVar},
+        },
     )
     return irdl_op_definition(cls)
 
@@ -520,13 +541,15 @@ def _reduce(op_name: str, fn, doc: str):
 def _mean(x, axis, keepdims):
     if np.issubdtype(x.dtype, np.integer):
         raise TypeError("mean of an integer tensor")
-    return np.mean(x, axis=axis, keepdims=keepdims, dtype=x.dtype)
+    count = math.prod(x.shape[d] for d in axis)
+    with np.errstate(invalid="ignore"):  # the mean of no elements is 0 / 0 = nan, as in PyTorch
+        return np.sum(x, axis=axis, keepdims=keepdims, dtype=x.dtype) / x.dtype.type(count)
 
 
 SumOp = _reduce("sum", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims, dtype=x.dtype), "sum over dims")
 MeanOp = _reduce("mean", _mean, "mean over dims")
-MaxOp = _reduce("max", np.max, "max over dims")
-MinOp = _reduce("min", np.min, "min over dims")
+MaxOp = _reduce("max", np.max, "max over dims (none of them of size 0)", needs_elements=True)
+MinOp = _reduce("min", np.min, "min over dims (none of them of size 0)", needs_elements=True)
 ProdOp = _reduce("prod", lambda x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims, dtype=x.dtype), "product over dims")
 
 
@@ -540,10 +563,14 @@ class ArgReduceOp(HLOp):
     @classmethod
     def infer(cls, types, attrs):
         (t,) = types
-        return tensor_type(reduced_shape(cls.name[3:], shape_of(t), [attrs["dim"]], attrs["keepdim"], types), i64)
+        shape = reduced_shape(cls.name[3:], shape_of(t), [attrs["dim"]], attrs["keepdim"], types)
+        check_nonempty_reduction(cls.name[3:], [attrs["dim"]], types)
+        return tensor_type(shape, i64)
 
     def evaluate(self, x):
-        dim = self.attr("dim") % max(x.ndim, 1)
+        if x.ndim == 0:  # its own one element
+            return np.zeros((), np.int64)
+        dim = self.attr("dim") % x.ndim
         return type(self).FN(x, axis=dim, keepdims=bool(self.attr("keepdim"))).astype(np.int64)
 
 
@@ -1048,6 +1075,8 @@ class SoftmaxOp(SoftmaxLikeOp):
     name = "hl.softmax"
 
     def evaluate(self, x):
+        if x.size == 0:  # no rows (and no max to subtract)
+            return x.copy()
         d = () if x.ndim == 0 else self.attr("dim") % x.ndim
         e = np.exp(x - x.max(axis=d, keepdims=True))
         return (e / e.sum(axis=d, keepdims=True)).astype(x.dtype)
@@ -1060,6 +1089,8 @@ class LogSoftmaxOp(SoftmaxLikeOp):
     name = "hl.log_softmax"
 
     def evaluate(self, x):
+        if x.size == 0:
+            return x.copy()
         d = () if x.ndim == 0 else self.attr("dim") % x.ndim
         s = x - x.max(axis=d, keepdims=True)
         return (s - np.log(np.exp(s).sum(axis=d, keepdims=True))).astype(x.dtype)

@@ -42,7 +42,7 @@ from xdsl.dialects.builtin import (
     i64,
 )
 from xdsl.dialects.linalg.abstract_ops import LinalgStructuredOperation
-from xdsl.ir import Attribute, Block, Operation, SSAValue, Use
+from xdsl.ir import Attribute, Block, BlockArgument, Operation, SSAValue, Use
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 from xdsl.utils.exceptions import DiagnosticException
@@ -331,8 +331,10 @@ class _FunctionBufferizer:
             inverse = (_expand if isinstance(owner, memref.CollapseShapeOp) else _collapse)(
                 out, owner.reassociation, owner.src.type
             )
-            # at the block start: the inverse view only uses `out`, and the old first op may be erased
-            Rewriter.insert_op(inverse, InsertPoint.at_start(self.block))
+            # right where `out` is defined (the output argument: the block start; an inverse view of a
+            # chain of reshapes: after it), so every view comes after the view it looks into
+            where = InsertPoint.at_start(self.block) if isinstance(out, BlockArgument) else InsertPoint.after(out.owner)
+            Rewriter.insert_op(inverse, where)
             if self.become_output(owner.src, inverse.result):
                 return True
             Rewriter.erase_op(inverse)

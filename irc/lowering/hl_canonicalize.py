@@ -11,12 +11,20 @@ input (up to the sign of a zero: ``-0.0 + 0.0`` is ``+0.0``):
 * reshape / broadcast_to / cast to the operand's own type -> the operand;
 * ``x + 0``, ``0 + x``, ``x - 0``, ``x * 1``, ``1 * x``, ``x / 1`` with a
   splat ``hl.full``/``hl.constant`` -> ``x`` when that keeps the result type
-  (a broadcasting constant is kept).
+  (a broadcasting constant is kept);
+* ops that read or write zero-size tensors (shapes are static, so this is
+  decided here, once): a result with no elements -> ``hl.full`` of its type;
+  ``sum``/``prod``/``mean`` over no elements -> ``0``/``1``/``nan``; a
+  ``matmul`` with k = 0 and a ``conv2d`` with no input channels -> zeros; a
+  ``pad`` of an empty tensor -> its fill value; a ``concat`` drops its empty
+  operands. No kernel is then left to loop over nothing.
 
 hl ops are Pure, so xDSL's CSE and DCE apply to them unchanged.
 """
 
 from __future__ import annotations
+
+import math
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import DenseIntOrFPElementsAttr, ModuleOp
@@ -132,12 +140,67 @@ class FoldNeutralOperand(RewritePattern):
                 return
 
 
+def is_empty(value: SSAValue) -> bool:
+    """A tensor with no elements (a dim of size 0)."""
+    return 0 in shape_of(value.type)
+
+
+#: the value of a reduction over no elements (PyTorch's; max and min have none, see hl.check_nonempty_reduction)
+EMPTY_REDUCTIONS: dict[type[hl.HLOp], float] = {hl.SumOp: 0.0, hl.ProdOp: 1.0, hl.MeanOp: math.nan}
+
+
+def empty_fold_value(op: hl.HLOp) -> float | None:
+    """The value filling `op`'s result when zero-size tensors make it a constant, else None."""
+    if is_empty(op.results[0]):
+        return 0.0
+    if not any(is_empty(x) for x in op.operands):
+        return None
+    if type(op) in EMPTY_REDUCTIONS:
+        return EMPTY_REDUCTIONS[type(op)]
+    if isinstance(op, hl.MatmulOp | hl.Conv2dOp):  # the contracted dim is empty: a sum of nothing
+        return 0.0
+    if isinstance(op, hl.PadOp):
+        return float(op.attr("value"))
+    return None
+
+
+class FoldEmpty(RewritePattern):
+    """Ops on zero-size tensors -> hl.full (see the module docstring)."""
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
+        if not isinstance(op, hl.HLOp) or isinstance(op, hl.FullOp):
+            return
+        value = empty_fold_value(op)
+        if value is not None:
+            new = hl.FullOp.make([], op.results[0].type, value=value)
+            new.location = op.location
+            rewriter.replace(op, new)
+
+
+class DropEmptyConcatOperands(RewritePattern):
+    """concat(a, empty, b) -> concat(a, b); a single operand left is the result."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: hl.ConcatOp, rewriter: PatternRewriter) -> None:
+        kept = [x for x in op.inputs if not is_empty(x)]
+        if len(kept) == len(op.inputs) or not kept:
+            return
+        if len(kept) == 1:
+            rewriter.replace(op, [], [kept[0]])
+            return
+        new = hl.ConcatOp.make(kept, dim=op.attr("dim"))
+        new.location = op.location
+        rewriter.replace(op, new)
+
+
 CANONICALIZATION_PATTERNS: list[RewritePattern] = [
     FoldReshapeChain(),
     FoldTransposeChain(),
     TransposeMatmulResult(),
     FoldIdentityOp(),
     FoldNeutralOperand(),
+    FoldEmpty(),
+    DropEmptyConcatOperands(),
 ]
 
 

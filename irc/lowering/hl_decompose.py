@@ -30,6 +30,11 @@ class DecomposeSoftmax(RewritePattern):
         if not isinstance(op, (hl.SoftmaxOp, hl.LogSoftmaxOp)):
             return
         x = op.x
+        if 0 in hl.shape_of(x.type):  # no rows to normalize: the (empty) result is all there is
+            empty = hl.FullOp.make([], op.result.type, value=0.0)
+            empty.location = op.location
+            rewriter.replace(op, empty)
+            return
         rank = len(hl.shape_of(x.type))
         dims = (op.attr("dim") % rank,) if rank else ()
         m = hl.MaxOp.make([x], dims=dims, keepdim=True)

@@ -461,7 +461,9 @@ class LowerArgReduction(LowerHLOp):
 
     def lower(self, op, e):
         shape, et = shape_of(op.x.type), op.x.type.element_type
-        dim = op.attr("dim") % max(len(shape), 1)
+        if not shape:  # a 0-d tensor is its own one element: index 0
+            return e.filled(0, (), i64)
+        dim = op.attr("dim") % len(shape)
         is_max = isinstance(op, hl.ArgmaxOp)
         kept = [d for d in range(len(shape)) if d != dim]
         out_shape = [shape[d] for d in kept]

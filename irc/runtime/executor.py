@@ -41,6 +41,20 @@ def aligned_copy(array: np.ndarray) -> np.ndarray:
     return out
 
 
+_NO_BYTES = aligned_empty((0,), np.uint8)
+
+
+def empty_array(shape: Sequence[int], dtype: str | np.dtype) -> np.ndarray:
+    """A zero-size array with the strides compiled code checks for: stride k is prod(shape[k+1:]) elements.
+
+    (numpy gives a zero-size array all-zero strides, or counts its size-0 dims as 1 in them;
+    TVM rejects both as "expected to be compact array".)
+    """
+    dtype = np.dtype(dtype)
+    strides = [dtype.itemsize * math.prod(shape[k + 1 :]) for k in range(len(shape))]
+    return np.ndarray(tuple(shape), dtype, buffer=_NO_BYTES, strides=strides)
+
+
 class Kernel:
     """A compiled entry point: `kernel(*numpy_inputs) -> tuple of numpy outputs`."""
 
@@ -63,9 +77,16 @@ class Kernel:
         self._arena_sizes = [0, 0]
         for shape, dtype in self.outputs:
             nbytes = math.prod(shape) * dtype.itemsize
+            if nbytes == 0:  # a zero-size output has no place: it is an empty_array
+                self._places.append((None, 0))
+                continue
             arena = int(nbytes > ALIGNMENT)
             self._places.append((arena, self._arena_sizes[arena]))
             self._arena_sizes[arena] += -(-nbytes // ALIGNMENT) * ALIGNMENT
+        # zero-size inputs are passed as these (see empty_array): they hold nothing to read
+        self._empty_inputs = {
+            i: empty_array(shape, dtype) for i, (shape, dtype) in enumerate(self.inputs) if 0 in shape
+        }
 
     def _prepare(self, i: int, value) -> np.ndarray:
         """Input `i` as the function takes it: checked, converted if it must be."""
@@ -86,6 +107,8 @@ class Kernel:
         arenas = [aligned_empty((size,), np.uint8) if size else None for size in self._arena_sizes]
         return [
             np.ndarray(shape, dtype, buffer=arenas[arena], offset=offset)
+            if arena is not None
+            else empty_array(shape, dtype)
             for (shape, dtype), (arena, offset) in zip(self.outputs, self._places)
         ]
 
@@ -98,6 +121,9 @@ class Kernel:
             exact = type(value) is np.ndarray and value.shape == shape and value.dtype == dtype
             if not (exact and value.flags.c_contiguous):
                 args[i] = self._prepare(i, value)
+        if self._empty_inputs:
+            for i, placeholder in self._empty_inputs.items():
+                args[i] = placeholder
         try:
             outputs = self._allocate_outputs()
             self.function(*args, *outputs, *self.constants)

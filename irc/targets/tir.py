@@ -545,6 +545,12 @@ class _FuncTranslator:
         return IRBuilder.name(name, T.sblock_alloc_buffer(self._extents(shape), dtype, align=64))
 
     def _emit_nest(self, nest: _Nest, init: tuple[_Nest, memref.StoreOp] | None) -> None:
+        if any(d[2] == 0 for d in nest.spatial):  # zero-size output: nothing to compute, no block
+            return
+        if any(d[2] == 0 for d in nest.reduce):  # a reduction over nothing leaves its init
+            if init is not None:
+                self._emit_nest(init[0], None)
+            return
         dims = nest.spatial + nest.reduce
         name = f"nest{self.nests}_{_buffer_name(self.values, nest)}"
         self.nests += 1
@@ -587,6 +593,8 @@ class _FuncTranslator:
         """`memref.copy` (not lowered to a nest): one spatial block over the destination."""
         src, dst = self.values[op.source], self.values[op.destination]
         shape = op.destination.type.get_shape()
+        if 0 in shape:  # nothing to copy
+            return
         name = f"nest{self.nests}_copy_{dst.buffer.name}"
         self.nests += 1
         if not shape:

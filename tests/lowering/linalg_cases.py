@@ -336,7 +336,27 @@ def _chain_oracle(x: np.ndarray, n: int = 6) -> list[np.ndarray]:
 
 CHAIN = Case("elementwise_chain", _unary_chain(6), [(6, 5)], _chain_oracle)
 
+# a returned value behind two reshapes: the output's inverse views must come in order (collapse, then expand)
+RESHAPE_CHAIN = Case(
+    "transpose_reshape_chain",
+    """
+func.func @f(%x: tensor<5x4xf64>) -> tensor<2x10xf64> {
+  %e = tensor.empty() : tensor<4x5xf64>
+  %t = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d1, d0)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]}
+      ins(%x : tensor<5x4xf64>) outs(%e : tensor<4x5xf64>) {
+  ^bb0(%a: f64, %o: f64):
+    linalg.yield %a : f64
+  } -> tensor<4x5xf64>
+  %c = tensor.collapse_shape %t [[0, 1]] : tensor<4x5xf64> into tensor<20xf64>
+  %r = tensor.expand_shape %c [[0, 1]] output_shape [2, 10] : tensor<20xf64> into tensor<2x10xf64>
+  return %r : tensor<2x10xf64>
+}""",
+    [(5, 4)],
+    lambda x: [x.T.reshape(2, 10)],
+    ("float64",),
+)
+
 CASES = [
     ELEMENTWISE, SUM_KEEPDIM, SUM_ALL, MATMUL, BATCH_MATMUL, TRANSPOSE_RESHAPE, EXPAND_INPUT, CONCAT, PAD, ARGMAX,
-    RETURN_INPUTS, AVG_POOL_CONST, SHARED_INIT, CHAIN,
+    RETURN_INPUTS, AVG_POOL_CONST, SHARED_INIT, CHAIN, RESHAPE_CHAIN,
 ]  # fmt: skip

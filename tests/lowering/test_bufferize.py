@@ -14,7 +14,17 @@ from irc.ir import parse_module, print_module
 from irc.ir.context import make_context
 from irc.lowering.bufferize import BufferizePass, BufferReusePass
 from irc.lowering.interpret import run_stage
-from tests.lowering.linalg_cases import CASES, CHAIN, CONCAT, ID2, MATMUL, RETURN_INPUTS, SHARED_INIT, TRANSPOSE_RESHAPE
+from tests.lowering.linalg_cases import (
+    CASES,
+    CHAIN,
+    CONCAT,
+    ID2,
+    MATMUL,
+    RESHAPE_CHAIN,
+    RETURN_INPUTS,
+    SHARED_INIT,
+    TRANSPOSE_RESHAPE,
+)
 
 MLIR_OPT = "/usr/lib/llvm-22/bin/mlir-opt"
 
@@ -62,7 +72,7 @@ def test_signature_has_trailing_outputs():
 
 
 def test_producers_write_outputs_and_concat_slices_directly():
-    for case in (MATMUL, CONCAT, TRANSPOSE_RESHAPE):
+    for case in (MATMUL, CONCAT, TRANSPOSE_RESHAPE, RESHAPE_CHAIN):
         module = bufferized(case.mlir)
         assert not ops_named(module, "memref.copy"), case.name
     assert not ops_named(bufferized(CONCAT.mlir), "memref.alloc")  # both producers write into the output

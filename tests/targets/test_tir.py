@@ -1,8 +1,10 @@
 """Structure of the loops -> TIR translation: blocks, iterators, init merging, errors."""
 
+import numpy as np
 import pytest
 
 from irc.ir import parse_module
+from irc.targets.compile import compile_loops
 from irc.targets.tir import TranslationError, translate_module
 from tests.targets.loops_modules import func, matmul, parallel, relu_fma
 
@@ -50,3 +52,17 @@ def test_unknown_op_is_named():
     text = func("f", "%X: memref<4xf32>, %O: memref<4xf32>", f"  %n = arith.constant 2 : i32\n{body}", {4})
     with pytest.raises(TranslationError, match="math.fpowi has no TIR translation"):
         translate_module(parse_module(text))
+
+
+def test_reduction_over_no_iterations_keeps_only_its_init():
+    # a zero-extent reduce loop (matmul with k = 0): the fill nest alone remains, so the output is zeros
+    (translated,) = translate_module(parse_module(matmul(8, 0, 16)))
+    text = translated.prim_func.script()
+    assert text.count("T.sblock(") == 2 and "T.init()" not in text  # root + the fill
+    (out,) = compile_loops(parse_module(matmul(8, 0, 16)))(np.ones((8, 0), np.float32), np.ones((0, 16), np.float32))
+    np.testing.assert_array_equal(out, np.zeros((8, 16), np.float32))
+
+
+def test_zero_size_output_has_no_block():
+    (translated,) = translate_module(parse_module(matmul(0, 4, 16)))
+    assert translated.prim_func.script().count("T.sblock(") == 1  # the root alone
