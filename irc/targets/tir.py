@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import tvm_ffi
 from tvm import tirx
 from tvm.script.ir_builder import IRBuilder
 from tvm.script.ir_builder import tirx as T
@@ -259,6 +260,27 @@ def _minnum(a, b):
     return tirx.Select(tirx.isnan(a), b, tirx.Select(tirx.isnan(b), a, tirx.Min(a, b)))
 
 
+def _subf(a: tirx.PrimExpr, b: tirx.PrimExpr) -> tirx.PrimExpr:
+    """`a - b`, safe from TVM's float cancellation.
+
+    TVM's simplifier rewrites float `x - x` to 0 and `(x + y) - y` to `x` as if floats were
+    reals: NaN and inf no longer propagate and rounding is lost (`(t + 1e20) - 1e20` gave `t`).
+    Where `b` repeats (part of) `a`, it goes through a pair of bit-casts the simplifier cannot
+    see through; LLVM folds the pair away and keeps the IEEE subtraction.
+    """
+    if _shares_term(a, b):
+        bits = _dtype(b).replace("float", "int")
+        b = tirx.reinterpret(_dtype(b), tirx.reinterpret(bits, b))
+    return a - b
+
+
+def _shares_term(a: tirx.PrimExpr, b: tirx.PrimExpr) -> bool:
+    """`a` and `b` match one of TVM's float cancellation rules: x - x, (x + y) - y, x - (x + y)."""
+    terms_a = [a, *((a.a, a.b) if isinstance(a, tirx.Add) else ())]
+    terms_b = [b, *((b.a, b.b) if isinstance(b, tirx.Add) else ())]
+    return any(tvm_ffi.structural_equal(x, y) for x in terms_a for y in terms_b)
+
+
 def _nan_propagating(fn):
     return lambda a, b: tirx.Select(_isnan(a, b), a + b, fn(a, b))
 
@@ -266,11 +288,11 @@ def _nan_propagating(fn):
 # op name -> f(*operand exprs); ops needing attributes take the op first (see _SCALAR_WITH_OP).
 _SCALAR: dict[str, Callable[..., tirx.PrimExpr]] = {
     "arith.addf": lambda a, b: a + b,
-    "arith.subf": lambda a, b: a - b,
+    "arith.subf": _subf,
     "arith.mulf": lambda a, b: a * b,
     "arith.divf": lambda a, b: tirx.Div(a, b),
     "arith.remf": tirx.fmod,
-    "arith.negf": lambda a: tirx.FloatImm(_dtype(a), 0.0) - a,
+    "arith.negf": lambda a: a * tirx.FloatImm(_dtype(a), -1.0),  # 0 - a would give +0.0 for a = +0.0
     "arith.maximumf": _nan_propagating(tirx.Max),
     "arith.minimumf": _nan_propagating(tirx.Min),
     "arith.maxnumf": _maxnum,

@@ -69,9 +69,9 @@ def build(shapes, steps):
             if kind == "unary":
                 h = getattr(h, step[1])()
             elif kind == "binary":
-                # y, a row of it (broadcasting), or h itself reversed: `h - h` would meet TVM folding
-                # x - x to 0, also for NaN (an empty mean) and inf
-                other = y if h.shape == (m, n) else h.flip(-1) if h.ndim else y.sum()
+                # y, a row of it (broadcasting), or h itself: `h - h` must stay NaN for NaN and inf
+                # (TVM's simplifier would fold it to 0; see tests/e2e/test_ieee_semantics.py)
+                other = y if h.shape == (m, n) else h
                 other = other[0] if step[2] and other.ndim == 2 and other.shape[0] else other
                 h = getattr(h, step[1])(other)
             elif kind == "reduce":
