@@ -33,6 +33,7 @@ from collections.abc import Callable
 from tvm import IRModule, s_tir, tirx
 from tvm.ir import TensorLoad
 from tvm.s_tir import Schedule
+from tvm.s_tir.schedule import LoopRV
 
 from irc.targets.llvm import CPUInfo
 
@@ -332,7 +333,7 @@ def schedule_contraction(sch: Schedule, name: str, cpu: CPUInfo, writers: Counte
     if packed is not None:
         if per_panel:
             sch.compute_at(packed, outer)
-            sch.vectorize(sch.get_loops(packed)[-1])
+            _vectorize_lanes(sch, sch.get_loops(packed)[-1], lanes)
         elif j_last:
             _vectorize_pack(sch, packed, nr)
     init = sch.decompose_reduction(block, reduce[0])
@@ -366,6 +367,21 @@ def _pack_panels(
     packed = sch.cache_read(block, index, "global", consumer_blocks=[block])
     sch.transform_layout(packed, ("write", 0), layout)
     return packed
+
+
+def _vectorize_lanes(sch: Schedule, loop: LoopRV, lanes: int) -> None:
+    """Vectorize `loop`; one longer than two SIMD registers `lanes` at a time (not at all if no width divides it).
+
+    LLVM's code generation time grows steeply with the vector width: a 784-wide copy (a transposed
+    weight's panel) took 5 of the 8 s LLVM spent on an MLP training step, and ran no faster.
+    """
+    extent = int(sch.get(loop).extent)
+    if extent > 2 * lanes:
+        width = _largest_divisor(extent, [w for w in (lanes, lanes // 2, lanes // 4) if w > 1])
+        if width == 1:
+            return
+        loop = sch.split(loop, [None, width])[1]
+    sch.vectorize(loop)
 
 
 def _vectorize_pack(sch: Schedule, packed: s_tir.SBlockRV, nr: int) -> None:

@@ -33,22 +33,26 @@ def func(name: str, args: str, body: str, sizes: set[int], num_outputs: int = 1,
     )
 
 
-def matmul(m: int, k: int, n: int) -> str:
-    """C = A @ B: a fill nest, then parallel(i, j) { for k { C[i,j] += A[i,k] * B[k,j] } }."""
+def matmul(m: int, k: int, n: int, transposed_b: bool = False) -> str:
+    """C = A @ B: a fill nest, then parallel(i, j) { for k { C[i,j] += A[i,k] * B[k,j] } }.
+
+    `transposed_b`: B is stored (n, k) and read as B[j, k], like a Linear layer's weight.
+    """
     c = f"memref<{m}x{n}xf32>"
+    b = f"memref<{n}x{k}xf32>" if transposed_b else f"memref<{k}x{n}xf32>"
     fill = parallel(["i", "j"], [m, n], f"  memref.store %zero, %C[%i, %j] : {c}")
     update = for_(
         "k",
         k,
         f"""  %a = memref.load %A[%i, %k] : memref<{m}x{k}xf32>
-  %b = memref.load %B[%k, %j] : memref<{k}x{n}xf32>
+  %b = memref.load %B[{"%j, %k" if transposed_b else "%k, %j"}] : {b}
   %acc = memref.load %C[%i, %j] : {c}
   %p = arith.mulf %a, %b : f32
   %s = arith.addf %acc, %p : f32
   memref.store %s, %C[%i, %j] : {c}""",
     )
     body = f"  %zero = arith.constant 0.000000e+00 : f32\n{fill}\n{parallel(['i', 'j'], [m, n], update)}"
-    return func("matmul", f"%A: memref<{m}x{k}xf32>, %B: memref<{k}x{n}xf32>, %C: {c}", body, {m, k, n})
+    return func("matmul", f"%A: memref<{m}x{k}xf32>, %B: {b}, %C: {c}", body, {m, k, n})
 
 
 def relu_fma(n: int) -> str:

@@ -3,6 +3,8 @@
 Every case checks the scheduled build against numpy and that the contraction rule applied (no notes).
 """
 
+import re
+
 import numpy as np
 import pytest
 
@@ -57,6 +59,20 @@ def test_per_panel_packing_is_inside_the_parallel_loop(rng):
     text = compile_loops(parse_module(matmul(64, 64, 256))).tir_text
     parallel_at, pack_at = text.index("T.parallel"), text.index('T.sblock("B_global")')
     assert parallel_at < pack_at  # the pack runs inside the parallel panel loop
+
+
+@pytest.mark.parametrize("k", [784, 201])
+def test_transposed_b_panels_copy_at_most_two_registers_wide(rng, k):
+    """C = A @ B^T (B stored (n, k), a Linear layer's weight): the per-panel copy of B runs along K,
+    vectorized one SIMD width at a time (K = 201: no width divides it, not vectorized). Vectorized
+    all at once, LLVM took seconds to compile it."""
+    m, n = 64, 256
+    compiled = compile_loops(parse_module(matmul(m, k, n, transposed_b=True)))
+    a, b = rng.standard_normal((m, k), np.float32), rng.standard_normal((n, k), np.float32)
+    np.testing.assert_allclose(compiled(a, b)[0], a @ b.T, rtol=1e-4, atol=1e-4)
+    assert compiled.schedule_notes == []
+    widths = [int(w) for w in re.findall(r"T\.vectorized\((\d+)\)", compiled.tir_text)]
+    assert widths and max(widths) <= 2 * LANES
 
 
 @pytest.mark.parametrize("shared_b", [False, True])
