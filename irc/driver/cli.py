@@ -1,4 +1,4 @@
-"""The `irc` command line: compile, run, opt, stages.
+"""The `irc` command line: compile, run, opt, stages, cache.
 
     irc compile model.py:mlp --emit linalg
     irc compile model.mlir --dump-dir out/ --print-ir-after-change --time-passes
@@ -7,6 +7,7 @@
     irc run model.ircpkg --seed 0 -o results/                  # runs it without the compiler
     irc opt file.mlir -p hl-canonicalize,hl-dce
     irc stages
+    irc cache info                                             # the on-disk compile cache (docs/cache.md)
 
 Errors users can cause print as one message (with file:line:col where there
 is one) and exit 2 (usage) or 1 (failure), Ctrl-C exits 130; `--traceback`
@@ -29,8 +30,9 @@ from irc.driver.arrays import load_input_arrays
 from irc.driver.files import check_output_directory, check_output_file, write_files
 from irc.driver.stages import STAGE_NAMES, STAGES, TARGETS, stage, stages_table
 from irc.errors import InputError, IRCError
-from irc.runtime import package
+from irc.runtime import cache, package
 from irc.runtime.cuda import check_arch
+from irc.runtime.executor import format_bytes
 from irc.runtime.files import write_file
 
 # The compiler (xDSL, TVM: irc.driver.pipeline, .inputs, .instruments, irc.lowering) is imported
@@ -200,6 +202,24 @@ def cmd_opt(args: argparse.Namespace) -> int:
 
 def cmd_stages(args: argparse.Namespace) -> int:
     sys.stdout.write(stages_table())
+    return 0
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    """`irc cache info`: where the compile cache is, what it holds; `irc cache clear`: remove irc's entries."""
+    directory = cache.cache_dir()
+    if directory is None:
+        print("irc: the disk cache is off (IRC_CACHE_DIR is set and empty)")
+        return 0
+    if args.action == "clear":
+        count, freed = cache.clear()
+        print(f"irc: removed {count} cache entries ({format_bytes(freed)}) from {directory}")
+        return 0
+    found = cache.info()
+    kinds = f"programs {found.entries[cache.PROGRAMS]}, cuda binaries {found.entries[cache.CUDA]}"
+    print(f"directory  {directory}{'' if directory.is_dir() else ' (not created yet)'}")
+    print(f"entries    {sum(found.entries.values())} ({kinds})")
+    print(f"size       {format_bytes(found.size)} of {format_bytes(found.bound)} (IRC_CACHE_SIZE)")
     return 0
 
 
@@ -373,6 +393,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("stages", parents=[common], help="list the pipeline stage by stage, with passes and dialects")
     p.set_defaults(fn=cmd_stages)
+
+    p = sub.add_parser(
+        "cache",
+        parents=[common],
+        help="show or clear the on-disk compile cache",
+        description="The compile cache keeps compiled programs between processes (docs/cache.md): "
+        "in $IRC_CACHE_DIR (default ~/.cache/irc; set and empty: off), at most $IRC_CACHE_SIZE bytes "
+        "(K/M/G suffixes; default 1G), least recently used entries evicted first.",
+    )
+    p.add_argument(
+        "action",
+        choices=("info", "clear"),
+        metavar="ACTION",
+        help="info: the directory, its entries, their size and the bound; clear: remove the entries irc wrote",
+    )
+    p.set_defaults(fn=cmd_cache)
     return parser
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import functools
 import inspect
-import json
 from collections.abc import Callable
 
 import numpy as np
 
+from irc.driver.cache import compile_cached
 from irc.errors import FrontendError
 from irc.frontend.graph import data_node
 from irc.frontend.spec import Spec
@@ -106,24 +106,6 @@ class JitFunction:
     @property
     def cache_size(self) -> int:
         return sum(map(len, self._cache.values()))
-
-
-_compiled_programs: dict[tuple[str, str], object] = {}
-
-
-def compile_cached(module, target: str | dict):
-    """Pipeline(target).run(module), shared by every JitFunction: the same hl program
-    (same printed IR, same target) is compiled once per process."""
-    from irc.driver.pipeline import Pipeline
-    from irc.ir import print_module
-    from irc.targets.cuda import with_device_arch
-
-    target = with_device_arch(target)
-    key = (print_module(module), json.dumps(target, sort_keys=True))
-    lowering = _compiled_programs.get(key)
-    if lowering is None:
-        lowering = _compiled_programs[key] = Pipeline(target=target).run(module)
-    return lowering
 
 
 def _state_value(tensor: Tensor):

@@ -8,7 +8,7 @@ once that is ready. `IRC_EAGER` or
 `set_eager_mode` forces either tier. GPU tensors always run compiled code
 (their data stays on the device), unless the interpret tier is forced.
 
-The compiler is irc's pipeline (`irc.driver.pipeline`), imported on the first
+The compiler is irc's pipeline behind its compile cache (`irc.driver.cache`), imported on the first
 compile: the driver imports the frontend, not the other way round at load
 time. `set_compiler` installs another one (tests).
 """
@@ -40,9 +40,9 @@ Compiler = Callable[[ModuleOp, str], Callable[..., Sequence[np.ndarray]]]
 
 
 def _pipeline_compiler(module: ModuleOp, target: str) -> Callable[..., Sequence[np.ndarray]]:
-    from irc.driver.pipeline import Pipeline
+    from irc.driver.cache import compile_cached  # in process, then on disk (docs/cache.md)
 
-    return Pipeline(target=target).run(module)
+    return compile_cached(module, target)
 
 
 _compiler: Compiler = _pipeline_compiler

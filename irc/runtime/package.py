@@ -48,8 +48,9 @@ HEADER = "header.json"
 MANIFEST = "manifest.json"
 KERNEL_FILES = {"llvm": "kernels.so", "opencl": "kernels.cl", "cuda": "kernels.cu"}
 CUBIN = "kernels.cubin"
+EXTRA = "extra/"  # members a writer adds for itself (the compile cache: extra/cache.json)
 # LLVM feature-name prefixes a CPU of the same architecture may lack (code using them dies with SIGILL)
-_VECTOR_FEATURES = ("avx", "amx", "fma", "f16c", "sse4.", "ssse3")
+VECTOR_FEATURES = ("avx", "amx", "fma", "f16c", "sse4.", "ssse3")
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ class Entry:
         self.name = name
         self.inputs = inputs
         self.outputs = outputs
-        self._run = run
+        self.run = run  # runs inputs already bound and checked (llvm: the entry's Kernel)
 
     def bind(self, args: Sequence, kwargs: dict) -> list[np.ndarray]:
         """The inputs in order, from positional then named arguments, checked against their specs."""
@@ -98,7 +99,7 @@ class Entry:
         return [_check_input(self.name, spec, values[spec.name]) for spec in self.inputs]
 
     def __call__(self, *args, **kwargs) -> tuple[np.ndarray, ...]:
-        return tuple(self._run(*self.bind(args, kwargs)))
+        return tuple(self.run(*self.bind(args, kwargs)))
 
     def __repr__(self) -> str:
         return f"Entry({self.name}: ({', '.join(map(str, self.inputs))}) -> ({', '.join(map(str, self.outputs))}))"
@@ -116,13 +117,17 @@ def _check_input(entry: str, spec: TensorSpec, value) -> np.ndarray:
 
 
 class Package:
-    """A loaded package. Calling it runs the first entry; `entry(name)` gives another."""
+    """A loaded package. Calling it runs the first entry; `entry(name)` gives another.
 
-    def __init__(self, path: Path, manifest: dict, entries: dict[str, Entry]):
+    `members`: every member's bytes, as verified against header.json (`extra/...` included).
+    """
+
+    def __init__(self, path: Path, manifest: dict, entries: dict[str, Entry], members: dict[str, bytes]):
         self.path = path
         self.manifest = manifest
         self.target = manifest["target"]
         self.entries = entries
+        self.members = members
 
     def entry(self, name: str | None = None) -> Entry:
         if name is None:
@@ -149,10 +154,13 @@ class Package:
 # ----------------------------------------------------------------------------- save
 
 
-def save(compiled, path: str | os.PathLike, input_names: Sequence[str] | None = None) -> Path:
+def save(
+    compiled, path: str | os.PathLike, input_names: Sequence[str] | None = None, extra: dict[str, bytes] | None = None
+) -> Path:
     """Write `compiled` (a pipeline `Lowering`, an llvm `CompiledModule` or a `GPUModule`) as a package at `path`.
 
     Input names come from `input_names` (the first entry's), else the hl functions' argument names.
+    `extra` adds members `extra/NAME` for the writer's own use (hashed like the others; loading ignores them).
     The file is written to a temp file beside `path` and renamed into place.
     """
     module = getattr(compiled, "compiled", compiled)  # a Lowering holds the compiled module
@@ -166,6 +174,7 @@ def save(compiled, path: str | os.PathLike, input_names: Sequence[str] | None = 
     else:
         target, entries, members = _llvm_contents(module, names)
     members = {MANIFEST: json.dumps({"target": target, "entries": entries}, indent=1).encode(), **members}
+    members.update({f"{EXTRA}{name}": data for name, data in (extra or {}).items()})
     header = {
         "format": FORMAT,
         "version": VERSION,
@@ -208,6 +217,8 @@ def npy_bytes(array: np.ndarray) -> bytes:
 
 
 def _llvm_contents(module, names: dict) -> tuple[dict, list[dict], dict[str, bytes]]:
+    if module.executable is None:
+        raise IRCError("nothing to package: the kernels were not linked as a shared library (no C compiler?)")
     with tempfile.TemporaryDirectory() as tmp:
         library = Path(tmp) / KERNEL_FILES["llvm"]
         module.executable.export_library(str(library))
@@ -224,25 +235,7 @@ def _llvm_contents(module, names: dict) -> tuple[dict, list[dict], dict[str, byt
                 "constants": constants,
             }
         )
-    return {"kind": "llvm", **_llvm_target(module.source)}, entries, members
-
-
-def _llvm_target(llvm_ir: str) -> dict:
-    """Triple, CPU and the vector features (those a CPU may lack) the LLVM IR was generated for."""
-    from tvm.target import Target, codegen
-
-    triple = re.search(r'target triple = "([^"]*)"', llvm_ir)
-    cpu = re.search(r'"target-cpu"="([^"]*)"', llvm_ir)
-    attrs = re.search(r'"target-features"="([^"]*)"', llvm_ir)
-    target = {"kind": "llvm", "mcpu": cpu.group(1) if cpu else "generic"}
-    if attrs and attrs.group(1):
-        target["mattr"] = attrs.group(1).split(",")
-    features = codegen.llvm_get_cpu_features(Target(target))
-    return {
-        "triple": triple.group(1) if triple else None,
-        "mcpu": target["mcpu"],
-        "features": sorted(f for f in features if f.startswith(_VECTOR_FEATURES)),
-    }
+    return module.executable.target, entries, members
 
 
 def _gpu_contents(module, names: dict) -> tuple[dict, list[dict], dict[str, bytes]]:
@@ -291,7 +284,7 @@ def load(path: str | os.PathLike) -> Package:
         entries = loaders[manifest["target"]["kind"]](path, manifest, members)
     except (KeyError, TypeError, ValueError) as e:
         raise IRCError(f"{path}: corrupt package: malformed manifest ({type(e).__name__}: {e})") from e
-    return Package(path, manifest, entries)
+    return Package(path, manifest, entries, members)
 
 
 def _read_members(path: Path) -> dict[str, bytes]:
@@ -368,7 +361,7 @@ def _constants(entry: dict, members: dict[str, bytes]) -> dict[str, np.ndarray]:
 
 def _llvm_entries(path: Path, manifest: dict, members: dict[str, bytes]) -> dict[str, Entry]:
     _check_cpu(path, manifest["target"])
-    library = _load_library(members[KERNEL_FILES["llvm"]])
+    library = load_library(members[KERNEL_FILES["llvm"]])
     entries = {}
     for e in manifest["entries"]:
         inputs, outputs = _entry_specs(e)
@@ -396,7 +389,7 @@ def _check_cpu(path: Path, target: dict) -> None:
     if flags is None:
         return
     have = {_normalize(flag) for flag in flags}
-    missing = [f for f in target.get("features", []) if f.startswith(_VECTOR_FEATURES) and _normalize(f) not in have]
+    missing = [f for f in target.get("features", []) if f.startswith(VECTOR_FEATURES) and _normalize(f) not in have]
     if missing:
         raise IRCError(
             f"{path}: compiled for CPU {target.get('mcpu')} with {', '.join(missing)}, which this CPU lacks: "
@@ -404,7 +397,7 @@ def _check_cpu(path: Path, target: dict) -> None:
         )
 
 
-def _load_library(data: bytes):
+def load_library(data: bytes):
     """Load the kernels' shared library through tvm_ffi, with TVM's runtime library (its thread pool) loaded."""
     spec = importlib.util.find_spec("tvm")
     if spec is None or importlib.util.find_spec("tvm_ffi") is None:
@@ -430,10 +423,16 @@ def _gpu_entries(path: Path, manifest: dict, members: dict[str, bytes]) -> dict[
     return {e["name"]: _plan_entry(e, members, device) for e in manifest["entries"]}
 
 
-def _plan_entry(entry: dict, members: dict[str, bytes], device: Callable) -> Entry:
-    """An entry running its plan; the device (shared by the entries) and the plan's buffers open on the first run."""
+def entry_plan(entry: dict, members: dict[str, bytes]) -> ExecutionPlan:
+    """The execution plan of a GPU package's manifest entry, with its constants."""
     plan = ExecutionPlan.from_json(json.dumps({**entry["plan"], "constants": {}}))
     plan.constants = _constants(entry, members)
+    return plan
+
+
+def _plan_entry(entry: dict, members: dict[str, bytes], device: Callable) -> Entry:
+    """An entry running its plan; the device (shared by the entries) and the plan's buffers open on the first run."""
+    plan = entry_plan(entry, members)
     runner: PlanRunner | None = None
 
     def run(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:

@@ -2,43 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+import tempfile
+from pathlib import Path
 
-import numpy as np
 import tvm
+from tvm.target import codegen
 from xdsl.dialects.builtin import ModuleOp
 
+from irc.runtime.compiled import CompiledModule, SharedLibrary
 from irc.runtime.executor import Kernel
+from irc.runtime.package import VECTOR_FEATURES, load_library
 from irc.targets.llvm import build, cpu_info, llvm_source, resolve_target
 from irc.targets.schedules import schedule_cpu
 from irc.targets.tir import translate_module
-
-
-@dataclass
-class CompiledModule:
-    """Compiled entries of one module, with the stage 6/7 texts.
-
-    `compiled(*inputs)` runs the first entry; `compiled.entry("name")` another.
-    `schedule_notes` lists the schedule rules TVM refused (those blocks got a simpler one).
-    `executable` is TVM's built module (`export_library` writes it as a shared library, see irc.runtime.package).
-    """
-
-    tir_text: str
-    source: str
-    source_ext: str
-    kernels: dict[str, Kernel]
-    schedule_notes: list[str] = field(default_factory=list)
-    executable: object | None = None
-
-    def entry(self, name: str | None = None) -> Kernel:
-        if name is None:
-            return next(iter(self.kernels.values()))
-        if name not in self.kernels:
-            raise KeyError(f"no entry @{name}; entries: {', '.join(self.kernels)}")
-        return self.kernels[name]
-
-    def __call__(self, *inputs: np.ndarray) -> tuple[np.ndarray, ...]:
-        return self.entry()(*inputs)
 
 
 def compile_loops(module: ModuleOp, target: str | dict = "llvm", schedule: bool = True) -> CompiledModule:
@@ -75,8 +52,44 @@ def compile_loops(module: ModuleOp, target: str | dict = "llvm", schedule: bool 
         )
         mod = plain
         executable = build(mod, tvm_target)
+    source = llvm_source(executable)
+    library = _export(executable, source)
+    functions = executable if library is None else load_library(library.data)
     kernels = {}
     for f in funcs:
         n_in = len(f.arg_types) - f.num_outputs
-        kernels[f.name] = Kernel(executable[f.name], f.name, f.arg_types[:n_in], f.arg_types[n_in:], f.constants)
-    return CompiledModule(mod.script(), llvm_source(executable), "ll", kernels, notes, executable)
+        kernels[f.name] = Kernel(functions[f.name], f.name, f.arg_types[:n_in], f.arg_types[n_in:], f.constants)
+    return CompiledModule(mod.script(), source, "ll", kernels, notes, library)
+
+
+def _export(executable, source: str) -> SharedLibrary | None:
+    """The built module as a shared library (None where it cannot be linked: no C compiler).
+
+    Exporting runs LLVM's code generation, as the JIT would on the first lookup of a function;
+    loading the library instead of JIT-compiling does that work once for both running the code
+    and storing it (a package, the compile cache).
+    """
+    with tempfile.TemporaryDirectory(prefix="irc-export-") as tmp:
+        path = Path(tmp) / "kernels.so"
+        try:
+            executable.export_library(str(path))
+        except Exception:  # noqa: BLE001 - TVM's error for a missing or failing linker: the JIT still runs
+            return None
+        return SharedLibrary(path.read_bytes(), llvm_target(source))
+
+
+def llvm_target(llvm_ir: str) -> dict:
+    """The package manifest's target of LLVM IR: triple, CPU and the vector features (those a CPU may lack)."""
+    triple = re.search(r'target triple = "([^"]*)"', llvm_ir)
+    cpu = re.search(r'"target-cpu"="([^"]*)"', llvm_ir)
+    attrs = re.search(r'"target-features"="([^"]*)"', llvm_ir)
+    target = {"kind": "llvm", "mcpu": cpu.group(1) if cpu else "generic"}
+    if attrs and attrs.group(1):
+        target["mattr"] = attrs.group(1).split(",")
+    features = codegen.llvm_get_cpu_features(tvm.target.Target(target))
+    return {
+        "kind": "llvm",
+        "triple": triple.group(1) if triple else None,
+        "mcpu": target["mcpu"],
+        "features": sorted(f for f in features if f.startswith(VECTOR_FEATURES)),
+    }

@@ -4,12 +4,13 @@
     module.source, module.cubin      # CUDA C (stage 7, .cu) and its binary (None without nvcc/NVRTC)
     (y,) = module(x)                 # needs an NVIDIA GPU and cuda-python
 
-Binaries are cached on disk by hash of (source, arch, compiler) in `$IRC_CACHE_DIR`
-(default `~/.cache/irc`)/cuda.
+Binaries are cached on disk by hash of (source, arch, compiler) in the compile
+cache's `cuda/` folder (irc.runtime.cache, docs/cache.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import os
@@ -21,12 +22,9 @@ from pathlib import Path
 from xdsl.dialects.builtin import ModuleOp
 
 from irc.errors import CompileError, IRCError
+from irc.runtime import cache
 from irc.runtime.cuda import CUDADevice, compute_capability
 from irc.targets.gpu import GPUModule, compile_gpu, gpu_target
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("IRC_CACHE_DIR", Path.home() / ".cache" / "irc")) / "cuda"
 
 
 def nvcc_cubin(source: str, arch: str, nvcc: str) -> bytes:
@@ -91,14 +89,13 @@ def cubin(source: str, arch: str) -> bytes:
     nvcc = shutil.which("nvcc")
     compiler = "nvcc" if nvcc else "nvrtc"
     key = hashlib.sha256(f"{compiler}\0{arch}\0{source}".encode()).hexdigest()
-    path = cache_dir() / f"{key}.cubin"
-    if path.exists():
-        return path.read_bytes()
+    path = cache.entry_path(cache.CUDA, f"{key}.cubin")
+    if path is not None and cache.read_hit(path):
+        with contextlib.suppress(OSError):  # evicted by another process meanwhile: build it again
+            return path.read_bytes()
     binary = nvcc_cubin(source, arch, nvcc) if nvcc else nvrtc_cubin(source, arch)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_bytes(binary)
-    tmp.replace(path)
+    if path is not None:
+        cache.store(path, binary)
     return binary
 
 

@@ -1,0 +1,258 @@
+"""Compiled programs, cached in this process and on disk (docs/cache.md).
+
+    lowering = compile_cached(module, "llvm")   # Pipeline(target).run(module), once per program and machine
+
+A program's key is the SHA-256 of the hl text as compiled (printed without
+locations), the target (cuda with its arch; llvm with this machine's CPU:
+architecture, model and flags), the entry format, irc's version and a digest
+of its source files, and the versions of xDSL, TVM and tvm-ffi. In process
+the key is a dict lookup; on disk it names a package
+(`$IRC_CACHE_DIR/programs/<key>.ircpkg`, irc.runtime.cache) holding the
+compiled code and, as its member `extra/cache.json`, the key and the tir and
+target texts. A hit loads the package (for llvm the shared library through
+tvm_ffi: TVM's compiler is not imported); the hl..loops stages of its
+`Lowering` are recomputed from the hl module (xDSL passes only) when first
+asked for. An entry that fails to load (corrupt, truncated, another key or
+format) is never run: the program is compiled again and the entry replaced.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import platform
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from importlib import metadata
+from pathlib import Path
+
+from xdsl.dialects.builtin import ModuleOp
+
+import irc
+from irc.driver.pipeline import Lowering, Pipeline
+from irc.driver.stages import STAGE_NAMES, STAGES
+from irc.errors import IRCError
+from irc.ir import print_module
+from irc.runtime import cache, package
+from irc.runtime.compiled import CompiledModule, SharedLibrary
+
+#: the layout of `extra/cache.json` and of what a hit rebuilds from it; bump it when they change
+ENTRY_FORMAT = 1
+ENTRY_META = "cache.json"
+_VERSIONED = ("xdsl", "apache-tvm", "apache-tvm-ffi")
+_CPU_MODEL = ("vendor_id", "cpu family", "model", "model name", "CPU implementer", "CPU part")  # x86, arm
+_CPU_FLAGS = ("flags", "Features")
+#: the stage texts an entry holds: those of TVM's stages (the others are recomputed without TVM)
+_STORED_STAGES = ("tir", "target")
+_FRONT = tuple(s.name for s in STAGES if s.is_mlir)  # hl .. loops
+
+#: what compile_cached did in this process: memory_hits, disk_hits, compiles, rejected (bad entries), unstored
+stats: Counter[str] = Counter()
+
+_compiled_programs: dict[tuple[str, str], Lowering] = {}
+
+
+def compile_cached(module: ModuleOp, target: str | dict) -> Lowering:
+    """`Pipeline(target).run(module)`, shared by `irc.jit` and eager tensors: the same hl program (same
+    printed IR, same target) is compiled once per process, and once per machine while its entry stays
+    in the disk cache."""
+    target = _with_device_arch(target)
+    text = print_module(module)
+    memory_key = (text, json.dumps(target, sort_keys=True))
+    lowering = _compiled_programs.get(memory_key)
+    if lowering is not None:
+        stats["memory_hits"] += 1
+        return lowering
+    lowering = _compiled_programs[memory_key] = _from_disk_or_compile(module, text, target)
+    return lowering
+
+
+def clear_memory() -> None:
+    """Forget the programs compiled in this process (the disk cache stays)."""
+    _compiled_programs.clear()
+
+
+def _with_device_arch(target: str | dict) -> str | dict:
+    kind = target["kind"] if isinstance(target, dict) else target
+    if kind != "cuda":
+        return target
+    from irc.targets.cuda import with_device_arch  # imports TVM: only for cuda
+
+    return with_device_arch(target)
+
+
+def _from_disk_or_compile(module: ModuleOp, text: str, target: str | dict) -> Lowering:
+    kind = target["kind"] if isinstance(target, dict) else target
+    key = program_key(text, target)
+    path = None if kind == "ref" else cache.entry_path(cache.PROGRAMS, f"{key}.ircpkg")
+    if path is not None and cache.read_hit(path):
+        try:
+            lowering = load_entry(path, key, module, target)
+        except Exception:  # noqa: BLE001 - whatever is wrong with the entry, it is compiled again and replaced
+            stats["rejected"] += 1
+        else:
+            stats["disk_hits"] += 1
+            return lowering
+    lowering = Pipeline(target=target).run(module)
+    stats["compiles"] += 1
+    if path is not None:
+        _store(lowering, path, key)
+    return lowering
+
+
+def program_key(text: str, target: str | dict) -> str:
+    """The SHA-256 (hex) naming the compiled form of the hl program `text` for `target` on this machine."""
+    kind = target["kind"] if isinstance(target, dict) else target
+    material = {
+        "format": ENTRY_FORMAT,
+        "program": text,
+        "target": target,
+        "cpu": host_cpu() if kind == "llvm" else None,
+        "versions": versions(),
+    }
+    return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
+
+
+@functools.cache
+def versions() -> dict[str, str]:
+    """irc's version and source digest, and the versions of the compiler packages its code depends on."""
+    found = {"irc": irc.__version__, "irc-source": _source_digest()}
+    for name in _VERSIONED:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def _source_digest() -> str:
+    """SHA-256 of irc's Python files, so an edited checkout (same version number) gets fresh entries."""
+    root = Path(irc.__file__).parent
+    digest = hashlib.sha256()
+    for file in sorted(root.rglob("*.py")):
+        digest.update(file.relative_to(root).as_posix().encode() + b"\0" + file.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+@functools.cache
+def host_cpu() -> dict[str, str]:
+    """What llvm code generated for this host depends on, read without TVM: machine, CPU model and flags."""
+    cpu = {"machine": platform.machine(), "processor": platform.processor()}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if not line.strip():  # the first processor's block is enough
+                    break
+                name, _, value = (part.strip() for part in line.partition(":"))
+                if name in _CPU_FLAGS:
+                    cpu[name] = " ".join(sorted(value.split()))
+                elif name in _CPU_MODEL:
+                    cpu[name] = value
+    except OSError:
+        pass
+    return cpu
+
+
+def _store(lowering: Lowering, path: Path, key: str) -> None:
+    """Write `lowering` as the entry at `path`; when that fails (no cubin compiler, a full disk) it stays in memory only."""
+    compiled = lowering.compiled
+    meta = {
+        "format": ENTRY_FORMAT,
+        "key": key,
+        "versions": versions(),
+        "stages": {name: lowering.stages[name] for name in _STORED_STAGES},
+        "schedule_notes": getattr(compiled, "schedule_notes", []),
+        "schedules": getattr(getattr(compiled, "program", None), "schedules", {}),
+    }
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        package.save(lowering, path, extra={ENTRY_META: json.dumps(meta).encode()})
+        cache.evict(keep=path)
+    except (IRCError, OSError):
+        stats["unstored"] += 1
+
+
+def load_entry(path: Path, key: str, module: ModuleOp, target: str | dict) -> Lowering:
+    """The Lowering of `module` stored at `path`, checked (package hashes, then its key) before anything loads."""
+    loaded = package.load(path)
+    meta = json.loads(loaded.members[package.EXTRA + ENTRY_META])
+    if meta.get("format") != ENTRY_FORMAT or meta.get("key") != key:
+        raise IRCError(f"{path}: a cache entry of another program, irc or format")
+    stages = meta["stages"]
+    kind = loaded.target["kind"]
+    if kind == "llvm":
+        kernels = {name: entry.run for name, entry in loaded.entries.items()}
+        library = SharedLibrary(loaded.members[package.KERNEL_FILES["llvm"]], loaded.target)
+        compiled = CompiledModule(stages["tir"], stages["target"], "ll", kernels, meta["schedule_notes"], library)
+    else:
+        compiled = _gpu_module(loaded, stages["tir"], meta["schedules"])
+    front = FrontStages(module, target, stages)
+    return Lowering(kind, "<INPUT>", stages=front, modules=front.modules, compiled=compiled)
+
+
+def _gpu_module(loaded: package.Package, tir_text: str, schedules: dict):
+    """A cuda or opencl entry as the GPUModule its compile made (these classes import TVM: docs/cache.md)."""
+    from irc.targets.gpu import GPUModule, GPUProgram
+
+    plans = {e["name"]: package.entry_plan(e, loaded.members) for e in loaded.manifest["entries"]}
+    kind = loaded.target["kind"]
+    source = loaded.members[package.KERNEL_FILES[kind]].decode()
+    program = GPUProgram(tir_text, source, plans, schedules)
+    if kind == "opencl":
+        from irc.runtime.opencl import OpenCLDevice
+
+        return GPUModule(program, "cl", lambda: OpenCLDevice(source))
+    from irc.targets.cuda import CUDAModule
+
+    module = CUDAModule(program, loaded.target["arch"])
+    module.cubin = loaded.members[package.CUBIN]
+    return module
+
+
+class FrontStages(Mapping):
+    """`Lowering.stages` of a cache hit: the stored tir and target texts, and the hl..loops stages
+    (`.modules` too) recomputed from the hl module by the pipeline's xDSL passes on first use."""
+
+    def __init__(self, module: ModuleOp, target: str | dict, stored: dict[str, str]):
+        self._module = module.clone()
+        self._target = target
+        self._stored = stored
+        self._front: Lowering | None = None
+        self.modules = _FrontModules(self)
+
+    def front(self) -> Lowering:
+        if self._front is None:
+            self._front = Pipeline(target=self._target, stop_after=_FRONT[-1]).run(self._module)
+        return self._front
+
+    def __getitem__(self, name: str) -> str:
+        if name in self._stored:
+            return self._stored[name]
+        if name not in _FRONT:
+            raise KeyError(name)
+        return self.front().stages[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(STAGE_NAMES)
+
+    def __len__(self) -> int:
+        return len(STAGE_NAMES)
+
+
+class _FrontModules(Mapping):
+    """`Lowering.modules` of a cache hit: the hl..loops modules, recomputed on first use."""
+
+    def __init__(self, stages: FrontStages):
+        self._stages = stages
+
+    def __getitem__(self, name: str) -> ModuleOp:
+        if name not in _FRONT:
+            raise KeyError(name)
+        return self._stages.front().modules[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_FRONT)
+
+    def __len__(self) -> int:
+        return len(_FRONT)
