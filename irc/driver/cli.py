@@ -52,18 +52,29 @@ _CUDA_ARCH_HELP = "the GPU architecture of --target cuda, sm_NN, e.g. sm_90 (def
 OUTPUT_FILE = re.compile(r"out\d+\.npy")
 
 
-def _instruments(args: argparse.Namespace, to_files: bool) -> tuple[list, object | None]:
-    """The instruments the flags ask for; IR dumps go to files (`to_files`) or to stderr."""
-    from irc.driver.instruments import IRPrinter, PassTiming
+def _instruments(args: argparse.Namespace, to_files: bool):
+    """The instruments the flags ask for, and the PassTiming that `--time-passes` prints (it times
+    steps outside the pipeline too); IR dumps go to files (`to_files`) or to stderr."""
+    from irc.driver.instruments import IRPrinter, PassTiming, process_seconds
 
     instruments: list = []
     if args.print_ir_after_all or args.print_ir_after_change:
         instruments.append(IRPrinter(only_changed=args.print_ir_after_change, stream=None if to_files else sys.stderr))
     instruments += _progress(args)
-    timing = PassTiming() if args.time_passes else None
-    if timing is not None:
+    timing = PassTiming()
+    if args.time_passes:
         instruments.append(timing)
+        started = process_seconds()
+        if started is not None:
+            timing.add("startup", started)  # the interpreter, imports (irc, xDSL), argument parsing
     return instruments, timing
+
+
+def _print_timing(args: argparse.Namespace, timing) -> None:
+    from irc.driver.instruments import process_seconds
+
+    if args.time_passes:
+        sys.stderr.write(timing.table(wall=process_seconds()))
 
 
 def _progress(args: argparse.Namespace) -> list:
@@ -113,23 +124,24 @@ def cmd_compile(args: argparse.Namespace) -> int:
     if args.dump_dir:
         check_output_directory(args.dump_dir, "--dump-dir")
     target = _target(args)
-    program = load_program(args.input)
     instruments, timing = _instruments(args, to_files=args.dump_dir is not None)
+    with timing.step("load-input"):
+        program = load_program(args.input)
     pipeline = Pipeline(target, args.stop_after or args.emit, instruments, grad=args.grad)
     lowering = pipeline.run(program.module, source=args.input)
-    if args.dump_dir:
-        lowering.dump(args.dump_dir)
-        print(f"irc: wrote {len(lowering.stages)} stage dumps to {args.dump_dir}", file=sys.stderr)
-    text = lowering.stages[args.emit or lowering.last_stage]
-    if to_package:
-        package.save(lowering, args.output, input_names=[s.name for s in program.inputs])
-        print(f"irc: wrote package {args.output} (target {lowering.target})", file=sys.stderr)
-    elif args.output:
-        write_file(args.output, text)
-    elif not (args.dump_dir and args.emit is None):
-        sys.stdout.write(text)
-    if timing is not None:
-        sys.stderr.write(timing.table())
+    with timing.step("write-output"):
+        if args.dump_dir:
+            lowering.dump(args.dump_dir)
+            print(f"irc: wrote {len(lowering.stages)} stage dumps to {args.dump_dir}", file=sys.stderr)
+        text = lowering.stages[args.emit or lowering.last_stage]
+        if to_package:
+            package.save(lowering, args.output, input_names=[s.name for s in program.inputs])
+            print(f"irc: wrote package {args.output} (target {lowering.target})", file=sys.stderr)
+        elif args.output:
+            write_file(args.output, text)
+        elif not (args.dump_dir and args.emit is None):
+            sys.stdout.write(text)
+    _print_timing(args, timing)
     return 0
 
 
@@ -186,17 +198,18 @@ def cmd_opt(args: argparse.Namespace) -> int:
     if args.output:
         check_output_file(args.output)
     pipeline = parse_pipeline(args.passes)
-    module = parse_mlir_file(args.file)
-    verify_module(module, f"input {args.file}")
     instruments, timing = _instruments(args, to_files=False)
+    with timing.step("load-input"):
+        module = parse_mlir_file(args.file)
+        verify_module(module, f"input {args.file}")
     run_passes(module, [(str(p.spec()), p) for p in pipeline.passes], "opt", instruments)
-    out = print_module(module)
-    if args.output:
-        write_file(args.output, out)
-    else:
-        sys.stdout.write(out)
-    if timing is not None:
-        sys.stderr.write(timing.table())
+    with timing.step("write-output"):
+        out = print_module(module)
+        if args.output:
+            write_file(args.output, out)
+        else:
+            sys.stdout.write(out)
+    _print_timing(args, timing)
     return 0
 
 

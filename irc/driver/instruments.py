@@ -11,8 +11,11 @@ driver runs; passes never print, time or verify themselves.
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -28,8 +31,8 @@ from irc.ir import print_module
 class PassRun:
     """One pass application: its stage, its 1-based index in the stage and its spec (`name{opt=v}`).
 
-    `pass_` is None for the code generation step (loops -> tir -> target),
-    whose result is not an xDSL module.
+    `pass_` is None for the code generation steps (stages tir and target: importing TVM,
+    translating, scheduling, building), whose results are not xDSL modules.
     """
 
     stage: str
@@ -145,7 +148,16 @@ class StageProgress(Instrument):
 
 @dataclass
 class PassTiming(Instrument):
-    """Wall-clock seconds of every pass; `table()` formats them like `--time-passes`."""
+    """Wall-clock seconds of every pass and code generation step; `table()` formats them like `--time-passes`.
+
+    Work around the pipeline is timed with `step` (the CLI: loading the input, writing the output)
+    or recorded with `add` (the process start-up, see `process_seconds`); `table(wall=...)` adds
+    the time no row covers as `other`, so that its total is the whole run.
+
+        >>> with timing.step("load-input"):
+        ...     program = load_program(path)
+        >>> print(timing.table(wall=process_seconds()))
+    """
 
     records: list[tuple[PassRun, float]] = field(default_factory=list)
     _start: float = 0.0
@@ -156,11 +168,40 @@ class PassTiming(Instrument):
     def after_pass(self, run: PassRun, module: ModuleOp) -> None:
         self.records.append((run, time.perf_counter() - self._start))
 
-    def table(self) -> str:
-        total = sum(seconds for _, seconds in self.records) or 1e-12
-        width = max([len("pass"), *(len(run.name) for run, _ in self.records)])
+    def add(self, name: str, seconds: float) -> None:
+        """Record `seconds` for a step outside the pipeline (stage `-`)."""
+        self.records.append((PassRun("-", 0, name, None), seconds))
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        """Time the body as the step `name` (outside the pipeline); not recorded if it raises."""
+        start = time.perf_counter()
+        yield
+        self.add(name, time.perf_counter() - start)
+
+    def table(self, wall: float | None = None) -> str:
+        """One row per pass or step: name, stage, seconds, percent; then `other` (`wall` minus the
+        rows, when `wall` is given and larger) and the total."""
+        rows = [(run.name, run.stage, seconds) for run, seconds in self.records]
+        covered = sum(seconds for *_, seconds in rows)
+        if wall is not None and wall > covered:
+            rows.append(("other", "-", wall - covered))
+        total = max(covered, wall or 0.0) or 1e-12
+        width = max([len("pass"), *(len(name) for name, *_ in rows)])
         lines = [f"{'pass':<{width}}  {'stage':<8}  {'seconds':>9}  {'percent':>7}"]
-        for run, seconds in self.records:
-            lines.append(f"{run.name:<{width}}  {run.stage:<8}  {seconds:>9.4f}  {100 * seconds / total:>6.1f}%")
+        for name, stage_name, seconds in rows:
+            lines.append(f"{name:<{width}}  {stage_name:<8}  {seconds:>9.4f}  {100 * seconds / total:>6.1f}%")
         lines.append(f"{'total':<{width}}  {'':<8}  {total:>9.4f}  {100.0:>6.1f}%")
         return "\n".join(lines) + "\n"
+
+
+def process_seconds() -> float | None:
+    """Seconds since this process started (interpreter start-up and imports included); None where
+    the system does not say (Linux: /proc/self/stat, to 1/100 s)."""
+    try:
+        with open("/proc/self/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()  # the command name may hold spaces
+        started = int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22, starttime: clock ticks after boot
+        return time.clock_gettime(time.CLOCK_BOOTTIME) - started
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None

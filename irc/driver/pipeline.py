@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -230,19 +232,27 @@ class Pipeline:
         return lowering
 
     def _compile(self, module: ModuleOp, lowering: Lowering) -> None:
-        from irc.targets import compile_loops  # TVM is heavy: imported only to generate code
+        steps = Counter()
 
-        run = PassRun("tir", 1, f"compile-loops{{target={self.kind}}}", None)
-        for instrument in self.instruments:
-            instrument.before_pass(run, module)
+        @contextmanager
+        def step(stage_name: str, name: str) -> Iterator[None]:
+            """One code generation step as a pass run without a pass (the instruments time it)."""
+            steps[stage_name] += 1
+            run = PassRun(stage_name, steps[stage_name], name, None)
+            for instrument in self.instruments:
+                instrument.before_pass(run, module)
+            yield
+            for instrument in self.instruments:
+                instrument.after_pass(run, module)
+
+        with step("tir", "import-tvm"):
+            from irc.targets import compile_loops  # TVM is heavy: imported only to generate code
         try:
-            compiled = compile_loops(module, self.target)
+            compiled = compile_loops(module, self.target, step=step)
         except IRCError:
             raise
         except Exception as e:
             raise CompileError(f"code generation for target {self.kind} failed: {brief(e)}") from e
-        for instrument in self.instruments:
-            instrument.after_pass(run, module)
         lowering.compiled = compiled
         lowering.stages["tir"] = compiled.tir_text
         if self.stop_after == "target":

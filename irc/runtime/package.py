@@ -39,6 +39,7 @@ import irc
 from irc.errors import InputError, IRCError
 from irc.runtime.executor import Kernel
 from irc.runtime.files import atomic_file
+from irc.runtime.imports import import_without_torch
 from irc.runtime.plan import ExecutionPlan, PlanRunner
 
 FORMAT = "irc-package"
@@ -403,7 +404,7 @@ def load_library(data: bytes):
     if spec is None or importlib.util.find_spec("tvm_ffi") is None:
         raise IRCError("running an llvm package needs TVM's runtime library: pip install apache-tvm")
     os.environ.setdefault("TVM_NUM_THREADS", str(len(os.sched_getaffinity(0))))  # read when the pool starts
-    import tvm_ffi
+    tvm_ffi = import_without_torch("tvm_ffi")
     from tvm_ffi.libinfo import load_lib_ctypes
 
     lib_dir = Path(spec.submodule_search_locations[0]) / "lib"

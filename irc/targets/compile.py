@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import tempfile
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import tvm
@@ -17,48 +19,66 @@ from irc.targets.llvm import build, cpu_info, llvm_source, resolve_target
 from irc.targets.schedules import schedule_cpu
 from irc.targets.tir import translate_module
 
+#: `step(stage, name)`: a context around one step of code generation (the pipeline times them)
+Step = Callable[[str, str], AbstractContextManager]
 
-def compile_loops(module: ModuleOp, target: str | dict = "llvm", schedule: bool = True) -> CompiledModule:
+
+def _untimed(stage: str, name: str) -> AbstractContextManager:
+    return nullcontext()
+
+
+def compile_loops(
+    module: ModuleOp, target: str | dict = "llvm", schedule: bool = True, step: Step = _untimed
+) -> CompiledModule:
     """Compile a loops-stage module (see docs/architecture.md, stage 5) for an LLVM CPU target.
 
     `schedule=False` builds the plain translation (serial loops), the reference for schedules.
     GPU targets (`"opencl"`, `{"kind": "cuda", "arch": "sm_90"}`) return an `irc.targets.gpu.GPUModule`.
+    Each step runs inside `step(stage, name)`: `tir-translate`, `tir-schedule` (stage tir), `tvm-build`
+    (TVM's lowering, LLVM IR and its optimization) and `llvm-codegen` (machine code: object file, link,
+    load); a GPU target is one step, `cuda-build` or `opencl-build`.
     """
     kind = target["kind"] if isinstance(target, dict) else target
     if kind == "cuda":
         from irc.targets.cuda import compile_cuda
 
-        return compile_cuda(module, target)
+        with step("target", "cuda-build"):
+            return compile_cuda(module, target)
     if kind == "opencl":
         from irc.targets.opencl import compile_opencl
 
-        return compile_opencl(module, target)
+        with step("target", "opencl-build"):
+            return compile_opencl(module, target)
     tvm_target = resolve_target(target)
-    funcs = translate_module(module)
-    plain = mod = tvm.IRModule({f.name: f.prim_func for f in funcs})
+    with step("tir", "tir-translate"):
+        funcs = translate_module(module)
+        plain = mod = tvm.IRModule({f.name: f.prim_func for f in funcs})
     notes: list[str] = []
     if schedule:
-        cpu = cpu_info(tvm_target)
+        with step("tir", "tir-schedule"):
+            cpu = cpu_info(tvm_target)
+            for f in funcs:
+                mod, func_notes = schedule_cpu(mod, f.name, cpu)
+                notes += func_notes
+    with step("target", "tvm-build"):
+        try:
+            executable = build(mod, tvm_target)
+        except Exception as e:  # a schedule TVM accepted but cannot lower: the plain loops still can
+            if mod is plain:
+                raise
+            notes.append(
+                f"building the scheduled module failed ({type(e).__name__}: {str(e).strip()[:200]}); built unscheduled"
+            )
+            mod = plain
+            executable = build(mod, tvm_target)
+        source = llvm_source(executable)
+    with step("target", "llvm-codegen"):  # without a library, the JIT compiles at the first function lookup
+        library = _export(executable, source)
+        functions = executable if library is None else load_library(library.data)
+        kernels = {}
         for f in funcs:
-            mod, func_notes = schedule_cpu(mod, f.name, cpu)
-            notes += func_notes
-    try:
-        executable = build(mod, tvm_target)
-    except Exception as e:  # a schedule TVM accepted but cannot lower: the plain loops still can
-        if mod is plain:
-            raise
-        notes.append(
-            f"building the scheduled module failed ({type(e).__name__}: {str(e).strip()[:200]}); built unscheduled"
-        )
-        mod = plain
-        executable = build(mod, tvm_target)
-    source = llvm_source(executable)
-    library = _export(executable, source)
-    functions = executable if library is None else load_library(library.data)
-    kernels = {}
-    for f in funcs:
-        n_in = len(f.arg_types) - f.num_outputs
-        kernels[f.name] = Kernel(functions[f.name], f.name, f.arg_types[:n_in], f.arg_types[n_in:], f.constants)
+            n_in = len(f.arg_types) - f.num_outputs
+            kernels[f.name] = Kernel(functions[f.name], f.name, f.arg_types[:n_in], f.arg_types[n_in:], f.constants)
     return CompiledModule(mod.script(), source, "ll", kernels, notes, library)
 
 

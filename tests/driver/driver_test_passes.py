@@ -115,7 +115,7 @@ class FakeCompiled:
 def fake_compile(monkeypatch) -> None:
     import irc.targets
 
-    monkeypatch.setattr(irc.targets, "compile_loops", lambda module, target: FakeCompiled(), raising=False)
+    monkeypatch.setattr(irc.targets, "compile_loops", lambda module, target, step: FakeCompiled(), raising=False)
 
 
 def real_pipeline_available() -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -226,6 +227,25 @@ def test_real_pipeline_dumps_and_runs(hl_file, tmp_path, rng):
     )
     assert proc.returncode == 0, proc.stderr
     np.testing.assert_allclose(np.load(out / "out0.npy"), hl_oracle(x, y), rtol=1e-5)
+
+
+@pytest.mark.skipif(not real_pipeline_available(), reason="needs every pass and irc.targets.compile_loops")
+def test_time_passes_total_is_the_wall_time(tmp_path):
+    start = time.perf_counter()
+    proc = irc("compile", str(ROOT / "examples" / "mlp.py"), "--time-passes", "-o", str(tmp_path / "mlp.ll"))
+    wall = time.perf_counter() - start
+    assert proc.returncode == 0, proc.stderr
+    rows = {line.split()[0]: line.split() for line in proc.stderr.splitlines()[1:]}
+    for name, stage_name in [
+        ("startup", "-"), ("load-input", "-"), ("hl-decompose", "hl-opt"), ("convert-linalg-to-loops", "loops"),
+        ("import-tvm", "tir"), ("tir-translate", "tir"), ("tir-schedule", "tir"),
+        ("tvm-build", "target"), ("llvm-codegen", "target"), ("write-output", "-"),
+    ]:  # fmt: skip
+        assert rows[name][1] == stage_name, rows
+    total = float(rows["total"][1])
+    # the table ends before the interpreter exits (with TVM loaded, 0.1-0.3 s): the rest is covered
+    assert 0.7 * wall <= total <= wall, (total, wall)
+    assert float(rows.get("other", [0, 0, 0])[2]) < 0.2 * total  # the named rows hold nearly all of it
 
 
 def test_progress_names_each_stage_reached(hl_file, capsys):

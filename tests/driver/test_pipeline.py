@@ -138,6 +138,34 @@ def test_pass_options_and_timing(monkeypatch, hl_file):
     assert table[-1].split()[0] == "total" and table[-1].endswith("100.0%")
 
 
+def test_timing_table_steps_and_wall():
+    timing = PassTiming()
+    timing.add("startup", 0.5)
+    with timing.step("load-input"):
+        pass
+    with pytest.raises(ValueError), timing.step("failing"):
+        raise ValueError
+    rows = [line.split() for line in timing.table(wall=2.0).splitlines()]
+    assert [row[:2] for row in rows[1:3]] == [["startup", "-"], ["load-input", "-"]]
+    assert rows[3][:2] == ["other", "-"] and 1.49 < float(rows[3][2]) <= 1.5  # the time no row covers
+    assert rows[4][0] == "total" and float(rows[4][1]) == 2.0 and len(rows) == 5
+    assert "other" not in timing.table(wall=0.1) and "other" not in timing.table()
+
+
+@pytest.mark.skipif(not real_pipeline_available(), reason="needs every pass and irc.targets.compile_loops")
+def test_timing_covers_code_generation_steps(hl_file):
+    timing = PassTiming()
+    Pipeline(target="llvm", instruments=[timing]).run(parse_mlir_file(hl_file))
+    steps = [(run.stage, run.index, run.name) for run, _ in timing.records if run.pass_ is None]
+    assert steps == [
+        ("tir", 1, "import-tvm"),
+        ("tir", 2, "tir-translate"),
+        ("tir", 3, "tir-schedule"),
+        ("target", 1, "tvm-build"),
+        ("target", 2, "llvm-codegen"),
+    ]
+
+
 def test_dump_is_all_or_nothing(identity_pipeline, hl_file, tmp_path, monkeypatch):
     lowering = Pipeline().run(parse_mlir_file(hl_file))
     dest = tmp_path / "dump"
