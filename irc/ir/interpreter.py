@@ -9,6 +9,7 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import SSAValue
 
+from irc.errors import ExecutionError
 from irc.ir.hl import HLOp, numpy_dtype, shape_of
 
 
@@ -43,6 +44,9 @@ def run_hl(module: ModuleOp, inputs: Sequence[np.ndarray], entry: str | None = N
             return [env[v] for v in op.arguments]
         if not isinstance(op, HLOp):
             raise ValueError(f"run_hl: {op.name} is not an hl op")
-        with np.errstate(all="ignore"):
-            env[op.results[0]] = op.evaluate(*(env[v] for v in op.operands))
+        try:
+            with np.errstate(all="ignore"):
+                env[op.results[0]] = op.evaluate(*(env[v] for v in op.operands))
+        except MemoryError as e:
+            raise ExecutionError(f"@{fn.sym_name.data}: out of memory evaluating {op.name} ({op.results[0].type})") from e
     raise ValueError(f"@{fn.sym_name.data} has no func.return")

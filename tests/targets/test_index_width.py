@@ -81,8 +81,9 @@ def test_cuda_source_with_64_bit_indices_compiles():
     assert cubin[:4] == b"\x7fELF"
 
 
-def test_out_of_memory_is_one_clear_error():
-    with pytest.raises(irc.errors.ExecutionError, match="out of memory"):
+@pytest.mark.parametrize("tier", ["interpret", "compile"])
+def test_out_of_memory_is_one_clear_error(tier):
+    with irc.set_eager_mode(tier), pytest.raises(irc.errors.ExecutionError, match="out of memory"):
         irc.zeros((1 << 20, 1 << 20)).sum().item()
 
 
