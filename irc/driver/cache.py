@@ -68,6 +68,25 @@ def compile_cached(module: ModuleOp, target: str | dict) -> Lowering:
     return lowering
 
 
+def lookup(module: ModuleOp, target: str | dict) -> Lowering | None:
+    """The compiled program if this process or the disk cache already has it, else None (no compile).
+
+    Eager's first tier asks this before interpreting a new graph: a program compiled by an
+    earlier process runs compiled from its first call."""
+    if (target["kind"] if isinstance(target, dict) else target) == "cuda":
+        return None  # resolving the arch of a bare cuda target imports TVM
+    text = print_module(module)
+    memory_key = (text, json.dumps(target, sort_keys=True))
+    lowering = _compiled_programs.get(memory_key)
+    if lowering is not None:
+        stats["memory_hits"] += 1
+        return lowering
+    lowering = _from_disk(module, program_key(text, target), target)
+    if lowering is not None:
+        _compiled_programs[memory_key] = lowering
+    return lowering
+
+
 def clear_memory() -> None:
     """Forget the programs compiled in this process (the disk cache stays)."""
     _compiled_programs.clear()
@@ -83,21 +102,35 @@ def _with_device_arch(target: str | dict) -> str | dict:
 
 
 def _from_disk_or_compile(module: ModuleOp, text: str, target: str | dict) -> Lowering:
-    kind = target["kind"] if isinstance(target, dict) else target
     key = program_key(text, target)
-    path = None if kind == "ref" else cache.entry_path(cache.PROGRAMS, f"{key}.ircpkg")
-    if path is not None and cache.read_hit(path):
-        try:
-            lowering = load_entry(path, key, module, target)
-        except Exception:  # noqa: BLE001 - whatever is wrong with the entry, it is compiled again and replaced
-            stats["rejected"] += 1
-        else:
-            stats["disk_hits"] += 1
-            return lowering
+    lowering = _from_disk(module, key, target)
+    if lowering is not None:
+        return lowering
     lowering = Pipeline(target=target).run(module)
     stats["compiles"] += 1
+    path = _entry_path(key, target)
     if path is not None:
         _store(lowering, path, key)
+    return lowering
+
+
+def _entry_path(key: str, target: str | dict) -> Path | None:
+    """Where the entry of the program `key` lives (None: the disk cache is off, or `ref` stores nothing)."""
+    kind = target["kind"] if isinstance(target, dict) else target
+    return None if kind == "ref" else cache.entry_path(cache.PROGRAMS, f"{key}.ircpkg")
+
+
+def _from_disk(module: ModuleOp, key: str, target: str | dict) -> Lowering | None:
+    """The program `key` loaded from its disk entry; None when there is none or it does not load."""
+    path = _entry_path(key, target)
+    if path is None or not cache.read_hit(path):
+        return None
+    try:
+        lowering = load_entry(path, key, module, target)
+    except Exception:  # noqa: BLE001 - whatever is wrong with the entry, it is compiled again and replaced
+        stats["rejected"] += 1
+        return None
+    stats["disk_hits"] += 1
     return lowering
 
 

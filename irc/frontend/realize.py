@@ -178,12 +178,24 @@ def _run(program: Program, values: list) -> Sequence:
         run = _compile_now(program)
     elif mode == "interpret":
         run = None
-    elif run is None and mode == "auto" and program.runs >= COMPILE_AFTER and program.done is None:
+    elif run is None and mode == "auto" and program.runs == 1:
+        run = program.compiled = _cached(program)
+    if run is None and mode == "auto" and program.runs >= COMPILE_AFTER and program.done is None:
         _compile_in_background(program)
     if run is None:
         return _interpret(program, values)
     values = [move(v, program.device) for v in values]
     return run(*values) if program.device == "cpu" else run.compiled.run_device(*values)
+
+
+def _cached(program: Program) -> Callable[..., Sequence[np.ndarray]] | None:
+    """The program's compiled code if the compile cache already holds it (an earlier process compiled
+    it), else None: a new graph runs compiled from its first call when it can without compiling."""
+    if _compiler is not _pipeline_compiler or program.device != "cpu":
+        return None
+    from irc.driver.cache import lookup
+
+    return lookup(program.module, eager_target(program.device))
 
 
 def _interpret(program: Program, values: list) -> list:

@@ -266,3 +266,24 @@ def test_exit_during_a_background_compile_is_clean():
         timeout=120,
     )
     assert result.returncode == 0 and result.stdout == "bye\n", result.stderr
+
+
+FIRST_RUN = """
+    import sys
+    import numpy as np
+    import irc
+    from irc.frontend import realize
+    x = irc.tensor(np.ones((4, 4), np.float32))
+    assert ((x @ x).relu() * 3).sum().item() == 192.0
+    (program,) = realize._cache.values()
+    print(program.compiled is not None, "tvm" in sys.modules)
+"""
+
+
+def test_a_graph_an_earlier_process_compiled_runs_compiled_from_its_first_call(tmp_path):
+    cache_dir = {"IRC_CACHE_DIR": str(tmp_path)}
+    assert run_python(FIRST_RUN, cache_dir).stdout == "False False\n"  # new: interpreted
+    compiled = run_python(FIRST_RUN, {**cache_dir, "IRC_EAGER": "compile"})
+    assert compiled.stdout == "True True\n", compiled.stderr
+    # auto, in a new process: the disk cache holds the program, loaded without TVM's compiler
+    assert run_python(FIRST_RUN, cache_dir).stdout == "True False\n"
