@@ -59,12 +59,15 @@ def compile_cached(module: ModuleOp, target: str | dict) -> Lowering:
     in the disk cache."""
     target = _with_device_arch(target)
     text = print_module(module)
-    memory_key = (text, json.dumps(target, sort_keys=True))
-    lowering = _compiled_programs.get(memory_key)
-    if lowering is not None:
-        stats["memory_hits"] += 1
-        return lowering
-    lowering = _compiled_programs[memory_key] = _from_disk_or_compile(module, text, target)
+    lowering = _cached(module, text, target)
+    if lowering is None:
+        lowering = Pipeline(target=target).run(module)
+        stats["compiles"] += 1
+        _compiled_programs[_memory_key(text, target)] = lowering
+        key = program_key(text, target)
+        path = _entry_path(key, target)
+        if path is not None:
+            _store(lowering, path, key)
     return lowering
 
 
@@ -75,8 +78,16 @@ def lookup(module: ModuleOp, target: str | dict) -> Lowering | None:
     earlier process runs compiled from its first call."""
     if (target["kind"] if isinstance(target, dict) else target) == "cuda":
         return None  # resolving the arch of a bare cuda target imports TVM
-    text = print_module(module)
-    memory_key = (text, json.dumps(target, sort_keys=True))
+    return _cached(module, print_module(module), target)
+
+
+def _memory_key(text: str, target: str | dict) -> tuple[str, str]:
+    return text, json.dumps(target, sort_keys=True)
+
+
+def _cached(module: ModuleOp, text: str, target: str | dict) -> Lowering | None:
+    """The program compiled in this process, else loaded from its disk entry, else None."""
+    memory_key = _memory_key(text, target)
     lowering = _compiled_programs.get(memory_key)
     if lowering is not None:
         stats["memory_hits"] += 1
@@ -99,19 +110,6 @@ def _with_device_arch(target: str | dict) -> str | dict:
     from irc.targets.cuda import with_device_arch  # imports TVM: only for cuda
 
     return with_device_arch(target)
-
-
-def _from_disk_or_compile(module: ModuleOp, text: str, target: str | dict) -> Lowering:
-    key = program_key(text, target)
-    lowering = _from_disk(module, key, target)
-    if lowering is not None:
-        return lowering
-    lowering = Pipeline(target=target).run(module)
-    stats["compiles"] += 1
-    path = _entry_path(key, target)
-    if path is not None:
-        _store(lowering, path, key)
-    return lowering
 
 
 def _entry_path(key: str, target: str | dict) -> Path | None:
