@@ -8,12 +8,26 @@ nothing here imports TVM.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
+from irc.errors import IRCError
 from irc.runtime.executor import Kernel
+
+T = TypeVar("T")
+
+
+def select_entry(entries: Mapping[str, T], name: str | None, owner: str) -> T:
+    """The entry `name` of a compiled module or package, the first one (its main function) for None."""
+    if name is None:
+        return next(iter(entries.values()))
+    if name not in entries:
+        raise IRCError(f"{owner}: no entry '{name}'; entries: {', '.join(entries)}")
+    return entries[name]
 
 
 @dataclass
@@ -34,11 +48,7 @@ class CompiledModule:
     executable: object | None = None
 
     def entry(self, name: str | None = None) -> Kernel:
-        if name is None:
-            return next(iter(self.kernels.values()))
-        if name not in self.kernels:
-            raise KeyError(f"no entry @{name}; entries: {', '.join(self.kernels)}")
-        return self.kernels[name]
+        return select_entry(self.kernels, name, "the module")
 
     def __call__(self, *inputs: np.ndarray) -> tuple[np.ndarray, ...]:
         return self.entry()(*inputs)

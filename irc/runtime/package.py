@@ -37,6 +37,7 @@ import numpy as np
 
 import irc
 from irc.errors import InputError, IRCError
+from irc.runtime.compiled import select_entry
 from irc.runtime.executor import Kernel
 from irc.runtime.files import atomic_file
 from irc.runtime.imports import import_without_torch
@@ -131,11 +132,7 @@ class Package:
         self.members = members
 
     def entry(self, name: str | None = None) -> Entry:
-        if name is None:
-            return next(iter(self.entries.values()))
-        if name not in self.entries:
-            raise IRCError(f"{self.path}: no entry '{name}'; entries: {', '.join(self.entries)}")
-        return self.entries[name]
+        return select_entry(self.entries, name, str(self.path))
 
     @property
     def inputs(self) -> list[TensorSpec]:
