@@ -6,8 +6,10 @@
 irc writes only the files it names, each through a temp file in the same
 directory renamed into place, and deletes nothing it did not create in this
 run, except files of its own naming scheme (`stale`) left by an earlier run:
-other files in an output directory are never touched. Directories are created
-one level only (like `mkdir`), files and directories honour the umask.
+other files in an output directory are never touched. An output file's
+directory must exist; an output directory is created with its missing parents
+(like `mkdir -p`: `--dump-dir out/mlp` in a fresh checkout), and only those are
+removed again when the write fails. Files and directories honour the umask.
 """
 
 from __future__ import annotations
@@ -47,22 +49,32 @@ def check_output_directory(path: str | os.PathLike, option: str) -> None:
     directory = Path(path)
     if directory.exists() and not directory.is_dir():
         raise InputError(f"{option} {path}: exists and is not a directory")
-    _check_writable_directory(directory if directory.exists() else directory.parent, option, path)
+    existing = directory
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent  # the missing levels are created (like mkdir -p)
+    _check_writable_directory(existing, option, path)
 
 
-def _make_directory(directory: Path) -> bool:
-    """Create `directory` (its parent must exist); False when it already is one."""
-    try:
-        directory.mkdir()
-        return True
-    except FileExistsError:
-        if directory.is_dir():
-            return False
-        raise IRCError(f"{directory}: exists and is not a directory") from None
-    except FileNotFoundError:
-        raise IRCError(f"{directory}: {directory.parent} does not exist (irc creates no parent directories)") from None
-    except OSError as e:
-        raise cannot_write(directory, e) from e
+def _make_directories(directory: Path) -> list[Path]:
+    """Create `directory` and its missing parents; the ones created, outermost first."""
+    missing = []
+    while not directory.is_dir():
+        if directory.exists() or directory == directory.parent:
+            raise IRCError(f"{directory}: exists and is not a directory")
+        missing.append(directory)
+        directory = directory.parent
+    made = []
+    for folder in reversed(missing):
+        try:
+            folder.mkdir()
+        except FileExistsError:  # made by another process just now
+            if not folder.is_dir():
+                raise IRCError(f"{folder}: exists and is not a directory") from None
+            continue
+        except OSError as e:
+            raise cannot_write(folder, e) from e
+        made.append(folder)
+    return made
 
 
 def write_files(
@@ -80,13 +92,10 @@ def write_files(
     made: list[Path] = []
     temps: dict[Path, Path] = {}
     try:
-        if _make_directory(directory):
-            made.append(directory)
+        made += _make_directories(directory)
         for relative, data in files.items():
             target = directory / relative
-            for folder in reversed(Path(relative).parents[:-1]):
-                if _make_directory(directory / folder):
-                    made.append(directory / folder)
+            made += _make_directories(target.parent)
             tmp, fd = create_temp(target)
             temps[target] = tmp
             with os.fdopen(fd, "wb") as f:

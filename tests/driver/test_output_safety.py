@@ -22,7 +22,6 @@ from irc.driver import pipeline
 from irc.driver.arrays import random_inputs
 from irc.driver.cli import main
 from irc.driver.inputs import input_specs
-from irc.errors import IRCError
 from irc.ir import parse_module
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,8 +100,16 @@ def test_python_api_dump_keeps_user_files(hl_file, tmp_path):
     assert dumps(out) == ["01-hl.mlir", "02-hl-opt.mlir"]
     after = snapshot(out)
     assert {name: after[name] for name in before} == before
-    with pytest.raises(IRCError, match="missing does not exist"):
-        lowering.dump(tmp_path / "missing" / "out")
+    lowering.dump(tmp_path / "missing" / "out")  # missing parents are made, like mkdir -p
+    assert dumps(tmp_path / "missing" / "out") == ["01-hl.mlir", "02-hl-opt.mlir"]
+
+
+def test_dump_dir_is_made_with_its_parents_and_removed_on_failure(hl_file, tmp_path, monkeypatch):
+    assert main(["compile", str(hl_file), "--dump-dir", str(tmp_path / "out" / "mlp")]) == 0
+    assert dumps(tmp_path / "out" / "mlp")
+    monkeypatch.setattr(os, "replace", lambda *a: (_ for _ in ()).throw(PermissionError(13, "Permission denied")))
+    assert main(["compile", str(hl_file), "--dump-dir", str(tmp_path / "new" / "deeper")]) != 0
+    assert not (tmp_path / "new").exists()
 
 
 @pytest.mark.parametrize(
@@ -114,7 +121,7 @@ def test_python_api_dump_keeps_user_files(hl_file, tmp_path):
         (lambda p: ["run", p, "-o", p], "-o {p}: exists and is not a directory"),
         (lambda p: ["opt", p, "-o", f"{p}.d/x/out.mlir"], "-o {p}.d/x/out.mlir: {p}.d/x does not exist"),
         (lambda p: ["compile", p, "-o", f"{p}.d/x/out.ll"], "{p}.d/x does not exist (irc creates no parent"),
-        (lambda p: ["compile", p, "--dump-dir", f"{p}.d/x"], "--dump-dir {p}.d/x: {p}.d does not exist"),
+        (lambda p: ["compile", p, "--dump-dir", f"{p}/x/y"], "--dump-dir {p}/x/y: {p} is not a directory"),
         (lambda p: ["compile", p, "-o", str(Path(p).parent)], "is a directory"),
         (lambda p: ["compile", p, "-o", "/proc/irc-out.ll"], "-o /proc/irc-out.ll: cannot write in /proc: "),
     ],
