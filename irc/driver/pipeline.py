@@ -157,8 +157,9 @@ class Lowering:
         return write_files(directory, files, stale=DUMP_FILE)
 
     def execute(self, stage_name: str, *arrays: np.ndarray, entry: str | None = None) -> tuple[np.ndarray, ...]:
-        """Run the program as it is at `stage_name`: hl stages by the numpy reference,
-        linalg..loops by the stage interpreter, tir/target by the compiled code."""
+        """Run the program's entry (`entry`, else its first function: irc.runtime.entry) as it is at
+        `stage_name`: hl stages by the numpy reference, linalg..loops by the stage interpreter,
+        tir/target by the compiled code."""
         s = stage(stage_name)
         if s.name not in self.stages:
             raise InputError(f"stage {s.name} was not reached (stopped after {self.last_stage})")
@@ -168,7 +169,7 @@ class Lowering:
             from irc.lowering.interpret import run_stage  # only loaded to debug a stage
 
             return tuple(run_stage(self.modules[s.name], arrays, entry))
-        return tuple(self.compiled(*arrays))
+        return tuple(self.compiled.entry(entry)(*arrays))
 
     def __call__(self, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
         """Run the last stage reached (the compiled code, or the `ref` interpreter)."""

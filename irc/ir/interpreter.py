@@ -9,21 +9,18 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import SSAValue
 
-from irc.errors import ExecutionError
+from irc.errors import ExecutionError, IRCError
 from irc.ir.hl import HLOp, numpy_dtype, shape_of
+from irc.runtime.entry import entry_name
 
 
-def find_entry(module: ModuleOp, entry: str | None = None) -> func.FuncOp:
-    """The func named `entry`, or the only/last func of the module."""
-    funcs = [op for op in module.ops if isinstance(op, func.FuncOp)]
-    if not funcs:
-        raise ValueError("module has no func.func")
-    if entry is None:
-        return funcs[-1]
-    for f in funcs:
-        if f.sym_name.data == entry:
-            return f
-    raise ValueError(f"no function @{entry}; the module has {', '.join('@' + f.sym_name.data for f in funcs)}")
+def find_entry(module: ModuleOp, entry: str | None = None, error: type[Exception] = IRCError) -> func.FuncOp:
+    """The func named `entry`, else the first func of the module (irc.runtime.entry: the one entry rule).
+
+    Declarations (funcs without a body) are not entries. `error` is raised when there is no such func.
+    """
+    funcs = {op.sym_name.data: op for op in module.ops if isinstance(op, func.FuncOp) and op.body.blocks}
+    return funcs[entry_name(list(funcs), entry, "the module", error)]
 
 
 def run_hl(module: ModuleOp, inputs: Sequence[np.ndarray], entry: str | None = None) -> list[np.ndarray]:
@@ -37,7 +34,9 @@ def run_hl(module: ModuleOp, inputs: Sequence[np.ndarray], entry: str | None = N
         want = (shape_of(arg.type), numpy_dtype(arg.type.element_type))
         value = np.asarray(value)
         if (value.shape, value.dtype) != want:
-            raise ValueError(f"input {arg.index} of @{fn.sym_name.data}: expected {want[0]} {want[1]}, got {value.shape} {value.dtype}")
+            raise ValueError(
+                f"input {arg.index} of @{fn.sym_name.data}: expected {want[0]} {want[1]}, got {value.shape} {value.dtype}"
+            )
         env[arg] = value
     for op in fn.body.block.ops:
         if isinstance(op, func.ReturnOp):
@@ -48,5 +47,7 @@ def run_hl(module: ModuleOp, inputs: Sequence[np.ndarray], entry: str | None = N
             with np.errstate(all="ignore"):
                 env[op.results[0]] = op.evaluate(*(env[v] for v in op.operands))
         except MemoryError as e:
-            raise ExecutionError(f"@{fn.sym_name.data}: out of memory evaluating {op.name} ({op.results[0].type})") from e
+            raise ExecutionError(
+                f"@{fn.sym_name.data}: out of memory evaluating {op.name} ({op.results[0].type})"
+            ) from e
     raise ValueError(f"@{fn.sym_name.data} has no func.return")

@@ -49,6 +49,8 @@ from xdsl.ir.affine import (
     AffineMap,
 )
 
+from irc.ir.interpreter import find_entry
+
 Value = np.ndarray | np.generic
 
 
@@ -522,18 +524,6 @@ def _impl_for(op: Operation) -> Impl | None:
     return _OPS.get(op.name)
 
 
-def _entry(module: ModuleOp, entry: str | None) -> func.FuncOp:
-    functions = [op for op in module.ops if isinstance(op, func.FuncOp) and op.body.blocks]
-    names = [f.sym_name.data for f in functions]
-    if entry is not None:
-        if entry not in names:
-            raise InterpretError(f"no function @{entry} in the module (it has {', '.join('@' + n for n in names)})")
-        return functions[names.index(entry)]
-    if not functions:
-        raise InterpretError("the module has no function to run")
-    return functions[0]
-
-
 def run_stage(module: ModuleOp, inputs: list[np.ndarray], entry: str | None = None) -> list[np.ndarray]:
     """Run the entry function of a `linalg`, `buffers` or `loops` module on numpy inputs.
 
@@ -542,7 +532,7 @@ def run_stage(module: ModuleOp, inputs: list[np.ndarray], entry: str | None = No
 
         >>> run_stage(parse_module(text), [np.ones((2, 3), np.float32)])
     """
-    function = _entry(module, entry)
+    function = find_entry(module, entry, InterpretError)
     arg_types = list(function.function_type.inputs)
     num_outputs = function.attributes.get("irc.num_outputs")
     n_out = num_outputs.value.data if num_outputs is not None else 0

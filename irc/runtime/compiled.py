@@ -8,33 +8,20 @@ nothing here imports TVM.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 
-from irc.errors import IRCError
+from irc.runtime.entry import select_entry
 from irc.runtime.executor import Kernel
-
-T = TypeVar("T")
-
-
-def select_entry(entries: Mapping[str, T], name: str | None, owner: str) -> T:
-    """The entry `name` of a compiled module or package, the first one (its main function) for None."""
-    if name is None:
-        return next(iter(entries.values()))
-    if name not in entries:
-        raise IRCError(f"{owner}: no entry '{name}'; entries: {', '.join(entries)}")
-    return entries[name]
 
 
 @dataclass
 class CompiledModule:
     """Compiled entries of one module, with the stage 6/7 texts.
 
-    `compiled(*inputs)` runs the first entry; `compiled.entry("name")` another.
+    `compiled(*inputs)` runs the entry (the first function, irc.runtime.entry); `compiled.entry("name")` another.
     `schedule_notes` lists the schedule rules TVM refused (those blocks got a simpler one).
     `executable` is TVM's built module, or a `SharedLibrary` read back from the compile cache:
     `export_library` writes it as a shared library (see irc.runtime.package).

@@ -37,7 +37,7 @@ import numpy as np
 
 import irc
 from irc.errors import InputError, IRCError
-from irc.runtime.compiled import select_entry
+from irc.runtime.entry import entry_name, select_entry
 from irc.runtime.executor import Kernel
 from irc.runtime.files import atomic_file
 from irc.runtime.imports import import_without_torch
@@ -166,7 +166,7 @@ def save(
         raise IRCError("nothing to package: the pipeline stopped before code generation (or ran target ref)")
     names = _argument_names(getattr(compiled, "modules", {}))
     if input_names is not None:
-        names[_first_entry(module)] = list(input_names)
+        names[entry_name(list(_functions(module)))] = list(input_names)
     if hasattr(module, "plans"):
         target, entries, members = _gpu_contents(module, names)
     else:
@@ -186,8 +186,9 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _first_entry(module) -> str:
-    return next(iter(module.plans if hasattr(module, "plans") else module.kernels))
+def _functions(module) -> dict:
+    """function name -> its plan (cuda, opencl) or kernel (llvm), in module order."""
+    return module.plans if hasattr(module, "plans") else module.kernels
 
 
 def _argument_names(modules: dict) -> dict[str, list[str | None]]:

@@ -38,6 +38,7 @@ from tvm.tirx.build import codegen_build, split_host_device_mods
 from xdsl.dialects.builtin import ModuleOp
 
 from irc.errors import CompileError
+from irc.runtime.entry import select_entry
 from irc.runtime.plan import BufferSpec, Device, DeviceArray, ExecutionPlan, KernelLaunch, PlanRunner, Scalar
 from irc.targets.tir import TranslatedFunc, translate_module
 
@@ -440,7 +441,7 @@ class GPUModule:
 
     @property
     def plan(self) -> ExecutionPlan:
-        return next(iter(self.plans.values()))
+        return select_entry(self.plans)
 
     @property
     def device(self) -> Device:
@@ -448,10 +449,12 @@ class GPUModule:
             self._device = self._make_device()
         return self._device
 
+    def entry(self, name: str | None = None) -> Callable[..., tuple[np.ndarray, ...]]:
+        """The entry `name` (else the first, irc.runtime.entry) as a numpy-in, numpy-out callable."""
+        return self.runner(name).run_numpy
+
     def runner(self, entry: str | None = None) -> PlanRunner:
-        entry = entry or self.plan.entry
-        if entry not in self.plans:
-            raise KeyError(f"no entry @{entry}; entries: {', '.join(self.plans)}")
+        entry = select_entry(self.plans, entry, "the module").entry
         if entry not in self._runners:
             self._runners[entry] = PlanRunner(self.plans[entry], self.device)
         return self._runners[entry]

@@ -119,6 +119,31 @@ def test_run_ref_writes_outputs_and_summary(hl_file, tmp_path, capsys, rng):
     assert f"max {expected.max():.6g}" in summary
 
 
+TWO_FUNCS = """\
+func.func @f(%x: tensor<3xf32>) -> tensor<3xf32> {
+  %0 = hl.mul %x, %x : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>
+  func.return %0 : tensor<3xf32>
+}
+func.func @g(%x: tensor<2xf32>) -> tensor<2xf32> {
+  %0 = hl.add %x, %x : (tensor<2xf32>, tensor<2xf32>) -> tensor<2xf32>
+  func.return %0 : tensor<2xf32>
+}
+"""
+
+
+@pytest.mark.skipif(not real_pipeline_available(), reason="needs every pass and irc.targets.compile_loops")
+@pytest.mark.parametrize("stop_after", [*(s.name for s in pipeline.STAGES), None])
+def test_run_two_functions_runs_the_first_at_every_stage(stop_after, tmp_path, rng):
+    """The entry rule (irc.runtime.entry): the first func, for the inputs and at every stage alike."""
+    (tmp_path / "two.mlir").write_text(TWO_FUNCS)
+    x = rng.standard_normal(3, dtype=np.float32)
+    np.save(tmp_path / "x.npy", x)
+    stop = ["--stop-after", stop_after] if stop_after else []
+    args = ["run", str(tmp_path / "two.mlir"), "--input", f"x={tmp_path / 'x.npy'}", "-o", str(tmp_path / "out")]
+    assert main([*args, *stop]) == 0
+    np.testing.assert_allclose(np.load(tmp_path / "out" / "out0.npy"), x * x, rtol=1e-6)
+
+
 @pytest.mark.parametrize(
     "value, message",
     [

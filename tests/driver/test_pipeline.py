@@ -219,6 +219,24 @@ def test_every_stage_computes_the_same(hl_file, rng):
         np.testing.assert_allclose(out, hl_oracle(x, y), rtol=1e-5, err_msg=name)
 
 
+@pytest.mark.skipif(not real_pipeline_available(), reason="needs every pass and irc.targets.compile_loops")
+def test_grad_program_runs_the_users_function_at_every_stage(hl_file, rng):
+    """With --grad the entry is the user's @f at every stage; @f_grad is the extra, asked for by name."""
+    x, y = rng.standard_normal((4, 3), dtype=np.float32), rng.standard_normal(3, dtype=np.float32)
+    lowering = Pipeline(target="llvm", grad=True).run(parse_mlir_file(hl_file))
+    positive = (x + y > 0).astype(np.float32)
+    for name in STAGE_NAMES:
+        (out,) = lowering.execute(name, x, y)
+        np.testing.assert_allclose(out, hl_oracle(x, y), rtol=1e-5, err_msg=name)
+        if name == "hl":  # autodiff runs in hl-opt
+            continue
+        dx, dy = lowering.execute(name, x, y, entry="f_grad")
+        np.testing.assert_allclose(dx, positive, err_msg=name)
+        np.testing.assert_allclose(dy, positive.sum(axis=0), rtol=1e-6, err_msg=name)
+    (out,) = lowering(x, y)
+    np.testing.assert_allclose(out, hl_oracle(x, y), rtol=1e-5)
+
+
 PY_PROGRAM = """\
 import irc
 
