@@ -10,22 +10,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from irc.errors import InputError
-from irc.runtime.dtypes import supported_dtype
+from irc.runtime.dtypes import random_array, supported_dtype
 from irc.runtime.package import TensorSpec
 
 
 def random_inputs(specs: Sequence[TensorSpec], seed: int = 0) -> dict[str, np.ndarray]:
-    """Reproducible random arrays for `specs`: floats standard normal, ints in [0, 4), bools fair coins."""
+    """Reproducible random arrays for `specs` (irc.runtime.dtypes.random_array's rule), from `seed`."""
     rng = np.random.default_rng(seed)
-    arrays = {}
-    for s in specs:
-        if s.dtype.kind == "f":
-            arrays[s.name] = rng.standard_normal(s.shape).astype(s.dtype)
-        elif s.dtype.kind == "b":
-            arrays[s.name] = rng.random(s.shape) < 0.5
-        else:
-            arrays[s.name] = rng.integers(0, 4, s.shape).astype(s.dtype)
-    return arrays
+    return {s.name: random_array(s.shape, s.dtype, rng) for s in specs}
 
 
 def load_input_arrays(specs: Sequence[TensorSpec], assignments: Sequence[str], seed: int = 0) -> list[np.ndarray]:

@@ -9,10 +9,6 @@ from irc.frontend.tensor import Tensor, as_tensor, rng_key
 from irc.ir import hl
 
 
-def _pair(v) -> list[int]:
-    return [int(v), int(v)] if isinstance(v, int) else [int(v[0]), int(v[1])]
-
-
 def relu(x: Tensor, inplace: bool = False) -> Tensor:
     return as_tensor(x).relu()
 
@@ -50,9 +46,9 @@ def conv2d(
         apply(
             hl.Conv2dOp,
             [x._node, weight._node],
-            stride=_pair(stride),
-            padding=_pair(padding),
-            dilation=_pair(dilation),
+            stride=hl.pair(stride),
+            padding=hl.pair(padding),
+            dilation=hl.pair(dilation),
             groups=int(groups),
         )
     )
@@ -62,7 +58,7 @@ def conv2d(
 def _pool(op, x: Tensor, kernel_size, stride, padding) -> Tensor:
     x = as_tensor(x)
     stride = kernel_size if stride is None else stride
-    return x._new(apply(op, [x._node], kernel=_pair(kernel_size), stride=_pair(stride), padding=_pair(padding)))
+    return x._new(apply(op, [x._node], kernel=hl.pair(kernel_size), stride=hl.pair(stride), padding=hl.pair(padding)))
 
 
 def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:

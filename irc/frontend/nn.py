@@ -25,6 +25,7 @@ from irc.frontend.autograd import no_grad
 from irc.frontend.graph import Tracing
 from irc.frontend.realize import realize_all
 from irc.frontend.tensor import Tensor, tensor
+from irc.ir import hl
 
 
 class Parameter(Tensor):
@@ -347,10 +348,6 @@ class ModuleList(_Container):
 # ---------------------------------------------------------------- layers
 
 
-def _pair(v) -> tuple[int, int]:
-    return (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[1]))
-
-
 def _empty(*shape: int) -> Parameter:
     return Parameter(np.zeros(shape, np.float32))
 
@@ -414,8 +411,8 @@ class Conv2d(Module):
         if padding_mode != "zeros":
             raise ValueError(f"Conv2d: only padding_mode='zeros' is supported, got {padding_mode!r}")
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size, self.stride = _pair(kernel_size), _pair(stride)
-        self.padding, self.dilation = _pair(padding), _pair(dilation)
+        self.kernel_size, self.stride = hl.pair(kernel_size), hl.pair(stride)
+        self.padding, self.dilation = hl.pair(padding), hl.pair(dilation)
         _add_weight_and_bias(self, (out_channels, in_channels // groups, *self.kernel_size), bias)
 
     def reset_parameters(self) -> None:

@@ -11,6 +11,7 @@ import numpy as np
 from irc.errors import FrontendError
 from irc.frontend.graph import user_location
 from irc.ir import hl
+from irc.runtime.dtypes import random_array
 
 
 @dataclass(frozen=True, init=False)
@@ -41,13 +42,8 @@ class Spec:
         return hl.tensor_type(self.shape, hl.element_type_of(self.dtype))
 
     def random(self, rng: np.random.Generator) -> np.ndarray:
-        """A random value: standard normal floats, small non-negative ints, random bools."""
-        dt = np.dtype(self.dtype)
-        if dt.kind == "f":
-            return rng.standard_normal(self.shape).astype(dt)
-        if dt.kind == "b":
-            return rng.random(self.shape) < 0.5
-        return rng.integers(0, 10, self.shape).astype(dt)
+        """A random value by irc's one rule (irc.runtime.dtypes.random_array), as `irc run` draws its inputs."""
+        return random_array(self.shape, self.dtype, rng)
 
     @staticmethod
     def of(array: np.ndarray) -> Spec:

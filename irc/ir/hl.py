@@ -33,6 +33,7 @@ from xdsl.dialects.builtin import (
     Float32Type,
     Float64Type,
     FloatAttr,
+    IndexType,
     IntegerAttr,
     StringAttr,
     TensorType,
@@ -75,6 +76,9 @@ def dtype_name(element_type: Attribute) -> str:
 
 
 def numpy_dtype(element_type: Attribute) -> np.dtype:
+    """The numpy dtype of an hl element type, or of `index` (int64; the loop stages' counters)."""
+    if isinstance(element_type, IndexType):
+        return np.dtype(np.int64)
     return NUMPY_DTYPES[dtype_name(element_type)]
 
 
@@ -286,7 +290,14 @@ def _unary(op_name: str, fn, float_only: bool = True, doc: str = ""):
     cls = type(
         f"{op_name.capitalize()}Op",
         (UnaryOp,),
-        {"name": f"hl.{op_name}", "FN": staticmethod(fn), "FLOAT_ONLY": float_only, "__doc__": doc, "__module__": __name__, "__annotations__": {"FN": ClassVar, "FLOAT_ONLY": ClassVar}},
+        {
+            "name": f"hl.{op_name}",
+            "FN": staticmethod(fn),
+            "FLOAT_ONLY": float_only,
+            "__doc__": doc,
+            "__module__": __name__,
+            "__annotations__": {"FN": ClassVar, "FLOAT_ONLY": ClassVar},
+        },
     )
     return irdl_op_definition(cls)
 
@@ -405,7 +416,13 @@ def _binary(op_name: str, fn, doc: str = "", base: type[BinaryOp] = BinaryOp):
     cls = type(
         "".join(part.capitalize() for part in op_name.split("_")) + "Op",
         (base,),
-        {"name": f"hl.{op_name}", "FN": staticmethod(fn), "__doc__": doc, "__module__": __name__, "__annotations__": {"FN": ClassVar, "FLOAT_ONLY": ClassVar}},
+        {
+            "name": f"hl.{op_name}",
+            "FN": staticmethod(fn),
+            "__doc__": doc,
+            "__module__": __name__,
+            "__annotations__": {"FN": ClassVar, "FLOAT_ONLY": ClassVar},
+        },
     )
     return irdl_op_definition(cls)
 
@@ -422,7 +439,14 @@ BitwiseAndOp = _binary("bitwise_and", np.bitwise_and, "a & b (logical and on i1)
 BitwiseOrOp = _binary("bitwise_or", np.bitwise_or, "a | b (logical or on i1)", BitwiseOp)
 BitwiseXorOp = _binary("bitwise_xor", np.bitwise_xor, "a ^ b (logical xor on i1)", BitwiseOp)
 
-COMPARE_PREDICATES = {"eq": np.equal, "ne": np.not_equal, "lt": np.less, "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal}
+COMPARE_PREDICATES = {
+    "eq": np.equal,
+    "ne": np.not_equal,
+    "lt": np.less,
+    "le": np.less_equal,
+    "gt": np.greater,
+    "ge": np.greater_equal,
+}
 
 
 @irdl_op_definition
@@ -440,7 +464,9 @@ class CompareOp(HLOp):
     def infer(cls, types, attrs):
         a, b = types
         if attrs["predicate"] not in COMPARE_PREDICATES:
-            raise _err("compare", f"unknown predicate {attrs['predicate']!r} (known: {', '.join(COMPARE_PREDICATES)})", types)
+            raise _err(
+                "compare", f"unknown predicate {attrs['predicate']!r} (known: {', '.join(COMPARE_PREDICATES)})", types
+            )
         if a.element_type != b.element_type:
             raise _err("compare", "operand dtypes differ", types)
         return tensor_type(broadcast_shapes("compare", types), i1)
@@ -546,11 +572,15 @@ def _mean(x, axis, keepdims):
         return np.sum(x, axis=axis, keepdims=keepdims, dtype=x.dtype) / x.dtype.type(count)
 
 
-SumOp = _reduce("sum", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims, dtype=x.dtype), "sum over dims")
+SumOp = _reduce(
+    "sum", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims, dtype=x.dtype), "sum over dims"
+)
 MeanOp = _reduce("mean", _mean, "mean over dims")
 MaxOp = _reduce("max", np.max, "max over dims (none of them of size 0)", needs_elements=True)
 MinOp = _reduce("min", np.min, "min over dims (none of them of size 0)", needs_elements=True)
-ProdOp = _reduce("prod", lambda x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims, dtype=x.dtype), "product over dims")
+ProdOp = _reduce(
+    "prod", lambda x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims, dtype=x.dtype), "product over dims"
+)
 
 
 class ArgReduceOp(HLOp):
@@ -776,7 +806,9 @@ class PadOp(HLOp):
         return tensor_type([n + a + b for n, a, b in zip(shape, low, high)], t.element_type)
 
     def evaluate(self, x):
-        return np.pad(x, list(zip(self.attr("low"), self.attr("high"))), constant_values=self.attr("value")).astype(x.dtype)
+        return np.pad(x, list(zip(self.attr("low"), self.attr("high"))), constant_values=self.attr("value")).astype(
+            x.dtype
+        )
 
 
 # --------------------------------------------------------------------------
@@ -817,7 +849,8 @@ def conv_out_size(n: int, k: int, stride: int, pad: int, dilation: int = 1) -> i
     return (n + 2 * pad - dilation * (k - 1) - 1) // stride + 1
 
 
-def _pair(v) -> tuple[int, int]:
+def pair(v) -> tuple[int, int]:
+    """A size given as one int or two (`kernel_size=3`, `stride=(2, 1)`) as (height, width)."""
     return (int(v[0]), int(v[1])) if isinstance(v, (tuple, list)) and len(v) == 2 else (int(v), int(v))
 
 
@@ -839,7 +872,12 @@ class Conv2dOp(HLOp):
             raise _err("conv2d", "input must be NCHW and weight OIHW", types)
         if x.element_type != w.element_type or not is_float(x.element_type):
             raise _err("conv2d", "operands must share a float dtype", types)
-        (sh, sw_), (ph, pw), (dh, dw), g = (_pair(attrs["stride"]), _pair(attrs["padding"]), _pair(attrs["dilation"]), attrs["groups"])
+        (sh, sw_), (ph, pw), (dh, dw), g = (
+            pair(attrs["stride"]),
+            pair(attrs["padding"]),
+            pair(attrs["dilation"]),
+            attrs["groups"],
+        )
         n, c, h, wd = sx
         o, ci, kh, kw = sw
         if g < 1 or c % g or o % g or ci != c // g:
@@ -850,7 +888,11 @@ class Conv2dOp(HLOp):
         return tensor_type([n, o, oh, ow], x.element_type)
 
     def evaluate(self, x, w):
-        (sh, sw), (ph, pw), (dh, dw) = _pair(self.attr("stride")), _pair(self.attr("padding")), _pair(self.attr("dilation"))
+        (sh, sw), (ph, pw), (dh, dw) = (
+            pair(self.attr("stride")),
+            pair(self.attr("padding")),
+            pair(self.attr("dilation")),
+        )
         g = self.attr("groups")
         n, c, h, wd = x.shape
         o, ci, kh, kw = w.shape
@@ -879,7 +921,7 @@ class PoolOp(HLOp):
         s = shape_of(t)
         if len(s) != 4:
             raise _err(cls.name[3:], "input must be NCHW", types)
-        (kh, kw), (sh, sw), (ph, pw) = _pair(attrs["kernel"]), _pair(attrs["stride"]), _pair(attrs["padding"])
+        (kh, kw), (sh, sw), (ph, pw) = pair(attrs["kernel"]), pair(attrs["stride"]), pair(attrs["padding"])
         if ph > kh // 2 or pw > kw // 2:
             raise _err(cls.name[3:], "padding must be at most half the kernel size", types)
         oh, ow = conv_out_size(s[2], kh, sh, ph), conv_out_size(s[3], kw, sw, pw)
@@ -889,7 +931,7 @@ class PoolOp(HLOp):
 
     def windows(self, x: np.ndarray, pad_value: float) -> np.ndarray:
         """All pooling windows as an array (N, C, OH, OW, KH, KW)."""
-        (kh, kw), (sh, sw), (ph, pw) = (_pair(self.attr(k)) for k in ("kernel", "stride", "padding"))
+        (kh, kw), (sh, sw), (ph, pw) = (pair(self.attr(k)) for k in ("kernel", "stride", "padding"))
         xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=pad_value)
         oh, ow = self.results[0].type.get_shape()[2:]
         win = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(2, 3))

@@ -638,7 +638,7 @@ class LowerConv2d(LowerHLOp):
     OPS = (hl.Conv2dOp,)
 
     def lower(self, op, e):
-        (sh, sw), (ph, pw), (dh, dw) = (hl._pair(op.attr(k)) for k in ("stride", "padding", "dilation"))
+        (sh, sw), (ph, pw), (dh, dw) = (hl.pair(op.attr(k)) for k in ("stride", "padding", "dilation"))
         groups = op.attr("groups")
         out = op.result.type
         o, ci = shape_of(op.weight.type)[:2]
@@ -659,7 +659,7 @@ class LowerPool2d(LowerHLOp):
     OPS = (hl.MaxPool2dOp, hl.AvgPool2dOp)
 
     def lower(self, op, e):
-        (kh, kw), (sh, sw), (ph, pw) = (hl._pair(op.attr(k)) for k in ("kernel", "stride", "padding"))
+        (kh, kw), (sh, sw), (ph, pw) = (hl.pair(op.attr(k)) for k in ("kernel", "stride", "padding"))
         out, et = op.result.type, op.result.type.element_type
         is_max = isinstance(op, hl.MaxPool2dOp)
         pad_value = lowest(et) if is_max else 0

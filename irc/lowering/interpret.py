@@ -29,17 +29,14 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from xdsl.dialects import func
 from xdsl.dialects.builtin import (
-    AnyFloat,
     DenseIntOrFPElementsAttr,
     FloatAttr,
-    IndexType,
     IntegerAttr,
-    IntegerType,
     ModuleOp,
     ShapedType,
 )
 from xdsl.dialects.linalg.abstract_ops import LinalgStructuredOperation
-from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
+from xdsl.ir import Block, Operation, Region, SSAValue
 from xdsl.ir.affine import (
     AffineBinaryOpExpr,
     AffineBinaryOpKind,
@@ -49,6 +46,7 @@ from xdsl.ir.affine import (
     AffineMap,
 )
 
+from irc.ir.hl import numpy_dtype
 from irc.ir.interpreter import find_entry
 
 Value = np.ndarray | np.generic
@@ -56,18 +54,6 @@ Value = np.ndarray | np.generic
 
 class InterpretError(RuntimeError):
     """The interpreter met an op or a value it cannot execute."""
-
-
-def numpy_dtype(t: Attribute) -> np.dtype:
-    """The numpy dtype of an element type (i1 -> bool, index -> int64)."""
-    if isinstance(t, IndexType):
-        return np.dtype(np.int64)
-    if isinstance(t, IntegerType):
-        width = t.width.data
-        return np.dtype(np.bool_) if width == 1 else np.dtype(f"int{width}")
-    if isinstance(t, AnyFloat):
-        return np.dtype(f"float{t.bitwidth}")
-    raise InterpretError(f"no numpy dtype for element type {t}")
 
 
 def _poison(t: ShapedType) -> np.ndarray:

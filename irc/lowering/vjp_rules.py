@@ -30,7 +30,7 @@ from xdsl.dialects.builtin import UnknownLoc
 from xdsl.ir import Attribute, Block, SSAValue
 
 from irc.ir import hl
-from irc.ir.hl import HLOp, _pair, is_float, shape_of, tensor_type
+from irc.ir.hl import HLOp, is_float, pair, shape_of, tensor_type
 
 Operand = SSAValue | float | int
 
@@ -189,7 +189,7 @@ def conv2d_input_grad(
     """
     n, c, h, wd = in_shape
     o, cg, kh, kw = shape_of(w.type)
-    (sh, sw), (ph, pw), (dh, dw) = _pair(stride), _pair(padding), _pair(dilation)
+    (sh, sw), (ph, pw), (dh, dw) = pair(stride), pair(padding), pair(dilation)
     oh, ow = shape_of(g.type)[2:]
     rem_h = h + 2 * ph - ((oh - 1) * sh + dh * (kh - 1) + 1)
     rem_w = wd + 2 * pw - ((ow - 1) * sw + dw * (kw - 1) + 1)
@@ -218,7 +218,7 @@ def conv2d_weight_grad(b: Emitter, g: SSAValue, x: SSAValue, w_shape, stride, pa
     xt = b.reshape(x, shape=(n, groups, cg, h, wd))
     xt = b.reshape(b.transpose(xt, perm=(2, 1, 0, 3, 4)), shape=(cg, groups * n, h, wd))
     gt = b.transpose(g, perm=(1, 0, 2, 3))
-    dw = b.conv2d(xt, gt, stride=_pair(dilation), padding=_pair(padding), dilation=_pair(stride), groups=groups)
+    dw = b.conv2d(xt, gt, stride=pair(dilation), padding=pair(padding), dilation=pair(stride), groups=groups)
     return b.transpose(unpad(b, dw, (0, 0, 0, 0), (cg, o, kh, kw)), perm=(1, 0, 2, 3))
 
 
@@ -230,7 +230,7 @@ def pool_windows(b: Emitter, op: HLOp, x: SSAValue, pad_value: float) -> tuple[l
     every pooling window (it has the pool result's shape).
     """
     n, c, h, wd = shape_of(x.type)
-    (kh, kw), (sh, sw), (ph, pw) = (_pair(op.attr(k)) for k in ("kernel", "stride", "padding"))
+    (kh, kw), (sh, sw), (ph, pw) = (pair(op.attr(k)) for k in ("kernel", "stride", "padding"))
     oh, ow = shape_of(op.results[0].type)[2:]
     if ph or pw:
         x = b.pad(x, low=(0, 0, ph, pw), high=(0, 0, ph, pw), value=pad_value)
@@ -540,11 +540,11 @@ def _max_pool2d(b, op, g):
     """Forward: y = max_pool2d(x, kernel, stride, padding)
     Backward: dx = sum over kernel offsets of g / count placed where the window element equals y"""
     x = op.operands[0]
-    if op.attr("stride") == op.attr("kernel") and not any(_pair(op.attr("padding"))):
-        return [tiled_max_pool_grad(b, x, op.result, g, _pair(op.attr("kernel")))]
+    if op.attr("stride") == op.attr("kernel") and not any(pair(op.attr("padding"))):
+        return [tiled_max_pool_grad(b, x, op.result, g, pair(op.attr("kernel")))]
     shares, padded_shape = max_pool_shares(b, op)
     parts = [unslice(b, b.mul(g, share), start, step, padded_shape) for start, step, share in shares]
-    (ph, pw) = _pair(op.attr("padding"))
+    (ph, pw) = pair(op.attr("padding"))
     return [unpad(b, functools.reduce(b.add, parts), (0, 0, ph, pw), shape_of(x.type))]
 
 
@@ -553,7 +553,7 @@ def _avg_pool2d(b, op, g):
     Backward: dx = the transposed conv of g with that weight"""
     x = op.operands[0]
     c = shape_of(x.type)[1]
-    kh, kw = _pair(op.attr("kernel"))
+    kh, kw = pair(op.attr("kernel"))
     w = b.full(1.0 / (kh * kw), tensor_type((c, 1, kh, kw), x.type.element_type))
     return [conv2d_input_grad(b, g, w, shape_of(x.type), op.attr("stride"), op.attr("padding"), (1, 1), c)]
 

@@ -24,6 +24,17 @@ _SUPPORTED = set(NUMPY_DTYPES.values())
 SUPPORTED_NAMES = ", ".join(str(dt) for dt in NUMPY_DTYPES.values())
 
 
+def random_array(shape: tuple[int, ...], dtype, rng: np.random.Generator) -> np.ndarray:
+    """irc's one rule for random inputs (`irc run` without `--input`, `irc.Spec.random`):
+    floats standard normal, ints in [0, 4) (valid as small indices), bools fair coins."""
+    dt = np.dtype(dtype)
+    if dt.kind == "f":
+        return rng.standard_normal(shape).astype(dt)
+    if dt.kind == "b":
+        return rng.random(shape) < 0.5
+    return rng.integers(0, 4, shape).astype(dt)
+
+
 def supported_dtype(dtype, where: str, error: type[Exception] = TypeError) -> np.dtype:
     """`dtype` as a numpy dtype if irc supports it; else `error` naming `where` and the supported dtypes.
 
