@@ -1,9 +1,16 @@
-"""Shared test helpers: compile with irc.jit and compare with the hl numpy reference."""
+"""Shared test helpers: compile with irc.jit and compare with the hl numpy reference; upstream mlir-opt."""
+
+import shutil
+import subprocess
 
 import numpy as np
+import pytest
 
 from irc.frontend.tracing import trace
 from irc.ir.interpreter import run_hl
+
+#: upstream mlir-opt of LLVM 22, which must accept the stage 3-5 dumps without flags; None where not installed
+MLIR_OPT = shutil.which("mlir-opt-22") or shutil.which("mlir-opt", path="/usr/lib/llvm-22/bin")
 
 TOLERANCES = {np.dtype(np.float32): dict(rtol=2e-5, atol=2e-5), np.dtype(np.float64): dict(rtol=1e-11, atol=1e-12)}
 
@@ -40,3 +47,11 @@ def rewrite_zip(path, out, change=lambda name, data: data, add=None):
         for name, data in (add or {}).items():
             dst.writestr(name, data)
     return out
+
+
+def mlir_opt_accepts(text: str) -> None:
+    """Upstream mlir-opt parses and verifies `text` without flags (the test is skipped where it is not installed)."""
+    if MLIR_OPT is None:
+        pytest.skip("upstream mlir-opt (LLVM 22) is not installed")
+    proc = subprocess.run([MLIR_OPT], input=text, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr + "\n" + text

@@ -17,6 +17,7 @@ from irc.driver.arrays import random_inputs
 from irc.driver.cli import main
 from irc.driver.inputs import input_specs
 from irc.ir import parse_module
+from tests.helpers import MLIR_OPT
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -229,9 +230,6 @@ def test_python_frontend_error_has_user_line(tmp_path, capsys):
     assert err.startswith(f"{path}:5") and "error:" in err and "Traceback" not in err
 
 
-MLIR_OPT = Path("/usr/lib/llvm-22/bin/mlir-opt")
-
-
 @pytest.mark.skipif(not real_pipeline_available(), reason="needs every pass and irc.targets.compile_loops")
 def test_real_pipeline_dumps_and_runs(hl_file, tmp_path, rng):
     dump = tmp_path / "dump"
@@ -239,9 +237,9 @@ def test_real_pipeline_dumps_and_runs(hl_file, tmp_path, rng):
     names = sorted(p.name for p in dump.iterdir() if p.is_file())
     assert names[:5] == ["01-hl.mlir", "02-hl-opt.mlir", "03-linalg.mlir", "04-buffers.mlir", "05-loops.mlir"]
     assert names[5:] == ["06-tir.py", "07-target.ll"]
-    if MLIR_OPT.exists():  # stages 3-5 are upstream MLIR, headers included
+    if MLIR_OPT is not None:  # stages 3-5 are upstream MLIR, headers included
         for name in names[2:5]:
-            check = subprocess.run([str(MLIR_OPT), str(dump / name)], capture_output=True, text=True)
+            check = subprocess.run([MLIR_OPT, str(dump / name)], capture_output=True, text=True)
             assert check.returncode == 0, f"{name}: {check.stderr}"
     x, y = rng.standard_normal((4, 3), dtype=np.float32), rng.standard_normal(3, dtype=np.float32)
     np.save(tmp_path / "x.npy", x)

@@ -7,8 +7,6 @@
 """
 
 import importlib.util
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +17,9 @@ from irc.driver.pipeline import Pipeline
 from irc.frontend.tracing import trace
 from irc.ir import parse_module, print_module
 from irc.ir.interpreter import run_hl
+from tests.helpers import mlir_opt_accepts
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
-MLIR_OPT = shutil.which("mlir-opt") or "/usr/lib/llvm-22/bin/mlir-opt"
 
 # small input shapes, so the stage interpreters run in milliseconds
 SMALL = {
@@ -44,15 +42,11 @@ def example(request):
     return request.param, fn, specs
 
 
-@pytest.mark.skipif(not Path(MLIR_OPT).exists(), reason="upstream mlir-opt (mlir-22-tools) is not installed")
 @pytest.mark.parametrize("stage", ["linalg", "buffers", "loops"])
-def test_stage_accepted_by_mlir_opt(example, stage, tmp_path):
+def test_stage_accepted_by_mlir_opt(example, stage):
     name, fn, specs = example
     lowering = Pipeline(target="llvm", stop_after="loops").run(trace(fn, specs))
-    path = tmp_path / f"{name}-{stage}.mlir"
-    path.write_text(lowering.stages[stage])
-    proc = subprocess.run([MLIR_OPT, str(path)], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    mlir_opt_accepts(lowering.stages[stage])
 
 
 def test_hl_round_trips(example):

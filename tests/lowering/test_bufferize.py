@@ -3,9 +3,6 @@ outputs written in place, and no buffer reused while it is still live."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-
 import numpy as np
 import pytest
 from xdsl.dialects.builtin import TensorType
@@ -14,6 +11,7 @@ from irc.ir import parse_module, print_module
 from irc.ir.context import make_context
 from irc.lowering.bufferize import BufferizePass, BufferReusePass
 from irc.lowering.interpret import run_stage
+from tests.helpers import mlir_opt_accepts
 from tests.lowering.linalg_cases import (
     CASES,
     CHAIN,
@@ -25,15 +23,6 @@ from tests.lowering.linalg_cases import (
     SHARED_INIT,
     TRANSPOSE_RESHAPE,
 )
-
-MLIR_OPT = "/usr/lib/llvm-22/bin/mlir-opt"
-
-
-def mlir_opt_accepts(module) -> None:
-    if not shutil.which(MLIR_OPT):
-        pytest.skip("upstream mlir-opt not installed")
-    proc = subprocess.run([MLIR_OPT], input=print_module(module), capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
 
 
 def bufferized(text: str, reuse: bool = False):
@@ -61,7 +50,7 @@ def test_same_results_as_tensor_stage(case, reuse, rng):
         np.testing.assert_allclose(g, o, rtol=1e-5, atol=1e-6)
     assert not any(isinstance(v.type, TensorType) for op in module.walk() for v in (*op.operands, *op.results))
     if not reuse:
-        mlir_opt_accepts(module)
+        mlir_opt_accepts(print_module(module))
 
 
 def test_signature_has_trailing_outputs():
@@ -94,7 +83,7 @@ func.func @f() -> tensor<2xf32> {
     module = bufferized(text)
     assert len(ops_named(module, "memref.global")) == 1 and len(ops_named(module, "memref.get_global")) == 1
     np.testing.assert_array_equal(run_stage(module, [])[0], [1.0, 2.0])
-    mlir_opt_accepts(module)
+    mlir_opt_accepts(print_module(module))
 
 
 def test_buffer_reuse_shrinks_a_chain():

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib
 import re
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +16,7 @@ from irc.ir.context import make_context
 from irc.ir.interpreter import run_hl
 from irc.lowering.fuse_elementwise import FuseElementwisePass
 from irc.lowering.hl_to_linalg import ConvertHLToLinalgPass, LoweringError, reassociation
-
-MLIR_OPT = Path("/usr/lib/llvm-22/bin/mlir-opt")
+from tests.helpers import mlir_opt_accepts
 
 #: the stage-3 op set of docs/architecture.md
 STAGE3_OPS = {
@@ -267,15 +265,6 @@ def random_inputs(fn: func.FuncOp, seed: int = 0) -> list[np.ndarray]:
     return out
 
 
-def mlir_opt_accepts(text: str, tmp_path: Path) -> None:
-    if not MLIR_OPT.exists():
-        pytest.skip("mlir-opt (LLVM 22) is not installed")
-    path = tmp_path / "linalg.mlir"
-    path.write_text(text)
-    proc = subprocess.run([str(MLIR_OPT), str(path)], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr + "\n" + text
-
-
 def test_every_hl_op_has_a_case():
     covered = {line.split()[0] for _, line in CASES.values()}
     composites = {"hl.softmax", "hl.log_softmax"}  # decomposed by hl-decompose first
@@ -283,7 +272,7 @@ def test_every_hl_op_has_a_case():
 
 
 @pytest.mark.parametrize("name", CASES)
-def test_lowering_is_stage3_and_upstream_valid(name, tmp_path):
+def test_lowering_is_stage3_and_upstream_valid(name):
     module = lower(hl_module(*CASES[name]))
     names = {op.name for op in module.walk()}
     assert {n for n in names if n not in STAGE3_OPS and n.split(".")[0] not in STAGE3_OPS} == set()
@@ -292,10 +281,10 @@ def test_lowering_is_stage3_and_upstream_valid(name, tmp_path):
         # irc reads its own stage-3 dumps, except multi-result generics (argmax),
         # which xDSL 0.74 prints as `-> (t1, t2)` but cannot parse back
         parse_module(text).verify()
-    mlir_opt_accepts(text, tmp_path)
+    mlir_opt_accepts(text)
     FuseElementwisePass().apply(make_context(), module)
     module.verify()
-    mlir_opt_accepts(print_module(module), tmp_path)
+    mlir_opt_accepts(print_module(module))
 
 
 def _run_stage():
@@ -375,14 +364,14 @@ CHAINS = Path(__file__).parents[1] / "filecheck" / "linalg-fuse-elementwise" / "
 
 
 @pytest.mark.parametrize("fuse", [False, True], ids=["plain", "fused"])
-def test_fused_chains_match_hl_reference(fuse, tmp_path):
+def test_fused_chains_match_hl_reference(fuse):
     """Every function of the fusion FileCheck test computes what its hl source computes."""
     run_stage = _run_stage()
     text = CHAINS.read_text()
     module = lower(text)
     if fuse:
         FuseElementwisePass().apply(make_context(), module)
-    mlir_opt_accepts(print_module(module), tmp_path)
+    mlir_opt_accepts(print_module(module))
     for fn in functions(text):
         name = fn.sym_name.data
         inputs = random_inputs(fn, seed=1)
@@ -399,13 +388,16 @@ def _matrix_operand(name: str, shape: list[int], transposed: bool) -> tuple[str,
     src = "x".join(map(str, [*shape[:-2], shape[-1], shape[-2]]))
     perm = ", ".join(map(str, [*range(rank - 2), rank - 1, rank - 2]))
     dst = "x".join(map(str, shape))
-    return f"%{name}t", f"  %{name}t = hl.transpose %{name} {{perm = array<i64: {perm}>}} : (tensor<{src}xf32>) -> tensor<{dst}xf32>\n"
+    return (
+        f"%{name}t",
+        f"  %{name}t = hl.transpose %{name} {{perm = array<i64: {perm}>}} : (tensor<{src}xf32>) -> tensor<{dst}xf32>\n",
+    )
 
 
 @pytest.mark.parametrize(
     "batch, a_t, b_t", [((), False, True), ((), True, False), ((), True, True), ((2,), False, True)]
 )
-def test_matmul_reads_transposed_operands_in_place(batch, a_t, b_t, tmp_path):
+def test_matmul_reads_transposed_operands_in_place(batch, a_t, b_t):
     # x @ w.T and the gradients of a matmul: the transpose becomes the matmul's
     # operand map, so the lowering has one generic (the matmul) and no copy
     a_shape, b_shape, c_shape = [*batch, 4, 3], [*batch, 3, 5], "x".join(map(str, [*batch, 4, 5]))
@@ -425,6 +417,6 @@ def test_matmul_reads_transposed_operands_in_place(batch, a_t, b_t, tmp_path):
     module = lower(text)
     assert [op.name for op in module.walk()].count("linalg.generic") == 1
     assert "hl.transpose" not in print_module(module)
-    mlir_opt_accepts(print_module(module), tmp_path)
+    mlir_opt_accepts(print_module(module))
     inputs = random_inputs(functions(text)[0])
     np.testing.assert_allclose(_run_stage()(module, inputs)[0], run_hl(parse_module(text), inputs)[0], rtol=1e-5)

@@ -3,7 +3,6 @@ scf.parallel-around-scf.for structure of the loops-stage contract."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
 import numpy as np
@@ -17,8 +16,8 @@ from irc.ir.interpreter import run_hl
 from irc.lowering.bufferize import BufferizePass, BufferReusePass
 from irc.lowering.interpret import run_stage
 from irc.lowering.linalg_to_loops import ConvertLinalgToLoopsPass
+from tests.helpers import MLIR_OPT, mlir_opt_accepts
 from tests.lowering.linalg_cases import CASES, MATMUL, SUM_ALL
-from tests.lowering.test_bufferize import MLIR_OPT, mlir_opt_accepts
 
 LOOPS_DIALECTS = {"builtin", "func", "scf", "memref", "arith", "math"}
 
@@ -46,7 +45,7 @@ def test_same_results_as_buffers_stage(case, rng):
         np.testing.assert_array_equal(g, e)
         np.testing.assert_allclose(g, o, rtol=1e-5, atol=1e-6)
     assert {op.name.split(".")[0] for op in module.walk()} <= LOOPS_DIALECTS
-    mlir_opt_accepts(module)
+    mlir_opt_accepts(print_module(module))
 
 
 def test_matmul_nest_is_parallel_around_for():
@@ -111,7 +110,7 @@ def test_every_hl_op_down_to_loops_matches_hl_reference(name):
 
 
 def test_every_hl_op_loops_stage_is_upstream_valid():
-    if not shutil.which(MLIR_OPT):
+    if MLIR_OPT is None:
         pytest.skip("upstream mlir-opt not installed")
     text = "\n// -----\n".join(print_module(_hl_to_loops(name)[0]) for name in _hl_cases().CASES)
     proc = subprocess.run([MLIR_OPT, "--split-input-file"], input=text, capture_output=True, text=True)
