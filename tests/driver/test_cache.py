@@ -60,6 +60,7 @@ def _programs(directory: Path) -> list[Path]:
     return sorted((directory / cache.PROGRAMS).glob("*.ircpkg"))
 
 
+@pytest.mark.slow  # two fresh processes (~2 s); the in-process tests below cover the disk cache
 def test_a_fresh_process_loads_instead_of_compiling(tmp_path):
     first = _report(_fresh_process(tmp_path))
     assert first["stats"].get("compiles") == 2 and first["tvm"]
@@ -68,6 +69,7 @@ def test_a_fresh_process_loads_instead_of_compiling(tmp_path):
     assert not second["tvm"]  # a hit loads the kernels' library; TVM's compiler is not even imported
 
 
+@pytest.mark.slow  # two fresh processes compiling (~4 s)
 def test_two_processes_compiling_the_same_programs_at_once(tmp_path):
     processes = [_fresh_process(tmp_path), _fresh_process(tmp_path)]
     for process in processes:

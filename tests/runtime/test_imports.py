@@ -49,6 +49,7 @@ def test_compiling_does_not_import_torch(tmp_path):
     assert "torch imported by the compile: False tvm imported: True" in _run(tmp_path=tmp_path)
 
 
+@pytest.mark.slow  # a fresh process importing torch (~3 s); the test above runs the same script without it
 def test_torch_imported_later_works_with_irc(tmp_path):
     if importlib.util.find_spec("torch") is None:
         pytest.skip("torch is not installed")

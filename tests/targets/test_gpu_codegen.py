@@ -92,6 +92,7 @@ def _assert_cubin_of(cubin: bytes, module, job) -> None:
     assert all(launch.name.encode() in cubin for launch in module.plan.launches), job
 
 
+@pytest.mark.slow  # compiles every test program for two archs (~10 s); test_cubin_cache is the quick nvcc check
 @pytest.mark.skipif(not shutil.which("nvcc"), reason="nvcc not installed")
 def test_cuda_source_compiles_with_nvcc(cuda_modules):
     """Every kernel of every program, for sm_80 and sm_90 (nvcc runs in parallel: it takes seconds each)."""
@@ -102,6 +103,7 @@ def test_cuda_source_compiles_with_nvcc(cuda_modules):
         _assert_cubin_of(cubin, cuda_modules[job], job)
 
 
+@pytest.mark.slow  # every program through NVRTC (~10 s); tests/runtime/test_package.py has a quick NVRTC build
 @pytest.mark.skipif(not nvrtc_available(), reason="NVRTC (pip install irc[cuda]) not available")
 @pytest.mark.parametrize("headers", ["wheels", "toolkit"])
 def test_cuda_source_compiles_with_nvrtc(headers, cuda_modules, monkeypatch, tmp_path):
