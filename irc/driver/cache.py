@@ -21,7 +21,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import platform
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from importlib import metadata
@@ -32,17 +31,16 @@ from xdsl.dialects.builtin import ModuleOp
 import irc
 from irc.driver.pipeline import Lowering, Pipeline
 from irc.driver.stages import STAGE_NAMES, STAGES
-from irc.errors import IRCError
+from irc.errors import InputError, IRCError
 from irc.ir import print_module
 from irc.runtime import cache, package
-from irc.runtime.compiled import CompiledModule, SharedLibrary
+from irc.targets import kinds
+from irc.targets.kinds import Target
 
 #: the layout of `extra/cache.json` and of what a hit rebuilds from it; bump it when they change
 ENTRY_FORMAT = 1
 ENTRY_META = "cache.json"
 _VERSIONED = ("xdsl", "apache-tvm", "apache-tvm-ffi")
-_CPU_MODEL = ("vendor_id", "cpu family", "model", "model name", "CPU implementer", "CPU part")  # x86, arm
-_CPU_FLAGS = ("flags", "Features")
 #: the stage texts an entry holds: those of TVM's stages (the others are recomputed without TVM)
 _STORED_STAGES = ("tir", "target")
 _FRONT = tuple(s.name for s in STAGES if s.is_mlir)  # hl .. loops
@@ -57,7 +55,7 @@ def compile_cached(module: ModuleOp, target: str | dict) -> Lowering:
     """`Pipeline(target).run(module)`, shared by `irc.jit` and eager tensors: the same hl program (same
     printed IR, same target) is compiled once per process, and once per machine while its entry stays
     in the disk cache."""
-    target = _with_device_arch(target)
+    target = kinds.target(target).resolve()
     text = print_module(module)
     lowering = _cached(module, text, target)
     if lowering is None:
@@ -76,16 +74,20 @@ def lookup(module: ModuleOp, target: str | dict) -> Lowering | None:
 
     Eager's first tier asks this before interpreting a new graph: a program compiled by an
     earlier process runs compiled from its first call."""
-    if (target["kind"] if isinstance(target, dict) else target) == "cuda":
+    try:
+        target = kinds.target(target)
+    except InputError:  # an unknown target has nothing compiled; compiling it raises this error
+        return None
+    if not target.resolved:
         return None  # resolving the arch of a bare cuda target imports TVM
     return _cached(module, print_module(module), target)
 
 
-def _memory_key(text: str, target: str | dict) -> tuple[str, str]:
-    return text, json.dumps(target, sort_keys=True)
+def _memory_key(text: str, target: Target) -> tuple[str, str]:
+    return text, json.dumps(target.spec, sort_keys=True)
 
 
-def _cached(module: ModuleOp, text: str, target: str | dict) -> Lowering | None:
+def _cached(module: ModuleOp, text: str, target: Target) -> Lowering | None:
     """The program compiled in this process, else loaded from its disk entry, else None."""
     memory_key = _memory_key(text, target)
     lowering = _compiled_programs.get(memory_key)
@@ -103,22 +105,12 @@ def clear_memory() -> None:
     _compiled_programs.clear()
 
 
-def _with_device_arch(target: str | dict) -> str | dict:
-    kind = target["kind"] if isinstance(target, dict) else target
-    if kind != "cuda":
-        return target
-    from irc.targets.cuda import with_device_arch  # imports TVM: only for cuda
-
-    return with_device_arch(target)
-
-
-def _entry_path(key: str, target: str | dict) -> Path | None:
+def _entry_path(key: str, target: Target) -> Path | None:
     """Where the entry of the program `key` lives (None: the disk cache is off, or `ref` stores nothing)."""
-    kind = target["kind"] if isinstance(target, dict) else target
-    return None if kind == "ref" else cache.entry_path(cache.PROGRAMS, f"{key}.ircpkg")
+    return cache.entry_path(cache.PROGRAMS, f"{key}.ircpkg") if target.compiles else None
 
 
-def _from_disk(module: ModuleOp, key: str, target: str | dict) -> Lowering | None:
+def _from_disk(module: ModuleOp, key: str, target: Target) -> Lowering | None:
     """The program `key` loaded from its disk entry; None when there is none or it does not load."""
     path = _entry_path(key, target)
     if path is None or not cache.read_hit(path):
@@ -132,16 +124,9 @@ def _from_disk(module: ModuleOp, key: str, target: str | dict) -> Lowering | Non
     return lowering
 
 
-def program_key(text: str, target: str | dict) -> str:
+def program_key(text: str, target: str | dict | Target) -> str:
     """The SHA-256 (hex) naming the compiled form of the hl program `text` for `target` on this machine."""
-    kind = target["kind"] if isinstance(target, dict) else target
-    material = {
-        "format": ENTRY_FORMAT,
-        "program": text,
-        "target": target,
-        "cpu": host_cpu() if kind == "llvm" else None,
-        "versions": versions(),
-    }
+    material = {"format": ENTRY_FORMAT, "program": text, **kinds.target(target).key_material(), "versions": versions()}
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
 
 
@@ -166,25 +151,6 @@ def _source_digest() -> str:
     return digest.hexdigest()
 
 
-@functools.cache
-def host_cpu() -> dict[str, str]:
-    """What llvm code generated for this host depends on, read without TVM: machine, CPU model and flags."""
-    cpu = {"machine": platform.machine(), "processor": platform.processor()}
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if not line.strip():  # the first processor's block is enough
-                    break
-                name, _, value = (part.strip() for part in line.partition(":"))
-                if name in _CPU_FLAGS:
-                    cpu[name] = " ".join(sorted(value.split()))
-                elif name in _CPU_MODEL:
-                    cpu[name] = value
-    except OSError:
-        pass
-    return cpu
-
-
 def _store(lowering: Lowering, path: Path, key: str) -> None:
     """Write `lowering` as the entry at `path`; when that fails (no cubin compiler, a full disk) it stays in memory only."""
     compiled = lowering.compiled
@@ -204,7 +170,7 @@ def _store(lowering: Lowering, path: Path, key: str) -> None:
         stats["unstored"] += 1
 
 
-def load_entry(path: Path, key: str, module: ModuleOp, target: str | dict) -> Lowering:
+def load_entry(path: Path, key: str, module: ModuleOp, target: str | dict | Target) -> Lowering:
     """The Lowering of `module` stored at `path`, checked (package hashes, then its key) before anything loads."""
     loaded = package.load(path)
     meta = json.loads(loaded.members[package.EXTRA + ENTRY_META])
@@ -212,40 +178,16 @@ def load_entry(path: Path, key: str, module: ModuleOp, target: str | dict) -> Lo
         raise IRCError(f"{path}: a cache entry of another program, irc or format")
     stages = meta["stages"]
     kind = loaded.target["kind"]
-    if kind == "llvm":
-        kernels = {name: entry.run for name, entry in loaded.entries.items()}
-        library = SharedLibrary(loaded.members[package.KERNEL_FILES["llvm"]], loaded.target)
-        compiled = CompiledModule(stages["tir"], stages["target"], "ll", kernels, meta["schedule_notes"], library)
-    else:
-        compiled = _gpu_module(loaded, stages["tir"], meta["schedules"])
+    compiled = kinds.target(kind).from_package(loaded, stages, meta["schedule_notes"], meta["schedules"])
     front = FrontStages(module, target, stages)
     return Lowering(kind, "<INPUT>", stages=front, modules=front.modules, compiled=compiled)
-
-
-def _gpu_module(loaded: package.Package, tir_text: str, schedules: dict):
-    """A cuda or opencl entry as the GPUModule its compile made (these classes import TVM: docs/cache.md)."""
-    from irc.targets.gpu import GPUModule, GPUProgram
-
-    plans = {e["name"]: package.entry_plan(e, loaded.members) for e in loaded.manifest["entries"]}
-    kind = loaded.target["kind"]
-    source = loaded.members[package.KERNEL_FILES[kind]].decode()
-    program = GPUProgram(tir_text, source, plans, schedules)
-    if kind == "opencl":
-        from irc.runtime.opencl import OpenCLDevice
-
-        return GPUModule(program, "cl", lambda: OpenCLDevice(source))
-    from irc.targets.cuda import CUDAModule
-
-    module = CUDAModule(program, loaded.target["arch"])
-    module.cubin = loaded.members[package.CUBIN]
-    return module
 
 
 class FrontStages(Mapping):
     """`Lowering.stages` of a cache hit: the stored tir and target texts, and the hl..loops stages
     (`.modules` too) recomputed from the hl module by the pipeline's xDSL passes on first use."""
 
-    def __init__(self, module: ModuleOp, target: str | dict, stored: dict[str, str]):
+    def __init__(self, module: ModuleOp, target: str | dict | Target, stored: dict[str, str]):
         self._module = module.clone()
         self._target = target
         self._stored = stored

@@ -28,12 +28,13 @@ import numpy as np
 import irc
 from irc.driver.arrays import load_input_arrays
 from irc.driver.files import check_output_directory, check_output_file, write_files
-from irc.driver.stages import STAGE_NAMES, STAGES, TARGETS, stage, stages_table
+from irc.driver.stages import STAGE_NAMES, STAGES, stage, stages_table
 from irc.errors import InputError, IRCError
 from irc.runtime import cache, package
 from irc.runtime.cuda import check_arch
 from irc.runtime.executor import format_bytes
 from irc.runtime.files import write_file
+from irc.targets.kinds import TARGETS
 
 # The compiler (xDSL, TVM: irc.driver.pipeline, .inputs, .instruments, irc.lowering) is imported
 # by the commands that compile, so `irc run model.ircpkg` runs without it installed.
@@ -331,7 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_STAGES_HELP,
     )
     p.add_argument("input", metavar="INPUT", help=_INPUT_HELP)
-    p.add_argument("--target", choices=TARGETS, help=_TARGET_HELP)
+    p.add_argument("--target", choices=list(TARGETS), help=_TARGET_HELP)
     p.add_argument("--cuda-arch", type=_cuda_arch, metavar="SM", help=_CUDA_ARCH_HELP)
     p.add_argument("--emit", choices=STAGE_NAMES, metavar="STAGE", help="the stage to output (stops there)")
     p.add_argument(
@@ -365,7 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_STAGES_HELP,
     )
     p.add_argument("input", metavar="INPUT", help=_INPUT_HELP + ", or a compiled package model.ircpkg")
-    p.add_argument("--target", choices=TARGETS, help=_TARGET_HELP)
+    p.add_argument("--target", choices=list(TARGETS), help=_TARGET_HELP)
     p.add_argument("--cuda-arch", type=_cuda_arch, metavar="SM", help=_CUDA_ARCH_HELP)
     p.add_argument(
         "--input",

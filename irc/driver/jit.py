@@ -15,6 +15,7 @@ from irc.frontend.spec import Spec
 from irc.frontend.tensor import Tensor, as_array, keys_unchanged
 from irc.frontend.tracing import TracedProgram, trace_program
 from irc.runtime.devices import move
+from irc.targets import kinds
 
 
 def _as_array(x):
@@ -82,16 +83,16 @@ class JitFunction:
     @property
     def device(self) -> str:
         """Where the compiled code runs and its results live: "cpu", "cuda" or "opencl"."""
-        kind = self.target["kind"] if isinstance(self.target, dict) else self.target
-        return kind if kind in ("cuda", "opencl") else "cpu"
+        return kinds.target(self.target).device
 
     def __call__(self, *args):
         program, lowering, arrays = self._compiled(args)
         for implicit in program.implicit_inputs:
             arrays.append(implicit[1]() if implicit[0] == "feed" else _state_value(implicit[1]))
-        device = self.device
+        target = kinds.target(self.target)
+        device = target.device
         values = [move(a, device) for a in arrays]  # data stays on the device between calls
-        outputs = lowering(*values) if device == "cpu" else lowering.compiled.run_device(*values)
+        outputs = target.run(lowering, values)
         own = outputs[: program.num_outputs]
         if device == "cpu" and len(outputs) > program.num_outputs:
             # the CPU outputs of a call are views of shared arenas (see irc.runtime.executor):

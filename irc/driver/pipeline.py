@@ -25,11 +25,13 @@ from xdsl.passes import ModulePass
 
 from irc.driver.files import write_files
 from irc.driver.instruments import Instrument, IRPrinter, PassDump, PassRun, VerifyAfterEachPass, verify_module
-from irc.driver.stages import AUTODIFF_PASS, STAGES, TARGETS, Stage, stage
+from irc.driver.stages import AUTODIFF_PASS, STAGES, Stage, stage
 from irc.errors import CompileError, InputError, IRCError, PassError
 from irc.ir import make_context, print_module
 from irc.ir.interpreter import run_hl
 from irc.lowering.registry import available_passes
+from irc.targets import kinds
+from irc.targets.kinds import Target
 
 _COMMENT = {"mlir": "//", "py": "#", "ll": ";", "cu": "//", "cl": "//"}
 
@@ -188,24 +190,22 @@ class Pipeline:
 
     def __init__(
         self,
-        target: str | dict = "llvm",
+        target: str | dict | Target = "llvm",
         stop_after: str | None = None,
         instruments: Sequence[Instrument] = (),
         grad: bool = False,
     ):
-        kind = target["kind"] if isinstance(target, dict) else target
-        if kind not in TARGETS:
-            raise InputError(f"unknown target '{kind}'; the targets are {', '.join(TARGETS)}")
+        target = kinds.target(target)
         if stop_after is not None:
             stage(stop_after)
-        if kind == "ref":
+        if not target.compiles:
             if stop_after is not None and stage(stop_after).number > 2:
                 raise InputError(
                     f"target ref runs the hl-opt stage with the numpy reference; cannot go to {stop_after}"
                 )
             stop_after = stop_after or "hl-opt"
         self.target = target
-        self.kind = kind
+        self.kind = target.kind
         self.stop_after = stop_after or "target"
         self.instruments = [VerifyAfterEachPass(), *instruments]
         self.grad = grad

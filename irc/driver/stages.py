@@ -13,8 +13,6 @@ from irc.errors import InputError
 #: the autodiff pass that `grad=True` puts first in hl-opt: it adds `@<name>_grad` beside each function
 AUTODIFF_PASS = "hl-autodiff"
 
-TARGETS = ("llvm", "cuda", "opencl", "ref")
-
 
 @dataclass(frozen=True)
 class Stage:

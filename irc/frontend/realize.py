@@ -34,6 +34,7 @@ from irc.errors import CompileError, CompileWarning, FrontendError, InputError
 from irc.frontend.graph import Node, Placeholder, build_module, graph_key, user_location
 from irc.ir.interpreter import run_hl
 from irc.runtime.devices import device_of, move, to_host
+from irc.targets import kinds
 
 #: (hl module, target) -> callable(*numpy arrays) -> tuple of numpy arrays
 Compiler = Callable[[ModuleOp, str], Callable[..., Sequence[np.ndarray]]]
@@ -75,13 +76,7 @@ _cache: dict[tuple, Program] = {}
 
 def eager_target(device: str) -> str | dict:
     """The target eager tensors on `device` compile for (CUDA: the arch of device 0)."""
-    if device == "cpu":
-        return "llvm"
-    if device == "cuda":
-        from irc.targets.cuda import device_arch  # TVM is heavy: imported for the first cuda compile
-
-        return {"kind": "cuda", "arch": device_arch()}
-    return device
+    return kinds.for_device(device).resolve().spec
 
 
 def set_compiler(compiler: Compiler) -> None:
@@ -185,7 +180,7 @@ def _run(program: Program, values: list) -> Sequence:
     if run is None:
         return _interpret(program, values)
     values = [move(v, program.device) for v in values]
-    return run(*values) if program.device == "cpu" else run.compiled.run_device(*values)
+    return kinds.for_device(program.device).run(run, values)
 
 
 def _cached(program: Program) -> Callable[..., Sequence[np.ndarray]] | None:

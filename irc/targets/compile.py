@@ -1,12 +1,11 @@
-"""`compile_loops`: translate, schedule and build a loops-stage module for the CPU."""
+"""`compile_loops`: a loops-stage module compiled for a target; `compile_llvm`: translate, schedule and build for the CPU."""
 
 from __future__ import annotations
 
 import re
 import tempfile
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import tvm
 from tvm.target import codegen
@@ -15,41 +14,32 @@ from xdsl.dialects.builtin import ModuleOp
 from irc.runtime.compiled import CompiledModule, SharedLibrary
 from irc.runtime.executor import Kernel
 from irc.runtime.package import VECTOR_FEATURES, load_library
-from irc.targets.llvm import build, cpu_info, llvm_source, resolve_target
+from irc.targets import kinds
+from irc.targets.kinds import Step, Target, untimed
+from irc.targets.llvm import build, cpu_info, llvm_source
 from irc.targets.schedules import schedule_cpu
 from irc.targets.tir import translate_module
 
-#: `step(stage, name)`: a context around one step of code generation (the pipeline times them)
-Step = Callable[[str, str], AbstractContextManager]
-
-
-def _untimed(stage: str, name: str) -> AbstractContextManager:
-    return nullcontext()
+if TYPE_CHECKING:
+    from irc.targets.gpu import GPUModule
 
 
 def compile_loops(
-    module: ModuleOp, target: str | dict = "llvm", schedule: bool = True, step: Step = _untimed
-) -> CompiledModule:
-    """Compile a loops-stage module (see docs/architecture.md, stage 5) for an LLVM CPU target.
+    module: ModuleOp, target: str | dict | Target = "llvm", schedule: bool = True, step: Step = untimed
+) -> CompiledModule | GPUModule:
+    """Compile a loops-stage module (see docs/architecture.md, stage 5) for `target` (`Target.compile`).
 
     `schedule=False` builds the plain translation (serial loops), the reference for schedules.
-    GPU targets (`"opencl"`, `{"kind": "cuda", "arch": "sm_90"}`) return an `irc.targets.gpu.GPUModule`.
-    Each step runs inside `step(stage, name)`: `tir-translate`, `tir-schedule` (stage tir), `tvm-build`
-    (TVM's lowering, LLVM IR and its optimization) and `llvm-codegen` (machine code: object file, link,
-    load); a GPU target is one step, `cuda-build` or `opencl-build`.
+    The llvm target returns a `CompiledModule`; GPU targets (`"opencl"`, `{"kind": "cuda", "arch": "sm_90"}`)
+    return an `irc.targets.gpu.GPUModule`. Each step runs inside `step(stage, name)`: for llvm `tir-translate`,
+    `tir-schedule` (stage tir), `tvm-build` (TVM's lowering, LLVM IR and its optimization) and `llvm-codegen`
+    (machine code: object file, link, load); a GPU target is one step, `cuda-build` or `opencl-build`.
     """
-    kind = target["kind"] if isinstance(target, dict) else target
-    if kind == "cuda":
-        from irc.targets.cuda import compile_cuda
+    return kinds.target(target).compile(module, schedule, step)
 
-        with step("target", "cuda-build"):
-            return compile_cuda(module, target)
-    if kind == "opencl":
-        from irc.targets.opencl import compile_opencl
 
-        with step("target", "opencl-build"):
-            return compile_opencl(module, target)
-    tvm_target = resolve_target(target)
+def compile_llvm(module: ModuleOp, tvm_target: tvm.target.Target, schedule: bool, step: Step) -> CompiledModule:
+    """`compile_loops` for an llvm `tvm_target`: translate, schedule (unless `schedule` is False), build."""
     with step("tir", "tir-translate"):
         funcs = translate_module(module)
         plain = mod = tvm.IRModule({f.name: f.prim_func for f in funcs})

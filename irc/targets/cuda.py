@@ -24,6 +24,7 @@ from xdsl.dialects.builtin import ModuleOp
 from irc.errors import CompileError, IRCError
 from irc.runtime import cache
 from irc.runtime.cuda import CUDADevice, compute_capability
+from irc.targets import kinds
 from irc.targets.gpu import GPUModule, compile_gpu, gpu_target
 
 
@@ -132,10 +133,7 @@ def with_device_arch(target: str | dict) -> str | dict:
     >>> with_device_arch("cuda")  # on an H100
     {'kind': 'cuda', 'arch': 'sm_90'}
     """
-    kind = target if isinstance(target, str) else target.get("kind")
-    if kind != "cuda" or (isinstance(target, dict) and "arch" in target):
-        return target
-    return {**(target if isinstance(target, dict) else {}), "kind": "cuda", "arch": device_arch()}
+    return kinds.target(target).resolve().spec
 
 
 def compile_cuda(module: ModuleOp, target: dict) -> CUDAModule:

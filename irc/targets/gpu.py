@@ -40,6 +40,7 @@ from xdsl.dialects.builtin import ModuleOp
 from irc.errors import CompileError
 from irc.runtime.entry import select_entry
 from irc.runtime.plan import BufferSpec, Device, DeviceArray, ExecutionPlan, KernelLaunch, PlanRunner, Scalar
+from irc.targets import kinds
 from irc.targets.tir import TranslatedFunc, translate_module
 
 # Threads per block of elementwise kernels and the most a reduction uses.
@@ -55,14 +56,14 @@ def gpu_target(target: str | dict) -> tvm.target.Target:
 
     CUDA needs an explicit `arch`: without one TVM silently generates sm_50 code.
     """
-    kind = target if isinstance(target, str) else target.get("kind")
-    if kind == "cuda" and (isinstance(target, str) or "arch" not in target):
+    gpu = kinds.target(target)
+    if not isinstance(gpu, kinds.GPUTarget):
+        raise CompileError(f"{target} is not a GPU target (cuda or opencl)")
+    if not gpu.resolved:
         raise CompileError(
             "target cuda needs an explicit GPU architecture: {'kind': 'cuda', 'arch': 'sm_90'} "
             "(irc compile --target cuda --cuda-arch sm_90)"
         )
-    if kind not in ("cuda", "opencl"):
-        raise CompileError(f"{target} is not a GPU target (cuda or opencl)")
     return tvm.target.Target(target, host="llvm")
 
 
