@@ -80,16 +80,21 @@ class JitFunction:
         """The `Lowering` for these inputs: `.stages` (stage -> IR text) and `.dump(dir)`."""
         return self._compiled(args)[1]
 
+    @functools.cached_property
+    def _target(self) -> kinds.Target:
+        """The Target object of `self.target`, built at the first call (an unknown kind fails there)."""
+        return kinds.target(self.target)
+
     @property
     def device(self) -> str:
         """Where the compiled code runs and its results live: "cpu", "cuda" or "opencl"."""
-        return kinds.target(self.target).device
+        return self._target.device
 
     def __call__(self, *args):
         program, lowering, arrays = self._compiled(args)
         for implicit in program.implicit_inputs:
             arrays.append(implicit[1]() if implicit[0] == "feed" else _state_value(implicit[1]))
-        target = kinds.target(self.target)
+        target = self._target
         device = target.device
         values = [move(a, device) for a in arrays]  # data stays on the device between calls
         outputs = target.run(lowering, values)
