@@ -10,17 +10,17 @@ from collections.abc import Sequence
 import numpy as np
 
 from irc.errors import InputError
-from irc.runtime.dtypes import random_array, supported_dtype
-from irc.runtime.package import TensorSpec
+from irc.runtime.dtypes import supported_dtype
+from irc.runtime.spec import Spec
 
 
-def random_inputs(specs: Sequence[TensorSpec], seed: int = 0) -> dict[str, np.ndarray]:
-    """Reproducible random arrays for `specs` (irc.runtime.dtypes.random_array's rule), from `seed`."""
+def random_inputs(specs: Sequence[Spec], seed: int = 0) -> dict[str, np.ndarray]:
+    """Reproducible random arrays for `specs` (`Spec.random`: irc.runtime.dtypes.random_array's rule), from `seed`."""
     rng = np.random.default_rng(seed)
-    return {s.name: random_array(s.shape, s.dtype, rng) for s in specs}
+    return {s.name: s.random(rng) for s in specs}
 
 
-def load_input_arrays(specs: Sequence[TensorSpec], assignments: Sequence[str], seed: int = 0) -> list[np.ndarray]:
+def load_input_arrays(specs: Sequence[Spec], assignments: Sequence[str], seed: int = 0) -> list[np.ndarray]:
     """The program's inputs in order: `NAME=FILE.npy` assignments, random (seeded) for the rest."""
     by_name = {s.name: s for s in specs}
     arrays = random_inputs(specs, seed)

@@ -29,7 +29,7 @@ from irc.errors import FrontendError, InputError, IRCError
 from irc.ir import make_context
 from irc.ir.hl import numpy_dtype, shape_of
 from irc.ir.interpreter import find_entry
-from irc.runtime.package import TensorSpec
+from irc.runtime.spec import Spec
 
 
 @dataclass
@@ -37,7 +37,7 @@ class Program:
     """An hl module with its declared inputs; `source` is the INPUT as the user wrote it."""
 
     module: ModuleOp
-    inputs: list[TensorSpec]
+    inputs: list[Spec]
     source: str
 
 
@@ -96,13 +96,13 @@ def _read_text(path: str | Path) -> str:
         raise InputError(f"{path}: cannot read: {e}") from None
 
 
-def input_specs(module: ModuleOp, names: Sequence[str] | None = None, entry: str | None = None) -> list[TensorSpec]:
+def input_specs(module: ModuleOp, names: Sequence[str] | None = None, entry: str | None = None) -> list[Spec]:
     """The inputs of the entry func: names from `names`, else the argument names (`%x`), else `argN`."""
     fn = find_entry(module, entry)
     specs = []
     for i, arg in enumerate(fn.body.block.args):
         name = names[i] if names is not None else (arg.name_hint or f"arg{i}")
-        specs.append(TensorSpec(name, shape_of(arg.type), numpy_dtype(arg.type.element_type)))
+        specs.append(Spec(shape_of(arg.type), numpy_dtype(arg.type.element_type), name))
     return specs
 
 
@@ -149,7 +149,7 @@ def _import_file(path: Path):
     return module
 
 
-def _declared_specs(obj, spec_type: type) -> list[tuple[str, object]] | None:
+def _declared_specs(obj, spec_type: type) -> list[tuple[str, Spec]] | None:
     """[(name, Spec)] declared by `obj` (example_inputs or parameter annotations), or None."""
     example = getattr(obj, "example_inputs", None)
     if example is not None:
@@ -174,7 +174,7 @@ def _declared_specs(obj, spec_type: type) -> list[tuple[str, object]] | None:
 
 def _load_python(path: Path, name: str | None, source: str) -> Program:
     try:
-        from irc.frontend.spec import Spec
+        from irc.frontend.spec import Spec as DeclaredSpec
         from irc.frontend.tracing import trace
     except ImportError as e:
         raise IRCError(
@@ -185,7 +185,7 @@ def _load_python(path: Path, name: str | None, source: str) -> Program:
         if not hasattr(user, name):
             raise InputError(f"{path}: has no function or module named '{name}'")
         obj = getattr(user, name)
-        declared = _declared_specs(obj, Spec)
+        declared = _declared_specs(obj, DeclaredSpec)
         if declared is None:
             raise InputError(
                 f"{path}:{name}: declare example inputs: annotate every parameter with irc.Spec(shape, dtype) "
@@ -195,7 +195,7 @@ def _load_python(path: Path, name: str | None, source: str) -> Program:
         candidates = [
             (n, o, d)
             for n, o in vars(user).items()
-            if getattr(o, "__module__", None) == user.__name__ and (d := _declared_specs(o, Spec)) is not None
+            if getattr(o, "__module__", None) == user.__name__ and (d := _declared_specs(o, DeclaredSpec)) is not None
         ]
         if not candidates:
             raise InputError(

@@ -25,8 +25,6 @@ from irc.errors import ExecutionError
 
 ALIGNMENT = 64
 
-Spec = tuple[tuple[int, ...], str]  # (shape, dtype)
-
 
 def aligned_empty(shape: Sequence[int], dtype: str | np.dtype, alignment: int = ALIGNMENT) -> np.ndarray:
     """An uninitialized C-contiguous array whose data starts on an `alignment`-byte boundary."""
@@ -62,8 +60,8 @@ class Kernel:
         self,
         function: Callable,
         name: str,
-        inputs: Sequence[Spec],
-        outputs: Sequence[Spec],
+        inputs: Sequence[tuple[Sequence[int], str | np.dtype]],
+        outputs: Sequence[tuple[Sequence[int], str | np.dtype]],
         constants: Sequence[np.ndarray] = (),
     ):
         self.function = function

@@ -2,7 +2,7 @@
 
     save(lowering, "mlp.ircpkg")               # or: irc compile mlp.py --target opencl -o mlp.ircpkg
     model = irc.runtime.load("mlp.ircpkg")
-    model.inputs, model.outputs                 # [TensorSpec(name, shape, dtype)] of the first entry
+    model.inputs, model.outputs                 # [Spec(shape, dtype, name)] of the first entry
     (probs,) = model(x, w1, b1, w2, b2)         # or model(x=x, w1=w1, ...); model.entry("mlp_grad")
 
 A package is a zip file: `header.json` (format, version and the SHA-256 of
@@ -30,7 +30,6 @@ import tempfile
 import zipfile
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +41,7 @@ from irc.runtime.executor import Kernel
 from irc.runtime.files import atomic_file
 from irc.runtime.imports import import_without_torch
 from irc.runtime.plan import ExecutionPlan, PlanRunner
+from irc.runtime.spec import Spec
 
 FORMAT = "irc-package"
 VERSION = 2
@@ -55,29 +55,10 @@ EXTRA = "extra/"  # members a writer adds for itself (the compile cache: extra/c
 VECTOR_FEATURES = ("avx", "amx", "fma", "f16c", "sse4.", "ssse3")
 
 
-@dataclass(frozen=True)
-class TensorSpec:
-    """A named input or output of an entry."""
-
-    name: str
-    shape: tuple[int, ...]
-    dtype: np.dtype
-
-    def to_json(self) -> dict:
-        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype.name}
-
-    @classmethod
-    def from_json(cls, data: dict) -> TensorSpec:
-        return cls(data["name"], tuple(data["shape"]), np.dtype(data["dtype"]))
-
-    def __str__(self) -> str:
-        return f"{self.name}: {self.dtype}{list(self.shape)}"
-
-
 class Entry:
     """One compiled function of a package: `entry(*arrays, **named) -> tuple of numpy arrays`."""
 
-    def __init__(self, name: str, inputs: list[TensorSpec], outputs: list[TensorSpec], run: Callable):
+    def __init__(self, name: str, inputs: list[Spec], outputs: list[Spec], run: Callable):
         self.name = name
         self.inputs = inputs
         self.outputs = outputs
@@ -107,7 +88,7 @@ class Entry:
         return f"Entry({self.name}: ({', '.join(map(str, self.inputs))}) -> ({', '.join(map(str, self.outputs))}))"
 
 
-def _check_input(entry: str, spec: TensorSpec, value) -> np.ndarray:
+def _check_input(entry: str, spec: Spec, value) -> np.ndarray:
     array = np.asarray(value)
     if array.shape != spec.shape:
         raise IRCError(f"{entry}: input {spec.name} has shape {array.shape}, the package expects {spec.shape}")
@@ -135,11 +116,11 @@ class Package:
         return select_entry(self.entries, name, str(self.path))
 
     @property
-    def inputs(self) -> list[TensorSpec]:
+    def inputs(self) -> list[Spec]:
         return self.entry().inputs
 
     @property
-    def outputs(self) -> list[TensorSpec]:
+    def outputs(self) -> list[Spec]:
         return self.entry().outputs
 
     def __call__(self, *args, **kwargs) -> tuple[np.ndarray, ...]:
@@ -203,7 +184,7 @@ def _argument_names(modules: dict) -> dict[str, list[str | None]]:
 
 def _specs(names: Sequence[str | None], types: Sequence[tuple], prefix: str) -> list[dict]:
     return [
-        TensorSpec((names[i] if i < len(names) else None) or f"{prefix}{i}", tuple(shape), np.dtype(dtype)).to_json()
+        Spec(shape, dtype, (names[i] if i < len(names) else None) or f"{prefix}{i}").to_json()
         for i, (shape, dtype) in enumerate(types)
     ]
 
@@ -350,8 +331,8 @@ def _verify_members(path: Path, header: dict, members: dict[str, bytes]) -> None
             raise IRCError(f"{path}: corrupt package: {name} does not match its SHA-256 in {HEADER}")
 
 
-def _entry_specs(entry: dict) -> tuple[list[TensorSpec], list[TensorSpec]]:
-    return [TensorSpec.from_json(s) for s in entry["inputs"]], [TensorSpec.from_json(s) for s in entry["outputs"]]
+def _entry_specs(entry: dict) -> tuple[list[Spec], list[Spec]]:
+    return [Spec.from_json(s) for s in entry["inputs"]], [Spec.from_json(s) for s in entry["outputs"]]
 
 
 def _constants(entry: dict, members: dict[str, bytes]) -> dict[str, np.ndarray]:

@@ -208,10 +208,10 @@ def test_bfloat16_is_refused():
 
 def test_cli_input_file_with_unsupported_dtype(tmp_path):
     from irc.driver.arrays import load_input_arrays
-    from irc.runtime.package import TensorSpec
+    from irc.runtime.spec import Spec
 
     np.save(tmp_path / "x.npy", np.zeros((2,), np.float16))
-    spec = TensorSpec("x", (2,), np.dtype(np.float32))
+    spec = Spec((2,), np.float32, "x")
     with pytest.raises(InputError, match=r"--input x: .*x.npy: dtype float16 is not supported \(supported: float32"):
         load_input_arrays([spec], [f"x={tmp_path / 'x.npy'}"])
 
