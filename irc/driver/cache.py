@@ -56,17 +56,7 @@ def compile_cached(module: ModuleOp, target: str | dict) -> Lowering:
     printed IR, same target) is compiled once per process, and once per machine while its entry stays
     in the disk cache."""
     target = kinds.target(target).resolve()
-    text = print_module(module)
-    lowering = _cached(module, text, target)
-    if lowering is None:
-        lowering = Pipeline(target=target).run(module)
-        stats["compiles"] += 1
-        _compiled_programs[_memory_key(text, target)] = lowering
-        key = program_key(text, target)
-        path = _entry_path(key, target)
-        if path is not None:
-            _store(lowering, path, key)
-    return lowering
+    return _cached(module, print_module(module), target, compile=True)
 
 
 def lookup(module: ModuleOp, target: str | dict) -> Lowering | None:
@@ -87,15 +77,23 @@ def _memory_key(text: str, target: Target) -> tuple[str, str]:
     return text, json.dumps(target.spec, sort_keys=True)
 
 
-def _cached(module: ModuleOp, text: str, target: Target) -> Lowering | None:
-    """The program compiled in this process, else loaded from its disk entry, else None."""
+def _cached(module: ModuleOp, text: str, target: Target, compile: bool = False) -> Lowering | None:
+    """The program compiled in this process, else loaded from its disk entry, else compiled (and
+    stored) when `compile`, else None. Its key is computed once, and only when there is a disk entry."""
     memory_key = _memory_key(text, target)
     lowering = _compiled_programs.get(memory_key)
     if lowering is not None:
         stats["memory_hits"] += 1
         return lowering
-    lowering = _from_disk(module, program_key(text, target), target)
-    if lowering is not None:
+    entry = _disk_entry(text, target)
+    lowering = _from_disk(module, *entry, target) if entry is not None else None
+    if lowering is None and compile:
+        lowering = Pipeline(target=target).run(module)
+        stats["compiles"] += 1
+        _compiled_programs[memory_key] = lowering
+        if entry is not None:
+            _store(lowering, *entry)
+    elif lowering is not None:
         _compiled_programs[memory_key] = lowering
     return lowering
 
@@ -105,15 +103,17 @@ def clear_memory() -> None:
     _compiled_programs.clear()
 
 
-def _entry_path(key: str, target: Target) -> Path | None:
-    """Where the entry of the program `key` lives (None: the disk cache is off, or `ref` stores nothing)."""
-    return cache.entry_path(cache.PROGRAMS, f"{key}.ircpkg") if target.compiles else None
+def _disk_entry(text: str, target: Target) -> tuple[Path, str] | None:
+    """The path and key of the program's disk entry (None: the disk cache is off, or `ref` stores nothing)."""
+    if not target.compiles or cache.cache_dir() is None:
+        return None
+    key = program_key(text, target)
+    return cache.entry_path(cache.PROGRAMS, f"{key}.ircpkg"), key
 
 
-def _from_disk(module: ModuleOp, key: str, target: Target) -> Lowering | None:
-    """The program `key` loaded from its disk entry; None when there is none or it does not load."""
-    path = _entry_path(key, target)
-    if path is None or not cache.read_hit(path):
+def _from_disk(module: ModuleOp, path: Path, key: str, target: Target) -> Lowering | None:
+    """The program `key` loaded from its disk entry at `path`; None when there is none or it does not load."""
+    if not cache.read_hit(path):
         return None
     try:
         lowering = load_entry(path, key, module, target)
