@@ -878,8 +878,6 @@ def as_array(data, dtype=None, where: str = "irc.tensor", copy: bool = False) ->
         data = data.numpy()
     if dtype is not None:
         dtype = hl.NUMPY_DTYPES[dtype_short(dtype)]
-    elif isinstance(data, (np.ndarray, np.generic)):
-        supported_dtype(data.dtype, where)
     try:
         array = np.array(data, dtype=dtype, copy=copy or None)
     except ValueError:
