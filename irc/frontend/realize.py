@@ -69,6 +69,11 @@ class Program:
     #: what the background compile raised
     error: Exception | None = None
 
+    def __post_init__(self) -> None:
+        #: the target kind of `device`, which runs the compiled code on host or device arrays (built once:
+        #: `_run` is on every realize's path)
+        self.target = kinds.for_device(self.device)
+
 
 #: (graph structure, device) -> Program
 _cache: dict[tuple, Program] = {}
@@ -180,7 +185,7 @@ def _run(program: Program, values: list) -> Sequence:
     if run is None:
         return _interpret(program, values)
     values = [move(v, program.device) for v in values]
-    return kinds.for_device(program.device).run(run, values)
+    return program.target.run(run, values)
 
 
 def _cached(program: Program) -> Callable[..., Sequence[np.ndarray]] | None:
