@@ -24,7 +24,6 @@ from xdsl.dialects.builtin import ModuleOp
 from irc.errors import CompileError, IRCError
 from irc.runtime import cache
 from irc.runtime.cuda import CUDADevice, compute_capability
-from irc.targets import kinds
 from irc.targets.gpu import GPUModule, compile_gpu, gpu_target
 
 
@@ -125,15 +124,6 @@ def device_arch() -> str:
         raise CompileError(
             "target cuda needs an arch, e.g. {'kind': 'cuda', 'arch': 'sm_90'}: no GPU found to take it from"
         ) from e
-
-
-def with_device_arch(target: str | dict) -> str | dict:
-    """`target`, where a cuda target without an arch (`"cuda"`, `{"kind": "cuda"}`) gets `device_arch()`.
-
-    >>> with_device_arch("cuda")  # on an H100
-    {'kind': 'cuda', 'arch': 'sm_90'}
-    """
-    return kinds.target(target).resolve().spec
 
 
 def compile_cuda(module: ModuleOp, target: dict) -> CUDAModule:

@@ -12,7 +12,8 @@ import irc
 from irc.errors import CompileError, IRCError
 from irc.frontend.realize import eager_target
 from irc.targets import cuda as cuda_target
-from irc.targets.cuda import cubin, device_arch, with_device_arch
+from irc.targets import kinds
+from irc.targets.cuda import cubin, device_arch
 from tests.e2e.test_dtypes_llvm import arguments, program
 
 NO_GPU = "target cuda needs an arch, e.g. {'kind': 'cuda', 'arch': 'sm_90'}: no GPU found to take it from"
@@ -51,7 +52,7 @@ def test_the_real_device_query_without_a_gpu():
 
 @pytest.mark.parametrize("target", ["cuda", {"kind": "cuda"}], ids=["str", "dict"])
 def test_jit_without_arch_takes_the_arch_of_device_0(gpu_sm86, target):
-    assert with_device_arch(target) == {"kind": "cuda", "arch": "sm_86"}
+    assert kinds.target(target).resolve().spec == {"kind": "cuda", "arch": "sm_86"}
     lowering = irc.jit(lambda x: x * 2, target=target).lower(np.ones(3, np.float32))
     assert lowering.compiled.arch == "sm_86"
     assert eager_target("cuda") == {"kind": "cuda", "arch": "sm_86"}
@@ -59,7 +60,7 @@ def test_jit_without_arch_takes_the_arch_of_device_0(gpu_sm86, target):
 
 def test_other_targets_are_left_alone(no_gpu):
     for target in ("llvm", "opencl", {"kind": "cuda", "arch": "sm_90"}, {"kind": "llvm", "mcpu": "generic"}):
-        assert with_device_arch(target) == target
+        assert kinds.target(target).resolve().spec == target
 
 
 def test_dtype_program_compiles_for_cuda():
