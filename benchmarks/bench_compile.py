@@ -54,7 +54,7 @@ def child(workload: str) -> None:
     import irc
     import irc.nn as nn
     import irc.optim as optim
-    from irc.driver import cache
+    from irc.compiler import cache
 
     imported = time.perf_counter()
     rng = np.random.default_rng(0)

@@ -20,7 +20,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from irc.errors import IRCError  # noqa: E402
-from irc.ir.interpreter import run_hl  # noqa: E402
+from irc.interpreters.reference import run_hl  # noqa: E402
 from irc.targets import compile_loops  # noqa: E402
 from tests.targets.gpu_programs import loops_module, program  # noqa: E402
 

@@ -1,7 +1,7 @@
 """A small convnet forward pass: conv2d, relu, max_pool2d, linear.
 
-    irc compile examples/convnet.py --dump-dir out/convnet
-    python examples/convnet.py
+irc compile examples/convnet.py --dump-dir out/convnet
+python examples/convnet.py
 """
 
 import numpy as np
@@ -24,10 +24,10 @@ def convnet(
 
 if __name__ == "__main__":
     rng = np.random.default_rng(0)
-    args = [rng.standard_normal(s.shape).astype(np.float32) * 0.1 for s in irc.driver.jit.example_inputs_of(convnet)]
+    args = [rng.standard_normal(s.shape).astype(np.float32) * 0.1 for s in irc.frontend.jit.example_inputs_of(convnet)]
     logits = irc.jit(convnet)(*args).numpy()
     from irc.frontend.tracing import trace
-    from irc.ir.interpreter import run_hl
+    from irc.interpreters.reference import run_hl
 
-    (expected,) = run_hl(trace(convnet, irc.driver.jit.example_inputs_of(convnet)), args)
+    (expected,) = run_hl(trace(convnet, irc.frontend.jit.example_inputs_of(convnet)), args)
     print(f"logits {logits.shape}; max |compiled - hl reference| = {np.abs(logits - expected).max():.2e}")

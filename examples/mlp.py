@@ -1,7 +1,7 @@
 """A two-layer MLP forward pass with softmax: the README's main example.
 
-    irc compile examples/mlp.py --dump-dir out/mlp     # every lowering stage as a file
-    python examples/mlp.py                             # run it with irc.jit and check against numpy
+irc compile examples/mlp.py --dump-dir out/mlp     # every lowering stage as a file
+python examples/mlp.py                             # run it with irc.jit and check against numpy
 """
 
 import numpy as np
@@ -22,7 +22,7 @@ def mlp(
 
 if __name__ == "__main__":
     rng = np.random.default_rng(0)
-    args = [rng.standard_normal(s.shape).astype(np.float32) * 0.1 for s in irc.driver.jit.example_inputs_of(mlp)]
+    args = [rng.standard_normal(s.shape).astype(np.float32) * 0.1 for s in irc.frontend.jit.example_inputs_of(mlp)]
     probs = irc.jit(mlp)(*args).numpy()
     x, w1, b1, w2, b2 = args
     logits = np.maximum(x @ w1 + b1, 0) @ w2 + b2

@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 
 # module -> the public names it defines, re-exported as `irc.<name>`
 _EXPORTS = {
-    "irc.driver.jit": ("JitFunction", "jit"),
+    "irc.frontend.jit": ("JitFunction", "jit"),
     "irc.errors": ("CompileError", "CompileWarning", "FrontendError", "InputError", "IRCError", "PassError"),
     "irc.frontend.realize": ("eager_mode", "set_eager_mode"),
     "irc.frontend.autograd": ("enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled"),
@@ -43,7 +43,21 @@ _METHODS = (
     "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
 )  # fmt: skip
 
-_SUBMODULES = ("driver", "errors", "frontend", "ir", "lowering", "nn", "optim", "runtime", "targets", "testing")
+_SUBMODULES = (
+    "compiler",
+    "conversions",
+    "driver",
+    "errors",
+    "frontend",
+    "interpreters",
+    "ir",
+    "nn",
+    "optim",
+    "runtime",
+    "targets",
+    "testing",
+    "transforms",
+)
 
 __all__ = [name for names in _EXPORTS.values() for name in names] + list(_METHODS)
 

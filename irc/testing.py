@@ -14,8 +14,8 @@ from xdsl.dialects.builtin import ModuleOp
 
 from irc.frontend.spec import Spec
 from irc.frontend.tracing import trace
-from irc.ir.interpreter import find_entry, run_hl
-from irc.lowering.autodiff import build_vjp, float_args
+from irc.interpreters.reference import find_entry, run_hl
+from irc.transforms.autodiff import build_vjp, float_args
 
 
 def gradcheck(f: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3) -> bool:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from irc.frontend.tracing import trace
-from irc.ir.interpreter import run_hl
+from irc.interpreters.reference import run_hl
 
 #: upstream mlir-opt of LLVM 22, which must accept the stage 3-5 dumps without flags; None where not installed
 MLIR_OPT = shutil.which("mlir-opt-22") or shutil.which("mlir-opt", path="/usr/lib/llvm-22/bin")

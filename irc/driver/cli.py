@@ -12,7 +12,7 @@
 Errors users can cause print as one message (with file:line:col where there
 is one) and exit 2 (usage) or 1 (failure), Ctrl-C exits 130; `--traceback`
 shows the Python traceback instead. Output paths are checked before the
-compile starts, and outputs are written only when it succeeded (irc.driver.files).
+compile starts, and outputs are written only when it succeeded (irc.compiler.files).
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from importlib import metadata
 import numpy as np
 
 import irc
+from irc.compiler.files import check_output_directory, check_output_file, write_files
+from irc.compiler.stages import STAGE_NAMES, STAGES, stage, stages_table
 from irc.driver.arrays import load_input_arrays
-from irc.driver.files import check_output_directory, check_output_file, write_files
-from irc.driver.stages import STAGE_NAMES, STAGES, stage, stages_table
 from irc.errors import InputError, IRCError
 from irc.runtime import cache, package
 from irc.runtime.cuda import check_arch
@@ -36,7 +36,7 @@ from irc.runtime.executor import format_bytes
 from irc.runtime.files import write_file
 from irc.targets.kinds import TARGETS
 
-# The compiler (xDSL, TVM: irc.driver.pipeline, .inputs, .instruments, irc.lowering) is imported
+# The compiler (xDSL, TVM: irc.compiler, irc.driver.inputs) is imported
 # by the commands that compile, so `irc run model.ircpkg` runs without it installed.
 
 _STAGES_HELP = "stages:\n" + "\n".join(f"  {s.number}. {s.name:<8} {s.summary}" for s in STAGES)
@@ -56,7 +56,7 @@ OUTPUT_FILE = re.compile(r"out\d+\.npy")
 def _instruments(args: argparse.Namespace, to_files: bool):
     """The instruments the flags ask for, and the PassTiming that `--time-passes` prints (it times
     steps outside the pipeline too); IR dumps go to files (`to_files`) or to stderr."""
-    from irc.driver.instruments import IRPrinter, PassTiming, process_seconds
+    from irc.compiler.instruments import IRPrinter, PassTiming, process_seconds
 
     instruments: list = []
     if args.print_ir_after_all or args.print_ir_after_change:
@@ -72,7 +72,7 @@ def _instruments(args: argparse.Namespace, to_files: bool):
 
 
 def _print_timing(args: argparse.Namespace, timing) -> None:
-    from irc.driver.instruments import process_seconds
+    from irc.compiler.instruments import process_seconds
 
     if args.time_passes:
         sys.stderr.write(timing.table(wall=process_seconds()))
@@ -80,7 +80,7 @@ def _print_timing(args: argparse.Namespace, timing) -> None:
 
 def _progress(args: argparse.Namespace) -> list:
     """A StageProgress instrument when `--progress` is on (default: stderr is a terminal)."""
-    from irc.driver.instruments import StageProgress
+    from irc.compiler.instruments import StageProgress
 
     show = args.progress if args.progress is not None else sys.stderr.isatty()
     return [StageProgress()] if show else []
@@ -109,8 +109,8 @@ def _gpu_arch() -> str:
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
+    from irc.compiler.pipeline import Pipeline
     from irc.driver.inputs import load_program
-    from irc.driver.pipeline import Pipeline
 
     if args.emit and args.stop_after and stage(args.emit).number > stage(args.stop_after).number:
         raise InputError(f"--emit {args.emit} comes after --stop-after {args.stop_after}")
@@ -161,8 +161,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.input.endswith(package.SUFFIX):
         results = run_package(args)
     else:
+        from irc.compiler.pipeline import Pipeline
         from irc.driver.inputs import load_program
-        from irc.driver.pipeline import Pipeline
         from irc.frontend.tensor import manual_seed
 
         target = _target(args)
@@ -190,11 +190,11 @@ def run_package(args: argparse.Namespace) -> tuple[np.ndarray, ...]:
 
 
 def cmd_opt(args: argparse.Namespace) -> int:
+    from irc.compiler.instruments import verify_module
+    from irc.compiler.pipeline import run_passes
+    from irc.compiler.registry import parse_pipeline
     from irc.driver.inputs import parse_mlir_file
-    from irc.driver.instruments import verify_module
-    from irc.driver.pipeline import run_passes
     from irc.ir import print_module
-    from irc.lowering.registry import parse_pipeline
 
     if args.output:
         check_output_file(args.output)
@@ -434,7 +434,7 @@ def error_message(e: BaseException) -> tuple[str, int] | None:
     if isinstance(e, IRCError):
         return str(e), e.exit_code
     # xDSL's and the pass registry's errors can only come from a command that imported them
-    xdsl_errors, registry = sys.modules.get("xdsl.utils.exceptions"), sys.modules.get("irc.lowering.registry")
+    xdsl_errors, registry = sys.modules.get("xdsl.utils.exceptions"), sys.modules.get("irc.compiler.registry")
     if xdsl_errors is not None and isinstance(e, xdsl_errors.ParseError):
         context = e.span.print_with_context().split("\n", 1)[1].rstrip("\n")
         return f"{e.span.get_location()}: {e.msg}\n{context}", 1

@@ -24,11 +24,11 @@ from xdsl.dialects.builtin import DYNAMIC_INDEX, FileLineColLoc, IntAttr, Module
 from xdsl.ir import Attribute, Operation
 from xdsl.parser import Parser
 
-from irc.driver.instruments import location_text
+from irc.compiler.instruments import location_text
 from irc.errors import FrontendError, InputError, IRCError
+from irc.interpreters.reference import find_entry
 from irc.ir import make_context
 from irc.ir.hl import numpy_dtype, shape_of
-from irc.ir.interpreter import find_entry
 from irc.runtime.spec import Spec
 
 

@@ -2,7 +2,7 @@
 
 `Tensor.backward()` cuts the recorded graph between the loss and the leaves
 that require grad, turns it into an `hl` function, applies the same VJP
-transformation `irc.grad` uses (`irc.lowering.autodiff.build_vjp`) and replays
+transformation `irc.grad` uses (`irc.transforms.autodiff.build_vjp`) and replays
 the gradient function as recorded nodes.  Gradients are therefore lazy
 tensors too: an optimizer step realizes the whole forward + backward +
 update graph at once, compiled (and cached) as one program.  Inside
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from irc.frontend.graph import GradMode, Node, build_module, data_node, graph_key, topological_order
+from irc.frontend.graph import GradMode, Node, build_module, data_node, graph_key, replay, topological_order
 
 
 class _GradModeContext:
@@ -96,8 +96,7 @@ _VJP_CACHE_SIZE = 256
 
 def backward(root: Node, gradient: Node | None, retain_graph: bool) -> list[tuple[Node, Node]]:
     """(leaf, gradient node) for every leaf requiring grad that `root` depends on."""
-    from irc.frontend.transforms import replay
-    from irc.lowering.autodiff import build_vjp
+    from irc.transforms.autodiff import build_vjp
 
     inner, wrt, others = backward_graph(root)
     for n in inner:

@@ -262,3 +262,23 @@ def build_module(
     block.add_op(func.ReturnOp(*(values[id(o)] for o in outputs)))
     fn = func.FuncOp(name, ([a.type for a in args], [o.type for o in outputs]), Region(block))
     return ModuleOp([fn]), list(args)
+
+
+def replay(fn: func.FuncOp, inputs: Sequence[Node]) -> list[Node]:
+    """Record fn's hl ops as graph nodes on `inputs` (one per argument); returns the result nodes.
+
+    Constants become realized leaves; each node keeps the source location of its op.
+    """
+    env = dict(zip(fn.body.block.args, inputs))
+    for op in fn.body.block.ops:
+        if isinstance(op, func.ReturnOp):
+            return [env[v] for v in op.arguments]
+        if isinstance(op, hl.ConstantOp):
+            node = data_node(op.evaluate())
+        else:
+            attrs = {k: op.attr(k) for k in op.attributes}
+            loc = op.location
+            where = (loc.filename.data, loc.line.data, loc.column.data) if isinstance(loc, FileLineColLoc) else None
+            node = apply(type(op), [env[v] for v in op.operands], op.results[0].type, where, **attrs)
+        env[op.results[0]] = node
+    raise ValueError(f"@{fn.sym_name.data} has no func.return")

@@ -3,12 +3,12 @@
 Tiers (docs/eager.md): a graph structure's first runs go to the `hl` numpy
 reference interpreter (no compile, no TVM import); from its
 `COMPILE_AFTER`-th run it is compiled in a background process
-(`irc.driver.compile_worker`), and its runs switch over to the compiled code
+(`irc.compiler.compile_worker`), and its runs switch over to the compiled code
 once that is ready. `IRC_EAGER` or
 `set_eager_mode` forces either tier. GPU tensors always run compiled code
 (their data stays on the device), unless the interpret tier is forced.
 
-The compiler is irc's pipeline behind its compile cache (`irc.driver.cache`), imported on the first
+The compiler is irc's pipeline behind its compile cache (`irc.compiler.cache`), imported on the first
 compile: the driver imports the frontend, not the other way round at load
 time. `set_compiler` installs another one (tests).
 """
@@ -32,7 +32,7 @@ from xdsl.dialects.builtin import ModuleOp
 
 from irc.errors import CompileError, CompileWarning, FrontendError, InputError
 from irc.frontend.graph import Node, Placeholder, build_module, graph_key, user_location
-from irc.ir.interpreter import run_hl
+from irc.interpreters.reference import run_hl
 from irc.runtime.devices import device_of, move, to_host
 from irc.targets import kinds
 
@@ -41,7 +41,7 @@ Compiler = Callable[[ModuleOp, str], Callable[..., Sequence[np.ndarray]]]
 
 
 def _pipeline_compiler(module: ModuleOp, target: str) -> Callable[..., Sequence[np.ndarray]]:
-    from irc.driver.cache import compile_cached  # in process, then on disk (docs/cache.md)
+    from irc.compiler.cache import compile_cached  # in process, then on disk (docs/cache.md)
 
     return compile_cached(module, target)
 
@@ -193,7 +193,7 @@ def _cached(program: Program) -> Callable[..., Sequence[np.ndarray]] | None:
     it), else None: a new graph runs compiled from its first call when it can without compiling."""
     if _compiler is not _pipeline_compiler or program.device != "cpu":
         return None
-    from irc.driver.cache import lookup
+    from irc.compiler.cache import lookup
 
     return lookup(program.module, eager_target(program.device))
 
@@ -224,7 +224,7 @@ def _compile_now(program: Program) -> Callable[..., Sequence[np.ndarray]]:
 # ------------------------------------------------------------------ background compiles
 
 _jobs: queue.SimpleQueue = queue.SimpleQueue()
-#: the thread that hands jobs to the compile process (irc.driver.compile_worker) and loads its results
+#: the thread that hands jobs to the compile process (irc.compiler.compile_worker) and loads its results
 _worker: threading.Thread | None = None
 #: programs whose background compile failed, reported by the next realize
 _failures: list[Program] = []
@@ -259,12 +259,12 @@ def _compile_jobs() -> None:
 
 
 def _start_compile_process() -> tuple[subprocess.Popen, IO[bytes]]:
-    """`python -m irc.driver.compile_worker` (importing this irc, also one found through sys.path only)
+    """`python -m irc.compiler.compile_worker` (importing this irc, also one found through sys.path only)
     and the file its stderr goes to (read back only when it dies)."""
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
     log = tempfile.TemporaryFile()
-    command = [sys.executable, "-m", "irc.driver.compile_worker"]
+    command = [sys.executable, "-m", "irc.compiler.compile_worker"]
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env, text=True)
     return process, log
 

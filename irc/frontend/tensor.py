@@ -151,7 +151,9 @@ class Tensor:
                 "a leaf tensor that requires grad is being used in an in-place operation; wrap it in irc.no_grad()"
             )
         if result.shape != self.shape:
-            raise FrontendError(f"in-place result has shape {list(result.shape)}, expected {list(self.shape)}", user_location()[:2])
+            raise FrontendError(
+                f"in-place result has shape {list(result.shape)}, expected {list(self.shape)}", user_location()[:2]
+            )
         node = result._cast(self._node.dtype)._node
         if self.is_leaf and self._node.requires_grad:
             node.requires_grad = node.leaf = True
@@ -345,9 +347,6 @@ class Tensor:
 
     def _new(self, node: Node) -> Tensor:
         return Tensor(node, self.device)
-
-
-
 
     # --------------------------------------------------------- arithmetic
     def _operand(self, other) -> Tensor:

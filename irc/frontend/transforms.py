@@ -1,7 +1,7 @@
 """Function transformations with JAX semantics: `grad`, `value_and_grad`, `vjp`, `jvp`.
 
 Each one traces the function on placeholders of its arguments' shapes, turns
-the hl function into its derivative (`irc.lowering.autodiff`), and replays
+the hl function into its derivative (`irc.transforms.autodiff`), and replays
 the derivative's ops as graph nodes on the actual arguments.  The result is
 ordinary lazy tensors, so the transformations work eagerly, inside
 `irc.jit` (which then compiles the gradient graph) and nested
@@ -22,36 +22,15 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 from xdsl.dialects import func
-from xdsl.dialects.builtin import FileLineColLoc
 
 from irc.errors import FrontendError
 from irc.frontend import graph
-from irc.frontend.graph import Node, Placeholder
+from irc.frontend.graph import Node, Placeholder, replay
 from irc.frontend.tensor import Tensor, tensor
 from irc.frontend.tracing import flatten_outputs, tracing_scope
+from irc.interpreters.reference import find_entry
 from irc.ir import hl
-from irc.ir.interpreter import find_entry
-from irc.lowering.autodiff import build_jvp, build_vjp
-
-
-def replay(fn: func.FuncOp, inputs: Sequence[Node]) -> list[Node]:
-    """Record fn's hl ops as graph nodes on `inputs` (one per argument); returns the result nodes.
-
-    Constants become realized leaves; each node keeps the source location of its op.
-    """
-    env = dict(zip(fn.body.block.args, inputs))
-    for op in fn.body.block.ops:
-        if isinstance(op, func.ReturnOp):
-            return [env[v] for v in op.arguments]
-        if isinstance(op, hl.ConstantOp):
-            node = graph.data_node(op.evaluate())
-        else:
-            attrs = {k: op.attr(k) for k in op.attributes}
-            loc = op.location
-            where = (loc.filename.data, loc.line.data, loc.column.data) if isinstance(loc, FileLineColLoc) else None
-            node = graph.apply(type(op), [env[v] for v in op.operands], op.results[0].type, where, **attrs)
-        env[op.results[0]] = node
-    raise ValueError(f"@{fn.sym_name.data} has no func.return")
+from irc.transforms.autodiff import build_jvp, build_vjp
 
 
 def _as_tensor(x) -> Tensor:

@@ -29,7 +29,17 @@ ARITH = Dialect("arith", [*arith.Arith.operations, RemFOp], list(arith.Arith.att
 def make_context() -> Context:
     """A context that knows hl and the upstream dialects of stages 1-5."""
     ctx = Context()
-    for dialect in (builtin.Builtin, func.Func, ARITH, math.Math, linalg.Linalg, tensor.Tensor, memref.MemRef, scf.Scf, HL):
+    for dialect in (
+        builtin.Builtin,
+        func.Func,
+        ARITH,
+        math.Math,
+        linalg.Linalg,
+        tensor.Tensor,
+        memref.MemRef,
+        scf.Scf,
+        HL,
+    ):
         ctx.load_dialect(dialect)
     return ctx
 

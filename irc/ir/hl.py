@@ -9,8 +9,8 @@ i1.  Each op class declares, in one place:
 * ``evaluate(*arrays)``: its numpy reference semantics (the oracle for every
   test, and the ``ref`` target).
 
-The VJP rules live in ``irc/lowering/vjp_rules.py`` and the lowering to linalg
-in ``irc/lowering/hl_to_linalg.py``, one entry per op in both.
+The VJP rules live in ``irc/transforms/vjp_rules.py`` and the lowering to linalg
+in ``irc/conversions/hl_to_linalg.py``, one entry per op in both.
 
 Textual form (custom assembly, round-trips)::
 

@@ -4,8 +4,8 @@
 >>> model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
 """
 
-from irc.frontend import init
-from irc.frontend.nn import (
+from irc.nn import functional, init
+from irc.nn.modules import (
     AvgPool2d,
     BatchNorm1d,
     BatchNorm2d,
@@ -27,7 +27,6 @@ from irc.frontend.nn import (
     Softmax,
     Tanh,
 )
-from irc.nn import functional
 
 __all__ = [
     "functional", "init", "Module", "Parameter", "Sequential", "ModuleList", "Linear", "Conv2d", "MaxPool2d",

@@ -3,6 +3,6 @@
 >>> opt = irc.optim.Adam(model.parameters(), lr=1e-3)
 """
 
-from irc.frontend.optim import SGD, Adam, AdamW, Optimizer
+from irc.optim.optimizers import SGD, Adam, AdamW, Optimizer
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW"]

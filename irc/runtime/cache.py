@@ -3,7 +3,7 @@
     IRC_CACHE_DIR    the directory (default ~/.cache/irc); set but empty: no disk cache
     IRC_CACHE_SIZE   the bound, in bytes or with a K/M/G suffix (binary units; default 1G)
 
-    programs/<sha256>.ircpkg   a compiled program: a package named by its key (irc.driver.cache)
+    programs/<sha256>.ircpkg   a compiled program: a package named by its key (irc.compiler.cache)
     cuda/<sha256>.cubin        a CUDA binary, named by compiler, arch and source (irc.targets.cuda)
 
 Entries are written to a temp file beside them and renamed into place

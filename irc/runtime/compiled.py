@@ -1,7 +1,7 @@
 """A compiled llvm module: its entries as `Kernel`s, with the stage 6/7 texts.
 
 Made by `irc.targets.compile_loops` (TVM's build) or read back from the
-compile cache (irc.driver.cache), which loads the shared library alone:
+compile cache (irc.compiler.cache), which loads the shared library alone:
 nothing here imports TVM.
 """
 

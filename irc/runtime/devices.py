@@ -30,7 +30,7 @@ def data_device(kind: str) -> Device:
 
 
 def device_of(value) -> str:
-    """"cpu" for a numpy array, else the kind of the DeviceArray's device."""
+    """ "cpu" for a numpy array, else the kind of the DeviceArray's device."""
     return getattr(value.device, "kind", "cpu") if isinstance(value, DeviceArray) else "cpu"
 
 

@@ -11,7 +11,7 @@ consumer (the hl reference, the stage 3-5 interpreter, `Lowering.execute`,
   `@<name>_grad` right after `@<name>`, so the user's function stays the entry
   and the gradient is the extra one.
 
-It works on names, so the runtime uses it without xDSL; `irc.ir.interpreter.find_entry`
+It works on names, so the runtime uses it without xDSL; `irc.interpreters.reference.find_entry`
 applies it to a `ModuleOp`.
 
     >>> entry_name(["f", "f_grad"])

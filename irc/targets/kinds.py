@@ -72,7 +72,7 @@ class Target:
         return self
 
     def key_material(self) -> dict:
-        """What the compiled code depends on besides the program and the versions (irc.driver.cache)."""
+        """What the compiled code depends on besides the program and the versions (irc.compiler.cache)."""
         return {"target": self.spec, "cpu": None}
 
     def tvm_target(self):

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from driver_test_passes import HL_TEXT, fake_compile, hl_oracle, real_pipeline_available, register
 
-from irc.driver import pipeline
+from irc.compiler import pipeline
 from irc.driver.arrays import random_inputs
 from irc.driver.cli import main
 from irc.driver.inputs import input_specs
 from irc.ir import parse_module
+from tests.compiler.pipeline_fixtures import HL_TEXT, fake_compile, hl_oracle, real_pipeline_available, register
 from tests.helpers import MLIR_OPT
 
 ROOT = Path(__file__).resolve().parents[2]

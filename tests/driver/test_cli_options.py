@@ -12,14 +12,14 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
-from driver_test_passes import HL_TEXT
 
 import irc
 import irc.targets.cuda
-from irc.driver import pipeline
+from irc.compiler import pipeline
 from irc.driver.cli import main
 from irc.errors import IRCError
 from irc.ir import parse_module, print_module
+from tests.compiler.pipeline_fixtures import HL_TEXT
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -15,14 +15,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from driver_test_passes import HL_TEXT, hl_oracle, register
 
 import irc
-from irc.driver import pipeline
+from irc.compiler import pipeline
 from irc.driver.arrays import random_inputs
 from irc.driver.cli import main
 from irc.driver.inputs import input_specs
 from irc.ir import parse_module
+from tests.compiler.pipeline_fixtures import HL_TEXT, hl_oracle, register
 
 ROOT = Path(__file__).resolve().parents[2]
 USER_FILES = {"keep.txt": "mine\n", "src/main.py": "print('mine')\n", "03-linalg.txt": "not a dump\n"}
@@ -93,7 +93,7 @@ def test_dump_dir_dot(hl_file, tmp_path, monkeypatch):
 
 
 def test_python_api_dump_keeps_user_files(hl_file, tmp_path):
-    lowering = irc.driver.pipeline.Pipeline("ref").run(parse_module(HL_TEXT))
+    lowering = irc.compiler.pipeline.Pipeline("ref").run(parse_module(HL_TEXT))
     out = tmp_path / "out"
     before = with_user_files(out)
     lowering.dump(out)

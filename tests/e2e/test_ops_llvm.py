@@ -40,7 +40,10 @@ def test_unary_int(op, dtype):
     assert_matches_reference(lambda a: getattr(a, op)(), [arr(4, 3, dtype=dtype)])
 
 
-@pytest.mark.parametrize("src,dst", [("float32", "int32"), ("int64", "float32"), ("float32", "float64"), ("bool", "float32"), ("float64", "bool")])
+@pytest.mark.parametrize(
+    "src,dst",
+    [("float32", "int32"), ("int64", "float32"), ("float32", "float64"), ("bool", "float32"), ("float64", "bool")],
+)
 def test_cast(src, dst):
     assert_matches_reference(lambda a: a.to(dst), [arr(2, 7, dtype=src)])
 
@@ -98,10 +101,18 @@ def test_compare(pred, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.int64])
 def test_select(dtype):
-    assert_matches_reference(lambda c, x, y: irc.where(c, x, y), [arr(4, 1, dtype=bool), arr(4, 5, dtype=dtype), arr(5, dtype=dtype)])
+    assert_matches_reference(
+        lambda c, x, y: irc.where(c, x, y), [arr(4, 1, dtype=bool), arr(4, 5, dtype=dtype), arr(5, dtype=dtype)]
+    )
 
 
-REDUCE_CASES = [((4, 6), (1,), False), ((4, 6), (0,), True), ((2, 3, 5), (0, 2), False), ((2, 3, 5), (0, 1, 2), False), ((1, 7), (1,), True)]
+REDUCE_CASES = [
+    ((4, 6), (1,), False),
+    ((4, 6), (0,), True),
+    ((2, 3, 5), (0, 2), False),
+    ((2, 3, 5), (0, 1, 2), False),
+    ((1, 7), (1,), True),
+]
 
 
 @pytest.mark.parametrize("case", REDUCE_CASES, ids=str)
@@ -154,7 +165,11 @@ def test_concat_and_pad():
     assert_matches_reference(lambda x: F.pad(x, (2, 0)), [arr(3, 4, dtype=np.int64)])
 
 
-@pytest.mark.parametrize("shapes", [((5, 7), (7, 3)), ((1, 8), (8, 1)), ((3, 4, 5), (5, 2)), ((2, 1, 4, 5), (3, 5, 6)), ((16, 64), (64, 33))], ids=str)
+@pytest.mark.parametrize(
+    "shapes",
+    [((5, 7), (7, 3)), ((1, 8), (8, 1)), ((3, 4, 5), (5, 2)), ((2, 1, 4, 5), (3, 5, 6)), ((16, 64), (64, 33))],
+    ids=str,
+)
 def test_matmul(shapes):
     assert_matches_reference(lambda x, y: x @ y, [arr(*shapes[0]), arr(*shapes[1])], tol_scale=10)
 
@@ -212,7 +227,7 @@ def test_examples(example):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     fn = getattr(module, example)
-    arrays = [s.random(rng) * np.float32(0.1) for s in irc.driver.jit.example_inputs_of(fn)]
+    arrays = [s.random(rng) * np.float32(0.1) for s in irc.frontend.jit.example_inputs_of(fn)]
     assert_matches_reference(fn, arrays, tol_scale=10)
 
 

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 import irc
-from irc.driver.pipeline import Pipeline
+from irc.compiler.pipeline import Pipeline
 from irc.frontend.tracing import trace
+from irc.interpreters.reference import run_hl
 from irc.ir import parse_module, print_module
-from irc.ir.interpreter import run_hl
 from tests.helpers import mlir_opt_accepts
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
@@ -38,7 +38,7 @@ def load_example(name):
 @pytest.fixture(scope="module", params=["mlp", "convnet"])
 def example(request):
     fn = load_example(request.param)
-    specs = irc.driver.jit.example_inputs_of(fn)
+    specs = irc.frontend.jit.example_inputs_of(fn)
     return request.param, fn, specs
 
 

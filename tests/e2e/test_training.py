@@ -7,7 +7,7 @@ import irc
 import irc.nn as nn
 import irc.optim as optim
 from irc.frontend import realize
-from irc.ir.interpreter import run_hl
+from irc.interpreters.reference import run_hl
 
 
 def small_cnn():

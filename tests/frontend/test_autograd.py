@@ -110,7 +110,7 @@ def test_gradient_function_is_built_once_per_graph_structure(rng, monkeypatch):
     # an eager training loop records the same graph every step: its VJP is built once and
     # replayed on the new values; another structure (or another leaf set) gets its own
     import irc.frontend.autograd as autograd
-    import irc.lowering.autodiff as autodiff
+    import irc.transforms.autodiff as autodiff
 
     monkeypatch.setattr(autograd, "_vjp_cache", {})  # no structure seen by an earlier test
     built = []

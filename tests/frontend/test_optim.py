@@ -74,7 +74,7 @@ def test_step_realizes_everything_with_one_cached_program(rng, monkeypatch):
     opt = optim.Adam(params, lr=0.01)
     calls = []
     original = realize.realize_all
-    monkeypatch.setattr("irc.frontend.optim.realize_all", lambda nodes: calls.append(len(nodes)) or original(nodes))
+    monkeypatch.setattr("irc.optim.optimizers.realize_all", lambda nodes: calls.append(len(nodes)) or original(nodes))
     for step_grads in grads:
         for p, g in zip(params, step_grads):
             p.grad = irc.tensor(g) * 1.0  # a lazy gradient, as backward() produces
@@ -155,8 +155,8 @@ def test_jit_training_step_equals_eager(rng, monkeypatch):
 
     (No Dropout: a jit call draws its key after the trace drew one, so masks differ from eager.)
     """
-    from irc.driver import jit as jit_module
-    from irc.ir.interpreter import run_hl
+    from irc.frontend import jit as jit_module
+    from irc.interpreters.reference import run_hl
 
     monkeypatch.setattr(jit_module, "compile_cached", lambda module, target: lambda *a: run_hl(module, a))
 

@@ -29,7 +29,14 @@ def test_arithmetic_broadcasting_and_scalars(rng):
 def test_unary_methods(rng):
     a = rng.random((2, 5)).astype(np.float32) + 0.1
     x = t(a)
-    for name, ref in [("exp", np.exp), ("log", np.log), ("sqrt", np.sqrt), ("tanh", np.tanh), ("sin", np.sin), ("cos", np.cos)]:
+    for name, ref in [
+        ("exp", np.exp),
+        ("log", np.log),
+        ("sqrt", np.sqrt),
+        ("tanh", np.tanh),
+        ("sin", np.sin),
+        ("cos", np.cos),
+    ]:
         np.testing.assert_allclose(getattr(x, name)().numpy(), ref(a), rtol=1e-5, err_msg=name)
     np.testing.assert_allclose(x.sigmoid().numpy(), 1 / (1 + np.exp(-a)), rtol=1e-5)
     np.testing.assert_allclose(x.rsqrt().numpy(), 1 / np.sqrt(a), rtol=1e-5)

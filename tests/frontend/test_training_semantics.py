@@ -14,10 +14,10 @@ import pytest
 import irc
 import irc.nn as nn
 import irc.optim as optim
-from irc.driver import jit as jit_module
 from irc.errors import FrontendError
+from irc.frontend import jit as jit_module
 from irc.frontend import realize
-from irc.ir.interpreter import run_hl
+from irc.interpreters.reference import run_hl
 
 torch = pytest.importorskip("torch")
 

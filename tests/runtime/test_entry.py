@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from irc.errors import IRCError
+from irc.interpreters.reference import find_entry
 from irc.ir import parse_module
-from irc.ir.interpreter import find_entry
 from irc.runtime.entry import entry_name, select_entry
 
 

@@ -17,13 +17,13 @@ import numpy as np
 import pytest
 
 import irc
+from irc.compiler.pipeline import Pipeline
 from irc.driver.arrays import random_inputs
 from irc.driver.cli import main
 from irc.driver.inputs import load_program
-from irc.driver.pipeline import Pipeline
 from irc.errors import IRCError
 from irc.frontend.tracing import trace
-from irc.ir.interpreter import run_hl
+from irc.interpreters.reference import run_hl
 from irc.runtime import package
 from irc.targets.cuda import nvrtc_available
 from tests.helpers import rewrite_zip

@@ -14,7 +14,7 @@ import numpy as np
 
 import irc
 import irc.nn.functional as F
-from irc.driver.pipeline import Pipeline
+from irc.compiler.pipeline import Pipeline
 from irc.frontend.tracing import trace
 
 ROOT = Path(__file__).parents[2]
@@ -59,7 +59,7 @@ def example(name: str):
     spec.loader.exec_module(module)
     fn = getattr(module, name)
     rng = np.random.default_rng(1)
-    return fn, [s.random(rng) * np.float32(0.1) for s in irc.driver.jit.example_inputs_of(fn)]
+    return fn, [s.random(rng) * np.float32(0.1) for s in irc.frontend.jit.example_inputs_of(fn)]
 
 
 PROGRAMS = ["every_family", "mlp", "convnet"]

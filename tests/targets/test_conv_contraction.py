@@ -7,7 +7,7 @@ convolution, with no schedule rule refused.
 import numpy as np
 
 import irc
-import irc.frontend.functional as F
+import irc.nn.functional as F
 
 
 def conv_ref(x: np.ndarray, w: np.ndarray, pad: int) -> np.ndarray:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from irc.errors import IRCError
-from irc.ir.interpreter import run_hl
+from irc.interpreters.reference import run_hl
 from irc.targets import compile_loops
 from tests.targets.gpu_programs import PROGRAMS, loops_module, program
 

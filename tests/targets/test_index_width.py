@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import irc
-from irc.driver.pipeline import Pipeline
+from irc.compiler.pipeline import Pipeline
 from irc.frontend.tracing import trace_program
 from irc.targets import tir
 from irc.targets.cuda import nvcc_cubin, nvrtc_available, nvrtc_cubin

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from irc.interpreters.loops import run_stage
 from irc.ir import parse_module
-from irc.lowering.interpret import run_stage
 from irc.targets import compile_loops
 from tests.targets.loops_modules import for_, func, matmul, parallel, relu_fma
 

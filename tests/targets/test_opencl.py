@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from irc.errors import IRCError
-from irc.ir.interpreter import run_hl
+from irc.interpreters.reference import run_hl
 from irc.runtime.plan import DeviceArray
 from irc.targets import compile_loops
 from tests.targets.gpu_programs import PROGRAMS, loops_module, program
@@ -104,7 +104,7 @@ def test_own_tiled_contractions(monkeypatch):
     """Matmul and conv2d through `schedule_tiled` (dlight's Matmul switched off) vs the hl reference."""
     import irc
     import irc.nn.functional as F
-    from irc.driver.pipeline import Pipeline
+    from irc.compiler.pipeline import Pipeline
     from irc.frontend.tracing import trace
     from irc.targets import gpu
 

@@ -11,11 +11,11 @@ import pytest
 
 import irc
 import irc.nn.functional as F
-from irc.driver.pipeline import Pipeline
+from irc.compiler.pipeline import Pipeline
 from irc.frontend.tracing import trace
+from irc.interpreters.loops import run_stage
+from irc.interpreters.reference import run_hl
 from irc.ir import parse_module
-from irc.ir.interpreter import run_hl
-from irc.lowering.interpret import run_stage
 from irc.targets import compile_loops, schedules
 from tests.targets.loops_modules import func, parallel
 

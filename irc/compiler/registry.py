@@ -13,16 +13,16 @@ from xdsl.passes import ModulePass, PassPipeline
 
 # pass name -> "module:ClassName"
 _PASSES: dict[str, str] = {
-    "hl-autodiff": "irc.lowering.autodiff:AutodiffPass",
-    "hl-decompose": "irc.lowering.hl_decompose:HLDecomposePass",
-    "hl-canonicalize": "irc.lowering.hl_canonicalize:HLCanonicalizePass",
-    "hl-cse": "irc.lowering.hl_canonicalize:HLCSEPass",
-    "hl-dce": "irc.lowering.hl_canonicalize:HLDCEPass",
-    "convert-hl-to-linalg": "irc.lowering.hl_to_linalg:ConvertHLToLinalgPass",
-    "linalg-fuse-elementwise": "irc.lowering.fuse_elementwise:FuseElementwisePass",
-    "irc-bufferize": "irc.lowering.bufferize:BufferizePass",
-    "buffer-reuse": "irc.lowering.bufferize:BufferReusePass",
-    "convert-linalg-to-loops": "irc.lowering.linalg_to_loops:ConvertLinalgToLoopsPass",
+    "hl-autodiff": "irc.transforms.autodiff:AutodiffPass",
+    "hl-decompose": "irc.transforms.decompose:HLDecomposePass",
+    "hl-canonicalize": "irc.transforms.canonicalize:HLCanonicalizePass",
+    "hl-cse": "irc.transforms.canonicalize:HLCSEPass",
+    "hl-dce": "irc.transforms.canonicalize:HLDCEPass",
+    "convert-hl-to-linalg": "irc.conversions.hl_to_linalg:ConvertHLToLinalgPass",
+    "linalg-fuse-elementwise": "irc.conversions.fuse_elementwise:FuseElementwisePass",
+    "irc-bufferize": "irc.conversions.bufferize:BufferizePass",
+    "buffer-reuse": "irc.conversions.bufferize:BufferReusePass",
+    "convert-linalg-to-loops": "irc.conversions.linalg_to_loops:ConvertLinalgToLoopsPass",
 }
 
 

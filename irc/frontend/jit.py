@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from irc.driver.cache import compile_cached
+from irc.compiler.cache import compile_cached
 from irc.errors import FrontendError
 from irc.frontend.graph import data_node
 from irc.frontend.spec import Spec
@@ -61,6 +61,7 @@ class JitFunction:
         entries = self._cache.setdefault(key, [])
         entry = next((e for e in entries if e[0].holds()), None)
         if entry is None:
+
             def with_static(*tensors):
                 full = list(tensors)
                 for i, v in sorted(static.items()):
@@ -142,11 +143,11 @@ def _write_back(updates, values) -> None:
 def jit(fn: Callable | None = None, *, target: str | dict = "llvm"):
     """Compile `fn` as a static graph: traced once per input signature, then cached.
 
-        >>> @irc.jit(target="llvm")
-        ... def f(x, w):
-        ...     return (x @ w).relu().sum()
-        >>> f(np.ones((2, 3), np.float32), np.ones((3, 4), np.float32)).item()
-        12.0
+    >>> @irc.jit(target="llvm")
+    ... def f(x, w):
+    ...     return (x @ w).relu().sum()
+    >>> f(np.ones((2, 3), np.float32), np.ones((3, 4), np.float32)).item()
+    12.0
     """
     if fn is None:
         return lambda f: JitFunction(f, target)

@@ -23,13 +23,13 @@ import numpy as np
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
 
-from irc.driver.files import write_files
-from irc.driver.instruments import Instrument, IRPrinter, PassDump, PassRun, VerifyAfterEachPass, verify_module
-from irc.driver.stages import AUTODIFF_PASS, STAGES, Stage, stage
+from irc.compiler.files import write_files
+from irc.compiler.instruments import Instrument, IRPrinter, PassDump, PassRun, VerifyAfterEachPass, verify_module
+from irc.compiler.registry import available_passes
+from irc.compiler.stages import AUTODIFF_PASS, STAGES, Stage, stage
 from irc.errors import CompileError, InputError, IRCError, PassError
+from irc.interpreters.reference import run_hl
 from irc.ir import make_context, print_module
-from irc.ir.interpreter import run_hl
-from irc.lowering.registry import available_passes
 from irc.targets import kinds
 from irc.targets.kinds import Target
 
@@ -82,7 +82,7 @@ def brief(e: BaseException) -> str:
 def _load_pass(name: str) -> ModulePass:
     loaders = available_passes()
     if name not in loaders:
-        raise IRCError(f"pass '{name}' is not registered in irc.lowering.registry")
+        raise IRCError(f"pass '{name}' is not registered in irc.compiler.registry")
     try:
         return loaders[name]()()
     except (ImportError, AttributeError) as e:
@@ -168,7 +168,7 @@ class Lowering:
         if s.number <= 2:
             return tuple(run_hl(self.modules[s.name], arrays, entry))
         if s.is_mlir:
-            from irc.lowering.interpret import run_stage  # only loaded to debug a stage
+            from irc.interpreters.loops import run_stage  # only loaded to debug a stage
 
             return tuple(run_stage(self.modules[s.name], arrays, entry))
         return tuple(self.compiled.entry(entry)(*arrays))

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from xdsl.dialects import func
 
+from irc.interpreters.reference import run_hl
 from irc.ir import hl, parse_module, print_module
 from irc.ir.context import make_context
-from irc.ir.interpreter import run_hl
-from irc.lowering.hl_canonicalize import HLCanonicalizePass, HLCSEPass, HLDCEPass
-from irc.lowering.hl_decompose import HLDecomposePass
+from irc.transforms.canonicalize import HLCanonicalizePass, HLCSEPass, HLDCEPass
+from irc.transforms.decompose import HLDecomposePass
 
 
 def random_inputs(module, scale: float = 1.0, seed: int = 0) -> list[np.ndarray]:

@@ -25,8 +25,8 @@ from xdsl.passes import ModulePass
 
 from irc.errors import IRCError
 from irc.ir.hl import HLOp, fmt_type, is_float
-from irc.lowering.jvp_rules import JVP_RULES
-from irc.lowering.vjp_rules import VJP_RULES, Emitter
+from irc.transforms.jvp_rules import JVP_RULES
+from irc.transforms.vjp_rules import VJP_RULES, Emitter
 
 
 class AutodiffError(IRCError):

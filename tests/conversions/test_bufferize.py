@@ -7,12 +7,11 @@ import numpy as np
 import pytest
 from xdsl.dialects.builtin import TensorType
 
+from irc.conversions.bufferize import BufferizePass, BufferReusePass
+from irc.interpreters.loops import run_stage
 from irc.ir import parse_module, print_module
 from irc.ir.context import make_context
-from irc.lowering.bufferize import BufferizePass, BufferReusePass
-from irc.lowering.interpret import run_stage
-from tests.helpers import mlir_opt_accepts
-from tests.lowering.linalg_cases import (
+from tests.conversions.linalg_cases import (
     CASES,
     CHAIN,
     CONCAT,
@@ -23,6 +22,7 @@ from tests.lowering.linalg_cases import (
     SHARED_INIT,
     TRANSPOSE_RESHAPE,
 )
+from tests.helpers import mlir_opt_accepts
 
 
 def bufferized(text: str, reuse: bool = False):

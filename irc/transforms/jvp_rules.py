@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from xdsl.ir import SSAValue
 
 from irc.ir.hl import HLOp, shape_of
-from irc.lowering.vjp_rules import (
+from irc.transforms.vjp_rules import (
     Emitter,
     extremum_share,
     max_pool_shares,

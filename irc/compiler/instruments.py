@@ -139,7 +139,7 @@ class StageProgress(Instrument):
 
     def before_pass(self, run: PassRun, module: ModuleOp) -> None:
         if run.stage != self._stage:
-            from irc.driver.stages import stage
+            from irc.compiler.stages import stage
 
             self._stage = run.stage
             s = stage(run.stage)

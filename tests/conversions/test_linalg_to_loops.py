@@ -10,14 +10,14 @@ import pytest
 from xdsl.dialects import arith, scf
 from xdsl.dialects.builtin import ModuleOp
 
+from irc.conversions.bufferize import BufferizePass, BufferReusePass
+from irc.conversions.linalg_to_loops import ConvertLinalgToLoopsPass
+from irc.interpreters.loops import run_stage
+from irc.interpreters.reference import run_hl
 from irc.ir import parse_module, print_module
 from irc.ir.context import make_context
-from irc.ir.interpreter import run_hl
-from irc.lowering.bufferize import BufferizePass, BufferReusePass
-from irc.lowering.interpret import run_stage
-from irc.lowering.linalg_to_loops import ConvertLinalgToLoopsPass
+from tests.conversions.linalg_cases import CASES, MATMUL, SUM_ALL
 from tests.helpers import MLIR_OPT, mlir_opt_accepts
-from tests.lowering.linalg_cases import CASES, MATMUL, SUM_ALL
 
 LOOPS_DIALECTS = {"builtin", "func", "scf", "memref", "arith", "math"}
 
@@ -81,7 +81,7 @@ def test_bounds_and_steps_are_index_constants():
 
 # Every hl op, through convert-hl-to-linalg (another pass's cases), down to loops.
 def _hl_cases():
-    from tests.lowering import test_hl_to_linalg as hl_tests
+    from tests.conversions import test_hl_to_linalg as hl_tests
 
     return hl_tests
 

@@ -19,13 +19,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from irc.frontend import functional as F
-from irc.frontend import graph, init
+from irc.frontend import graph
 from irc.frontend.autograd import no_grad
 from irc.frontend.graph import Tracing
 from irc.frontend.realize import realize_all
 from irc.frontend.tensor import Tensor, tensor
 from irc.ir import hl
+from irc.nn import functional as F
+from irc.nn import init
 
 
 class Parameter(Tensor):

@@ -18,11 +18,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import irc
-from irc.driver.pipeline import Pipeline
-from irc.frontend.functional import pad
+from irc.compiler.pipeline import Pipeline
 from irc.frontend.tensor import cat, where
 from irc.frontend.tracing import trace
-from irc.ir.interpreter import run_hl
+from irc.interpreters.reference import run_hl
+from irc.nn.functional import pad
 
 UNARY = ["exp", "tanh", "sigmoid", "relu", "neg", "abs", "sin"]
 BINARY = ["add", "sub", "mul", "maximum", "minimum"]

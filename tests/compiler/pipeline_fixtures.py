@@ -1,4 +1,4 @@
-"""Passes and fakes for the driver tests, registered only inside the tests (by monkeypatching the registry)."""
+"""Passes and fakes for the compiler and driver tests, registered only inside the tests (by monkeypatching the registry)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,15 @@ import importlib
 from dataclasses import dataclass
 
 import numpy as np
+import pytest
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp, TensorType, UnitAttr, f32
 from xdsl.passes import ModulePass
 from xdsl.rewriter import Rewriter
 
-from irc.driver import pipeline
+from irc.compiler import pipeline, registry
+from irc.compiler.registry import available_passes
 from irc.ir.hl import OPS_BY_NAME
-from irc.lowering import registry
-from irc.lowering.registry import available_passes
 
 HL_TEXT = """\
 func.func @f(%x: tensor<4x3xf32>, %y: tensor<3xf32>) -> tensor<4x3xf32> {
@@ -125,3 +125,17 @@ def real_pipeline_available() -> bool:
         return hasattr(importlib.import_module("irc.targets"), "compile_loops")
     except (ImportError, AttributeError):  # a pass still being written
         return False
+
+
+@pytest.fixture
+def hl_file(tmp_path):
+    """HL_TEXT as `prog.mlir` in a fresh directory."""
+    path = tmp_path / "prog.mlir"
+    path.write_text(HL_TEXT)
+    return path
+
+
+@pytest.fixture
+def identity_hl_opt(monkeypatch):
+    """The hl-opt passes are the identity (tests that replace one of them, or need hl-opt as written)."""
+    register(monkeypatch, {name: "test-identity" for name in pipeline.STAGES[1].passes})

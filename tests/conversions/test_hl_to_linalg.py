@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from xdsl.dialects import func
 
+from irc.conversions.fuse_elementwise import FuseElementwisePass
+from irc.conversions.hl_to_linalg import ConvertHLToLinalgPass, LoweringError, reassociation
+from irc.interpreters.reference import run_hl
 from irc.ir import hl, parse_module, print_module
 from irc.ir.context import make_context
-from irc.ir.interpreter import run_hl
-from irc.lowering.fuse_elementwise import FuseElementwisePass
-from irc.lowering.hl_to_linalg import ConvertHLToLinalgPass, LoweringError, reassociation
 from tests.helpers import mlir_opt_accepts
 
 #: the stage-3 op set of docs/architecture.md
@@ -289,9 +289,9 @@ def test_lowering_is_stage3_and_upstream_valid(name):
 
 def _run_stage():
     try:
-        return importlib.import_module("irc.lowering.interpret").run_stage
+        return importlib.import_module("irc.interpreters.loops").run_stage
     except (ImportError, AttributeError):
-        pytest.skip("the linalg interpreter (irc.lowering.interpret.run_stage) is not available yet")
+        pytest.skip("the linalg interpreter (irc.interpreters.loops.run_stage) is not available yet")
 
 
 @pytest.mark.parametrize("fuse", [False, True], ids=["plain", "fused"])

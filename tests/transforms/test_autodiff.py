@@ -8,15 +8,15 @@ from xdsl.dialects.builtin import ModuleOp
 
 import irc
 import irc.nn.functional as F
+from irc.compiler.registry import parse_pipeline
 from irc.frontend.spec import Spec
 from irc.frontend.tracing import trace
+from irc.interpreters.reference import find_entry, run_hl
 from irc.ir import hl
 from irc.ir.context import parse_module, print_module
-from irc.ir.interpreter import find_entry, run_hl
-from irc.lowering import vjp_rules
-from irc.lowering.autodiff import AutodiffError, build_jvp, build_vjp, float_args
-from irc.lowering.registry import parse_pipeline
 from irc.testing import gradcheck
+from irc.transforms import vjp_rules
+from irc.transforms.autodiff import AutodiffError, build_jvp, build_vjp, float_args
 
 rng = np.random.default_rng(0)
 
@@ -113,7 +113,7 @@ def test_gradcheck_cast():
 
 
 def test_every_differentiable_op_has_both_rules():
-    from irc.lowering.jvp_rules import JVP_RULES
+    from irc.transforms.jvp_rules import JVP_RULES
 
     differentiable = {op.name for op in hl.HL_OPS if op.DIFFERENTIABLE}
     assert differentiable == set(vjp_rules.VJP_RULES) == set(JVP_RULES)

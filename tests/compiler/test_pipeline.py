@@ -7,21 +7,21 @@ import os
 
 import numpy as np
 import pytest
-from driver_test_passes import (
+
+from irc.compiler import files, stages
+from irc.compiler.instruments import IRPrinter, PassTiming
+from irc.compiler.pipeline import Pipeline, run_passes
+from irc.compiler.stages import STAGE_NAMES
+from irc.driver.inputs import load_program, parse_mlir_file
+from irc.errors import FrontendError, InputError, IRCError, PassError
+from irc.ir import parse_module
+from tests.compiler.pipeline_fixtures import (
     all_stage_passes,
     fake_compile,
     hl_oracle,
     real_pipeline_available,
     register,
 )
-
-from irc.driver import files, stages
-from irc.driver.inputs import load_program, parse_mlir_file
-from irc.driver.instruments import IRPrinter, PassTiming
-from irc.driver.pipeline import Pipeline, run_passes
-from irc.driver.stages import STAGE_NAMES
-from irc.errors import FrontendError, InputError, IRCError, PassError
-from irc.ir import parse_module
 
 
 @pytest.fixture
@@ -124,7 +124,7 @@ def test_print_after_change_records_only_changing_passes(monkeypatch, hl_file):
 
 def test_pass_options_and_timing(monkeypatch, hl_file):
     register(monkeypatch)
-    from irc.lowering.registry import parse_pipeline
+    from irc.compiler.registry import parse_pipeline
 
     module = parse_mlir_file(hl_file)
     timing = PassTiming()

@@ -26,10 +26,10 @@ import numpy as np
 from irc.frontend import graph
 from irc.frontend.autograd import enable_grad, no_grad
 from irc.frontend.graph import Tracing
-from irc.frontend.nn import take_pending_state
 from irc.frontend.realize import realize_all
 from irc.frontend.tensor import Tensor, maximum
 from irc.frontend.tracing import guard
+from irc.nn.modules import take_pending_state
 from irc.runtime.devices import move
 
 

@@ -29,8 +29,8 @@ from pathlib import Path
 from xdsl.dialects.builtin import ModuleOp
 
 import irc
-from irc.driver.pipeline import Lowering, Pipeline
-from irc.driver.stages import STAGE_NAMES, STAGES
+from irc.compiler.pipeline import Lowering, Pipeline
+from irc.compiler.stages import STAGE_NAMES, STAGES
 from irc.errors import InputError, IRCError
 from irc.ir import print_module
 from irc.runtime import cache, package

@@ -46,8 +46,8 @@ from xdsl.ir.affine import (
     AffineMap,
 )
 
+from irc.interpreters.reference import find_entry
 from irc.ir.hl import numpy_dtype
-from irc.ir.interpreter import find_entry
 
 Value = np.ndarray | np.generic
 

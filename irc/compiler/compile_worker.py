@@ -1,6 +1,6 @@
 """The process that compiles eager graphs in the background (docs/eager.md).
 
-    python -m irc.driver.compile_worker      # started by irc.frontend.realize, one per process that needs it
+    python -m irc.compiler.compile_worker      # started by irc.frontend.realize, one per process that needs it
 
 It reads one request per line on stdin, `{"module": hl text, "target": target,
 "out": path}`, compiles the module as eager realization does in process, writes
@@ -32,14 +32,14 @@ def main() -> None:
     os.dup2(2, 1)  # whatever the compiler prints goes to stderr, not into the replies
     requests: queue.SimpleQueue = queue.SimpleQueue()
     threading.Thread(target=_read_requests, args=(requests,), daemon=True).start()
-    from irc.frontend.realize import _pipeline_compiler
+    from irc.compiler.cache import compile_cached  # as eager realization does in process
     from irc.ir import parse_module
     from irc.runtime.package import save
 
     while True:
         request = requests.get()
         try:
-            lowering = _pipeline_compiler(parse_module(request["module"], "<eager graph>"), request["target"])
+            lowering = compile_cached(parse_module(request["module"], "<eager graph>"), request["target"])
             save(lowering, request["out"])
             reply = {"ok": True}
         except Exception as e:  # noqa: BLE001 - every failure goes back to the parent, which reports it

@@ -1,7 +1,7 @@
 """The compile cache (docs/cache.md): hits in a fresh process, bad entries rebuilt, concurrent writers,
 LRU eviction under the size bound, and `irc cache info|clear`.
 
-Oracles: numpy for every result; the cache's own counters (`irc.driver.cache.stats`) and whether TVM
+Oracles: numpy for every result; the cache's own counters (`irc.compiler.cache.stats`) and whether TVM
 was imported tell a hit from a compile.
 """
 
@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 
 import irc
-from irc.driver import cache as compile_cache
+from irc.compiler import cache as compile_cache
+from irc.compiler.stages import STAGE_NAMES
 from irc.driver.cli import main
-from irc.driver.stages import STAGE_NAMES
 from irc.frontend.tracing import trace
 from irc.runtime import cache, package
 from tests.helpers import rewrite_zip
@@ -33,7 +33,7 @@ FRESH = """
 import json, sys
 import numpy as np
 import irc
-from irc.driver.cache import stats
+from irc.compiler.cache import stats
 x = (np.arange(12, dtype=np.float32).reshape(3, 4) - 5) / 4
 jitted = irc.jit(lambda x: (x * 2).relu().sum(dim=0))(x).numpy()
 eager = (irc.tensor(x).exp() + 1).numpy()
