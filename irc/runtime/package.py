@@ -25,7 +25,6 @@ import io
 import json
 import os
 import platform
-import re
 import tempfile
 import zipfile
 import zlib
@@ -39,6 +38,7 @@ from irc.errors import InputError, IRCError
 from irc.runtime.entry import entry_name, select_entry
 from irc.runtime.executor import Kernel
 from irc.runtime.files import atomic_file
+from irc.runtime.host import missing_features
 from irc.runtime.imports import import_without_torch
 from irc.runtime.plan import ExecutionPlan, PlanRunner
 from irc.runtime.spec import Spec
@@ -52,7 +52,6 @@ KERNEL_FILES = {"llvm": "kernels.so", "opencl": "kernels.cl", "cuda": "kernels.c
 CUBIN = "kernels.cubin"
 EXTRA = "extra/"  # members a writer adds for itself (the compile cache: extra/cache.json)
 # LLVM feature-name prefixes a CPU of the same architecture may lack (code using them dies with SIGILL)
-VECTOR_FEATURES = ("avx", "amx", "fma", "f16c", "sse4.", "ssse3")
 
 
 class Entry:
@@ -351,25 +350,13 @@ def _llvm_entries(path: Path, manifest: dict, members: dict[str, bytes]) -> dict
     return entries
 
 
-def _normalize(feature: str) -> str:
-    return re.sub(r"[._]", "", feature)
-
-
 def _check_cpu(path: Path, target: dict) -> None:
     """Refuse a library built for another architecture, or with vector features this CPU lacks (SIGILL)."""
     arch = (target.get("triple") or "").split("-")[0]
     machine = platform.machine()
     if arch and machine and arch.replace("amd64", "x86_64") != machine.lower().replace("amd64", "x86_64"):
         raise IRCError(f"{path}: compiled for {arch} (llvm target {target['triple']}), this machine is {machine}")
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), None)
-    except OSError:
-        flags = None
-    if flags is None:
-        return
-    have = {_normalize(flag) for flag in flags}
-    missing = [f for f in target.get("features", []) if f.startswith(VECTOR_FEATURES) and _normalize(f) not in have]
+    missing = missing_features(target.get("features", []))
     if missing:
         raise IRCError(
             f"{path}: compiled for CPU {target.get('mcpu')} with {', '.join(missing)}, which this CPU lacks: "

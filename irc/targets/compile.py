@@ -13,7 +13,8 @@ from xdsl.dialects.builtin import ModuleOp
 
 from irc.runtime.compiled import CompiledModule, SharedLibrary
 from irc.runtime.executor import Kernel
-from irc.runtime.package import VECTOR_FEATURES, load_library
+from irc.runtime.host import VECTOR_FEATURES
+from irc.runtime.package import load_library
 from irc.targets import kinds
 from irc.targets.kinds import Step, Target, untimed
 from irc.targets.llvm import build, cpu_info, llvm_source

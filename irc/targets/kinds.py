@@ -13,8 +13,6 @@ TVM is imported by the methods that need it (`compile`, `tvm_target`, a bare cud
 
 from __future__ import annotations
 
-import functools
-import platform
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -22,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from irc.errors import InputError
 from irc.runtime import package
 from irc.runtime.compiled import CompiledModule, SharedLibrary
+from irc.runtime.host import host_cpu
 from irc.runtime.imports import import_without_torch
 
 if TYPE_CHECKING:
@@ -226,26 +225,3 @@ def for_device(device: str) -> Target:
     if device == "cpu":
         return LLVMTarget("llvm")
     return next(cls for cls in TARGETS.values() if cls.device == device)(device)
-
-
-_CPU_MODEL = ("vendor_id", "cpu family", "model", "model name", "CPU implementer", "CPU part")  # x86, arm
-_CPU_FLAGS = ("flags", "Features")
-
-
-@functools.cache
-def host_cpu() -> dict[str, str]:
-    """What llvm code generated for this host depends on, read without TVM: machine, CPU model and flags."""
-    cpu = {"machine": platform.machine(), "processor": platform.processor()}
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if not line.strip():  # the first processor's block is enough
-                    break
-                name, _, value = (part.strip() for part in line.partition(":"))
-                if name in _CPU_FLAGS:
-                    cpu[name] = " ".join(sorted(value.split()))
-                elif name in _CPU_MODEL:
-                    cpu[name] = value
-    except OSError:
-        pass
-    return cpu

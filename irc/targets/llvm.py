@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import tvm
 from tvm.target import codegen
 
+from irc.runtime.host import cpu_flags, missing_features
+
 
 def _lower_fmod(call: tvm.tirx.Call) -> tvm.tirx.PrimExpr:
     dtype = str(call.ty.dtype)
@@ -30,33 +32,15 @@ tvm.tirx.register_intrin_lowering("tirx.fmod", "llvm", f=_lower_fmod)
 _CHECKED_PREFIXES = ("avx", "amx", "evex")
 
 
-def _normalize(feature: str) -> str:
-    return re.sub(r"[._]", "", feature)
-
-
-def _cpuinfo_flags() -> set[str] | None:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return {_normalize(flag) for flag in line.split(":", 1)[1].split()}
-    except OSError:
-        pass
-    return None
-
-
 @functools.cache
 def host_target() -> dict:
     """The target dict for this machine's CPU, e.g. `{"kind": "llvm", "mcpu": "znver3", "mattr": [...]}`."""
     cpu = codegen.llvm_get_system_cpu()
     target = {"kind": "llvm", "mcpu": cpu}
-    flags = _cpuinfo_flags()
-    if flags is None or cpu == "generic":
+    if cpu_flags() is None or cpu == "generic":
         return target
     features = codegen.llvm_get_cpu_features(tvm.target.Target(target))
-    missing = sorted(
-        f for f in features if f.startswith(_CHECKED_PREFIXES) and f != "evex512" and _normalize(f) not in flags
-    )
+    missing = sorted(f for f in missing_features(features, _CHECKED_PREFIXES) if f != "evex512")
     if "avx512f" in missing and "evex512" in features:
         missing.append("evex512")
     if missing:

@@ -6,8 +6,9 @@ import sys
 import pytest
 
 from irc.errors import InputError
+from irc.runtime.host import host_cpu
 from irc.targets import TARGETS, for_device, target
-from irc.targets.kinds import CUDATarget, GPUTarget, LLVMTarget, OpenCLTarget, RefTarget, host_cpu
+from irc.targets.kinds import CUDATarget, GPUTarget, LLVMTarget, OpenCLTarget, RefTarget
 
 SPELLINGS = [
     ("llvm", LLVMTarget, "cpu", {}),
