@@ -55,3 +55,26 @@ def mlir_opt_accepts(text: str) -> None:
         pytest.skip("upstream mlir-opt (LLVM 22) is not installed")
     proc = subprocess.run([MLIR_OPT], input=text, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr + "\n" + text
+
+
+def random_inputs(fn_or_module, seed: int = 0, draw=None) -> list[np.ndarray]:
+    """Random arrays for the arguments of an hl function (or a module's first function), from `seed`.
+
+    irc's one rule (`irc.runtime.dtypes.random_array`), unless `draw(rng, shape, dtype)` returns an
+    array for that argument (e.g. positive floats for log and sqrt).
+    """
+    from xdsl.dialects import func
+
+    from irc.ir import hl
+    from irc.runtime.dtypes import random_array
+
+    fn = fn_or_module
+    if not isinstance(fn, func.FuncOp):
+        fn = next(op for op in fn_or_module.ops if isinstance(op, func.FuncOp))
+    rng = np.random.default_rng(seed)
+    out = []
+    for arg in fn.body.block.args:
+        shape, dt = hl.shape_of(arg.type), hl.numpy_dtype(arg.type.element_type)
+        drawn = draw(rng, shape, dt) if draw else None
+        out.append(random_array(shape, dt, rng) if drawn is None else np.asarray(drawn).astype(dt))
+    return out

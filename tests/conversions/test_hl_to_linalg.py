@@ -16,6 +16,7 @@ from irc.conversions.hl_to_linalg import ConvertHLToLinalgPass, LoweringError, r
 from irc.interpreters.reference import run_hl
 from irc.ir import hl, parse_module, print_module
 from irc.ir.context import make_context
+from tests import helpers
 from tests.helpers import mlir_opt_accepts
 
 #: the stage-3 op set of docs/architecture.md
@@ -251,18 +252,14 @@ def functions(text: str) -> list[func.FuncOp]:
 
 
 def random_inputs(fn: func.FuncOp, seed: int = 0) -> list[np.ndarray]:
-    """Inputs for `fn`: floats in [0.1, 2) (valid for log/sqrt/pow), small ints, random bools."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for arg in fn.body.block.args:
-        shape, dt = hl.shape_of(arg.type), hl.numpy_dtype(arg.type.element_type)
-        if dt == np.bool_:
-            out.append(rng.random(shape) < 0.5)
-        elif np.issubdtype(dt, np.integer):
-            out.append(rng.integers(-5, 6, shape).astype(dt))
-        else:
-            out.append((rng.random(shape) * 1.9 + 0.1).astype(dt))
-    return out
+    """Inputs for `fn`: floats in [0.1, 2) (valid for log/sqrt/pow), ints in [-5, 6), random bools."""
+    return helpers.random_inputs(fn, seed, draw=_draw)
+
+
+def _draw(rng, shape, dtype):
+    if dtype.kind == "f":
+        return rng.random(shape) * 1.9 + 0.1
+    return rng.integers(-5, 6, shape) if dtype.kind == "i" else None
 
 
 def test_every_hl_op_has_a_case():

@@ -5,28 +5,21 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from xdsl.dialects import func
 
 from irc.interpreters.reference import run_hl
-from irc.ir import hl, parse_module, print_module
+from irc.ir import parse_module, print_module
 from irc.ir.context import make_context
 from irc.transforms.canonicalize import HLCanonicalizePass, HLCSEPass, HLDCEPass
 from irc.transforms.decompose import HLDecomposePass
-
-
-def random_inputs(module, scale: float = 1.0, seed: int = 0) -> list[np.ndarray]:
-    rng = np.random.default_rng(seed)
-    fn = next(op for op in module.ops if isinstance(op, func.FuncOp))
-    return [
-        (rng.standard_normal(hl.shape_of(a.type)) * scale).astype(hl.numpy_dtype(a.type.element_type))
-        for a in fn.body.block.args
-    ]
+from tests.helpers import random_inputs
 
 
 def check_pass(pass_, text: str, scale: float = 1.0):
     """Run the pass; the hl reference must give the same results before and after. Returns the new module."""
     before = parse_module(text)
-    inputs = random_inputs(before, scale)
+    inputs = random_inputs(
+        before, draw=lambda rng, shape, dt: rng.standard_normal(shape) * scale if dt.kind == "f" else None
+    )
     expected = run_hl(before, inputs)
     after = parse_module(text)
     pass_.apply(make_context(), after)
