@@ -14,6 +14,7 @@ import numpy as np
 
 from irc.errors import InputError, IRCError
 from irc.runtime.plan import KernelLaunch, Scalar
+from irc.runtime.pool import MemoryPool, View
 
 _HOW_TO_GET = "pip install irc[cuda] (cuda-python) on a machine with an NVIDIA GPU and driver"
 
@@ -79,6 +80,14 @@ def compute_capability() -> str:
     return f"sm_{major}{minor}"
 
 
+@functools.cache
+def memory_pool() -> MemoryPool:
+    """The caching allocator of device 0's primary context (irc.runtime.pool), shared by every module."""
+    driver = _driver()
+    primary_context()
+    return MemoryPool(lambda nbytes: check(driver.cuMemAlloc(nbytes)), lambda pointer: driver.cuMemFree(pointer))
+
+
 _SCALAR_CTYPES = {
     "int32": ctypes.c_int32,
     "int64": ctypes.c_int64,
@@ -104,17 +113,17 @@ class CUDADevice:
         self._functions = {}
 
     def alloc(self, nbytes: int):
-        return _Allocation(self.driver, check(self.driver.cuMemAlloc(nbytes)))
+        return memory_pool().alloc(nbytes)
 
     def view(self, base, byte_offset: int, nbytes: int):
-        return _View(int(base.pointer) + byte_offset, base)
+        return View(int(base.handle) + byte_offset, base)
 
     def upload(self, buffer, array: np.ndarray) -> None:
         array = np.asarray(array, order="C")
-        check(self.driver.cuMemcpyHtoD(buffer.pointer, array.ctypes.data, array.nbytes))
+        check(self.driver.cuMemcpyHtoD(buffer.handle, array.ctypes.data, array.nbytes))
 
     def download(self, buffer, array: np.ndarray) -> None:
-        check(self.driver.cuMemcpyDtoH(array.ctypes.data, buffer.pointer, array.nbytes))
+        check(self.driver.cuMemcpyDtoH(array.ctypes.data, buffer.handle, array.nbytes))
 
     def launch(self, launch: KernelLaunch, args: list) -> None:
         function = self._functions.get(launch.name)
@@ -123,7 +132,7 @@ class CUDADevice:
                 self.driver.cuModuleGetFunction(self.module, launch.name.encode())
             )
         values = tuple(
-            _SCALAR_CTYPES[a.dtype](a.value) if isinstance(a, Scalar) else ctypes.c_void_p(int(a.pointer)) for a in args
+            _SCALAR_CTYPES[a.dtype](a.value) if isinstance(a, Scalar) else ctypes.c_void_p(int(a.handle)) for a in args
         )
         params = (ctypes.c_void_p * len(values))(*(ctypes.addressof(v) for v in values))
         # Launches are asynchronous on the default stream; the synchronous copy-out orders after them.
@@ -132,20 +141,3 @@ class CUDADevice:
                 function, *launch.grid, *launch.block, launch.shared_bytes, 0, ctypes.addressof(params), 0
             )
         )
-
-
-class _Allocation:
-    """Device memory freed with its last reference."""
-
-    def __init__(self, driver, pointer):
-        self.driver = driver
-        self.pointer = pointer
-
-    def __del__(self):
-        self.driver.cuMemFree(self.pointer)
-
-
-class _View:
-    def __init__(self, pointer: int, base: _Allocation):
-        self.pointer = pointer
-        self.base = base  # keeps the allocation alive

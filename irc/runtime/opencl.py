@@ -12,6 +12,7 @@ import numpy as np
 
 from irc.errors import IRCError
 from irc.runtime.plan import KernelLaunch, Scalar
+from irc.runtime.pool import MemoryPool, View
 
 _HOW_TO_GET = (
     "install an OpenCL platform (Debian/Ubuntu: apt-get install pocl-opencl-icd) and pyopencl (pip install irc[opencl])"
@@ -65,22 +66,22 @@ class OpenCLDevice:
         self._kernels = {}
 
     def alloc(self, nbytes: int):
-        return self.cl.Buffer(self.context, self.cl.mem_flags.READ_WRITE, nbytes)
+        return memory_pool(self.context).alloc(nbytes)
 
     def view(self, base, byte_offset: int, nbytes: int):
-        return base.get_sub_region(byte_offset, nbytes)
+        return View(base.handle.get_sub_region(byte_offset, nbytes), base)
 
     def upload(self, buffer, array: np.ndarray) -> None:
-        self.cl.enqueue_copy(self.queue, buffer, np.asarray(array, order="C"))
+        self.cl.enqueue_copy(self.queue, buffer.handle, np.asarray(array, order="C"))
 
     def download(self, buffer, array: np.ndarray) -> None:
-        self.cl.enqueue_copy(self.queue, array, buffer)
+        self.cl.enqueue_copy(self.queue, array, buffer.handle)
 
     def launch(self, launch: KernelLaunch, args: list) -> None:
         kernel = self._kernels.get(launch.name)
         if kernel is None:
             kernel = self._kernels[launch.name] = self.cl.Kernel(self.program, launch.name)
-        values = [np.array(a.value, dtype=a.dtype) if isinstance(a, Scalar) else a for a in args]
+        values = [np.array(a.value, dtype=a.dtype) if isinstance(a, Scalar) else a.handle for a in args]
         global_size = tuple(g * b for g, b in zip(launch.grid, launch.block))
         kernel(self.queue, global_size, launch.block, *values)
 
@@ -88,3 +89,12 @@ class OpenCLDevice:
 @functools.cache
 def _queue(context):
     return _pyopencl().CommandQueue(context)
+
+
+@functools.cache
+def memory_pool(context) -> MemoryPool:
+    """The caching allocator of one OpenCL context (irc.runtime.pool), shared by its programs."""
+    cl = _pyopencl()
+    return MemoryPool(
+        lambda nbytes: cl.Buffer(context, cl.mem_flags.READ_WRITE, nbytes), lambda buffer: buffer.release()
+    )
