@@ -11,6 +11,7 @@ import numpy as np
 from irc.compiler.cache import compile_cached
 from irc.errors import FrontendError
 from irc.frontend.graph import data_node
+from irc.frontend.pytree import flatten, unflatten
 from irc.frontend.spec import Spec
 from irc.frontend.tensor import Tensor, as_array, keys_unchanged
 from irc.frontend.tracing import TracedProgram, trace_program
@@ -45,41 +46,36 @@ class JitFunction:
         self._cache: dict[tuple, list[tuple]] = {}
         functools.update_wrapper(self, fn)
 
-    def _split(self, args) -> tuple[list[np.ndarray], dict]:
-        """Tensor-like args are inputs; Python scalars/None/strings are static (part of the signature)."""
-        arrays, static = [], {}
-        for i, a in enumerate(args):
-            if isinstance(a, (bool, int, float, str, type(None))):
-                static[i] = a
-            else:
-                arrays.append(_as_array(a))
-        return arrays, static
+    def _split(self, args, kwargs) -> tuple[list[np.ndarray], tuple]:
+        """Tensors and arrays, also inside (nested) tuples, lists and dicts of the arguments, are the inputs;
+        everything else (Python scalars, strings, None, the nesting) is static: part of the signature."""
+        leaves, tree = flatten((args, kwargs), _is_input, getattr(self.fn, "__name__", "function") + "'s arguments")
+        return [_as_array(a) for a in leaves], tree
 
-    def _compiled(self, args) -> tuple[TracedProgram, object, list[np.ndarray]]:
-        arrays, static = self._split(args)
-        key = (tuple((a.shape, a.dtype.str) for a in arrays), tuple(sorted(static.items())))
+    def _compiled(self, args, kwargs) -> tuple[TracedProgram, object, list[np.ndarray]]:
+        arrays, tree = self._split(args, kwargs)
+        key = (tuple((a.shape, a.dtype.str) for a in arrays), tree)
         entries = self._cache.setdefault(key, [])
         entry = next((e for e in entries if e[0].holds()), None)
         if entry is None:
+            simple = tree == (("tuple", (("leaf",),) * len(args)), ("dict", (), ()))  # f(x, y, ...) of tensors
 
             def with_static(*tensors):
-                full = list(tensors)
-                for i, v in sorted(static.items()):
-                    full.insert(i, v)
-                return self.fn(*full)
+                call_args, call_kwargs = unflatten(tree, list(tensors))
+                return self.fn(*call_args, **call_kwargs)
 
             with_static.__name__ = getattr(self.fn, "__name__", "main")
-            if not static:
-                with_static.__signature__ = inspect.signature(self.fn)
+            if simple:
+                with_static.__signature__ = inspect.signature(self.fn)  # the hl arguments take the parameter names
             with keys_unchanged():  # the calls draw the keys, not the trace
                 program = trace_program(with_static, [Spec.of(a) for a in arrays], capture_state=True)
             entry = (program, compile_cached(program.module, self.target))
             entries.append(entry)
         return entry[0], entry[1], arrays
 
-    def lower(self, *args):
+    def lower(self, *args, **kwargs):
         """The `Lowering` for these inputs: `.stages` (stage -> IR text) and `.dump(dir)`."""
-        return self._compiled(args)[1]
+        return self._compiled(args, kwargs)[1]
 
     @functools.cached_property
     def _target(self) -> kinds.Target:
@@ -91,8 +87,8 @@ class JitFunction:
         """Where the compiled code runs and its results live: "cpu", "cuda" or "opencl"."""
         return self._target.device
 
-    def __call__(self, *args):
-        program, lowering, arrays = self._compiled(args)
+    def __call__(self, *args, **kwargs):
+        program, lowering, arrays = self._compiled(args, kwargs)
         for implicit in program.implicit_inputs:
             arrays.append(implicit[1]() if implicit[0] == "feed" else _state_value(implicit[1]))
         target = self._target
@@ -106,13 +102,16 @@ class JitFunction:
             own = [o.copy() for o in own]
         results = tuple(Tensor(data_node(o), device) for o in own)
         _write_back(program.updates, outputs[program.num_outputs :])
-        if program.num_outputs == 0:
-            return None
-        return results[0] if program.single else results
+        return unflatten(program.output_tree, list(results))
 
     @property
     def cache_size(self) -> int:
         return sum(map(len, self._cache.values()))
+
+
+def _is_input(value) -> bool:
+    """An argument leaf that is a runtime input of the compiled program (not a static value)."""
+    return isinstance(value, (Tensor, np.ndarray, np.generic))
 
 
 def _state_value(tensor: Tensor):

@@ -30,6 +30,7 @@ from xdsl.dialects.builtin import ModuleOp
 from irc.errors import FrontendError
 from irc.frontend import graph
 from irc.frontend.graph import Node, Placeholder, Tracing, build_module, topological_order
+from irc.frontend.pytree import Tree, flatten
 from irc.frontend.spec import Spec
 from irc.frontend.tensor import Tensor
 
@@ -58,6 +59,8 @@ class TracedProgram:
     updates: list[tuple] = field(default_factory=list)
     #: (check, value): the program is valid while every check() == value (see `guard`)
     guards: list[tuple[Callable[[], Hashable], Hashable]] = field(default_factory=list)
+    #: the structure of what the function returned (irc.frontend.pytree): its tensors are the outputs
+    output_tree: Tree = ("static", None, type(None))
 
     def holds(self) -> bool:
         """Whether every guard of the trace still holds."""
@@ -129,7 +132,11 @@ def trace_program(
     fn_name = name or getattr(fn, "__name__", "main")
     with tracing_scope() as scope:
         result = fn(*(Tensor(p) for p in placeholders))
-    outputs, single = flatten_outputs(result, fn_name)
+    try:
+        outputs, output_tree = flatten(result, lambda v: isinstance(v, Tensor), f"what {fn_name} returned")
+    except TypeError as e:
+        raise FrontendError(f"{e}: a traced function returns tensors in (nested) tuples, lists and dicts") from None
+    single = output_tree == ("leaf",)
     out_nodes = [t._node for t in outputs]
     updates: list[tuple] = []
     for tensor, node, grad in scope.mutated.values() if capture_state else ():
@@ -168,7 +175,7 @@ def trace_program(
     module, _ = build_module(
         out_nodes, _symbol(fn_name), args=[*placeholders, *implicit_nodes], constants=True, arg_names=names, stop=stop
     )
-    return TracedProgram(module, single, len(outputs), implicit_inputs, updates, scope.guards)
+    return TracedProgram(module, single, len(outputs), implicit_inputs, updates, scope.guards, output_tree)
 
 
 def _param_names(fn: Callable) -> list[str]:
