@@ -19,6 +19,7 @@ import irc
 import irc.nn as nn
 import irc.optim as optim
 from irc.frontend import realize
+from irc.runtime.blas import blas_threads
 from tests.e2e.test_random_graphs import build, programs
 from tests.helpers import TOLERANCES
 
@@ -168,10 +169,32 @@ def test_set_eager_mode_call_and_context():
 def test_interpreter_outputs_are_arrays_of_their_own():
     x = irc.tensor(np.arange(6, dtype=np.float32))
     y, z = x.reshape(2, 3), x.reshape(2, 3).transpose(0, 1).transpose(0, 1)
-    realize.realize_all([y._node, z._node])
-    for t in (y, z):
+    w = x.reshape(2, 3).transpose(0, 1)  # the reference's transpose is a view of its operand
+    realize.realize_all([y._node, z._node, w._node])
+    for t in (y, z, w):
         assert not np.shares_memory(t.numpy(), x.numpy()) and t.numpy().flags.writeable
+        assert t.numpy().flags.c_contiguous
     assert not np.shares_memory(y.numpy(), z.numpy())
+    np.testing.assert_array_equal(w.numpy(), np.arange(6, dtype=np.float32).reshape(2, 3).T)
+
+
+def test_the_interpreter_leaves_a_background_compile_a_core(monkeypatch):
+    """While a background compile is queued or running, interpreted programs run numpy's BLAS on one
+    thread fewer than there are cores (at least one); otherwise as numpy would."""
+    limits = []
+
+    def recording(count):
+        limits.append(count)
+        return blas_threads(count)
+
+    monkeypatch.setattr(realize, "blas_threads", recording)
+    a, b = np.ones((4, 5), np.float32), np.ones((5, 3), np.float32)
+    with irc.set_eager_mode("interpret"):
+        (irc.tensor(a) @ irc.tensor(b)).numpy()
+        assert limits == []
+        monkeypatch.setattr(realize, "_compiling", {object()})
+        np.testing.assert_array_equal((irc.tensor(a) @ irc.tensor(b)).numpy(), a @ b)
+    assert limits == [max(1, realize._cores() - 1)]
 
 
 def test_interpret_mode_on_an_opencl_tensor_stays_on_the_device():
