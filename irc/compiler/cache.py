@@ -49,6 +49,8 @@ _FRONT = tuple(s.name for s in STAGES if s.is_mlir)  # hl .. loops
 stats: Counter[str] = Counter()
 
 _compiled_programs: dict[tuple[str, str], Lowering] = {}
+#: the disk entries of the programs in `_compiled_programs` that were stored or loaded (same keys)
+_entry_paths: dict[tuple[str, str], Path] = {}
 
 
 def compile_cached(module: ModuleOp, target: str | dict) -> Lowering:
@@ -91,16 +93,30 @@ def _cached(module: ModuleOp, text: str, target: Target, compile: bool = False) 
         lowering = Pipeline(target=target).run(module)
         stats["compiles"] += 1
         _compiled_programs[memory_key] = lowering
-        if entry is not None:
-            _store(lowering, *entry)
+        if entry is not None and _store(lowering, *entry):
+            _entry_paths[memory_key] = entry[0]
     elif lowering is not None:
         _compiled_programs[memory_key] = lowering
+        _entry_paths[memory_key] = entry[0]
     return lowering
+
+
+def compile_to_package(module: ModuleOp, target: str | dict, out: Path) -> Path:
+    """`compile_cached(module, target)`, and a package of the compiled program: its disk cache entry
+    when there is one (not written twice), else one saved at `out`. The eager compile worker's job."""
+    target = kinds.target(target).resolve()
+    text = print_module(module)
+    lowering = _cached(module, text, target, compile=True)
+    path = _entry_paths.get(_memory_key(text, target))
+    if path is not None and cache.read_hit(path):
+        return path
+    return package.save(lowering, out)
 
 
 def clear_memory() -> None:
     """Forget the programs compiled in this process (the disk cache stays)."""
     _compiled_programs.clear()
+    _entry_paths.clear()
 
 
 def _disk_entry(text: str, target: Target) -> tuple[Path, str] | None:
@@ -151,8 +167,9 @@ def _source_digest() -> str:
     return digest.hexdigest()
 
 
-def _store(lowering: Lowering, path: Path, key: str) -> None:
-    """Write `lowering` as the entry at `path`; when that fails (no cubin compiler, a full disk) it stays in memory only."""
+def _store(lowering: Lowering, path: Path, key: str) -> bool:
+    """Write `lowering` as the entry at `path`; False when that fails (no cubin compiler, a full disk):
+    it stays in memory only."""
     compiled = lowering.compiled
     meta = {
         "format": ENTRY_FORMAT,
@@ -162,12 +179,10 @@ def _store(lowering: Lowering, path: Path, key: str) -> None:
         "schedule_notes": getattr(compiled, "schedule_notes", []),
         "schedules": getattr(getattr(compiled, "program", None), "schedules", {}),
     }
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        package.save(lowering, path, extra={ENTRY_META: json.dumps(meta).encode()})
-        cache.evict(keep=path)
-    except (IRCError, OSError):
-        stats["unstored"] += 1
+    if cache.store(path, lambda at: package.save(lowering, at, extra={ENTRY_META: json.dumps(meta).encode()})):
+        return True
+    stats["unstored"] += 1
+    return False
 
 
 def load_entry(path: Path, key: str, module: ModuleOp, target: str | dict | Target) -> Lowering:

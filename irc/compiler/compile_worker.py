@@ -3,9 +3,10 @@
     python -m irc.compiler.compile_worker      # started by irc.frontend.realize, one per process that needs it
 
 It reads one request per line on stdin, `{"module": hl text, "target": target,
-"out": path}`, compiles the module as eager realization does in process, writes
-the result as a package (`irc.runtime.package`) at `out` and answers one line on
-stdout: `{"ok": true}` or `{"error": "Type: message"}`.
+"out": path}`, compiles the module as eager realization does in process (through
+the compile cache) and answers one line on stdout: `{"ok": true, "package": path}`,
+the package (`irc.runtime.package`) of the compiled code (its cache entry, else
+one written at `out`), or `{"error": "Type: message"}`.
 
 Compiling in a process of its own keeps TVM (and its import) out of the user's
 process, does not compete with it for the GIL, and lets the user's process exit
@@ -32,16 +33,14 @@ def main() -> None:
     os.dup2(2, 1)  # whatever the compiler prints goes to stderr, not into the replies
     requests: queue.SimpleQueue = queue.SimpleQueue()
     threading.Thread(target=_read_requests, args=(requests,), daemon=True).start()
-    from irc.compiler.cache import compile_cached  # as eager realization does in process
+    from irc.compiler.cache import compile_to_package
     from irc.ir import parse_module
-    from irc.runtime.package import save
 
     while True:
         request = requests.get()
         try:
-            lowering = compile_cached(parse_module(request["module"], "<eager graph>"), request["target"])
-            save(lowering, request["out"])
-            reply = {"ok": True}
+            module = parse_module(request["module"], "<eager graph>")
+            reply = {"ok": True, "package": str(compile_to_package(module, request["target"], request["out"]))}
         except Exception as e:  # noqa: BLE001 - every failure goes back to the parent, which reports it
             reply = {"error": f"{type(e).__name__}: {e}"}
         replies.write(json.dumps(reply) + "\n")

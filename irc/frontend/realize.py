@@ -33,6 +33,7 @@ from xdsl.dialects.builtin import ModuleOp
 from irc.errors import CompileError, CompileWarning, FrontendError, InputError
 from irc.frontend.graph import Node, Placeholder, build_module, graph_key, user_location
 from irc.interpreters.reference import run_hl
+from irc.runtime.blas import blas_threads
 from irc.runtime.devices import device_of, move, to_host
 from irc.targets import kinds
 
@@ -204,7 +205,12 @@ def _interpret(program: Program, values: list) -> list:
     inputs = [to_host(v) for v in values]
     seen = {id(a) for a in inputs}
     outputs = []
-    for out in run_hl(program.module, inputs):
+    if _compiling:  # leave the compile process a core: numpy's BLAS threads would wait on it and on each other
+        with blas_threads(max(1, _cores() - 1)):
+            results = run_hl(program.module, inputs)
+    else:
+        results = run_hl(program.module, inputs)
+    for out in results:
         if id(out) in seen or not (out.flags.owndata and out.flags.writeable and out.flags.c_contiguous):
             out = out.copy()
         seen.add(id(out))
@@ -228,6 +234,12 @@ _jobs: queue.SimpleQueue = queue.SimpleQueue()
 _worker: threading.Thread | None = None
 #: programs whose background compile failed, reported by the next realize
 _failures: list[Program] = []
+#: the background compiles queued or running (their programs), while the interpreter runs beside them
+_compiling: set[Program] = set()
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _compile_in_background(program: Program) -> None:
@@ -236,6 +248,7 @@ def _compile_in_background(program: Program) -> None:
         program.compiled = _compiler(program.module, eager_target(program.device))
         return
     program.done = threading.Event()
+    _compiling.add(program)
     _jobs.put(program)
     if _worker is None or not _worker.is_alive():
         # a daemon: the interpreter's exit does not wait for a compile (its result would be unused)
@@ -255,6 +268,7 @@ def _compile_jobs() -> None:
             program.error = e
             _failures.append(program)
         finally:
+            _compiling.discard(program)
             program.done.set()
 
 
@@ -264,7 +278,8 @@ def _start_compile_process() -> tuple[subprocess.Popen, IO[bytes]]:
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
     log = tempfile.TemporaryFile()
-    command = [sys.executable, "-m", "irc.compiler.compile_worker"]
+    # -P: the working directory does not go first on sys.path (an irc there would shadow this one)
+    command = [sys.executable, "-P", "-m", "irc.compiler.compile_worker"]
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env, text=True)
     return process, log
 
@@ -291,7 +306,7 @@ def _compile_in(process: subprocess.Popen, log: IO[bytes], program: Program) -> 
         reply = json.loads(reply)
         if "error" in reply:
             raise CompileError(reply["error"])
-        return load(out).entry()
+        return load(reply["package"]).entry()
 
 
 def wait_compiled(timeout: float | None = None) -> bool:
@@ -324,6 +339,7 @@ def _forget_jobs_in_child() -> None:
     (the compile process stays the parent's)."""
     global _jobs, _worker
     _jobs, _worker = queue.SimpleQueue(), None
+    _compiling.clear()
     for program in _cache.values():
         if program.done is not None and not program.done.is_set():
             program.done = None  # compiled again when it runs again

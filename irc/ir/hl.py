@@ -671,7 +671,9 @@ class TransposeOp(HLOp):
         return len(perm) >= 2 and perm == matrix_transpose_perm(len(perm))
 
     def evaluate(self, x):
-        return np.asarray(np.transpose(x, self.attr("perm")), order="C")
+        # a view: numpy's matmul hands a transposed operand to BLAS as such (copying the weights of
+        # `x @ W.T` was a third of an interpreted MLP training step); an output is copied by its caller
+        return np.transpose(x, self.attr("perm"))
 
 
 def matrix_transpose_perm(rank: int) -> tuple[int, ...]:

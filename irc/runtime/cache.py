@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,14 +73,19 @@ def read_hit(path: Path) -> bool:
     return True
 
 
-def store(path: Path, data: bytes) -> bool:
+def store(path: Path, data: bytes | Callable[[Path], object]) -> bool:
     """Write the entry `path` atomically (its folder created if need be), then evict to fit the bound.
 
-    A cache that cannot be written is no error: returns whether the entry was written.
+    `data` is the entry's bytes, or a function that writes it atomically at the path it is given
+    (`irc.runtime.package.save`). A cache that cannot be written is no error: returns whether the
+    entry was written.
     """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_file(path, data)
+        if callable(data):
+            data(path)
+        else:
+            write_file(path, data)
     except (IRCError, OSError):
         return False
     evict(keep=path)

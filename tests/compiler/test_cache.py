@@ -90,6 +90,7 @@ def disk(tmp_path, monkeypatch):
     monkeypatch.setenv("IRC_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("IRC_CACHE_SIZE", raising=False)
     monkeypatch.setattr(compile_cache, "_compiled_programs", {})
+    monkeypatch.setattr(compile_cache, "_entry_paths", {})
     monkeypatch.setattr(compile_cache, "stats", Counter())
     return tmp_path / "cache"
 
@@ -238,6 +239,38 @@ def test_no_disk_cache_when_the_directory_is_empty(disk, monkeypatch):
     np.testing.assert_allclose(lowering(X)[0], _expected(), rtol=1e-6)
     assert compile_cache.stats == {"compiles": 1}
     assert not disk.exists()
+
+
+def test_the_compile_worker_hands_over_the_cache_entry_written_once(disk, tmp_path):
+    """compile_to_package (the eager compile worker's job) names the program's cache entry and writes
+    no second package; a disk hit names its entry too."""
+    out = tmp_path / "out.ircpkg"
+    path = compile_cache.compile_to_package(_module(), "llvm", out)
+    assert [path] == _programs(disk) and not out.exists()
+    np.testing.assert_allclose(package.load(path).entry()(X)[0], _expected(), rtol=1e-6)
+    compile_cache.clear_memory()
+    assert compile_cache.compile_to_package(_module(), "llvm", out) == path and not out.exists()
+    assert compile_cache.stats == {"compiles": 1, "disk_hits": 1}
+
+
+def test_the_compile_worker_writes_a_package_without_a_disk_cache(disk, tmp_path, monkeypatch):
+    monkeypatch.setenv("IRC_CACHE_DIR", "")
+    out = tmp_path / "out.ircpkg"
+    assert compile_cache.compile_to_package(_module(), "llvm", out) == out
+    np.testing.assert_allclose(package.load(out).entry()(X)[0], _expected(), rtol=1e-6)
+    assert not disk.exists()
+
+
+def test_store_writes_bytes_or_through_a_writer(tmp_path, monkeypatch):
+    monkeypatch.setenv("IRC_CACHE_DIR", str(tmp_path))
+    entry = cache.entry_path(cache.CUDA, "0" * 64 + ".cubin")
+    assert cache.store(entry, b"cubin") and entry.read_bytes() == b"cubin"
+    assert cache.store(entry, lambda at: at.write_bytes(b"again")) and entry.read_bytes() == b"again"
+
+    def fails(at):
+        raise OSError("disk full")
+
+    assert not cache.store(cache.entry_path(cache.CUDA, "1" * 64 + ".cubin"), fails)
 
 
 def test_the_key_names_target_program_and_versions():

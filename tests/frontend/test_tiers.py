@@ -2,6 +2,7 @@
 switch-over between them give the same values and gradients; IRC_EAGER and irc.set_eager_mode
 pick the tier; the interpreter tier never imports TVM; a failed background compile is reported."""
 
+import contextlib
 import os
 import queue
 import subprocess
@@ -19,6 +20,7 @@ import irc
 import irc.nn as nn
 import irc.optim as optim
 from irc.frontend import realize
+from irc.runtime.blas import blas_threads
 from tests.e2e.test_random_graphs import build, programs
 from tests.helpers import TOLERANCES
 
@@ -46,11 +48,27 @@ def assert_same(got, want):
             np.testing.assert_allclose(g, w, rtol=50 * tol["rtol"], atol=50 * tol["atol"])
 
 
+@contextlib.contextmanager
+def _empty_compile_cache(directory):
+    """A disk cache of its own and an empty in-process cache: examples with the same program after hl-opt
+    (all zero-size ones fold to `hl.full`) would otherwise run compiled from their first call. The
+    directory outlives the example: the compile worker may still hand out entries it wrote there."""
+    from irc.compiler import cache
+
+    old = os.environ["IRC_CACHE_DIR"]
+    os.environ["IRC_CACHE_DIR"] = str(directory)
+    cache.clear_memory()
+    try:
+        yield
+    finally:
+        os.environ["IRC_CACHE_DIR"] = old
+
+
 @settings(
     max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 )
 @given(programs(), st.integers(0, 2**16))
-def test_random_programs_and_gradients_agree_across_the_switch_over(program, seed):
+def test_random_programs_and_gradients_agree_across_the_switch_over(tmp_path_factory, program, seed):
     """auto: run 1 interprets, run 2 interprets and starts the background compile, run 3 is compiled."""
     shapes, *dtype, steps = program  # (shapes, dtype, steps), or (shapes, steps) with float32 only
     dtype = dtype[0] if dtype else np.float32
@@ -59,7 +77,7 @@ def test_random_programs_and_gradients_agree_across_the_switch_over(program, see
     arrays = [rng.standard_normal(s).astype(dtype) for s in [(m, n), (m, n), (n, k)]]
     fn = build(shapes, steps)
     realize._cache.clear()  # (one cache for all examples: two of them may have the same structure)
-    with irc.set_eager_mode("auto"):
+    with _empty_compile_cache(tmp_path_factory.mktemp("cache")), irc.set_eager_mode("auto"):
         interpreted = run_program(fn, arrays)
         (program,) = realize._cache.values()
         assert program.done is None
@@ -168,10 +186,32 @@ def test_set_eager_mode_call_and_context():
 def test_interpreter_outputs_are_arrays_of_their_own():
     x = irc.tensor(np.arange(6, dtype=np.float32))
     y, z = x.reshape(2, 3), x.reshape(2, 3).transpose(0, 1).transpose(0, 1)
-    realize.realize_all([y._node, z._node])
-    for t in (y, z):
+    w = x.reshape(2, 3).transpose(0, 1)  # the reference's transpose is a view of its operand
+    realize.realize_all([y._node, z._node, w._node])
+    for t in (y, z, w):
         assert not np.shares_memory(t.numpy(), x.numpy()) and t.numpy().flags.writeable
+        assert t.numpy().flags.c_contiguous
     assert not np.shares_memory(y.numpy(), z.numpy())
+    np.testing.assert_array_equal(w.numpy(), np.arange(6, dtype=np.float32).reshape(2, 3).T)
+
+
+def test_the_interpreter_leaves_a_background_compile_a_core(monkeypatch):
+    """While a background compile is queued or running, interpreted programs run numpy's BLAS on one
+    thread fewer than there are cores (at least one); otherwise as numpy would."""
+    limits = []
+
+    def recording(count):
+        limits.append(count)
+        return blas_threads(count)
+
+    monkeypatch.setattr(realize, "blas_threads", recording)
+    a, b = np.ones((4, 5), np.float32), np.ones((5, 3), np.float32)
+    with irc.set_eager_mode("interpret"):
+        (irc.tensor(a) @ irc.tensor(b)).numpy()
+        assert limits == []
+        monkeypatch.setattr(realize, "_compiling", {object()})
+        np.testing.assert_array_equal((irc.tensor(a) @ irc.tensor(b)).numpy(), a @ b)
+    assert limits == [max(1, realize._cores() - 1)]
 
 
 def test_interpret_mode_on_an_opencl_tensor_stays_on_the_device():
