@@ -76,3 +76,123 @@ def test_jit_on_the_device_returns_device_tensors(device, rng):
     out = f(irc.tensor(a, device=device), b)
     assert out.device == device and isinstance(out._value(), DeviceArray)
     np.testing.assert_allclose(out.numpy(), (a @ b).sum(1), rtol=1e-5, atol=1e-5)
+
+
+def _models(device, rng):
+    """An irc model on `device` and a torch (CPU) copy of it."""
+    torch = pytest.importorskip("torch")
+    irc.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 3)).to(device)
+    oracle = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.ReLU(), torch.nn.Linear(6, 3))
+    with torch.no_grad():
+        for mine, theirs in zip(model.parameters(), oracle.parameters()):
+            theirs.copy_(torch.from_numpy(mine.numpy()))
+    return model, oracle
+
+
+def test_jit_of_a_model_on_the_device(device, rng):
+    """A model moved to the device, called inside irc.jit: the trace's inputs are on the device too."""
+    import torch
+
+    model, oracle = _models(device, rng)
+    x = rng.standard_normal((5, 4)).astype(np.float32)
+    f = irc.jit(lambda x: model(x), target=eager_target(device))
+    for _ in range(2):
+        out = f(irc.tensor(x, device=device))
+        assert out.device == device and isinstance(out._value(), DeviceArray)
+        np.testing.assert_allclose(out.numpy(), oracle(torch.from_numpy(x)).detach().numpy(), rtol=1e-5, atol=1e-6)
+    assert f.cache_size == 1
+
+
+class _Transfers:
+    """The shapes of the arrays the device uploads and downloads."""
+
+    def __init__(self, monkeypatch, device_kind: str):
+        from irc.runtime.devices import data_device
+
+        self.uploads, self.downloads = [], []
+        cls = type(data_device(device_kind))
+        upload, download = cls.upload, cls.download
+
+        def counted_upload(device, buffer, array):
+            self.uploads.append(np.shape(array))
+            return upload(device, buffer, array)
+
+        def counted_download(device, buffer, array):
+            self.downloads.append(np.shape(array))
+            return download(device, buffer, array)
+
+        monkeypatch.setattr(cls, "upload", counted_upload)
+        monkeypatch.setattr(cls, "download", counted_download)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_jitted_training_steps_keep_the_model_on_the_device(device, rng, optimizer, monkeypatch):
+    """A whole training step (forward, backward, optimizer step) in irc.jit on a model moved to the device:
+    losses and parameters after each step equal torch's on the CPU, and parameters, gradients and optimizer
+    state stay on the device: a step after the first uploads only the rank-0 hyper-parameters and downloads
+    nothing."""
+    import torch
+
+    model, oracle = _models(device, rng)
+    if optimizer == "sgd":
+        opt, ref = optim.SGD(model.parameters(), lr=0.1, momentum=0.9), torch.optim.SGD(oracle.parameters(), 0.1, 0.9)
+    else:
+        opt, ref = optim.Adam(model.parameters(), lr=0.01), torch.optim.Adam(oracle.parameters(), lr=0.01)
+    x = rng.standard_normal((8, 4)).astype(np.float32)
+    t = rng.integers(0, 3, 8)
+    xs, ts = irc.tensor(x, device=device), irc.tensor(t, device=device)
+
+    @irc.jit(target=eager_target(device))
+    def step(x, t):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), t)
+        loss.backward()
+        opt.step()
+        return loss
+
+    transfers = _Transfers(monkeypatch, device)
+    for i in range(4):
+        transfers.uploads.clear(), transfers.downloads.clear()
+        loss = step(xs, ts)
+        if i > 0:
+            assert transfers.downloads == [] and set(transfers.uploads) == {()}, (transfers.uploads, transfers.downloads)
+        ref.zero_grad()
+        expected = torch.nn.functional.cross_entropy(oracle(torch.from_numpy(x)), torch.from_numpy(t))
+        expected.backward()
+        ref.step()
+        assert loss.device == device
+        np.testing.assert_allclose(loss.item(), expected.item(), rtol=1e-5)
+        state = [v for s in opt.state.values() for v in s.values() if isinstance(v, irc.Tensor)]
+        for tensor in [*model.parameters(), *(p.grad for p in model.parameters()), *state]:
+            assert tensor.device == device and isinstance(tensor._value(), DeviceArray)
+        for mine, theirs in zip(model.parameters(), oracle.parameters()):
+            np.testing.assert_allclose(mine.numpy(), theirs.detach().numpy(), rtol=1e-5, atol=1e-6)
+    assert step.cache_size == 1
+
+
+def test_jit_on_the_device_of_a_cpu_model(device, rng):
+    """A model left on the CPU still trains in a step jitted for the device: its state is copied there
+    and back on every call, and stays on the CPU."""
+    import torch
+
+    model, oracle = _models("cpu", rng)
+    opt, ref = optim.SGD(model.parameters(), lr=0.1), torch.optim.SGD(oracle.parameters(), lr=0.1)
+    x = rng.standard_normal((8, 4)).astype(np.float32)
+
+    @irc.jit(target=eager_target(device))
+    def step(x):
+        opt.zero_grad()
+        loss = (model(x) ** 2).mean()
+        loss.backward()
+        opt.step()
+        return loss
+
+    for _ in range(2):
+        step(x)
+        ref.zero_grad()
+        (oracle(torch.from_numpy(x)) ** 2).mean().backward()
+        ref.step()
+    for mine, theirs in zip(model.parameters(), oracle.parameters()):
+        assert mine.device == "cpu"
+        np.testing.assert_allclose(mine.numpy(), theirs.detach().numpy(), rtol=1e-5, atol=1e-6)
