@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -427,27 +428,32 @@ def compile_gpu(module: ModuleOp, target: tvm.target.Target) -> GPUProgram:
 _CUDA_MODULE_FACTORY = "ffi.Module.create.cuda"
 
 
+_registry_lock = threading.Lock()
+
+
 @contextlib.contextmanager
 def _without_global_func(name: str) -> Iterator[None]:
-    """TVM's global function `name` unregistered inside the block (put back after it)."""
-    func = tvm_ffi.get_global_func(name, allow_missing=True)
-    if func is None:
-        yield
-        return
-    tvm_ffi.remove_global_func(name)
-    try:
-        yield
-    finally:
-        tvm_ffi.register_global_func(name, func, override=True)
+    """TVM's global function `name` unregistered inside the block (put back after it); one block at a time."""
+    with _registry_lock:
+        func = tvm_ffi.get_global_func(name, allow_missing=True)
+        if func is None:
+            yield
+            return
+        tvm_ffi.remove_global_func(name)
+        try:
+            yield
+        finally:
+            tvm_ffi.register_global_func(name, func, override=True)
 
 
 def device_source(device: tvm.IRModule, target: tvm.target.Target) -> str:
     """The CUDA C / OpenCL C of the lowered device module: TVM's codegen, source only.
 
     Where a CUDA driver is loaded, TVM's CUDA runtime registers a module factory that compiles the
-    source at once through the `tvm_callback_cuda_compile` hook (NVRTC by default): a second compile
-    beside irc's own (`irc.targets.cuda.cubin`, cached), which also failed where irc's succeeds. Without
-    the factory, TVM's codegen keeps the source in a source-only module, as on a machine without a driver.
+    source at once through the `tvm_callback_cuda_compile` hook (NVRTC by default): a second, uncached
+    compile beside irc's own (`irc.targets.cuda.cubin`), which failed on dlight's matmuls (see
+    `irc.targets.cuda.fix_vector_alignment`). Without the factory, TVM's codegen keeps the source in a
+    source-only module, as on a machine without a driver.
     """
     hide = _without_global_func(_CUDA_MODULE_FACTORY) if target.kind.name == "cuda" else contextlib.nullcontext()
     with hide:
