@@ -5,7 +5,8 @@
 For each example: compile time per target, then the median time of one call
 (numpy in, numpy out: upload, kernels, download) and of one device-resident
 call (`run_device`, inputs already on the device). CUDA rows are skipped
-without a GPU. Every target's output is checked against the hl reference first.
+without a GPU, OpenCL rows without pyopencl or an OpenCL platform (each says
+why). Every target's output is checked against the hl reference first.
 """
 
 from __future__ import annotations
@@ -35,14 +36,27 @@ def median_seconds(fn, repeats: int) -> float:
     return float(np.median(times))
 
 
-def targets() -> list[tuple[str, str | dict]]:
-    found = [("llvm", "llvm"), ("opencl", "opencl")]
-    try:
-        from irc.runtime.cuda import compute_capability
+def _opencl() -> str:
+    from irc.runtime.opencl import default_context
 
-        found.append(("cuda", {"kind": "cuda", "arch": compute_capability()}))
-    except IRCError as e:
-        print(f"cuda: skipped ({e})")
+    default_context()  # pyopencl and an OpenCL device, else an IRCError that says what is missing
+    return "opencl"
+
+
+def _cuda() -> dict:
+    from irc.runtime.cuda import compute_capability
+
+    return {"kind": "cuda", "arch": compute_capability()}
+
+
+def targets() -> list[tuple[str, str | dict]]:
+    """(label, target) of llvm and of each GPU target this machine can run; the others are skipped with the reason."""
+    found = [("llvm", "llvm")]
+    for label, probe in (("opencl", _opencl), ("cuda", _cuda)):
+        try:
+            found.append((label, probe()))
+        except IRCError as e:
+            print(f"{label}: skipped ({e})")
     return found
 
 
@@ -63,10 +77,10 @@ def bench_target(name: str, label: str, target, repeats: int) -> str:
     return f"{line}   max |err| {error:.1e}"
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=20)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     found = targets()
     for name in ("mlp", "convnet"):
         for label, target in found:

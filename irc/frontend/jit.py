@@ -68,7 +68,8 @@ class JitFunction:
             if simple:
                 with_static.__signature__ = inspect.signature(self.fn)  # the hl arguments take the parameter names
             with keys_unchanged():  # the calls draw the keys, not the trace
-                program = trace_program(with_static, [Spec.of(a) for a in arrays], capture_state=True)
+                specs = [Spec.of(a) for a in arrays]
+                program = trace_program(with_static, specs, capture_state=True, device=self.device)
             entry = (program, compile_cached(program.module, self.target))
             entries.append(entry)
         return entry[0], entry[1], arrays

@@ -842,7 +842,13 @@ def _check_device(device: str) -> str:
 
 
 def _same_device(first: Tensor, *others: Tensor) -> Tensor:
-    """`others[-1]` (or `first`), after checking that all the tensors are on one device."""
+    """`others[-1]` (or `first`), after checking that all the tensors are on one device.
+
+    Not inside `irc.jit`: the traced program runs on its target's device as a whole, and every
+    tensor it reads is there at each call (docs/gpu.md: "irc.jit and devices").
+    """
+    if graph.Tracing.depth > 0:
+        return others[-1] if others else first
     for t in others:
         if t.device != first.device:
             raise FrontendError(
@@ -864,7 +870,10 @@ def tensor(data, dtype=None, device: str = "cpu", requires_grad: bool = False) -
         TypeError: irc.tensor: dtype float16 is not supported (supported: float32, float64, int32, int64, bool)
     """
     array = as_array(data, dtype, "irc.tensor", copy=True)
-    return Tensor(graph.data_node(move(array, _check_device(device))), device).requires_grad_(requires_grad)
+    _check_device(device)
+    if graph.Tracing.depth == 0:  # inside irc.jit it is a constant of the program: no device needed to trace
+        array = move(array, device)
+    return Tensor(graph.data_node(array), device).requires_grad_(requires_grad)
 
 
 def as_array(data, dtype=None, where: str = "irc.tensor", copy: bool = False) -> np.ndarray:

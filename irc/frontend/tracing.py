@@ -125,13 +125,13 @@ def trace(fn: Callable, specs: Sequence[Spec], name: str | None = None) -> Modul
 
 
 def trace_program(
-    fn: Callable, specs: Sequence[Spec], name: str | None = None, capture_state: bool = False
+    fn: Callable, specs: Sequence[Spec], name: str | None = None, capture_state: bool = False, device: str = "cpu"
 ) -> TracedProgram:
-    """Trace `fn` (see the module docstring)."""
+    """Trace `fn` (see the module docstring) on placeholder tensors on `device` (where the program runs)."""
     placeholders = [Placeholder(None, (), {}, s.type, ("<input>", 0, 0), index=i) for i, s in enumerate(specs)]
     fn_name = name or getattr(fn, "__name__", "main")
     with tracing_scope() as scope:
-        result = fn(*(Tensor(p) for p in placeholders))
+        result = fn(*(Tensor(p, device) for p in placeholders))
     try:
         outputs, output_tree = flatten(result, lambda v: isinstance(v, Tensor), f"what {fn_name} returned")
     except TypeError as e:

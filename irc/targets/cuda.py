@@ -11,9 +11,11 @@ cache's `cuda/` folder (irc.runtime.cache, docs/cache.md).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -126,7 +128,43 @@ def device_arch() -> str:
         ) from e
 
 
+#: bytes of the scalar of each CUDA vector type TVM prints (`float2`, `uint4`, `longlong2`, ...)
+_SCALAR_BYTES = {
+    name: size
+    for size, names in (
+        (1, "char uchar"),
+        (2, "short ushort half"),
+        (4, "int uint float"),
+        (8, "long ulong longlong ulonglong double"),
+    )
+    for name in names.split()
+}
+_VECTOR_TYPES = "|".join(sorted(_SCALAR_BYTES, key=len, reverse=True))
+_ALIGNED_VECTOR = re.compile(rf"alignas\((\d+)\)(\s+)({_VECTOR_TYPES})([234])\b")
+
+
+def _natural_alignment(match: re.Match) -> str:
+    declared, space, scalar, lanes = match[1], match[2], match[3], int(match[4])
+    natural = _SCALAR_BYTES[scalar] * (lanes if lanes != 3 else 1)
+    return f"alignas({max(int(declared), min(natural, 16))}){space}{scalar}{lanes}"
+
+
+def fix_vector_alignment(source: str) -> str:
+    """`source` with every `alignas(N)` before a vector type raised to at least the type's own alignment.
+
+    TVM declares a vectorized local accumulator with its element's alignment (`alignas(4) float2 acc[8]`,
+    dlight's matmul); nvcc ignores that, NVRTC refuses it: "alignment cannot be set to less than the
+    default alignment". A larger alignment is always valid.
+
+        >>> fix_vector_alignment("alignas(4) float2 C[8];")
+        'alignas(8) float2 C[8];'
+    """
+    return _ALIGNED_VECTOR.sub(_natural_alignment, source)
+
+
 def compile_cuda(module: ModuleOp, target: dict) -> CUDAModule:
     """Compile a loops-stage module to CUDA kernels and plans; `target` is `{"kind": "cuda", "arch": "sm_XY"}`."""
     tvm_target = gpu_target(target)
-    return CUDAModule(compile_gpu(module, tvm_target), str(tvm_target.attrs["arch"]))
+    program = compile_gpu(module, tvm_target)
+    program = dataclasses.replace(program, source=fix_vector_alignment(program.source))
+    return CUDAModule(program, str(tvm_target.attrs["arch"]))

@@ -25,12 +25,15 @@ to CUDA C or OpenCL C.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import tvm
+import tvm_ffi
 from tvm import s_tir, tirx
 from tvm.ir import TensorLoad
 from tvm.s_tir import Schedule, dlight
@@ -417,8 +420,44 @@ def compile_gpu(module: ModuleOp, target: tvm.target.Target) -> GPUProgram:
             launches,
             {name: np.asarray(c, order="C") for name, c in zip(consts, entry.constants)},
         )
-    source = codegen_build(device, target).inspect_source() if device.functions else ""
+    source = device_source(device, target) if device.functions else ""
     return GPUProgram(mod.script(), source, plans, schedules)
+
+
+#: the factory TVM's CUDA codegen hands its source to when TVM's CUDA runtime is loaded (a CUDA driver is there)
+_CUDA_MODULE_FACTORY = "ffi.Module.create.cuda"
+
+
+_registry_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _without_global_func(name: str) -> Iterator[None]:
+    """TVM's global function `name` unregistered inside the block (put back after it); one block at a time."""
+    with _registry_lock:
+        func = tvm_ffi.get_global_func(name, allow_missing=True)
+        if func is None:
+            yield
+            return
+        tvm_ffi.remove_global_func(name)
+        try:
+            yield
+        finally:
+            tvm_ffi.register_global_func(name, func, override=True)
+
+
+def device_source(device: tvm.IRModule, target: tvm.target.Target) -> str:
+    """The CUDA C / OpenCL C of the lowered device module: TVM's codegen, source only.
+
+    Where a CUDA driver is loaded, TVM's CUDA runtime registers a module factory that compiles the
+    source at once through the `tvm_callback_cuda_compile` hook (NVRTC by default): a second, uncached
+    compile beside irc's own (`irc.targets.cuda.cubin`), which failed on dlight's matmuls (see
+    `irc.targets.cuda.fix_vector_alignment`). Without the factory, TVM's codegen keeps the source in a
+    source-only module, as on a machine without a driver.
+    """
+    hide = _without_global_func(_CUDA_MODULE_FACTORY) if target.kind.name == "cuda" else contextlib.nullcontext()
+    with hide:
+        return codegen_build(device, target).inspect_source()
 
 
 class GPUModule:

@@ -166,7 +166,7 @@ class CUDATarget(GPUTarget):
         from irc.targets.cuda import compile_cuda
 
         with step("target", "cuda-build"):
-            return compile_cuda(module, self.spec)
+            return compile_cuda(module, self.resolve().spec)  # no arch (`compile_loops(m, "cuda")`): GPU 0's
 
     def gpu_module(self, program: GPUProgram, loaded: Package) -> GPUModule:
         from irc.targets.cuda import CUDAModule

@@ -61,3 +61,16 @@ def test_a_kept_result_does_not_keep_its_steps_state_alive():
     gc.collect()
     assert memory() is None
     assert losses[0].item() != losses[1].item()
+
+
+def test_jit_traces_on_the_targets_device_without_opening_it():
+    """The trace's inputs are on the target's device (where the program runs); CPU constants and
+    numpy operands mix in as constants of the program, and tracing opens no device (no GPU here)."""
+    seen = []
+
+    def f(x):
+        seen.append(x.device)
+        return x * 2 + np.arange(3, dtype=np.float32) + irc.tensor([1.0, 2.0, 3.0])
+
+    lowering = irc.jit(f, target={"kind": "cuda", "arch": "sm_90"}).lower(np.ones(3, np.float32))
+    assert seen == ["cuda"] and "__global__" in lowering.stages["target"]

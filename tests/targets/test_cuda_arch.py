@@ -9,12 +9,16 @@ import numpy as np
 import pytest
 
 import irc
+from irc.compiler.pipeline import Pipeline
 from irc.errors import CompileError, IRCError
 from irc.frontend.realize import eager_target
+from irc.frontend.tracing import trace
+from irc.ir import parse_module
+from irc.targets import compile_loops, kinds
 from irc.targets import cuda as cuda_target
-from irc.targets import kinds
 from irc.targets.cuda import cubin, device_arch
 from tests.e2e.test_dtypes_llvm import arguments, program
+from tests.targets import loops_modules
 
 NO_GPU = "target cuda needs an arch, e.g. {'kind': 'cuda', 'arch': 'sm_90'}: no GPU found to take it from"
 
@@ -39,6 +43,8 @@ def test_jit_without_arch_and_gpu_is_a_clear_error(no_gpu, target):
         f(np.ones(3, np.float32))
     with pytest.raises(CompileError, match=re.escape(NO_GPU)):
         eager_target("cuda")
+    with pytest.raises(CompileError, match=re.escape(NO_GPU)):
+        compile_loops(parse_module(loops_modules.relu_fma(64)), target)
 
 
 def test_the_real_device_query_without_a_gpu():
@@ -56,6 +62,8 @@ def test_jit_without_arch_takes_the_arch_of_device_0(gpu_sm86, target):
     lowering = irc.jit(lambda x: x * 2, target=target).lower(np.ones(3, np.float32))
     assert lowering.compiled.arch == "sm_86"
     assert eager_target("cuda") == {"kind": "cuda", "arch": "sm_86"}
+    assert compile_loops(parse_module(loops_modules.relu_fma(64)), target).arch == "sm_86"
+    assert Pipeline(target).run(trace(lambda x: x * 2, [irc.Spec((3,), "float32")])).compiled.arch == "sm_86"
 
 
 def test_other_targets_are_left_alone(no_gpu):

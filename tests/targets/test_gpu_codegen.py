@@ -13,7 +13,7 @@ from irc.errors import CompileError, IRCError
 from irc.ir import parse_module
 from irc.runtime.plan import BufferSpec, ExecutionPlan, KernelLaunch, Scalar
 from irc.targets import compile_loops
-from irc.targets.cuda import nvcc_cubin, nvrtc_available
+from irc.targets.cuda import fix_vector_alignment, nvcc_cubin, nvrtc_available, nvrtc_cubin
 from irc.targets.gpu import gpu_target
 from tests.targets import loops_modules
 from tests.targets.gpu_programs import PROGRAMS, loops_module
@@ -122,6 +122,66 @@ def test_cuda_source_compiles_with_nvrtc(headers, cuda_modules, monkeypatch, tmp
         pytest.skip("no CUDA headers (nvidia-cuda-runtime and nvidia-cuda-cccl, the cuda extra)")
     for job in jobs:
         _assert_cubin_of(nvrtc_cubin(cuda_modules[job].source, job[1]), cuda_modules[job], job)
+
+
+def test_vector_declarations_get_their_own_alignment():
+    """dlight's matmul declares `alignas(4) float2 acc[8]`, which NVRTC refuses ("alignment cannot be
+    set to less than the default alignment"); irc raises such alignments to the vector type's."""
+    source = (
+        "alignas(4) float2 a[8];\n__shared__ alignas(4) float s[64];\nalignas(16) float2 b[2];\nalignas(2) half2 h;"
+    )
+    assert fix_vector_alignment(source) == (
+        "alignas(8) float2 a[8];\n__shared__ alignas(4) float s[64];\nalignas(16) float2 b[2];\nalignas(4) half2 h;"
+    )
+    assert fix_vector_alignment("alignas(4) int4 x; alignas(8) double2 y; alignas(4) float3 z;") == (
+        "alignas(16) int4 x; alignas(16) double2 y; alignas(4) float3 z;"
+    )
+
+
+@pytest.mark.skipif(not nvrtc_available(), reason="NVRTC (pip install irc[cuda]) not available")
+@pytest.mark.parametrize("n", [1024, 4096])
+def test_nvrtc_compiles_dlight_matmuls(n):
+    """The f32 matmuls that TVM's own NVRTC compile failed on (the `alignas(4) float2` accumulator):
+    dlight schedules them, and NVRTC, the compiler of a GPU machine without nvcc, builds a cubin for sm_90."""
+    mod = compile_loops(parse_module(loops_modules.matmul(n, n, n)), CUDA)
+    assert set(mod.program.schedules.values()) == {"dlight.Matmul"}
+    assert "alignas(4) float2" not in mod.source
+    _assert_cubin_of(nvrtc_cubin(mod.source, "sm_90"), mod, n)
+
+
+def test_tvm_never_compiles_cuda(monkeypatch):
+    """Code generation stays source only where TVM's CUDA runtime is loaded (a machine with a driver):
+    its module factory would compile every module through `tvm_callback_cuda_compile`, a second compile
+    beside irc's. Simulated here: a factory that calls the hook, and a hook that fails."""
+    import tvm_ffi
+
+    hook, factory = "tvm_callback_cuda_compile", "ffi.Module.create.cuda"
+    calls = []
+
+    def compile_hook(*args):
+        calls.append("hook")
+        raise RuntimeError("TVM compiled the CUDA source")
+
+    def create_module(*args):
+        calls.append("factory")
+        return tvm_ffi.get_global_func(hook)(args[0])
+
+    original_hook = tvm_ffi.get_global_func(hook, allow_missing=True)
+    original_factory = tvm_ffi.get_global_func(factory, allow_missing=True)
+    tvm_ffi.register_global_func(hook, compile_hook, override=True)
+    tvm_ffi.register_global_func(factory, create_module, override=True)
+    try:
+        mod = compile_loops(parse_module(loops_modules.matmul(64, 64, 64)), CUDA)
+        assert tvm_ffi.get_global_func(factory) is not None  # put back after the codegen
+    finally:
+        if original_hook is not None:
+            tvm_ffi.register_global_func(hook, original_hook, override=True)
+        if original_factory is not None:
+            tvm_ffi.register_global_func(factory, original_factory, override=True)
+        else:
+            tvm_ffi.remove_global_func(factory)
+    assert calls == []
+    assert "__global__" in mod.source
 
 
 @pytest.mark.skipif(not shutil.which("nvcc"), reason="nvcc not installed")
