@@ -12,9 +12,9 @@ import pytest
 from xdsl.dialects import func
 
 from irc.conversions.fuse_elementwise import FuseElementwisePass
-from irc.conversions.hl_to_linalg import ConvertHLToLinalgPass, LoweringError, reassociation
+from irc.conversions.hl_to_linalg import ConvertHLToLinalgPass, LoweringError, elementwise, reassociation
 from irc.interpreters.reference import run_hl
-from irc.ir import hl, parse_module, print_module
+from irc.ir import hl, parse_module, print_module, rules
 from irc.ir.context import make_context
 from tests.helpers import mlir_opt_accepts
 
@@ -267,7 +267,7 @@ def random_inputs(fn: func.FuncOp, seed: int = 0) -> list[np.ndarray]:
 
 def test_every_hl_op_has_a_case():
     covered = {line.split()[0] for _, line in CASES.values()}
-    composites = {"hl.softmax", "hl.log_softmax"}  # decomposed by hl-decompose first
+    composites = {op.name for op in rules.decomposition.rules}  # decomposed by hl-decompose first
     assert {op.name for op in hl.HL_OPS} - composites - covered == set()
 
 
@@ -337,6 +337,15 @@ def test_softmax_needs_decompose_first():
     line = "hl.softmax %a {dim = 1} : (tensor<2x3xf32>) -> tensor<2x3xf32>"
     with pytest.raises(LoweringError, match="hl.softmax.*hl-decompose"):
         lower(hl_module("%a: tensor<2x3xf32>", line))
+
+
+def test_a_lowering_registered_later_is_found(monkeypatch):
+    line = "hl.exp %a : (tensor<2xf32>) -> tensor<2xf32>"
+    monkeypatch.delitem(rules.lowering.rules, hl.ExpOp)
+    with pytest.raises(LoweringError, match=r"hl.exp has no lowering rule \(register one with @lowering\(hl.ExpOp\)"):
+        lower(hl_module("%a: tensor<2xf32>", line))
+    elementwise(hl.ExpOp)(lambda op, args: args[0])
+    assert "linalg.generic" in print_module(lower(hl_module("%a: tensor<2xf32>", line)))
 
 
 def test_bool_arithmetic_is_a_clear_error():
