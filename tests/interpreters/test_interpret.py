@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tests.conversions.linalg_cases import CASES, MATMUL, SUM_KEEPDIM
 
 from irc.interpreters.loops import InterpretError, run_stage
 from irc.ir import parse_module
+from tests.conversions.linalg_cases import CASES, MATMUL, SUM_KEEPDIM
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
