@@ -446,7 +446,7 @@ REDUCTIONS: dict[type[hl.HLOp], tuple[Callable[[Attribute], float | int], Callab
 def lower_reduction(op, e: _Emitter) -> SSAValue:
     """sum/mean/prod/max/min: a filled init and a generic with reduction loops (mean divides after)."""
     shape, et = shape_of(op.x.type), op.x.type.element_type
-    dims = op.dims()
+    dims = op.reduced_dims()
     init_value, combine = REDUCTIONS[type(op)]
     kept = [d for d in range(len(shape)) if d not in dims]
     init = e.filled(init_value(et), [shape[d] for d in kept], et)

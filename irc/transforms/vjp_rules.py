@@ -101,7 +101,7 @@ def keepdims(b: Emitter, v: SSAValue, op: HLOp) -> SSAValue:
 def unreduce(b: Emitter, g: SSAValue, op: HLOp) -> SSAValue:
     """Broadcast a reduction's cotangent back to the shape of its input."""
     shape = shape_of(op.operands[0].type)
-    dims = op.dims()
+    dims = op.reduced_dims()
     if op.attr("keepdim") or dims != tuple(range(len(dims))):  # reduced leading dims broadcast back as they are
         g = keepdims(b, g, op)
     return b.broadcast_to(g, shape=shape)
@@ -481,7 +481,7 @@ def _sum(b, op, g):
 def _mean(b, op, g):
     """Forward: y = mean(x, dims)
     Backward: dx = broadcast(g) / count"""
-    count = math.prod(shape_of(op.operands[0].type)[d] for d in op.dims())
+    count = math.prod(shape_of(op.operands[0].type)[d] for d in op.reduced_dims())
     return [unreduce(b, b.div(g, float(count)), op)]
 
 
