@@ -244,6 +244,14 @@ def _sigmoid(op, args):
     return arith.DivfOp(one, arith.AddfOp(one, math.ExpOp(arith.NegfOp(x)))).result
 
 
+@elementwise(hl.SoftplusOp)
+def _softplus(op, args):
+    """max(x, 0) + log1p(exp(-|x|)): log(1 + exp(x)) would overflow to inf for large x."""
+    (x,) = args
+    tail = math.Log1pOp(math.ExpOp(arith.NegfOp(math.AbsFOp(x))))
+    return arith.AddfOp(arith.MaximumfOp(x, const(0.0, x.type)), tail).result
+
+
 @elementwise(hl.PowOp)
 def _pow(op, args):
     a, b = args

@@ -410,6 +410,7 @@ ReluOp = _unary("relu", lambda x: np.maximum(x, np.zeros((), x.dtype)), float_on
 SinOp = _unary("sin", np.sin, doc="sine")
 CosOp = _unary("cos", np.cos, doc="cosine")
 ErfOp = _unary("erf", _erf, doc="Gauss error function")
+SoftplusOp = _unary("softplus", lambda x: np.logaddexp(0, x), doc="log(1 + exp(x)), without overflow")
 
 
 @hl_op
@@ -1246,7 +1247,8 @@ class LogSoftmaxOp(SoftmaxLikeOp):
 
 
 HL_OPS: list[type[HLOp]] = [
-    NegOp, AbsOp, ExpOp, LogOp, SqrtOp, RsqrtOp, TanhOp, SigmoidOp, ReluOp, SinOp, CosOp, ErfOp, BitwiseNotOp, CastOp,
+    NegOp, AbsOp, ExpOp, LogOp, SqrtOp, RsqrtOp, TanhOp, SigmoidOp, ReluOp, SinOp, CosOp, ErfOp, SoftplusOp,
+    BitwiseNotOp, CastOp,
     AddOp, SubOp, MulOp, DivOp, FloorDivideOp, PowOp, MaximumOp, MinimumOp, CompareOp, SelectOp,
     BitwiseAndOp, BitwiseOrOp, BitwiseXorOp,
     SumOp, MeanOp, MaxOp, MinOp, ProdOp, ArgmaxOp, ArgminOp,

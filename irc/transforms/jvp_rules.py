@@ -204,6 +204,7 @@ jvp(hl.SqrtOp)(_pointwise(lambda b, x, y: b.div(0.5, y), "y = sqrt(x): ty = tx *
 jvp(hl.RsqrtOp)(_pointwise(lambda b, x, y: b.div(b.mul(y, -0.5), x), "y = 1 / sqrt(x): ty = tx * -0.5 * y / x"))
 jvp(hl.TanhOp)(_pointwise(lambda b, x, y: b.sub(1.0, b.mul(y, y)), "y = tanh(x): ty = tx * (1 - y * y)"))
 jvp(hl.SigmoidOp)(_pointwise(lambda b, x, y: b.mul(y, b.sub(1.0, y)), "y = sigmoid(x): ty = tx * y * (1 - y)"))
+jvp(hl.SoftplusOp)(_pointwise(lambda b, x, y: b.sigmoid(x), "y = softplus(x): ty = tx * sigmoid(x)"))
 jvp(hl.SinOp)(_pointwise(lambda b, x, y: b.cos(x), "y = sin(x): ty = tx * cos(x)"))
 jvp(hl.CosOp)(_pointwise(lambda b, x, y: b.neg(b.sin(x)), "y = cos(x): ty = -tx * sin(x)"))
 jvp(hl.ErfOp)(

@@ -373,6 +373,13 @@ def _erf(b, op, g):
     return [b.mul(b.mul(g, 2 / math.sqrt(math.pi)), b.exp(b.neg(b.mul(x, x))))]
 
 
+@vjp(hl.SoftplusOp)
+def _softplus(b, op, g):
+    """Forward: y = softplus(x)
+    Backward: dx = g * sigmoid(x)"""
+    return [b.mul(g, b.sigmoid(op.operands[0]))]
+
+
 @vjp(hl.CastOp)
 def _cast(b, op, g):
     """Forward: y = cast(x)
