@@ -3,14 +3,14 @@
 Every op works on ranked, statically shaped tensors of f32, f64, i32, i64 or
 i1.  Each op class declares, in one place:
 
-* its operands, results and attributes (IRDL),
+* its operands, results and typed attributes (IRDL; ``dims = attribute(INTS)``),
 * ``infer(operand_types, attrs) -> result type``: the shape/dtype rule, used
   both by builders (``HLOp.make``) and by the verifier,
 * ``evaluate(*arrays)``: its numpy reference semantics (the oracle for every
   test, and the ``ref`` target).
 
-The VJP rules live in ``irc/transforms/vjp_rules.py`` and the lowering to linalg
-in ``irc/conversions/hl_to_linalg.py``, one entry per op in both.
+Its other rules (VJP, JVP, decomposition, lowering to linalg) are registered
+by op class in ``irc/ir/rules.py`` by the layers that use them.
 
 Textual form (custom assembly, round-trips)::
 
@@ -125,8 +125,8 @@ def fmt_type(t: Attribute) -> str:
 
 # --------------------------------------------------------------------------
 # attributes: every hl attribute has one of the kinds below; an op declares
-# each of its attributes as a field, `dims = attribute(INTS)`, which is an
-# xDSL attr_def with the kind's constraint (printed in the attr-dict).
+# each of its attributes as a field, `dims = attribute(INTS)`: an xDSL
+# attribute definition with the kind's constraint (printed in the attr-dict).
 # --------------------------------------------------------------------------
 
 
@@ -175,6 +175,10 @@ SCALAR = AttrKind(
 DENSE = AttrKind("a dense tensor", irdl_to_attr_constraint(DenseIntOrFPElementsAttr), lambda v: v, lambda a: a)
 
 
+#: the default of an attribute that has none: it must be given
+REQUIRED = object()
+
+
 @dataclass(frozen=True)
 class AttrSpec:
     """One attribute of an op: its kind, and its default (`REQUIRED`: none, the attribute must be given)."""
@@ -185,9 +189,6 @@ class AttrSpec:
     @property
     def required(self) -> bool:
         return self.default is REQUIRED
-
-
-REQUIRED = object()
 
 
 def attribute(kind: AttrKind, default: object = REQUIRED):
@@ -1086,8 +1087,7 @@ class ConstantOp(HLOp):
         return attrs["value"].type
 
     def verify_(self):
-        value = self.attributes.get("value")
-        if not isinstance(value, DenseIntOrFPElementsAttr) or value.type != self.result.type:
+        if self.attributes["value"].type != self.result.type:
             raise VerifyException(f"hl.constant: value must be a dense attribute of type {fmt_type(self.result.type)}")
 
     @staticmethod
@@ -1122,8 +1122,7 @@ class FullOp(HLOp):
         raise _err("full", "needs an explicit result type", types)
 
     def verify_(self):
-        if "value" not in self.attributes:
-            raise VerifyException("hl.full: missing attribute 'value'")
+        """The result type is all the shape there is (and `value` is checked with the attributes)."""
 
     def evaluate(self):
         return np.full(shape_of(self.result.type), self.attr("value"), dtype=_out_dtype(self))

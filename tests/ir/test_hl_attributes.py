@@ -60,6 +60,8 @@ INVALID = [
         "hl.compare: attribute 'predicate' must be a string",
     ),
     ('hl.full {value = "one"} : tensor<4xf32>', "hl.full: attribute 'value' must be a number"),
+    ("hl.full : tensor<4xf32>", "hl.full: missing attribute 'value'"),
+    ("hl.constant {value = 3} : tensor<4xf32>", "hl.constant: attribute 'value' must be a dense tensor, got 3 : i64"),
     (
         "hl.argmax %x {dim = 1.0} : (tensor<4x3xf32>) -> tensor<4xi64>",
         r"hl.argmax: attribute 'dim' must be an i64 integer, got 1.000000e\+00 : f64",

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import pytest
+from xdsl.dialects.builtin import TensorType
+from xdsl.irdl import operand_def, result_def
 
 from irc.conversions import hl_to_linalg  # noqa: F401  (the modules that register the rules)
 from irc.ir import hl, rules
-from irc.ir.hl import HLOp
+from irc.ir.hl import HLOp, hl_op
 from irc.transforms import decompose, jvp_rules, vjp_rules  # noqa: F401
 
 
 def _overrides(op: type[HLOp], method: str) -> bool:
-    return getattr(op, method) is not getattr(HLOp, method)
+    """`op` (or a base below HLOp) defines `method` itself."""
+    return any(method in vars(klass) for klass in op.__mro__[: op.__mro__.index(HLOp)])
 
 
 def faces(op: type[HLOp]) -> dict[str, bool]:
@@ -30,6 +33,16 @@ def faces(op: type[HLOp]) -> dict[str, bool]:
 def test_every_op_has_every_face(op):
     missing = [face for face, ok in faces(op).items() if not ok]
     assert not missing, f"{op.name} lacks: {', '.join(missing)}"
+
+
+def test_an_op_without_rules_lacks_every_face():
+    @hl_op
+    class FakeOp(HLOp):
+        name = "hl.fake"
+        x = operand_def(TensorType)
+        result = result_def(TensorType)
+
+    assert [face for face, ok in faces(FakeOp).items() if not ok] == ["infer", "evaluate", "VJP", "JVP", "lowering"]
 
 
 def test_rules_are_registered_for_hl_ops_only():
