@@ -5,7 +5,10 @@ The output uses only the stage-3 op set of ``docs/architecture.md``:
 (bodies of ``arith``/``math``/``linalg.index``), ``linalg.matmul``,
 ``tensor.collapse_shape``/``expand_shape``/``extract_slice``/``insert_slice``.
 
-One pattern per op family; each builds its replacement with an `_Emitter`:
+Each op's lowering is a rule registered for its op class with
+`@lowering(hl.SomeOp)` (`irc/ir/rules.py`), or a scalar body registered with
+`@elementwise(hl.SomeOp)`; the pass looks the rule up when it meets the op.
+A rule builds the replacement with an `_Emitter`:
 
     %2 = hl.add %0, %1 : (tensor<4x3xf32>, tensor<3xf32>) -> tensor<4x3xf32>
 
@@ -18,7 +21,6 @@ from __future__ import annotations
 
 import math as pymath
 from collections.abc import Callable, Sequence
-from typing import ClassVar
 
 from xdsl.builder import Builder
 from xdsl.context import Context
@@ -40,16 +42,17 @@ from xdsl.ir import Attribute, Operation, SSAValue
 from xdsl.ir.affine import AffineExpr, AffineMap
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
-    GreedyRewritePatternApplier,
     PatternRewriter,
     PatternRewriteWalker,
     RewritePattern,
 )
 from xdsl.utils.exceptions import DiagnosticException
 
-from irc.ir import hl
+from irc.ir import hl, rules
 from irc.ir.context import RemFOp
 from irc.ir.hl import dtype_name, fmt_type, is_float, shape_of, tensor_type
+from irc.ir.rules import lowering
+from irc.transforms.decompose import HLDecomposePass
 
 
 class LoweringError(DiagnosticException):
@@ -180,74 +183,101 @@ def compare(a: SSAValue, b: SSAValue, predicate: str) -> SSAValue:
 
 
 # --------------------------------------------------------------------------
-# elementwise bodies: hl op class -> fn(op, scalar args) -> scalar result
+# elementwise ops: one scalar body each, (op, scalar args) -> scalar result
 # --------------------------------------------------------------------------
 
 Body = Callable[[hl.HLOp, Sequence[SSAValue]], SSAValue]
+
+#: ops whose arithmetic numpy rejects on bool (i1) operands
+_BOOL_ARITHMETIC = (hl.NegOp, hl.AbsOp, hl.AddOp, hl.SubOp, hl.MulOp, hl.DivOp, hl.FloorDivideOp, hl.PowOp)
+
+
+def elementwise(*ops: type[hl.HLOp]) -> Callable[[Body], Body]:
+    """Register the scalar `body(op, args) -> result` as the lowering of the elementwise `ops`:
+    one parallel linalg.generic over the result, numpy broadcasting in its indexing maps."""
+
+    def register(body: Body) -> Body:
+        def lower(op: hl.HLOp, e: _Emitter) -> SSAValue:
+            if isinstance(op, _BOOL_ARITHMETIC) and op.operands[0].type.element_type == i1:
+                raise _unsupported(op, "does not take i1 operands")
+            return e.elementwise(list(op.operands), op.results[0].type, lambda args: body(op, args))
+
+        lowering(*ops)(lower)
+        return body
+
+    return register
 
 
 def _float_math(cls) -> Body:
     return lambda op, args: cls(args[0]).result
 
 
+for _op, _math_op in (
+    (hl.ExpOp, math.ExpOp),
+    (hl.LogOp, math.LogOp),
+    (hl.SqrtOp, math.SqrtOp),
+    (hl.RsqrtOp, math.RsqrtOp),
+    (hl.TanhOp, math.TanhOp),
+    (hl.SinOp, math.SinOp),
+    (hl.CosOp, math.CosOp),
+    (hl.ErfOp, math.ErfOp),
+):
+    elementwise(_op)(_float_math(_math_op))
+
+
+@elementwise(hl.NegOp)
 def _neg(op, args):
     (x,) = args
     return arith.NegfOp(x).result if is_float(x.type) else arith.SubiOp(const(0, x.type), x).result
 
 
+@elementwise(hl.AbsOp)
 def _abs(op, args):
     (x,) = args
     return math.AbsFOp(x).result if is_float(x.type) else maximum(x, arith.SubiOp(const(0, x.type), x).result)
 
 
+@elementwise(hl.SigmoidOp)
 def _sigmoid(op, args):
     (x,) = args
     one = const(1.0, x.type)
     return arith.DivfOp(one, arith.AddfOp(one, math.ExpOp(arith.NegfOp(x)))).result
 
 
+@elementwise(hl.SoftplusOp)
+def _softplus(op, args):
+    """max(x, 0) + log1p(exp(-|x|)): log(1 + exp(x)) would overflow to inf for large x."""
+    (x,) = args
+    tail = math.Log1pOp(math.ExpOp(arith.NegfOp(math.AbsFOp(x))))
+    return arith.AddfOp(arith.MaximumfOp(x, const(0.0, x.type)), tail).result
+
+
+@elementwise(hl.PowOp)
 def _pow(op, args):
     a, b = args
     return (math.PowFOp(a, b) if is_float(a.type) else math.IPowIOp(a, b)).result
 
 
+@elementwise(hl.SubOp)
 def _sub(op, args):
     a, b = args
     return (arith.SubfOp(a, b) if is_float(a.type) else arith.SubiOp(a, b)).result
 
 
-ELEMENTWISE_BODIES: dict[type[hl.HLOp], Body] = {
-    hl.NegOp: _neg,
-    hl.AbsOp: _abs,
-    hl.ExpOp: _float_math(math.ExpOp),
-    hl.LogOp: _float_math(math.LogOp),
-    hl.SqrtOp: _float_math(math.SqrtOp),
-    hl.RsqrtOp: _float_math(math.RsqrtOp),
-    hl.TanhOp: _float_math(math.TanhOp),
-    hl.SinOp: _float_math(math.SinOp),
-    hl.CosOp: _float_math(math.CosOp),
-    hl.ErfOp: _float_math(math.ErfOp),
-    hl.SigmoidOp: _sigmoid,
-    hl.ReluOp: lambda op, args: maximum(args[0], const(0, args[0].type)),
-    hl.CastOp: lambda op, args: convert(args[0], op.result.type.element_type),
-    hl.AddOp: lambda op, args: add(*args),
-    hl.SubOp: _sub,
-    hl.MulOp: lambda op, args: mul(*args),
-    hl.DivOp: lambda op, args: divide(*args),
-    hl.FloorDivideOp: lambda op, args: floor_divide(*args),
-    hl.BitwiseAndOp: lambda op, args: arith.AndIOp(*args).result,
-    hl.BitwiseOrOp: lambda op, args: arith.OrIOp(*args).result,
-    hl.BitwiseXorOp: lambda op, args: arith.XOrIOp(*args).result,
-    hl.BitwiseNotOp: lambda op, args: arith.XOrIOp(args[0], const(-1, args[0].type)).result,
-    hl.PowOp: _pow,
-    hl.MaximumOp: lambda op, args: maximum(*args),
-    hl.MinimumOp: lambda op, args: minimum(*args),
-    hl.CompareOp: lambda op, args: compare(*args, op.attr("predicate")),
-    hl.SelectOp: lambda op, args: arith.SelectOp(*args).result,
-}
-
-#: (op, dtype) pairs numpy rejects or that have no sensible scalar body
-_BOOL_ARITHMETIC = (hl.NegOp, hl.AbsOp, hl.AddOp, hl.SubOp, hl.MulOp, hl.DivOp, hl.FloorDivideOp, hl.PowOp)
+elementwise(hl.ReluOp)(lambda op, args: maximum(args[0], const(0, args[0].type)))
+elementwise(hl.CastOp)(lambda op, args: convert(args[0], op.result.type.element_type))
+elementwise(hl.AddOp)(lambda op, args: add(*args))
+elementwise(hl.MulOp)(lambda op, args: mul(*args))
+elementwise(hl.DivOp)(lambda op, args: divide(*args))
+elementwise(hl.FloorDivideOp)(lambda op, args: floor_divide(*args))
+elementwise(hl.BitwiseAndOp)(lambda op, args: arith.AndIOp(*args).result)
+elementwise(hl.BitwiseOrOp)(lambda op, args: arith.OrIOp(*args).result)
+elementwise(hl.BitwiseXorOp)(lambda op, args: arith.XOrIOp(*args).result)
+elementwise(hl.BitwiseNotOp)(lambda op, args: arith.XOrIOp(args[0], const(-1, args[0].type)).result)
+elementwise(hl.MaximumOp)(lambda op, args: maximum(*args))
+elementwise(hl.MinimumOp)(lambda op, args: minimum(*args))
+elementwise(hl.CompareOp)(lambda op, args: compare(*args, op.attr("predicate")))
+elementwise(hl.SelectOp)(lambda op, args: arith.SelectOp(*args).result)
 
 
 # --------------------------------------------------------------------------
@@ -389,34 +419,25 @@ class _Emitter:
 # --------------------------------------------------------------------------
 
 
-class LowerHLOp(RewritePattern):
-    """Base pattern: replace an op of one of the classes in `OPS` by what `lower` emits."""
+class LowerByRule(RewritePattern):
+    """Replace an hl op (of the classes `only`, if given) by what its lowering rule emits."""
 
-    OPS: ClassVar[tuple[type[hl.HLOp], ...]] = ()
-
-    def lower(self, op, e: _Emitter) -> SSAValue:
-        raise NotImplementedError
+    def __init__(self, only: tuple[type[hl.HLOp], ...] = ()):
+        self.only = only or (hl.HLOp,)
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
-        if not isinstance(op, self.OPS):
+        if not isinstance(op, self.only):
             return
+        rule = rules.lowering.get(op)
+        if rule is None:
+            if op in rules.decomposition:
+                raise _unsupported(op, f"has no lowering: {HLDecomposePass.name} decomposes it, run that pass first")
+            raise LoweringError(f"{ConvertHLToLinalgPass.name}: {rules.lowering.missing(op)}")
         e = _Emitter()
-        result = self.lower(op, e)
+        result = rule(op, e)
         for new in e.ops:
             new.location = op.location
         rewriter.replace(op, e.ops, [result])
-
-
-class LowerElementwise(LowerHLOp):
-    """Unary, binary, compare, select and cast: one parallel generic with broadcast maps."""
-
-    OPS = tuple(ELEMENTWISE_BODIES)
-
-    def lower(self, op, e):
-        if isinstance(op, _BOOL_ARITHMETIC) and op.operands[0].type.element_type == i1:
-            raise _unsupported(op, "does not take i1 operands")
-        body = ELEMENTWISE_BODIES[type(op)]
-        return e.elementwise(list(op.operands), op.result.type, lambda args: body(op, args))
 
 
 #: reductions: (init value for the element type, combine(x, acc))
@@ -429,165 +450,135 @@ REDUCTIONS: dict[type[hl.HLOp], tuple[Callable[[Attribute], float | int], Callab
 }
 
 
-class LowerReduction(LowerHLOp):
+@lowering(*tuple(REDUCTIONS))
+def lower_reduction(op, e: _Emitter) -> SSAValue:
     """sum/mean/prod/max/min: a filled init and a generic with reduction loops (mean divides after)."""
-
-    OPS = tuple(REDUCTIONS)
-
-    def lower(self, op, e):
-        shape, et = shape_of(op.x.type), op.x.type.element_type
-        dims = op.dims()
-        init_value, combine = REDUCTIONS[type(op)]
-        kept = [d for d in range(len(shape)) if d not in dims]
-        init = e.filled(init_value(et), [shape[d] for d in kept], et)
-        result = e.generic(
-            [(op.x, AffineMap.identity(len(shape)))],
-            [(init, dims_map(len(shape), kept))],
-            ["reduction" if d in dims else "parallel" for d in range(len(shape))],
-            lambda args: [combine(args[0], args[1])],
-        )[0]
-        if isinstance(op, hl.MeanOp):
-            if not is_float(et):
-                raise _unsupported(op, "needs a floating-point operand")
-            count = pymath.prod(shape[d] for d in dims)
-            result = e.elementwise([result], result.type, lambda args: arith.DivfOp(args[0], const(count, et)).result)
-        return e.reshape(result, shape_of(op.result.type))
+    shape, et = shape_of(op.x.type), op.x.type.element_type
+    dims = op.reduced_dims()
+    init_value, combine = REDUCTIONS[type(op)]
+    kept = [d for d in range(len(shape)) if d not in dims]
+    init = e.filled(init_value(et), [shape[d] for d in kept], et)
+    result = e.generic(
+        [(op.x, AffineMap.identity(len(shape)))],
+        [(init, dims_map(len(shape), kept))],
+        ["reduction" if d in dims else "parallel" for d in range(len(shape))],
+        lambda args: [combine(args[0], args[1])],
+    )[0]
+    if isinstance(op, hl.MeanOp):
+        if not is_float(et):
+            raise _unsupported(op, "needs a floating-point operand")
+        count = pymath.prod(shape[d] for d in dims)
+        result = e.elementwise([result], result.type, lambda args: arith.DivfOp(args[0], const(count, et)).result)
+    return e.reshape(result, shape_of(op.result.type))
 
 
-class LowerArgReduction(LowerHLOp):
+@lowering(hl.ArgmaxOp, hl.ArgminOp)
+def lower_arg_reduction(op, e: _Emitter) -> SSAValue:
     """argmax/argmin: a two-output generic (running value, running index); the first extreme wins, NaN wins."""
+    shape, et = shape_of(op.x.type), op.x.type.element_type
+    if not shape:  # a 0-d tensor is its own one element: index 0
+        return e.filled(0, (), i64)
+    dim = op.attr("dim") % len(shape)
+    is_max = isinstance(op, hl.ArgmaxOp)
+    kept = [d for d in range(len(shape)) if d != dim]
+    out_shape = [shape[d] for d in kept]
+    out_map = dims_map(len(shape), kept)
+    values = e.filled(lowest(et) if is_max else highest(et), out_shape, et)
+    indices = e.filled(0, out_shape, i64)
 
-    OPS = (hl.ArgmaxOp, hl.ArgminOp)
+    def body(args):
+        x, best, best_index = args
+        better = compare(x, best, "gt" if is_max else "lt")
+        if is_float(et):  # numpy: the first NaN is the extreme
+            x_nan = arith.CmpfOp(x, x, "uno")
+            best_ok = arith.CmpfOp(best, best, "ord")
+            better = arith.OrIOp(better, arith.AndIOp(x_nan, best_ok)).result
+        index = arith.IndexCastOp(linalg.IndexOp(dim), i64)
+        return [arith.SelectOp(better, x, best).result, arith.SelectOp(better, index, best_index).result]
 
-    def lower(self, op, e):
-        shape, et = shape_of(op.x.type), op.x.type.element_type
-        if not shape:  # a 0-d tensor is its own one element: index 0
-            return e.filled(0, (), i64)
-        dim = op.attr("dim") % len(shape)
-        is_max = isinstance(op, hl.ArgmaxOp)
-        kept = [d for d in range(len(shape)) if d != dim]
-        out_shape = [shape[d] for d in kept]
-        out_map = dims_map(len(shape), kept)
-        values = e.filled(lowest(et) if is_max else highest(et), out_shape, et)
-        indices = e.filled(0, out_shape, i64)
-
-        def body(args):
-            x, best, best_index = args
-            better = compare(x, best, "gt" if is_max else "lt")
-            if is_float(et):  # numpy: the first NaN is the extreme
-                x_nan = arith.CmpfOp(x, x, "uno")
-                best_ok = arith.CmpfOp(best, best, "ord")
-                better = arith.OrIOp(better, arith.AndIOp(x_nan, best_ok)).result
-            index = arith.IndexCastOp(linalg.IndexOp(dim), i64)
-            return [arith.SelectOp(better, x, best).result, arith.SelectOp(better, index, best_index).result]
-
-        kinds = ["reduction" if d == dim else "parallel" for d in range(len(shape))]
-        result = e.generic(
-            [(op.x, AffineMap.identity(len(shape)))], [(values, out_map), (indices, out_map)], kinds, body
-        )
-        return e.reshape(result[1], shape_of(op.result.type))
+    kinds = ["reduction" if d == dim else "parallel" for d in range(len(shape))]
+    result = e.generic([(op.x, AffineMap.identity(len(shape)))], [(values, out_map), (indices, out_map)], kinds, body)
+    return e.reshape(result[1], shape_of(op.result.type))
 
 
 def _copy(args):
     return [args[0]]
 
 
-class LowerReshape(LowerHLOp):
+@lowering(hl.ReshapeOp)
+def lower_reshape(op, e: _Emitter) -> SSAValue:
     """reshape: tensor.collapse_shape / expand_shape."""
-
-    OPS = (hl.ReshapeOp,)
-
-    def lower(self, op, e):
-        return e.reshape(op.x, shape_of(op.result.type))
+    return e.reshape(op.x, shape_of(op.result.type))
 
 
-class LowerTranspose(LowerHLOp):
+@lowering(hl.TransposeOp)
+def lower_transpose(op, e: _Emitter) -> SSAValue:
     """transpose: a copy generic whose input map is the inverse permutation."""
-
-    OPS = (hl.TransposeOp,)
-
-    def lower(self, op, e):
-        perm = op.attr("perm")
-        out = op.result.type
-        rank = len(perm)
-        in_map = dims_map(rank, [perm.index(j) for j in range(rank)])
-        init = (e.empty(shape_of(out), out.element_type), AffineMap.identity(rank))
-        return e.generic([(op.x, in_map)], [init], ["parallel"] * rank, _copy)[0]
+    perm = op.attr("perm")
+    out = op.result.type
+    rank = len(perm)
+    in_map = dims_map(rank, [perm.index(j) for j in range(rank)])
+    init = (e.empty(shape_of(out), out.element_type), AffineMap.identity(rank))
+    return e.generic([(op.x, in_map)], [init], ["parallel"] * rank, _copy)[0]
 
 
-class LowerFlip(LowerHLOp):
+@lowering(hl.FlipOp)
+def lower_flip(op, e: _Emitter) -> SSAValue:
     """flip: a copy generic whose input map reads index `n - 1 - i` along the flipped dims."""
-
-    OPS = (hl.FlipOp,)
-
-    def lower(self, op, e):
-        out = op.result.type
-        shape = shape_of(out)
-        rank = len(shape)
-        flipped = {d % rank for d in op.attr("dims")}
-        exprs = [
-            AffineExpr.dimension(d) * -1 + (n - 1) if d in flipped else AffineExpr.dimension(d)
-            for d, n in enumerate(shape)
-        ]
-        init = (e.empty(shape, out.element_type), AffineMap.identity(rank))
-        return e.generic([(op.x, dims_map(rank, exprs))], [init], ["parallel"] * rank, _copy)[0]
+    out = op.result.type
+    shape = shape_of(out)
+    rank = len(shape)
+    flipped = {d % rank for d in op.attr("dims")}
+    exprs = [
+        AffineExpr.dimension(d) * -1 + (n - 1) if d in flipped else AffineExpr.dimension(d) for d, n in enumerate(shape)
+    ]
+    init = (e.empty(shape, out.element_type), AffineMap.identity(rank))
+    return e.generic([(op.x, dims_map(rank, exprs))], [init], ["parallel"] * rank, _copy)[0]
 
 
-class LowerBroadcastTo(LowerHLOp):
+@lowering(hl.BroadcastToOp)
+def lower_broadcast_to(op, e: _Emitter) -> SSAValue:
     """broadcast_to: a copy generic with a broadcast input map."""
-
-    OPS = (hl.BroadcastToOp,)
-
-    def lower(self, op, e):
-        if op.x.type == op.result.type:
-            return op.x
-        return e.elementwise([op.x], op.result.type, lambda args: args[0])
+    if op.x.type == op.result.type:
+        return op.x
+    return e.elementwise([op.x], op.result.type, lambda args: args[0])
 
 
-class LowerSlice(LowerHLOp):
+@lowering(hl.SliceOp)
+def lower_slice(op, e: _Emitter) -> SSAValue:
     """slice: tensor.extract_slice for unit steps, else a generic reading start + step * i."""
-
-    OPS = (hl.SliceOp,)
-
-    def lower(self, op, e):
-        start, step = op.attr("start"), op.attr("step")
-        out = op.result.type
-        shape = shape_of(out)
-        if all(s == 1 for s in step):
-            return e.add(tensor.ExtractSliceOp(op.x, list(start), list(shape), [1] * len(shape), out)).result
-        rank = len(shape)
-        exprs = [AffineExpr.dimension(d) * s + a for d, (a, s) in enumerate(zip(start, step, strict=True))]
-        init = (e.empty(shape, out.element_type), AffineMap.identity(rank))
-        return e.generic([(op.x, dims_map(rank, exprs))], [init], ["parallel"] * rank, _copy)[0]
+    start, step = op.attr("start"), op.attr("step")
+    out = op.result.type
+    shape = shape_of(out)
+    if all(s == 1 for s in step):
+        return e.add(tensor.ExtractSliceOp(op.x, list(start), list(shape), [1] * len(shape), out)).result
+    rank = len(shape)
+    exprs = [AffineExpr.dimension(d) * s + a for d, (a, s) in enumerate(zip(start, step, strict=True))]
+    init = (e.empty(shape, out.element_type), AffineMap.identity(rank))
+    return e.generic([(op.x, dims_map(rank, exprs))], [init], ["parallel"] * rank, _copy)[0]
 
 
-class LowerConcat(LowerHLOp):
+@lowering(hl.ConcatOp)
+def lower_concat(op, e: _Emitter) -> SSAValue:
     """concat: insert_slice of each operand into one tensor.empty."""
-
-    OPS = (hl.ConcatOp,)
-
-    def lower(self, op, e):
-        out = op.result.type
-        dim = op.attr("dim") % len(shape_of(out))
-        result = e.empty(shape_of(out), out.element_type)
-        offset = 0
-        for x in op.inputs:
-            offsets = [offset if d == dim else 0 for d in range(len(shape_of(out)))]
-            result = e.insert(x, result, offsets)
-            offset += shape_of(x.type)[dim]
-        return result
+    out = op.result.type
+    dim = op.attr("dim") % len(shape_of(out))
+    result = e.empty(shape_of(out), out.element_type)
+    offset = 0
+    for x in op.inputs:
+        offsets = [offset if d == dim else 0 for d in range(len(shape_of(out)))]
+        result = e.insert(x, result, offsets)
+        offset += shape_of(x.type)[dim]
+    return result
 
 
-class LowerPad(LowerHLOp):
+@lowering(hl.PadOp)
+def lower_pad(op, e: _Emitter) -> SSAValue:
     """pad: linalg.fill of the padded shape and an insert_slice of the operand."""
-
-    OPS = (hl.PadOp,)
-
-    def lower(self, op, e):
-        value = op.attr("value")
-        if op.x.type.element_type != i1 and not is_float(op.x.type.element_type):
-            value = int(value)
-        return e.pad(op.x, op.attr("low"), op.attr("high"), value)
+    value = op.attr("value")
+    if op.x.type.element_type != i1 and not is_float(op.x.type.element_type):
+        value = int(value)
+    return e.pad(op.x, op.attr("low"), op.attr("high"), value)
 
 
 def _swaps_last_two(op: Operation | None) -> bool:
@@ -595,125 +586,107 @@ def _swaps_last_two(op: Operation | None) -> bool:
     return isinstance(op, hl.TransposeOp) and op.is_matrix_transpose
 
 
-class LowerMatmul(LowerHLOp):
+@lowering(hl.MatmulOp)
+def lower_matmul(op, e: _Emitter) -> SSAValue:
     """matmul: linalg.matmul for 2-D, else one generic over (batch..., m, n, k) with broadcast batch maps.
 
     An operand that is a matrix transpose (`x @ w.T`, the gradients of a matmul) is
     read through the transposed map instead: no transposed copy is made.
     """
+    out, et = op.result.type, op.result.type.element_type
+    if et == i1:
+        raise _unsupported(op, "does not take i1 operands")
+    shape = shape_of(out)
+    init = e.filled(0, shape, et)
+    transposed = [_swaps_last_two(x.owner) for x in (op.lhs, op.rhs)]
+    if len(shape_of(op.lhs.type)) == len(shape_of(op.rhs.type)) == 2 and not any(transposed):
+        return e.add(linalg.MatmulOp([op.lhs, op.rhs], [init])).results[0]
+    nb = len(shape) - 2
+    m, n, k = nb, nb + 1, nb + 2
 
-    OPS = (hl.MatmulOp,)
+    def operand(x: SSAValue, rows: int, cols: int) -> tuple[SSAValue, AffineMap]:
+        if _swaps_last_two(x.owner):
+            x, rows, cols = x.owner.x, cols, rows
+        batch = broadcast_map(shape_of(x.type)[:-2], shape[:-2]).results
+        return x, dims_map(nb + 3, [*batch, rows, cols])
 
-    def lower(self, op, e):
-        out, et = op.result.type, op.result.type.element_type
-        if et == i1:
-            raise _unsupported(op, "does not take i1 operands")
-        shape = shape_of(out)
-        init = e.filled(0, shape, et)
-        transposed = [_swaps_last_two(x.owner) for x in (op.lhs, op.rhs)]
-        if len(shape_of(op.lhs.type)) == len(shape_of(op.rhs.type)) == 2 and not any(transposed):
-            return e.add(linalg.MatmulOp([op.lhs, op.rhs], [init])).results[0]
-        nb = len(shape) - 2
-        m, n, k = nb, nb + 1, nb + 2
-
-        def operand(x: SSAValue, rows: int, cols: int) -> tuple[SSAValue, AffineMap]:
-            if _swaps_last_two(x.owner):
-                x, rows, cols = x.owner.x, cols, rows
-            batch = broadcast_map(shape_of(x.type)[:-2], shape[:-2]).results
-            return x, dims_map(nb + 3, [*batch, rows, cols])
-
-        ins = [operand(op.lhs, m, k), operand(op.rhs, k, n)]
-        outs = [(init, dims_map(nb + 3, [*range(nb), m, n]))]
-        kinds = ["parallel"] * (nb + 2) + ["reduction"]
-        return e.generic(ins, outs, kinds, lambda args: [add(args[2], mul(args[0], args[1]))])[0]
+    ins = [operand(op.lhs, m, k), operand(op.rhs, k, n)]
+    outs = [(init, dims_map(nb + 3, [*range(nb), m, n]))]
+    kinds = ["parallel"] * (nb + 2) + ["reduction"]
+    return e.generic(ins, outs, kinds, lambda args: [add(args[2], mul(args[0], args[1]))])[0]
 
 
 def _window_expr(out_dim: int, win_dim: int, stride: int, dilation: int) -> AffineExpr:
     return AffineExpr.dimension(out_dim) * stride + AffineExpr.dimension(win_dim) * dilation
 
 
-class LowerConv2d(LowerHLOp):
+@lowering(hl.Conv2dOp)
+def lower_conv2d(op, e: _Emitter) -> SSAValue:
     """conv2d: pad, then a generic over (n, o, oh, ow, c, kh, kw); groups pick channels o // (O/g) * (C/g) + c."""
-
-    OPS = (hl.Conv2dOp,)
-
-    def lower(self, op, e):
-        (sh, sw), (ph, pw), (dh, dw) = (hl.pair(op.attr(k)) for k in ("stride", "padding", "dilation"))
-        groups = op.attr("groups")
-        out = op.result.type
-        o, ci = shape_of(op.weight.type)[:2]
-        x = e.pad(op.input, [0, 0, ph, pw], [0, 0, ph, pw], 0.0)
-        channel = AffineExpr.dimension(4)
-        if groups > 1:
-            channel = (AffineExpr.dimension(1) // (o // groups)) * ci + channel
-        x_map = dims_map(7, [0, channel, _window_expr(2, 5, sh, dh), _window_expr(3, 6, sw, dw)])
-        ins = [(x, x_map), (op.weight, dims_map(7, [1, 4, 5, 6]))]
-        outs = [(e.filled(0.0, shape_of(out), out.element_type), dims_map(7, [0, 1, 2, 3]))]
-        kinds = ["parallel"] * 4 + ["reduction"] * 3
-        return e.generic(ins, outs, kinds, lambda args: [add(args[2], mul(args[0], args[1]))])[0]
+    (sh, sw), (ph, pw), (dh, dw) = (hl.pair(op.attr(k)) for k in ("stride", "padding", "dilation"))
+    groups = op.attr("groups")
+    out = op.result.type
+    o, ci = shape_of(op.weight.type)[:2]
+    x = e.pad(op.input, [0, 0, ph, pw], [0, 0, ph, pw], 0.0)
+    channel = AffineExpr.dimension(4)
+    if groups > 1:
+        channel = (AffineExpr.dimension(1) // (o // groups)) * ci + channel
+    x_map = dims_map(7, [0, channel, _window_expr(2, 5, sh, dh), _window_expr(3, 6, sw, dw)])
+    ins = [(x, x_map), (op.weight, dims_map(7, [1, 4, 5, 6]))]
+    outs = [(e.filled(0.0, shape_of(out), out.element_type), dims_map(7, [0, 1, 2, 3]))]
+    kinds = ["parallel"] * 4 + ["reduction"] * 3
+    return e.generic(ins, outs, kinds, lambda args: [add(args[2], mul(args[0], args[1]))])[0]
 
 
-class LowerPool2d(LowerHLOp):
+@lowering(hl.MaxPool2dOp, hl.AvgPool2dOp)
+def lower_pool2d(op, e: _Emitter) -> SSAValue:
     """max/avg pooling: pad, then a generic over (n, c, oh, ow, kh, kw); an empty KHxKW tensor bounds the window loops."""
-
-    OPS = (hl.MaxPool2dOp, hl.AvgPool2dOp)
-
-    def lower(self, op, e):
-        (kh, kw), (sh, sw), (ph, pw) = (hl.pair(op.attr(k)) for k in ("kernel", "stride", "padding"))
-        out, et = op.result.type, op.result.type.element_type
-        is_max = isinstance(op, hl.MaxPool2dOp)
-        pad_value = lowest(et) if is_max else 0
-        x = e.pad(op.x, [0, 0, ph, pw], [0, 0, ph, pw], pad_value)
-        x_map = dims_map(6, [0, 1, _window_expr(2, 4, sh, 1), _window_expr(3, 5, sw, 1)])
-        ins = [(x, x_map), (e.empty([kh, kw], et), dims_map(6, [4, 5]))]
-        outs = [(e.filled(pad_value, shape_of(out), et), dims_map(6, [0, 1, 2, 3]))]
-        combine = maximum if is_max else add
-        kinds = ["parallel"] * 4 + ["reduction"] * 2
-        result = e.generic(ins, outs, kinds, lambda args: [combine(args[0], args[2])])[0]
-        if not is_max:  # the divisor counts padding (count_include_pad)
-            result = e.elementwise([result], out, lambda args: divide(args[0], const(kh * kw, et)))
-        return result
+    (kh, kw), (sh, sw), (ph, pw) = (hl.pair(op.attr(k)) for k in ("kernel", "stride", "padding"))
+    out, et = op.result.type, op.result.type.element_type
+    is_max = isinstance(op, hl.MaxPool2dOp)
+    pad_value = lowest(et) if is_max else 0
+    x = e.pad(op.x, [0, 0, ph, pw], [0, 0, ph, pw], pad_value)
+    x_map = dims_map(6, [0, 1, _window_expr(2, 4, sh, 1), _window_expr(3, 5, sw, 1)])
+    ins = [(x, x_map), (e.empty([kh, kw], et), dims_map(6, [4, 5]))]
+    outs = [(e.filled(pad_value, shape_of(out), et), dims_map(6, [0, 1, 2, 3]))]
+    combine = maximum if is_max else add
+    kinds = ["parallel"] * 4 + ["reduction"] * 2
+    result = e.generic(ins, outs, kinds, lambda args: [combine(args[0], args[2])])[0]
+    if not is_max:  # the divisor counts padding (count_include_pad)
+        result = e.elementwise([result], out, lambda args: divide(args[0], const(kh * kw, et)))
+    return result
 
 
-class LowerConstant(LowerHLOp):
+@lowering(hl.ConstantOp)
+def lower_constant(op, e: _Emitter) -> SSAValue:
     """constant: arith.constant with the dense value."""
-
-    OPS = (hl.ConstantOp,)
-
-    def lower(self, op, e):
-        return e.add(arith.ConstantOp(op.attributes["value"], op.result.type)).result
+    return e.add(arith.ConstantOp(op.attributes["value"], op.result.type)).result
 
 
-class LowerFull(LowerHLOp):
+@lowering(hl.FullOp)
+def lower_full(op, e: _Emitter) -> SSAValue:
     """full: linalg.fill of a tensor.empty."""
-
-    OPS = (hl.FullOp,)
-
-    def lower(self, op, e):
-        out = op.result.type
-        return e.filled(op.attr("value"), shape_of(out), out.element_type)
+    out = op.result.type
+    return e.filled(op.attr("value"), shape_of(out), out.element_type)
 
 
-class LowerIota(LowerHLOp):
+@lowering(hl.IotaOp)
+def lower_iota(op, e: _Emitter) -> SSAValue:
     """iota: a generic with no inputs yielding linalg.index of `dim`, cast to the dtype."""
+    out, et = op.result.type, op.result.type.element_type
+    shape = shape_of(out)
+    dim = op.attr("dim") % max(len(shape), 1)
+    if et == i1:
+        raise _unsupported(op, f"cannot produce {dtype_name(et)}")
 
-    OPS = (hl.IotaOp,)
+    def body(args):
+        index = linalg.IndexOp(dim).result
+        if is_float(et):
+            return [arith.SIToFPOp(arith.IndexCastOp(index, i64), et).result]
+        return [arith.IndexCastOp(index, et).result]
 
-    def lower(self, op, e):
-        out, et = op.result.type, op.result.type.element_type
-        shape = shape_of(out)
-        dim = op.attr("dim") % max(len(shape), 1)
-        if et == i1:
-            raise _unsupported(op, f"cannot produce {dtype_name(et)}")
-
-        def body(args):
-            index = linalg.IndexOp(dim).result
-            if is_float(et):
-                return [arith.SIToFPOp(arith.IndexCastOp(index, i64), et).result]
-            return [arith.IndexCastOp(index, et).result]
-
-        init = (e.empty(shape, et), AffineMap.identity(len(shape)))
-        return e.generic([], [init], ["parallel"] * len(shape), body)[0]
+    init = (e.empty(shape, et), AffineMap.identity(len(shape)))
+    return e.generic([], [init], ["parallel"] * len(shape), body)[0]
 
 
 def _i32(value: int) -> SSAValue:
@@ -721,52 +694,28 @@ def _i32(value: int) -> SSAValue:
     return const(value - 2**32 if value >= 2**31 else value, i32)
 
 
-class LowerRandomUniform(LowerHLOp):
+@lowering(hl.RandomUniformOp)
+def lower_random_uniform(op, e: _Emitter) -> SSAValue:
     """random_uniform: a generic hashing (key, flat index) with i32 wrap-around arithmetic, like `hl.random_bits`."""
+    out, et = op.result.type, op.result.type.element_type
+    shape = shape_of(out)
+    strides = [pymath.prod(shape[d + 1 :]) for d in range(len(shape))]
 
-    OPS = (hl.RandomUniformOp,)
+    def body(args):
+        flat = _i32(0)
+        for d, stride in enumerate(strides):
+            index = arith.IndexCastOp(linalg.IndexOp(d), i32)
+            flat = arith.AddiOp(flat, arith.MuliOp(index, _i32(stride))).result
+        x = arith.AddiOp(flat, arith.MuliOp(arith.TruncIOp(args[0], i32), _i32(0x9E3779B9))).result
+        for shift, factor in ((16, 0x7FEB352D), (15, 0x846CA68B)):
+            x = arith.MuliOp(arith.XOrIOp(x, arith.ShRUIOp(x, _i32(shift))), _i32(factor)).result
+        x = arith.XOrIOp(x, arith.ShRUIOp(x, _i32(16))).result
+        top24 = arith.UIToFPOp(arith.ShRUIOp(x, _i32(8)), et)
+        return [arith.MulfOp(top24, const(2.0**-24, et)).result]
 
-    def lower(self, op, e):
-        out, et = op.result.type, op.result.type.element_type
-        shape = shape_of(out)
-        strides = [pymath.prod(shape[d + 1 :]) for d in range(len(shape))]
-
-        def body(args):
-            flat = _i32(0)
-            for d, stride in enumerate(strides):
-                index = arith.IndexCastOp(linalg.IndexOp(d), i32)
-                flat = arith.AddiOp(flat, arith.MuliOp(index, _i32(stride))).result
-            x = arith.AddiOp(flat, arith.MuliOp(arith.TruncIOp(args[0], i32), _i32(0x9E3779B9))).result
-            for shift, factor in ((16, 0x7FEB352D), (15, 0x846CA68B)):
-                x = arith.MuliOp(arith.XOrIOp(x, arith.ShRUIOp(x, _i32(shift))), _i32(factor)).result
-            x = arith.XOrIOp(x, arith.ShRUIOp(x, _i32(16))).result
-            top24 = arith.UIToFPOp(arith.ShRUIOp(x, _i32(8)), et)
-            return [arith.MulfOp(top24, const(2.0**-24, et)).result]
-
-        key = (op.key, dims_map(len(shape), []))
-        init = (e.empty(shape, et), AffineMap.identity(len(shape)))
-        return e.generic([key], [init], ["parallel"] * len(shape), body)[0]
-
-
-PATTERNS: list[LowerHLOp] = [
-    LowerElementwise(),
-    LowerReduction(),
-    LowerArgReduction(),
-    LowerReshape(),
-    LowerTranspose(),
-    LowerFlip(),
-    LowerBroadcastTo(),
-    LowerSlice(),
-    LowerConcat(),
-    LowerPad(),
-    LowerMatmul(),
-    LowerConv2d(),
-    LowerPool2d(),
-    LowerConstant(),
-    LowerFull(),
-    LowerIota(),
-    LowerRandomUniform(),
-]
+    key = (op.key, dims_map(len(shape), []))
+    init = (e.empty(shape, et), AffineMap.identity(len(shape)))
+    return e.generic([key], [init], ["parallel"] * len(shape), body)[0]
 
 
 class ConvertHLToLinalgPass(ModulePass):
@@ -775,12 +724,9 @@ class ConvertHLToLinalgPass(ModulePass):
     name = "convert-hl-to-linalg"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        # matmuls first, while the transposes they read through are still hl ops (see LowerMatmul)
-        PatternRewriteWalker(LowerMatmul(), apply_recursively=False).rewrite_module(op)
+        # matmuls first, while the transposes they read through are still hl ops (see lower_matmul)
+        PatternRewriteWalker(LowerByRule(only=(hl.MatmulOp,)), apply_recursively=False).rewrite_module(op)
         for dead in reversed([t for t in op.walk() if isinstance(t, hl.TransposeOp) and not t.result.uses]):
             dead.detach()
             dead.erase()
-        PatternRewriteWalker(GreedyRewritePatternApplier(PATTERNS), apply_recursively=False).rewrite_module(op)
-        for inner in op.walk():
-            if isinstance(inner, hl.HLOp):
-                raise _unsupported(inner, "has no lowering (run hl-decompose first for softmax/log_softmax)")
+        PatternRewriteWalker(LowerByRule(), apply_recursively=False).rewrite_module(op)

@@ -164,7 +164,7 @@ def _infer(op: type[hl.HLOp], types: list[TensorType], attrs: dict, loc: tuple[s
         key = hit = None
     if hit is not None and all(a is b for a, b in zip(hit[0], types, strict=True)):
         return hit[1]
-    full = {k: attrs.get(k, d) for k, d in op.ATTRS.items()}
+    full = op.with_defaults(attrs)
     try:
         result = op.infer(types, full)
     except hl.ShapeError as e:

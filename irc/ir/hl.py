@@ -3,14 +3,14 @@
 Every op works on ranked, statically shaped tensors of f32, f64, i32, i64 or
 i1.  Each op class declares, in one place:
 
-* its operands, results and attributes (IRDL),
+* its operands, results and typed attributes (IRDL; ``dims = attribute(INTS)``),
 * ``infer(operand_types, attrs) -> result type``: the shape/dtype rule, used
   both by builders (``HLOp.make``) and by the verifier,
 * ``evaluate(*arrays)``: its numpy reference semantics (the oracle for every
   test, and the ``ref`` target).
 
-The VJP rules live in ``irc/transforms/vjp_rules.py`` and the lowering to linalg
-in ``irc/conversions/hl_to_linalg.py``, one entry per op in both.
+Its other rules (VJP, JVP, decomposition, lowering to linalg) are registered
+by op class in ``irc/ir/rules.py`` by the layers that use them.
 
 Textual form (custom assembly, round-trips)::
 
@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -45,9 +46,14 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.ir import Attribute, Dialect, Operation, SSAValue
 from xdsl.irdl import (
+    AttrConstraint,
+    EqAttrConstraint,
     IRDLOperation,
+    VerificationContext,
     irdl_op_definition,
+    irdl_to_attr_constraint,
     operand_def,
+    opt_attr_def,
     result_def,
     traits_def,
     var_operand_def,
@@ -118,38 +124,83 @@ def fmt_type(t: Attribute) -> str:
 
 
 # --------------------------------------------------------------------------
-# attribute helpers: every hl attribute is an int, an int list, a bool, a
-# float, a string or a dense tensor; these helpers build and read them.
+# attributes: every hl attribute has one of the kinds below; an op declares
+# each of its attributes as a field, `dims = attribute(INTS)`: an xDSL
+# attribute definition with the kind's constraint (printed in the attr-dict).
 # --------------------------------------------------------------------------
 
 
-def to_attr(value) -> Attribute:
-    if isinstance(value, Attribute):
-        return value
-    if isinstance(value, bool):
-        return BoolAttr.from_bool(value)
-    if isinstance(value, int):
-        return IntegerAttr(value, i64)
-    if isinstance(value, float):
-        return FloatAttr(value, f64)
-    if isinstance(value, str):
-        return StringAttr(value)
-    if isinstance(value, (tuple, list)):
-        return DenseArrayBase.from_list(i64, [int(v) for v in value])
-    raise TypeError(f"cannot turn {value!r} into an hl attribute")
+@dataclass(frozen=True)
+class AttrKind:
+    """The type of an hl attribute: its xDSL constraint, and how a Python value becomes one and back."""
+
+    description: str
+    constraint: AttrConstraint
+    build: Callable[[object], Attribute]
+    read: Callable[[Attribute], object]
 
 
-def from_attr(attr: Attribute):
-    if isinstance(attr, IntegerAttr):
-        v = attr.value.data
-        return bool(v) if attr.type == i1 else v
+def _read_scalar(attr: Attribute) -> int | float | bool:
     if isinstance(attr, FloatAttr):
         return attr.value.data
-    if isinstance(attr, StringAttr):
-        return attr.data
-    if isinstance(attr, DenseArrayBase):
-        return tuple(attr.get_values())
-    return attr
+    return bool(attr.value.data) if attr.type == i1 else attr.value.data
+
+
+def _build_scalar(value: object) -> Attribute:
+    if isinstance(value, bool):
+        return BoolAttr.from_bool(value)
+    return IntegerAttr(value, i64) if isinstance(value, int) else FloatAttr(float(value), f64)
+
+
+def _ints(values) -> DenseArrayBase:
+    return DenseArrayBase.from_list(i64, [int(v) for v in values])
+
+
+_INT_ARRAY = DenseArrayBase.constr(i64)
+
+INTS = AttrKind("an i64 array (array<i64: ...>)", _INT_ARRAY, _ints, lambda a: tuple(a.get_values()))
+#: a (height, width) pair; an int v is built as (v, v)
+PAIR = AttrKind("an i64 array (array<i64: h, w>)", _INT_ARRAY, lambda v: _ints(pair(v)), INTS.read)
+INT = AttrKind("an i64 integer", IntegerAttr.constr(type=i64), lambda v: IntegerAttr(int(v), i64), _read_scalar)
+BOOL = AttrKind("a bool (true or false)", irdl_to_attr_constraint(BoolAttr), BoolAttr.from_bool, _read_scalar)
+FLOAT = AttrKind("an f64 float", FloatAttr.constr(f64), lambda v: FloatAttr(float(v), f64), _read_scalar)
+STRING = AttrKind("a string", irdl_to_attr_constraint(StringAttr), StringAttr, lambda a: a.data)
+#: a number of any dtype: a bool, an i64 integer or an f64 float
+SCALAR = AttrKind(
+    "a number (an f64 float, an i64 integer or a bool)",
+    IntegerAttr.constr(type=EqAttrConstraint(i64) | EqAttrConstraint(i1)) | FloatAttr.constr(f64),
+    _build_scalar,
+    _read_scalar,
+)
+DENSE = AttrKind("a dense tensor", irdl_to_attr_constraint(DenseIntOrFPElementsAttr), lambda v: v, lambda a: a)
+
+
+#: the default of an attribute that has none: it must be given
+REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class AttrSpec:
+    """One attribute of an op: its kind, and its default (`REQUIRED`: none, the attribute must be given)."""
+
+    kind: AttrKind
+    default: object
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+
+def attribute(kind: AttrKind, default: object = REQUIRED):
+    """Declare an hl attribute of `kind`; with a `default`, it is optional and `op.attr` reads the default when absent.
+
+    To xDSL every hl attribute is optional: `HLOp.verify_attributes` checks that the required ones are there,
+    with a message naming the op and the attribute (xDSL checks a required one while parsing, and its message
+    names neither).  Defaults are not xDSL's `default_value` either: its printer drops an attribute equal to it.
+    """
+    field = opt_attr_def(kind.constraint)
+    field.hl_spec = AttrSpec(kind, default)
+    return field
 
 
 class ShapeError(VerifyException):
@@ -195,8 +246,8 @@ class HLOp(IRDLOperation):
 
     assembly_format = _FORMAT
     traits = traits_def(Pure())
-    #: attributes the op takes, with defaults (None = required)
-    ATTRS: ClassVar[dict[str, object]] = {}
+    #: the op's attributes, name -> spec, collected from its `attribute(...)` fields by `hl_op`
+    ATTRIBUTES: ClassVar[dict[str, AttrSpec]] = {}
     #: False for ops with no derivative (compare, argmax, iota, ...)
     DIFFERENTIABLE: ClassVar[bool] = True
 
@@ -205,13 +256,21 @@ class HLOp(IRDLOperation):
         return self.name.removeprefix("hl.")
 
     def attr(self, key: str):
-        """The Python value of attribute `key` (default when absent)."""
-        if key in self.attributes:
-            return from_attr(self.attributes[key])
-        return self.ATTRS.get(key)
+        """The Python value of attribute `key` (its default when absent): `op.attr("dims") == (1,)`."""
+        spec = self.ATTRIBUTES[key]
+        value = self.attributes.get(key)
+        return spec.default if value is None else spec.kind.read(value)
 
     def attr_values(self) -> dict[str, object]:
-        return {k: self.attr(k) for k in self.ATTRS}
+        return {k: self.attr(k) for k in self.ATTRIBUTES}
+
+    @classmethod
+    def with_defaults(cls, attrs: dict[str, object]) -> dict[str, object]:
+        """`attrs` (Python values) and the defaults of the others (None for a required one not given)."""
+        for k in attrs:
+            if k not in cls.ATTRIBUTES:
+                raise TypeError(f"{cls.name} takes no attribute {k!r} (known: {', '.join(cls.ATTRIBUTES) or 'none'})")
+        return {k: attrs.get(k, None if spec.required else spec.default) for k, spec in cls.ATTRIBUTES.items()}
 
     @classmethod
     def infer(cls, types: Sequence[Attribute], attrs: dict[str, object]) -> Attribute:
@@ -222,20 +281,41 @@ class HLOp(IRDLOperation):
 
     @classmethod
     def make(cls, operands: Sequence[SSAValue | Operation], result_type: Attribute | None = None, **attrs) -> HLOp:
-        """Build the op; the result type is inferred unless given."""
+        """Build the op from Python attribute values; the result type is inferred unless given.
+
+        >>> SumOp.make([x], dims=(1,), keepdim=False)
+        """
         values = [SSAValue.get(o) for o in operands]
-        for k in attrs:
-            if k not in cls.ATTRS:
-                raise TypeError(f"{cls.name} takes no attribute {k!r} (known: {', '.join(cls.ATTRS) or 'none'})")
-        full = {k: attrs.get(k, d) for k, d in cls.ATTRS.items()}
+        full = cls.with_defaults(attrs)
         if result_type is None:
             result_type = cls.infer([v.type for v in values], full)
-        attributes = {k: to_attr(v) for k, v in attrs.items() if v is not None}
+        attributes = {
+            k: v if isinstance(v, Attribute) else cls.ATTRIBUTES[k].kind.build(v)
+            for k, v in attrs.items()
+            if v is not None
+        }
         return cls.build(operands=cls._operand_groups(values), result_types=[result_type], attributes=attributes)
 
     @classmethod
     def _operand_groups(cls, values):
         return list(values)
+
+    def verify_attributes(self) -> None:
+        """Every attribute is one the op declares, of its kind; every required one is there."""
+        for k, value in self.attributes.items():
+            spec = self.ATTRIBUTES.get(k)
+            if spec is None:
+                known = ", ".join(self.ATTRIBUTES) or "none"
+                raise VerifyException(f"{self.name}: unknown attribute '{k}' (known: {known})")
+            try:
+                spec.kind.constraint.verify(value, VerificationContext())
+            except VerifyException:
+                raise VerifyException(
+                    f"{self.name}: attribute '{k}' must be {spec.kind.description}, got {value}"
+                ) from None
+        for k, spec in self.ATTRIBUTES.items():
+            if spec.required and k not in self.attributes:
+                raise VerifyException(f"{self.name}: missing attribute '{k}'")
 
     def verify_(self) -> None:
         types = [o.type for o in self.operands]
@@ -243,9 +323,6 @@ class HLOp(IRDLOperation):
             if not isinstance(t, TensorType):
                 raise VerifyException(f"{self.name}: expected tensor types, got {t}")
             dtype_name(t.element_type)
-        for k, d in self.ATTRS.items():
-            if d is None and k not in self.attributes:
-                raise VerifyException(f"{self.name}: missing attribute '{k}'")
         expected = self.infer(types, self.attr_values())
         actual = self.results[0].type
         if expected != actual:
@@ -253,6 +330,26 @@ class HLOp(IRDLOperation):
                 f"{self.name}: result type {fmt_type(actual)} does not match the inferred {fmt_type(expected)} "
                 f"(operands: {', '.join(fmt_type(t) for t in types)})"
             )
+
+
+def hl_op(cls: type[HLOp]) -> type[HLOp]:
+    """`irdl_op_definition` for an hl op: it also collects the op's `attribute(...)` fields into
+    `ATTRIBUTES`, and checks attribute names and kinds first, so that the verifier's message
+    names the op and the attribute."""
+    attributes: dict[str, AttrSpec] = {}
+    for klass in reversed(cls.__mro__):  # a base's fields first; a base already defined keeps them in ATTRIBUTES
+        attributes.update(vars(klass).get("ATTRIBUTES", {}))
+        attributes.update({name: field.hl_spec for name, field in vars(klass).items() if hasattr(field, "hl_spec")})
+    op = irdl_op_definition(cls)
+    op.ATTRIBUTES = attributes
+    verify_ = op.verify_
+
+    def verify_attributes_first(self: HLOp) -> None:
+        self.verify_attributes()
+        verify_(self)
+
+    op.verify_ = verify_attributes_first
+    return op
 
 
 def _out_dtype(op: Operation):
@@ -299,7 +396,7 @@ def _unary(op_name: str, fn, float_only: bool = True, doc: str = ""):
             "__annotations__": {"FN": ClassVar, "FLOAT_ONLY": ClassVar},
         },
     )
-    return irdl_op_definition(cls)
+    return hl_op(cls)
 
 
 NegOp = _unary("neg", np.negative, float_only=False, doc="-x")
@@ -314,9 +411,10 @@ ReluOp = _unary("relu", lambda x: np.maximum(x, np.zeros((), x.dtype)), float_on
 SinOp = _unary("sin", np.sin, doc="sine")
 CosOp = _unary("cos", np.cos, doc="cosine")
 ErfOp = _unary("erf", _erf, doc="Gauss error function")
+SoftplusOp = _unary("softplus", lambda x: np.logaddexp(0, x), doc="log(1 + exp(x)), without overflow")
 
 
-@irdl_op_definition
+@hl_op
 class BitwiseNotOp(UnaryOp):
     """~x: bitwise not of an integer tensor, logical not of a bool (i1) tensor."""
 
@@ -332,7 +430,7 @@ class BitwiseNotOp(UnaryOp):
         return types[0]
 
 
-@irdl_op_definition
+@hl_op
 class CastOp(HLOp):
     """Convert the element type; the result type names the target dtype."""
 
@@ -424,7 +522,7 @@ def _binary(op_name: str, fn, doc: str = "", base: type[BinaryOp] = BinaryOp):
             "__annotations__": {"FN": ClassVar, "FLOAT_ONLY": ClassVar},
         },
     )
-    return irdl_op_definition(cls)
+    return hl_op(cls)
 
 
 AddOp = _binary("add", np.add, "a + b")
@@ -449,7 +547,7 @@ COMPARE_PREDICATES = {
 }
 
 
-@irdl_op_definition
+@hl_op
 class CompareOp(HLOp):
     """Elementwise comparison with broadcasting; the result is i1."""
 
@@ -457,7 +555,7 @@ class CompareOp(HLOp):
     lhs = operand_def(TensorType)
     rhs = operand_def(TensorType)
     result = result_def(TensorType)
-    ATTRS: ClassVar[dict[str, object]] = {"predicate": None}
+    predicate = attribute(STRING)
     DIFFERENTIABLE: ClassVar[bool] = False
 
     @classmethod
@@ -475,7 +573,7 @@ class CompareOp(HLOp):
         return COMPARE_PREDICATES[self.attr("predicate")](a, b)
 
 
-@irdl_op_definition
+@hl_op
 class SelectOp(HLOp):
     """where(cond, a, b) with broadcasting of all three."""
 
@@ -514,7 +612,8 @@ def reduced_shape(op: str, shape, dims, keepdim, types) -> tuple[int, ...]:
 class ReduceOp(HLOp):
     x = operand_def(TensorType)
     result = result_def(TensorType)
-    ATTRS: ClassVar[dict[str, object]] = {"dims": None, "keepdim": False}
+    dims = attribute(INTS)
+    keepdim = attribute(BOOL, default=False)
     FN: ClassVar = None
     #: max and min have no identity: reducing over a dim of size 0 is an error (as in PyTorch)
     NEEDS_ELEMENTS: ClassVar[bool] = False
@@ -530,13 +629,13 @@ class ReduceOp(HLOp):
             check_nonempty_reduction(cls.name[3:], dims, types)
         return tensor_type(shape, t.element_type)
 
-    def dims(self) -> tuple[int, ...]:
+    def reduced_dims(self) -> tuple[int, ...]:
         """The reduced dims, normalized and sorted (none for a 0-d operand: it is its own one element)."""
         rank = len(shape_of(self.x.type))
         return tuple(sorted({d % rank for d in self.attr("dims")})) if rank else ()
 
     def evaluate(self, x):
-        out = type(self).FN(x, axis=self.dims(), keepdims=bool(self.attr("keepdim")))
+        out = type(self).FN(x, axis=self.reduced_dims(), keepdims=bool(self.attr("keepdim")))
         return np.asarray(out).astype(_out_dtype(self), copy=False)
 
 
@@ -561,7 +660,7 @@ def _reduce(op_name: str, fn, doc: str, needs_elements: bool = False):
             "__annotations__": {"FN": ClassVar, "FLOAT_ONLY": ClassVar, "NEEDS_ELEMENTS": ClassVar},
         },
     )
-    return irdl_op_definition(cls)
+    return hl_op(cls)
 
 
 def _mean(x, axis, keepdims):
@@ -586,7 +685,8 @@ ProdOp = _reduce(
 class ArgReduceOp(HLOp):
     x = operand_def(TensorType)
     result = result_def(TensorType)
-    ATTRS: ClassVar[dict[str, object]] = {"dim": None, "keepdim": False}
+    dim = attribute(INT)
+    keepdim = attribute(BOOL, default=False)
     DIFFERENTIABLE: ClassVar[bool] = False
     FN: ClassVar = None
 
@@ -604,7 +704,7 @@ class ArgReduceOp(HLOp):
         return type(self).FN(x, axis=dim, keepdims=bool(self.attr("keepdim"))).astype(np.int64)
 
 
-@irdl_op_definition
+@hl_op
 class ArgmaxOp(ArgReduceOp):
     """Index (i64) of the first maximum along `dim`."""
 
@@ -612,7 +712,7 @@ class ArgmaxOp(ArgReduceOp):
     FN: ClassVar = staticmethod(np.argmax)
 
 
-@irdl_op_definition
+@hl_op
 class ArgminOp(ArgReduceOp):
     """Index (i64) of the first minimum along `dim`."""
 
@@ -625,14 +725,14 @@ class ArgminOp(ArgReduceOp):
 # --------------------------------------------------------------------------
 
 
-@irdl_op_definition
+@hl_op
 class ReshapeOp(HLOp):
     """Row-major reshape; the result type gives the new shape."""
 
     name = "hl.reshape"
     x = operand_def(TensorType)
     result = result_def(TensorType)
-    ATTRS: ClassVar[dict[str, object]] = {"shape": None}
+    shape = attribute(INTS)
 
     @classmethod
     def infer(cls, types, attrs):
@@ -646,14 +746,14 @@ class ReshapeOp(HLOp):
         return x.reshape(self.attr("shape"))
 
 
-@irdl_op_definition
+@hl_op
 class TransposeOp(HLOp):
     """Permute dims: result dim i is operand dim perm[i]."""
 
     name = "hl.transpose"
     x = operand_def(TensorType)
     result = result_def(TensorType)
-    ATTRS: ClassVar[dict[str, object]] = {"perm": None}
+    perm = attribute(INTS)
 
     @classmethod
     def infer(cls, types, attrs):
@@ -681,14 +781,14 @@ def matrix_transpose_perm(rank: int) -> tuple[int, ...]:
     return (*range(rank - 2), rank - 1, rank - 2)
 
 
-@irdl_op_definition
+@hl_op
 class FlipOp(HLOp):
     """Reverse the order of elements along `dims` (torch.flip, numpy.flip)."""
 
     name = "hl.flip"
     x = operand_def(TensorType)
     result = result_def(TensorType)
-    ATTRS: ClassVar[dict[str, object]] = {"dims": None}
+    dims = attribute(INTS)
 
     @classmethod
     def infer(cls, types, attrs):
@@ -705,14 +805,14 @@ class FlipOp(HLOp):
         return np.ascontiguousarray(np.flip(x, tuple(self.attr("dims")))) if x.ndim else x.copy()
 
 
-@irdl_op_definition
+@hl_op
 class BroadcastToOp(HLOp):
     """numpy.broadcast_to."""
 
     name = "hl.broadcast_to"
     x = operand_def(TensorType)
     result = result_def(TensorType)
-    ATTRS: ClassVar[dict[str, object]] = {"shape": None}
+    shape = attribute(INTS)
 
     @classmethod
     def infer(cls, types, attrs):
@@ -728,14 +828,16 @@ class BroadcastToOp(HLOp):
         return np.asarray(np.broadcast_to(x, self.attr("shape")), order="C")
 
 
-@irdl_op_definition
+@hl_op
 class SliceOp(HLOp):
     """x[start:stop:step] per dim (normalized: 0 <= start <= stop, step >= 1)."""
 
     name = "hl.slice"
     x = operand_def(TensorType)
     result = result_def(TensorType)
-    ATTRS: ClassVar[dict[str, object]] = {"start": None, "stop": None, "step": None}
+    start = attribute(INTS)
+    stop = attribute(INTS)
+    step = attribute(INTS)
 
     @classmethod
     def infer(cls, types, attrs):
@@ -756,14 +858,14 @@ class SliceOp(HLOp):
         return np.asarray(x[idx], order="C")
 
 
-@irdl_op_definition
+@hl_op
 class ConcatOp(HLOp):
     """Concatenate the operands along `dim`."""
 
     name = "hl.concat"
     inputs = var_operand_def(TensorType)
     result = result_def(TensorType)
-    ATTRS: ClassVar[dict[str, object]] = {"dim": None}
+    dim = attribute(INT)
 
     @classmethod
     def _operand_groups(cls, values):
@@ -789,14 +891,16 @@ class ConcatOp(HLOp):
         return np.concatenate(xs, axis=self.attr("dim") % xs[0].ndim)
 
 
-@irdl_op_definition
+@hl_op
 class PadOp(HLOp):
     """Constant padding: `low[i]` before and `high[i]` after dim i."""
 
     name = "hl.pad"
     x = operand_def(TensorType)
     result = result_def(TensorType)
-    ATTRS: ClassVar[dict[str, object]] = {"low": None, "high": None, "value": 0.0}
+    low = attribute(INTS)
+    high = attribute(INTS)
+    value = attribute(FLOAT, default=0.0)
 
     @classmethod
     def infer(cls, types, attrs):
@@ -818,7 +922,7 @@ class PadOp(HLOp):
 # --------------------------------------------------------------------------
 
 
-@irdl_op_definition
+@hl_op
 class MatmulOp(HLOp):
     """numpy.matmul for operands of rank >= 2 (batch dims broadcast)."""
 
@@ -856,7 +960,7 @@ def pair(v) -> tuple[int, int]:
     return (int(v[0]), int(v[1])) if isinstance(v, (tuple, list)) and len(v) == 2 else (int(v), int(v))
 
 
-@irdl_op_definition
+@hl_op
 class Conv2dOp(HLOp):
     """2-D convolution, input NCHW, weight OIHW (O = out channels, I = C/groups)."""
 
@@ -864,7 +968,10 @@ class Conv2dOp(HLOp):
     input = operand_def(TensorType)
     weight = operand_def(TensorType)
     result = result_def(TensorType)
-    ATTRS: ClassVar[dict[str, object]] = {"stride": (1, 1), "padding": (0, 0), "dilation": (1, 1), "groups": 1}
+    stride = attribute(PAIR, default=(1, 1))
+    padding = attribute(PAIR, default=(0, 0))
+    dilation = attribute(PAIR, default=(1, 1))
+    groups = attribute(INT, default=1)
 
     @classmethod
     def infer(cls, types, attrs):
@@ -915,7 +1022,9 @@ class Conv2dOp(HLOp):
 class PoolOp(HLOp):
     x = operand_def(TensorType)
     result = result_def(TensorType)
-    ATTRS: ClassVar[dict[str, object]] = {"kernel": None, "stride": None, "padding": (0, 0)}
+    kernel = attribute(PAIR)
+    stride = attribute(PAIR)
+    padding = attribute(PAIR, default=(0, 0))
 
     @classmethod
     def infer(cls, types, attrs):
@@ -940,7 +1049,7 @@ class PoolOp(HLOp):
         return win[:, :, : sh * (oh - 1) + 1 : sh, : sw * (ow - 1) + 1 : sw]
 
 
-@irdl_op_definition
+@hl_op
 class MaxPool2dOp(PoolOp):
     """Max pooling (padding counts as -inf)."""
 
@@ -950,7 +1059,7 @@ class MaxPool2dOp(PoolOp):
         return self.windows(x, -np.inf).max(axis=(4, 5)).astype(x.dtype)
 
 
-@irdl_op_definition
+@hl_op
 class AvgPool2dOp(PoolOp):
     """Average pooling; padding counts as zeros in the divisor (PyTorch's count_include_pad=True)."""
 
@@ -965,13 +1074,13 @@ class AvgPool2dOp(PoolOp):
 # --------------------------------------------------------------------------
 
 
-@irdl_op_definition
+@hl_op
 class ConstantOp(HLOp):
     """A dense constant tensor."""
 
     name = "hl.constant"
     result = result_def(TensorType)
-    ATTRS: ClassVar[dict[str, object]] = {"value": None}
+    value = attribute(DENSE)
     assembly_format = "attr-dict `:` type($result)"
     DIFFERENTIABLE: ClassVar[bool] = False
 
@@ -980,8 +1089,7 @@ class ConstantOp(HLOp):
         return attrs["value"].type
 
     def verify_(self):
-        value = self.attributes.get("value")
-        if not isinstance(value, DenseIntOrFPElementsAttr) or value.type != self.result.type:
+        if self.attributes["value"].type != self.result.type:
             raise VerifyException(f"hl.constant: value must be a dense attribute of type {fmt_type(self.result.type)}")
 
     @staticmethod
@@ -1001,13 +1109,13 @@ class ConstantOp(HLOp):
         return np.array(value.get_values(), dtype=dt).reshape(shape_of(self.result.type))
 
 
-@irdl_op_definition
+@hl_op
 class FullOp(HLOp):
     """A tensor filled with one value."""
 
     name = "hl.full"
     result = result_def(TensorType)
-    ATTRS: ClassVar[dict[str, object]] = {"value": None}
+    value = attribute(SCALAR)
     assembly_format = "attr-dict `:` type($result)"
     DIFFERENTIABLE: ClassVar[bool] = False
 
@@ -1016,20 +1124,19 @@ class FullOp(HLOp):
         raise _err("full", "needs an explicit result type", types)
 
     def verify_(self):
-        if "value" not in self.attributes:
-            raise VerifyException("hl.full: missing attribute 'value'")
+        """The result type is all the shape there is (and `value` is checked with the attributes)."""
 
     def evaluate(self):
         return np.full(shape_of(self.result.type), self.attr("value"), dtype=_out_dtype(self))
 
 
-@irdl_op_definition
+@hl_op
 class IotaOp(HLOp):
     """Indices 0, 1, ... along `dim`, broadcast over the other dims."""
 
     name = "hl.iota"
     result = result_def(TensorType)
-    ATTRS: ClassVar[dict[str, object]] = {"dim": 0}
+    dim = attribute(INT, default=0)
     assembly_format = "attr-dict `:` type($result)"
     DIFFERENTIABLE: ClassVar[bool] = False
 
@@ -1063,7 +1170,7 @@ def random_bits(key: int, n: int) -> np.ndarray:
     return x
 
 
-@irdl_op_definition
+@hl_op
 class RandomUniformOp(HLOp):
     """Uniform [0, 1) floats from a counter-based hash of (key, flat index).
 
@@ -1101,7 +1208,7 @@ class RandomUniformOp(HLOp):
 class SoftmaxLikeOp(HLOp):
     x = operand_def(TensorType)
     result = result_def(TensorType)
-    ATTRS: ClassVar[dict[str, object]] = {"dim": -1}
+    dim = attribute(INT, default=-1)
 
     @classmethod
     def infer(cls, types, attrs):
@@ -1112,7 +1219,7 @@ class SoftmaxLikeOp(HLOp):
         return t
 
 
-@irdl_op_definition
+@hl_op
 class SoftmaxOp(SoftmaxLikeOp):
     """exp(x - max) / sum(exp(x - max)) along `dim`."""
 
@@ -1126,7 +1233,7 @@ class SoftmaxOp(SoftmaxLikeOp):
         return (e / e.sum(axis=d, keepdims=True)).astype(x.dtype)
 
 
-@irdl_op_definition
+@hl_op
 class LogSoftmaxOp(SoftmaxLikeOp):
     """x - max - log(sum(exp(x - max))) along `dim`."""
 
@@ -1141,7 +1248,8 @@ class LogSoftmaxOp(SoftmaxLikeOp):
 
 
 HL_OPS: list[type[HLOp]] = [
-    NegOp, AbsOp, ExpOp, LogOp, SqrtOp, RsqrtOp, TanhOp, SigmoidOp, ReluOp, SinOp, CosOp, ErfOp, BitwiseNotOp, CastOp,
+    NegOp, AbsOp, ExpOp, LogOp, SqrtOp, RsqrtOp, TanhOp, SigmoidOp, ReluOp, SinOp, CosOp, ErfOp, SoftplusOp,
+    BitwiseNotOp, CastOp,
     AddOp, SubOp, MulOp, DivOp, FloorDivideOp, PowOp, MaximumOp, MinimumOp, CompareOp, SelectOp,
     BitwiseAndOp, BitwiseOrOp, BitwiseXorOp,
     SumOp, MeanOp, MaxOp, MinOp, ProdOp, ArgmaxOp, ArgminOp,

@@ -25,11 +25,12 @@ from irc.nn.modules import (
     Sequential,
     Sigmoid,
     Softmax,
+    Softplus,
     Tanh,
 )
 
 __all__ = [
     "functional", "init", "Module", "Parameter", "Sequential", "ModuleList", "Linear", "Conv2d", "MaxPool2d",
-    "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Dropout", "Flatten", "ReLU", "Sigmoid", "Tanh", "Identity",
+    "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Dropout", "Flatten", "ReLU", "Sigmoid", "Softplus", "Tanh", "Identity",
     "Softmax", "LogSoftmax", "CrossEntropyLoss", "MSELoss",
 ]  # fmt: skip

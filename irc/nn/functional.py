@@ -5,7 +5,7 @@ from __future__ import annotations
 from irc.errors import FrontendError
 from irc.frontend.autograd import no_grad
 from irc.frontend.graph import apply, user_location
-from irc.frontend.tensor import Tensor, as_tensor, rng_key
+from irc.frontend.tensor import Tensor, as_tensor, rng_key, where
 from irc.ir import hl
 
 
@@ -19,6 +19,17 @@ def sigmoid(x: Tensor) -> Tensor:
 
 def tanh(x: Tensor) -> Tensor:
     return as_tensor(x).tanh()
+
+
+def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta * x)) / beta, and x itself where beta * x > threshold (as in PyTorch).
+
+    >>> softplus(irc.tensor([0.0, 100.0]))   # [log(2), 100]: no overflow
+    """
+    x = as_tensor(x)
+    scaled = x if beta == 1 else x * beta
+    y = scaled._unary(hl.SoftplusOp)
+    return where(scaled > threshold, x, y if beta == 1 else y / beta)
 
 
 def softmax(x: Tensor, dim: int = -1) -> Tensor:

@@ -1,8 +1,9 @@
 """Automatic differentiation as a transformation of `hl` functions.
 
 `build_vjp` (reverse mode) and `build_jvp` (forward mode) turn an hl
-`func.func` into a new hl function; the derivative rules are the tables in
-`vjp_rules.py` and `jvp_rules.py`.  Only *active* values are differentiated:
+`func.func` into a new hl function; the derivative rules are looked up by op
+class (`irc.ir.rules.vjp` / `.jvp`, registered in `vjp_rules.py` and
+`jvp_rules.py`).  Only *active* values are differentiated:
 floating-point values that depend on a differentiated argument through
 differentiable ops.  The `hl-autodiff` pass adds `@<name>_grad` next to each
 function of a module (what `irc compile --grad` shows in the hl-opt stage).
@@ -24,9 +25,10 @@ from xdsl.ir import Block, Region, SSAValue
 from xdsl.passes import ModulePass
 
 from irc.errors import IRCError
+from irc.ir import rules
 from irc.ir.hl import HLOp, fmt_type, is_float
-from irc.transforms.jvp_rules import JVP_RULES
-from irc.transforms.vjp_rules import VJP_RULES, Emitter
+from irc.transforms import jvp_rules, vjp_rules  # noqa: F401  (they register the rules looked up here)
+from irc.transforms.vjp_rules import Emitter
 
 
 class AutodiffError(IRCError):
@@ -60,9 +62,14 @@ def _active_values(ops: Sequence[HLOp], args: Sequence[SSAValue]) -> set[SSAValu
     return active
 
 
-def _missing_rules_error(ops: Sequence[HLOp], table: str) -> AutodiffError:
+def _missing_rules_error(ops: Sequence[HLOp], table: rules.RuleTable) -> AutodiffError:
     lines = [f"  {op.name} at {op.location}" for op in ops]
-    return AutodiffError(f"no {table} rule for {len(ops)} op(s) on the differentiated path:\n" + "\n".join(lines))
+    decorators = ", ".join(f"@{table.decorator}(hl.{cls.__name__})" for cls in dict.fromkeys(map(type, ops)))
+    return AutodiffError(
+        f"no {table.face} rule for {len(ops)} op(s) on the differentiated path:\n"
+        + "\n".join(lines)
+        + f"\n(rules are registered with {decorators} in {table.module})"
+    )
 
 
 def _clone_body(fn: func.FuncOp, block: Block) -> list[SSAValue]:
@@ -119,9 +126,9 @@ def build_vjp(
         if op.results[0] in reached:
             differentiated.append(op)
             reached.update(v for v in op.operands if v in active)
-    missing = [op for op in reversed(differentiated) if op.name not in VJP_RULES]
+    missing = [op for op in reversed(differentiated) if op not in rules.vjp]
     if missing:
-        raise _missing_rules_error(missing, "VJP")
+        raise _missing_rules_error(missing, rules.vjp)
 
     grads: dict[SSAValue, SSAValue] = {}
     emitter = Emitter(block, fn.location)
@@ -137,7 +144,7 @@ def build_vjp(
         if g is None:
             continue
         emitter.location = op.location
-        for operand, d in zip(op.operands, VJP_RULES[op.name](emitter, op, g)):
+        for operand, d in zip(op.operands, rules.vjp[op](emitter, op, g)):
             if d is not None and operand in active:
                 accumulate(operand, d)
     emitter.location = fn.location
@@ -158,13 +165,13 @@ def build_jvp(fn: func.FuncOp, wrt: Sequence[int], name: str | None = None) -> f
     forward = [op for op in block.ops if isinstance(op, HLOp)]
     active = _active_values(forward, list(tangents))
     ops = [op for op in forward if op.results[0] in active]
-    missing = [op for op in ops if op.name not in JVP_RULES]
+    missing = [op for op in ops if op not in rules.jvp]
     if missing:
-        raise _missing_rules_error(missing, "JVP")
+        raise _missing_rules_error(missing, rules.jvp)
     emitter = Emitter(block)
     for op in ops:
         emitter.location = op.location
-        tangents[op.results[0]] = JVP_RULES[op.name](emitter, op, [tangents.get(v) for v in op.operands])
+        tangents[op.results[0]] = rules.jvp[op](emitter, op, [tangents.get(v) for v in op.operands])
     emitter.location = fn.location
     out_tangents = [tangents[v] if v in tangents else emitter.full(0.0, v.type) for v in outputs]
     return _finish(block, name or f"{fn.sym_name.data}_jvp", [*outputs, *out_tangents])

@@ -1,4 +1,5 @@
-"""Forward-mode derivative rules (JVPs) of the `hl` ops, one short rule per op.
+"""Forward-mode derivative rules (JVPs) of the `hl` ops, one short rule per op,
+each registered for its op class with `@jvp(hl.SomeOp)` (see `irc/ir/rules.py`).
 
 A rule gets an `Emitter`, the forward op (values of the function being
 built) and one tangent per operand (None where the operand carries none,
@@ -15,7 +16,9 @@ from collections.abc import Callable, Sequence
 
 from xdsl.ir import SSAValue
 
+from irc.ir import hl
 from irc.ir.hl import HLOp, shape_of
+from irc.ir.rules import jvp
 from irc.transforms.vjp_rules import (
     Emitter,
     extremum_share,
@@ -27,6 +30,7 @@ from irc.transforms.vjp_rules import (
 )
 
 Tangents = Sequence[SSAValue | None]
+#: a JVP rule: (emitter, forward op, one tangent or None per operand) -> the tangent of its result
 Rule = Callable[[Emitter, HLOp, Tangents], SSAValue]
 
 
@@ -37,6 +41,8 @@ def total(b: Emitter, op: HLOp, terms: Sequence[SSAValue | None]) -> SSAValue:
     return t if shape_of(t.type) == shape else b.broadcast_to(t, shape=shape)
 
 
+@jvp(hl.NegOp, hl.CastOp, hl.SumOp, hl.MeanOp, hl.ReshapeOp, hl.TransposeOp, hl.FlipOp, hl.BroadcastToOp)
+@jvp(hl.SliceOp, hl.AvgPool2dOp)
 def _same_op(b, op, ts):
     """Linear ops: the tangent is the op applied to the tangents."""
     (t,) = ts
@@ -53,45 +59,53 @@ def _pointwise(derivative: Callable[[Emitter, SSAValue, SSAValue], SSAValue], do
     return rule
 
 
+@jvp(hl.AbsOp)
 def _abs(b, op, ts):
     """y = |x|: ty = tx * sign(x)   (0 at x = 0)"""
     (x,), (t,) = op.operands, ts
     return b.select(b.compare(x, 0.0, predicate="gt"), t, b.select(b.compare(x, 0.0, predicate="lt"), b.neg(t), 0.0))
 
 
+@jvp(hl.ReluOp)
 def _relu(b, op, ts):
     """y = max(x, 0): ty = where(x > 0, tx, 0)"""
     return b.select(b.compare(op.operands[0], 0.0, predicate="gt"), ts[0], 0.0)
 
 
+@jvp(hl.AddOp)
 def _add(b, op, ts):
     """y = a + c: ty = ta + tc"""
     return total(b, op, ts)
 
 
+@jvp(hl.SubOp)
 def _sub(b, op, ts):
     """y = a - c: ty = ta - tc"""
     ta, tc = ts
     return total(b, op, [ta, tc and b.neg(tc)])
 
 
+@jvp(hl.MulOp)
 def _mul(b, op, ts):
     """y = a * c: ty = ta * c + a * tc"""
     (a, c), (ta, tc) = op.operands, ts
     return total(b, op, [ta and b.mul(ta, c), tc and b.mul(a, tc)])
 
 
+@jvp(hl.DivOp)
 def _div(b, op, ts):
     """y = a / c: ty = ta / c - tc * y / c"""
     c, (ta, tc) = op.operands[1], ts
     return total(b, op, [ta and b.div(ta, c), tc and b.neg(b.div(b.mul(tc, op.results[0]), c))])
 
 
+@jvp(hl.FloorDivideOp)
 def _floor_divide(b, op, ts):
     """y = a // c: ty = 0   (piecewise constant, like floor)"""
     return b.full(0.0, op.results[0].type)
 
 
+@jvp(hl.PowOp)
 def _pow(b, op, ts):
     """y = a ** c: ty = ta * c * a ** (c - 1) + tc * y * log(a)   (log(a) taken as 0 where a <= 0)"""
     (a, c), (ta, tc) = op.operands, ts
@@ -110,39 +124,50 @@ def _extremum(predicate: str, doc: str) -> Rule:
     return rule
 
 
+jvp(hl.MaximumOp)(_extremum("gt", "y = maximum(a, c): ty = ta * w + tc * (1 - w), w = 1 / 0.5 / 0 for a >, ==, < c"))
+jvp(hl.MinimumOp)(_extremum("lt", "y = minimum(a, c): ty = ta * w + tc * (1 - w), w = 1 / 0.5 / 0 for a <, ==, > c"))
+
+
+@jvp(hl.SelectOp)
 def _select(b, op, ts):
     """y = where(cond, a, c): ty = where(cond, ta, tc)"""
     _, ta, tc = ts
     return total(b, op, [b.select(op.operands[0], 0.0 if ta is None else ta, 0.0 if tc is None else tc)])
 
 
+@jvp(hl.MaxOp, hl.MinOp)
 def _max_min(b, op, ts):
     """y = max(x, dims) (or min): ty = sum(tx * share), share = 1/count at the (tied) extrema"""
     return b.sum(b.mul(ts[0], extremum_share(b, op)), dims=op.attr("dims"), keepdim=op.attr("keepdim"))
 
 
+@jvp(hl.ProdOp)
 def _prod(b, op, ts):
     """y = prod(x, dims): ty = sum(tx * product of the other elements)"""
     return b.sum(b.mul(ts[0], prod_of_others(b, op)), dims=op.attr("dims"), keepdim=op.attr("keepdim"))
 
 
+@jvp(hl.PadOp)
 def _pad(b, op, ts):
     """y = pad(x, low, high, value): ty = pad(tx, low, high, 0)"""
     return b.pad(ts[0], low=op.attr("low"), high=op.attr("high"), value=0.0)
 
 
+@jvp(hl.ConcatOp)
 def _concat(b, op, ts):
     """y = concat(x_0, x_1, ..., dim): ty = concat(t_0, t_1, ..., dim)   (zeros for missing tangents)"""
     parts = [b.full(0.0, x.type) if t is None else t for x, t in zip(op.operands, ts)]
     return b.concat(*parts, dim=op.attr("dim"))
 
 
+@jvp(hl.MatmulOp)
 def _matmul(b, op, ts):
     """y = a @ c: ty = ta @ c + a @ tc"""
     (a, c), (ta, tc) = op.operands, ts
     return total(b, op, [ta and b.matmul(ta, c), tc and b.matmul(a, tc)])
 
 
+@jvp(hl.Conv2dOp)
 def _conv2d(b, op, ts):
     """y = conv2d(x, w): ty = conv2d(tx, w) + conv2d(x, tw)   (same attributes)"""
     (x, w), (tx, tw) = op.operands, ts
@@ -150,6 +175,7 @@ def _conv2d(b, op, ts):
     return total(b, op, [tx and b.conv2d(tx, w, **attrs), tw and b.conv2d(x, tw, **attrs)])
 
 
+@jvp(hl.MaxPool2dOp)
 def _max_pool2d(b, op, ts):
     """y = max_pool2d(x): ty = sum over kernel offsets of tx's window element * share (1/count at the max)"""
     shares, _ = max_pool_shares(b, op)
@@ -157,42 +183,33 @@ def _max_pool2d(b, op, ts):
     return functools.reduce(b.add, [b.mul(share, t) for (_, _, share), (_, _, t) in zip(shares, windows)])
 
 
+@jvp(hl.SoftmaxOp)
 def _softmax(b, op, ts):
     """y = softmax(x, dim): ty = y * (tx - sum(tx * y, dim))"""
     y = op.results[0]
     return b.mul(y, b.sub(ts[0], b.sum(b.mul(ts[0], y), dims=(op.attr("dim"),), keepdim=True)))
 
 
+@jvp(hl.LogSoftmaxOp)
 def _log_softmax(b, op, ts):
     """y = log_softmax(x, dim): ty = tx - sum(exp(y) * tx, dim)"""
     y = op.results[0]
     return b.sub(ts[0], b.sum(b.mul(b.exp(y), ts[0]), dims=(op.attr("dim"),), keepdim=True))
 
 
-JVP_RULES: dict[str, Rule] = {
-    "hl.neg": _same_op,
-    "hl.abs": _abs,
-    "hl.exp": _pointwise(lambda b, x, y: y, "y = exp(x): ty = tx * y"),
-    "hl.log": _pointwise(lambda b, x, y: b.div(1.0, x), "y = log(x): ty = tx / x"),
-    "hl.sqrt": _pointwise(lambda b, x, y: b.div(0.5, y), "y = sqrt(x): ty = tx * 0.5 / y"),
-    "hl.rsqrt": _pointwise(lambda b, x, y: b.div(b.mul(y, -0.5), x), "y = 1 / sqrt(x): ty = tx * -0.5 * y / x"),
-    "hl.tanh": _pointwise(lambda b, x, y: b.sub(1.0, b.mul(y, y)), "y = tanh(x): ty = tx * (1 - y * y)"),
-    "hl.sigmoid": _pointwise(lambda b, x, y: b.mul(y, b.sub(1.0, y)), "y = sigmoid(x): ty = tx * y * (1 - y)"),
-    "hl.relu": _relu,
-    "hl.sin": _pointwise(lambda b, x, y: b.cos(x), "y = sin(x): ty = tx * cos(x)"),
-    "hl.cos": _pointwise(lambda b, x, y: b.neg(b.sin(x)), "y = cos(x): ty = -tx * sin(x)"),
-    "hl.erf": _pointwise(
+# elementwise: ty = tx * f'(x)
+jvp(hl.ExpOp)(_pointwise(lambda b, x, y: y, "y = exp(x): ty = tx * y"))
+jvp(hl.LogOp)(_pointwise(lambda b, x, y: b.div(1.0, x), "y = log(x): ty = tx / x"))
+jvp(hl.SqrtOp)(_pointwise(lambda b, x, y: b.div(0.5, y), "y = sqrt(x): ty = tx * 0.5 / y"))
+jvp(hl.RsqrtOp)(_pointwise(lambda b, x, y: b.div(b.mul(y, -0.5), x), "y = 1 / sqrt(x): ty = tx * -0.5 * y / x"))
+jvp(hl.TanhOp)(_pointwise(lambda b, x, y: b.sub(1.0, b.mul(y, y)), "y = tanh(x): ty = tx * (1 - y * y)"))
+jvp(hl.SigmoidOp)(_pointwise(lambda b, x, y: b.mul(y, b.sub(1.0, y)), "y = sigmoid(x): ty = tx * y * (1 - y)"))
+jvp(hl.SoftplusOp)(_pointwise(lambda b, x, y: b.sigmoid(x), "y = softplus(x): ty = tx * sigmoid(x)"))
+jvp(hl.SinOp)(_pointwise(lambda b, x, y: b.cos(x), "y = sin(x): ty = tx * cos(x)"))
+jvp(hl.CosOp)(_pointwise(lambda b, x, y: b.neg(b.sin(x)), "y = cos(x): ty = -tx * sin(x)"))
+jvp(hl.ErfOp)(
+    _pointwise(
         lambda b, x, y: b.mul(b.exp(b.neg(b.mul(x, x))), 2 / math.sqrt(math.pi)),
         "y = erf(x): ty = tx * 2 / sqrt(pi) * exp(-x * x)",
-    ),
-    "hl.cast": _same_op,
-    "hl.add": _add, "hl.sub": _sub, "hl.mul": _mul, "hl.div": _div, "hl.floor_divide": _floor_divide, "hl.pow": _pow,
-    "hl.maximum": _extremum("gt", "y = maximum(a, c): ty = ta * w + tc * (1 - w), w = 1 / 0.5 / 0 for a >, ==, < c"),
-    "hl.minimum": _extremum("lt", "y = minimum(a, c): ty = ta * w + tc * (1 - w), w = 1 / 0.5 / 0 for a <, ==, > c"),
-    "hl.select": _select,
-    "hl.sum": _same_op, "hl.mean": _same_op, "hl.max": _max_min, "hl.min": _max_min, "hl.prod": _prod,
-    "hl.reshape": _same_op, "hl.transpose": _same_op, "hl.flip": _same_op, "hl.broadcast_to": _same_op, "hl.slice": _same_op,
-    "hl.concat": _concat, "hl.pad": _pad,
-    "hl.matmul": _matmul, "hl.conv2d": _conv2d, "hl.max_pool2d": _max_pool2d, "hl.avg_pool2d": _same_op,
-    "hl.softmax": _softmax, "hl.log_softmax": _log_softmax,
-}  # fmt: skip
+    )
+)

@@ -1,4 +1,5 @@
-"""Reverse-mode derivative rules (VJPs) of the `hl` ops, one short rule per op.
+"""Reverse-mode derivative rules (VJPs) of the `hl` ops, one short rule per op,
+each registered for its op class with `@vjp(hl.SomeOp)` (see `irc/ir/rules.py`).
 
 A rule gets an `Emitter` (which appends hl ops), the forward op (its operands
 and result are values of the gradient function being built) and the
@@ -7,12 +8,13 @@ None for an operand that gets no gradient.  Rules are written with hl ops, so
 a gradient function is ordinary hl: it lowers like any other function and
 can be differentiated again.
 
-Ops with no derivative (compare, argmax/argmin, constant, full, iota) have no
-rule: their results carry no gradient.  Broadcasting is undone in one place,
-`sum_to`.  Ties: `maximum`/`minimum` split the gradient evenly between equal
-operands (as PyTorch does); `max`/`min` reductions and `max_pool2d` share it
-evenly among the tied maxima (PyTorch's `amax` does the same for reductions;
-its max_pool2d picks one of them instead).
+Ops with no derivative (`DIFFERENTIABLE = False`: compare, argmax/argmin,
+constant, full, iota, ...) have no rule: their results carry no gradient.
+Broadcasting is undone in one place, `sum_to`.  Ties: `maximum`/`minimum`
+split the gradient evenly between equal operands (as PyTorch does);
+`max`/`min` reductions and `max_pool2d` share it evenly among the tied maxima
+(PyTorch's `amax` does the same for reductions; its max_pool2d picks one of
+them instead).
 
 The helpers below (the emitter, `sum_to`, `dilate`, `unslice`,
 `pool_windows`, ...) are also used by the forward-mode rules in
@@ -31,6 +33,7 @@ from xdsl.ir import Attribute, Block, SSAValue
 
 from irc.ir import hl
 from irc.ir.hl import HLOp, is_float, pair, shape_of, tensor_type
+from irc.ir.rules import vjp
 
 Operand = SSAValue | float | int
 
@@ -98,7 +101,7 @@ def keepdims(b: Emitter, v: SSAValue, op: HLOp) -> SSAValue:
 def unreduce(b: Emitter, g: SSAValue, op: HLOp) -> SSAValue:
     """Broadcast a reduction's cotangent back to the shape of its input."""
     shape = shape_of(op.operands[0].type)
-    dims = op.dims()
+    dims = op.reduced_dims()
     if op.attr("keepdim") or dims != tuple(range(len(dims))):  # reduced leading dims broadcast back as they are
         g = keepdims(b, g, op)
     return b.broadcast_to(g, shape=shape)
@@ -278,15 +281,18 @@ def tiled_max_pool_grad(b: Emitter, x: SSAValue, y: SSAValue, g: SSAValue, kerne
 # the rules
 # --------------------------------------------------------------------------
 
+#: a VJP rule: (emitter, forward op, cotangent of its result) -> one cotangent (or None) per operand
 Rule = Callable[[Emitter, HLOp, SSAValue], Sequence[SSAValue | None]]
 
 
+@vjp(hl.NegOp)
 def _neg(b, op, g):
     """Forward: y = -x
     Backward: dx = -g"""
     return [b.neg(g)]
 
 
+@vjp(hl.AbsOp)
 def _abs(b, op, g):
     """Forward: y = |x|
     Backward: dx = g * sign(x)   (0 at x = 0, like PyTorch)"""
@@ -294,30 +300,35 @@ def _abs(b, op, g):
     return [b.select(b.compare(x, 0.0, predicate="gt"), g, b.select(b.compare(x, 0.0, predicate="lt"), b.neg(g), 0.0))]
 
 
+@vjp(hl.ExpOp)
 def _exp(b, op, g):
     """Forward: y = exp(x)
     Backward: dx = g * y"""
     return [b.mul(g, op.result)]
 
 
+@vjp(hl.LogOp)
 def _log(b, op, g):
     """Forward: y = log(x)
     Backward: dx = g / x"""
     return [b.div(g, op.operands[0])]
 
 
+@vjp(hl.SqrtOp)
 def _sqrt(b, op, g):
     """Forward: y = sqrt(x)
     Backward: dx = g * 0.5 / y"""
     return [b.div(b.mul(g, 0.5), op.result)]
 
 
+@vjp(hl.RsqrtOp)
 def _rsqrt(b, op, g):
     """Forward: y = 1 / sqrt(x)
     Backward: dx = g * -0.5 * y / x"""
     return [b.div(b.mul(b.mul(g, -0.5), op.result), op.operands[0])]
 
 
+@vjp(hl.TanhOp)
 def _tanh(b, op, g):
     """Forward: y = tanh(x)
     Backward: dx = g * (1 - y * y)"""
@@ -325,6 +336,7 @@ def _tanh(b, op, g):
     return [b.mul(g, b.sub(1.0, b.mul(y, y)))]
 
 
+@vjp(hl.SigmoidOp)
 def _sigmoid(b, op, g):
     """Forward: y = sigmoid(x)
     Backward: dx = g * y * (1 - y)"""
@@ -332,24 +344,28 @@ def _sigmoid(b, op, g):
     return [b.mul(b.mul(g, y), b.sub(1.0, y))]
 
 
+@vjp(hl.ReluOp)
 def _relu(b, op, g):
     """Forward: y = max(x, 0)
     Backward: dx = where(x > 0, g, 0)"""
     return [b.select(b.compare(op.operands[0], 0.0, predicate="gt"), g, 0.0)]
 
 
+@vjp(hl.SinOp)
 def _sin(b, op, g):
     """Forward: y = sin(x)
     Backward: dx = g * cos(x)"""
     return [b.mul(g, b.cos(op.operands[0]))]
 
 
+@vjp(hl.CosOp)
 def _cos(b, op, g):
     """Forward: y = cos(x)
     Backward: dx = -g * sin(x)"""
     return [b.neg(b.mul(g, b.sin(op.operands[0])))]
 
 
+@vjp(hl.ErfOp)
 def _erf(b, op, g):
     """Forward: y = erf(x)
     Backward: dx = g * 2 / sqrt(pi) * exp(-x * x)"""
@@ -357,6 +373,14 @@ def _erf(b, op, g):
     return [b.mul(b.mul(g, 2 / math.sqrt(math.pi)), b.exp(b.neg(b.mul(x, x))))]
 
 
+@vjp(hl.SoftplusOp)
+def _softplus(b, op, g):
+    """Forward: y = softplus(x)
+    Backward: dx = g * sigmoid(x)"""
+    return [b.mul(g, b.sigmoid(op.operands[0]))]
+
+
+@vjp(hl.CastOp)
 def _cast(b, op, g):
     """Forward: y = cast(x)
     Backward: dx = cast(g) back to x's dtype (none for an integer x)"""
@@ -364,6 +388,7 @@ def _cast(b, op, g):
     return [b.cast(g, result_type=x.type) if is_float(x.type.element_type) else None]
 
 
+@vjp(hl.AddOp)
 def _add(b, op, g):
     """Forward: y = a + c
     Backward: da = g, dc = g   (summed to each operand's shape)"""
@@ -371,6 +396,7 @@ def _add(b, op, g):
     return [sum_to(b, g, shape_of(a.type)), sum_to(b, g, shape_of(c.type))]
 
 
+@vjp(hl.SubOp)
 def _sub(b, op, g):
     """Forward: y = a - c
     Backward: da = g, dc = -g"""
@@ -378,6 +404,7 @@ def _sub(b, op, g):
     return [sum_to(b, g, shape_of(a.type)), sum_to(b, b.neg(g), shape_of(c.type))]
 
 
+@vjp(hl.MulOp)
 def _mul(b, op, g):
     """Forward: y = a * c
     Backward: da = g * c, dc = g * a"""
@@ -385,6 +412,7 @@ def _mul(b, op, g):
     return [sum_to(b, b.mul(g, c), shape_of(a.type)), sum_to(b, b.mul(g, a), shape_of(c.type))]
 
 
+@vjp(hl.DivOp)
 def _div(b, op, g):
     """Forward: y = a / c
     Backward: da = g / c, dc = -g * y / c"""
@@ -393,12 +421,14 @@ def _div(b, op, g):
     return [sum_to(b, da, shape_of(a.type)), sum_to(b, b.neg(b.mul(da, op.result)), shape_of(c.type))]
 
 
+@vjp(hl.FloorDivideOp)
 def _floor_divide(b, op, g):
     """Forward: y = a // c
     Backward: da = 0, dc = 0   (piecewise constant, like floor)"""
     return [None, None]
 
 
+@vjp(hl.PowOp)
 def _pow(b, op, g):
     """Forward: y = a ** c
     Backward: da = g * c * a ** (c - 1), dc = g * y * log(a)   (log(a) taken as 0 where a <= 0)"""
@@ -419,18 +449,23 @@ def _extremum(predicate: str, doc: str) -> Rule:
     return rule
 
 
-_maximum = _extremum(
-    "gt",
-    """Forward: y = maximum(a, c)
+vjp(hl.MaximumOp)(
+    _extremum(
+        "gt",
+        """Forward: y = maximum(a, c)
     Backward: da = g * w, dc = g * (1 - w), w = 1 where a > c, 1/2 where a == c, else 0""",
+    )
 )
-_minimum = _extremum(
-    "lt",
-    """Forward: y = minimum(a, c)
+vjp(hl.MinimumOp)(
+    _extremum(
+        "lt",
+        """Forward: y = minimum(a, c)
     Backward: da = g * w, dc = g * (1 - w), w = 1 where a < c, 1/2 where a == c, else 0""",
+    )
 )
 
 
+@vjp(hl.SelectOp)
 def _select(b, op, g):
     """Forward: y = where(cond, a, c)
     Backward: dcond = none, da = where(cond, g, 0), dc = where(cond, 0, g)"""
@@ -442,61 +477,71 @@ def _select(b, op, g):
     ]
 
 
+@vjp(hl.SumOp)
 def _sum(b, op, g):
     """Forward: y = sum(x, dims)
     Backward: dx = broadcast(g) to x's shape"""
     return [unreduce(b, g, op)]
 
 
+@vjp(hl.MeanOp)
 def _mean(b, op, g):
     """Forward: y = mean(x, dims)
     Backward: dx = broadcast(g) / count"""
-    count = math.prod(shape_of(op.operands[0].type)[d] for d in op.dims())
+    count = math.prod(shape_of(op.operands[0].type)[d] for d in op.reduced_dims())
     return [unreduce(b, b.div(g, float(count)), op)]
 
 
+@vjp(hl.MaxOp, hl.MinOp)
 def _max_min(b, op, g):
     """Forward: y = max(x, dims)  (or min)
     Backward: dx = g / count at the positions equal to y (count of them), 0 elsewhere"""
     return [b.mul(keepdims(b, g, op), extremum_share(b, op))]
 
 
+@vjp(hl.ProdOp)
 def _prod(b, op, g):
     """Forward: y = prod(x, dims)
     Backward: dx = g * (product of the other elements)   (exact with zeros in x)"""
     return [b.mul(keepdims(b, g, op), prod_of_others(b, op))]
 
 
+@vjp(hl.ReshapeOp)
 def _reshape(b, op, g):
     """Forward: y = reshape(x, shape)
     Backward: dx = reshape(g, x.shape)"""
     return [b.reshape(g, shape=shape_of(op.operands[0].type))]
 
 
+@vjp(hl.TransposeOp)
 def _transpose(b, op, g):
     """Forward: y = transpose(x, perm)
     Backward: dx = transpose(g, inverse(perm))"""
     return [b.transpose(g, perm=tuple(int(i) for i in np.argsort(op.attr("perm"))))]
 
 
+@vjp(hl.FlipOp)
 def _flip(b, op, g):
     """Forward: y = flip(x, dims)
     Backward: dx = flip(g, dims)"""
     return [b.flip(g, dims=op.attr("dims"))]
 
 
+@vjp(hl.BroadcastToOp)
 def _broadcast_to(b, op, g):
     """Forward: y = broadcast_to(x, shape)
     Backward: dx = g summed to x's shape"""
     return [sum_to(b, g, shape_of(op.operands[0].type))]
 
 
+@vjp(hl.SliceOp)
 def _slice(b, op, g):
     """Forward: y = x[start:stop:step]
     Backward: dx = zeros(x.shape) with dx[start:stop:step] = g   (dilate by step, pad)"""
     return [unslice(b, g, op.attr("start"), op.attr("step"), shape_of(op.operands[0].type))]
 
 
+@vjp(hl.ConcatOp)
 def _concat(b, op, g):
     """Forward: y = concat(x_0, x_1, ..., dim)
     Backward: dx_i = g[..., offset_i : offset_i + n_i, ...]"""
@@ -511,12 +556,14 @@ def _concat(b, op, g):
     return grads
 
 
+@vjp(hl.PadOp)
 def _pad(b, op, g):
     """Forward: y = pad(x, low, high, value)
     Backward: dx = g[low : low + x.shape]"""
     return [unpad(b, g, op.attr("low"), shape_of(op.operands[0].type))]
 
 
+@vjp(hl.MatmulOp)
 def _matmul(b, op, g):
     """Forward: y = a @ c   (batch dims broadcast)
     Backward: da = g @ c^T, dc = a^T @ g   (summed over broadcast batch dims)"""
@@ -524,6 +571,7 @@ def _matmul(b, op, g):
     return [sum_to(b, b.matmul(g, mT(b, c)), shape_of(a.type)), sum_to(b, b.matmul(mT(b, a), g), shape_of(c.type))]
 
 
+@vjp(hl.Conv2dOp)
 def _conv2d(b, op, g):
     """Forward: y = conv2d(x, w, stride, padding, dilation, groups)
     Backward: dx = conv2d(pad(dilate(g, stride)), flip(w^T), dilation)   (the transposed conv)
@@ -536,6 +584,7 @@ def _conv2d(b, op, g):
     ]
 
 
+@vjp(hl.MaxPool2dOp)
 def _max_pool2d(b, op, g):
     """Forward: y = max_pool2d(x, kernel, stride, padding)
     Backward: dx = sum over kernel offsets of g / count placed where the window element equals y"""
@@ -548,6 +597,7 @@ def _max_pool2d(b, op, g):
     return [unpad(b, functools.reduce(b.add, parts), (0, 0, ph, pw), shape_of(x.type))]
 
 
+@vjp(hl.AvgPool2dOp)
 def _avg_pool2d(b, op, g):
     """Forward: y = avg_pool2d(x, kernel, stride, padding)   (a depthwise conv with weight 1/(kh*kw))
     Backward: dx = the transposed conv of g with that weight"""
@@ -558,6 +608,7 @@ def _avg_pool2d(b, op, g):
     return [conv2d_input_grad(b, g, w, shape_of(x.type), op.attr("stride"), op.attr("padding"), (1, 1), c)]
 
 
+@vjp(hl.SoftmaxOp)
 def _softmax(b, op, g):
     """Forward: y = softmax(x, dim)
     Backward: dx = y * (g - sum(g * y, dim))"""
@@ -565,22 +616,9 @@ def _softmax(b, op, g):
     return [b.mul(y, b.sub(g, b.sum(b.mul(g, y), dims=(op.attr("dim"),), keepdim=True)))]
 
 
+@vjp(hl.LogSoftmaxOp)
 def _log_softmax(b, op, g):
     """Forward: y = log_softmax(x, dim)
     Backward: dx = g - exp(y) * sum(g, dim)"""
     y = op.result
     return [b.sub(g, b.mul(b.exp(y), b.sum(g, dims=(op.attr("dim"),), keepdim=True)))]
-
-
-VJP_RULES: dict[str, Rule] = {
-    "hl.neg": _neg, "hl.abs": _abs, "hl.exp": _exp, "hl.log": _log, "hl.sqrt": _sqrt, "hl.rsqrt": _rsqrt,
-    "hl.tanh": _tanh, "hl.sigmoid": _sigmoid, "hl.relu": _relu, "hl.sin": _sin, "hl.cos": _cos, "hl.erf": _erf,
-    "hl.cast": _cast,
-    "hl.add": _add, "hl.sub": _sub, "hl.mul": _mul, "hl.div": _div, "hl.floor_divide": _floor_divide, "hl.pow": _pow,
-    "hl.maximum": _maximum, "hl.minimum": _minimum, "hl.select": _select,
-    "hl.sum": _sum, "hl.mean": _mean, "hl.max": _max_min, "hl.min": _max_min, "hl.prod": _prod,
-    "hl.reshape": _reshape, "hl.transpose": _transpose, "hl.flip": _flip, "hl.broadcast_to": _broadcast_to,
-    "hl.slice": _slice, "hl.concat": _concat, "hl.pad": _pad,
-    "hl.matmul": _matmul, "hl.conv2d": _conv2d, "hl.max_pool2d": _max_pool2d, "hl.avg_pool2d": _avg_pool2d,
-    "hl.softmax": _softmax, "hl.log_softmax": _log_softmax,
-}  # fmt: skip
