@@ -283,12 +283,12 @@ class Adam(Optimizer):
     The step count t is a tensor, so every step runs the same compiled program.
     """
 
-    DECOUPLED_WEIGHT_DECAY = False
-    GRAPH_KEYS = ("weight_decay", "amsgrad", "maximize")
+    GRAPH_KEYS = ("weight_decay", "amsgrad", "maximize", "decoupled_weight_decay")
 
     def __init__(
         self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-        weight_decay: float = 0.0, amsgrad: bool = False, maximize: bool = False, **torch_only,
+        weight_decay: float = 0.0, amsgrad: bool = False, maximize: bool = False, *,
+        decoupled_weight_decay: bool = False, **torch_only,
     ):  # fmt: skip
         _ignore_torch_only(type(self).__name__, torch_only)
         _check(lr=lr, eps=eps)
@@ -297,7 +297,7 @@ class Adam(Optimizer):
                 raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
         _check(weight_decay=weight_decay)
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
-        super().__init__(params, {**defaults, "maximize": maximize})
+        super().__init__(params, {**defaults, "maximize": maximize, "decoupled_weight_decay": decoupled_weight_decay})
 
     def init_state(self, param, group):
         state = {"step": _state(param, ()), "exp_avg": _state(param), "exp_avg_sq": _state(param)}
@@ -311,7 +311,7 @@ class Adam(Optimizer):
         step = state["step"]._assign(state["step"] + 1)
         if group["weight_decay"]:
             wd = hyper("weight_decay", param)
-            if self.DECOUPLED_WEIGHT_DECAY:
+            if group["decoupled_weight_decay"]:
                 param._assign(param * (1 - lr * wd))
             else:
                 g = g + param * wd
@@ -329,13 +329,13 @@ class Adam(Optimizer):
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter): p = p * (1 - lr * weight_decay) before the Adam step."""
 
-    DECOUPLED_WEIGHT_DECAY = True
-
     def __init__(
         self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
         weight_decay: float = 1e-2, amsgrad: bool = False, maximize: bool = False, **torch_only,
     ):  # fmt: skip
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize, **torch_only)
+        super().__init__(
+            params, lr, betas, eps, weight_decay, amsgrad, maximize, decoupled_weight_decay=True, **torch_only
+        )
 
 
 class Adagrad(Optimizer):

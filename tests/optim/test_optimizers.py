@@ -23,6 +23,7 @@ NEW = [
     ("RMSprop", dict(lr=0.01, centered=True)),
     ("Adadelta", dict()),
     ("Adadelta", dict(lr=0.5, rho=0.8, eps=1e-4, weight_decay=0.1, maximize=True)),
+    ("Adam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True)),
 ]
 
 
