@@ -326,7 +326,7 @@ def nll_loss(
     x, t = as_tensor(input), as_tensor(target)
     reduction = legacy_reduction(size_average, reduce, reduction)
     _check_class_target(x, t, ignore_index)
-    picked, counted = _pick_classes(x, t, weight, ignore_index)
+    picked, counted = _pick_classes(x, t, _class_weight(weight, x), ignore_index)
     loss = -picked
     if reduction == "mean":
         return loss.sum() / counted.sum()
@@ -350,7 +350,7 @@ def cross_entropy(
     class_dim = 0 if x.ndim == 1 else 1
     classes = x.shape[class_dim] if x.ndim else 0
     logp = x.log_softmax(class_dim)
-    w = None if weight is None else as_tensor(weight).reshape([-1] + [1] * (x.ndim - class_dim - 1))
+    w = _class_weight(weight, x)
     if t.shape == x.shape and t.dtype.kind == "f":  # class probabilities
         if label_smoothing > 0:
             t = t * (1 - label_smoothing) + label_smoothing / classes
@@ -359,7 +359,7 @@ def cross_entropy(
             return loss.sum() / (x.numel() // max(classes, 1))
         return loss.sum(class_dim) if reduction == "none" else _reduce(loss, reduction)
     _check_class_target(x, t, ignore_index)
-    picked, counted = _pick_classes(logp, t, weight, ignore_index)
+    picked, counted = _pick_classes(logp, t, w, ignore_index)
     loss = -picked
     if label_smoothing > 0:
         smooth = -(logp if w is None else logp * w).sum(class_dim) * (t != ignore_index).type_as(logp)
@@ -394,15 +394,20 @@ def _check_class_target(x: Tensor, t: Tensor, ignore_index: int) -> None:
             raise FrontendError(f"Target {bad.flat[0]} is out of bounds.", where_)
 
 
-def _pick_classes(logp: Tensor, t: Tensor, weight, ignore_index: int) -> tuple[Tensor, Tensor]:
+def _class_weight(weight, x: Tensor) -> Tensor | None:
+    """A per-class weight (C,) shaped to broadcast along the class dim of `x` (1, or 0 for a (C,) input)."""
+    return None if weight is None else as_tensor(weight).reshape([-1] + [1] * max(x.ndim - 2, 0))
+
+
+def _pick_classes(logp: Tensor, t: Tensor, weight: Tensor | None, ignore_index: int) -> tuple[Tensor, Tensor]:
     """(weight[t] * logp[.., t, ..], weight[t]) per target, both 0 where t == ignore_index; via a one-hot
-    mask from comparing `t` with an iota over the classes (no gather)."""
+    mask from comparing `t` with an iota over the classes (no gather). `weight` as `_class_weight` gives it."""
     class_dim = 0 if logp.ndim == 1 else 1
     classes = Tensor(apply(hl.IotaOp, [], hl.tensor_type(logp.shape, hl.DTYPES["i64"]), dim=class_dim), logp.device)
     one_hot = (classes == t.long().unsqueeze(class_dim)) & (t != ignore_index).unsqueeze(class_dim)
     mask = one_hot.type_as(logp)
     if weight is not None:
-        mask = mask * as_tensor(weight).reshape([-1] + [1] * (logp.ndim - class_dim - 1))
+        mask = mask * weight
     return (logp * mask).sum(class_dim), mask.sum(class_dim)
 
 

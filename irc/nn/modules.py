@@ -13,6 +13,7 @@ compiles to one program.
 from __future__ import annotations
 
 import math
+import operator
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import NamedTuple
@@ -315,8 +316,8 @@ class _Container(Module):
         self._modules[name] = value  # an existing name keeps its place
 
     def _key(self, index: int) -> str:
-        keys = list(self._table())
-        if not isinstance(index, int) or not -len(keys) <= index < len(keys):
+        keys, index = list(self._table()), operator.index(index)
+        if not -len(keys) <= index < len(keys):
             raise IndexError(f"index {index} is out of range")
         return keys[index]
 
