@@ -65,13 +65,17 @@ class Optimizer:
     def add_param_group(self, group: dict) -> None:
         params = group["params"]
         params = [params] if isinstance(params, Tensor) else list(params)
+        names = {}
+        if params and isinstance(params[0], tuple):  # named_parameters(), as PyTorch 2.13 takes them
+            names = {"param_names": [name for name, _ in params]}
+            params = [p for _, p in params]
         for p in params:
             if not isinstance(p, Tensor) or not p.is_leaf:
                 raise ValueError(f"{type(self).__name__} can only optimize leaf Tensors, got {type(p).__name__}")
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         if any(id(p) in seen for p in params):
             raise ValueError("some parameters appear in more than one parameter group")
-        group = {**self.defaults, **group, "params": params}
+        group = {**self.defaults, **group, "params": params, **names}
         self.param_groups.append(group)
         with no_grad():
             for p in params:

@@ -136,3 +136,14 @@ def test_bad_hyper_parameters_raise_torchs_messages(name, kwargs, message):
     with pytest.raises(ValueError) as theirs:
         getattr(torch.optim, name)([torch.nn.Parameter(torch.ones(2))], **kwargs)
     assert str(ours.value) == str(theirs.value) == message
+
+
+def test_named_parameters_are_accepted_like_torch():
+    model, reference = paired_models(lambda m: m.Sequential(m.Linear(4, 3), m.Tanh(), m.Linear(3, 2)))
+    opt, ref_opt = optim.RMSprop(model.named_parameters()), torch.optim.RMSprop(reference.named_parameters())
+    assert (
+        opt.param_groups[0]["param_names"]
+        == ref_opt.param_groups[0]["param_names"]
+        == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    )
+    assert all(isinstance(p, nn.Parameter) for p in opt.param_groups[0]["params"])
