@@ -191,26 +191,21 @@ def test_deprecated_size_average_and_reduce_map_to_reduction(data):
     assert got == pytest.approx(((data["x"] - data["y"]) ** 2).sum(), rel=1e-5) and each.shape == (5, 4)
 
 
-def test_losses_in_a_compiled_eager_step(compile_tier, rng):
-    """The llvm pipeline (compile tier) computes a loss mix and its gradients as PyTorch does."""
-    x = rng.standard_normal((4, 3, 2)).astype(np.float32)
+def test_losses_and_activations_in_a_compiled_eager_step(compile_tier, rng):
+    """The llvm pipeline (compile tier) computes activations, layer_norm, a loss mix and the gradients as PyTorch."""
+    x = rng.standard_normal((4, 3, 2)).astype(np.float32) * 2
     labels = rng.integers(0, 3, (4, 2))
     labels[0, 0] = -100
     t = (rng.random((4, 3, 2)) > 0.5).astype(np.float32)
 
     def mix(F, a, b, c):
+        a = F.gelu(a, approximate="tanh") + F.gelu(a) + F.silu(a) + F.leaky_relu(a, 0.2) + F.elu(a, 0.5)
+        a = F.layer_norm(a, (3, 2))
         return (
             F.cross_entropy(a, b, label_smoothing=0.1) + F.binary_cross_entropy_with_logits(a, c)
             + F.smooth_l1_loss(a, c, beta=0.5) + F.kl_div(F.log_softmax(a, 1), c.softmax(1), reduction="batchmean")
         )  # fmt: skip
 
     check_loss(
-        lambda a, b, c: mix(F, a, b, c),
-        lambda a, b, c: mix(TF, a, b, c),
-        x,
-        labels,
-        t,
-        grad_of=(0, 2),
-        rtol=1e-4,
-        atol=1e-5,
-    )
+        lambda a, b, c: mix(F, a, b, c), lambda a, b, c: mix(TF, a, b, c), x, labels, t, grad_of=(0, 2), rtol=1e-4, atol=1e-5
+    )  # fmt: skip
