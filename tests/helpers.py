@@ -78,3 +78,40 @@ def random_inputs(fn_or_module, seed: int = 0, draw=None) -> list[np.ndarray]:
         drawn = draw(rng, shape, dt) if draw else None
         out.append(random_array(shape, dt, rng) if drawn is None else np.asarray(drawn).astype(dt))
     return out
+
+
+# ------------------------------------------------------------- training
+
+
+def paired_models(make, seed: int = 0):
+    """`make(irc.nn)` and `make(torch.nn)` with the torch model's (seeded) weights in both."""
+    import torch
+
+    import irc.nn
+
+    torch.manual_seed(seed)
+    ours, theirs = make(irc.nn), make(torch.nn)
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    return ours, theirs
+
+
+def labelled_batches(n: int, shape=(16, 4), classes: int = 3, seed: int = 1) -> list[tuple[np.ndarray, np.ndarray]]:
+    """`n` (float32 inputs of `shape`, int64 labels below `classes`) pairs."""
+    rng = np.random.default_rng(seed)
+    return [(rng.standard_normal(shape).astype(np.float32), rng.integers(0, classes, shape[0])) for _ in range(n)]
+
+
+def training_step(model, opt, loss_fn=None):
+    """The classic step: zero_grad, loss of model(x) and y (cross entropy by default), backward, opt.step()."""
+    import irc.nn
+
+    loss_fn = loss_fn or irc.nn.CrossEntropyLoss()
+
+    def train_step(x, y):
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return train_step

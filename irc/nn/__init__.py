@@ -4,33 +4,8 @@
 >>> model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
 """
 
-from irc.nn import functional, init
-from irc.nn.modules import (
-    AvgPool2d,
-    BatchNorm1d,
-    BatchNorm2d,
-    Conv2d,
-    CrossEntropyLoss,
-    Dropout,
-    Flatten,
-    Identity,
-    Linear,
-    LogSoftmax,
-    MaxPool2d,
-    Module,
-    ModuleList,
-    MSELoss,
-    Parameter,
-    ReLU,
-    Sequential,
-    Sigmoid,
-    Softmax,
-    Softplus,
-    Tanh,
-)
+from irc.nn import functional, init, utils
+from irc.nn.modules import *  # noqa: F403 (the modules' __all__ is the package's)
+from irc.nn.modules import __all__ as _modules
 
-__all__ = [
-    "functional", "init", "Module", "Parameter", "Sequential", "ModuleList", "Linear", "Conv2d", "MaxPool2d",
-    "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Dropout", "Flatten", "ReLU", "Sigmoid", "Softplus", "Tanh", "Identity",
-    "Softmax", "LogSoftmax", "CrossEntropyLoss", "MSELoss",
-]  # fmt: skip
+__all__ = ["functional", "init", "utils", *_modules]

@@ -1,6 +1,14 @@
-"""`irc.nn.functional`: torch.nn.functional spellings over hl ops."""
+"""`irc.nn.functional`: torch.nn.functional spellings over hl ops.
+
+Activations, normalizations and losses beyond the hl primitives are
+compositions of Tensor methods (decompositions), so they get gradients,
+every backend and fusion from the ops they are made of.
+"""
 
 from __future__ import annotations
+
+import math
+import warnings
 
 from irc.errors import FrontendError
 from irc.frontend.autograd import no_grad
@@ -30,6 +38,35 @@ def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     scaled = x if beta == 1 else x * beta
     y = scaled._unary(hl.SoftplusOp)
     return where(scaled > threshold, x, y if beta == 1 else y / beta)
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """x * Phi(x) with the normal CDF by erf (`approximate="none"`) or by PyTorch's tanh formula ("tanh")."""
+    x = as_tensor(input)
+    if approximate == "none":
+        return x * 0.5 * (1.0 + (x * math.sqrt(0.5)).erf())
+    if approximate == "tanh":
+        return x * 0.5 * (1.0 + ((x + x * x * x * 0.044715) * math.sqrt(2 / math.pi)).tanh())
+    raise FrontendError("approximate argument must be either none or tanh.", user_location()[:2])
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * sigmoid(x) (also called swish)."""
+    x = as_tensor(input)
+    return x * x.sigmoid()
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """x where x > 0, else negative_slope * x."""
+    x = as_tensor(input)
+    return where(x > 0, x, x * negative_slope)
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x where x > 0, else alpha * (exp(x) - 1)."""
+    x = as_tensor(input)
+    # exp of min(x, 0): the branch not taken never overflows (an inf there would make its zero gradient nan)
+    return where(x > 0, x, (x.minimum(0.0).exp() - 1.0) * alpha)
 
 
 def softmax(x: Tensor, dim: int = -1) -> Tensor:
@@ -139,9 +176,7 @@ def batch_norm(
                 f"batch_norm: expected more than 1 value per channel when training, got input of shape {list(x.shape)}",
                 user_location()[:2],
             )
-        mean = x.mean(dims, keepdim=True)
-        centered = x - mean
-        var = (centered * centered).mean(dims, keepdim=True)
+        mean, centered, var = _moments(x, dims)
         # an empty batch has no statistics: the running ones stay as they are (as in PyTorch)
         if running_mean is not None and running_var is not None and count > 0:
             with no_grad():
@@ -162,22 +197,266 @@ def batch_norm(
     return out
 
 
-def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
-    d = as_tensor(input) - target
-    return _reduce(d * d, reduction)
-
-
-def cross_entropy(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
-    """Logits (N, C) and integer class targets (N,), like torch.nn.functional.cross_entropy."""
-    logits, target = as_tensor(input), as_tensor(target)
-    if logits.ndim != 2 or target.shape != logits.shape[:1]:
+def layer_norm(
+    input: Tensor, normalized_shape, weight: Tensor | None = None, bias: Tensor | None = None, eps: float = 1e-5
+) -> Tensor:
+    """Normalize over the trailing dims `normalized_shape` (biased variance), then scale and shift elementwise."""
+    x = as_tensor(input)
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if len(shape) > x.ndim or x.shape[x.ndim - len(shape) :] != shape:
         raise FrontendError(
-            f"cross_entropy: expected logits (N, C) and targets (N,), got {list(logits.shape)} and {list(target.shape)}",
+            f"Given normalized_shape={list(shape)}, expected input with shape [*, {', '.join(map(str, shape))}], "
+            f"but got input of size{list(x.shape)}",
             user_location()[:2],
         )
-    classes = Tensor(apply(hl.IotaOp, [], hl.tensor_type(logits.shape, hl.DTYPES["i64"]), dim=1), logits.device)
-    one_hot = (classes == target.long().reshape(-1, 1)).type_as(logits)
-    return _reduce(-(logits.log_softmax(1) * one_hot).sum(1), reduction)
+    _, centered, var = _moments(x, list(range(x.ndim - len(shape), x.ndim)))
+    out = centered * (var + eps).rsqrt()
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+def _moments(x: Tensor, dims: list[int]) -> tuple[Tensor, Tensor, Tensor]:
+    """mean, x - mean and the biased variance over `dims` (kept as size-1 dims)."""
+    mean = x.mean(dims, keepdim=True)
+    centered = x - mean
+    return mean, centered, (centered * centered).mean(dims, keepdim=True)
+
+
+# ------------------------------------------------------------------ losses
+#
+# Each takes PyTorch's arguments in PyTorch's order, the deprecated
+# `size_average` / `reduce` included (mapped to `reduction` with PyTorch's warning).
+
+
+def mse_loss(
+    input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean", weight=None
+) -> Tensor:
+    """(input - target)**2, optionally times an elementwise `weight`."""
+    d = as_tensor(input) - target
+    return _weighted(d * d, weight, legacy_reduction(size_average, reduce, reduction), True, True)
+
+
+def l1_loss(
+    input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean", weight=None
+) -> Tensor:
+    """|input - target|, optionally times an elementwise `weight`."""
+    loss = (as_tensor(input) - target).abs()
+    return _weighted(loss, weight, legacy_reduction(size_average, reduce, reduction), True, True)
+
+
+def smooth_l1_loss(
+    input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean", beta: float = 1.0
+) -> Tensor:
+    """0.5 * d**2 / beta where |d| < beta, else |d| - 0.5 * beta (d = input - target; beta=0 is the L1 loss)."""
+    if beta < 0:
+        raise FrontendError("smooth_l1_loss does not support negative values for beta.", user_location()[:2])
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    if beta == 0:
+        return l1_loss(input, target, reduction=reduction)
+    d = (as_tensor(input) - target).abs()
+    return _reduce(where(d < beta, d * d * (0.5 / beta), d - 0.5 * beta), reduction)
+
+
+def huber_loss(
+    input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0, weight=None
+) -> Tensor:  # fmt: skip
+    """0.5 * d**2 where |d| < delta, else delta * (|d| - 0.5 * delta): `delta * smooth_l1_loss(beta=delta)`."""
+    if delta <= 0:
+        raise FrontendError("huber_loss does not support non-positive values for delta.", user_location()[:2])
+    d = (as_tensor(input) - target).abs()
+    return _weighted(where(d < delta, d * d * 0.5, (d - 0.5 * delta) * delta), weight, reduction, True)
+
+
+def binary_cross_entropy(
+    input: Tensor, target: Tensor, weight=None, size_average=None, reduce=None, reduction: str = "mean"
+) -> Tensor:
+    """-(t * log(x) + (1 - t) * log(1 - x)) of probabilities x, each log clamped at -100 as in PyTorch."""
+    x, t = as_tensor(input), as_tensor(target)
+    if t.shape != x.shape:
+        raise FrontendError(
+            f"Using a target size ({_size(t)}) that is different to the input size ({_size(x)}) is deprecated. "
+            "Please ensure they have the same size.",
+            user_location()[:2],
+        )
+    loss = -(t * x.log().maximum(-100.0) + (1.0 - t) * (1.0 - x).log().maximum(-100.0))
+    return _weighted(loss, weight, legacy_reduction(size_average, reduce, reduction))
+
+
+def binary_cross_entropy_with_logits(
+    input: Tensor, target: Tensor, weight=None, size_average=None, reduce=None, reduction: str = "mean",
+    pos_weight=None,
+) -> Tensor:  # fmt: skip
+    """binary_cross_entropy(sigmoid(x), t) in the stable form (1 - t) * x - w_t * log_sigmoid(x), where
+    w_t = 1 + (pos_weight - 1) * t weighs the positive term."""
+    x, t = as_tensor(input), as_tensor(target)
+    if t.shape != x.shape:
+        raise FrontendError(
+            f"Target size ({_size(t)}) must be the same as input size ({_size(x)})", user_location()[:2]
+        )
+    log_sigmoid = x.minimum(0.0) - (1.0 + (-x.abs()).exp()).log()
+    if pos_weight is not None:
+        log_sigmoid = log_sigmoid * ((as_tensor(pos_weight) - 1.0) * t + 1.0)
+    loss = (1.0 - t) * x - log_sigmoid
+    return _weighted(loss, weight, legacy_reduction(size_average, reduce, reduction))
+
+
+def kl_div(
+    input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean", log_target: bool = False
+) -> Tensor:
+    """target * (log(target) - input) for log-probabilities `input` (0 where target is 0);
+    `log_target=True` takes log-probability targets. `reduction="batchmean"` divides the sum by the batch size."""
+    x, t = as_tensor(input), as_tensor(target)
+    if log_target:
+        loss = t.exp() * (t - x)
+    else:
+        positive = t > 0
+        loss = where(positive, t * where(positive, t, 1.0).log(), 0.0) - t * x
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    if reduction == "mean":
+        warnings.warn(
+            "reduction: 'mean' divides the total loss by both the batch size and the support size."
+            "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
+            "'mean' will be changed to behave the same as 'batchmean' in the next major release.",
+            UserWarning,
+            stacklevel=2,
+        )
+    if reduction == "batchmean":
+        return loss.sum() / (x.shape[0] if x.ndim else 1)
+    return _reduce(loss, reduction)
+
+
+def nll_loss(
+    input: Tensor, target: Tensor, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
+    reduction: str = "mean",
+) -> Tensor:  # fmt: skip
+    """-input[n, target[n], ...] for log-probabilities (N, C, d1, ...) or (C,) and class targets (N, d1, ...)
+    or (); `weight` (C,) weighs the classes, and "mean" divides by the summed weights of the counted targets."""
+    x, t = as_tensor(input), as_tensor(target)
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    _check_class_target(x, t, ignore_index)
+    picked, counted = _pick_classes(x, t, _class_weight(weight, x), ignore_index)
+    loss = -picked
+    if reduction == "mean":
+        return loss.sum() / counted.sum()
+    return _reduce(loss, reduction)
+
+
+def cross_entropy(
+    input: Tensor, target: Tensor, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
+    reduction: str = "mean", label_smoothing: float = 0.0,
+) -> Tensor:  # fmt: skip
+    """log_softmax over the class dim (1, or 0 for a (C,) input) and the negative log-likelihood.
+
+    `target` holds class indices (N, d1, ...), or class probabilities of the
+    input's shape.  `label_smoothing` mixes the targets with the uniform
+    distribution; `ignore_index` and `weight` work as in `nll_loss`.
+    """
+    x, t = as_tensor(input), as_tensor(target)
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise FrontendError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}", user_location()[:2])
+    class_dim = 0 if x.ndim == 1 else 1
+    classes = x.shape[class_dim] if x.ndim else 0
+    logp = x.log_softmax(class_dim)
+    w = _class_weight(weight, x)
+    if t.shape == x.shape and t.dtype.kind == "f":  # class probabilities
+        if label_smoothing > 0:
+            t = t * (1 - label_smoothing) + label_smoothing / classes
+        loss = -(logp * t if w is None else logp * t * w)
+        if reduction == "mean":
+            return loss.sum() / (x.numel() // max(classes, 1))
+        return loss.sum(class_dim) if reduction == "none" else _reduce(loss, reduction)
+    _check_class_target(x, t, ignore_index)
+    picked, counted = _pick_classes(logp, t, w, ignore_index)
+    loss = -picked
+    if label_smoothing > 0:
+        smooth = -(logp if w is None else logp * w).sum(class_dim) * (t != ignore_index).type_as(logp)
+        loss = loss * (1 - label_smoothing) + smooth * (label_smoothing / classes)
+    if reduction == "mean":
+        return loss.sum() / counted.sum()
+    return _reduce(loss, reduction)
+
+
+def _check_class_target(x: Tensor, t: Tensor, ignore_index: int) -> None:
+    """PyTorch's checks of class-index targets: the input's shape without the class dim, an integer dtype,
+    and (for a target that is already realized, so checked for free) values that are classes."""
+    where_ = user_location()[:2]
+    if x.ndim == 0:
+        raise FrontendError(f"Expected input of shape (C,), (N, C) or (N, C, d1, ...), got {list(x.shape)}", where_)
+    if x.ndim > 1 and t.ndim >= 1 and x.shape[0] != t.shape[0]:
+        raise FrontendError(
+            f"Expected input batch_size ({x.shape[0]}) to match target batch_size ({t.shape[0]}).", where_
+        )
+    expected = x.shape[:1] + x.shape[2:] if x.ndim > 1 else ()
+    if t.shape != expected:
+        if x.ndim <= 2:
+            raise FrontendError("0D or 1D target tensor expected, multi-target not supported", where_)
+        raise FrontendError(f"Expected target size {list(expected)}, got {list(t.shape)}", where_)
+    if t.dtype.kind not in "iu":
+        raise FrontendError(f"expected target dtype to be Long or Byte, but got {_torch_dtype(t)}", where_)
+    classes = x.shape[0 if x.ndim == 1 else 1]
+    if t._node.value is not None and t.numel():
+        labels = t.numpy()
+        bad = labels[((labels < 0) | (labels >= classes)) & (labels != ignore_index)]
+        if bad.size:
+            raise FrontendError(f"Target {bad.flat[0]} is out of bounds.", where_)
+
+
+def _class_weight(weight, x: Tensor) -> Tensor | None:
+    """A per-class weight (C,) shaped to broadcast along the class dim of `x` (1, or 0 for a (C,) input)."""
+    return None if weight is None else as_tensor(weight).reshape([-1] + [1] * max(x.ndim - 2, 0))
+
+
+def _pick_classes(logp: Tensor, t: Tensor, weight: Tensor | None, ignore_index: int) -> tuple[Tensor, Tensor]:
+    """(weight[t] * logp[.., t, ..], weight[t]) per target, both 0 where t == ignore_index; via a one-hot
+    mask from comparing `t` with an iota over the classes (no gather). `weight` as `_class_weight` gives it."""
+    class_dim = 0 if logp.ndim == 1 else 1
+    classes = Tensor(apply(hl.IotaOp, [], hl.tensor_type(logp.shape, hl.DTYPES["i64"]), dim=class_dim), logp.device)
+    one_hot = (classes == t.long().unsqueeze(class_dim)) & (t != ignore_index).unsqueeze(class_dim)
+    mask = one_hot.type_as(logp)
+    if weight is not None:
+        mask = mask * weight
+    return (logp * mask).sum(class_dim), mask.sum(class_dim)
+
+
+def _weighted(loss: Tensor, weight, reduction: str, same_size: bool = False, mean_by_weight: bool = False) -> Tensor:
+    """`loss * weight`, reduced.  `same_size`: the weight must have the loss's shape (mse, l1, huber);
+    `mean_by_weight`: "mean" divides the weighted sum by the summed weights (mse, l1), as PyTorch does."""
+    if weight is None:
+        return _reduce(loss, reduction)
+    weight = as_tensor(weight)
+    if same_size and weight.shape != loss.shape:
+        raise FrontendError("Weights and input must have the same size.", user_location()[:2])
+    if mean_by_weight and reduction == "mean":
+        return (loss * weight).sum() / weight.sum()
+    return _reduce(loss * weight, reduction)
+
+
+def legacy_reduction(size_average, reduce, reduction: str) -> str:
+    """`reduction`, or what the deprecated size_average / reduce flags mean (with PyTorch's warning)."""
+    if size_average is None and reduce is None:
+        return reduction
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    reduction = ("mean" if size_average else "sum") if reduce else "none"
+    warnings.warn(
+        f"size_average and reduce args will be deprecated, please use reduction='{reduction}' instead.",
+        UserWarning,
+        stacklevel=3,
+    )
+    return reduction
+
+
+def _size(x: Tensor) -> str:
+    return f"torch.Size({list(x.shape)})"
+
+
+def _torch_dtype(x: Tensor) -> str:
+    names = {"float32": "Float", "float64": "Double", "float16": "Half", "bool": "Bool", "int32": "Int"}
+    return names.get(str(x.dtype), str(x.dtype))
 
 
 def _reduce(x: Tensor, reduction: str) -> Tensor:
@@ -187,4 +466,4 @@ def _reduce(x: Tensor, reduction: str) -> Tensor:
         return x.sum()
     if reduction == "none":
         return x
-    raise FrontendError(f"unknown reduction {reduction!r} (mean, sum, none)", user_location()[:2])
+    raise FrontendError(f"{reduction} is not a valid value for reduction", user_location()[:2])

@@ -13,6 +13,7 @@ compiles to one program.
 from __future__ import annotations
 
 import math
+import operator
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import NamedTuple
@@ -23,7 +24,7 @@ from irc.frontend import graph
 from irc.frontend.autograd import no_grad
 from irc.frontend.graph import Tracing
 from irc.frontend.realize import realize_all
-from irc.frontend.tensor import Tensor, tensor
+from irc.frontend.tensor import Tensor, as_tensor, tensor
 from irc.ir import hl
 from irc.nn import functional as F
 from irc.nn import init
@@ -281,11 +282,12 @@ class Module:
         return ""
 
     def __repr__(self) -> str:
-        lines = [f"({name}): " + repr(m).replace("\n", "\n  ") for name, m in self._modules.items()]
-        head = f"{type(self).__name__}({self.extra_repr()}"
-        if not lines:
-            return head + ")"
-        return head + "\n  " + "\n  ".join(lines) + "\n)"
+        extra = self.extra_repr()
+        extra_lines = extra.split("\n") if extra else []
+        children = [f"({name}): " + repr(m).replace("\n", "\n  ") for name, m in self._modules.items()]
+        if not children and len(extra_lines) <= 1:
+            return f"{type(self).__name__}({extra})"
+        return f"{type(self).__name__}(\n  " + "\n  ".join(extra_lines + children) + "\n)"
 
 
 def _detached(value):
@@ -297,17 +299,76 @@ def _detached(value):
 
 
 class _Container(Module):
-    """What Sequential and ModuleList share: length, iteration, append."""
+    """What Sequential, ModuleList and ParameterList share: entries in order, indexed by position.
+
+    Positions are the entries' names ("0", "1", ...); deleting or inserting
+    renumbers them, as in PyTorch.
+    """
+
+    _TABLE = "_modules"
+
+    def _table(self) -> OrderedDict:
+        return self.__dict__[self._TABLE]
+
+    def _store(self, name: str, value) -> None:
+        if not isinstance(value, Module):
+            raise TypeError(f"{type(value).__name__} is not a Module subclass")
+        self._modules[name] = value  # an existing name keeps its place
+
+    def _key(self, index: int) -> str:
+        keys, index = list(self._table()), operator.index(index)
+        if not -len(keys) <= index < len(keys):
+            raise IndexError(f"index {index} is out of range")
+        return keys[index]
+
+    def _renumber(self, values: list) -> None:
+        self._table().clear()
+        for i, value in enumerate(values):
+            self._store(str(i), value)
+
+    def _sliced(self, items: list[tuple[str, object]]):
+        return type(self)([value for _, value in items])
 
     def __len__(self) -> int:
-        return len(self._modules)
+        return len(self._table())
 
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
+    def __iter__(self) -> Iterator:
+        return iter(self._table().values())
 
-    def append(self, module: Module):
-        self.add_module(str(len(self)), module)
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return self._sliced(list(self._table().items())[index])
+        return self._table()[self._key(index)]
+
+    def __setitem__(self, index: int, value) -> None:
+        self._store(self._key(index), value)
+
+    def __delitem__(self, index) -> None:
+        values = list(self)
+        del values[index]
+        self._renumber(values)
+
+    def append(self, value):
+        self._store(str(len(self)), value)
         return self
+
+    def extend(self, values):
+        for value in values:
+            self.append(value)
+        return self
+
+    def __iadd__(self, values):
+        return self.extend(values)
+
+    def insert(self, index: int, value) -> None:
+        values = list(self)
+        values.insert(index, value)
+        self._renumber(values)
+
+    def pop(self, index: int = -1):
+        value = self[index]
+        del self[index]
+        return value
 
 
 class Sequential(_Container):
@@ -322,11 +383,8 @@ class Sequential(_Container):
             for i, m in enumerate(modules):
                 self.add_module(str(i), m)
 
-    def __getitem__(self, index):
-        items = list(self._modules.items())
-        if isinstance(index, slice):
-            return Sequential(OrderedDict(items[index]))
-        return items[index][1]
+    def _sliced(self, items):
+        return Sequential(OrderedDict(items))
 
     def forward(self, x):
         for m in self:
@@ -335,15 +393,146 @@ class Sequential(_Container):
 
 
 class ModuleList(_Container):
-    """A list of modules whose parameters are registered (indexing, iteration, append)."""
+    """A list of modules whose parameters are registered: index, slice, iterate, append, extend, insert, del.
+
+    >>> layers = nn.ModuleList([nn.Linear(4, 4) for _ in range(3)])
+    >>> layers.append(nn.ReLU()); len(layers)
+    4
+    """
 
     def __init__(self, modules=()):
         super().__init__()
-        for m in modules:
-            self.append(m)
+        self.extend(modules)
 
-    def __getitem__(self, index: int) -> Module:
-        return list(self._modules.values())[index]
+    def __repr__(self) -> str:
+        """Runs of equal modules in one line, `(0-2): 3 x Linear(...)`, as PyTorch prints them."""
+        runs: list[list] = []  # [first, last, repr]
+        for i, m in enumerate(self):
+            text = repr(m)
+            if runs and runs[-1][2] == text:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i, text])
+        if not runs:
+            return "ModuleList()"
+        lines = [
+            (f"({a}): " if a == b else f"({a}-{b}): {b - a + 1} x ") + text.replace("\n", "\n  ") for a, b, text in runs
+        ]
+        return "ModuleList(\n  " + "\n  ".join(lines) + "\n)"
+
+
+class ParameterList(_Container):
+    """A list of Parameters registered under "0", "1", ...; Tensors are made Parameters."""
+
+    _TABLE = "_parameters"
+
+    def __init__(self, values=None):
+        super().__init__()
+        self.extend(values or ())
+
+    def _store(self, name: str, value) -> None:
+        self._parameters[name] = _as_parameter(value)
+
+    def extra_repr(self) -> str:
+        return _parameter_lines(self._parameters)
+
+
+class _Dict(Module):
+    """What ModuleDict and ParameterDict share: a dict over one of the module's tables."""
+
+    _TABLE = "_modules"
+
+    def __init__(self, values=None):
+        super().__init__()
+        if values is not None:
+            self.update(values)
+
+    def _table(self) -> OrderedDict:
+        return self.__dict__[self._TABLE]
+
+    def __getitem__(self, key: str):
+        return self._table()[key]
+
+    def __setitem__(self, key: str, value) -> None:
+        if not isinstance(key, str):
+            raise TypeError(f"{type(self).__name__} keys must be strings, got {type(key).__name__}")
+        self._store(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        del self._table()[key]
+
+    def __len__(self) -> int:
+        return len(self._table())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table())
+
+    def __contains__(self, key) -> bool:
+        return key in self._table()
+
+    def keys(self):
+        return self._table().keys()
+
+    def values(self):
+        return self._table().values()
+
+    def items(self):
+        return self._table().items()
+
+    def get(self, key: str, default=None):
+        return self._table().get(key, default)
+
+    def pop(self, key: str):
+        value = self[key]
+        del self[key]
+        return value
+
+    def clear(self) -> None:
+        self._table().clear()
+
+    def update(self, values) -> None:
+        """From a mapping or an iterable of (key, value) pairs, in order."""
+        for key, value in values.items() if hasattr(values, "items") else values:
+            self[key] = value
+
+
+class ModuleDict(_Dict):
+    """A dict of modules whose parameters are registered under their keys.
+
+    >>> heads = nn.ModuleDict({"cls": nn.Linear(8, 3), "box": nn.Linear(8, 4)})
+    """
+
+    def _store(self, key: str, value) -> None:
+        if not isinstance(value, Module):
+            raise TypeError(f"{type(value).__name__} is not a Module subclass")
+        self._modules[key] = value
+
+
+class ParameterDict(_Dict):
+    """A dict of Parameters registered under their keys; Tensors are made Parameters."""
+
+    _TABLE = "_parameters"
+
+    def _store(self, key: str, value) -> None:
+        self._parameters[key] = _as_parameter(value)
+
+    def extra_repr(self) -> str:
+        return _parameter_lines(self._parameters)
+
+
+def _as_parameter(value) -> Parameter:
+    if isinstance(value, Parameter):
+        return value
+    if isinstance(value, Tensor):
+        return Parameter(value)
+    raise TypeError(f"cannot register {type(value).__name__} as a parameter (nn.Parameter or Tensor expected)")
+
+
+def _parameter_lines(parameters: OrderedDict) -> str:
+    return "\n".join(
+        f"({name}): Parameter containing: [irc.{p.dtype} of size {'x'.join(map(str, p.shape))}]"
+        for name, p in parameters.items()
+    )
 
 
 # ---------------------------------------------------------------- layers
@@ -583,17 +772,30 @@ class Flatten(Module):
 
 
 class _Activation(Module):
+    """An elementwise function with the hyper-parameters named in ARGS (printed as PyTorch prints them)."""
+
     function: Callable
+    ARGS: tuple[str, ...] = ()
+
+    def __init__(self, *args, inplace: bool = False):
+        super().__init__()
+        for name, value in zip(self.ARGS, args):
+            setattr(self, name, value)
+        self.inplace = inplace  # accepted; irc never writes the input in place
 
     def forward(self, x: Tensor) -> Tensor:
-        return type(self).function(x)
+        return type(self).function(x, *(getattr(self, name) for name in self.ARGS))
+
+    def extra_repr(self) -> str:
+        args = [f"{name}={getattr(self, name)!r}" for name in self.ARGS]
+        return ", ".join(args + (["inplace=True"] if self.inplace else []))
 
 
 class ReLU(_Activation):
     function = staticmethod(F.relu)
 
     def __init__(self, inplace: bool = False):
-        super().__init__()
+        super().__init__(inplace=inplace)
 
 
 class Sigmoid(_Activation):
@@ -604,17 +806,80 @@ class Tanh(_Activation):
     function = staticmethod(F.tanh)
 
 
-class Softplus(Module):
+class Softplus(_Activation):
+    """log(1 + exp(beta * x)) / beta, and x where beta * x > threshold."""
+
+    function = staticmethod(F.softplus)
+    ARGS = ("beta", "threshold")
+
     def __init__(self, beta: float = 1.0, threshold: float = 20.0):
+        super().__init__(beta, threshold)
+
+
+class GELU(_Activation):
+    """x * Phi(x); `approximate="tanh"` uses the tanh approximation."""
+
+    function = staticmethod(F.gelu)
+    ARGS = ("approximate",)
+
+    def __init__(self, approximate: str = "none"):
+        super().__init__(approximate)
+
+
+class SiLU(_Activation):
+    """x * sigmoid(x)."""
+
+    function = staticmethod(F.silu)
+
+    def __init__(self, inplace: bool = False):
+        super().__init__(inplace=inplace)
+
+
+class LeakyReLU(_Activation):
+    """x where x > 0, else negative_slope * x."""
+
+    function = staticmethod(F.leaky_relu)
+    ARGS = ("negative_slope",)
+
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
+        super().__init__(negative_slope, inplace=inplace)
+
+
+class ELU(_Activation):
+    """x where x > 0, else alpha * (exp(x) - 1)."""
+
+    function = staticmethod(F.elu)
+    ARGS = ("alpha",)
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False):
+        super().__init__(alpha, inplace=inplace)
+
+
+class LayerNorm(Module):
+    """Normalize over the trailing `normalized_shape` dims; elementwise weight (ones) and bias (zeros).
+
+    >>> nn.LayerNorm(8)(irc.randn(2, 5, 8)).shape
+    (2, 5, 8)
+    """
+
+    def __init__(
+        self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True
+    ):  # fmt: skip
         super().__init__()
-        self.beta = beta
-        self.threshold = threshold
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
+        affine = elementwise_affine
+        self.register_parameter("weight", Parameter(np.ones(shape, np.float32)) if affine else None)
+        self.register_parameter("bias", Parameter(np.zeros(shape, np.float32)) if affine and bias else None)
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.softplus(x, self.beta, self.threshold)
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return f"beta={self.beta}, threshold={self.threshold}"
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+            f"bias={self.bias is not None}"
+        )
 
 
 class Identity(Module):
@@ -650,22 +915,80 @@ class LogSoftmax(_SoftmaxLike):
 
 
 class _Loss(Module):
-    function: Callable
+    """A loss module: `function(input, target, **options, reduction=...)`, PyTorch's arguments in its order."""
 
-    def __init__(self, reduction: str = "mean"):
+    function: Callable
+    OPTIONS: tuple[str, ...] = ()
+    REDUCTIONS = ("mean", "sum", "none")
+
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean"):
         super().__init__()
-        if reduction not in ("mean", "sum", "none"):
-            raise ValueError(f"{type(self).__name__}: unknown reduction {reduction!r} (mean, sum, none)")
+        reduction = F.legacy_reduction(size_average, reduce, reduction)
+        if reduction not in self.REDUCTIONS:
+            raise ValueError(f"{reduction} is not a valid value for reduction")
         self.reduction = reduction
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return type(self).function(input, target, reduction=self.reduction)
+        options = {name: getattr(self, name) for name in self.OPTIONS}
+        return type(self).function(input, target, **options, reduction=self.reduction)
 
 
-class CrossEntropyLoss(_Loss):
-    """Cross entropy of logits (N, C) and class indices (N,)."""
+class _WeightedLoss(_Loss):
+    """A loss with per-class (or elementwise) `weight`, kept as a buffer as in PyTorch."""
+
+    OPTIONS = ("weight",)
+
+    def __init__(self, weight: Tensor | None = None, size_average=None, reduce=None, reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
+        self.register_buffer("weight", None if weight is None else as_tensor(weight))
+
+
+class CrossEntropyLoss(_WeightedLoss):
+    """Cross entropy of logits (N, C, d1, ...) and class indices (N, d1, ...) or class probabilities."""
 
     function = staticmethod(F.cross_entropy)
+    OPTIONS = ("weight", "ignore_index", "label_smoothing")
+
+    def __init__(
+        self, weight: Tensor | None = None, size_average=None, ignore_index: int = -100, reduce=None,
+        reduction: str = "mean", label_smoothing: float = 0.0,
+    ):  # fmt: skip
+        super().__init__(weight, size_average, reduce, reduction)
+        self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
+
+
+class NLLLoss(_WeightedLoss):
+    """Negative log-likelihood of log-probabilities (N, C, d1, ...) and class indices (N, d1, ...)."""
+
+    function = staticmethod(F.nll_loss)
+    OPTIONS = ("weight", "ignore_index")
+
+    def __init__(
+        self, weight: Tensor | None = None, size_average=None, ignore_index: int = -100, reduce=None,
+        reduction: str = "mean",
+    ):  # fmt: skip
+        super().__init__(weight, size_average, reduce, reduction)
+        self.ignore_index = ignore_index
+
+
+class BCELoss(_WeightedLoss):
+    """Binary cross entropy of probabilities (log clamped at -100)."""
+
+    function = staticmethod(F.binary_cross_entropy)
+
+
+class BCEWithLogitsLoss(_WeightedLoss):
+    """Binary cross entropy of logits (numerically stable), with an optional `pos_weight` of the positives."""
+
+    function = staticmethod(F.binary_cross_entropy_with_logits)
+    OPTIONS = ("weight", "pos_weight")
+
+    def __init__(
+        self, weight: Tensor | None = None, size_average=None, reduce=None, reduction: str = "mean",
+        pos_weight: Tensor | None = None,
+    ):  # fmt: skip
+        super().__init__(weight, size_average, reduce, reduction)
+        self.register_buffer("pos_weight", None if pos_weight is None else as_tensor(pos_weight))
 
 
 class MSELoss(_Loss):
@@ -674,8 +997,50 @@ class MSELoss(_Loss):
     function = staticmethod(F.mse_loss)
 
 
+class L1Loss(_Loss):
+    """Mean absolute error."""
+
+    function = staticmethod(F.l1_loss)
+
+
+class SmoothL1Loss(_Loss):
+    """Squared error below `beta`, absolute error (minus beta / 2) above."""
+
+    function = staticmethod(F.smooth_l1_loss)
+    OPTIONS = ("beta",)
+
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean", beta: float = 1.0):
+        super().__init__(size_average, reduce, reduction)
+        self.beta = beta
+
+
+class HuberLoss(_Loss):
+    """Squared error below `delta`, delta * (absolute error - delta / 2) above."""
+
+    function = staticmethod(F.huber_loss)
+    OPTIONS = ("delta",)
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0):
+        super().__init__(reduction=reduction)
+        self.delta = delta
+
+
+class KLDivLoss(_Loss):
+    """Kullback-Leibler divergence of log-probabilities `input` from `target` (reduction may be "batchmean")."""
+
+    function = staticmethod(F.kl_div)
+    OPTIONS = ("log_target",)
+    REDUCTIONS = ("mean", "sum", "none", "batchmean")
+
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean", log_target: bool = False):
+        super().__init__(size_average, reduce, reduction)
+        self.log_target = log_target
+
+
 __all__ = [
-    "Module", "Parameter", "Sequential", "ModuleList", "Linear", "Conv2d", "MaxPool2d", "AvgPool2d",
-    "BatchNorm1d", "BatchNorm2d", "Dropout", "Flatten", "ReLU", "Sigmoid", "Tanh", "Identity",
-    "Softmax", "LogSoftmax", "CrossEntropyLoss", "MSELoss",
+    "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict",
+    "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Dropout", "Flatten",
+    "ReLU", "Sigmoid", "Tanh", "Softplus", "GELU", "SiLU", "LeakyReLU", "ELU", "Identity", "Softmax", "LogSoftmax",
+    "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "MSELoss", "L1Loss", "SmoothL1Loss",
+    "HuberLoss", "KLDivLoss",
 ]  # fmt: skip

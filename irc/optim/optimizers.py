@@ -19,6 +19,7 @@ decides the graph: a jitted step is traced again when that changes.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -64,13 +65,17 @@ class Optimizer:
     def add_param_group(self, group: dict) -> None:
         params = group["params"]
         params = [params] if isinstance(params, Tensor) else list(params)
+        names = {}
+        if params and isinstance(params[0], tuple):  # named_parameters(), as PyTorch 2.13 takes them
+            names = {"param_names": [name for name, _ in params]}
+            params = [p for _, p in params]
         for p in params:
             if not isinstance(p, Tensor) or not p.is_leaf:
                 raise ValueError(f"{type(self).__name__} can only optimize leaf Tensors, got {type(p).__name__}")
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         if any(id(p) in seen for p in params):
             raise ValueError("some parameters appear in more than one parameter group")
-        group = {**self.defaults, **group, "params": params}
+        group = {**self.defaults, **group, "params": params, **names}
         self.param_groups.append(group)
         with no_grad():
             for p in params:
@@ -197,6 +202,36 @@ def _entry(state: dict, name: str, p: Tensor, shape=None, value: float = 0.0) ->
     return entry
 
 
+def _decayed_gradient(param: Tensor, grad: Tensor, group: dict, hyper: GroupScalars) -> Tensor:
+    """The gradient to descend: negated with `maximize`, plus weight_decay * param (L2) when that is set."""
+    g = -grad if group["maximize"] else grad
+    return g + param * hyper("weight_decay", param) if group["weight_decay"] else g
+
+
+def _check(**values: float) -> None:
+    """PyTorch's range checks of hyper-parameters: each must be >= 0 ("lr" is "learning rate")."""
+    for name, value in values.items():
+        if not value >= 0.0:
+            label = "learning rate" if name == "lr" else "epsilon value" if name == "eps" else f"{name} value"
+            raise ValueError(f"Invalid {label}: {value}")
+
+
+#: keywords of torch's optimizers that choose an implementation (or CUDA graph capture), not the math
+TORCH_ONLY = ("foreach", "fused", "capturable", "differentiable")
+
+
+def _ignore_torch_only(optimizer: str, options: dict) -> None:
+    """Accept torch's implementation switches (irc compiles one program either way), warning once per call."""
+    unknown = sorted(set(options) - set(TORCH_ONLY))
+    if unknown:
+        raise TypeError(f"{optimizer}.__init__() got an unexpected keyword argument {unknown[0]!r}")
+    chosen = [f"{k}={v!r}" for k, v in options.items() if v]
+    if chosen:
+        warnings.warn(
+            f"{optimizer}: {', '.join(chosen)} ignored (irc compiles the whole update into one program)", stacklevel=3
+        )
+
+
 class SGD(Optimizer):
     """Stochastic gradient descent with optional momentum, dampening, Nesterov and weight decay.
 
@@ -210,12 +245,12 @@ class SGD(Optimizer):
 
     def __init__(
         self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0, weight_decay: float = 0.0,
-        nesterov: bool = False, maximize: bool = False,
+        nesterov: bool = False, maximize: bool = False, **torch_only,
     ):  # fmt: skip
-        if lr < 0 or momentum < 0 or weight_decay < 0:
-            raise ValueError(f"SGD: invalid lr={lr}, momentum={momentum} or weight_decay={weight_decay}")
+        _ignore_torch_only("SGD", torch_only)
+        _check(lr=lr, momentum=momentum, weight_decay=weight_decay)
         if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("SGD: Nesterov momentum requires a momentum and zero dampening")
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov)
         super().__init__(params, {**defaults, "maximize": maximize})
 
@@ -228,9 +263,7 @@ class SGD(Optimizer):
         return state
 
     def update(self, param, grad, state, group, hyper):
-        d = -grad if group["maximize"] else grad
-        if group["weight_decay"]:
-            d = d + param * hyper("weight_decay", param)
+        d = _decayed_gradient(param, grad, group, hyper)
         if group["momentum"]:
             momentum = hyper("momentum", param)
             buf = _entry(state, "momentum_buffer", param)
@@ -254,19 +287,21 @@ class Adam(Optimizer):
     The step count t is a tensor, so every step runs the same compiled program.
     """
 
-    DECOUPLED_WEIGHT_DECAY = False
-    GRAPH_KEYS = ("weight_decay", "amsgrad", "maximize")
+    GRAPH_KEYS = ("weight_decay", "amsgrad", "maximize", "decoupled_weight_decay")
 
     def __init__(
         self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-        weight_decay: float = 0.0, amsgrad: bool = False, maximize: bool = False,
+        weight_decay: float = 0.0, amsgrad: bool = False, maximize: bool = False, *,
+        decoupled_weight_decay: bool = False, **torch_only,
     ):  # fmt: skip
-        if lr < 0 or eps < 0 or weight_decay < 0 or not all(0.0 <= b < 1.0 for b in betas):
-            raise ValueError(
-                f"{type(self).__name__}: invalid lr={lr}, betas={betas}, eps={eps} or weight_decay={weight_decay}"
-            )
+        _ignore_torch_only(type(self).__name__, torch_only)
+        _check(lr=lr, eps=eps)
+        for i, beta in enumerate(betas):
+            if not 0.0 <= beta < 1.0:
+                raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
+        _check(weight_decay=weight_decay)
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
-        super().__init__(params, {**defaults, "maximize": maximize})
+        super().__init__(params, {**defaults, "maximize": maximize, "decoupled_weight_decay": decoupled_weight_decay})
 
     def init_state(self, param, group):
         state = {"step": _state(param, ()), "exp_avg": _state(param), "exp_avg_sq": _state(param)}
@@ -280,7 +315,7 @@ class Adam(Optimizer):
         step = state["step"]._assign(state["step"] + 1)
         if group["weight_decay"]:
             wd = hyper("weight_decay", param)
-            if self.DECOUPLED_WEIGHT_DECAY:
+            if group["decoupled_weight_decay"]:
                 param._assign(param * (1 - lr * wd))
             else:
                 g = g + param * wd
@@ -298,13 +333,131 @@ class Adam(Optimizer):
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter): p = p * (1 - lr * weight_decay) before the Adam step."""
 
-    DECOUPLED_WEIGHT_DECAY = True
-
     def __init__(
         self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-        weight_decay: float = 1e-2, amsgrad: bool = False, maximize: bool = False,
+        weight_decay: float = 1e-2, amsgrad: bool = False, maximize: bool = False, **torch_only,
     ):  # fmt: skip
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize)
+        super().__init__(
+            params, lr, betas, eps, weight_decay, amsgrad, maximize, decoupled_weight_decay=True, **torch_only
+        )
 
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW"]
+class Adagrad(Optimizer):
+    """Adagrad: per-element learning rates from the sum of squared gradients.
+
+    g = g + weight_decay * p
+    sum = sum + g * g                           (sum starts at initial_accumulator_value)
+    p = p - lr / (1 + (t - 1) * lr_decay) * g / (sqrt(sum) + eps)
+    """
+
+    GRAPH_KEYS = ("weight_decay", "maximize")
+
+    def __init__(
+        self, params, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0, eps: float = 1e-10, *, maximize: bool = False, **torch_only,
+    ):  # fmt: skip
+        _ignore_torch_only("Adagrad", torch_only)
+        _check(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay)
+        _check(initial_accumulator_value=initial_accumulator_value, eps=eps)
+        defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay)
+        super().__init__(
+            params, {**defaults, "initial_accumulator_value": initial_accumulator_value, "maximize": maximize}
+        )
+
+    def init_state(self, param, group):
+        # the constructor's value, also for groups that set their own (as PyTorch does)
+        return {"step": _state(param, ()), "sum": _state(param, value=self.defaults["initial_accumulator_value"])}
+
+    def update(self, param, grad, state, group, hyper):
+        g = _decayed_gradient(param, grad, group, hyper)
+        step = state["step"]._assign(state["step"] + 1)
+        total = state["sum"]._assign(state["sum"] + g * g)
+        lr = hyper("lr", param) / ((step - 1) * hyper("lr_decay", param) + 1)
+        param._assign(param - g / (total.sqrt() + hyper("eps", param)) * lr)
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Hinton), optionally centered and with momentum, as PyTorch computes it.
+
+    g = g + weight_decay * p
+    v = alpha * v + (1 - alpha) * g * g
+    avg = sqrt(v - m * m) + eps  with m = alpha * m + (1 - alpha) * g  (centered) | sqrt(v) + eps
+    buf = momentum * buf + g / avg;  p = p - lr * buf   (momentum) | p = p - lr * g / avg
+    """
+
+    GRAPH_KEYS = ("momentum", "weight_decay", "centered", "maximize")
+
+    def __init__(
+        self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0.0,
+        momentum: float = 0.0, centered: bool = False, maximize: bool = False, **torch_only,
+    ):  # fmt: skip
+        _ignore_torch_only("RMSprop", torch_only)
+        _check(lr=lr, eps=eps, momentum=momentum, weight_decay=weight_decay, alpha=alpha)
+        defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum, centered=centered)
+        super().__init__(params, {**defaults, "maximize": maximize})
+
+    def init_state(self, param, group):
+        state = {"step": _state(param, ()), "square_avg": _state(param)}
+        if group["momentum"]:
+            state["momentum_buffer"] = _state(param)
+        if group["centered"]:
+            state["grad_avg"] = _state(param)
+        return state
+
+    def update(self, param, grad, state, group, hyper):
+        g = _decayed_gradient(param, grad, group, hyper)
+        alpha = hyper("alpha", param)
+        state["step"]._assign(state["step"] + 1)
+        v = state["square_avg"]._assign(state["square_avg"] * alpha + g * g * (1 - alpha))
+        if group["centered"]:
+            m = _entry(state, "grad_avg", param)
+            m._assign(m + (g - m) * (1 - alpha))
+            v = v - m * m
+        avg = v.sqrt() + hyper("eps", param)
+        if group["momentum"]:
+            buf = _entry(state, "momentum_buffer", param)
+            buf._assign(buf * hyper("momentum", param) + g / avg)
+            param._assign(param - buf * hyper("lr", param))
+        else:
+            param._assign(param - g / avg * hyper("lr", param))
+
+
+class Adadelta(Optimizer):
+    """Adadelta (Zeiler): steps scaled by the ratio of running RMS of updates and of gradients.
+
+    g = g + weight_decay * p
+    v = rho * v + (1 - rho) * g * g
+    delta = sqrt(u + eps) / sqrt(v + eps) * g
+    u = rho * u + (1 - rho) * delta * delta
+    p = p - lr * delta
+    """
+
+    GRAPH_KEYS = ("weight_decay", "maximize")
+
+    def __init__(
+        self, params, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6, weight_decay: float = 0.0,
+        *, maximize: bool = False, **torch_only,
+    ):  # fmt: skip
+        _ignore_torch_only("Adadelta", torch_only)
+        _check(lr=lr)
+        if not 0.0 <= rho <= 1.0:
+            raise ValueError(f"Invalid rho value: {rho}")
+        _check(eps=eps, weight_decay=weight_decay)
+        defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay)
+        super().__init__(params, {**defaults, "maximize": maximize})
+
+    def init_state(self, param, group):
+        return {"step": _state(param, ()), "square_avg": _state(param), "acc_delta": _state(param)}
+
+    def update(self, param, grad, state, group, hyper):
+        g = _decayed_gradient(param, grad, group, hyper)
+        rho, eps = hyper("rho", param), hyper("eps", param)
+        state["step"]._assign(state["step"] + 1)
+        v = state["square_avg"]._assign(state["square_avg"] * rho + g * g * (1 - rho))
+        u = state["acc_delta"]
+        delta = (u + eps).sqrt() / (v + eps).sqrt() * g
+        u._assign(u * rho + delta * delta * (1 - rho))
+        param._assign(param - delta * hyper("lr", param))
+
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta"]

@@ -8,6 +8,7 @@ import irc.nn as nn
 import irc.optim as optim
 from irc.frontend import realize
 from irc.interpreters.reference import run_hl
+from tests.helpers import training_step
 
 
 def small_cnn():
@@ -29,22 +30,11 @@ def batches(steps, rng):
         yield irc.tensor(x), irc.tensor(y)
 
 
-def make_step(model, opt):
-    def train_step(x, y):
-        opt.zero_grad()
-        loss = nn.CrossEntropyLoss()(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-
-    return train_step
-
-
 @pytest.mark.parametrize("mode", ["eager", "jit"])
 def test_cnn_training_loss_decreases(mode):
     model = small_cnn()
     opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    step = make_step(model, opt)
+    step = training_step(model, opt)
     if mode == "jit":
         step = irc.jit(step)
     losses = [step(x, y).item() for x, y in batches(12, np.random.default_rng(0))]
@@ -62,7 +52,7 @@ def test_eager_step_compiles_once_and_equals_the_reference(monkeypatch):
         monkeypatch.setattr(realize, "_cache", {})
         model = small_cnn()
         opt = optim.Adam(model.parameters(), lr=0.01)
-        step = make_step(model, opt)
+        step = training_step(model, opt)
         for x, y in batches(3, np.random.default_rng(1)):
             step(x, y)
         assert realize.cache_size() <= 2  # the first step's graph, then one for every later step
@@ -78,7 +68,7 @@ def test_mlp_step_matches_torch():
     model.load_state_dict({k: v.detach().numpy() for k, v in reference.state_dict().items()})
     opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3)
     ref_opt = torch.optim.SGD(reference.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3)
-    step = irc.jit(make_step(model, opt))
+    step = irc.jit(training_step(model, opt))
     rng = np.random.default_rng(2)
     for _ in range(3):
         x, y = rng.standard_normal((8, 20)).astype(np.float32), rng.integers(0, 5, 8)

@@ -7,6 +7,7 @@ import irc
 import irc.nn as nn
 import irc.optim as optim
 from irc.frontend import realize
+from tests.helpers import training_step
 
 torch = pytest.importorskip("torch")
 
@@ -164,16 +165,7 @@ def test_jit_training_step_equals_eager(rng, monkeypatch):
         irc.manual_seed(3)
         model = nn.Sequential(nn.Conv2d(1, 3, 3), nn.BatchNorm2d(3), nn.ReLU(), nn.Flatten())
         model.append(nn.Linear(12, 2))
-        opt = optim.Adam(model.parameters(), lr=0.01)
-
-        def train_step(x, y):
-            opt.zero_grad()
-            loss = nn.CrossEntropyLoss()(model(x), y)
-            loss.backward()
-            opt.step()
-            return loss
-
-        return model, train_step
+        return model, training_step(model, optim.Adam(model.parameters(), lr=0.01))
 
     data = [(rng.standard_normal((5, 1, 4, 4)).astype(np.float32), rng.integers(0, 2, 5)) for _ in range(3)]
     states, losses = [], []

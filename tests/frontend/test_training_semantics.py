@@ -18,6 +18,7 @@ from irc.errors import FrontendError
 from irc.frontend import jit as jit_module
 from irc.frontend import realize
 from irc.interpreters.reference import run_hl
+from tests.helpers import labelled_batches, paired_models
 
 torch = pytest.importorskip("torch")
 
@@ -29,16 +30,11 @@ def reference_jit(monkeypatch):
 
 def both_mlps(seed=0):
     """An irc MLP and a torch MLP with the same weights."""
-    torch.manual_seed(seed)
-    make = lambda m: m.Sequential(m.Linear(4, 8), m.Tanh(), m.Linear(8, 3))  # noqa: E731
-    ours, theirs = make(nn), make(torch.nn)
-    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
-    return ours, theirs
+    return paired_models(lambda m: m.Sequential(m.Linear(4, 8), m.Tanh(), m.Linear(8, 3)), seed)
 
 
 def batches(n, seed=1):
-    rng = np.random.default_rng(seed)
-    return [(rng.standard_normal((16, 4)).astype(np.float32), rng.integers(0, 3, 16)) for _ in range(n)]
+    return labelled_batches(n, seed=seed)
 
 
 def jitted_step(model, opt, head=None):
