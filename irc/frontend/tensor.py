@@ -407,6 +407,10 @@ class Tensor:
     def bfloat16(self) -> Tensor:
         raise TypeError(no_16_bit("Tensor.bfloat16()"))
 
+    def clone(self, memory_format=None) -> Tensor:
+        """A new tensor with this value (and its gradient history), as torch."""
+        return self._new(_copied(self._node))
+
     def contiguous(self, memory_format=None) -> Tensor:
         """`self`: irc tensors have no strides (every value is a fresh row-major array)."""
         return self
@@ -981,6 +985,65 @@ class Tensor:
         return tuple(piece.squeeze(d) for piece in self.split(1, d)) if self.shape[d] else ()
 
     def __getitem__(self, index) -> Tensor:
+        start, stop, step, out_shape = self._basic_index(index)
+        x = self
+        if (start, stop, step) != ([0] * self.ndim, list(self.shape), [1] * self.ndim):
+            x = self._new(apply(hl.SliceOp, [self._node], start=start, stop=stop, step=step))
+        return x.reshape(*out_shape)
+
+    def __setitem__(self, index, value) -> None:
+        """`x[index] = value` as in PyTorch, for basic indices (ints, slices, None, ...) and a bool mask.
+
+        Functional underneath: x's node becomes a select between x and `value` spread to x's
+        shape by pad, so gradients flow to both (x must not be a leaf that requires grad).
+        Unlike PyTorch, other tensors sliced from x before do not see the change (no views).
+        """
+        if isinstance(index, Tensor):
+            self._assign(self._masked_set(index, value))
+            return
+        start, stop, step, out_shape = self._basic_index(index)
+        counts = [len(range(a, b, s)) for a, b, s in zip(start, stop, step)]
+        if isinstance(value, Tensor):
+            value = _same_device(self, value)._cast(self._node.dtype)
+        elif isinstance(value, (bool, int, float, np.number, np.bool_)):
+            value = self._scalar_tensor(value, self._node.dtype)
+        else:
+            value = tensor(value, device=self.device)._cast(self._node.dtype)
+        _check_expandable(value.shape, out_shape)
+        if 0 in counts:
+            return
+        placed = _spread(value.broadcast_to(out_shape).reshape(counts), start, step, self.shape)
+        where_set = _spread(full(counts, True, device=self.device), start, step, self.shape)
+        self._assign(self._new(apply(hl.SelectOp, [where_set._node, placed._node, self._node])))
+
+    def _masked_set(self, mask: Tensor, value) -> Tensor:
+        """`self` with `value` (a number or a one-element tensor) where the bool `mask` is true."""
+        if mask._node.dtype != "i1":
+            raise FrontendError(
+                f"indexing with a {mask.dtype} tensor is not supported (only bool masks: x[mask] = value)",
+                user_location()[:2],
+            )
+        for d, (m, n) in enumerate(zip(mask.shape, self.shape)):
+            if m != n:
+                raise FrontendError(
+                    f"The shape of the mask {list(mask.shape)} at index {d} does not match the shape of the "
+                    f"indexed tensor {list(self.shape)} at index {d}",
+                    user_location()[:2],
+                )
+        if mask.ndim > self.ndim:
+            raise FrontendError(f"too many indices for a tensor of shape {list(self.shape)}", user_location()[:2])
+        if isinstance(value, Tensor) and value.ndim:
+            if value.numel() != 1:
+                raise FrontendError(
+                    f"x[mask] = value needs a number or a one-element tensor, got shape {list(value.shape)} "
+                    "(the number of true elements is only known at run time); use irc.where",
+                    user_location()[:2],
+                )
+            value = value.reshape(())
+        return self.masked_fill(mask.reshape(*mask.shape, *[1] * (self.ndim - mask.ndim)), value)
+
+    def _basic_index(self, index) -> tuple[list[int], list[int], list[int], list[int]]:
+        """start, stop and step per dim of a basic index (ints, slices, None, ...), and the result's shape."""
         if not isinstance(index, tuple):
             index = (index,)
         if any(i is Ellipsis for i in index):
@@ -1012,10 +1075,40 @@ class Tensor:
         for n in self.shape[d:]:
             start.append(0), stop.append(n), step.append(1)
             out_shape.append(n)
-        x = self
-        if (start, stop, step) != ([0] * self.ndim, list(self.shape), [1] * self.ndim):
-            x = self._new(apply(hl.SliceOp, [self._node], start=start, stop=stop, step=step))
-        return x.reshape(*out_shape)
+        return start, stop, step, out_shape
+
+
+def _check_expandable(shape: tuple[int, ...], target: list[int]) -> None:
+    """PyTorch's error when a value of `shape` cannot be expanded to `target` (`x[index] = value`)."""
+    if len(shape) > len(target) and any(n != 1 for n in shape[: len(shape) - len(target)]):
+        raise FrontendError(
+            f"shape mismatch: value tensor of shape {list(shape)} cannot be broadcast to indexing result "
+            f"of shape {target}",
+            user_location()[:2],
+        )
+    shape = shape[max(0, len(shape) - len(target)) :]
+    for d, (n, want) in enumerate(zip(reversed(shape), reversed(target))):
+        if n not in (1, want):
+            dim = len(target) - 1 - d
+            raise FrontendError(
+                f"The expanded size of the tensor ({want}) must match the existing size ({n}) at non-singleton "
+                f"dimension {dim}.  Target sizes: {target}.  Tensor sizes: {list(shape)}",
+                user_location()[:2],
+            )
+
+
+def _spread(t: Tensor, start: list[int], step: list[int], shape: tuple[int, ...]) -> Tensor:
+    """`t`'s element i of dim d put at index start[d] + i * step[d] of a tensor of `shape`, zeros elsewhere."""
+    for d, s in enumerate(step):
+        k = t.shape[d]
+        if s > 1 and k > 1:  # interleave s - 1 zeros after each element: (k, s) -> k * s, then drop the tail
+            low, high = [0] * (t.ndim + 1), [0] * (t.ndim + 1)
+            high[d + 1] = s - 1
+            t = t.unsqueeze(d + 1)
+            t = t._new(apply(hl.PadOp, [t._node], low=low, high=high, value=0.0))
+            t = t.reshape(*t.shape[:d], k * s, *t.shape[d + 2 :]).narrow(d, 0, (k - 1) * s + 1)
+    high = [n - a - m for n, a, m in zip(shape, start, t.shape)]
+    return t._new(apply(hl.PadOp, [t._node], low=list(start), high=high, value=0.0))
 
 
 def _scalar(value, dtype: str):

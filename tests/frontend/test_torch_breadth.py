@@ -35,6 +35,37 @@ def attention_mask(m, scores):
     return scores.masked_fill(causal, float("-inf")).softmax(-1)
 
 
+def set_strided(y, v):
+    y[:, 0::2] = v
+    y[1:, 1::3] = 0.5
+    return y
+
+
+def set_basic(y, v):
+    y[1] = v
+    y[0, 1:4] = -1
+    y[..., -1] = 2
+    y[None, 2, ::4] = y[0, :2] * 3  # the value reads y before this assignment
+    return y
+
+
+def set_masked(y, v):
+    y[y > 1] = 0
+    y[y < -1] = v
+    y[y.sum(1) > 0] = 3 * v
+    return y
+
+
+def positional_encoding(m, a):
+    """The sinusoidal positional encoding of "Attention is all you need", as PyTorch tutorials write it."""
+    pe = m.zeros(6, 4)
+    position = m.arange(0, 6).unsqueeze(1).float()
+    div_term = m.exp(m.arange(0, 4, 2).float() * (-0.5))
+    pe[:, 0::2] = m.sin(position * div_term)
+    pe[:, 1::2] = m.cos(position * div_term)
+    return pe * a
+
+
 # name -> (fn(m, *inputs), inputs)
 CASES = {
     "mm": (lambda m, a, b: m.mm(a, b), [normal(3, 4), normal(4, 2)]),
@@ -108,6 +139,11 @@ CASES = {
     ),
     "iteration": (lambda m, a: m.stack([row * i for i, row in enumerate(a)]), [normal(3, 2)]),
     "to-device-object": (lambda m, a: a.to(m.device("cpu")) * 3, [normal(2)]),
+    "setitem-strided": (lambda m, a, v: set_strided(a.clone(), v), [normal(3, 5), normal(3, 3)]),
+    "setitem-int-slice-ellipsis": (lambda m, a, v: set_basic(a.clone(), v), [normal(3, 5), normal(5)]),
+    "setitem-mask": (lambda m, a, v: set_masked(a.clone(), v), [normal(3, 4), normal()]),
+    "setitem-int-dtype": (lambda m, a: set_strided(a.clone(), 7), [ints(3, 5)]),
+    "setitem-positional-encoding": (positional_encoding, [normal(6, 4)]),
 }
 
 
@@ -172,9 +208,9 @@ def flat(outs):
 COMPILED = {
     name: CASES[name]
     for name in (
-        "mm", "split-list", "chunk-fewer", "narrow-unbind", "masked_fill-0d-tensor", "masked_fill-broadcast-mask",
-        "masked_fill-int", "masked_fill-inf-softmax", "tril-batched-negative", "triu-int", "new-factories",
-        "type-conversions",
+        "mm", "chunk-fewer", "masked_fill-broadcast-mask", "masked_fill-int", "masked_fill-inf-softmax",
+        "tril-batched-negative", "type-conversions", "setitem-strided", "setitem-mask",
+        "setitem-positional-encoding",
     )
 }  # fmt: skip
 
@@ -259,6 +295,8 @@ ERRORS = {
     "format-spec-1d": lambda m: f"{m.ones(2):.3f}",
     "format-spec-1-element": lambda m: f"{m.ones(1):.3f}",
     "legacy-negative-size": lambda m: m.Tensor(-1),
+    "setitem-expand": lambda m: m.zeros(2, 5).__setitem__((slice(None), slice(0, None, 2)), m.ones(2, 2)),
+    "setitem-mask-shape": lambda m: m.zeros(2, 3).__setitem__(m.tensor([True, False, True]), 5.0),
 }
 
 
@@ -271,6 +309,17 @@ def test_errors_carry_torch_messages(name):
     assert str(want.value).splitlines()[0] in str(got.value)
     if not isinstance(got.value, irc.IRCError):  # irc's own errors carry the user's line instead
         assert type(got.value) is type(want.value)
+
+
+def test_setitem_on_a_leaf_that_requires_grad_is_refused_and_no_grad_allows_it():
+    x = irc.ones(2, 3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf tensor that requires grad is being used in an in-place"):
+        x[0] = 2.0
+    with irc.no_grad():
+        x[0, ::2] = 2.0
+    assert x.is_leaf and x.requires_grad and x.tolist() == [[2.0, 1.0, 2.0], [1.0, 1.0, 1.0]]
+    with pytest.raises(irc.FrontendError, match="needs a number or a one-element tensor"):
+        irc.zeros(3)[irc.tensor([True, False, True])] = irc.ones(2)  # noqa: B018 (the assignment raises)
 
 
 def test_irc_frontend_errors_point_at_the_user_line():
