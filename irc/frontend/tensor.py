@@ -353,7 +353,8 @@ class Tensor:
 
     def _move_(self, device: str) -> Tensor:
         """Move this tensor's data to `device` in place (what `Module.to` does to parameters)."""
-        if _check_device(device) != self.device:
+        device = _check_device(device)
+        if device != self.device:
             old = self._node
             self._node = graph.data_node(move(self._value(), device))
             self._node.requires_grad, self._node.leaf, self._node.owner = old.requires_grad, old.leaf, old.owner

@@ -407,6 +407,8 @@ def test_devices_and_cuda_queries():
     assert x.device == "cpu" and x.device.type == "cpu" and x.to(dev) is x and x.to("cpu:0") is x
     assert x.to(dev, irc.float64).dtype == irc.float64 and x.to(device="cpu", dtype=irc.int64).dtype == irc.int64
     assert x.to(irc.ones(1, dtype=irc.int32)).dtype == irc.int32 and irc.zeros(2, device=dev).device == "cpu"
+    model = nn.Linear(2, 2).to(irc.device("cpu")).to("cpu:0")
+    assert all(p.device == "cpu" and p.device.type == "cpu" and p.device.index is None for p in model.parameters())
     with pytest.raises(irc.FrontendError, match="unknown device 'foo'"):
         irc.device("foo")
     with pytest.raises(irc.FrontendError, match="one device of each kind"):
