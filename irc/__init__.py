@@ -24,9 +24,9 @@ _EXPORTS = {
     "irc.frontend.jit": ("JitFunction", "jit"),
     "irc.errors": ("CompileError", "CompileWarning", "FrontendError", "InputError", "IRCError", "PassError"),
     "irc.frontend.realize": ("eager_mode", "set_eager_mode"),
-    "irc.frontend.autograd": ("enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled"),
+    "irc.frontend.autograd": ("enable_grad", "inference_mode", "is_grad_enabled", "no_grad", "set_grad_enabled"),
     "irc.frontend.spec": ("Spec",),
-    "irc.frontend.device": ("cuda", "device"),
+    "irc.frontend.device": ("device",),
     "irc.frontend.dtypes": (
         "bool", "bool_", "double", "float", "float32", "float64", "int", "int32", "int64", "long",
     ),
@@ -38,6 +38,9 @@ _EXPORTS = {
     ),
     "irc.frontend.transforms": ("grad", "jvp", "value_and_grad", "vjp"),
 }  # fmt: skip
+
+# `irc.<name>` is a module of the frontend (PyTorch's namespaces `torch.cuda`, `torch.accelerator`, `torch.backends`)
+_NAMESPACES = ("accelerator", "backends", "cuda")
 
 # `irc.<name>(x, ...)` is `x.<name>(...)`
 _METHODS = (
@@ -65,7 +68,7 @@ _SUBMODULES = (
     "transforms",
 )
 
-__all__ = [name for names in _EXPORTS.values() for name in names] + list(_METHODS)
+__all__ = [name for names in _EXPORTS.values() for name in names] + list(_NAMESPACES) + list(_METHODS)
 
 
 def _method(name: str, as_tensor):
@@ -82,6 +85,7 @@ def _load_api() -> None:
     for module_name, names in _EXPORTS.items():
         module = importlib.import_module(module_name)
         globals().update({name: getattr(module, name) for name in names})
+    globals().update({name: importlib.import_module(f"irc.frontend.{name}") for name in _NAMESPACES})
     as_tensor = globals()["as_tensor"]
     globals().update({name: _method(name, as_tensor) for name in _METHODS})
 

@@ -12,7 +12,6 @@ string and goes wherever one goes; it also has torch's `.type` and `.index`.
 from __future__ import annotations
 
 from irc.errors import FrontendError
-from irc.frontend import cuda  # noqa: F401 (exported as `irc.cuda`)
 from irc.frontend.graph import user_location
 from irc.runtime.devices import DEVICES
 

@@ -427,6 +427,22 @@ def test_cuda_is_available_without_tvm():
     assert out.returncode == 0, out.stderr
 
 
+def test_accelerator_backends_and_inference_mode():
+    """The PyTorch quickstart's device choice runs; the answers follow irc.cuda."""
+    device = irc.accelerator.current_accelerator().type if irc.accelerator.is_available() else "cpu"
+    assert device == ("cuda" if irc.cuda.is_available() else "cpu")
+    assert irc.accelerator.device_count() == irc.cuda.device_count()
+    assert not irc.backends.mps.is_available() and not irc.backends.cudnn.is_available()
+    irc.backends.cudnn.benchmark = True  # accepted, changes nothing
+    for m in (torch, irc):
+        x = m.ones(2, requires_grad=True)
+        with m.inference_mode():
+            assert not (x * 2).requires_grad
+        with m.inference_mode(False):
+            assert (x * 2).requires_grad
+        assert m.inference_mode()(lambda y: (y * 2).requires_grad)(x) is False
+
+
 def test_save_load_round_trips_model_and_optimizer_state(tmp_path):
     def model_and_optimizer():
         irc.manual_seed(0)
