@@ -24,15 +24,23 @@ _EXPORTS = {
     "irc.frontend.jit": ("JitFunction", "jit"),
     "irc.errors": ("CompileError", "CompileWarning", "FrontendError", "InputError", "IRCError", "PassError"),
     "irc.frontend.realize": ("eager_mode", "set_eager_mode"),
-    "irc.frontend.autograd": ("enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled"),
+    "irc.frontend.autograd": ("enable_grad", "inference_mode", "is_grad_enabled", "no_grad", "set_grad_enabled"),
     "irc.frontend.spec": ("Spec",),
+    "irc.frontend.device": ("device",),
+    "irc.frontend.dtypes": (
+        "bool", "bool_", "double", "float", "float32", "float64", "int", "int32", "int64", "long",
+    ),
+    "irc.frontend.serialization": ("load", "save"),
     "irc.frontend.tensor": (
-        "Tensor", "arange", "as_tensor", "bmm", "bool_", "cat", "concat", "float32", "float64", "from_numpy",
-        "full", "full_like", "int32", "int64", "manual_seed", "matmul", "maximum", "minimum", "ones", "ones_like",
+        "Tensor", "arange", "as_tensor", "bmm", "cat", "concat", "empty", "empty_like", "from_numpy",
+        "full", "full_like", "is_tensor", "manual_seed", "matmul", "maximum", "minimum", "ones", "ones_like",
         "rand", "rand_like", "randn", "randn_like", "stack", "tensor", "where", "zeros", "zeros_like",
     ),
     "irc.frontend.transforms": ("grad", "jvp", "value_and_grad", "vjp"),
 }  # fmt: skip
+
+# `irc.<name>` is a module of the frontend (PyTorch's namespaces `torch.cuda`, `torch.accelerator`, `torch.backends`)
+_NAMESPACES = ("accelerator", "backends", "cuda")
 
 # `irc.<name>(x, ...)` is `x.<name>(...)`
 _METHODS = (
@@ -41,6 +49,7 @@ _METHODS = (
     "max", "min", "reshape", "transpose", "permute", "flip", "flatten", "squeeze", "unsqueeze", "clamp", "pow",
     "add", "sub", "mul", "div", "floor_divide", "eq", "ne", "lt", "le", "gt", "ge",
     "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
+    "mm", "split", "chunk", "narrow", "unbind", "masked_fill", "tril", "triu", "numel", "t", "is_floating_point",
 )  # fmt: skip
 
 _SUBMODULES = (
@@ -59,7 +68,7 @@ _SUBMODULES = (
     "transforms",
 )
 
-__all__ = [name for names in _EXPORTS.values() for name in names] + list(_METHODS)
+__all__ = [name for names in _EXPORTS.values() for name in names] + list(_NAMESPACES) + list(_METHODS)
 
 
 def _method(name: str, as_tensor):
@@ -76,11 +85,16 @@ def _load_api() -> None:
     for module_name, names in _EXPORTS.items():
         module = importlib.import_module(module_name)
         globals().update({name: getattr(module, name) for name in names})
+    globals().update({name: importlib.import_module(f"irc.frontend.{name}") for name in _NAMESPACES})
     as_tensor = globals()["as_tensor"]
     globals().update({name: _method(name, as_tensor) for name in _METHODS})
 
 
 def __getattr__(name: str):
+    if name in ("half", "float16", "bfloat16"):
+        from irc.frontend.dtypes import no_16_bit
+
+        raise AttributeError(no_16_bit(f"irc.{name}"))
     if name not in __all__ and name not in _SUBMODULES:
         raise AttributeError(f"module 'irc' has no attribute '{name}'")
     _load_api()

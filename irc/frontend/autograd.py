@@ -11,6 +11,7 @@ update graph at once, compiled (and cached) as one program.  Inside
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections.abc import Sequence
 
@@ -32,7 +33,7 @@ class _GradModeContext:
     def __call__(self, fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with type(self)():
+            with copy.copy(self):  # a context of its own per call (recursion, threads)
                 return fn(*args, **kwargs)
 
         return wrapper
@@ -60,15 +61,21 @@ class set_grad_enabled(_GradModeContext):
     def __init__(self, mode: bool):
         self.enabled = bool(mode)
 
-    def __call__(self, fn):
-        mode = self.enabled
 
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with set_grad_enabled(mode):
-                return fn(*args, **kwargs)
+class inference_mode(_GradModeContext):
+    """PyTorch's inference mode: in irc `no_grad` (there are no version counters to skip);
+    `inference_mode(False)` leaves the grad mode as it is.
 
-        return wrapper
+    >>> with irc.inference_mode():
+    ...     pred = model(x)
+    """
+
+    def __init__(self, mode: bool = True):
+        self.mode = bool(mode)
+
+    def __enter__(self):
+        self._prev = GradMode.enabled
+        GradMode.enabled = GradMode.enabled and not self.mode
 
 
 def is_grad_enabled() -> bool:

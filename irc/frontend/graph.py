@@ -61,16 +61,24 @@ class Tracing:
     """The `irc.jit` traces running now (values cannot be realized inside one).
 
     While tracing, in-place updates and `.grad` writes on tensors are recorded
-    (`mutated`), so the traced program can return them as extra outputs.
+    (`mutated`), so the traced program can return them as extra outputs. A tensor
+    the innermost trace made itself (its node is newer than `start`) is the
+    program's own value, not state: its updates (`pe[:, 0::2] = ...`) are not recorded.
     """
 
     depth = 0
     mutated: dict[int, object] | None = None
+    #: the node serial where the innermost trace started
+    start = 0
 
     @classmethod
     def record_mutation(cls, tensor) -> None:
-        if cls.mutated is not None and id(tensor) not in cls.mutated:
-            cls.mutated[id(tensor)] = (tensor, tensor._node, tensor._grad)
+        if cls.mutated is None or id(tensor) in cls.mutated:
+            return
+        node = tensor._node
+        if node.serial >= cls.start and not isinstance(node, Placeholder):
+            return
+        cls.mutated[id(tensor)] = (tensor, node, tensor._grad)
 
 
 @dataclass(eq=False)

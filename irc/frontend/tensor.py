@@ -13,6 +13,7 @@ static graph of the traced function.
 
 from __future__ import annotations
 
+import itertools
 import math
 import weakref
 from collections.abc import Iterator, Sequence
@@ -22,6 +23,8 @@ import numpy as np
 
 from irc.errors import FrontendError
 from irc.frontend import autograd, graph
+from irc.frontend.device import as_device
+from irc.frontend.dtypes import float32, no_16_bit
 from irc.frontend.graph import Node, apply, user_location
 from irc.ir import hl
 from irc.runtime.devices import DEVICES, move, to_host
@@ -35,15 +38,21 @@ _DTYPE_ALIASES = {
     "bool": "i1", "i1": "i1",
 }  # fmt: skip
 
-# public dtype names (irc.float32, ...) are numpy dtypes
-float32, float64, int32, int64, bool_ = (np.dtype(t) for t in ("float32", "float64", "int32", "int64", "bool"))
+#: PyTorch's `Tensor.type()` names of irc's dtypes
+_TYPE_NAMES = {"f32": "FloatTensor", "f64": "DoubleTensor", "i32": "IntTensor", "i64": "LongTensor", "i1": "BoolTensor"}
+#: PyTorch's C names of dtypes in its error messages ("expected ... same dtype, but got: float != double")
+_C_NAMES = {"f32": "float", "f64": "double", "i32": "int", "i64": "long int", "i1": "bool"}
 
 
 def dtype_short(dtype) -> str:
     """'f32' etc. for any dtype spelling (numpy dtype, 'float32', np.float32, ...)."""
     if isinstance(dtype, str) and dtype in _DTYPE_ALIASES:
         return _DTYPE_ALIASES[dtype]
-    return hl.dtype_name(hl.element_type_of(np.dtype(dtype)))
+    try:
+        numpy_dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{dtype!r} is not a dtype (irc's dtypes: float32, float64, int32, int64, bool)") from None
+    return hl.dtype_name(hl.element_type_of(supported_dtype(numpy_dtype, "irc")))
 
 
 def _is_float(short: str) -> bool:
@@ -63,13 +72,21 @@ def _promote(a: str, b: str) -> str:
 
 
 class Tensor:
-    """A lazily evaluated tensor (see the module docstring)."""
+    """A lazily evaluated tensor (see the module docstring).
+
+    Called by users, it is PyTorch's legacy constructor: `irc.Tensor([1, 2])` copies data to
+    float32, `irc.Tensor(2, 3)` is a float32 tensor of that shape (zeros), `irc.Tensor(t)` is `t`'s data.
+    """
 
     __array_priority__ = 1000  # numpy defers `ndarray op Tensor` to us
 
-    def __init__(self, node: Node, device: str = "cpu"):
+    def __init__(self, node=None, *sizes, device: str = "cpu"):
+        if not isinstance(node, Node):
+            node, device = _legacy_node(node, sizes, device)
+        elif sizes:
+            (device,) = sizes
         self._node = node
-        self.device = device
+        self.device = as_device(device)
         self._grad: Tensor | None = None
         if node.owner is None:
             node.owner = weakref.ref(self)
@@ -253,6 +270,18 @@ class Tensor:
             raise TypeError("len() of a 0-d tensor")
         return self.shape[0]
 
+    def __iter__(self) -> Iterator[Tensor]:
+        """The sub-tensors along dim 0 (`for row in x`), as in PyTorch."""
+        if not self.shape:
+            raise TypeError("iteration over a 0-d tensor")
+        return iter(self.unbind(0))
+
+    def __format__(self, spec: str) -> str:
+        """A 0-d tensor formats as its number (`f"{loss:.3f}"`); others only without a spec, as in PyTorch."""
+        if self.ndim == 0:
+            return format(self.item(), spec)
+        return object.__format__(self, spec)
+
     def numpy(self) -> np.ndarray:
         """The value as a numpy array (computes it if needed; copies it from a GPU device)."""
         return to_host(self._value())
@@ -292,17 +321,28 @@ class Tensor:
 
     __hash__ = object.__hash__
 
-    def to(self, target) -> Tensor:
-        """`to(dtype)` converts the dtype; `to("cuda" | "opencl" | "cpu")` copies to that device.
+    def to(self, *args, dtype=None, device=None, non_blocking: bool = False, copy: bool = False) -> Tensor:
+        """As in PyTorch: `to(dtype)` converts the dtype; `to(device)` ("cuda", "cuda:0", `irc.device`)
+        copies to that device; `to(device, dtype)`, `to(other)` (other's device and dtype) and the
+        keywords do both.
 
-        The copy is a new leaf (gradients do not flow back across devices); it
+        A copy to another device is a new leaf (gradients do not flow back across devices); it
         requires grad when this tensor does.
         """
-        if not (isinstance(target, str) and target in DEVICES):
-            return self._cast(dtype_short(target))
-        if _check_device(target) == self.device:
+        for arg in args:
+            if isinstance(arg, Tensor):
+                device, dtype = arg.device, arg.dtype
+            elif isinstance(arg, str) and arg.partition(":")[0] in DEVICES:
+                device = arg
+            else:
+                dtype = arg
+        out = self if dtype is None else self._cast(dtype_short(dtype))
+        return out if device is None else out._to_device(_check_device(device))
+
+    def _to_device(self, device: str) -> Tensor:
+        if device == self.device:
             return self
-        out = Tensor(graph.data_node(move(self._value(), target)), target)
+        out = Tensor(graph.data_node(move(self._value(), device)), device)
         return out.requires_grad_() if self.requires_grad else out
 
     def cpu(self) -> Tensor:
@@ -313,7 +353,8 @@ class Tensor:
 
     def _move_(self, device: str) -> Tensor:
         """Move this tensor's data to `device` in place (what `Module.to` does to parameters)."""
-        if _check_device(device) != self.device:
+        device = _check_device(device)
+        if device != self.device:
             old = self._node
             self._node = graph.data_node(move(self._value(), device))
             self._node.requires_grad, self._node.leaf, self._node.owner = old.requires_grad, old.leaf, old.owner
@@ -345,8 +386,64 @@ class Tensor:
     def type_as(self, other: Tensor) -> Tensor:
         return self._cast(other._node.dtype)
 
+    def type(self, dtype=None, non_blocking: bool = False):
+        """`x.type()` is PyTorch's type name, 'torch.FloatTensor' (so code that compares it keeps
+        working); `x.type(irc.float64)`, `x.type("torch.DoubleTensor")` convert the dtype."""
+        if dtype is None:
+            return ("torch." if self.device == "cpu" else f"torch.{self.device}.") + _TYPE_NAMES[self._node.dtype]
+        if isinstance(dtype, str) and dtype not in _DTYPE_ALIASES:
+            prefix, _, name = dtype.rpartition(".")
+            shorts = [short for short, type_name in _TYPE_NAMES.items() if type_name == name]
+            if prefix not in ("torch", "irc") or not shorts:
+                raise ValueError(f"invalid type: {dtype!r}")
+            return self._cast(shorts[0])
+        return self._cast(dtype_short(dtype))
+
+    def is_floating_point(self) -> bool:
+        return _is_float(self._node.dtype)
+
+    def half(self) -> Tensor:
+        raise TypeError(no_16_bit("Tensor.half()"))
+
+    def bfloat16(self) -> Tensor:
+        raise TypeError(no_16_bit("Tensor.bfloat16()"))
+
+    def clone(self, memory_format=None) -> Tensor:
+        """A new tensor with this value (and its gradient history), as torch."""
+        return self._new(_copied(self._node))
+
+    def contiguous(self, memory_format=None) -> Tensor:
+        """`self`: irc tensors have no strides (every value is a fresh row-major array)."""
+        return self
+
+    def is_contiguous(self, memory_format=None) -> bool:
+        return True
+
+    # ------------------------------------------------------ new tensors like this one
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+        """A tensor of `size` filled with `fill_value`, of this tensor's dtype and device unless given."""
+        dtype = self.dtype if dtype is None else dtype
+        return full(size, fill_value, dtype, self.device if device is None else device, requires_grad)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+        return self.new_full(_shape_arg(size), 0, dtype, device, requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+        return self.new_full(_shape_arg(size), 1, dtype, device, requires_grad)
+
+    new_empty = new_zeros  # (irc has no uninitialized memory: zeros)
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+        """`irc.tensor(data)` (copied), of this tensor's dtype and device unless given."""
+        dtype = self.dtype if dtype is None else dtype
+        return tensor(data, dtype, self.device if device is None else device, requires_grad)
+
     def _new(self, node: Node) -> Tensor:
         return Tensor(node, self.device)
+
+    def _scalar_tensor(self, value, dtype: str) -> Tensor:
+        """A 0-d tensor of `value` and dtype `dtype`, next to `self`."""
+        return self._new(apply(hl.FullOp, [], hl.tensor_type((), hl.DTYPES[dtype]), value=_scalar(value, dtype)))
 
     # --------------------------------------------------------- arithmetic
     def _operand(self, other) -> Tensor:
@@ -354,8 +451,7 @@ class Tensor:
         if isinstance(other, Tensor):
             return _same_device(self, other)
         if isinstance(other, (bool, int, float)):
-            dtype = _scalar_dtype(other, self._node.dtype)
-            return self._new(apply(hl.FullOp, [], hl.tensor_type((), hl.DTYPES[dtype]), value=_scalar(other, dtype)))
+            return self._scalar_tensor(other, _scalar_dtype(other, self._node.dtype))
         return tensor(other, device=self.device)
 
     def _binary(self, op: type[hl.HLOp], other, reverse: bool = False) -> Tensor:
@@ -523,6 +619,26 @@ class Tensor:
     def matmul(self, o):
         return matmul(self, o)
 
+    def mm(self, mat2: Tensor) -> Tensor:
+        """The product of two matrices of one dtype, as `torch.mm` (`matmul` also broadcasts and promotes)."""
+        if not isinstance(mat2, Tensor):
+            raise TypeError(f"mm(): argument 'mat2' (position 2) must be Tensor, not {type(mat2).__name__}")
+        for name, t in (("self", self), ("mat2", mat2)):
+            if t.ndim != 2:
+                raise FrontendError(f"{name} must be a matrix", user_location()[:2])
+        if self.shape[1] != mat2.shape[0]:
+            raise FrontendError(
+                "mat1 and mat2 shapes cannot be multiplied ({}x{} and {}x{})".format(*self.shape, *mat2.shape),
+                user_location()[:2],
+            )
+        if self._node.dtype != mat2._node.dtype:
+            raise FrontendError(
+                "expected m1 and m2 to have the same dtype, but got: "
+                f"{_C_NAMES[self._node.dtype]} != {_C_NAMES[mat2._node.dtype]}",
+                user_location()[:2],
+            )
+        return matmul(self, mat2)
+
     def maximum(self, o):
         return self._binary(hl.MaximumOp, o)
 
@@ -556,6 +672,49 @@ class Tensor:
         return out
 
     clip = clamp
+
+    def masked_fill(self, mask: Tensor, value) -> Tensor:
+        """`value` (a number or a 0-d tensor, converted to this dtype) where the bool `mask` is true, else `self`."""
+        mask = _same_device(self, as_tensor(mask))
+        if mask._node.dtype != "i1":
+            raise FrontendError(
+                f"masked_fill_ only supports boolean masks, but got mask with dtype {_C_NAMES[mask._node.dtype]}",
+                user_location()[:2],
+            )
+        if isinstance(value, Tensor):
+            if value.ndim:
+                raise FrontendError(
+                    "masked_fill_ only supports a 0-dimensional value tensor, "
+                    f"but got tensor with {value.ndim} dimension(s).",
+                    user_location()[:2],
+                )
+            fill = _same_device(self, value)._cast(self._node.dtype)
+        elif isinstance(value, (bool, int, float, np.number, np.bool_)):
+            fill = self._scalar_tensor(value, self._node.dtype)
+        else:
+            raise TypeError(f"masked_fill(): value must be a number or a 0-d tensor, not {type(value).__name__}")
+        return self._new(apply(hl.SelectOp, [mask._node, fill._node, self._node]))
+
+    def _triangle(self, name: str, diagonal: int, lower: bool) -> Tensor:
+        """`self` where column - row <= diagonal (lower) or >= diagonal (upper) in the last two dims, else 0."""
+        if self.ndim < 2:
+            raise FrontendError(f"{name}: input tensor must have at least 2 dimensions", user_location()[:2])
+        if not isinstance(diagonal, (int, np.integer)):
+            raise TypeError(f"{name}(): argument 'diagonal' (position 1) must be int, not {type(diagonal).__name__}")
+        index_type = hl.tensor_type(self.shape[-2:], hl.DTYPES["i64"])
+        rows, cols = (self._new(apply(hl.IotaOp, [], index_type, dim=d)) for d in (0, 1))
+        if diagonal:
+            rows = rows + int(diagonal)
+        keep = cols <= rows if lower else cols >= rows
+        return self._new(apply(hl.SelectOp, [keep._node, self._node, self._scalar_tensor(0, self._node.dtype)._node]))
+
+    def tril(self, diagonal: int = 0) -> Tensor:
+        """The lower triangle of the last two dims (`diagonal` > 0 keeps that many more diagonals), as torch."""
+        return self._triangle("tril", diagonal, lower=True)
+
+    def triu(self, diagonal: int = 0) -> Tensor:
+        """The upper triangle of the last two dims (`diagonal` > 0 drops that many more diagonals), as torch."""
+        return self._triangle("triu", diagonal, lower=False)
 
     # ------------------------------------------------------------ unary
     def _unary(self, op: type[hl.HLOp]) -> Tensor:
@@ -753,7 +912,139 @@ class Tensor:
     def expand_as(self, other: Tensor) -> Tensor:
         return self.broadcast_to(other.shape)
 
+    def _dim(self, dim: int) -> int:
+        """`dim` in [0, ndim) (a 0-d tensor takes 0 and -1), or PyTorch's error."""
+        rank = max(self.ndim, 1)
+        if not -rank <= dim < rank:
+            raise FrontendError(
+                f"Dimension out of range (expected to be in range of [{-rank}, {rank - 1}], but got {dim})",
+                user_location()[:2],
+            )
+        return dim % rank
+
+    def narrow(self, dim: int, start: int, length: int) -> Tensor:
+        """Elements `start` to `start + length` of `dim` (a negative start counts from the end), as torch."""
+        d = self._dim(dim)
+        n = self.shape[d]
+        start = start + n if start < 0 else start
+        if not 0 <= start <= n or length < 0 or start + length > n:
+            raise FrontendError(
+                f"start ({start}) + length ({length}) exceeds dimension size ({n}).", user_location()[:2]
+            )
+        if (start, length) == (0, n):
+            return self
+        starts, stops = [0] * self.ndim, list(self.shape)
+        starts[d], stops[d] = start, start + length
+        return self._new(apply(hl.SliceOp, [self._node], start=starts, stop=stops, step=[1] * self.ndim))
+
+    def split(self, split_size_or_sections, dim: int = 0) -> tuple[Tensor, ...]:
+        """Pieces of `split_size` along `dim` (the last may be smaller), or of the sizes in a list, as torch."""
+        if self.ndim == 0:
+            raise FrontendError("split expects at least a 1-dimensional tensor", user_location()[:2])
+        d = self._dim(dim)
+        n = self.shape[d]
+        if isinstance(split_size_or_sections, (int, np.integer)):
+            size = int(split_size_or_sections)
+            if size < 0:
+                raise FrontendError(
+                    f"split expects split_size be non-negative, but got split_size={size}", user_location()[:2]
+                )
+            if size == 0 and n:
+                raise FrontendError(
+                    f"split_size can only be 0 if dimension size is 0, but got dimension size of {n}",
+                    user_location()[:2],
+                )
+            sizes = [min(size, n - i) for i in range(0, n, size)] if size else []
+            sizes = sizes or [0]
+        else:
+            sizes = [int(s) for s in split_size_or_sections]
+            if min(sizes, default=0) < 0 or sum(sizes) != n:
+                need = "have only non-negative entries" if min(sizes, default=0) < 0 else f"to sum exactly to {n}"
+                raise FrontendError(
+                    f"split_with_sizes expects split_sizes {need} (input tensor's size at dimension {d}), "
+                    f"but got split_sizes={sizes}",
+                    user_location()[:2],
+                )
+        starts = itertools.accumulate(sizes, initial=0)
+        return tuple(self.narrow(d, start, size) for start, size in zip(starts, sizes))
+
+    def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+        """`chunks` pieces along `dim` of size ceil(n / chunks) (fewer when they run out), as torch."""
+        if self.ndim == 0:
+            raise FrontendError("chunk expects at least a 1-dimensional tensor", user_location()[:2])
+        if chunks <= 0:
+            raise FrontendError(f"chunk expects `chunks` to be greater than 0, got: {chunks}", user_location()[:2])
+        d = self._dim(dim)
+        n = self.shape[d]
+        return self.split(-(-n // chunks) if n else [0] * chunks, d)
+
+    def unbind(self, dim: int = 0) -> tuple[Tensor, ...]:
+        """The slices along `dim`, with `dim` removed, as torch."""
+        if self.ndim == 0:
+            raise FrontendError("Dimension specified as 0 but tensor has no dimensions", user_location()[:2])
+        d = self._dim(dim)
+        return tuple(piece.squeeze(d) for piece in self.split(1, d)) if self.shape[d] else ()
+
     def __getitem__(self, index) -> Tensor:
+        start, stop, step, out_shape = self._basic_index(index)
+        x = self
+        if (start, stop, step) != ([0] * self.ndim, list(self.shape), [1] * self.ndim):
+            x = self._new(apply(hl.SliceOp, [self._node], start=start, stop=stop, step=step))
+        return x.reshape(*out_shape)
+
+    def __setitem__(self, index, value) -> None:
+        """`x[index] = value` as in PyTorch, for basic indices (ints, slices, None, ...) and a bool mask.
+
+        Functional underneath: x's node becomes a select between x and `value` spread to x's
+        shape by pad, so gradients flow to both (x must not be a leaf that requires grad).
+        Unlike PyTorch, other tensors sliced from x before do not see the change (no views).
+        """
+        if isinstance(index, Tensor):
+            self._assign(self._masked_set(index, value))
+            return
+        start, stop, step, out_shape = self._basic_index(index)
+        counts = [len(range(a, b, s)) for a, b, s in zip(start, stop, step)]
+        if isinstance(value, Tensor):
+            value = _same_device(self, value)._cast(self._node.dtype)
+        elif isinstance(value, (bool, int, float, np.number, np.bool_)):
+            value = self._scalar_tensor(value, self._node.dtype)
+        else:
+            value = tensor(value, device=self.device)._cast(self._node.dtype)
+        _check_expandable(value.shape, out_shape)
+        if 0 in counts:
+            return
+        placed = _spread(value.broadcast_to(out_shape).reshape(counts), start, step, self.shape)
+        where_set = _spread(full(counts, True, device=self.device), start, step, self.shape)
+        self._assign(self._new(apply(hl.SelectOp, [where_set._node, placed._node, self._node])))
+
+    def _masked_set(self, mask: Tensor, value) -> Tensor:
+        """`self` with `value` (a number or a one-element tensor) where the bool `mask` is true."""
+        if mask._node.dtype != "i1":
+            raise FrontendError(
+                f"indexing with a {mask.dtype} tensor is not supported (only bool masks: x[mask] = value)",
+                user_location()[:2],
+            )
+        for d, (m, n) in enumerate(zip(mask.shape, self.shape)):
+            if m != n:
+                raise FrontendError(
+                    f"The shape of the mask {list(mask.shape)} at index {d} does not match the shape of the "
+                    f"indexed tensor {list(self.shape)} at index {d}",
+                    user_location()[:2],
+                )
+        if mask.ndim > self.ndim:
+            raise FrontendError(f"too many indices for a tensor of shape {list(self.shape)}", user_location()[:2])
+        if isinstance(value, Tensor) and value.ndim:
+            if value.numel() != 1:
+                raise FrontendError(
+                    f"x[mask] = value needs a number or a one-element tensor, got shape {list(value.shape)} "
+                    "(the number of true elements is only known at run time); use irc.where",
+                    user_location()[:2],
+                )
+            value = value.reshape(())
+        return self.masked_fill(mask.reshape(*mask.shape, *[1] * (self.ndim - mask.ndim)), value)
+
+    def _basic_index(self, index) -> tuple[list[int], list[int], list[int], list[int]]:
+        """start, stop and step per dim of a basic index (ints, slices, None, ...), and the result's shape."""
         if not isinstance(index, tuple):
             index = (index,)
         if any(i is Ellipsis for i in index):
@@ -785,13 +1076,45 @@ class Tensor:
         for n in self.shape[d:]:
             start.append(0), stop.append(n), step.append(1)
             out_shape.append(n)
-        x = self
-        if (start, stop, step) != ([0] * self.ndim, list(self.shape), [1] * self.ndim):
-            x = self._new(apply(hl.SliceOp, [self._node], start=start, stop=stop, step=step))
-        return x.reshape(*out_shape)
+        return start, stop, step, out_shape
+
+
+def _check_expandable(shape: tuple[int, ...], target: list[int]) -> None:
+    """PyTorch's error when a value of `shape` cannot be expanded to `target` (`x[index] = value`)."""
+    if len(shape) > len(target) and any(n != 1 for n in shape[: len(shape) - len(target)]):
+        raise FrontendError(
+            f"shape mismatch: value tensor of shape {list(shape)} cannot be broadcast to indexing result "
+            f"of shape {target}",
+            user_location()[:2],
+        )
+    shape = shape[max(0, len(shape) - len(target)) :]
+    for d, (n, want) in enumerate(zip(reversed(shape), reversed(target))):
+        if n not in (1, want):
+            dim = len(target) - 1 - d
+            raise FrontendError(
+                f"The expanded size of the tensor ({want}) must match the existing size ({n}) at non-singleton "
+                f"dimension {dim}.  Target sizes: {target}.  Tensor sizes: {list(shape)}",
+                user_location()[:2],
+            )
+
+
+def _spread(t: Tensor, start: list[int], step: list[int], shape: tuple[int, ...]) -> Tensor:
+    """`t`'s element i of dim d put at index start[d] + i * step[d] of a tensor of `shape`, zeros elsewhere."""
+    for d, s in enumerate(step):
+        k = t.shape[d]
+        if s > 1 and k > 1:  # interleave s - 1 zeros after each element: (k, s) -> k * s, then drop the tail
+            low, high = [0] * (t.ndim + 1), [0] * (t.ndim + 1)
+            high[d + 1] = s - 1
+            t = t.unsqueeze(d + 1)
+            t = t._new(apply(hl.PadOp, [t._node], low=low, high=high, value=0.0))
+            t = t.reshape(*t.shape[:d], k * s, *t.shape[d + 2 :]).narrow(d, 0, (k - 1) * s + 1)
+    high = [n - a - m for n, a, m in zip(shape, start, t.shape)]
+    return t._new(apply(hl.PadOp, [t._node], low=list(start), high=high, value=0.0))
 
 
 def _scalar(value, dtype: str):
+    if dtype == "i1":
+        return int(bool(value))  # any nonzero number is true, as in PyTorch
     return float(value) if _is_float(dtype) else int(value)
 
 
@@ -835,10 +1158,11 @@ def _shape_arg(shape) -> tuple[int, ...]:
     return tuple(shape)
 
 
-def _check_device(device: str) -> str:
-    if device not in DEVICES:
+def _check_device(device) -> str:
+    """The device kind ("cpu", "cuda", "opencl") of a device string ("cuda:0") or `irc.device`."""
+    if not isinstance(device, str):
         raise FrontendError(f"unknown device {device!r}; irc knows {', '.join(DEVICES)}", user_location()[:2])
-    return device
+    return as_device(device)
 
 
 def _same_device(first: Tensor, *others: Tensor) -> Tensor:
@@ -870,10 +1194,32 @@ def tensor(data, dtype=None, device: str = "cpu", requires_grad: bool = False) -
         TypeError: irc.tensor: dtype float16 is not supported (supported: float32, float64, int32, int64, bool)
     """
     array = as_array(data, dtype, "irc.tensor", copy=True)
-    _check_device(device)
+    device = _check_device(device)
     if graph.Tracing.depth == 0:  # inside irc.jit it is a constant of the program: no device needed to trace
         array = move(array, device)
     return Tensor(graph.data_node(array), device).requires_grad_(requires_grad)
+
+
+def _legacy_node(data, sizes: tuple, device) -> tuple[Node, str]:
+    """The node and device of `irc.Tensor(data)` / `irc.Tensor(*sizes)` (PyTorch's legacy constructor)."""
+    device = _check_device(device)
+    if isinstance(data, Tensor) and not sizes:
+        return _detached(data._node), data.device
+    if data is None and not sizes:
+        data = ()
+    if isinstance(data, (int, np.integer)) and not isinstance(data, bool):
+        shape = (data, *sizes)
+        if not all(isinstance(n, (int, np.integer)) for n in shape):
+            raise TypeError(f"irc.Tensor(*sizes): sizes must be ints, got {list(shape)}")
+        if min(shape) < 0:
+            raise FrontendError(
+                f"Trying to create tensor with negative dimension {min(shape)}: {list(shape)}", user_location()[:2]
+            )
+        return zeros(shape, device=device)._node, device
+    if sizes or not _is_sequence(data):
+        got = ", ".join(type(a).__name__ for a in (data, *sizes))
+        raise TypeError(f"irc.Tensor(): expected a sequence of numbers or sizes, got ({got})")
+    return graph.data_node(move(as_array(data, "float32", "irc.Tensor", copy=True), device)), device
 
 
 def as_array(data, dtype=None, where: str = "irc.tensor", copy: bool = False) -> np.ndarray:
@@ -950,16 +1296,25 @@ def ones(*shape, dtype=None, device: str = "cpu", requires_grad: bool = False) -
     return full(_shape_arg(shape), 1.0, dtype or "float32", device, requires_grad)
 
 
-def zeros_like(x: Tensor, dtype=None) -> Tensor:
-    return zeros(x.shape, dtype=dtype or x.dtype, device=x.device)
+def empty(*shape, dtype=None, device: str = "cpu", requires_grad: bool = False) -> Tensor:
+    """`zeros` (irc has no uninitialized memory)."""
+    return zeros(*shape, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
-def ones_like(x: Tensor, dtype=None) -> Tensor:
-    return ones(x.shape, dtype=dtype or x.dtype, device=x.device)
+def full_like(x: Tensor, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of x's shape filled with `fill_value`, of x's dtype and device unless given."""
+    return as_tensor(x).new_full(as_tensor(x).shape, fill_value, dtype, device, requires_grad)
 
 
-def full_like(x: Tensor, fill_value, dtype=None) -> Tensor:
-    return full(x.shape, fill_value, dtype=dtype or x.dtype, device=x.device)
+def zeros_like(x: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return full_like(x, 0, dtype, device, requires_grad)
+
+
+def ones_like(x: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return full_like(x, 1, dtype, device, requires_grad)
+
+
+empty_like = zeros_like
 
 
 def arange(start, end=None, step=1, dtype=None, device: str = "cpu", requires_grad: bool = False) -> Tensor:
@@ -1061,12 +1416,14 @@ def randn(*shape, dtype=None, device: str = "cpu", requires_grad: bool = False) 
     return _random(shape, dtype, device, requires_grad, normal=True)
 
 
-def rand_like(x: Tensor, dtype=None, device: str | None = None, requires_grad: bool = False) -> Tensor:
-    return rand(x.shape, dtype=dtype or x.dtype, device=device or x.device, requires_grad=requires_grad)
+def rand_like(x: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    dtype, device = x.dtype if dtype is None else dtype, x.device if device is None else device
+    return rand(x.shape, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
-def randn_like(x: Tensor, dtype=None, device: str | None = None, requires_grad: bool = False) -> Tensor:
-    return randn(x.shape, dtype=dtype or x.dtype, device=device or x.device, requires_grad=requires_grad)
+def randn_like(x: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    dtype, device = x.dtype if dtype is None else dtype, x.device if device is None else device
+    return randn(x.shape, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 # ---------------------------------------------------------- free functions
@@ -1074,6 +1431,11 @@ def randn_like(x: Tensor, dtype=None, device: str | None = None, requires_grad: 
 
 def as_tensor(x) -> Tensor:
     return x if isinstance(x, Tensor) else tensor(x)
+
+
+def is_tensor(obj) -> bool:
+    """True for an irc Tensor (or Parameter), as `torch.is_tensor`."""
+    return isinstance(obj, Tensor)
 
 
 def matmul(a, b) -> Tensor:

@@ -86,16 +86,16 @@ class TraceScope:
 def tracing_scope() -> Iterator[TraceScope]:
     """Run code symbolically: values cannot be realized, in-place updates are recorded."""
     scope = TraceScope(next(graph._serials))
-    outer_mutated = Tracing.mutated
+    outer_mutated, outer_start = Tracing.mutated, Tracing.start
     Tracing.depth += 1
-    Tracing.mutated = scope.mutated
+    Tracing.mutated, Tracing.start = scope.mutated, scope.start
     _scopes.append(scope)
     try:
         yield scope
     finally:
         _scopes.pop()
         Tracing.depth -= 1
-        Tracing.mutated = outer_mutated
+        Tracing.mutated, Tracing.start = outer_mutated, outer_start
 
 
 _scopes: list[TraceScope] = []

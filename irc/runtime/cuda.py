@@ -38,6 +38,17 @@ def check(result):
 
 
 @functools.cache
+def device_count() -> int:
+    """How many CUDA devices the driver sees; 0 without cuda-python, a driver or a GPU (asked once)."""
+    try:
+        driver = _driver()
+        check(driver.cuInit(0))
+        return check(driver.cuDeviceGetCount())
+    except (IRCError, RuntimeError, OSError):
+        return 0
+
+
+@functools.cache
 def primary_context():
     """The primary context of device 0; a clear error when there is no driver or GPU."""
     driver = _driver()

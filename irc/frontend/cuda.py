@@ -1,0 +1,20 @@
+"""`irc.cuda`: PyTorch's `torch.cuda` queries, answered by irc's own CUDA runtime (no TVM).
+
+>>> irc.cuda.is_available()       # False without cuda-python, an NVIDIA driver or a GPU
+False
+>>> dev = irc.device("cuda" if irc.cuda.is_available() else "cpu")
+"""
+
+from __future__ import annotations
+
+from irc.runtime import cuda as _runtime
+
+
+def device_count() -> int:
+    """How many CUDA devices the driver sees (0 without cuda-python, a driver or a GPU)."""
+    return _runtime.device_count()
+
+
+def is_available() -> bool:
+    """True where irc can run the `cuda` target: cuda-python, an NVIDIA driver and at least one GPU."""
+    return device_count() > 0
