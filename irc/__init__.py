@@ -91,10 +91,8 @@ def _load_api() -> None:
 
 
 def __getattr__(name: str):
-    if name in ("half", "float16", "bfloat16"):
-        from irc.frontend.dtypes import no_16_bit
-
-        raise AttributeError(no_16_bit(f"irc.{name}"))
+    if name in ("half", "float16", "bfloat16"):  # irc has no 16-bit types: say so (the API loads lazily)
+        raise AttributeError(importlib.import_module("irc.frontend.dtypes").no_16_bit(f"irc.{name}"))
     if name not in __all__ and name not in _SUBMODULES:
         raise AttributeError(f"module 'irc' has no attribute '{name}'")
     _load_api()
