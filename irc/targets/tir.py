@@ -121,6 +121,8 @@ def _collapse(view: View, op: memref.CollapseShapeOp) -> View:
             return [0] * len(src_shape)
         out = []
         for group, i in zip(groups, idx, strict=True):
+            if len(group) > 1:
+                i = _opaque_index(i)
             parts = []
             for d in reversed(group[1:]):
                 parts.append(tirx.floormod(i, src_shape[d]))
@@ -129,6 +131,32 @@ def _collapse(view: View, op: memref.CollapseShapeOp) -> View:
         return out
 
     return view.then(to_src)
+
+
+def _opaque_index(i: tirx.PrimExpr) -> tirx.PrimExpr:
+    """`i` hidden from TVM's index simplifiers (as `i ^ -1 ^ -1`) unless it is a variable or constant.
+
+    Works around a TVM 0.27 bug that gave silently wrong results. A collapsed index `i`
+    splits into `i // n` and `i % n` over the source dims. s_tir.StmtSimplify rewrites the
+    parts separately (correctly: for `i = v // 2 * 3 + v % 2 * 2`, v in 0..3, a reshape of
+    a strided slice, into `(v + 1) // 2` and `v // 2`), and FlattenBuffer's iter-map
+    simplification then recombines them wrongly. The minimal TVM case:
+
+        iter_map_simplify([(v + 1) // 2 * 2 + v // 2], {v: Range(0, 4)}, "surjective")
+        # (v + 1) // 2 * 3, so FlattenBuffer makes `a[(v + 1) // 2 * 3]` of a 3x2 `a[(v + 1) // 2, v // 2]`
+
+    (padding the mark `v` on the left for `(v + 1) // 2`, it rewrites `v // 2` on the
+    padded mark without the offset; tests/e2e/test_view_chains.py checks the bug is still
+    there). Neither simplifier sees through the xor pair, so the parts stay `i // n` and
+    `i % n` until FlattenBuffer folds `i // n * n + i % n` back to `i`; a constant `i` still
+    folds, and LLVM removes the pair. (A pair of bit-casts would hide `i` too, but TVM's LLVM
+    codegen fails on the bit-cast of a constant 0.) A plain variable splits into clean parts
+    with nothing to pad, and keeps its contiguous vector loads; a hidden index is gathered.
+    """
+    if isinstance(i, tirx.Var | tirx.IntImm):
+        return i
+    ones = tirx.IntImm(_dtype(i), -1)
+    return tirx.bitwise_xor(tirx.bitwise_xor(i, ones), ones)
 
 
 def _expand(view: View, op: memref.ExpandShapeOp) -> View:
