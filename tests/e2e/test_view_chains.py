@@ -14,6 +14,9 @@ from tvm import tirx
 from tvm.sym import iter_affine_map
 
 import irc
+from irc.compiler.pipeline import Pipeline
+from irc.frontend.spec import Spec
+from irc.frontend.tracing import trace
 from tests.helpers import assert_matches_reference
 
 
@@ -100,3 +103,18 @@ def test_tvm_iter_map_bug_is_still_there():
 
     assert [at(index, i) for i in range(4)] == [0, 2, 3, 5]
     assert [at(simplified, i) for i in range(4)] == [0, 3, 3, 6]  # `(v + 1) // 2 * 3`
+
+
+@pytest.mark.parametrize(
+    ("fn", "hidden"),
+    [
+        (lambda x: x.reshape(8, 6) + 1.0, False),  # i * 6 + j enumerates the iterators densely
+        (lambda x: x.reshape(8, 6)[:, ::2] + 1.0, True),  # i * 6 + j * 2: gaps
+        (lambda x: x.reshape(-1)[1:].reshape(1, 47) + 1.0, True),  # an offset
+    ],
+)
+def test_only_a_non_dense_collapsed_index_is_hidden(fn, hidden):
+    x = np.arange(48, dtype=np.float32).reshape(6, 8)
+    tir = Pipeline(target="llvm").run(trace(fn, [Spec.of(x)])).stages["tir"]
+    assert ("^ -1 ^ -1" in tir) == hidden
+    np.testing.assert_array_equal(compiled(fn, x), fn(irc.tensor(x)).numpy())
