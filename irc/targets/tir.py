@@ -28,10 +28,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import tvm
 import tvm_ffi
 from tvm import tirx
 from tvm.script.ir_builder import IRBuilder
 from tvm.script.ir_builder import tirx as T
+from tvm.sym import iter_affine_map
 from xdsl.dialects import arith, func, memref, scf
 from xdsl.dialects.builtin import (
     AnyFloat,
@@ -57,6 +59,9 @@ INT32_INDEX_LIMIT = 2**31 - 2**20
 # The index width of the func being translated (see the module docstring): MLIR's `index`
 # type has no width, so every scalar translation of an index value reads it from here.
 _index_dtype: contextvars.ContextVar[str] = contextvars.ContextVar("irc_tir_index_dtype", default="int32")
+
+# The extents of the block iterators of the func being translated (see `_opaque_index`).
+_iter_extents: contextvars.ContextVar[dict[tirx.Var, int]] = contextvars.ContextVar("irc_tir_iter_extents")
 
 
 class TranslationError(ValueError):
@@ -121,6 +126,8 @@ def _collapse(view: View, op: memref.CollapseShapeOp) -> View:
             return [0] * len(src_shape)
         out = []
         for group, i in zip(groups, idx, strict=True):
+            if len(group) > 1:
+                i = _opaque_index(i)
             parts = []
             for d in reversed(group[1:]):
                 parts.append(tirx.floormod(i, src_shape[d]))
@@ -129,6 +136,51 @@ def _collapse(view: View, op: memref.CollapseShapeOp) -> View:
         return out
 
     return view.then(to_src)
+
+
+def _opaque_index(i: tirx.PrimExpr) -> tirx.PrimExpr:
+    """`i` hidden from TVM's index simplifiers (as `i ^ -1 ^ -1`) unless it is a variable or constant.
+
+    Works around a TVM 0.27 bug that gave silently wrong results. A collapsed index `i`
+    splits into `i // n` and `i % n` over the source dims. s_tir.StmtSimplify rewrites the
+    parts separately (correctly: for `i = v // 2 * 3 + v % 2 * 2`, v in 0..3, a reshape of
+    a strided slice, into `(v + 1) // 2` and `v // 2`), and FlattenBuffer's iter-map
+    simplification then recombines them wrongly. The minimal TVM case:
+
+        iter_map_simplify([(v + 1) // 2 * 2 + v // 2], {v: Range(0, 4)}, "surjective")
+        # (v + 1) // 2 * 3, so FlattenBuffer makes `a[(v + 1) // 2 * 3]` of a 3x2 `a[(v + 1) // 2, v // 2]`
+
+    (padding the mark `v` on the left for `(v + 1) // 2`, it rewrites `v // 2` on the
+    padded mark without the offset; tests/e2e/test_view_chains.py checks the bug is still
+    there). Neither simplifier sees through the xor pair, so the parts stay `i // n` and
+    `i % n` until FlattenBuffer folds `i // n * n + i % n` back to `i`; a constant `i` still
+    folds, and LLVM removes the pair. (A pair of bit-casts would hide `i` too, but TVM's LLVM
+    codegen fails on the bit-cast of a constant 0.) An index that enumerates its block
+    iterators densely (a variable, or `i * 2048 + j` of a reshape with j < 2048) splits into
+    clean parts with nothing to pad, and keeps its contiguous vector loads; a hidden index
+    is gathered.
+    """
+    if isinstance(i, tirx.IntImm) or _dense(i):
+        return i
+    ones = tirx.IntImm(_dtype(i), -1)
+    return tirx.bitwise_xor(tirx.bitwise_xor(i, ones), ones)
+
+
+def _dense(i: tirx.PrimExpr) -> bool:
+    """`i` maps the block iterators it uses one to one onto 0, 1, ..., the product of their extents."""
+    extents = _iter_extents.get({})
+    used = tirx.analysis.undefined_vars(i)
+    if not used or any(v not in extents for v in used):
+        return False
+    domain = {v: tvm.ir.Range(0, extents[v]) for v in used}
+    found = iter_affine_map.detect_iter_map([i], domain, check_level="bijective").indices
+    if len(found) != 1 or len(found[0].args) != 1 or not _is_int(found[0].base, 0):
+        return False
+    return _is_int(found[0].args[0].scale, 1)  # not `i * 6 + j * 2`: one to one, with gaps
+
+
+def _is_int(x: tirx.PrimExpr, value: int) -> bool:
+    return isinstance(x, tirx.IntImm) and x.value == value
 
 
 def _expand(view: View, op: memref.ExpandShapeOp) -> View:
@@ -597,6 +649,7 @@ class _FuncTranslator:
                         label = _iv_name(iv, k)
                         IRBuilder.name(label, loop)
                         v = IRBuilder.name("v" + label, axis(tirx.IntImm(_index_dtype.get(), extent), loop))
+                        _iter_extents.get()[v] = extent
                         self.values[iv] = v * step + lo if (lo, step) != (0, 1) else v
                     if slot is not None and nest.reduce:
                         switch()
@@ -628,6 +681,7 @@ class _FuncTranslator:
                 loops = [loops] if len(shape) == 1 else loops
                 with T.sblock(name):
                     idx = [T.axis.spatial(n, loop) for n, loop in zip(extents, loops, strict=True)]
+                    _iter_extents.get().update((v, int(n)) for v, n in zip(idx, extents, strict=True))
                     T.buffer_store(dst.buffer, tirx.BufferLoad(src.buffer, src.indices(idx)), dst.indices(idx))
         dst.slot.written = True
 
@@ -739,10 +793,12 @@ def translate_func(func_op: func.FuncOp, globals_: dict[str, memref.GlobalOp]) -
     """Translate one loops-stage `func.func` (see the module docstring)."""
     translator = _FuncTranslator(func_op, globals_)
     token = _index_dtype.set(index_dtype(func_op))
+    extents_token = _iter_extents.set({})
     try:
         prim_func = translator.translate()
     finally:
         _index_dtype.reset(token)
+        _iter_extents.reset(extents_token)
     num_outputs = func_op.attributes.get("irc.num_outputs")
     arg_types = [(tuple(a.type.get_shape()), tir_dtype(a.type.element_type)) for a in func_op.body.block.args]
     return TranslatedFunc(
