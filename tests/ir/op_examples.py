@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from xdsl.dialects import func
 from xdsl.dialects.builtin import FileLineColLoc, IntAttr, ModuleOp, StringAttr, TensorType
-from xdsl.ir import Attribute, Block, Region
+from xdsl.ir import Attribute, Block, Operation, Region
 
 from irc.ir import hl
 
@@ -108,3 +108,9 @@ def example_module(op: type[hl.HLOp], result: Attribute | None = None) -> Module
     block.add_ops([built, func.ReturnOp(built.results[0])])
     name = op.name.removeprefix("hl.")
     return ModuleOp([func.FuncOp(name, (ex.operands, [result_type]), Region(block))])
+
+
+def the_hl_op(parent: Operation) -> hl.HLOp:
+    """The one hl op inside `parent` (an example's module or function)."""
+    (op,) = [op for op in parent.walk() if isinstance(op, hl.HLOp)]
+    return op

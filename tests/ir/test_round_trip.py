@@ -6,18 +6,14 @@ from __future__ import annotations
 
 import pytest
 from xdsl.dialects import func
-from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.builtin import ModuleOp, TensorType
+from xdsl.irdl import operand_def, result_def
 
 from irc.ir import hl, parse_module, print_module
 from tests.helpers import mlir_opt_accepts
-from tests.ir.op_examples import LOCATION, example, example_module
+from tests.ir.op_examples import LOCATION, example, example_module, the_hl_op
 
 OPS = pytest.mark.parametrize("op", hl.HL_OPS, ids=lambda op: op.name)
-
-
-def the_op(module: ModuleOp) -> hl.HLOp:
-    (op,) = [op for op in module.walk() if isinstance(op, hl.HLOp)]
-    return op
 
 
 @OPS
@@ -31,7 +27,7 @@ def test_every_op_has_an_example(op):
 def test_round_trip(op, generic):
     module = example_module(op)
     module.verify()
-    built = the_op(module)
+    built = the_hl_op(module)
     text = print_module(module, locations=True, generic=generic)
     assert f'{op.name}"(' in text if generic else f"= {op.name} " in text
     assert 'loc("model.py":12:5)' in text
@@ -40,7 +36,7 @@ def test_round_trip(op, generic):
 
     parsed = parse_module(text)
     parsed.verify()
-    again = the_op(parsed)
+    again = the_hl_op(parsed)
     assert type(again) is op
     assert again.attributes == built.attributes
     assert again.attr_values() == built.attr_values()
@@ -70,14 +66,11 @@ def test_upstream_mlir_reads_the_generic_form():
     names = [fn.sym_name.data for fn in parsed.ops if isinstance(fn, func.FuncOp)]
     assert names == [op.name.removeprefix("hl.") for op in hl.HL_OPS]
     for fn_in, fn_out in zip(module.ops, parsed.ops):
-        op_in, op_out = the_op(ModuleOp([fn_in.clone()])), the_op(ModuleOp([fn_out.clone()]))
+        op_in, op_out = the_hl_op(fn_in), the_hl_op(fn_out)
         assert op_out.attributes == op_in.attributes and op_out.location == LOCATION, op_in.name
 
 
 def test_an_op_without_an_example_is_named():
-    from xdsl.dialects.builtin import TensorType
-    from xdsl.irdl import operand_def, result_def
-
     @hl.hl_op
     class NewOp(hl.HLOp):
         name = "hl.new_op"
