@@ -653,11 +653,15 @@ class ReduceOp(HLOp):
     FN: ClassVar = None
     #: max and min have no identity: reducing over a dim of size 0 is an error (as in PyTorch)
     NEEDS_ELEMENTS: ClassVar[bool] = False
+    #: mean has no integer result (as in PyTorch)
+    FLOAT_ONLY: ClassVar[bool] = False
 
     @classmethod
     def infer(cls, types, attrs):
         (t,) = types
         dims = attrs["dims"]
+        if cls.FLOAT_ONLY and not is_float(t.element_type):
+            raise _err(cls.name[3:], "expects a floating-point tensor", types)
         if len(set(d % max(len(shape_of(t)), 1) for d in dims)) != len(dims):
             raise _err(cls.name[3:], f"repeated dims {list(dims)}", types)
         shape = reduced_shape(cls.name[3:], shape_of(t), dims, attrs["keepdim"], types)
@@ -683,7 +687,7 @@ def check_nonempty_reduction(op: str, dims, types) -> None:
             raise _err(op, f"cannot reduce over dim {d} of size 0 (the {op} of no elements is undefined)", types)
 
 
-def _reduce(op_name: str, fn, doc: str, needs_elements: bool = False):
+def _reduce(op_name: str, fn, doc: str, needs_elements: bool = False, float_only: bool = False):
     cls = type(
         f"{op_name.capitalize()}Op",
         (ReduceOp,),
@@ -691,6 +695,7 @@ def _reduce(op_name: str, fn, doc: str, needs_elements: bool = False):
             "name": f"hl.{op_name}",
             "FN": staticmethod(fn),
             "NEEDS_ELEMENTS": needs_elements,
+            "FLOAT_ONLY": float_only,
             "__doc__": doc,
             "__module__": __name__,
             "__annotations__": {"FN": ClassVar, "FLOAT_ONLY": ClassVar, "NEEDS_ELEMENTS": ClassVar},
@@ -700,8 +705,6 @@ def _reduce(op_name: str, fn, doc: str, needs_elements: bool = False):
 
 
 def _mean(x, axis, keepdims):
-    if np.issubdtype(x.dtype, np.integer):
-        raise TypeError("mean of an integer tensor")
     count = math.prod(x.shape[d] for d in axis)
     with np.errstate(invalid="ignore"):  # the mean of no elements is 0 / 0 = nan, as in PyTorch
         return np.sum(x, axis=axis, keepdims=keepdims, dtype=x.dtype) / x.dtype.type(count)
@@ -710,7 +713,7 @@ def _mean(x, axis, keepdims):
 SumOp = _reduce(
     "sum", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims, dtype=x.dtype), "sum over dims"
 )
-MeanOp = _reduce("mean", _mean, "mean over dims")
+MeanOp = _reduce("mean", _mean, "mean over dims", float_only=True)
 MaxOp = _reduce("max", np.max, "max over dims (none of them of size 0)", needs_elements=True)
 MinOp = _reduce("min", np.min, "min over dims (none of them of size 0)", needs_elements=True)
 ProdOp = _reduce(

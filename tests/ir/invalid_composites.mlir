@@ -1,5 +1,5 @@
-// The softmax-like composites (hl.softmax, hl.log_softmax) ill-formed, as invalid.mlir: these cases go
-// with the ops.
+// The composites (hl.softmax, hl.log_softmax, hl.mean) ill-formed, as invalid.mlir: these cases go with
+// the ops.
 
 func.func @f(%x: tensor<4x3xi32>) -> tensor<4x3xi32> {
   // expected-error @+1 {{hl.softmax: expects a floating-point tensor (operands: 4x3xi32)}}
@@ -21,4 +21,12 @@ func.func @f(%x: tensor<4x3xf32>) -> tensor<4x3xf32> {
   // expected-error @+1 {{hl.softmax: attribute 'dim' must be an i64 integer, got array<i64: 1>}}
   %0 = hl.softmax %x {dim = array<i64: 1>} : (tensor<4x3xf32>) -> tensor<4x3xf32>
   func.return %0 : tensor<4x3xf32>
+}
+
+// -----
+
+func.func @f(%x: tensor<4x3xi32>) -> tensor<4xi32> {
+  // expected-error @+1 {{hl.mean: expects a floating-point tensor (operands: 4x3xi32)}}
+  %0 = hl.mean %x {dims = array<i64: 1>} : (tensor<4x3xi32>) -> tensor<4xi32>
+  func.return %0 : tensor<4xi32>
 }
