@@ -49,12 +49,14 @@ def rewrite_zip(path, out, change=lambda name, data: data, add=None):
     return out
 
 
-def mlir_opt_accepts(text: str) -> None:
-    """Upstream mlir-opt parses and verifies `text` without flags (the test is skipped where it is not installed)."""
+def mlir_opt_accepts(text: str, *flags: str) -> str:
+    """Upstream mlir-opt parses and verifies `text` (without flags unless given) and returns what it prints
+    (the test is skipped where it is not installed)."""
     if MLIR_OPT is None:
         pytest.skip("upstream mlir-opt (LLVM 22) is not installed")
-    proc = subprocess.run([MLIR_OPT], input=text, capture_output=True, text=True)
+    proc = subprocess.run([MLIR_OPT, *flags], input=text, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr + "\n" + text
+    return proc.stdout
 
 
 def random_inputs(fn_or_module, seed: int = 0, draw=None) -> list[np.ndarray]:

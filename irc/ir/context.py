@@ -50,8 +50,9 @@ def parse_module(text: str, filename: str = "<input>") -> ModuleOp:
     return module
 
 
-def print_module(module: ModuleOp, locations: bool = False) -> str:
-    """Print in custom (pretty) form; `locations` adds loc(...) to each op."""
+def print_module(module: ModuleOp, locations: bool = False, generic: bool = False) -> str:
+    """Print in custom (pretty) form, or with `generic` in MLIR's generic form (`"hl.neg"(%0) : ...`, which
+    upstream tools parse without knowing hl); `locations` adds loc(...) to each op."""
     out = io.StringIO()
-    Printer(stream=out, print_debuginfo=locations).print_op(module)
+    Printer(stream=out, print_debuginfo=locations, print_generic_format=generic).print_op(module)
     return out.getvalue() + "\n"

@@ -59,7 +59,7 @@ from xdsl.irdl import (
     var_operand_def,
 )
 from xdsl.traits import Pure
-from xdsl.utils.exceptions import VerifyException
+from xdsl.utils.exceptions import ParseError, VerifyException
 
 from irc.runtime.dtypes import NUMPY_DTYPES, supported_dtype
 
@@ -158,9 +158,23 @@ def _ints(values) -> DenseArrayBase:
 
 _INT_ARRAY = DenseArrayBase.constr(i64)
 
+
+@dataclass(frozen=True)
+class _PairConstraint(AttrConstraint):
+    """An i64 array of two elements."""
+
+    def verify(self, attr: Attribute, constraint_context: VerificationContext) -> None:
+        _INT_ARRAY.verify(attr, constraint_context)
+        if len(attr.get_values()) != 2:
+            raise VerifyException(f"{attr} has {len(attr.get_values())} elements, not 2")
+
+    def mapping_type_vars(self, type_var_mapping) -> _PairConstraint:
+        return self
+
+
 INTS = AttrKind("an i64 array (array<i64: ...>)", _INT_ARRAY, _ints, lambda a: tuple(a.get_values()))
 #: a (height, width) pair; an int v is built as (v, v)
-PAIR = AttrKind("an i64 array (array<i64: h, w>)", _INT_ARRAY, lambda v: _ints(pair(v)), INTS.read)
+PAIR = AttrKind("an i64 pair (array<i64: h, w>)", _PairConstraint(), lambda v: _ints(pair(v)), INTS.read)
 INT = AttrKind("an i64 integer", IntegerAttr.constr(type=i64), lambda v: IntegerAttr(int(v), i64), _read_scalar)
 BOOL = AttrKind("a bool (true or false)", irdl_to_attr_constraint(BoolAttr), BoolAttr.from_bool, _read_scalar)
 FLOAT = AttrKind("an f64 float", FloatAttr.constr(f64), lambda v: FloatAttr(float(v), f64), _read_scalar)
@@ -208,7 +222,7 @@ class ShapeError(VerifyException):
 
 
 def _err(op: str, msg: str, types: Sequence[Attribute]) -> ShapeError:
-    shapes = ", ".join(fmt_type(t) for t in types)
+    shapes = ", ".join(fmt_type(t) for t in types) or "none"
     return ShapeError(f"hl.{op}: {msg} (operands: {shapes})")
 
 
@@ -317,12 +331,18 @@ class HLOp(IRDLOperation):
             if spec.required and k not in self.attributes:
                 raise VerifyException(f"{self.name}: missing attribute '{k}'")
 
-    def verify_(self) -> None:
-        types = [o.type for o in self.operands]
-        for t in [*types, *(r.type for r in self.results)]:
+    def verify_types(self) -> None:
+        """Every operand and result is a tensor of an hl dtype."""
+        for t in [*(o.type for o in self.operands), *(r.type for r in self.results)]:
             if not isinstance(t, TensorType):
                 raise VerifyException(f"{self.name}: expected tensor types, got {t}")
-            dtype_name(t.element_type)
+            try:
+                dtype_name(t.element_type)
+            except VerifyException as e:
+                raise VerifyException(f"{self.name}: {e}") from None
+
+    def verify_(self) -> None:
+        types = [o.type for o in self.operands]
         expected = self.infer(types, self.attr_values())
         actual = self.results[0].type
         if expected != actual:
@@ -334,21 +354,39 @@ class HLOp(IRDLOperation):
 
 def hl_op(cls: type[HLOp]) -> type[HLOp]:
     """`irdl_op_definition` for an hl op: it also collects the op's `attribute(...)` fields into
-    `ATTRIBUTES`, and checks attribute names and kinds first, so that the verifier's message
-    names the op and the attribute."""
+    `ATTRIBUTES`, checks attribute names and kinds and the operand and result types first, so that
+    the verifier's message names the op and the attribute, and makes a parse error name the op."""
     attributes: dict[str, AttrSpec] = {}
     for klass in reversed(cls.__mro__):  # a base's fields first; a base already defined keeps them in ATTRIBUTES
         attributes.update(vars(klass).get("ATTRIBUTES", {}))
         attributes.update({name: field.hl_spec for name, field in vars(klass).items() if hasattr(field, "hl_spec")})
     op = irdl_op_definition(cls)
     op.ATTRIBUTES = attributes
-    verify_ = op.verify_
+    verify_, parse = op.verify_, op.parse.__func__
 
     def verify_attributes_first(self: HLOp) -> None:
         self.verify_attributes()
-        verify_(self)
+        self.verify_types()
+        try:
+            verify_(self)
+        except VerifyException as e:  # xDSL's own checks (operand count) do not name the op
+            if str(e).startswith(f"{self.name}: "):
+                raise
+            raise VerifyException(f"{self.name}: {e}") from None
+
+    def parse_naming_the_op(cls, parser):
+        # xDSL's custom-format parser checks the operand and result types while it parses, with a
+        # VerifyException that has no position, and its ParseErrors do not name the op
+        operands = parser._current_token.span
+        try:
+            return parse(cls, parser)
+        except ParseError as e:
+            raise ParseError(e.span, f"{cls.name}: {e.msg}") from None
+        except VerifyException as e:
+            parser.raise_error(f"{cls.name}: operand and result types must be tensors ({e})", operands)
 
     op.verify_ = verify_attributes_first
+    op.parse = classmethod(parse_naming_the_op)
     return op
 
 
@@ -453,8 +491,6 @@ class CastOp(HLOp):
         src, dst = self.x.type, self.result.type
         if shape_of(src) != shape_of(dst):
             raise VerifyException(f"hl.cast: shape changes from {fmt_type(src)} to {fmt_type(dst)}")
-        dtype_name(src.element_type)
-        dtype_name(dst.element_type)
 
     def evaluate(self, x):
         return x.astype(_out_dtype(self))
@@ -617,11 +653,15 @@ class ReduceOp(HLOp):
     FN: ClassVar = None
     #: max and min have no identity: reducing over a dim of size 0 is an error (as in PyTorch)
     NEEDS_ELEMENTS: ClassVar[bool] = False
+    #: mean has no integer result (as in PyTorch)
+    FLOAT_ONLY: ClassVar[bool] = False
 
     @classmethod
     def infer(cls, types, attrs):
         (t,) = types
         dims = attrs["dims"]
+        if cls.FLOAT_ONLY and not is_float(t.element_type):
+            raise _err(cls.name[3:], "expects a floating-point tensor", types)
         if len(set(d % max(len(shape_of(t)), 1) for d in dims)) != len(dims):
             raise _err(cls.name[3:], f"repeated dims {list(dims)}", types)
         shape = reduced_shape(cls.name[3:], shape_of(t), dims, attrs["keepdim"], types)
@@ -647,7 +687,7 @@ def check_nonempty_reduction(op: str, dims, types) -> None:
             raise _err(op, f"cannot reduce over dim {d} of size 0 (the {op} of no elements is undefined)", types)
 
 
-def _reduce(op_name: str, fn, doc: str, needs_elements: bool = False):
+def _reduce(op_name: str, fn, doc: str, needs_elements: bool = False, float_only: bool = False):
     cls = type(
         f"{op_name.capitalize()}Op",
         (ReduceOp,),
@@ -655,6 +695,7 @@ def _reduce(op_name: str, fn, doc: str, needs_elements: bool = False):
             "name": f"hl.{op_name}",
             "FN": staticmethod(fn),
             "NEEDS_ELEMENTS": needs_elements,
+            "FLOAT_ONLY": float_only,
             "__doc__": doc,
             "__module__": __name__,
             "__annotations__": {"FN": ClassVar, "FLOAT_ONLY": ClassVar, "NEEDS_ELEMENTS": ClassVar},
@@ -664,8 +705,6 @@ def _reduce(op_name: str, fn, doc: str, needs_elements: bool = False):
 
 
 def _mean(x, axis, keepdims):
-    if np.issubdtype(x.dtype, np.integer):
-        raise TypeError("mean of an integer tensor")
     count = math.prod(x.shape[d] for d in axis)
     with np.errstate(invalid="ignore"):  # the mean of no elements is 0 / 0 = nan, as in PyTorch
         return np.sum(x, axis=axis, keepdims=keepdims, dtype=x.dtype) / x.dtype.type(count)
@@ -674,7 +713,7 @@ def _mean(x, axis, keepdims):
 SumOp = _reduce(
     "sum", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims, dtype=x.dtype), "sum over dims"
 )
-MeanOp = _reduce("mean", _mean, "mean over dims")
+MeanOp = _reduce("mean", _mean, "mean over dims", float_only=True)
 MaxOp = _reduce("max", np.max, "max over dims (none of them of size 0)", needs_elements=True)
 MinOp = _reduce("min", np.min, "min over dims (none of them of size 0)", needs_elements=True)
 ProdOp = _reduce(
@@ -820,6 +859,7 @@ class BroadcastToOp(HLOp):
         shape = tuple(attrs["shape"])
         src = shape_of(t)
         ok = len(shape) >= len(src) and all(s in (1, d) for s, d in zip(reversed(src), reversed(shape)))
+        ok = ok and min(shape, default=0) >= 0
         if not ok:
             raise _err("broadcast_to", f"cannot broadcast to {list(shape)}", types)
         return tensor_type(shape, t.element_type)
@@ -991,9 +1031,17 @@ class Conv2dOp(HLOp):
         o, ci, kh, kw = sw
         if g < 1 or c % g or o % g or ci != c // g:
             raise _err("conv2d", f"channels: input C={c}, weight I={ci}, O={o}, groups={g}", types)
+        if min(sh, sw_, dh, dw) < 1 or min(ph, pw) < 0:
+            raise _err(
+                "conv2d", f"stride {[sh, sw_]} and dilation {[dh, dw]} must be >= 1, padding {[ph, pw]} >= 0", types
+            )
         oh, ow = conv_out_size(h, kh, sh, ph, dh), conv_out_size(wd, kw, sw_, pw, dw)
-        if oh < 1 or ow < 1 or min(sh, sw_, dh, dw) < 1 or min(ph, pw) < 0:
-            raise _err("conv2d", "kernel larger than padded input or bad stride/dilation", types)
+        if oh < 1 or ow < 1:
+            raise _err(
+                "conv2d",
+                f"kernel {kh}x{kw} (dilation {dh}x{dw}) larger than the padded input {h + 2 * ph}x{wd + 2 * pw}",
+                types,
+            )
         return tensor_type([n, o, oh, ow], x.element_type)
 
     def evaluate(self, x, w):
@@ -1033,11 +1081,17 @@ class PoolOp(HLOp):
         if len(s) != 4:
             raise _err(cls.name[3:], "input must be NCHW", types)
         (kh, kw), (sh, sw), (ph, pw) = pair(attrs["kernel"]), pair(attrs["stride"]), pair(attrs["padding"])
+        if min(kh, kw, sh, sw) < 1 or min(ph, pw) < 0:
+            raise _err(
+                cls.name[3:], f"kernel {[kh, kw]} and stride {[sh, sw]} must be >= 1, padding {[ph, pw]} >= 0", types
+            )
         if ph > kh // 2 or pw > kw // 2:
             raise _err(cls.name[3:], "padding must be at most half the kernel size", types)
         oh, ow = conv_out_size(s[2], kh, sh, ph), conv_out_size(s[3], kw, sw, pw)
-        if oh < 1 or ow < 1 or min(sh, sw) < 1:
-            raise _err(cls.name[3:], "kernel larger than padded input or bad stride", types)
+        if oh < 1 or ow < 1:
+            raise _err(
+                cls.name[3:], f"kernel {kh}x{kw} larger than the padded input {s[2] + 2 * ph}x{s[3] + 2 * pw}", types
+            )
         return tensor_type([s[0], s[1], oh, ow], t.element_type)
 
     def windows(self, x: np.ndarray, pad_value: float) -> np.ndarray:
