@@ -31,7 +31,7 @@ import numpy as np
 from xdsl.dialects.builtin import ModuleOp
 
 from irc.errors import CompileError, CompileWarning, FrontendError, InputError
-from irc.frontend.graph import Node, Placeholder, build_module, graph_key, user_location
+from irc.frontend.graph import Node, Placeholder, build_module, graph_key, topological_order, user_location
 from irc.interpreters.reference import run_hl
 from irc.runtime.blas import blas_threads
 from irc.runtime.devices import device_of, move, to_host
@@ -150,6 +150,7 @@ def realize_all(nodes: Sequence[Node], device: str | None = None) -> list:
     """Realize several nodes as one program on `device` (default: where their inputs live)."""
     pending = list({id(n): n for n in nodes if n.value is None}.values())
     if pending:
+        pending += _held_by_tensors(pending)
         key, leaves = graph_key(pending)
         for leaf in leaves:
             if isinstance(leaf, Placeholder):
@@ -167,6 +168,21 @@ def realize_all(nodes: Sequence[Node], device: str | None = None) -> list:
         for node, value in zip(pending, outputs):
             node.value = value
     return [n.value for n in nodes]
+
+
+def _held_by_tensors(pending: list[Node]) -> list[Node]:
+    """The unrealized nodes `pending` depends on that a live tensor holds: realized with it, they are
+    kept, as PyTorch computes each tensor once. Without them a loop that updates a parameter lazily
+    (`p.data.add_(-lr * p.grad)`, read back only through the next loss) would recompute the whole
+    history of the parameter at every step, each step's graph larger than the last."""
+    own = {id(n) for n in pending}
+    held = []
+    for node in topological_order(pending):
+        if node.value is None and node.op is not None and id(node) not in own and node.owner is not None:
+            tensor = node.owner()
+            if tensor is not None and tensor._node is node:
+                held.append(node)
+    return held
 
 
 def _run(program: Program, values: list) -> Sequence:

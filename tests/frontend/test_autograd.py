@@ -129,3 +129,37 @@ def test_gradient_function_is_built_once_per_graph_structure(rng, monkeypatch):
     np.testing.assert_allclose(x.grad.numpy(), b * (1 - np.tanh(a * b) ** 2), rtol=1e-5, atol=1e-6)
     (x * w).sin().sum().backward()  # another op
     assert len(built) == 3
+
+
+def test_a_lazily_updated_parameter_does_not_replay_its_history():
+    """pytorch/examples' regression loop: `p.data.add_(-0.1 * p.grad)`, read back only through the next
+    loss. A tensor's value is kept once computed, so every step runs the same graph (was: each step's graph
+    held all earlier steps, quadratic time)."""
+    from irc.frontend import realize
+    from irc.frontend.graph import topological_order
+
+    torch = pytest.importorskip("torch")
+    irc.manual_seed(0)
+    fc = irc.nn.Linear(4, 1)
+    sizes, torch_fc = [], torch.nn.Linear(4, 1)
+    with torch.no_grad():
+        torch_fc.weight.copy_(torch.from_numpy(fc.weight.detach().numpy()))
+        torch_fc.bias.copy_(torch.from_numpy(fc.bias.detach().numpy()))
+    realize._cache.clear()
+    rng = np.random.default_rng(0)
+    for _ in range(6):
+        x, y = rng.standard_normal((8, 4), np.float32), rng.standard_normal((8, 1), np.float32)
+        fc.zero_grad()
+        torch_fc.zero_grad()
+        out = irc.nn.functional.smooth_l1_loss(fc(irc.tensor(x)), irc.tensor(y))
+        sizes.append(len(topological_order([out._node])))
+        expected = torch.nn.functional.smooth_l1_loss(torch_fc(torch.from_numpy(x)), torch.from_numpy(y))
+        np.testing.assert_allclose(out.item(), expected.item(), rtol=1e-5)
+        out.backward()
+        expected.backward()
+        for p, q in zip(fc.parameters(), torch_fc.parameters()):
+            p.data.add_(-0.1 * p.grad)
+            q.data.add_(-0.1 * q.grad)
+    assert sizes[2:] == [sizes[1]] * 4, sizes  # the same graph every step after the first
+    assert len(realize._cache) == 2
+    np.testing.assert_allclose(fc.weight.detach().numpy(), torch_fc.weight.detach().numpy(), rtol=1e-5)
