@@ -55,6 +55,8 @@ class Target:
     device: ClassVar[str] = "cpu"
     #: False for `ref`: the pipeline stops at hl-opt and runs the numpy reference (nothing to store)
     compiles: ClassVar[bool] = True
+    #: a few words for `irc compile --help` ("host CPU"); "" where the kind name says it all
+    summary: ClassVar[str] = ""
 
     def __init__(self, spec: str | dict):
         self.spec = spec

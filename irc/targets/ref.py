@@ -8,4 +8,5 @@ class RefTarget(Target):
     """No code: the pipeline stops after hl-opt and runs the hl numpy reference."""
 
     kind = "ref"
+    summary = "numpy reference of hl-opt"
     compiles = False

@@ -28,15 +28,18 @@ class LLVMTarget(Target):
     """The host CPU through TVM's LLVM backend (`{"kind": "llvm", "mcpu": ...}` picks another CPU)."""
 
     kind = "llvm"
+    summary = "host CPU"
 
     def key_material(self) -> dict:
         return {"target": self.spec, "cpu": host_cpu()}
 
     def tvm_target(self) -> tvm.target.Target:
+        """The host CPU (`"llvm"`), or the CPU the options name; a kind derived from this one (another
+        `kind`, the same code) means the same CPU."""
         import_tvm()
         from irc.targets.llvm.cpu import resolve_target
 
-        return resolve_target(self.spec)
+        return resolve_target({**self.spec, "kind": "llvm"} if isinstance(self.spec, dict) else "llvm")
 
     def compile(self, module: ModuleOp, schedule: bool = True, step: Step = untimed) -> CompiledModule:
         import_tvm()
