@@ -9,7 +9,8 @@ A package is a zip file: `header.json` (format, version and the SHA-256 of
 every other member), `manifest.json` (target, entries with their inputs,
 outputs, constants and, for GPU targets, execution plans), the kernels
 (`kernels.so` for llvm, `kernels.cl`, `kernels.cu` + `kernels.cubin` for GPUs:
-each kind's members are named in irc.runtime.kinds) and the constants as `.npy` files. docs/packages.md describes the layout.
+each kind's members are named in irc.runtime.kinds) and the constants as
+`.npy` files. docs/packages.md describes the layout.
 
 `load` checks the format version, the member list and every member's hash
 (the manifest's included) before anything runs. Running a cuda or opencl package imports neither xDSL nor TVM; an llvm

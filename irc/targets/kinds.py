@@ -22,13 +22,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from irc.errors import InputError
 from irc.runtime.imports import import_without_torch
 from irc.runtime.kinds import RUNTIME_KINDS
-from irc.runtime.package import entry_plan
+from irc.runtime.package import Package, entry_plan
 
 if TYPE_CHECKING:
     import tvm
     from xdsl.dialects.builtin import ModuleOp
 
-    from irc.runtime.package import Package
     from irc.targets.gpu import GPUModule, GPUProgram
 
 #: `step(stage, name)`: a context around one step of code generation (the pipeline times them)
