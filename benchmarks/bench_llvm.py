@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from irc.ir import parse_module  # noqa: E402
 from irc.targets import compile_loops  # noqa: E402
-from irc.targets.llvm import host_target, num_threads  # noqa: E402
+from irc.targets.llvm.cpu import host_target, num_threads  # noqa: E402
 from tests.targets.loops_modules import matmul, relu_fma  # noqa: E402
 
 # Longer than the thread pools (OpenBLAS's, TVM's) keep spinning after a call.

@@ -31,7 +31,7 @@ from bench_training import WORKLOADS  # noqa: E402
 import irc  # noqa: E402
 import irc.nn as nn  # noqa: E402
 import irc.optim as optim  # noqa: E402
-from irc.targets.llvm import resolve_target  # noqa: E402
+from irc.targets.llvm.cpu import resolve_target  # noqa: E402
 
 _marks: list[tuple[int, int]] = []
 

@@ -46,7 +46,7 @@ _INPUT_HELP = (
     "inputs as irc.Spec parameter annotations (default: the last such function in the file)"
 )
 
-_TARGET_HELP = "llvm (host CPU), cuda, opencl, or ref (numpy reference of hl-opt); default: llvm"
+_TARGET_HELP = ", ".join(f"{k} ({t.summary})" if t.summary else k for k, t in TARGETS.items()) + "; default: llvm"
 _CUDA_ARCH_HELP = "the GPU architecture of --target cuda, sm_NN, e.g. sm_90 (default: that of GPU 0, if there is one)"
 
 #: the files `irc run -o DIR` writes: the only ones a later run removes from DIR (when it has fewer outputs)

@@ -4,7 +4,7 @@
     IRC_CACHE_SIZE   the bound, in bytes or with a K/M/G suffix (binary units; default 1G)
 
     programs/<sha256>.ircpkg   a compiled program: a package named by its key (irc.compiler.cache)
-    cuda/<sha256>.cubin        a CUDA binary, named by compiler, arch and source (irc.targets.cuda)
+    cuda/<sha256>.cubin        a CUDA binary, named by compiler, arch and source (irc.targets.cuda.binary)
 
 Entries are written to a temp file beside them and renamed into place
 (irc.runtime.files), so concurrent processes never see half an entry. A hit

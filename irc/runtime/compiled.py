@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -26,6 +27,9 @@ class CompiledModule:
     `executable` is TVM's built module, or a `SharedLibrary` read back from the compile cache:
     `export_library` writes it as a shared library (see irc.runtime.package).
     """
+
+    #: the kind of its code (irc.runtime.kinds): a shared library the CPU runs
+    kind: ClassVar[str] = "llvm"
 
     tir_text: str
     source: str

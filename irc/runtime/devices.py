@@ -10,22 +10,19 @@ import functools
 
 import numpy as np
 
+from irc.runtime.kinds import RUNTIME_KINDS
 from irc.runtime.plan import Device, DeviceArray
 
-DEVICES = ("cpu", "cuda", "opencl")
+#: "cpu" and the device of every kind of code that runs on one (irc.runtime.kinds), in table order
+DEVICES = ("cpu", *dict.fromkeys(kind.device for kind in RUNTIME_KINDS.values() if kind.open_device))
 
 
 @functools.cache
 def data_device(kind: str) -> Device:
-    """The device that allocates and copies data for `kind` (opened once; errors name what is missing)."""
-    if kind == "opencl":
-        from irc.runtime.opencl import OpenCLDevice
-
-        return OpenCLDevice()
-    if kind == "cuda":
-        from irc.runtime.cuda import CUDADevice
-
-        return CUDADevice()
+    """The device that allocates and copies data for device `kind` (opened once; errors name what is missing)."""
+    for runtime_kind in RUNTIME_KINDS.values():
+        if runtime_kind.device == kind and runtime_kind.open_device:
+            return runtime_kind.open_device()
     raise ValueError(f"no device data for {kind!r}")
 
 

@@ -8,8 +8,9 @@
 A package is a zip file: `header.json` (format, version and the SHA-256 of
 every other member), `manifest.json` (target, entries with their inputs,
 outputs, constants and, for GPU targets, execution plans), the kernels
-(`kernels.so` for llvm, `kernels.cl`, `kernels.cu` + `kernels.cubin` for GPUs)
-and the constants as `.npy` files. docs/packages.md describes the layout.
+(`kernels.so` for llvm, `kernels.cl`, `kernels.cu` + `kernels.cubin` for GPUs:
+each kind's members are named in irc.runtime.kinds) and the constants as
+`.npy` files. docs/packages.md describes the layout.
 
 `load` checks the format version, the member list and every member's hash
 (the manifest's included) before anything runs. Running a cuda or opencl package imports neither xDSL nor TVM; an llvm
@@ -40,6 +41,7 @@ from irc.runtime.executor import Kernel
 from irc.runtime.files import atomic_file
 from irc.runtime.host import missing_features
 from irc.runtime.imports import import_without_torch
+from irc.runtime.kinds import RUNTIME_KINDS, RuntimeKind
 from irc.runtime.plan import ExecutionPlan, PlanRunner
 from irc.runtime.spec import Spec
 
@@ -48,8 +50,6 @@ VERSION = 2
 SUFFIX = ".ircpkg"
 HEADER = "header.json"
 MANIFEST = "manifest.json"
-KERNEL_FILES = {"llvm": "kernels.so", "opencl": "kernels.cl", "cuda": "kernels.cu"}
-CUBIN = "kernels.cubin"
 EXTRA = "extra/"  # members a writer adds for itself (the compile cache: extra/cache.json)
 # LLVM feature-name prefixes a CPU of the same architecture may lack (code using them dies with SIGILL)
 
@@ -147,10 +147,9 @@ def save(
     names = _argument_names(getattr(compiled, "modules", {}))
     if input_names is not None:
         names[entry_name(list(_functions(module)))] = list(input_names)
-    if hasattr(module, "plans"):
-        target, entries, members = _gpu_contents(module, names)
-    else:
-        target, entries, members = _llvm_contents(module, names)
+    kind = RUNTIME_KINDS[module.kind]
+    contents = _gpu_contents if kind.open_device else _llvm_contents
+    target, entries, members = contents(module, kind, names)
     members = {MANIFEST: json.dumps({"target": target, "entries": entries}, indent=1).encode(), **members}
     members.update({f"{EXTRA}{name}": data for name, data in (extra or {}).items()})
     header = {
@@ -195,11 +194,11 @@ def npy_bytes(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def _llvm_contents(module, names: dict) -> tuple[dict, list[dict], dict[str, bytes]]:
+def _llvm_contents(module, kind: RuntimeKind, names: dict) -> tuple[dict, list[dict], dict[str, bytes]]:
     if module.executable is None:
         raise IRCError("nothing to package: the kernels were not linked as a shared library (no C compiler?)")
     with tempfile.TemporaryDirectory() as tmp:
-        library = Path(tmp) / KERNEL_FILES["llvm"]
+        library = Path(tmp) / kind.kernel_file
         module.executable.export_library(str(library))
         members = {library.name: library.read_bytes()}
     entries = []
@@ -217,13 +216,10 @@ def _llvm_contents(module, names: dict) -> tuple[dict, list[dict], dict[str, byt
     return module.executable.target, entries, members
 
 
-def _gpu_contents(module, names: dict) -> tuple[dict, list[dict], dict[str, bytes]]:
-    kind = "cuda" if module.source_ext == "cu" else "opencl"
-    members = {KERNEL_FILES[kind]: module.source.encode()}
-    target = {"kind": kind}
-    if kind == "cuda":
-        target["arch"] = module.arch
-        members[CUBIN] = module.build()
+def _gpu_contents(module, kind: RuntimeKind, names: dict) -> tuple[dict, list[dict], dict[str, bytes]]:
+    members = {kind.kernel_file: module.source.encode()}
+    if kind.binary_file:
+        members[kind.binary_file] = module.binary()
     entries = []
     for name, plan in module.plans.items():
         constants = {c: f"constants/{name}/{c}.npy" for c in plan.constants}
@@ -239,7 +235,7 @@ def _gpu_contents(module, names: dict) -> tuple[dict, list[dict], dict[str, byte
                 "plan": json.loads(bare.to_json()),
             }
         )
-    return target, entries, members
+    return module.target, entries, members
 
 
 def _write_zip(path: Path, members: dict[str, bytes]) -> Path:
@@ -259,8 +255,8 @@ def load(path: str | os.PathLike) -> Package:
     _verify_members(path, _read_header(path, members), members)
     manifest = _read_json(path, MANIFEST, members[MANIFEST])
     try:
-        loaders = {"llvm": _llvm_entries, "opencl": _gpu_entries, "cuda": _gpu_entries}
-        entries = loaders[manifest["target"]["kind"]](path, manifest, members)
+        kind = RUNTIME_KINDS[manifest["target"]["kind"]]
+        entries = (_gpu_entries if kind.open_device else _llvm_entries)(path, kind, manifest, members)
     except (KeyError, TypeError, ValueError) as e:
         raise IRCError(f"{path}: corrupt package: malformed manifest ({type(e).__name__}: {e})") from e
     return Package(path, manifest, entries, members)
@@ -338,9 +334,9 @@ def _constants(entry: dict, members: dict[str, bytes]) -> dict[str, np.ndarray]:
     return {name: np.load(io.BytesIO(members[file]), allow_pickle=False) for name, file in entry["constants"].items()}
 
 
-def _llvm_entries(path: Path, manifest: dict, members: dict[str, bytes]) -> dict[str, Entry]:
+def _llvm_entries(path: Path, kind: RuntimeKind, manifest: dict, members: dict[str, bytes]) -> dict[str, Entry]:
     _check_cpu(path, manifest["target"])
-    library = load_library(members[KERNEL_FILES["llvm"]])
+    library = load_library(members[kind.kernel_file])
     entries = {}
     for e in manifest["entries"]:
         inputs, outputs = _entry_specs(e)
@@ -376,17 +372,14 @@ def load_library(data: bytes):
     lib_dir = Path(spec.submodule_search_locations[0]) / "lib"
     load_lib_ctypes("apache-tvm", "tvm_runtime", "RTLD_GLOBAL", extra_lib_paths=[lib_dir])
     with tempfile.TemporaryDirectory() as tmp:
-        file = Path(tmp) / KERNEL_FILES["llvm"]
+        file = Path(tmp) / RUNTIME_KINDS["llvm"].kernel_file
         file.write_bytes(data)
         return tvm_ffi.load_module(str(file))  # loaded: the file may go
 
 
-def _gpu_entries(path: Path, manifest: dict, members: dict[str, bytes]) -> dict[str, Entry]:
-    target = manifest["target"]
-    if target["kind"] == "cuda":
-        device = functools.cache(functools.partial(_open_cuda, path, members[CUBIN], target["arch"]))
-    else:
-        device = functools.cache(functools.partial(_open_opencl, members[KERNEL_FILES["opencl"]].decode()))
+def _gpu_entries(path: Path, kind: RuntimeKind, manifest: dict, members: dict[str, bytes]) -> dict[str, Entry]:
+    code = members[kind.binary_file] if kind.binary_file else members[kind.kernel_file].decode()
+    device = functools.cache(functools.partial(kind.open_device, code, manifest["target"], str(path)))
     return {e["name"]: _plan_entry(e, members, device) for e in manifest["entries"]}
 
 
@@ -409,19 +402,3 @@ def _plan_entry(entry: dict, members: dict[str, bytes], device: Callable) -> Ent
         return runner.run_numpy(*arrays)
 
     return Entry(entry["name"], *_entry_specs(entry), run)
-
-
-def _open_opencl(source: str):
-    from irc.runtime.opencl import OpenCLDevice
-
-    return OpenCLDevice(source)
-
-
-def _open_cuda(path: Path, cubin: bytes, arch: str):
-    from irc.runtime.cuda import ARCH_NAME, CUDADevice, compute_capability
-
-    device_arch = compute_capability()  # a clear error without a driver or GPU
-    built, have = (ARCH_NAME.fullmatch(a) for a in (arch, device_arch))
-    if not (built and have and built[1] == have[1] and int(built[2]) <= int(have[2])):
-        raise IRCError(f"{path}: holds a cubin for {arch}, which cannot run on this GPU ({device_arch})")
-    return CUDADevice(cubin)

@@ -19,7 +19,7 @@ TVM lowers the module; the host side of each kernel function (after
 become the `ExecutionPlan` (`irc.runtime.plan`). The device side is codegen'd
 to CUDA C or OpenCL C.
 
-    program = compile_gpu(module, gpu_target({"kind": "cuda", "arch": "sm_90"}))
+    program = compile_gpu(module, target({"kind": "cuda", "arch": "sm_90"}).tvm_target())
     program.source, program.plans["mlp"]
 """
 
@@ -42,8 +42,8 @@ from xdsl.dialects.builtin import ModuleOp
 
 from irc.errors import CompileError
 from irc.runtime.entry import select_entry
+from irc.runtime.kinds import RUNTIME_KINDS
 from irc.runtime.plan import BufferSpec, Device, DeviceArray, ExecutionPlan, KernelLaunch, PlanRunner, Scalar
-from irc.targets import kinds
 from irc.targets.tir import TranslatedFunc, translate_module
 
 # Threads per block of elementwise kernels and the most a reduction uses.
@@ -52,22 +52,6 @@ _THREADS = 256
 _CROSS_THREAD_MIN = 64
 # What every kernel must respect (the smallest common limits of current GPUs).
 _LIMITS = {"max_shared_memory_per_block": 48 * 1024, "max_threads_per_block": 1024}
-
-
-def gpu_target(target: str | dict) -> tvm.target.Target:
-    """The TVM target for `"opencl"` or `{"kind": "cuda", "arch": "sm_90"}` (host: llvm).
-
-    CUDA needs an explicit `arch`: without one TVM silently generates sm_50 code.
-    """
-    gpu = kinds.target(target)
-    if not isinstance(gpu, kinds.GPUTarget):
-        raise CompileError(f"{target} is not a GPU target (cuda or opencl)")
-    if not gpu.resolved:
-        raise CompileError(
-            "target cuda needs an explicit GPU architecture: {'kind': 'cuda', 'arch': 'sm_90'} "
-            "(irc compile --target cuda --cuda-arch sm_90)"
-        )
-    return tvm.target.Target(target, host="llvm")
 
 
 # ----------------------------------------------------------------------------- kernel functions
@@ -466,16 +450,17 @@ class GPUModule:
     `tir_text`, `source`, `source_ext`, `plans`, `plan` (the first entry's);
     `module(*numpy arrays)` -> tuple of numpy arrays; `module.run_device(*device arrays)`
     keeps inputs and outputs on the device (`irc.runtime.plan.DeviceArray`, `.to_numpy()`).
-    The device is opened on the first run, so compiling needs no GPU.
+    `target` is what the code was generated for, as a package manifest names it (`{"kind": "opencl"}`);
+    its kind's entry in irc.runtime.kinds opens the device, on the first run, so compiling needs no GPU.
     """
 
-    def __init__(self, program: GPUProgram, source_ext: str, make_device: Callable[[], Device]):
+    def __init__(self, program: GPUProgram, target: dict, source_ext: str):
         self.program = program
         self.tir_text = program.tir_text
         self.source = program.source
         self.source_ext = source_ext
         self.plans = program.plans
-        self._make_device = make_device
+        self.target = target
         self._device: Device | None = None
         self._runners: dict[str, PlanRunner] = {}
 
@@ -484,9 +469,20 @@ class GPUModule:
         return select_entry(self.plans)
 
     @property
+    def kind(self) -> str:
+        """The kind of its code (irc.runtime.kinds)."""
+        return self.target["kind"]
+
+    def binary(self) -> bytes | None:
+        """The device binary built from `source`, for a kind that has one (cuda's cubin); else None."""
+        return None
+
+    @property
     def device(self) -> Device:
         if self._device is None:
-            self._device = self._make_device()
+            kind = RUNTIME_KINDS[self.kind]
+            code = self.binary() if kind.binary_file else self.source
+            self._device = kind.open_device(code, self.target, f"the compiled {self.kind} module")
         return self._device
 
     def entry(self, name: str | None = None) -> Callable[..., tuple[np.ndarray, ...]]:

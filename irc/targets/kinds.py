@@ -1,4 +1,4 @@
-"""`Target`: one object per target kind, built from the `str | dict` spellings users write.
+"""`Target` and its registry: one `Target` class per kind, built from the `str | dict` spellings users write.
 
     >>> t = target({"kind": "cuda", "arch": "sm_90"})
     >>> t.kind, t.device, t.options
@@ -6,27 +6,28 @@
     >>> target("llvm").spec
     'llvm'
 
+Each kind lives in its own module or folder under `irc/targets/` (`llvm/`, `cuda/`, `opencl/`, `ref.py`)
+and registers its class with `@register`; `irc/targets/__init__.py` imports the built-in ones.
 Constructing a target imports no TVM (the runtime and the eager interpreter tier stay TVM-free):
-TVM is imported by the methods that need it (`compile`, `tvm_target`, a bare cuda's `resolve`).
-`TARGETS` maps kind names to classes; adding a target is a class here (docs/targets.md).
+a kind's methods that need it (`compile`, `tvm_target`) import its code generator when called
+(docs/tutorial-add-a-target.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from irc.errors import InputError
-from irc.runtime import package
-from irc.runtime.compiled import CompiledModule, SharedLibrary
-from irc.runtime.host import host_cpu
 from irc.runtime.imports import import_without_torch
+from irc.runtime.kinds import RUNTIME_KINDS
+from irc.runtime.package import Package, entry_plan
 
 if TYPE_CHECKING:
+    import tvm
     from xdsl.dialects.builtin import ModuleOp
 
-    from irc.runtime.package import Package
     from irc.targets.gpu import GPUModule, GPUProgram
 
 #: `step(stage, name)`: a context around one step of code generation (the pipeline times them)
@@ -38,8 +39,8 @@ def untimed(stage: str, name: str) -> AbstractContextManager:
     return nullcontext()
 
 
-def _import_tvm() -> None:
-    """Import TVM without PyTorch (irc.runtime.imports) before a targets module imports it."""
+def import_tvm() -> None:
+    """Import TVM without PyTorch (irc.runtime.imports): a kind calls it before importing its code generator."""
     import_without_torch("tvm")
 
 
@@ -53,6 +54,8 @@ class Target:
     device: ClassVar[str] = "cpu"
     #: False for `ref`: the pipeline stops at hl-opt and runs the numpy reference (nothing to store)
     compiles: ClassVar[bool] = True
+    #: a few words for `irc compile --help` ("host CPU"); "" where the kind name says it all
+    summary: ClassVar[str] = ""
 
     def __init__(self, spec: str | dict):
         self.spec = spec
@@ -74,7 +77,7 @@ class Target:
         """What the compiled code depends on besides the program and the versions (irc.compiler.cache)."""
         return {"target": self.spec, "cpu": None}
 
-    def tvm_target(self):
+    def tvm_target(self) -> tvm.target.Target:
         """The `tvm.target.Target` (imports TVM)."""
         raise InputError(f"target {self.kind} generates no code")
 
@@ -92,50 +95,26 @@ class Target:
         raise InputError(f"target {self.kind} generates no code")
 
 
-class LLVMTarget(Target):
-    """The host CPU through TVM's LLVM backend (`{"kind": "llvm", "mcpu": ...}` picks another CPU)."""
-
-    kind = "llvm"
-
-    def key_material(self) -> dict:
-        return {"target": self.spec, "cpu": host_cpu()}
-
-    def tvm_target(self):
-        _import_tvm()
-        from irc.targets.llvm import resolve_target
-
-        return resolve_target(self.spec)
-
-    def compile(self, module: ModuleOp, schedule: bool = True, step: Step = untimed):
-        _import_tvm()
-        from irc.targets.compile import compile_llvm
-
-        return compile_llvm(module, self.tvm_target(), schedule, step)
-
-    def from_package(self, loaded: Package, stages: dict[str, str], notes: list[str], schedules: dict):
-        kernels = {name: entry.run for name, entry in loaded.entries.items()}  # the library, through tvm_ffi
-        library = SharedLibrary(loaded.members[package.KERNEL_FILES[self.kind]], loaded.target)
-        return CompiledModule(stages["tir"], stages["target"], "ll", kernels, notes, library)
-
-
 class GPUTarget(Target):
-    """A target whose code runs on a GPU: inputs and outputs are `DeviceArray`s on `device`."""
+    """A target whose code runs on a GPU through execution plans (irc.targets.gpu): inputs and outputs
+    are `DeviceArray`s on `device`. A kind implements `compile` and `gpu_module`."""
 
     def run(self, lowering: Callable[..., Sequence], values: Sequence) -> Sequence:
         return lowering.compiled.run_device(*values)
 
-    def tvm_target(self):
-        _import_tvm()
-        from irc.targets.gpu import gpu_target
+    def tvm_target(self) -> tvm.target.Target:
+        """The TVM target of `spec`, host llvm."""
+        import_tvm()
+        import tvm
 
-        return gpu_target(self.spec)
+        return tvm.target.Target(self.spec, host="llvm")
 
     def from_package(self, loaded: Package, stages: dict[str, str], notes: list[str], schedules: dict):
-        _import_tvm()  # GPUModule and its program import TVM (docs/cache.md)
+        import_tvm()  # GPUModule and its program import TVM (docs/cache.md)
         from irc.targets.gpu import GPUProgram
 
-        plans = {e["name"]: package.entry_plan(e, loaded.members) for e in loaded.manifest["entries"]}
-        source = loaded.members[package.KERNEL_FILES[self.kind]].decode()
+        plans = {e["name"]: entry_plan(e, loaded.members) for e in loaded.manifest["entries"]}
+        source = loaded.members[RUNTIME_KINDS[loaded.target["kind"]].kernel_file].decode()
         return self.gpu_module(GPUProgram(stages["tir"], source, plans, schedules), loaded)
 
     def gpu_module(self, program: GPUProgram, loaded: Package) -> GPUModule:
@@ -143,68 +122,18 @@ class GPUTarget(Target):
         raise NotImplementedError
 
 
-class CUDATarget(GPUTarget):
-    """CUDA C through TVM; `{"kind": "cuda", "arch": "sm_90"}`, `"cuda"` takes the arch of GPU 0."""
+#: kind name -> Target class, in `--target` order (the order `irc/targets/__init__.py` registers them)
+TARGETS: dict[str, type[Target]] = {}
 
-    kind = "cuda"
-    device = "cuda"
-
-    @property
-    def resolved(self) -> bool:
-        return "arch" in self.options
-
-    def resolve(self) -> Target:
-        if self.resolved:
-            return self
-        _import_tvm()
-        from irc.targets.cuda import device_arch
-
-        return CUDATarget({"kind": "cuda", **self.options, "arch": device_arch()})
-
-    def compile(self, module: ModuleOp, schedule: bool = True, step: Step = untimed):
-        _import_tvm()
-        from irc.targets.cuda import compile_cuda
-
-        with step("target", "cuda-build"):
-            return compile_cuda(module, self.resolve().spec)  # no arch (`compile_loops(m, "cuda")`): GPU 0's
-
-    def gpu_module(self, program: GPUProgram, loaded: Package) -> GPUModule:
-        from irc.targets.cuda import CUDAModule
-
-        module = CUDAModule(program, loaded.target["arch"])
-        module.cubin = loaded.members[package.CUBIN]
-        return module
+T = TypeVar("T", bound=type[Target])
 
 
-class OpenCLTarget(GPUTarget):
-    """OpenCL C through TVM, launched by irc through pyopencl (irc.runtime.opencl)."""
-
-    kind = "opencl"
-    device = "opencl"
-
-    def compile(self, module: ModuleOp, schedule: bool = True, step: Step = untimed):
-        _import_tvm()
-        from irc.targets.opencl import compile_opencl
-
-        with step("target", "opencl-build"):
-            return compile_opencl(module, self.spec)
-
-    def gpu_module(self, program: GPUProgram, loaded: Package) -> GPUModule:
-        from irc.runtime.opencl import OpenCLDevice
-        from irc.targets.gpu import GPUModule
-
-        return GPUModule(program, "cl", lambda: OpenCLDevice(program.source))
-
-
-class RefTarget(Target):
-    """No code: the pipeline stops after hl-opt and runs the hl numpy reference."""
-
-    kind = "ref"
-    compiles = False
-
-
-#: kind name -> Target class, in `--target` order
-TARGETS: dict[str, type[Target]] = {cls.kind: cls for cls in (LLVMTarget, CUDATarget, OpenCLTarget, RefTarget)}
+def register(cls: T) -> T:
+    """Class decorator: make `cls` the Target of its `kind` (`--target`, `irc.jit(target=...)`)."""
+    if cls.kind in TARGETS:
+        raise ValueError(f"target kind {cls.kind!r} is registered twice ({TARGETS[cls.kind].__name__}, {cls.__name__})")
+    TARGETS[cls.kind] = cls
+    return cls
 
 
 def target(spec: str | dict | Target) -> Target:
@@ -220,8 +149,8 @@ def target(spec: str | dict | Target) -> Target:
 
 
 def for_device(device: str) -> Target:
-    """The target code for tensors on `device` ("cpu", "cuda", "opencl") compiles for; `.resolve()`
-    it to compile (a bare `"cuda"` takes the arch of GPU 0)."""
-    if device == "cpu":
-        return LLVMTarget("llvm")
-    return next(cls for cls in TARGETS.values() if cls.device == device)(device)
+    """The target code for tensors on `device` ("cpu", "cuda", "opencl") compiles for: the first
+    registered kind on that device that compiles. `.resolve()` it to compile (a bare `"cuda"` takes
+    the arch of GPU 0)."""
+    cls = next(cls for cls in TARGETS.values() if cls.device == device and cls.compiles)
+    return cls(cls.kind)

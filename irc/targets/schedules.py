@@ -35,7 +35,7 @@ from tvm.ir import TensorLoad
 from tvm.s_tir import Schedule
 from tvm.s_tir.schedule import LoopRV
 
-from irc.targets.llvm import CPUInfo
+from irc.targets.llvm.cpu import CPUInfo
 
 # Below this many elements a nest runs serially: the thread pool costs more.
 _MIN_PARALLEL_WORK = 1 << 14

@@ -207,7 +207,7 @@ def test_an_opencl_hit(disk):
 
 
 def test_a_cuda_hit_keeps_source_arch_and_cubin(disk, monkeypatch):
-    from irc.targets import cuda
+    from irc.targets.cuda import codegen as cuda
 
     monkeypatch.setattr(cuda, "cubin", lambda source, arch: b"\x7fELF cubin for " + arch.encode())  # no nvcc here
     target = {"kind": "cuda", "arch": "sm_80"}

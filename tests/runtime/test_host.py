@@ -56,7 +56,7 @@ def test_a_package_for_a_cpu_with_more_vector_features_is_refused(fake_cpu, tmp_
 
 
 def test_the_host_llvm_target_turns_off_what_the_cpu_hides(monkeypatch):
-    llvm = pytest.importorskip("irc.targets.llvm")
+    llvm = pytest.importorskip("irc.targets.llvm.cpu")
     from tvm.target import codegen
 
     llvm.host_target.cache_clear()

@@ -10,7 +10,7 @@ import pytest
 
 from irc.ir import parse_module
 from irc.targets import compile_loops
-from irc.targets.llvm import cpu_info, resolve_target
+from irc.targets.llvm.cpu import cpu_info, resolve_target
 from tests.targets.loops_modules import for_, func, matmul, parallel
 
 # f32 SIMD lanes of this host (8 with AVX2, 16 with AVX-512): panel widths follow it

@@ -12,9 +12,8 @@ import pytest
 from irc.errors import CompileError, IRCError
 from irc.ir import parse_module
 from irc.runtime.plan import BufferSpec, ExecutionPlan, KernelLaunch, Scalar
-from irc.targets import compile_loops
+from irc.targets import compile_loops, target
 from irc.targets.cuda import fix_vector_alignment, nvcc_cubin, nvrtc_available, nvrtc_cubin
-from irc.targets.gpu import gpu_target
 from tests.targets import loops_modules
 from tests.targets.gpu_programs import PROGRAMS, loops_module
 
@@ -23,10 +22,10 @@ CUDA = {"kind": "cuda", "arch": "sm_90"}
 
 def test_cuda_needs_an_arch():
     with pytest.raises(CompileError, match="explicit GPU architecture"):
-        gpu_target("cuda")
+        target("cuda").tvm_target()
     with pytest.raises(CompileError, match="explicit GPU architecture"):
-        gpu_target({"kind": "cuda"})
-    assert str(gpu_target(CUDA).attrs["arch"]) == "sm_90"
+        target({"kind": "cuda"}).tvm_target()
+    assert str(target(CUDA).tvm_target().attrs["arch"]) == "sm_90"
 
 
 def test_compiled_interface_and_plan():

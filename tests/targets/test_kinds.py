@@ -1,4 +1,4 @@
-"""Target objects (irc.targets.kinds): one per kind, built from the str | dict spellings."""
+"""Target objects (irc.targets.kinds and a module per kind): one per kind, built from the str | dict spellings."""
 
 import subprocess
 import sys
@@ -8,7 +8,11 @@ import pytest
 from irc.errors import InputError
 from irc.runtime.host import host_cpu
 from irc.targets import TARGETS, for_device, target
-from irc.targets.kinds import CUDATarget, GPUTarget, LLVMTarget, OpenCLTarget, RefTarget
+from irc.targets.cuda import CUDATarget
+from irc.targets.kinds import GPUTarget
+from irc.targets.llvm import LLVMTarget
+from irc.targets.opencl import OpenCLTarget
+from irc.targets.ref import RefTarget
 
 SPELLINGS = [
     ("llvm", LLVMTarget, "cpu", {}),

@@ -1,8 +1,7 @@
-"""The `cuda` target: CUDA C from TVM, compiled to a cubin by nvcc (or NVRTC), launched by `irc.runtime.cuda`.
+"""The cuda target's binaries: CUDA C to a cubin by nvcc (or NVRTC), cached on disk. No TVM here.
 
-    module = compile_cuda(loops_module, {"kind": "cuda", "arch": "sm_90"})
-    module.source, module.cubin      # CUDA C (stage 7, .cu) and its binary (None without nvcc/NVRTC)
-    (y,) = module(x)                 # needs an NVIDIA GPU and cuda-python
+    cubin(source, "sm_90")         # nvcc where it is on PATH, else NVRTC (cuda-python)
+    fix_vector_alignment(source)   # TVM's CUDA C as NVRTC accepts it
 
 Binaries are cached on disk by hash of (source, arch, compiler) in the compile
 cache's `cuda/` folder (irc.runtime.cache, docs/cache.md).
@@ -11,7 +10,6 @@ cache's `cuda/` folder (irc.runtime.cache, docs/cache.md).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
 import importlib.util
 import os
@@ -21,12 +19,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from xdsl.dialects.builtin import ModuleOp
-
 from irc.errors import CompileError, IRCError
 from irc.runtime import cache
-from irc.runtime.cuda import CUDADevice, compute_capability
-from irc.targets.gpu import GPUModule, compile_gpu, gpu_target
 
 
 def nvcc_cubin(source: str, arch: str, nvcc: str) -> bytes:
@@ -101,33 +95,6 @@ def cubin(source: str, arch: str) -> bytes:
     return binary
 
 
-class CUDAModule(GPUModule):
-    """A `GPUModule` whose binary (`cubin`) is built on first use (or by `build()`)."""
-
-    def __init__(self, program, arch: str):
-        super().__init__(program, "cu", lambda: CUDADevice(self.build()))
-        self.arch = arch
-        self.cubin: bytes | None = None
-
-    def build(self) -> bytes:
-        if self.cubin is None:
-            self.cubin = cubin(self.source, self.arch)
-        return self.cubin
-
-
-def device_arch() -> str:
-    """The arch (`sm_90`) of GPU device 0: what a cuda target without an `arch` compiles for.
-
-    A CompileError when there is no GPU (or driver) to ask.
-    """
-    try:
-        return compute_capability()
-    except IRCError as e:
-        raise CompileError(
-            "target cuda needs an arch, e.g. {'kind': 'cuda', 'arch': 'sm_90'}: no GPU found to take it from"
-        ) from e
-
-
 #: bytes of the scalar of each CUDA vector type TVM prints (`float2`, `uint4`, `longlong2`, ...)
 _SCALAR_BYTES = {
     name: size
@@ -160,11 +127,3 @@ def fix_vector_alignment(source: str) -> str:
         'alignas(8) float2 C[8];'
     """
     return _ALIGNED_VECTOR.sub(_natural_alignment, source)
-
-
-def compile_cuda(module: ModuleOp, target: dict) -> CUDAModule:
-    """Compile a loops-stage module to CUDA kernels and plans; `target` is `{"kind": "cuda", "arch": "sm_XY"}`."""
-    tvm_target = gpu_target(target)
-    program = compile_gpu(module, tvm_target)
-    program = dataclasses.replace(program, source=fix_vector_alignment(program.source))
-    return CUDAModule(program, str(tvm_target.attrs["arch"]))

@@ -1,4 +1,4 @@
-"""The `llvm` target: host CPU detection and the TIR -> LLVM build.
+"""The `llvm` target's CPU: host CPU detection, the TVM target, and what the schedules need to know.
 
 TVM's plain `"llvm"` target emits generic SSE2 code, and on virtual machines
 LLVM's host CPU name may promise more than the CPU offers (a `znver4` without
@@ -17,15 +17,6 @@ import tvm
 from tvm.target import codegen
 
 from irc.runtime.host import cpu_flags, missing_features
-
-
-def _lower_fmod(call: tvm.tirx.Call) -> tvm.tirx.PrimExpr:
-    dtype = str(call.ty.dtype)
-    return tvm.tirx.call_pure_extern(dtype, "fmodf" if dtype == "float32" else "fmod", *call.args)
-
-
-# TVM 0.27 lowers `tirx.fmod` (our `arith.remf`) for CUDA and OpenCL only: on the CPU it is libm's fmod.
-tvm.tirx.register_intrin_lowering("tirx.fmod", "llvm", f=_lower_fmod)
 
 # LLVM feature-name prefixes worth checking against /proc/cpuinfo: the wide-vector
 # extensions a VM may hide. Others (tuning flags like "fast-lzcnt") have no cpuinfo name.
@@ -87,14 +78,3 @@ def num_threads() -> int:
     if "TVM_NUM_THREADS" not in os.environ:
         os.environ["TVM_NUM_THREADS"] = str(len(os.sched_getaffinity(0)))
     return int(os.environ["TVM_NUM_THREADS"])
-
-
-def build(mod: tvm.IRModule, target: tvm.target.Target) -> tvm.runtime.Module:
-    """Compile a scheduled TIR module to a loaded LLVM module."""
-    num_threads()  # TVM's thread pool reads the variable when it starts
-    return tvm.compile(mod, target=target)
-
-
-def llvm_source(executable) -> str:
-    """The LLVM IR text (stage 7) of a built module."""
-    return executable.mod.inspect_source("ll")

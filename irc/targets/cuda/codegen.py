@@ -1,0 +1,40 @@
+"""The cuda target's code generator: CUDA C from TVM (irc.targets.gpu), its cubin built on first use.
+
+module = compile_cuda(loops_module, target({"kind": "cuda", "arch": "sm_90"}).tvm_target())
+module.source, module.build()    # CUDA C (stage 7, .cu) and its cubin (nvcc or NVRTC: binary.py)
+(y,) = module(x)                 # needs an NVIDIA GPU and cuda-python
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import tvm
+from xdsl.dialects.builtin import ModuleOp
+
+from irc.targets.cuda.binary import cubin, fix_vector_alignment
+from irc.targets.gpu import GPUModule, GPUProgram, compile_gpu
+
+
+class CUDAModule(GPUModule):
+    """A `GPUModule` whose binary (`cubin`) is built on first use (or by `build()`)."""
+
+    def __init__(self, program: GPUProgram, arch: str):
+        super().__init__(program, {"kind": "cuda", "arch": arch}, "cu")
+        self.arch = arch
+        self.cubin: bytes | None = None
+
+    def build(self) -> bytes:
+        if self.cubin is None:
+            self.cubin = cubin(self.source, self.arch)
+        return self.cubin
+
+    def binary(self) -> bytes:
+        return self.build()
+
+
+def compile_cuda(module: ModuleOp, tvm_target: tvm.target.Target) -> CUDAModule:
+    """Compile a loops-stage module to CUDA kernels and plans for a cuda `tvm_target` with an `arch`."""
+    program = compile_gpu(module, tvm_target)
+    program = dataclasses.replace(program, source=fix_vector_alignment(program.source))
+    return CUDAModule(program, str(tvm_target.attrs["arch"]))
