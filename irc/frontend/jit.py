@@ -169,14 +169,17 @@ def _param_names(fn: Callable, args: tuple, kwargs: dict, count: int) -> list[st
 def _state_labels(fn: Callable) -> dict[int, str]:
     """id(tensor) -> a name, for the modules' parameters and buffers and the optimizers' state `fn` refers to.
 
-    Modules and optimizers are found among `fn`'s globals and closure variables (duck-typed:
-    `named_parameters`, `param_groups`); with more than one module, names get the variable's name first.
+    Modules and optimizers are found among `fn`'s globals and closure variables, and as the
+    `self` of a bound method (duck-typed: `named_parameters`, `param_groups`); with more than
+    one module, names get the variable's name first.
     """
     try:
         seen = inspect.getclosurevars(getattr(fn, "__func__", fn))
         found = {**seen.globals, **seen.nonlocals}
     except (TypeError, ValueError):
         found = {}
+    if getattr(fn, "__self__", None) is not None:
+        found = {"self": fn.__self__, **found}
     modules = {k: v for k, v in found.items() if callable(getattr(v, "named_parameters", None))}
     optimizers = [
         v for v in found.values() if hasattr(v, "param_groups") and isinstance(getattr(v, "state", None), dict)

@@ -263,3 +263,21 @@ def test_cuda_step_package_runs_like_torch(batch, tmp_path):
     state = runner.state
     for name in PARAMS:
         np.testing.assert_allclose(state[name], want[name], rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_bound_method_names_and_fresh_random_keys(tmp_path):
+    # a module's forward with Dropout: the parameters are named from `self`, the key is drawn per call
+    irc.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 16), nn.Dropout(0.5))
+    x = np.ones((8, 4), np.float32)
+    loaded = package.load(irc.jit(model.forward).save(tmp_path / "forward.ircpkg", x))
+    assert [s.name for s in loaded.inputs] == ["x", "0.weight", "0.bias", "rng_key"]
+    assert loaded.manifest["entries"][0]["step"]["keys"] == ["rng_key"]
+    first, second = (loaded.step_runner(seed=1)(x)[0] for _ in range(2))  # two runners, the same seed
+    np.testing.assert_array_equal(first, second)
+    step = loaded.step_runner(seed=1)
+    a, b = step(x)[0], step(x)[0]
+    assert not np.array_equal(a == 0, b == 0)  # other dropout masks
+    np.testing.assert_allclose(
+        a[a != 0], (2 * (x @ model[0].weight.numpy().T + model[0].bias.numpy()))[a != 0], rtol=1e-5
+    )
