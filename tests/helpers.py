@@ -15,6 +15,19 @@ MLIR_OPT = shutil.which("mlir-opt-22") or shutil.which("mlir-opt", path="/usr/li
 TOLERANCES = {np.dtype(np.float32): dict(rtol=2e-5, atol=2e-5), np.dtype(np.float64): dict(rtol=1e-11, atol=1e-12)}
 
 
+#: the start of a `python -c` script whose first argument lists top-level packages (comma-separated)
+#: that it must not import: importing one raises ImportError (packages run without the compiler)
+BLOCK_IMPORTS = """
+import sys
+BLOCKED = sys.argv.pop(1).split(",")
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ImportError(f"{name} is blocked: running a package must not need it")
+sys.meta_path.insert(0, Block())
+"""
+
+
 def assert_matches_reference(fn, arrays, target="llvm", tol_scale=1.0):
     """Compile `fn` with irc.jit for `target` and compare with the hl numpy reference."""
     import irc

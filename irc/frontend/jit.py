@@ -105,6 +105,42 @@ class JitFunction:
         _write_back(program.updates, outputs[program.num_outputs :])
         return unflatten(program.output_tree, list(results))
 
+    def save(self, path, *args, **kwargs):
+        """Compile for these example arguments and write a step package at `path` (docs/packages.md).
+
+        Its entry takes the explicit inputs, then the captured state (parameters, optimizer state,
+        hyper-parameters, random keys: named after the modules' `named_parameters()` and the
+        optimizers' state where the function refers to them, else `state0, state1, ...`), and
+        returns the function's outputs, then the updated state. The manifest says which output
+        updates which input and holds the state's current values, so `irc.runtime.load(path)
+        .step_runner()` runs the step again and again without the compiler. Nothing is run here.
+        """
+        from irc.runtime import package
+
+        program, lowering, arrays = self._compiled(args, kwargs)
+        implicit = program.implicit_inputs
+        n = len(arrays)
+        labels = _state_labels(self.fn)
+        state = [_label(kind, value, labels, k) for k, (kind, value) in enumerate(implicit)]
+        names = _unique([*_param_names(self.fn, args, kwargs, n), *state])
+        index = {id(value): n + k for k, (kind, value) in enumerate(implicit) if kind == "tensor"}
+        outputs, updates = [f"out{i}" for i in range(program.num_outputs)], []
+        for tensor, what in program.updates:
+            if what == "grad-none":
+                continue
+            target = tensor if what == "node" else tensor._grad
+            if target is not None and id(target) in index:
+                updates.append([len(outputs), index[id(target)]])
+                outputs.append(names[index[id(target)]])
+            else:  # written, never read (a .grad after zero_grad): an output of its own
+                name = labels.get(id(tensor), f"update{len(outputs) - program.num_outputs}")
+                outputs.append(name + (".grad" if what == "grad" else ""))
+        values = [_host(value() if kind == "feed" else _state_value(value)) for kind, value in implicit]
+        keys = [names[n + k] for k, (kind, value) in enumerate(implicit) if kind == "feed" and _is_key(value)]
+        step = {"inputs": n, "outputs": program.num_outputs, "updates": updates, "keys": keys}
+        step["state"] = dict(zip(names[n:], values))
+        return package.save(lowering, path, input_names=names, output_names=_unique(outputs), step=step)
+
     @property
     def cache_size(self) -> int:
         return sum(map(len, self._cache.values()))
@@ -113,6 +149,86 @@ class JitFunction:
 def _is_input(value) -> bool:
     """An argument leaf that is a runtime input of the compiled program (not a static value)."""
     return isinstance(value, (Tensor, np.ndarray, np.generic))
+
+
+def _param_names(fn: Callable, args: tuple, kwargs: dict, count: int) -> list[str]:
+    """The explicit inputs' names: `fn`'s parameters when it takes `count` tensors positionally, else arg0, ..."""
+    try:
+        params = [
+            p.name
+            for p in inspect.signature(fn).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+    except (TypeError, ValueError):
+        params = []
+    if not kwargs and len(args) == count == len(params) and all(_is_input(a) for a in args):
+        return params
+    return [f"arg{i}" for i in range(count)]
+
+
+def _state_labels(fn: Callable) -> dict[int, str]:
+    """id(tensor) -> a name, for the modules' parameters and buffers and the optimizers' state `fn` refers to.
+
+    Modules and optimizers are found among `fn`'s globals and closure variables, and as the
+    `self` of a bound method (duck-typed: `named_parameters`, `param_groups`); with more than
+    one module, names get the variable's name first.
+    """
+    try:
+        seen = inspect.getclosurevars(getattr(fn, "__func__", fn))
+        found = {**seen.globals, **seen.nonlocals}
+    except (TypeError, ValueError):
+        found = {}
+    if getattr(fn, "__self__", None) is not None:
+        found = {"self": fn.__self__, **found}
+    modules = {k: v for k, v in found.items() if callable(getattr(v, "named_parameters", None))}
+    optimizers = [
+        v for v in found.values() if hasattr(v, "param_groups") and isinstance(getattr(v, "state", None), dict)
+    ]
+    labels: dict[int, str] = {}
+    for var, module in modules.items():
+        prefix = f"{var}." if len(modules) > 1 else ""
+        for name, tensor in [*module.named_parameters(), *module.named_buffers()]:
+            labels.setdefault(id(tensor), prefix + name)
+            if tensor._grad is not None:
+                labels.setdefault(id(tensor._grad), prefix + name + ".grad")
+    for k, optimizer in enumerate(optimizers):
+        for i, p in enumerate(q for group in optimizer.param_groups for q in group["params"]):
+            owner = labels.get(id(p), f"param{i}" if len(optimizers) == 1 else f"opt{k}.param{i}")
+            labels.setdefault(id(p), owner)
+            for key, value in optimizer.state.get(p, {}).items():
+                if isinstance(value, Tensor):
+                    labels.setdefault(id(value), f"{owner}.{key}")
+    return labels
+
+
+def _label(kind: str, value, labels: dict[int, str], k: int) -> str:
+    if kind == "feed":
+        return "rng_key" if _is_key(value) else getattr(value, "state_name", None) or f"state{k}"
+    return labels.get(id(value), f"state{k}")
+
+
+def _is_key(feed: Callable) -> bool:
+    """Whether a feed draws random keys (`irc.frontend.tensor.rng_key`): a step package draws them itself."""
+    return getattr(feed, "__name__", "") == "_fresh_key"
+
+
+def _unique(names: list[str]) -> list[str]:
+    """`names` with later repeats suffixed `_1`, `_2`, ..."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        base, count = name, seen.get(name, 0)
+        while name in seen:
+            count += 1
+            name = f"{base}_{count}"
+        seen[base] = count
+        seen[name] = seen.get(name, 0)
+        out.append(name)
+    return out
+
+
+def _host(value) -> np.ndarray:
+    return value.to_numpy() if hasattr(value, "to_numpy") else np.asarray(value)
 
 
 def _state_value(tensor: Tensor):

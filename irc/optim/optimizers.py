@@ -181,6 +181,7 @@ class GroupScalars:
                 value = group["betas"][int(name[-1]) - 1] if name in ("beta1", "beta2") else group[name]
                 return np.array(value, dtype)
 
+            read.state_name = name if index == 0 else f"group{index}.{name}"  # its name in a step package
             node = graph.data_node(move(read(), like.device))
             node.feed = read
             scalar = self._made[key] = Tensor(node, like.device)

@@ -136,6 +136,10 @@ class CUDADevice:
     def download(self, buffer, array: np.ndarray) -> None:
         check(self.driver.cuMemcpyDtoH(array.ctypes.data, buffer.handle, array.nbytes))
 
+    def synchronize(self) -> None:
+        """Wait until every queued copy and kernel has finished (for timing)."""
+        check(self.driver.cuCtxSynchronize())
+
     def launch(self, launch: KernelLaunch, args: list) -> None:
         function = self._functions.get(launch.name)
         if function is None:

@@ -77,6 +77,10 @@ class OpenCLDevice:
     def download(self, buffer, array: np.ndarray) -> None:
         self.cl.enqueue_copy(self.queue, array, buffer.handle)
 
+    def synchronize(self) -> None:
+        """Wait until every queued copy and kernel has finished (for timing)."""
+        self.queue.finish()
+
     def launch(self, launch: KernelLaunch, args: list) -> None:
         kernel = self._kernels.get(launch.name)
         if kernel is None:

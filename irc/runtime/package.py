@@ -42,7 +42,7 @@ from irc.runtime.files import atomic_file
 from irc.runtime.host import missing_features
 from irc.runtime.imports import import_without_torch
 from irc.runtime.kinds import RUNTIME_KINDS, RuntimeKind
-from irc.runtime.plan import ExecutionPlan, PlanRunner
+from irc.runtime.plan import DeviceArray, ExecutionPlan, PlanRunner
 from irc.runtime.spec import Spec
 
 FORMAT = "irc-package"
@@ -51,17 +51,32 @@ SUFFIX = ".ircpkg"
 HEADER = "header.json"
 MANIFEST = "manifest.json"
 EXTRA = "extra/"  # members a writer adds for itself (the compile cache: extra/cache.json)
+STATE = "state/"  # a step package's initial state: state/<entry>/<name>.npy (JitFunction.save)
 # LLVM feature-name prefixes a CPU of the same architecture may lack (code using them dies with SIGILL)
 
 
 class Entry:
-    """One compiled function of a package: `entry(*arrays, **named) -> tuple of numpy arrays`."""
+    """One compiled function of a package: `entry(*arrays, **named) -> tuple of numpy arrays`.
 
-    def __init__(self, name: str, inputs: list[Spec], outputs: list[Spec], run: Callable):
+    `to_device(array)` and `run_device(*values)` run it with inputs and outputs on the package's
+    device (`DeviceArray`s on cuda / opencl, numpy arrays for llvm): no host copies.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        inputs: list[Spec],
+        outputs: list[Spec],
+        run: Callable,
+        run_device: Callable | None = None,
+        to_device: Callable | None = None,
+    ):
         self.name = name
         self.inputs = inputs
         self.outputs = outputs
         self.run = run  # runs inputs already bound and checked (llvm: the entry's Kernel)
+        self.run_device = run_device or run
+        self.to_device = to_device or functools.partial(np.asarray, order="C")
 
     def bind(self, args: Sequence, kwargs: dict) -> list[np.ndarray]:
         """The inputs in order, from positional then named arguments, checked against their specs."""
@@ -125,6 +140,12 @@ class Package:
     def __call__(self, *args, **kwargs) -> tuple[np.ndarray, ...]:
         return self.entry()(*args, **kwargs)
 
+    def step_runner(self, name: str | None = None, seed: int | None = None):
+        """A `StepRunner` of a step package's entry (`JitFunction.save`): calls feed and update its state."""
+        from irc.runtime.step import StepRunner
+
+        return StepRunner(self, name, seed)
+
     def __repr__(self) -> str:
         return f"Package({str(self.path)!r}, target={self.target}, entries={list(self.entries.values())})"
 
@@ -133,23 +154,40 @@ class Package:
 
 
 def save(
-    compiled, path: str | os.PathLike, input_names: Sequence[str] | None = None, extra: dict[str, bytes] | None = None
+    compiled,
+    path: str | os.PathLike,
+    input_names: Sequence[str] | None = None,
+    extra: dict[str, bytes] | None = None,
+    output_names: Sequence[str] | None = None,
+    step: dict | None = None,
 ) -> Path:
     """Write `compiled` (a pipeline `Lowering`, an llvm `CompiledModule` or a `GPUModule`) as a package at `path`.
 
-    Input names come from `input_names` (the first entry's), else the hl functions' argument names.
+    Input names come from `input_names` (the first entry's), else the hl functions' argument names;
+    output names from `output_names` (the first entry's), else `out0, out1, ...`.
     `extra` adds members `extra/NAME` for the writer's own use (hashed like the others; loading ignores them).
+    `step` makes the first entry a step (`JitFunction.save`, docs/packages.md): {"inputs": explicit inputs,
+    "outputs": the function's own outputs, "updates": [[output, input], ...], "state": {input name: initial
+    numpy value}}; the initial values become members `state/<entry>/<name>.npy`.
     The file is written to a temp file beside `path` and renamed into place.
     """
     module = getattr(compiled, "compiled", compiled)  # a Lowering holds the compiled module
     if module is None:
         raise IRCError("nothing to package: the pipeline stopped before code generation (or ran target ref)")
     names = _argument_names(getattr(compiled, "modules", {}))
+    first = entry_name(list(_functions(module)))
     if input_names is not None:
-        names[entry_name(list(_functions(module)))] = list(input_names)
+        names[first] = list(input_names)
     kind = RUNTIME_KINDS[module.kind]
     contents = _gpu_contents if kind.open_device else _llvm_contents
     target, entries, members = contents(module, kind, names)
+    if output_names is not None:
+        for spec, name in zip(entries[0]["outputs"], output_names, strict=True):
+            spec["name"] = name
+    if step is not None:
+        files = {name: f"{STATE}{first}/{name}.npy" for name in step["state"]}
+        members.update({files[name]: npy_bytes(value) for name, value in step["state"].items()})
+        entries[0]["step"] = {**step, "state": files}
     members = {MANIFEST: json.dumps({"target": target, "entries": entries}, indent=1).encode(), **members}
     members.update({f"{EXTRA}{name}": data for name, data in (extra or {}).items()})
     header = {
@@ -393,12 +431,18 @@ def entry_plan(entry: dict, members: dict[str, bytes]) -> ExecutionPlan:
 def _plan_entry(entry: dict, members: dict[str, bytes], device: Callable) -> Entry:
     """An entry running its plan; the device (shared by the entries) and the plan's buffers open on the first run."""
     plan = entry_plan(entry, members)
-    runner: PlanRunner | None = None
+
+    @functools.cache
+    def runner() -> PlanRunner:
+        return PlanRunner(plan, device())
 
     def run(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
-        nonlocal runner
-        if runner is None:
-            runner = PlanRunner(plan, device())
-        return runner.run_numpy(*arrays)
+        return runner().run_numpy(*arrays)
 
-    return Entry(entry["name"], *_entry_specs(entry), run)
+    def run_device(*arrays: DeviceArray) -> tuple[DeviceArray, ...]:
+        return runner().run(*arrays)
+
+    def to_device(array) -> DeviceArray:
+        return array if isinstance(array, DeviceArray) else DeviceArray.from_numpy(device(), np.asarray(array))
+
+    return Entry(entry["name"], *_entry_specs(entry), run, run_device, to_device)

@@ -26,7 +26,7 @@ from irc.frontend.tracing import trace
 from irc.interpreters.reference import run_hl
 from irc.runtime import package
 from irc.targets.cuda import nvrtc_available
-from tests.helpers import rewrite_zip
+from tests.helpers import BLOCK_IMPORTS, rewrite_zip
 
 ROOT = Path(__file__).resolve().parents[2]
 SHAPES = {"x": (4, 16), "w1": (16, 8), "b1": (8,)}
@@ -97,17 +97,13 @@ def test_round_trip_in_a_fresh_process(compiled, module, args, tmp_path):
     np.testing.assert_allclose(out, run_hl(module, args)[0], rtol=1e-4, atol=1e-6)
 
 
-WITHOUT_COMPILER = """
-import sys
-BLOCKED = sys.argv.pop(1).split(",")
-class Block:
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in BLOCKED:
-            raise ImportError(f"{name} is blocked: running a package must not need it")
-sys.meta_path.insert(0, Block())
+WITHOUT_COMPILER = (
+    BLOCK_IMPORTS
+    + """
 from irc.driver.cli import main
 sys.exit(main(sys.argv[1:]))
 """
+)
 
 
 def test_cli_runs_a_package_without_the_compiler(compiled, args, tmp_path):
