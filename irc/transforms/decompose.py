@@ -10,7 +10,7 @@ before differentiating, so its derivatives are those of the primitives:
     relu(x)        = select(x <= 0, 0, x)         (relu'(0) = 0; relu(nan) = nan)
     sigmoid(x)     = select(x > 0, r, e * r)      e = exp(-|x|) <= 1, r = 1 / (1 + e)
     rsqrt(x)       = 1 / sqrt(x)
-    mean(x, dims)  = sum(x, dims) / n             (n = 0: 0 / 0 = nan, as PyTorch)
+    mean(x, dims)  = sum(x, dims) / n             (n = 0: nan, as PyTorch)
     m = max(x, dim)    s = x - m    z = sum(exp(s), dim)
     softmax        = exp(s) / z
     log_softmax    = s - log(z)
@@ -67,8 +67,10 @@ def _rsqrt(b: Emitter, op: hl.RsqrtOp) -> SSAValue:
 
 @decomposition(hl.MeanOp)
 def _mean(b: Emitter, op: hl.MeanOp) -> SSAValue:
-    """mean(x, dims) = sum(x, dims) / n (n = 0 gives nan, as PyTorch)."""
+    """mean(x, dims) = sum(x, dims) / n; the mean of no elements is nan (as PyTorch), a constant."""
     count = math.prod(hl.shape_of(op.x.type)[d] for d in op.reduced_dims())
+    if count == 0:
+        return b.full(math.nan, op.result.type)
     return b.div(b.sum(op.x, dims=op.attr("dims"), keepdim=op.attr("keepdim")), float(count))
 
 
