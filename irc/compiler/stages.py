@@ -51,7 +51,7 @@ STAGES: tuple[Stage, ...] = (
         "hl-opt",
         ("hl-decompose", "hl-canonicalize", "hl-cse", "hl-dce"),
         "func, hl",
-        "hl after decompositions (softmax, ...), canonicalization, CSE and DCE",
+        "hl after decompositions (relu, sigmoid, rsqrt, mean, softmax, ...), canonicalization, CSE and DCE",
     ),
     Stage(
         3,

@@ -216,7 +216,6 @@ for _op, _math_op in (
     (hl.ExpOp, math.ExpOp),
     (hl.LogOp, math.LogOp),
     (hl.SqrtOp, math.SqrtOp),
-    (hl.RsqrtOp, math.RsqrtOp),
     (hl.TanhOp, math.TanhOp),
     (hl.SinOp, math.SinOp),
     (hl.CosOp, math.CosOp),
@@ -235,13 +234,6 @@ def _neg(op, args):
 def _abs(op, args):
     (x,) = args
     return math.AbsFOp(x).result if is_float(x.type) else maximum(x, arith.SubiOp(const(0, x.type), x).result)
-
-
-@elementwise(hl.SigmoidOp)
-def _sigmoid(op, args):
-    (x,) = args
-    one = const(1.0, x.type)
-    return arith.DivfOp(one, arith.AddfOp(one, math.ExpOp(arith.NegfOp(x)))).result
 
 
 @elementwise(hl.SoftplusOp)
@@ -264,7 +256,6 @@ def _sub(op, args):
     return (arith.SubfOp(a, b) if is_float(a.type) else arith.SubiOp(a, b)).result
 
 
-elementwise(hl.ReluOp)(lambda op, args: maximum(args[0], const(0, args[0].type)))
 elementwise(hl.CastOp)(lambda op, args: convert(args[0], op.result.type.element_type))
 elementwise(hl.AddOp)(lambda op, args: add(*args))
 elementwise(hl.MulOp)(lambda op, args: mul(*args))
@@ -443,7 +434,6 @@ class LowerByRule(RewritePattern):
 #: reductions: (init value for the element type, combine(x, acc))
 REDUCTIONS: dict[type[hl.HLOp], tuple[Callable[[Attribute], float | int], Callable]] = {
     hl.SumOp: (lambda et: 0, add),
-    hl.MeanOp: (lambda et: 0, add),
     hl.ProdOp: (lambda et: 1, mul),
     hl.MaxOp: (lowest, maximum),
     hl.MinOp: (highest, minimum),
@@ -452,7 +442,7 @@ REDUCTIONS: dict[type[hl.HLOp], tuple[Callable[[Attribute], float | int], Callab
 
 @lowering(*tuple(REDUCTIONS))
 def lower_reduction(op, e: _Emitter) -> SSAValue:
-    """sum/mean/prod/max/min: a filled init and a generic with reduction loops (mean divides after)."""
+    """sum/prod/max/min: a filled init and a generic with reduction loops."""
     shape, et = shape_of(op.x.type), op.x.type.element_type
     dims = op.reduced_dims()
     init_value, combine = REDUCTIONS[type(op)]
@@ -464,11 +454,6 @@ def lower_reduction(op, e: _Emitter) -> SSAValue:
         ["reduction" if d in dims else "parallel" for d in range(len(shape))],
         lambda args: [combine(args[0], args[1])],
     )[0]
-    if isinstance(op, hl.MeanOp):
-        if not is_float(et):
-            raise _unsupported(op, "needs a floating-point operand")
-        count = pymath.prod(shape[d] for d in dims)
-        result = e.elementwise([result], result.type, lambda args: arith.DivfOp(args[0], const(count, et)).result)
     return e.reshape(result, shape_of(op.result.type))
 
 

@@ -421,6 +421,12 @@ def _erf(x):
     return np.array([math.erf(v) for v in flat], dtype=np.float64).reshape(np.shape(x)).astype(x.dtype)
 
 
+def _sigmoid(x):
+    """1 / (1 + exp(-x)), with exp of -|x| only (exp(1000) would be inf)."""
+    e = np.exp(-np.abs(x))
+    return np.where(x > 0, 1 / (1 + e), e / (1 + e))
+
+
 def _unary(op_name: str, fn, float_only: bool = True, doc: str = ""):
     cls = type(
         f"{op_name.capitalize()}Op",
@@ -442,10 +448,15 @@ AbsOp = _unary("abs", np.abs, float_only=False, doc="|x|")
 ExpOp = _unary("exp", np.exp, doc="e**x")
 LogOp = _unary("log", np.log, doc="natural logarithm")
 SqrtOp = _unary("sqrt", np.sqrt, doc="square root")
-RsqrtOp = _unary("rsqrt", lambda x: 1 / np.sqrt(x), doc="1 / sqrt(x)")
+RsqrtOp = _unary("rsqrt", lambda x: 1 / np.sqrt(x), doc="1 / sqrt(x) (a composite, see decompose.py)")
 TanhOp = _unary("tanh", np.tanh, doc="hyperbolic tangent")
-SigmoidOp = _unary("sigmoid", lambda x: 1 / (1 + np.exp(-x)), doc="1 / (1 + exp(-x))")
-ReluOp = _unary("relu", lambda x: np.maximum(x, np.zeros((), x.dtype)), float_only=False, doc="max(x, 0)")
+SigmoidOp = _unary("sigmoid", _sigmoid, doc="1 / (1 + exp(-x)) (a composite, see decompose.py)")
+ReluOp = _unary(
+    "relu",
+    lambda x: np.maximum(x, np.zeros((), x.dtype)),
+    float_only=False,
+    doc="max(x, 0) (a composite, see decompose.py)",
+)
 SinOp = _unary("sin", np.sin, doc="sine")
 CosOp = _unary("cos", np.cos, doc="cosine")
 ErfOp = _unary("erf", _erf, doc="Gauss error function")
@@ -659,9 +670,9 @@ class ReduceOp(HLOp):
     @classmethod
     def infer(cls, types, attrs):
         (t,) = types
-        dims = attrs["dims"]
         if cls.FLOAT_ONLY and not is_float(t.element_type):
             raise _err(cls.name[3:], "expects a floating-point tensor", types)
+        dims = attrs["dims"]
         if len(set(d % max(len(shape_of(t)), 1) for d in dims)) != len(dims):
             raise _err(cls.name[3:], f"repeated dims {list(dims)}", types)
         shape = reduced_shape(cls.name[3:], shape_of(t), dims, attrs["keepdim"], types)
@@ -713,7 +724,7 @@ def _mean(x, axis, keepdims):
 SumOp = _reduce(
     "sum", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims, dtype=x.dtype), "sum over dims"
 )
-MeanOp = _reduce("mean", _mean, "mean over dims", float_only=True)
+MeanOp = _reduce("mean", _mean, "mean over dims (a composite, see decompose.py)", float_only=True)
 MaxOp = _reduce("max", np.max, "max over dims (none of them of size 0)", needs_elements=True)
 MinOp = _reduce("min", np.min, "min over dims (none of them of size 0)", needs_elements=True)
 ProdOp = _reduce(
@@ -1255,7 +1266,8 @@ class RandomUniformOp(HLOp):
 
 
 # --------------------------------------------------------------------------
-# composites (decomposed by `hl-decompose` before linalg)
+# composites: relu, sigmoid, rsqrt and mean above, softmax and log_softmax here have a
+# decomposition (irc/transforms/decompose.py) instead of a lowering and derivative rules
 # --------------------------------------------------------------------------
 
 

@@ -3,7 +3,10 @@
 `build_vjp` (reverse mode) and `build_jvp` (forward mode) turn an hl
 `func.func` into a new hl function; the derivative rules are looked up by op
 class (`irc.ir.rules.vjp` / `.jvp`, registered in `vjp_rules.py` and
-`jvp_rules.py`).  Only *active* values are differentiated:
+`jvp_rules.py`).  Composite ops (relu, sigmoid, rsqrt, mean, softmax,
+log_softmax) have no rules: they are decomposed into primitives first
+(`decompose.py`), so their derivatives are those of the primitives.
+Only *active* values are differentiated:
 floating-point values that depend on a differentiated argument through
 differentiable ops.  The `hl-autodiff` pass adds `@<name>_grad` next to each
 function of a module (what `irc compile --grad` shows in the hl-opt stage).
@@ -28,6 +31,7 @@ from irc.errors import IRCError
 from irc.ir import rules
 from irc.ir.hl import HLOp, fmt_type, is_float
 from irc.transforms import jvp_rules, vjp_rules  # noqa: F401  (they register the rules looked up here)
+from irc.transforms.decompose import decompose_function
 from irc.transforms.vjp_rules import Emitter
 
 
@@ -112,6 +116,7 @@ def build_vjp(
     one gradient per `wrt` argument (zeros where the outputs do not depend on it).
     """
     _check_wrt(fn, wrt)
+    fn = decompose_function(fn)  # composites (relu, softmax, ...) are differentiated as their primitives
     in_types = list(fn.function_type.inputs.data)
     out_types = list(fn.function_type.outputs.data)
     block = Block(arg_types=in_types + (out_types if seed == "input" else []))
@@ -157,6 +162,7 @@ def build_jvp(fn: func.FuncOp, wrt: Sequence[int], name: str | None = None) -> f
     """The forward-mode derivative of `fn`: a function of fn's arguments followed by one
     tangent per `wrt` argument, returning fn's outputs followed by their tangents."""
     _check_wrt(fn, wrt)
+    fn = decompose_function(fn)
     in_types = list(fn.function_type.inputs.data)
     block = Block(arg_types=in_types + [in_types[i] for i in wrt])
     outputs = _clone_body(fn, block)

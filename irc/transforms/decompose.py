@@ -1,65 +1,129 @@
 """`hl-decompose`: rewrite composite hl ops into hl primitives (stage 2).
 
-Each composite op registers its rule with `@decomposition(hl.SomeOp)`
-(`irc/ir/rules.py`); such an op needs no lowering of its own.
+A composite op (relu, sigmoid, rsqrt, mean, softmax, log_softmax) has a shape
+rule and a numpy reference like every op, and instead of a lowering and
+derivative rules one `@decomposition(hl.SomeOp)` rule (`irc/ir/rules.py`)
+that writes it with primitives.  It is decomposed twice over: by
+`hl-decompose` before lowering, and by autodiff (`decompose_function`)
+before differentiating, so its derivatives are those of the primitives:
 
-softmax and log_softmax become the numerically stable sequence (the max is
-subtracted before exp, so large inputs do not overflow)::
+    relu(x)        = select(x <= 0, 0, x)         (relu'(0) = 0; relu(nan) = nan)
+    sigmoid(x)     = select(x > 0, r, e * r)      e = exp(-|x|) <= 1, r = 1 / (1 + e)
+    rsqrt(x)       = 1 / sqrt(x)
+    mean(x, dims)  = sum(x, dims) / n             (n = 0: nan, as PyTorch)
+    m = max(x, dim)    s = x - m    z = sum(exp(s), dim)
+    softmax        = exp(s) / z
+    log_softmax    = s - log(z)
 
-    m = max(x, dim, keepdim)    s = x - m    e = exp(s)    z = sum(e, dim, keepdim)
-    softmax     = e / z
-    log_softmax = s - log(z)
-
-A 0-d tensor is its own (one-element) row, as in PyTorch: the reductions
-run over no dims, so softmax gives 1 and log_softmax 0. The new ops carry
-the location of the op they replace.
+sigmoid takes exp of -|x| only, so neither it nor its derivative meets an
+inf (1 / (1 + exp(-x)) has exp(1000) = inf, and its gradient 0 * inf = nan);
+-|x| is built with a select, whose derivative at 0 is -1 or 1, not abs's 0.
+softmax and log_softmax subtract the row's max before exp, so large inputs
+do not overflow; its cotangent is zero up to rounding (softmax does not
+change when x shifts), and ties share it as for any max.  A 0-d tensor is
+its own (one-element) row, as in PyTorch: the reductions run over no dims,
+so softmax gives 1 and log_softmax 0. The new ops carry the location of the
+op they replace.
 """
 
 from __future__ import annotations
 
+import math
+
 from xdsl.context import Context
+from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
-from xdsl.ir import Operation
+from xdsl.ir import Block, Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import PatternRewriter, PatternRewriteWalker, RewritePattern
 
 from irc.ir import hl, rules
 from irc.ir.rules import decomposition
+from irc.transforms.vjp_rules import Emitter
+
+
+@decomposition(hl.ReluOp)
+def _relu(b: Emitter, op: hl.ReluOp) -> SSAValue:
+    """relu(x) = select(x <= 0, 0, x): the gradient is 0 at 0 (as PyTorch), nan stays nan."""
+    x = op.x
+    return b.select(b.compare(x, 0, predicate="le"), 0, x)
+
+
+@decomposition(hl.SigmoidOp)
+def _sigmoid(b: Emitter, op: hl.SigmoidOp) -> SSAValue:
+    """sigmoid(x) = 1 / (1 + e) for x > 0, e / (1 + e) else, with e = exp(-|x|) in (0, 1]."""
+    x = op.x
+    positive = b.compare(x, 0.0, predicate="gt")
+    e = b.exp(b.select(positive, b.neg(x), x))
+    r = b.div(1.0, b.add(e, 1.0))
+    return b.select(positive, r, b.mul(e, r))
+
+
+@decomposition(hl.RsqrtOp)
+def _rsqrt(b: Emitter, op: hl.RsqrtOp) -> SSAValue:
+    """rsqrt(x) = 1 / sqrt(x)."""
+    return b.div(1.0, b.sqrt(op.x))
+
+
+@decomposition(hl.MeanOp)
+def _mean(b: Emitter, op: hl.MeanOp) -> SSAValue:
+    """mean(x, dims) = sum(x, dims) / n; the mean of no elements is nan (as PyTorch), a constant."""
+    count = math.prod(hl.shape_of(op.x.type)[d] for d in op.reduced_dims())
+    if count == 0:
+        return b.full(math.nan, op.result.type)
+    return b.div(b.sum(op.x, dims=op.attr("dims"), keepdim=op.attr("keepdim")), float(count))
 
 
 @decomposition(hl.SoftmaxOp, hl.LogSoftmaxOp)
-def _softmax(op: hl.SoftmaxOp | hl.LogSoftmaxOp) -> list[Operation]:
+def _softmax(b: Emitter, op: hl.SoftmaxOp | hl.LogSoftmaxOp) -> SSAValue:
     """softmax / log_softmax -> max, sub, exp, sum, div / log."""
     x = op.x
     if 0 in hl.shape_of(x.type):  # no rows to normalize: the (empty) result is all there is
-        return [hl.FullOp.make([], op.result.type, value=0.0)]
+        return b.full(0.0, op.result.type)
     rank = len(hl.shape_of(x.type))
     dims = (op.attr("dim") % rank,) if rank else ()
-    m = hl.MaxOp.make([x], dims=dims, keepdim=True)
-    s = hl.SubOp.make([x, m])
-    e = hl.ExpOp.make([s])
-    z = hl.SumOp.make([e], dims=dims, keepdim=True)
+    s = b.sub(x, b.max(x, dims=dims, keepdim=True))
+    e = b.exp(s)
+    z = b.sum(e, dims=dims, keepdim=True)
     if isinstance(op, hl.SoftmaxOp):
-        return [m, s, e, z, hl.DivOp.make([e, z])]
-    log_z = hl.LogOp.make([z])
-    return [m, s, e, z, log_z, hl.SubOp.make([s, log_z])]
+        return b.div(e, z)
+    return b.sub(s, b.log(z))
+
+
+def decompose_op(op: Operation) -> tuple[list[Operation], SSAValue] | None:
+    """The ops that replace `op` (located at it) and the value that replaces its result; None for a primitive."""
+    rule = rules.decomposition.get(op)
+    if rule is None:
+        return None
+    b = Emitter(Block(), op.location)
+    result = rule(b, op)
+    new_ops = list(b.block.ops)
+    for new in new_ops:
+        b.block.detach_op(new)
+    return new_ops, result
 
 
 class Decompose(RewritePattern):
-    """Replace an op that has a decomposition rule by the ops the rule returns (the last one gives the result)."""
+    """Replace an op that has a decomposition rule by the ops the rule emits."""
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
-        rule = rules.decomposition.get(op)
-        if rule is None:
-            return
-        new_ops = rule(op)
-        for new in new_ops:
-            new.location = op.location
-        rewriter.replace(op, new_ops, [new_ops[-1].results[0]])
+        decomposed = decompose_op(op)
+        if decomposed is not None:
+            new_ops, result = decomposed
+            rewriter.replace(op, new_ops, [result])
+
+
+def decompose_function(fn: func.FuncOp) -> func.FuncOp:
+    """`fn` with its composite ops decomposed: a copy, or `fn` itself when it has none (autodiff's input)."""
+    if not any(op in rules.decomposition for op in fn.body.block.ops):
+        return fn
+    fn = fn.clone()
+    PatternRewriteWalker(Decompose()).rewrite_region(fn.body)
+    return fn
 
 
 class HLDecomposePass(ModulePass):
-    """Decompose composite hl ops (those with a decomposition rule: softmax, log_softmax) into primitives."""
+    """Decompose composite hl ops (those with a decomposition rule: relu, sigmoid, softmax, ...) into primitives."""
 
     name = "hl-decompose"
 

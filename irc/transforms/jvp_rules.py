@@ -41,7 +41,7 @@ def total(b: Emitter, op: HLOp, terms: Sequence[SSAValue | None]) -> SSAValue:
     return t if shape_of(t.type) == shape else b.broadcast_to(t, shape=shape)
 
 
-@jvp(hl.NegOp, hl.CastOp, hl.SumOp, hl.MeanOp, hl.ReshapeOp, hl.TransposeOp, hl.FlipOp, hl.BroadcastToOp)
+@jvp(hl.NegOp, hl.CastOp, hl.SumOp, hl.ReshapeOp, hl.TransposeOp, hl.FlipOp, hl.BroadcastToOp)
 @jvp(hl.SliceOp, hl.AvgPool2dOp)
 def _same_op(b, op, ts):
     """Linear ops: the tangent is the op applied to the tangents."""
@@ -64,12 +64,6 @@ def _abs(b, op, ts):
     """y = |x|: ty = tx * sign(x)   (0 at x = 0)"""
     (x,), (t,) = op.operands, ts
     return b.select(b.compare(x, 0.0, predicate="gt"), t, b.select(b.compare(x, 0.0, predicate="lt"), b.neg(t), 0.0))
-
-
-@jvp(hl.ReluOp)
-def _relu(b, op, ts):
-    """y = max(x, 0): ty = where(x > 0, tx, 0)"""
-    return b.select(b.compare(op.operands[0], 0.0, predicate="gt"), ts[0], 0.0)
 
 
 @jvp(hl.AddOp)
@@ -183,27 +177,11 @@ def _max_pool2d(b, op, ts):
     return functools.reduce(b.add, [b.mul(share, t) for (_, _, share), (_, _, t) in zip(shares, windows)])
 
 
-@jvp(hl.SoftmaxOp)
-def _softmax(b, op, ts):
-    """y = softmax(x, dim): ty = y * (tx - sum(tx * y, dim))"""
-    y = op.results[0]
-    return b.mul(y, b.sub(ts[0], b.sum(b.mul(ts[0], y), dims=(op.attr("dim"),), keepdim=True)))
-
-
-@jvp(hl.LogSoftmaxOp)
-def _log_softmax(b, op, ts):
-    """y = log_softmax(x, dim): ty = tx - sum(exp(y) * tx, dim)"""
-    y = op.results[0]
-    return b.sub(ts[0], b.sum(b.mul(b.exp(y), ts[0]), dims=(op.attr("dim"),), keepdim=True))
-
-
 # elementwise: ty = tx * f'(x)
 jvp(hl.ExpOp)(_pointwise(lambda b, x, y: y, "y = exp(x): ty = tx * y"))
 jvp(hl.LogOp)(_pointwise(lambda b, x, y: b.div(1.0, x), "y = log(x): ty = tx / x"))
 jvp(hl.SqrtOp)(_pointwise(lambda b, x, y: b.div(0.5, y), "y = sqrt(x): ty = tx * 0.5 / y"))
-jvp(hl.RsqrtOp)(_pointwise(lambda b, x, y: b.div(b.mul(y, -0.5), x), "y = 1 / sqrt(x): ty = tx * -0.5 * y / x"))
 jvp(hl.TanhOp)(_pointwise(lambda b, x, y: b.sub(1.0, b.mul(y, y)), "y = tanh(x): ty = tx * (1 - y * y)"))
-jvp(hl.SigmoidOp)(_pointwise(lambda b, x, y: b.mul(y, b.sub(1.0, y)), "y = sigmoid(x): ty = tx * y * (1 - y)"))
 jvp(hl.SoftplusOp)(_pointwise(lambda b, x, y: b.sigmoid(x), "y = softplus(x): ty = tx * sigmoid(x)"))
 jvp(hl.SinOp)(_pointwise(lambda b, x, y: b.cos(x), "y = sin(x): ty = tx * cos(x)"))
 jvp(hl.CosOp)(_pointwise(lambda b, x, y: b.neg(b.sin(x)), "y = cos(x): ty = -tx * sin(x)"))

@@ -321,34 +321,12 @@ def _sqrt(b, op, g):
     return [b.div(b.mul(g, 0.5), op.result)]
 
 
-@vjp(hl.RsqrtOp)
-def _rsqrt(b, op, g):
-    """Forward: y = 1 / sqrt(x)
-    Backward: dx = g * -0.5 * y / x"""
-    return [b.div(b.mul(b.mul(g, -0.5), op.result), op.operands[0])]
-
-
 @vjp(hl.TanhOp)
 def _tanh(b, op, g):
     """Forward: y = tanh(x)
     Backward: dx = g * (1 - y * y)"""
     y = op.result
     return [b.mul(g, b.sub(1.0, b.mul(y, y)))]
-
-
-@vjp(hl.SigmoidOp)
-def _sigmoid(b, op, g):
-    """Forward: y = sigmoid(x)
-    Backward: dx = g * y * (1 - y)"""
-    y = op.result
-    return [b.mul(b.mul(g, y), b.sub(1.0, y))]
-
-
-@vjp(hl.ReluOp)
-def _relu(b, op, g):
-    """Forward: y = max(x, 0)
-    Backward: dx = where(x > 0, g, 0)"""
-    return [b.select(b.compare(op.operands[0], 0.0, predicate="gt"), g, 0.0)]
 
 
 @vjp(hl.SinOp)
@@ -484,14 +462,6 @@ def _sum(b, op, g):
     return [unreduce(b, g, op)]
 
 
-@vjp(hl.MeanOp)
-def _mean(b, op, g):
-    """Forward: y = mean(x, dims)
-    Backward: dx = broadcast(g) / count"""
-    count = math.prod(shape_of(op.operands[0].type)[d] for d in op.reduced_dims())
-    return [unreduce(b, b.div(g, float(count)), op)]
-
-
 @vjp(hl.MaxOp, hl.MinOp)
 def _max_min(b, op, g):
     """Forward: y = max(x, dims)  (or min)
@@ -606,19 +576,3 @@ def _avg_pool2d(b, op, g):
     kh, kw = pair(op.attr("kernel"))
     w = b.full(1.0 / (kh * kw), tensor_type((c, 1, kh, kw), x.type.element_type))
     return [conv2d_input_grad(b, g, w, shape_of(x.type), op.attr("stride"), op.attr("padding"), (1, 1), c)]
-
-
-@vjp(hl.SoftmaxOp)
-def _softmax(b, op, g):
-    """Forward: y = softmax(x, dim)
-    Backward: dx = y * (g - sum(g * y, dim))"""
-    y = op.result
-    return [b.mul(y, b.sub(g, b.sum(b.mul(g, y), dims=(op.attr("dim"),), keepdim=True)))]
-
-
-@vjp(hl.LogSoftmaxOp)
-def _log_softmax(b, op, g):
-    """Forward: y = log_softmax(x, dim)
-    Backward: dx = g - exp(y) * sum(g, dim)"""
-    y = op.result
-    return [b.sub(g, b.mul(b.exp(y), b.sum(g, dims=(op.attr("dim"),), keepdim=True)))]

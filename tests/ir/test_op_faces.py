@@ -1,4 +1,6 @@
-"""Every hl op has every face: shape rule, numpy reference, VJP, JVP and lowering (irc/ir/rules.py)."""
+"""Every hl op has every face (irc/ir/rules.py): a primitive its shape rule, numpy reference, VJP, JVP and
+lowering; a composite (relu, softmax, ...) its shape rule, numpy reference and decomposition, and nothing else:
+it is decomposed before lowering and before autodiff, so its derivatives are those of the primitives."""
 
 from __future__ import annotations
 
@@ -18,14 +20,16 @@ def _overrides(op: type[HLOp], method: str) -> bool:
 
 
 def faces(op: type[HLOp]) -> dict[str, bool]:
-    """Which faces `op` has; an op without a derivative (DIFFERENTIABLE = False) must have no VJP or JVP,
-    and an op decomposed before lowering (a decomposition rule) needs no lowering."""
+    """Which faces `op` has; an op without a derivative (DIFFERENTIABLE = False) or a composite (with a
+    decomposition rule) must have no VJP or JVP, and a composite no lowering."""
+    composite = op in rules.decomposition
+    derivatives = op.DIFFERENTIABLE and not composite
     return {
         "infer": _overrides(op, "infer"),
         "evaluate": _overrides(op, "evaluate"),
-        "VJP": op in rules.vjp if op.DIFFERENTIABLE else op not in rules.vjp,
-        "JVP": op in rules.jvp if op.DIFFERENTIABLE else op not in rules.jvp,
-        "lowering": (op in rules.lowering) != (op in rules.decomposition),
+        "VJP": (op in rules.vjp) == derivatives,
+        "JVP": (op in rules.jvp) == derivatives,
+        "lowering or decomposition": (op in rules.lowering) != composite,
     }
 
 
@@ -42,7 +46,18 @@ def test_an_op_without_rules_lacks_every_face():
         x = operand_def(TensorType)
         result = result_def(TensorType)
 
-    assert [face for face, ok in faces(FakeOp).items() if not ok] == ["infer", "evaluate", "VJP", "JVP", "lowering"]
+    assert [face for face, ok in faces(FakeOp).items() if not ok] == [
+        "infer",
+        "evaluate",
+        "VJP",
+        "JVP",
+        "lowering or decomposition",
+    ]
+
+
+def test_the_composites():
+    composites = {op.name for op in rules.decomposition.rules}
+    assert composites == {"hl.relu", "hl.sigmoid", "hl.rsqrt", "hl.mean", "hl.softmax", "hl.log_softmax"}
 
 
 def test_rules_are_registered_for_hl_ops_only():

@@ -34,8 +34,9 @@ def test_compiled_interface_and_plan():
     plan = mod.plan
     assert plan.inputs == ["x", "w1", "b1", "w2", "b2"] and plan.outputs == ["out"]
     kinds = {b.id: b.kind for b in plan.buffers}
-    for launch in plan.launches:
-        assert f"void __launch_bounds__({np.prod(launch.block)}) {launch.name}(" in mod.source
+    for launch in plan.launches:  # (TVM gives a one-thread kernel, such as a rank-0 fill, no bound)
+        bounds = f"__launch_bounds__({np.prod(launch.block)}) " if np.prod(launch.block) > 1 else ""
+        assert f"void {bounds}{launch.name}(" in mod.source
         for arg in launch.args:
             assert isinstance(arg, Scalar) or arg in kinds
     # every input is read and the output written by some kernel

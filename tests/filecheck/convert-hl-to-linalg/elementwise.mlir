@@ -11,20 +11,6 @@ func.func @add_broadcast(%a: tensor<3xf32>, %b: tensor<4x1xf32>) -> tensor<4x3xf
   func.return %0 : tensor<4x3xf32>
 }
 
-// sigmoid is 1 / (1 + exp(-x)); relu is maximumf with 0.
-// CHECK-LABEL: func.func @sigmoid_relu
-// CHECK:         arith.negf
-// CHECK-NEXT:    math.exp
-// CHECK-NEXT:    arith.addf
-// CHECK-NEXT:    arith.divf
-// CHECK:         %[[Z:.*]] = arith.constant 0.000000e+00 : f32
-// CHECK-NEXT:    arith.maximumf %{{.*}}, %[[Z]] : f32
-func.func @sigmoid_relu(%x: tensor<5xf32>) -> tensor<5xf32> {
-  %0 = hl.sigmoid %x : (tensor<5xf32>) -> tensor<5xf32>
-  %1 = hl.relu %0 : (tensor<5xf32>) -> tensor<5xf32>
-  func.return %1 : tensor<5xf32>
-}
-
 // Integer division truncates (divsi) and x / 0 gives x, like the hl reference.
 // CHECK-LABEL: func.func @int_ops
 // CHECK:         arith.cmpi eq

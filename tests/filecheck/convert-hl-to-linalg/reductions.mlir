@@ -12,16 +12,6 @@ func.func @sum_keepdim(%x: tensor<2x3xf32>) -> tensor<2x1xf32> {
   func.return %0 : tensor<2x1xf32>
 }
 
-// mean is a sum, then an elementwise division by the count.
-// CHECK-LABEL: func.func @mean
-// CHECK:         iterator_types = ["reduction", "parallel"]
-// CHECK:         arith.constant 2.000000e+00 : f32
-// CHECK-NEXT:    arith.divf
-func.func @mean(%x: tensor<2x3xf32>) -> tensor<3xf32> {
-  %0 = hl.mean %x {dims = array<i64: 0>, keepdim = false} : (tensor<2x3xf32>) -> tensor<3xf32>
-  func.return %0 : tensor<3xf32>
-}
-
 // max starts at -inf (a scalar constant), min of i32 at INT32_MAX.
 // CHECK-LABEL: func.func @max_min
 // CHECK:         arith.constant 0xff800000 : f32

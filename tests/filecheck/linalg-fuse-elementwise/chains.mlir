@@ -1,14 +1,15 @@
-// RUN: irc opt %s -p convert-hl-to-linalg,linalg-fuse-elementwise | filecheck %s
+// RUN: irc opt %s -p hl-decompose,convert-hl-to-linalg,linalg-fuse-elementwise | filecheck %s
 
-// relu(x * y + x): one generic, inputs x and y once each (the repeated x is merged), one output.
+// relu(x * y + x), relu decomposed to select(a <= 0, 0, a): one generic, inputs x and y once each (the
+// repeated x is merged) and the two rank-0 zeros, one output.
 // CHECK-LABEL: func.func @relu_mul_add
-// CHECK-NEXT:    %[[E:.*]] = tensor.empty() : tensor<4x3xf32>
-// CHECK-NEXT:    %[[R:.*]] = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%x, %y : tensor<4x3xf32>, tensor<3xf32>) outs(%[[E]] : tensor<4x3xf32>)
-// CHECK-NEXT:    ^{{.*}}(%[[X:.*]]: f32, %[[Y:.*]]: f32, %{{.*}}: f32):
+// CHECK:         %[[E:.*]] = tensor.empty() : tensor<4x3xf32>
+// CHECK-NEXT:    %[[R:.*]] = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>, affine_map<(d0, d1) -> ()>, affine_map<(d0, d1) -> ()>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%x, %y, %{{.*}}, %{{.*}} : tensor<4x3xf32>, tensor<3xf32>, tensor<f32>, tensor<f32>) outs(%[[E]] : tensor<4x3xf32>)
+// CHECK-NEXT:    ^{{.*}}(%[[X:.*]]: f32, %[[Y:.*]]: f32, %[[Z0:.*]]: f32, %[[Z1:.*]]: f32, %{{.*}}: f32):
 // CHECK-NEXT:      %[[M:.*]] = arith.mulf %[[X]], %[[Y]] : f32
 // CHECK-NEXT:      %[[A:.*]] = arith.addf %[[M]], %[[X]] : f32
-// CHECK-NEXT:      %[[Z:.*]] = arith.constant 0.000000e+00 : f32
-// CHECK-NEXT:      %[[V:.*]] = arith.maximumf %[[A]], %[[Z]] : f32
+// CHECK-NEXT:      %[[C:.*]] = arith.cmpf ole, %[[A]], %[[Z0]] : f32
+// CHECK-NEXT:      %[[V:.*]] = arith.select %[[C]], %[[Z1]], %[[A]] : f32
 // CHECK-NEXT:      linalg.yield %[[V]] : f32
 // CHECK-NEXT:    } -> tensor<4x3xf32>
 // CHECK-NEXT:    func.return %[[R]]
