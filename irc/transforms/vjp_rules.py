@@ -541,6 +541,24 @@ def _slice(b, op, g):
     return [unslice(b, g, op.attr("start"), op.attr("step"), shape_of(op.operands[0].type))]
 
 
+@vjp(hl.GatherOp)
+def _gather(b, op, g):
+    """Forward: y = gather(x, index, dim)
+    Backward: dx[.., k, ..] = sum_j g[.., j, ..] * (index[.., j, ..] == k)   (scatter-add as a one-hot sum over j)"""
+    x, index = op.operands
+    shape, ishape = shape_of(x.type), shape_of(index.type)
+    if not shape:
+        return [g, None]
+    dim = op.attr("dim") % len(shape)
+    rows = (*ishape[: dim + 1], 1, *ishape[dim + 1 :])  # j, then a unit k
+    ks = b.iota(
+        result_type=tensor_type([shape[dim] if d == dim + 1 else 1 for d in range(len(rows))], index.type.element_type),
+        dim=dim + 1,
+    )
+    hit = b.compare(b.reshape(index, shape=rows), ks, predicate="eq")
+    return [b.sum(b.select(hit, b.reshape(g, shape=rows), 0.0), dims=(dim,), keepdim=False), None]
+
+
 @vjp(hl.ConcatOp)
 def _concat(b, op, g):
     """Forward: y = concat(x_0, x_1, ..., dim)
