@@ -72,6 +72,8 @@ CASES = {
     "slice": (lambda x: x[1:, ::2], [normal(4, 5)]),
     "slice_steps": (lambda x: x[::3, 1:4:2], [normal(7, 6)]),
     "cat": (lambda a, b: irc.cat([a, b], dim=1), [normal(2, 3), normal(2, 2)]),
+    "gather": (lambda x: x.gather(1, irc.tensor([[2, 0, 2, 2], [1, 1, 0, 3]])) * weights(2, 4), [normal(2, 4)]),
+    "index_select": (lambda x: x.index_select(0, irc.tensor([2, 0, 2])) * weights(3, 2), [normal(3, 2)]),
     "pad": (lambda x: F.pad(x, (1, 2, 0, 1), value=3.0), [normal(2, 3)]),
     "matmul": (lambda a, b: a @ b, [normal(2, 3), normal(3, 4)]),
     "matmul_batched": (lambda a, b: a @ b, [normal(2, 1, 2, 3), normal(3, 3, 4)]),
