@@ -999,14 +999,15 @@ class Tensor:
             raise FrontendError(
                 "Index tensor must have the same number of dimensions as input tensor", user_location()[:2]
             )
-        if any(m > n for k, (m, n) in enumerate(zip(index.shape, self.shape)) if k != d):
+        larger = [k for k, (m, n) in enumerate(zip(index.shape, self.shape)) if k != d and m > n]
+        if larger:
             raise FrontendError(
-                f"Size does not match at dimension {next(k for k, (m, n) in enumerate(zip(index.shape, self.shape)) if k != d and m > n)} "
-                f"expected index {list(index.shape)} to be no larger than self {list(self.shape)} apart from dimension {d}",
+                f"Size does not match at dimension {larger[0]} expected index {list(index.shape)} to be no larger "
+                f"than self {list(self.shape)} apart from dimension {d}",
                 user_location()[:2],
             )
         x = self
-        if any(m != n for k, (m, n) in enumerate(zip(index.shape, self.shape)) if k != d):
+        if index.shape != self.shape:  # smaller outside `dim`: gather from the part the index covers
             x = self[tuple(slice(None) if k == d else slice(0, m) for k, m in enumerate(index.shape))]
         return self._new(apply(hl.GatherOp, [x._node, index._node], dim=d))
 
