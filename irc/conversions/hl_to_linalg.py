@@ -665,9 +665,10 @@ def _index(value: int) -> SSAValue:
 
 @lowering(hl.GatherOp)
 def lower_gather(op, e: _Emitter) -> SSAValue:
-    """gather: a generic over the index reading `x` with `tensor.extract` at the loaded index along `dim`.
+    """gather: a generic over the result reading `x` with `tensor.extract` at the loaded index along `dim`.
 
-    The index is clamped into [0, n): compiled code cannot raise (the reference raises IndexError).
+    The index is read through a broadcast map (its size-1 dims) and clamped into [0, n): compiled
+    code cannot raise (the reference raises IndexError).
     """
     out = op.result.type
     shape = shape_of(out)
@@ -681,9 +682,9 @@ def lower_gather(op, e: _Emitter) -> SSAValue:
         indices = [at if d == dim else linalg.IndexOp(d).result for d in range(rank)]
         return [tensor.ExtractOp(op.x, indices, out.element_type).result]
 
-    identity = AffineMap.identity(rank)
-    init = (e.empty(shape, out.element_type), identity)
-    return e.generic([(op.index, identity)], [init], ["parallel"] * rank, body)[0]
+    index = (op.index, broadcast_map(shape_of(op.index.type), shape))
+    init = (e.empty(shape, out.element_type), AffineMap.identity(rank))
+    return e.generic([index], [init], ["parallel"] * rank, body)[0]
 
 
 @lowering(hl.ConstantOp)

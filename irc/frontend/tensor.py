@@ -1024,9 +1024,8 @@ class Tensor:
         if self.ndim == 0:
             return self.reshape(1).index_select(0, index).reshape(index.shape)
         d = self._dim(dim)
-        shape = (*self.shape[:d], index.numel(), *self.shape[d + 1 :])
-        spread = index.reshape(*[index.numel() if k == d else 1 for k in range(self.ndim)]).broadcast_to(shape)
-        return self._new(apply(hl.GatherOp, [self._node, spread._node], dim=d))
+        row = index.reshape(*[index.numel() if k == d else 1 for k in range(self.ndim)])  # broadcast by the gather
+        return self._new(apply(hl.GatherOp, [self._node, row._node], dim=d))
 
     def _take(self, dim: int, index) -> Tensor:
         """`self` indexed along `dim` by an int tensor or a nested list of ints (negative ones count from the end):

@@ -921,10 +921,12 @@ class PadOp(HLOp):
 class GatherOp(HLOp):
     """torch.gather: ``result[i][j][k] = x[i][index[i][j][k]][k]`` for `dim` = 1.
 
-    `index` (i32 or i64) has x's rank and x's sizes outside `dim`; the result
-    has index's shape and x's dtype.  An index outside ``[0, x.shape[dim])``
-    is an IndexError in the reference; compiled code cannot raise and clamps
-    it into that range instead.
+    `index` (i32 or i64) has x's rank, and outside `dim` x's sizes or 1: a
+    size-1 dim broadcasts, so an index of shape (J, 1) picks whole rows
+    (index_select, embedding).  The result has x's shape with index's size at
+    `dim`, and x's dtype.  An index outside ``[0, x.shape[dim])`` is an
+    IndexError in the reference; compiled code cannot raise and clamps it
+    into that range instead.
     """
 
     name = "hl.gather"
@@ -942,9 +944,9 @@ class GatherOp(HLOp):
         if len(ishape) != len(shape):
             raise _err("gather", f"index has rank {len(ishape)}, x has rank {len(shape)}", types)
         dim = normalize_dim("gather", attrs["dim"], len(shape), types)
-        if any(a != b for d, (a, b) in enumerate(zip(ishape, shape)) if d != dim):
-            raise _err("gather", f"index and x sizes differ outside dim {dim}", types)
-        return tensor_type(ishape, t.element_type)
+        if any(a not in (1, b) for d, (a, b) in enumerate(zip(ishape, shape)) if d != dim):
+            raise _err("gather", f"index sizes outside dim {dim} must be x's or 1", types)
+        return tensor_type([ishape[d] if d == dim else n for d, n in enumerate(shape)], t.element_type)
 
     def evaluate(self, x, index):
         if x.ndim == 0:
@@ -954,7 +956,7 @@ class GatherOp(HLOp):
         bad = (index < 0) | (index >= n)
         if bad.any():
             raise IndexError(f"hl.gather: index {int(index[bad].flat[0])} is out of bounds for dim {dim} with size {n}")
-        return np.take_along_axis(x, index.astype(np.intp), axis=dim)
+        return np.take_along_axis(x, index.astype(np.intp), axis=dim)  # broadcasts the size-1 dims of index
 
 
 # --------------------------------------------------------------------------

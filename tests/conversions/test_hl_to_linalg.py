@@ -195,6 +195,10 @@ CASES: dict[str, tuple[str, str]] = {
         "%a: tensor<6x3xf32>, %i: tensor<4x3xi64>",
         "hl.gather %a, %i {dim = 0} : (tensor<6x3xf32>, tensor<4x3xi64>) -> tensor<4x3xf32>",
     ),
+    "gather_rows": (
+        "%a: tensor<6x3xf32>, %i: tensor<5x1xi64>",
+        "hl.gather %a, %i {dim = 0} : (tensor<6x3xf32>, tensor<5x1xi64>) -> tensor<5x3xf32>",
+    ),
     "gather_i32_dim1": (
         "%a: tensor<2x6xi32>, %i: tensor<2x5xi32>",
         "hl.gather %a, %i {dim = -1} : (tensor<2x6xi32>, tensor<2x5xi32>) -> tensor<2x5xi32>",

@@ -27,6 +27,14 @@ def test_make_infers_the_index_shape_and_the_source_dtype():
     op.verify()
 
 
+def test_a_size_1_index_dim_broadcasts():
+    module = parse_module(_module("3x2xf32", "4x1xi32", "4x2xf32"))
+    module.verify()
+    x = np.arange(6, dtype=np.float32).reshape(3, 2)
+    (out,) = run_hl(module, [x, np.array([[2], [0], [0], [1]], np.int32)])
+    np.testing.assert_array_equal(out, x[[2, 0, 0, 1]])
+
+
 def test_round_trip():
     text = _module("5x3xf32", "2x3xi32", "2x3xf32", dim=-2)
     module = parse_module(text)
@@ -39,7 +47,8 @@ def test_round_trip():
     [
         ("5x3xf32", "2x3xf32", "2x3xf32", 0, "hl.gather: index must be an i32 or i64 tensor"),
         ("5x3xf32", "6xi64", "6xf32", 0, "hl.gather: index has rank 1, x has rank 2"),
-        ("5x3xf32", "2x4xi64", "2x4xf32", 0, "hl.gather: index and x sizes differ outside dim 0"),
+        ("5x3xf32", "2x2xi64", "2x2xf32", 0, "hl.gather: index sizes outside dim 0 must be x's or 1"),
+        ("5x3xf32", "2x1xi64", "2x1xf32", 0, "does not match the inferred 2x3xf32"),
         ("5x3xf32", "2x3xi64", "2x3xf32", 2, "hl.gather: dim 2 out of range for rank 2"),
         ("5x3xf32", "2x3xi64", "2x3xf64", 0, "does not match the inferred 2x3xf32"),
     ],
