@@ -67,12 +67,17 @@ def train_both(steps: int, flash: bool = False, **sizes):
 
 
 def check(names, runs, model, reference):
-    """Losses and parameters within 1e-5.  The largest difference (a few 1e-6) is in the key part of
-    c_attn.bias: its gradient is zero but for rounding (softmax ignores a shift of a row of scores),
-    and Adam scales that noise up to a step of lr's size."""
+    """Losses and parameters within 1e-5, but for the key part of each c_attn.bias: its gradient is zero
+    but for rounding (softmax ignores a shift of a row of scores), and Adam scales that noise up to
+    steps of lr's size, so over many steps it drifts apart (within lr * steps)."""
     np.testing.assert_allclose(runs[0], runs[1], rtol=1e-5)
     for name, p, q in zip(names, model.parameters(), reference.parameters()):
-        np.testing.assert_allclose(p.numpy(), q.detach().numpy(), rtol=1e-5, atol=1e-5, err_msg=name)
+        p, q = p.numpy(), q.detach().numpy()
+        if name.endswith("attn.c_attn.bias"):
+            key = np.arange(len(p) // 3, 2 * len(p) // 3)
+            np.testing.assert_allclose(p[key], q[key], atol=3e-3 * len(runs[0]), err_msg=name)
+            p, q = np.delete(p, key), np.delete(q, key)
+        np.testing.assert_allclose(p, q, rtol=1e-5, atol=1e-5, err_msg=name)
 
 
 def test_jit_training_matches_torch():
