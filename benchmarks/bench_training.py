@@ -136,11 +136,19 @@ def main(argv: list[str] | None = None) -> int:
             steps["torch"] = reference
         steps.update(irc_steps(make_model, make_opt, x, y))
         medians, ratios = alternating_medians(steps, args.warmup, args.repeat, args.rounds)
-        for mode, seconds in medians.items():
-            ratio = f"{seconds / medians['torch']:8.2f}x" if "torch" in medians else "      n/a"
-            spread = f"{min(ratios[mode]):.2f}-{max(ratios[mode]):.2f}x" if ratios[mode] else ""
-            print(f"{name:34s} {mode:10s} {seconds * 1e3:10.3f} {ratio}  {spread}")
+        for row in result_rows(medians, ratios):
+            print(f"{name:34s} {row}")
     return 0
+
+
+def result_rows(medians: dict[str, float], ratios: dict[str, list[float]]) -> list[str]:
+    """One line per mode: its median step in ms, the ratio to torch and the range of per-round ratios."""
+    rows = []
+    for mode, seconds in medians.items():
+        ratio = f"{seconds / medians['torch']:8.2f}x" if "torch" in medians else "      n/a"
+        spread = f"{min(ratios[mode]):.2f}-{max(ratios[mode]):.2f}x" if ratios[mode] else ""
+        rows.append(f"{mode:10s} {seconds * 1e3:10.3f} {ratio}  {spread}")
+    return rows
 
 
 if __name__ == "__main__":

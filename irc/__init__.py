@@ -50,6 +50,7 @@ _METHODS = (
     "add", "sub", "mul", "div", "floor_divide", "eq", "ne", "lt", "le", "gt", "ge",
     "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
     "mm", "split", "chunk", "narrow", "unbind", "masked_fill", "tril", "triu", "numel", "t", "is_floating_point",
+    "gather", "index_select",
 )  # fmt: skip
 
 _SUBMODULES = (

@@ -177,7 +177,7 @@ class _FunctionBufferizer:
         i = self.position[op]
         for value in self.tensors_in[root]:
             for use in value.uses:
-                j = self.position[use.operation]
+                j = self.use_position(use)
                 if j > i or (j == i and use.index != operand_index):
                     return True
         return False
@@ -185,8 +185,12 @@ class _FunctionBufferizer:
     def used_between(self, root: SSAValue, start: int, op: Operation) -> bool:
         """Whether a tensor living in `root` is used at a position in [start, op), or `root` written there."""
         end = self.position[op]
-        uses = (self.position[u.operation] for v in self.tensors_in[root] for u in v.uses if not self.only_writes(u))
+        uses = (self.use_position(u) for v in self.tensors_in[root] for u in v.uses if not self.only_writes(u))
         return any(start <= j < end for j in uses) or any(j >= start for j in self.writes[root])
+
+    def use_position(self, use: Use) -> int:
+        """The position of the top-level op holding `use` (a gather's tensor.extract sits in a generic's body)."""
+        return self.position[_top_level(use.operation, self.block)]
 
     def only_writes(self, use: Use) -> bool:
         """An insert_slice does not read its destination, and one computed in place reads nothing."""
@@ -255,7 +259,11 @@ class _FunctionBufferizer:
         n_in = len(op.inputs)
         ins = [self.buffer.get(v, v) for v in op.inputs]  # scalars stay as they are
         outs = [self.destination(v, op, n_in + k)[0] for k, v in enumerate(op.outputs)]
-        self.insert(_on_buffers(op, ins, outs), op)
+        on_buffers = _on_buffers(op, ins, outs)
+        self.insert(on_buffers, op)
+        for extract in [o for o in on_buffers.walk() if isinstance(o, tensor.ExtractOp)]:  # a gather's reads
+            load = memref.LoadOp.get(self.buffer[extract.tensor], list(extract.indices))
+            Rewriter.replace_op(extract, load)
         for result, out in zip(op.res, outs, strict=True):
             self.bind(result, out)
             self.writes[root_buffer(out)].append(self.position[op])

@@ -2,7 +2,8 @@
 
 The output uses only the stage-3 op set of ``docs/architecture.md``:
 ``arith.constant``, ``tensor.empty``, ``linalg.fill``, ``linalg.generic``
-(bodies of ``arith``/``math``/``linalg.index``), ``linalg.matmul``,
+(bodies of ``arith``/``math``/``linalg.index``, and ``tensor.extract`` of a
+tensor defined outside the generic: a gather), ``linalg.matmul``,
 ``tensor.collapse_shape``/``expand_shape``/``extract_slice``/``insert_slice``.
 
 Each op's lowering is a rule registered for its op class with
@@ -29,6 +30,7 @@ from xdsl.dialects.builtin import (
     AffineMapAttr,
     ArrayAttr,
     FloatAttr,
+    IndexType,
     IntegerAttr,
     ModuleOp,
     TensorType,
@@ -640,6 +642,34 @@ def lower_pool2d(op, e: _Emitter) -> SSAValue:
     if not is_max:  # the divisor counts padding (count_include_pad)
         result = e.elementwise([result], out, lambda args: divide(args[0], const(kh * kw, et)))
     return result
+
+
+def _index(value: int) -> SSAValue:
+    return arith.ConstantOp(IntegerAttr(value, IndexType())).result
+
+
+@lowering(hl.GatherOp)
+def lower_gather(op, e: _Emitter) -> SSAValue:
+    """gather: a generic over the result reading `x` with `tensor.extract` at the loaded index along `dim`.
+
+    The index is read through a broadcast map (its size-1 dims) and clamped into [0, n): compiled
+    code cannot raise (the reference raises IndexError).
+    """
+    out = op.result.type
+    shape = shape_of(out)
+    rank = len(shape)
+    dim = op.attr("dim") % max(rank, 1)
+    last = shape_of(op.x.type)[dim] - 1 if rank else 0
+
+    def body(args):
+        at = arith.IndexCastOp(args[0], IndexType()).result
+        at = arith.MinSIOp(arith.MaxSIOp(at, _index(0)), _index(last)).result
+        indices = [at if d == dim else linalg.IndexOp(d).result for d in range(rank)]
+        return [tensor.ExtractOp(op.x, indices, out.element_type).result]
+
+    index = (op.index, broadcast_map(shape_of(op.index.type), shape))
+    init = (e.empty(shape, out.element_type), AffineMap.identity(rank))
+    return e.generic([index], [init], ["parallel"] * rank, body)[0]
 
 
 @lowering(hl.ConstantOp)

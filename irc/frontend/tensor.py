@@ -985,12 +985,121 @@ class Tensor:
         d = self._dim(dim)
         return tuple(piece.squeeze(d) for piece in self.split(1, d)) if self.shape[d] else ()
 
+    def gather(self, dim: int, index: Tensor) -> Tensor:
+        """torch.gather: ``out[i][j] = self[i][index[i][j]]`` for dim = 1; `index` (int64) has this rank,
+        sizes at most this tensor's outside `dim`, and gives the result's shape.
+
+        >>> irc.tensor([[1., 2.], [3., 4.]]).gather(1, irc.tensor([[0, 0], [1, 0]]))   # [[1, 1], [4, 3]]
+        """
+        index = _same_device(self, as_tensor(index))
+        if index._node.dtype != "i64":
+            raise FrontendError("gather(): Expected dtype int64 for index", user_location()[:2])
+        d = self._dim(dim)
+        if index.ndim != self.ndim:
+            raise FrontendError(
+                "Index tensor must have the same number of dimensions as input tensor", user_location()[:2]
+            )
+        larger = [k for k, (m, n) in enumerate(zip(index.shape, self.shape)) if k != d and m > n]
+        if larger:
+            raise FrontendError(
+                f"Size does not match at dimension {larger[0]} expected index {list(index.shape)} to be no larger "
+                f"than self {list(self.shape)} apart from dimension {d}",
+                user_location()[:2],
+            )
+        x = self
+        if index.shape != self.shape:  # smaller outside `dim`: gather from the part the index covers
+            x = self[tuple(slice(None) if k == d else slice(0, m) for k, m in enumerate(index.shape))]
+        return self._new(apply(hl.GatherOp, [x._node, index._node], dim=d))
+
+    def index_select(self, dim: int, index: Tensor) -> Tensor:
+        """The entries at `index` (a 1-D int tensor) along `dim`, as torch.index_select.
+
+        >>> irc.arange(6).reshape(3, 2).index_select(0, irc.tensor([2, 0]))   # [[4, 5], [0, 1]]
+        """
+        index = _same_device(self, as_tensor(index))
+        if index._node.dtype not in ("i32", "i64"):
+            raise FrontendError("index_select(): Expected dtype int32/int64 for index", user_location()[:2])
+        if index.ndim > 1:
+            raise FrontendError("index_select(): Index is supposed to be a vector", user_location()[:2])
+        if self.ndim == 0:
+            return self.reshape(1).index_select(0, index).reshape(index.shape)
+        d = self._dim(dim)
+        row = index.reshape(*[index.numel() if k == d else 1 for k in range(self.ndim)])  # broadcast by the gather
+        return self._new(apply(hl.GatherOp, [self._node, row._node], dim=d))
+
+    def _take(self, dim: int, index) -> Tensor:
+        """`self` indexed along `dim` by an int tensor or a nested list of ints (negative ones count from the end):
+        that dim is replaced by the index's shape."""
+        n = self.shape[dim]
+        if isinstance(index, Tensor):
+            index = _same_device(self, index)
+            index = where(index < 0, index + n, index)
+        else:
+            array = np.asarray(index)
+            if array.size and array.dtype.kind not in "iu":
+                raise FrontendError(
+                    f"tensors used as indices must be long, int or bool tensors, got {array.dtype}", user_location()[:2]
+                )
+            array = array.astype(np.int64)
+            if array.size and not (-n <= array.min() and array.max() < n):
+                bad = array[(array < -n) | (array >= n)].flat[0]
+                raise FrontendError(
+                    f"index {bad} is out of bounds for dimension {dim} with size {n}", user_location()[:2]
+                )
+            index = tensor(array % max(n, 1), device=self.device)
+        picked = self.index_select(dim, index.reshape(-1))
+        return picked.reshape(*self.shape[:dim], *index.shape, *self.shape[dim + 1 :])
+
+    def _mask_read(self, mask: Tensor) -> Tensor:
+        """`self[mask]` for a bool mask: its shape depends on the mask's values, so eager only."""
+        if graph.Tracing.depth > 0:
+            raise FrontendError(
+                "x[mask] with a bool tensor mask has a data-dependent shape: not supported inside irc.jit or irc.grad "
+                "(use irc.where or masked_fill)",
+                user_location()[:2],
+            )
+        if tuple(mask.shape) != tuple(self.shape[: mask.ndim]):
+            raise FrontendError(
+                f"The shape of the mask {list(mask.shape)} does not match the shape of the indexed tensor "
+                f"{list(self.shape)}",
+                user_location()[:2],
+            )
+        flat = np.flatnonzero(mask.numpy())
+        rows = self.reshape(math.prod(mask.shape), *self.shape[mask.ndim :])
+        return rows.index_select(0, tensor(flat, device=self.device))
+
     def __getitem__(self, index) -> Tensor:
+        items = index if isinstance(index, tuple) else (index,)
+        advanced = [k for k, i in enumerate(items) if isinstance(i, (Tensor, list, np.ndarray))]
+        if advanced:
+            return self._advanced_index(items, advanced)
         start, stop, step, out_shape = self._basic_index(index)
         x = self
         if (start, stop, step) != ([0] * self.ndim, list(self.shape), [1] * self.ndim):
             x = self._new(apply(hl.SliceOp, [self._node], start=start, stop=stop, step=step))
         return x.reshape(*out_shape)
+
+    def _advanced_index(self, items: tuple, advanced: list[int]) -> Tensor:
+        """An index with one int tensor or list (`x[idx]`, `x[:, [-1], :]`) or a bool mask alone (`x[mask]`)."""
+        k = advanced[0]
+        index = items[k]
+        is_mask = index._node.dtype == "i1" if isinstance(index, Tensor) else np.asarray(index).dtype == np.bool_
+        if is_mask:
+            if len(items) != 1:
+                raise FrontendError("a bool mask index is supported alone only (x[mask])", user_location()[:2])
+            return self._mask_read(as_tensor(index))
+        if len(advanced) > 1:
+            raise FrontendError(
+                "indexing with more than one tensor or list is not supported (index one dim at a time, or use gather)",
+                user_location()[:2],
+            )
+        before = items[:k]
+        fill = self.ndim - sum(i is not None and i is not Ellipsis for i in items)
+        dim = sum(i is None or isinstance(i, slice) for i in before) + (
+            fill if any(i is Ellipsis for i in before) else 0
+        )
+        basic = self[(*before, slice(None), *items[k + 1 :])]
+        return basic._take(dim, index)
 
     def __setitem__(self, index, value) -> None:
         """`x[index] = value` as in PyTorch, for basic indices (ints, slices, None, ...) and a bool mask.

@@ -482,6 +482,7 @@ _OPS: dict[str, Impl] = {
     "tensor.empty": _empty,
     "tensor.collapse_shape": _reshape,
     "tensor.expand_shape": _reshape,
+    "tensor.extract": _load,
     "tensor.extract_slice": _extract_slice,
     "tensor.insert_slice": _insert_slice,
     "memref.alloc": _empty,

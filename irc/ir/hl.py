@@ -968,6 +968,48 @@ class PadOp(HLOp):
         )
 
 
+@hl_op
+class GatherOp(HLOp):
+    """torch.gather: ``result[i][j][k] = x[i][index[i][j][k]][k]`` for `dim` = 1.
+
+    `index` (i32 or i64) has x's rank, and outside `dim` x's sizes or 1: a
+    size-1 dim broadcasts, so an index of shape (J, 1) picks whole rows
+    (index_select, embedding).  The result has x's shape with index's size at
+    `dim`, and x's dtype.  An index outside ``[0, x.shape[dim])`` is an
+    IndexError in the reference; compiled code cannot raise and clamps it
+    into that range instead.
+    """
+
+    name = "hl.gather"
+    x = operand_def(TensorType)
+    index = operand_def(TensorType)
+    result = result_def(TensorType)
+    dim = attribute(INT)
+
+    @classmethod
+    def infer(cls, types, attrs):
+        t, i = types
+        shape, ishape = shape_of(t), shape_of(i)
+        if i.element_type not in (i32, i64):
+            raise _err("gather", "index must be an i32 or i64 tensor", types)
+        if len(ishape) != len(shape):
+            raise _err("gather", f"index has rank {len(ishape)}, x has rank {len(shape)}", types)
+        dim = normalize_dim("gather", attrs["dim"], len(shape), types)
+        if any(a not in (1, b) for d, (a, b) in enumerate(zip(ishape, shape)) if d != dim):
+            raise _err("gather", f"index sizes outside dim {dim} must be x's or 1", types)
+        return tensor_type([ishape[d] if d == dim else n for d, n in enumerate(shape)], t.element_type)
+
+    def evaluate(self, x, index):
+        if x.ndim == 0:
+            return x.copy()
+        dim = self.attr("dim") % x.ndim
+        n = x.shape[dim]
+        bad = (index < 0) | (index >= n)
+        if bad.any():
+            raise IndexError(f"hl.gather: index {int(index[bad].flat[0])} is out of bounds for dim {dim} with size {n}")
+        return np.take_along_axis(x, index.astype(np.intp), axis=dim)  # broadcasts the size-1 dims of index
+
+
 # --------------------------------------------------------------------------
 # contractions
 # --------------------------------------------------------------------------
@@ -1319,7 +1361,7 @@ HL_OPS: list[type[HLOp]] = [
     AddOp, SubOp, MulOp, DivOp, FloorDivideOp, PowOp, MaximumOp, MinimumOp, CompareOp, SelectOp,
     BitwiseAndOp, BitwiseOrOp, BitwiseXorOp,
     SumOp, MeanOp, MaxOp, MinOp, ProdOp, ArgmaxOp, ArgminOp,
-    ReshapeOp, TransposeOp, FlipOp, BroadcastToOp, SliceOp, ConcatOp, PadOp,
+    ReshapeOp, TransposeOp, FlipOp, BroadcastToOp, SliceOp, ConcatOp, PadOp, GatherOp,
     MatmulOp, Conv2dOp, MaxPool2dOp, AvgPool2dOp,
     ConstantOp, FullOp, IotaOp, RandomUniformOp,
     SoftmaxOp, LogSoftmaxOp,

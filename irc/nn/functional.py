@@ -12,8 +12,8 @@ import warnings
 
 from irc.errors import FrontendError
 from irc.frontend.autograd import no_grad
-from irc.frontend.graph import apply, user_location
-from irc.frontend.tensor import Tensor, as_tensor, rng_key, where
+from irc.frontend.graph import Tracing, apply, user_location
+from irc.frontend.tensor import Tensor, arange, as_tensor, ones, rng_key, where
 from irc.ir import hl
 
 
@@ -144,6 +144,89 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     uniform = Tensor(apply(hl.RandomUniformOp, [rng_key()], x._node.type), x.device)
     keep = (uniform >= p).type_as(x) * (1.0 / (1.0 - p))
     return x * keep
+
+
+def embedding(
+    input: Tensor,
+    weight: Tensor,
+    padding_idx: int | None = None,
+    max_norm: float | None = None,
+    norm_type: float = 2.0,
+    scale_grad_by_freq: bool = False,
+    sparse: bool = False,
+) -> Tensor:
+    """The rows of `weight` at the int indices `input`: shape (*input.shape, embedding_dim), as torch.
+
+    The row at `padding_idx` gets no gradient.  An index out of range is an IndexError on the
+    interpreting tier; compiled code clamps it (docs/nn.md).
+
+    >>> F.embedding(irc.tensor([[0, 2]]), irc.randn(3, 4)).shape
+    (1, 2, 4)
+    """
+    index, weight = as_tensor(input), as_tensor(weight)
+    if index._node.dtype not in ("i32", "i64"):
+        raise FrontendError(
+            "Expected tensor for argument #1 'indices' to have one of the following scalar types: Long, Int; "
+            f"but got {_torch_dtype(index)} instead (while checking arguments for embedding)",
+            user_location()[:2],
+        )
+    if max_norm is not None or scale_grad_by_freq or sparse:
+        raise FrontendError("embedding: max_norm, scale_grad_by_freq and sparse are not supported", user_location()[:2])
+    flat = index.reshape(-1)
+    rows = weight.index_select(0, flat)
+    if padding_idx is not None:
+        n = weight.shape[0]
+        if not -n <= padding_idx < n:
+            raise FrontendError("Padding_idx must be within num_embeddings", user_location()[:2])
+        rows = where((flat == padding_idx % n).reshape(-1, 1), rows.detach(), rows)
+    return rows.reshape(*index.shape, weight.shape[1])
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """int64 one-hot vectors along a new last dim of size `num_classes` (-1: the largest class + 1, eager only).
+
+    >>> F.one_hot(irc.tensor([0, 2]), 3)   # [[1, 0, 0], [0, 0, 1]]
+    """
+    t = as_tensor(tensor)
+    if t._node.dtype != "i64":
+        raise FrontendError("one_hot is only applicable to index tensor of type LongTensor.", user_location()[:2])
+    if num_classes == -1:
+        if Tracing.depth:
+            raise FrontendError(
+                "one_hot with num_classes=-1 has a data-dependent shape: give num_classes inside irc.jit",
+                user_location()[:2],
+            )
+        num_classes = int(t.numpy().max(initial=-1)) + 1
+    return (t.unsqueeze(-1) == arange(num_classes, device=t.device)).long()
+
+
+def scaled_dot_product_attention(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    attn_mask: Tensor | None = None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale: float | None = None,
+    enable_gqa: bool = False,
+) -> Tensor:
+    """softmax(q @ k^T * scale + mask) @ v, composed of hl ops, as torch's reference implementation.
+
+    `is_causal` masks out the upper triangle (position i attends to j <= i); a bool `attn_mask`
+    keeps where true, a float one is added.
+    """
+    q, k, v = as_tensor(query), as_tensor(key), as_tensor(value)
+    L, S = q.shape[-2], k.shape[-2]
+    scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]) if scale is None else scale)
+    if is_causal:
+        scores = scores.masked_fill(ones(L, S, dtype="bool", device=q.device).tril().bitwise_not(), -math.inf)
+    if attn_mask is not None:
+        mask = as_tensor(attn_mask)
+        scores = scores.masked_fill(mask.bitwise_not(), -math.inf) if mask._node.dtype == "i1" else scores + mask
+    weights = scores.softmax(-1)
+    if dropout_p > 0.0:
+        weights = dropout(weights, dropout_p)
+    return weights @ v
 
 
 def batch_norm(

@@ -141,6 +141,12 @@ def _prod(b, op, ts):
     return b.sum(b.mul(ts[0], prod_of_others(b, op)), dims=op.attr("dims"), keepdim=op.attr("keepdim"))
 
 
+@jvp(hl.GatherOp)
+def _gather(b, op, ts):
+    """y = gather(x, index, dim): ty = gather(tx, index, dim)"""
+    return b.gather(ts[0], op.operands[1], dim=op.attr("dim"))
+
+
 @jvp(hl.PadOp)
 def _pad(b, op, ts):
     """y = pad(x, low, high, value): ty = pad(tx, low, high, 0)"""

@@ -511,6 +511,43 @@ def _slice(b, op, g):
     return [unslice(b, g, op.attr("start"), op.attr("step"), shape_of(op.operands[0].type))]
 
 
+@vjp(hl.GatherOp)
+def _gather(b, op, g):
+    """Forward: y = gather(x, index, dim)
+    Backward: dx[.., k, ..] = sum_j g[.., j, ..] * (index[.., j, ..] == k)   (scatter-add as a one-hot sum over j);
+              an index spread from one row (index_select, embedding): dx = one_hot(row)^T @ g, a matmul"""
+    x, index = op.operands
+    shape, ishape = shape_of(x.type), shape_of(index.type)
+    if not shape:
+        return [g, None]
+    dim = op.attr("dim") % len(shape)
+    if all(n == 1 for d, n in enumerate(ishape) if d != dim):  # one index row for all: index_select, embedding
+        return [one_hot_matmul(b, b.reshape(index, shape=(ishape[dim],)), g, dim, shape[dim]), None]
+    gshape = shape_of(g.type)
+    ks = b.iota(
+        result_type=tensor_type(
+            [shape[dim] if d == dim + 1 else 1 for d in range(len(shape) + 1)], index.type.element_type
+        ),
+        dim=dim + 1,
+    )
+    hit = b.compare(b.reshape(index, shape=(*ishape[: dim + 1], 1, *ishape[dim + 1 :])), ks, predicate="eq")
+    rows = b.reshape(g, shape=(*gshape[: dim + 1], 1, *gshape[dim + 1 :]))  # j, then a unit k
+    return [b.sum(b.select(hit, rows, 0.0), dims=(dim,), keepdim=False), None]
+
+
+def one_hot_matmul(b: Emitter, row: SSAValue, g: SSAValue, dim: int, n: int) -> SSAValue:
+    """sum_j (row[j] == k) * g[.., j, ..] for k < n along `dim`: one_hot (n, J) @ g with dim j moved first."""
+    gshape = shape_of(g.type)
+    j = gshape[dim]
+    ks = b.iota(result_type=tensor_type((n, j), row.type.element_type), dim=0)
+    one_hot = b.indicator(b.compare(ks, b.reshape(row, shape=(1, j)), predicate="eq"), g)
+    perm = (dim, *(d for d in range(len(gshape)) if d != dim))
+    moved = b.transpose(g, perm=perm) if dim else g
+    rest = [gshape[d] for d in perm[1:]]
+    dx = b.reshape(b.matmul(one_hot, b.reshape(moved, shape=(j, math.prod(rest)))), shape=(n, *rest))
+    return b.transpose(dx, perm=tuple(int(i) for i in np.argsort(perm))) if dim else dx
+
+
 @vjp(hl.ConcatOp)
 def _concat(b, op, g):
     """Forward: y = concat(x_0, x_1, ..., dim)

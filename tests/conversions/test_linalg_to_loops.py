@@ -89,7 +89,7 @@ def _hl_cases():
 def _hl_to_loops(name: str) -> tuple[ModuleOp, list[np.ndarray], list[np.ndarray]]:
     hl_tests = _hl_cases()
     text = hl_tests.hl_module(*hl_tests.CASES[name])
-    inputs = hl_tests.random_inputs(hl_tests.functions(text)[0])
+    inputs = hl_tests.case_inputs(name, hl_tests.functions(text)[0])
     expected = run_hl(parse_module(text), inputs)
     module = hl_tests.lower(text)
     BufferizePass().apply(make_context(), module)

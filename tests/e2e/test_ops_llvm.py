@@ -157,6 +157,13 @@ def test_slices():
     assert_matches_reference(lambda a: a[1:3] * 2.0 + a[3:5], [x])
 
 
+def test_gather_and_index_select():
+    x, index = arr(5, 4, 3), arr(5, 6, 3, dtype=np.int64, low=0, high=4)
+    assert_matches_reference(lambda a, i: a.gather(1, i), [x, index])
+    assert_matches_reference(lambda a, i: a.exp().index_select(2, i) * 2.0, [x, arr(7, dtype=np.int32, low=0, high=3)])
+    assert_matches_reference(lambda a, i: a.index_select(0, i).sum(0), [arr(4, 3, dtype=np.int64), index[0, :, 0]])
+
+
 def test_concat_and_pad():
     a, b = arr(2, 3), arr(4, 3)
     assert_matches_reference(lambda x, y: irc.cat([x, y, x], 0), [a, b])

@@ -46,3 +46,16 @@ func.func @broadcast_to(%x: tensor<3x1xf32>) -> tensor<2x3x4xf32> {
   %0 = hl.broadcast_to %x {shape = array<i64: 2, 3, 4>} : (tensor<3x1xf32>) -> tensor<2x3x4xf32>
   func.return %0 : tensor<2x3x4xf32>
 }
+
+// A gather reads its source with tensor.extract at the loaded index (clamped into range) along `dim`.
+// CHECK-LABEL: func.func @gather
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%i : tensor<4x3xi64>)
+// CHECK:           arith.index_cast %{{.*}} : i64 to index
+// CHECK:           arith.maxsi
+// CHECK:           arith.minsi
+// CHECK:           %[[J:.*]] = linalg.index 1 : index
+// CHECK-NEXT:      tensor.extract %x[%{{.*}}, %[[J]]] : tensor<6x3xf32>
+func.func @gather(%x: tensor<6x3xf32>, %i: tensor<4x3xi64>) -> tensor<4x3xf32> {
+  %0 = hl.gather %x, %i {dim = 0} : (tensor<6x3xf32>, tensor<4x3xi64>) -> tensor<4x3xf32>
+  func.return %0 : tensor<4x3xf32>
+}
