@@ -544,3 +544,19 @@ func.func @f(%k: tensor<i64>) -> tensor<4x3xi32> {
   %0 = hl.random_uniform %k : (tensor<i64>) -> tensor<4x3xi32>
   func.return %0 : tensor<4x3xi32>
 }
+
+// -----
+
+func.func @f(%x: tensor<4x3xf32>, %i: tensor<4x2xf32>) -> tensor<4x2xf32> {
+  // expected-error @+1 {{hl.gather: index must be an i32 or i64 tensor (operands: 4x3xf32, 4x2xf32)}}
+  %0 = hl.gather %x, %i {dim = 1 : i64} : (tensor<4x3xf32>, tensor<4x2xf32>) -> tensor<4x2xf32>
+  func.return %0 : tensor<4x2xf32>
+}
+
+// -----
+
+func.func @f(%x: tensor<4x3xf32>, %i: tensor<2x2xi64>) -> tensor<2x2xf32> {
+  // expected-error @+1 {{hl.gather: index sizes outside dim 1 must be x's or 1 (operands: 4x3xf32, 2x2xi64)}}
+  %0 = hl.gather %x, %i {dim = 1 : i64} : (tensor<4x3xf32>, tensor<2x2xi64>) -> tensor<2x2xf32>
+  func.return %0 : tensor<2x2xf32>
+}

@@ -78,6 +78,7 @@ EXAMPLES: dict[type[hl.HLOp], Callable[[type[hl.HLOp]], Example]] = {
     hl.FullOp: _fixed(result=T((4, 3)), value=2.5),
     hl.IotaOp: _fixed(result=T((4, 3), "i64"), dim=1),
     hl.RandomUniformOp: _fixed(T((), "i64"), result=T((4, 3))),
+    hl.GatherOp: _fixed(T((4, 3)), T((4, 2), "i64"), dim=1),
     hl.SoftmaxLikeOp: _fixed(T((4, 3)), dim=0),
 }
 
