@@ -319,7 +319,7 @@ def mse_loss(
 ) -> Tensor:
     """(input - target)**2, optionally times an elementwise `weight`."""
     d = as_tensor(input) - target
-    return _weighted(d * d, weight, legacy_reduction(size_average, reduce, reduction), True, True)
+    return _weighted(d * d, weight, _legacy_reduction(size_average, reduce, reduction), True, True)
 
 
 def l1_loss(
@@ -327,7 +327,7 @@ def l1_loss(
 ) -> Tensor:
     """|input - target|, optionally times an elementwise `weight`."""
     loss = (as_tensor(input) - target).abs()
-    return _weighted(loss, weight, legacy_reduction(size_average, reduce, reduction), True, True)
+    return _weighted(loss, weight, _legacy_reduction(size_average, reduce, reduction), True, True)
 
 
 def smooth_l1_loss(
@@ -336,7 +336,7 @@ def smooth_l1_loss(
     """0.5 * d**2 / beta where |d| < beta, else |d| - 0.5 * beta (d = input - target; beta=0 is the L1 loss)."""
     if beta < 0:
         raise FrontendError("smooth_l1_loss does not support negative values for beta.", user_location()[:2])
-    reduction = legacy_reduction(size_average, reduce, reduction)
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     if beta == 0:
         return l1_loss(input, target, reduction=reduction)
     d = (as_tensor(input) - target).abs()
@@ -365,7 +365,7 @@ def binary_cross_entropy(
             user_location()[:2],
         )
     loss = -(t * x.log().maximum(-100.0) + (1.0 - t) * (1.0 - x).log().maximum(-100.0))
-    return _weighted(loss, weight, legacy_reduction(size_average, reduce, reduction))
+    return _weighted(loss, weight, _legacy_reduction(size_average, reduce, reduction))
 
 
 def binary_cross_entropy_with_logits(
@@ -383,7 +383,7 @@ def binary_cross_entropy_with_logits(
     if pos_weight is not None:
         log_sigmoid = log_sigmoid * ((as_tensor(pos_weight) - 1.0) * t + 1.0)
     loss = (1.0 - t) * x - log_sigmoid
-    return _weighted(loss, weight, legacy_reduction(size_average, reduce, reduction))
+    return _weighted(loss, weight, _legacy_reduction(size_average, reduce, reduction))
 
 
 def kl_div(
@@ -397,7 +397,7 @@ def kl_div(
     else:
         positive = t > 0
         loss = where(positive, t * where(positive, t, 1.0).log(), 0.0) - t * x
-    reduction = legacy_reduction(size_average, reduce, reduction)
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     if reduction == "mean":
         warnings.warn(
             "reduction: 'mean' divides the total loss by both the batch size and the support size."
@@ -418,7 +418,7 @@ def nll_loss(
     """-input[n, target[n], ...] for log-probabilities (N, C, d1, ...) or (C,) and class targets (N, d1, ...)
     or (); `weight` (C,) weighs the classes, and "mean" divides by the summed weights of the counted targets."""
     x, t = as_tensor(input), as_tensor(target)
-    reduction = legacy_reduction(size_average, reduce, reduction)
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_class_target(x, t, ignore_index)
     picked, counted = _pick_classes(x, t, _class_weight(weight, x), ignore_index)
     loss = -picked
@@ -438,7 +438,7 @@ def cross_entropy(
     distribution; `ignore_index` and `weight` work as in `nll_loss`.
     """
     x, t = as_tensor(input), as_tensor(target)
-    reduction = legacy_reduction(size_average, reduce, reduction)
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise FrontendError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}", user_location()[:2])
     class_dim = 0 if x.ndim == 1 else 1
@@ -518,7 +518,7 @@ def _weighted(loss: Tensor, weight, reduction: str, same_size: bool = False, mea
     return _reduce(loss * weight, reduction)
 
 
-def legacy_reduction(size_average, reduce, reduction: str) -> str:
+def _legacy_reduction(size_average, reduce, reduction: str) -> str:
     """`reduction`, or what the deprecated size_average / reduce flags mean (with PyTorch's warning)."""
     if size_average is None and reduce is None:
         return reduction

@@ -973,7 +973,7 @@ class _Loss(Module):
 
     def __init__(self, size_average=None, reduce=None, reduction: str = "mean"):
         super().__init__()
-        reduction = F.legacy_reduction(size_average, reduce, reduction)
+        reduction = F._legacy_reduction(size_average, reduce, reduction)
         if reduction not in self.REDUCTIONS:
             raise ValueError(f"{reduction} is not a valid value for reduction")
         self.reduction = reduction
