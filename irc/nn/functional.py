@@ -136,9 +136,11 @@ def conv_transpose2d(
 ) -> Tensor:  # fmt: skip
     """The transposed convolution (the gradient of conv2d by its input); weight (C_in, C_out/groups, kh, kw).
 
-    A composition: the input is spread out by the stride (zeros between its elements), padded by
-    dilation * (k - 1) - padding (+ output_padding on the high side; negative amounts cut), and
-    convolved with the spatially flipped weight whose in/out channels are swapped.
+    A composition: one matmul gives every input pixel's contribution `x[n, :, h, w] @ weight[:, :, i, j]`
+    for each kernel offset (i, j); each offset's contributions are spread by the stride (zeros between)
+    to their place (offset (i, j) * dilation) in the full output and summed, and `padding` is cut from
+    its border.  (Convolving the stride-spread input with the flipped weight is the same function, but
+    its weight gradient is a convolution with an output-sized kernel, which compiles very slowly.)
     """
     x, w = as_tensor(input), as_tensor(weight)
     if x.ndim == 3:
@@ -164,21 +166,17 @@ def conv_transpose2d(
             f"dilation_width: {dw}",
             user_location()[:2],
         )
-    kh, kw = w.shape[2:]
-    low = [dh * (kh - 1) - ph, dw * (kw - 1) - pw]
-    high = [low[0] + oph, low[1] + opw]
-    spread = (
-        n,
-        c,
-        (h - 1) * sh + 1 + max(low[0], 0) + max(high[0], 0),
-        (wd - 1) * sw + 1 + max(low[1], 0) + max(high[1], 0),
-    )
-    xp = _spread(x, [0, 0, max(low[0], 0), max(low[1], 0)], [1, 1, sh, sw], spread)
-    if min(*low, *high) < 0:
-        xp = pad(xp, (min(low[1], 0), min(high[1], 0), min(low[0], 0), min(high[0], 0)))
-    cin_g, cout_g = c // groups, w.shape[1]
-    wt = w.reshape(groups, cin_g, cout_g, kh, kw).permute(0, 2, 1, 3, 4).reshape(groups * cout_g, cin_g, kh, kw)
-    return conv2d(xp, wt.flip(2, 3), bias, 1, 0, (dh, dw), groups)
+    cout_g, kh, kw = w.shape[1:]
+    full = [(h - 1) * sh + dh * (kh - 1) + 1 + oph, (wd - 1) * sw + dw * (kw - 1) + 1 + opw]
+    xg = x.reshape(n, groups, c // groups, h * wd).transpose(2, 3)  # (n, g, h*w, C_in/g)
+    y = (xg @ w.reshape(groups, c // groups, cout_g * kh * kw)).reshape(n, groups, h, wd, cout_g, kh, kw)
+    y = y.permute(0, 1, 4, 5, 6, 2, 3).reshape(n, groups * cout_g, kh, kw, h, wd)
+    shape = (n, groups * cout_g, *full)
+    parts = [
+        _spread(y[:, :, i, j], [0, 0, i * dh, j * dw], [1, 1, sh, sw], shape) for i in range(kh) for j in range(kw)
+    ]
+    out = pad(functools.reduce(Tensor.__add__, parts), (-pw, -pw, -ph, -ph))
+    return out if bias is None else out + as_tensor(bias).reshape(1, -1, 1, 1)
 
 
 def _pool(op, x: Tensor, kernel_size, stride, padding, dilation, ceil_mode: bool, pad_value: float):
