@@ -601,11 +601,25 @@ class Tensor:
     def __ge__(self, o):
         return self._compare("ge", o)
 
-    def add(self, o):
-        return self + o
+    def add(self, o, *, alpha=1):
+        """self + alpha * o, as `torch.add` (a float alpha needs a float operand)."""
+        return self + self._scaled(o, alpha)
 
-    def sub(self, o):
-        return self - o
+    def sub(self, o, *, alpha=1):
+        """self - alpha * o, as `torch.sub`."""
+        return self - self._scaled(o, alpha)
+
+    def _scaled(self, o, alpha):
+        if alpha == 1 and not isinstance(alpha, float):
+            return o
+        floats = (
+            _is_float(self._node.dtype) or isinstance(o, float) or (isinstance(o, Tensor) and o.is_floating_point())
+        )
+        if isinstance(alpha, float) and not floats:
+            raise FrontendError(
+                "For integral input tensors, argument alpha must not be a floating point number.", user_location()[:2]
+            )
+        return o * alpha
 
     def mul(self, o):
         return self * o

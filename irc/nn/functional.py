@@ -7,13 +7,16 @@ every backend and fusion from the ops they are made of.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
+
+import numpy as np
 
 from irc.errors import FrontendError
 from irc.frontend.autograd import no_grad
 from irc.frontend.graph import Tracing, apply, user_location
-from irc.frontend.tensor import Tensor, arange, as_tensor, ones, rng_key, where
+from irc.frontend.tensor import Tensor, _spread, arange, as_tensor, cat, ones, rng_key, tensor, where
 from irc.ir import hl
 
 
@@ -84,12 +87,23 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 
 def conv2d(
-    x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1, groups: int = 1
+    input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1, groups: int = 1
 ) -> Tensor:
-    """NCHW input, OIHW weight, optional bias of O."""
-    x, weight = as_tensor(x), as_tensor(weight)
+    """NCHW (or unbatched CHW) input, OIHW weight, optional bias of O; `padding` may be "valid" or "same"
+    (stride 1; an even kernel pads one more on the high side, as PyTorch)."""
+    x, weight = as_tensor(input), as_tensor(weight)
+    if x.ndim == 3:
+        return conv2d(x.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0)
+    if x.ndim != 4:
+        raise FrontendError(
+            f"Expected 3D (unbatched) or 4D (batched) input to conv2d, but got input of size: {list(x.shape)}",
+            user_location()[:2],
+        )
     if isinstance(padding, str):
-        raise FrontendError("conv2d: string padding is not supported; give the pad sizes", user_location()[:2])
+        low, high = _same_padding(padding, weight.shape[2:], stride, dilation)
+        if low != high:  # the odd one out goes on the high side
+            x = pad(x, (0, high[1] - low[1], 0, high[0] - low[0]))
+        padding = low
     out = x._new(
         apply(
             hl.Conv2dOp,
@@ -103,33 +117,337 @@ def conv2d(
     return out if bias is None else out + as_tensor(bias).reshape(1, -1, 1, 1)
 
 
-def _pool(op, x: Tensor, kernel_size, stride, padding) -> Tensor:
-    x = as_tensor(x)
-    stride = kernel_size if stride is None else stride
-    return x._new(apply(op, [x._node], kernel=hl.pair(kernel_size), stride=hl.pair(stride), padding=hl.pair(padding)))
+def _same_padding(padding: str, kernel, stride, dilation) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(low, high) padding per spatial dim for `padding="valid"` (none) or `"same"` (output size = input size)."""
+    if padding == "valid":
+        return (0, 0), (0, 0)
+    if padding != "same":
+        raise FrontendError(f"Invalid padding string: {padding!r}", user_location()[:2])
+    if hl.pair(stride) != (1, 1):
+        raise FrontendError("padding='same' is not supported for strided convolutions", user_location()[:2])
+    total = [d * (k - 1) for k, d in zip(kernel, hl.pair(dilation))]
+    low = (total[0] // 2, total[1] // 2)
+    return low, (total[0] - low[0], total[1] - low[1])
 
 
-def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
-    return _pool(hl.MaxPool2dOp, x, kernel_size, stride, padding)
+def conv_transpose2d(
+    input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, output_padding=0,
+    groups: int = 1, dilation=1,
+) -> Tensor:  # fmt: skip
+    """The transposed convolution (the gradient of conv2d by its input); weight (C_in, C_out/groups, kh, kw).
 
-
-def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
-    return _pool(hl.AvgPool2dOp, x, kernel_size, stride, padding)
-
-
-def pad(x: Tensor, pad: tuple[int, ...], mode: str = "constant", value: float = 0.0) -> Tensor:
-    """torch.nn.functional.pad: `pad` lists (left, right) pairs from the last dim backwards."""
-    x = as_tensor(x)
-    if mode != "constant":
-        raise FrontendError(f"pad: only mode='constant' is supported, got {mode!r}", user_location()[:2])
-    if len(pad) % 2 or len(pad) // 2 > x.ndim:
+    A composition: one matmul gives every input pixel's contribution `x[n, :, h, w] @ weight[:, :, i, j]`
+    for each kernel offset (i, j); each offset's contributions are spread by the stride (zeros between)
+    to their place (offset (i, j) * dilation) in the full output and summed, and `padding` is cut from
+    its border.  (Convolving the stride-spread input with the flipped weight is the same function, but
+    its weight gradient is a convolution with an output-sized kernel, which compiles very slowly.)
+    """
+    x, w = as_tensor(input), as_tensor(weight)
+    if x.ndim == 3:
+        return conv_transpose2d(x.unsqueeze(0), w, bias, stride, padding, output_padding, groups, dilation).squeeze(0)
+    if x.ndim != 4:
         raise FrontendError(
-            f"pad: {list(pad)} must hold (left, right) pairs for at most {x.ndim} dims", user_location()[:2]
+            f"Expected 3D (unbatched) or 4D (batched) input to conv_transpose2d, but got input of size: "
+            f"{list(x.shape)}",
+            user_location()[:2],
         )
+    (sh, sw), (ph, pw), (oph, opw), (dh, dw) = (hl.pair(v) for v in (stride, padding, output_padding, dilation))
+    n, c, h, wd = x.shape
+    if w.ndim != 4 or w.shape[0] != c:
+        raise FrontendError(
+            f"Given transposed=1, weight of size {list(w.shape)}, expected input{list(x.shape)} to have "
+            f"{w.shape[0] if w.ndim else 0} channels, but got {c} channels instead",
+            user_location()[:2],
+        )
+    if not (oph < sh or oph < dh) or not (opw < sw or opw < dw):
+        raise FrontendError(
+            f"output padding must be smaller than either stride or dilation, but got output_padding_height: {oph} "
+            f"output_padding_width: {opw} stride_height: {sh} stride_width: {sw} dilation_height: {dh} "
+            f"dilation_width: {dw}",
+            user_location()[:2],
+        )
+    cout_g, kh, kw = w.shape[1:]
+    full = [(h - 1) * sh + dh * (kh - 1) + 1 + oph, (wd - 1) * sw + dw * (kw - 1) + 1 + opw]
+    xg = x.reshape(n, groups, c // groups, h * wd).transpose(2, 3)  # (n, g, h*w, C_in/g)
+    y = (xg @ w.reshape(groups, c // groups, cout_g * kh * kw)).reshape(n, groups, h, wd, cout_g, kh, kw)
+    y = y.permute(0, 1, 4, 5, 6, 2, 3).reshape(n, groups * cout_g, kh, kw, h, wd)
+    shape = (n, groups * cout_g, *full)
+    parts = [
+        _spread(y[:, :, i, j], [0, 0, i * dh, j * dw], [1, 1, sh, sw], shape) for i in range(kh) for j in range(kw)
+    ]
+    out = pad(functools.reduce(Tensor.__add__, parts), (-pw, -pw, -ph, -ph))
+    return out if bias is None else out + as_tensor(bias).reshape(1, -1, 1, 1)
+
+
+def _pool(op, x: Tensor, kernel_size, stride, padding, dilation, ceil_mode: bool, pad_value: float):
+    """Pool `x` (NCHW or CHW) with PyTorch's output size; returns (result, the padded input's extra high
+    rows/columns that ceil_mode adds, output size).  Dilated windows are the max of strided slices."""
+    x = as_tensor(x)
+    if x.ndim == 3:
+        y, extra, out = _pool(op, x.unsqueeze(0), kernel_size, stride, padding, dilation, ceil_mode, pad_value)
+        return y.squeeze(0), extra, out
+    if x.ndim != 4 or 0 in x.shape[1:]:
+        raise FrontendError("non-empty 3D or 4D (batch mode) tensor expected for input", user_location()[:2])
+    k = hl.pair(kernel_size)
+    s = k if stride is None or (isinstance(stride, (list, tuple)) and not stride) else hl.pair(stride)
+    p, d = hl.pair(padding), hl.pair(dilation)
+    if min(s) == 0:
+        raise FrontendError("stride should not be zero", user_location()[:2])
+    for pi, ki, di in zip(p, k, d):
+        if pi > ((ki - 1) * di + 1) // 2:
+            raise FrontendError(
+                f"pad should be at most half of effective kernel size, but got pad={pi}, kernel_size={ki} and "
+                f"dilation={di}",
+                user_location()[:2],
+            )
+    out, extra = [], []
+    for n, ki, si, pi, di in zip(x.shape[2:], k, s, p, d):
+        reach = di * (ki - 1) + 1
+        o = (n + 2 * pi - reach + (si - 1 if ceil_mode else 0)) // si + 1
+        if ceil_mode and (o - 1) * si >= n + pi:  # the last window must start inside the input or its left pad
+            o -= 1
+        out.append(o)
+        extra.append(max((o - 1) * si + reach - n - 2 * pi, 0))
+    if min(out) < 1:
+        c, h, w = x.shape[1:]
+        raise FrontendError(
+            f"Given input size: ({c}x{h}x{w}). Calculated output size: ({c}x{out[0]}x{out[1]}). "
+            "Output size is too small",
+            user_location()[:2],
+        )
+    if any(extra):
+        x = pad(x, (0, extra[1], 0, extra[0]), value=pad_value)
+    if d == (1, 1):
+        return x._new(apply(op, [x._node], kernel=k, stride=s, padding=p)), extra, out
+    x = pad(x, (p[1], p[1], p[0], p[0]), value=pad_value)
+    windows = [
+        x[
+            :,
+            :,
+            i * d[0] : i * d[0] + s[0] * (out[0] - 1) + 1 : s[0],
+            j * d[1] : j * d[1] + s[1] * (out[1] - 1) + 1 : s[1],
+        ]
+        for i in range(k[0])
+        for j in range(k[1])
+    ]
+    return functools.reduce(Tensor.maximum, windows), extra, out
+
+
+def max_pool2d(
+    input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Tensor:  # fmt: skip
+    """Max over kernel_size windows (padding counts as -inf), as torch.nn.functional.max_pool2d."""
+    if return_indices:
+        raise FrontendError("max_pool2d: return_indices=True is not supported", user_location()[:2])
+    return _pool(hl.MaxPool2dOp, input, kernel_size, stride, padding, dilation, ceil_mode, -math.inf)[0]
+
+
+def avg_pool2d(
+    input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False, count_include_pad: bool = True,
+    divisor_override: int | None = None,
+) -> Tensor:  # fmt: skip
+    """Mean over kernel_size windows, as torch.nn.functional.avg_pool2d.
+
+    The divisor is the window's size clipped to the padded input (count_include_pad) or to the input
+    itself, or `divisor_override`: hl.avg_pool2d divides by kh * kw, and a constant per output
+    position corrects that where the divisor differs.
+    """
+    if divisor_override is not None and divisor_override == 0:
+        raise FrontendError("divisor must be not zero", user_location()[:2])
+    x = as_tensor(input)
+    y, extra, out = _pool(hl.AvgPool2dOp, x, kernel_size, stride, padding, 1, ceil_mode, 0.0)
+    k = hl.pair(kernel_size)
+    if divisor_override is not None:
+        return y * (k[0] * k[1] / divisor_override)
+    p = hl.pair(padding)
+    if not any(extra) and (count_include_pad or not any(p)):
+        return y
+    s = k if stride is None or (isinstance(stride, (list, tuple)) and not stride) else hl.pair(stride)
+    counts = [
+        _window_counts(n, ki, si, pi, o, count_include_pad) for n, ki, si, pi, o in zip(x.shape[-2:], k, s, p, out)
+    ]
+    scale = (k[0] * k[1]) / np.outer(*counts)
+    return y * tensor(scale.astype(x.dtype), device=x.device)
+
+
+def _window_counts(n: int, k: int, s: int, p: int, out: int, include_pad: bool) -> np.ndarray:
+    """PyTorch's avg_pool divisor along one dim: each window clipped to the padded input, or to the input."""
+    start = np.arange(out) * s - p
+    end = np.minimum(start + k, n + p)
+    if include_pad:
+        return end - start
+    return np.minimum(end, n) - np.maximum(start, 0)
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
+    """Average over PyTorch's adaptive windows: output cell i of a dim of size n averages
+    [floor(i * n / o), ceil((i + 1) * n / o)).  Sizes that divide the input are avg_pool2d; any other
+    is a product with a constant averaging matrix per dim (`A_h @ x @ A_w^T`)."""
+    x = as_tensor(input)
+    if x.ndim not in (3, 4):
+        raise FrontendError(
+            f"adaptive_avg_pool2d(): Expected 3D or 4D tensor, but got {list(x.shape)}", user_location()[:2]
+        )
+    size = (output_size, output_size) if isinstance(output_size, int) or output_size is None else tuple(output_size)
+    if len(size) != 2:
+        raise FrontendError("adaptive_avg_pool2d: output_size must be 2", user_location()[:2])
+    (h, w), size = x.shape[-2:], tuple(n if o is None else int(o) for n, o in zip(x.shape[-2:], size))
+    if min(size) < 0:
+        raise FrontendError(
+            f"adaptive_avg_pool2d: elements of output_size must be >= 0, got {list(size)}", user_location()[:2]
+        )
+    if min(size) > 0 and h % size[0] == 0 and w % size[1] == 0:
+        return avg_pool2d(x, (h // size[0], w // size[1]))
+    rows, cols = (
+        tensor(_adaptive_matrix(n, o).astype(x.dtype), device=x.device) for n, o in ((h, size[0]), (w, size[1]))
+    )
+    return rows @ x @ cols.t()
+
+
+def _adaptive_matrix(n: int, out: int) -> np.ndarray:
+    """(out, n): row i averages PyTorch's adaptive window [floor(i * n / out), ceil((i + 1) * n / out))."""
+    matrix = np.zeros((out, n))
+    for i in range(out):
+        start, end = i * n // out, -(-(i + 1) * n // out)
+        matrix[i, start:end] = 1.0 / (end - start)
+    return matrix
+
+
+def interpolate(
+    input: Tensor, size=None, scale_factor=None, mode: str = "nearest", align_corners=None,
+    recompute_scale_factor=None, antialias: bool = False,
+) -> Tensor:  # fmt: skip
+    """Resize (N, C, L) or (N, C, H, W) input by `size` or `scale_factor`, mode "nearest" (PyTorch's
+    index floor(i * scale)).  Integer factors repeat each element (reshape and broadcast); other sizes
+    multiply by a constant 0/1 selection matrix per dim."""
+    x = as_tensor(input)
+    where_ = user_location()[:2]
+    if mode != "nearest":
+        raise FrontendError(f"interpolate: only mode='nearest' is supported, got {mode!r}", where_)
+    if align_corners is not None:
+        raise FrontendError(
+            "align_corners option can only be set with the interpolating modes: linear | bilinear | bicubic | "
+            "trilinear",
+            where_,
+        )
+    if x.ndim not in (3, 4):
+        raise FrontendError(f"interpolate: expected 3D or 4D input, got {list(x.shape)}", where_)
+    if (size is None) == (scale_factor is None):
+        raise FrontendError(
+            "either size or scale_factor should be defined"
+            if size is None
+            else "only one of size or scale_factor should be defined",
+            where_,
+        )
+    dims = x.ndim - 2
+    given = size if size is not None else scale_factor
+    given = list(given) if isinstance(given, (list, tuple)) else [given] * dims
+    if len(given) != dims:
+        raise FrontendError(
+            f"Input and {'output' if size is not None else 'scale_factor'} must have the same number of spatial "
+            f"dimensions, but got input with spatial dimensions of {list(x.shape[2:])} and output size of {given}.",
+            where_,
+        )
+    if size is not None:
+        out = [int(o) for o in given]
+        scales = [n / o if o else 0.0 for n, o in zip(x.shape[2:], out)]
+    else:
+        out = [int(math.floor(n * float(f))) for n, f in zip(x.shape[2:], given)]
+        scales = [n / o if recompute_scale_factor and o else 1.0 / float(f) for n, o, f in zip(x.shape[2:], out, given)]
+    factors = [
+        o // n if n and o % n == 0 and abs(sc * (o // n) - 1) < 1e-12 else 0
+        for n, o, sc in zip(x.shape[2:], out, scales)
+    ]
+    if all(factors):  # repeat each element `factor` times: (.., n, 1) broadcast to (.., n, f)
+        lead = list(x.shape[:2])
+        grid = [v for n in x.shape[2:] for v in (n, 1)]
+        wide = [v for n, f in zip(x.shape[2:], factors) for v in (n, f)]
+        return x.reshape(*lead, *grid).broadcast_to(lead + wide).reshape(*lead, *out)
+    for d, (n, o, sc) in enumerate(zip(x.shape[2:], out, scales)):
+        src = np.minimum(np.floor(np.arange(o, dtype=np.float32) * np.float32(sc)).astype(np.int64), n - 1)
+        select = (src[:, None] == np.arange(n)[None, :]).astype(x.dtype)
+        x = (x.transpose(2 + d, -1) @ tensor(select.T, device=x.device)).transpose(2 + d, -1)
+    return x
+
+
+def pad(x: Tensor, pad: tuple[int, ...], mode: str = "constant", value: float | None = None) -> Tensor:
+    """torch.nn.functional.pad: `pad` lists (left, right) pairs from the last dim backwards; a negative
+    amount cuts.  Modes "constant" (`value`), "reflect", "replicate" and "circular" (the last
+    len(pad) // 2 dims of a tensor with one or two more dims) are slices, flips and concats."""
+    x = as_tensor(x)
+    where_ = user_location()[:2]
+    if len(pad) % 2:
+        raise FrontendError("Padding length must be divisible by 2", where_)
+    if len(pad) // 2 > x.ndim:
+        raise FrontendError(
+            "Padding length should be less than or equal to two times the input dimension but got padding length "
+            f"{len(pad)} and input of dimension {x.ndim}",
+            where_,
+        )
+    if mode not in ("constant", "reflect", "replicate", "circular"):
+        raise FrontendError(f"Unrecognised padding mode {mode}", where_)
+    if mode != "constant" and value is not None and value != 0:
+        raise FrontendError(f'Padding mode "{mode}" doesn\'t take in value argument', where_)
+    if mode != "constant" and x.ndim - len(pad) // 2 not in (1, 2):
+        raise FrontendError(f"Padding size {len(pad)} is not supported for {x.ndim}D input tensor.", where_)
     low, high = [0] * x.ndim, [0] * x.ndim
     for i in range(len(pad) // 2):
-        low[x.ndim - 1 - i], high[x.ndim - 1 - i] = pad[2 * i], pad[2 * i + 1]
-    return x._new(apply(hl.PadOp, [x._node], low=low, high=high, value=float(value)))
+        low[x.ndim - 1 - i], high[x.ndim - 1 - i] = int(pad[2 * i]), int(pad[2 * i + 1])
+    if mode == "constant":
+        if max(*low, *high) > 0:
+            grow = dict(low=[max(a, 0) for a in low], high=[max(b, 0) for b in high])
+            x = x._new(apply(hl.PadOp, [x._node], **grow, value=float(value or 0.0)))
+    for d in range(x.ndim):
+        if mode == "circular":  # PyTorch wraps around what is left after the cuts
+            x = _cut(x, d, low[d], high[d], where_)
+        if mode != "constant" and (low[d] > 0 or high[d] > 0):
+            x = _extend(x, d, max(low[d], 0), max(high[d], 0), mode, where_)
+        if mode != "circular":
+            x = _cut(x, d, low[d], high[d], where_)
+    return x
+
+
+def _cut(x: Tensor, d: int, low: int, high: int, where_) -> Tensor:
+    """`x` without -low / -high elements at the ends of dim d where those are negative."""
+    cut_low, cut_high = max(-low, 0), max(-high, 0)
+    if not cut_low and not cut_high:
+        return x
+    if cut_low + cut_high > x.shape[d]:
+        raise FrontendError(f"pad: padding ({low}, {high}) cuts more than the size {x.shape[d]} of dim {d}", where_)
+    return x.narrow(d, cut_low, x.shape[d] - cut_low - cut_high)
+
+
+def _extend(x: Tensor, d: int, low: int, high: int, mode: str, where_) -> Tensor:
+    """`x` grown by `low` / `high` elements along dim d by reflecting, repeating the edge or wrapping around."""
+    n = x.shape[d]
+    if mode == "reflect" and (low >= n or high >= n):
+        raise FrontendError(
+            f"Padding size should be less than the corresponding input dimension, but got: padding ({low}, {high}) "
+            f"at dimension {d} of input {list(x.shape)}",
+            where_,
+        )
+    if mode == "circular" and (low > n or high > n):
+        raise FrontendError("Padding value causes wrapping around more than once.", where_)
+    if mode == "replicate" and n == 0:
+        raise FrontendError(f"pad: cannot replicate the edge of an empty dim {d} of {list(x.shape)}", where_)
+    parts = []
+    if low:
+        if mode == "reflect":
+            parts.append(x.narrow(d, 1, low).flip(d))
+        elif mode == "replicate":
+            parts.append(x.narrow(d, 0, 1).expand(*x.shape[:d], low, *x.shape[d + 1 :]))
+        else:
+            parts.append(x.narrow(d, n - low, low))
+    parts.append(x)
+    if high:
+        if mode == "reflect":
+            parts.append(x.narrow(d, n - 1 - high, high).flip(d))
+        elif mode == "replicate":
+            parts.append(x.narrow(d, n - 1, 1).expand(*x.shape[:d], high, *x.shape[d + 1 :]))
+        else:
+            parts.append(x.narrow(d, 0, high))
+    return cat(parts, d)
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:

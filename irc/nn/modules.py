@@ -560,10 +560,13 @@ class Linear(Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 
-def _add_weight_and_bias(module: Module, weight_shape: tuple[int, ...], bias: bool) -> None:
-    """Register `weight` (and `bias` of weight_shape[0], or None) on a Linear/Conv2d and initialize them."""
+def _add_weight_and_bias(
+    module: Module, weight_shape: tuple[int, ...], bias: bool, bias_size: int | None = None
+) -> None:
+    """Register `weight` (and `bias` of `bias_size`, default weight_shape[0], or None) on a Linear/Conv and
+    initialize them."""
     module.weight = _empty(*weight_shape)
-    module.bias = _empty(weight_shape[0]) if bias else None
+    module.bias = _empty(weight_shape[0] if bias_size is None else bias_size) if bias else None
     if not bias:
         module.register_parameter("bias", None)
     module.reset_parameters()
@@ -578,38 +581,43 @@ def _reset_weight_and_bias(weight: Parameter, bias: Parameter | None) -> None:
         init.uniform_(bias, -bound, bound)
 
 
-class Conv2d(Module):
-    """2-D convolution over NCHW input; weight (out, in/groups, kh, kw), PyTorch's default init."""
+_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+class _ConvNd(Module):
+    """Shared by Conv2d and ConvTranspose2d: the hyper-parameters, parameters and PyTorch's repr."""
 
     def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size,
-        stride=1,
-        padding=0,
-        dilation=1,
-        groups: int = 1,
-        bias: bool = True,
-        padding_mode: str = "zeros",
-    ):
+        self, in_channels: int, out_channels: int, kernel_size, stride, padding, dilation, groups: int, bias: bool,
+        padding_mode: str, output_padding=0, transposed: bool = False,
+    ):  # fmt: skip
         super().__init__()
+        name = type(self).__name__
         if groups < 1 or in_channels % groups or out_channels % groups:
             raise ValueError(
-                f"Conv2d: in_channels ({in_channels}) and out_channels ({out_channels}) must be divisible by groups ({groups})"
+                f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must be divisible by groups "
+                f"({groups})"
             )
-        if padding_mode != "zeros":
-            raise ValueError(f"Conv2d: only padding_mode='zeros' is supported, got {padding_mode!r}")
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(
+                f"padding_mode must be one of {list(_PADDING_MODES)}, but got padding_mode='{padding_mode}'"
+            )
+        if isinstance(padding, str) and padding not in ("same", "valid"):
+            raise ValueError(f"Invalid padding string {padding!r}, should be one of {{'valid', 'same'}}")
+        if padding == "same" and hl.pair(stride) != (1, 1):
+            raise ValueError("padding='same' is not supported for strided convolutions")
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.kernel_size, self.stride = hl.pair(kernel_size), hl.pair(stride)
-        self.padding, self.dilation = hl.pair(padding), hl.pair(dilation)
-        _add_weight_and_bias(self, (out_channels, in_channels // groups, *self.kernel_size), bias)
+        self.padding = padding if isinstance(padding, str) else hl.pair(padding)
+        self.dilation, self.output_padding = hl.pair(dilation), hl.pair(output_padding)
+        self.padding_mode, self.transposed = padding_mode, transposed
+        if transposed:
+            _add_weight_and_bias(self, (in_channels, out_channels // groups, *self.kernel_size), bias, out_channels)
+        else:
+            _add_weight_and_bias(self, (out_channels, in_channels // groups, *self.kernel_size), bias)
 
     def reset_parameters(self) -> None:
         _reset_weight_and_bias(self.weight, self.bias)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
     def extra_repr(self) -> str:
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
@@ -617,44 +625,103 @@ class Conv2d(Module):
             s += f", padding={self.padding}"
         if self.dilation != (1, 1):
             s += f", dilation={self.dilation}"
+        if self.output_padding != (0, 0):
+            s += f", output_padding={self.output_padding}"
         if self.groups != 1:
             s += f", groups={self.groups}"
-        return s + ("" if self.bias is not None else ", bias=False")
+        if self.bias is None:
+            s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
+        return s
 
 
-class _Pool2d(Module):
-    function: Callable
+class Conv2d(_ConvNd):
+    """2-D convolution over NCHW (or CHW) input; weight (out, in/groups, kh, kw), PyTorch's default init.
+    `padding` may be "same" or "valid"; `padding_mode` "reflect", "replicate" or "circular" pads by F.pad."""
 
-    def __init__(self, kernel_size, stride=None, padding=0):
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1, groups: int = 1,
+        bias: bool = True, padding_mode: str = "zeros",
+    ):  # fmt: skip
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.padding_mode == "zeros":
+            return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        if isinstance(self.padding, str):
+            low, high = F._same_padding(self.padding, self.kernel_size, self.stride, self.dilation)
+        else:
+            low = high = self.padding
+        x = F.pad(x, (low[1], high[1], low[0], high[0]), mode=self.padding_mode)
+        return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+
+
+class ConvTranspose2d(_ConvNd):
+    """The transposed 2-D convolution (F.conv_transpose2d); weight (in, out/groups, kh, kw), PyTorch's init."""
+
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
+        groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros",
+    ):  # fmt: skip
+        if padding_mode != "zeros":
+            raise ValueError('Only "zeros" padding mode is supported for ConvTranspose2d')
+        if isinstance(padding, str):
+            raise ValueError(f"ConvTranspose2d: padding must be ints, got {padding!r}")
+        super().__init__(
+            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode,
+            output_padding, transposed=True,
+        )  # fmt: skip
+
+    def forward(self, x: Tensor, output_size=None) -> Tensor:
+        if output_size is not None:
+            raise ValueError("ConvTranspose2d: output_size is not supported; give output_padding")
+        return F.conv_transpose2d(
+            x, self.weight, self.bias, self.stride, self.padding, self.output_padding, self.groups, self.dilation
+        )
+
+
+class MaxPool2d(Module):
+    """Max over kernel_size windows (stride defaults to kernel_size), as F.max_pool2d."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
+        super().__init__()
+        if return_indices:
+            raise ValueError("MaxPool2d: return_indices=True is not supported")
+        self.kernel_size, self.padding, self.dilation = kernel_size, padding, dilation
+        self.stride = kernel_size if stride is None else stride
+        self.return_indices, self.ceil_mode = return_indices, ceil_mode
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
+
+    def extra_repr(self) -> str:
+        return (
+            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+            f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
+        )
+
+
+class AvgPool2d(Module):
+    """Mean over kernel_size windows, as F.avg_pool2d (count_include_pad, ceil_mode, divisor_override)."""
+
+    def __init__(
+        self, kernel_size, stride=None, padding=0, ceil_mode: bool = False, count_include_pad: bool = True,
+        divisor_override: int | None = None,
+    ):  # fmt: skip
         super().__init__()
         self.kernel_size, self.padding = kernel_size, padding
         self.stride = kernel_size if stride is None else stride
+        self.ceil_mode, self.count_include_pad, self.divisor_override = ceil_mode, count_include_pad, divisor_override
 
     def forward(self, x: Tensor) -> Tensor:
-        return type(self).function(x, self.kernel_size, self.stride, self.padding)
+        return F.avg_pool2d(
+            x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,
+            self.divisor_override,
+        )  # fmt: skip
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
-
-
-class MaxPool2d(_Pool2d):
-    """Max over kernel_size windows (stride defaults to kernel_size)."""
-
-    function = staticmethod(F.max_pool2d)
-
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
-        super().__init__(kernel_size, stride, padding)
-        if dilation != 1 or return_indices or ceil_mode:
-            raise ValueError("MaxPool2d: dilation, return_indices and ceil_mode are not supported")
-
-    def extra_repr(self) -> str:
-        return super().extra_repr() + ", dilation=1, ceil_mode=False"
-
-
-class AvgPool2d(_Pool2d):
-    """Average over kernel_size windows; zero padding counts in the divisor (count_include_pad=True)."""
-
-    function = staticmethod(F.avg_pool2d)
 
 
 class _BatchNorm(Module):
@@ -1087,9 +1154,46 @@ class KLDivLoss(_Loss):
         self.log_target = log_target
 
 
+class AdaptiveAvgPool2d(Module):
+    """F.adaptive_avg_pool2d to `output_size` (an int, or a pair whose None entries keep the input's size)."""
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.adaptive_avg_pool2d(x, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class Upsample(Module):
+    """F.interpolate by `size` or `scale_factor` (mode "nearest")."""
+
+    def __init__(self, size=None, scale_factor=None, mode: str = "nearest", align_corners=None,
+                 recompute_scale_factor=None):  # fmt: skip
+        super().__init__()
+        self.size, self.mode, self.align_corners = size, mode, align_corners
+        if isinstance(scale_factor, (tuple, list)):
+            self.scale_factor = tuple(float(f) for f in scale_factor)
+        else:
+            self.scale_factor = float(scale_factor) if scale_factor else None
+        self.recompute_scale_factor = recompute_scale_factor
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.interpolate(
+            x, self.size, self.scale_factor, self.mode, self.align_corners, self.recompute_scale_factor
+        )
+
+    def extra_repr(self) -> str:
+        info = f"scale_factor={self.scale_factor!r}" if self.scale_factor is not None else f"size={self.size!r}"
+        return f"{info}, mode={self.mode!r}"
+
+
 __all__ = [
     "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict",
-    "Linear", "Embedding", "Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Dropout", "Flatten",
+    "Linear", "Embedding", "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Upsample", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Dropout", "Flatten",
     "ReLU", "Sigmoid", "Tanh", "Softplus", "GELU", "SiLU", "LeakyReLU", "ELU", "Identity", "Softmax", "LogSoftmax",
     "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "MSELoss", "L1Loss", "SmoothL1Loss",
     "HuberLoss", "KLDivLoss",
