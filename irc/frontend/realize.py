@@ -31,7 +31,7 @@ import numpy as np
 from xdsl.dialects.builtin import ModuleOp
 
 from irc.errors import CompileError, CompileWarning, FrontendError, InputError
-from irc.frontend.graph import Node, Placeholder, build_module, graph_key, topological_order, user_location
+from irc.frontend.graph import Node, Placeholder, build_module, graph_key, user_location
 from irc.interpreters.reference import run_hl
 from irc.runtime.blas import blas_threads
 from irc.runtime.devices import device_of, move, to_host
@@ -175,11 +175,16 @@ def _held_by_tensors(pending: list[Node]) -> list[Node]:
     kept, as PyTorch computes each tensor once. Without them a loop that updates a parameter lazily
     (`p.data.add_(-lr * p.grad)`, read back only through the next loss) would recompute the whole
     history of the parameter at every step, each step's graph larger than the last."""
-    own = {id(n) for n in pending}
+    seen = {id(n) for n in pending}
+    stack = list(pending)
     held = []
-    for node in topological_order(pending):
-        if node.value is None and node.op is not None and id(node) not in own and node.owner is not None:
-            tensor = node.owner()
+    while stack:  # depth first over the unrealized part of the graph, in a fixed order (part of the program)
+        for node in stack.pop().inputs:
+            if node.value is not None or node.op is None or id(node) in seen:
+                continue
+            seen.add(id(node))
+            stack.append(node)
+            tensor = node.owner() if node.owner is not None else None
             if tensor is not None and tensor._node is node:
                 held.append(node)
     return held

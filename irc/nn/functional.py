@@ -816,7 +816,9 @@ def _pick_classes(logp: Tensor, t: Tensor, weight: Tensor | None, ignore_index: 
     mask from comparing `t` with an iota over the classes (no gather). `weight` as `_class_weight` gives it."""
     class_dim = 0 if logp.ndim == 1 else 1
     classes = Tensor(apply(hl.IotaOp, [], hl.tensor_type(logp.shape, hl.DTYPES["i64"]), dim=class_dim), logp.device)
-    one_hot = (classes == t.long().unsqueeze(class_dim)) & (t != ignore_index).unsqueeze(class_dim)
+    one_hot = classes == t.long().unsqueeze(class_dim)
+    if 0 <= ignore_index < logp.shape[class_dim]:  # else (the default -100) no class equals it: already 0
+        one_hot = one_hot & (t != ignore_index).unsqueeze(class_dim)
     mask = one_hot.type_as(logp)
     if weight is not None:
         mask = mask * weight
