@@ -80,6 +80,7 @@ def check(names, runs, model, reference):
         np.testing.assert_allclose(p, q, rtol=1e-5, atol=1e-5, err_msg=name)
 
 
+@pytest.mark.slow  # a 15 s compile of the whole GPT step (still run by CI)
 def test_jit_training_matches_torch():
     names, runs, model, reference = train_both(steps=4)
     check(names, runs, model, reference)

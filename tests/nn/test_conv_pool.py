@@ -249,6 +249,7 @@ def check_against_torch(loss_and_grads, f_loss, arrays):
         np.testing.assert_allclose(got.numpy(), arg.grad.numpy(), rtol=1e-4, atol=1e-3)
 
 
+@pytest.mark.slow  # a 20 s compile; the compile-tier test and the interpreter cases cover the same ops
 def test_one_program_of_everything_through_llvm():
     loss_and_grads = irc.value_and_grad(lambda x, w, wt: everything(F, x, w, wt), argnums=(0, 1, 2))
     got = irc.jit(loss_and_grads, target="llvm")(X, W, WT)

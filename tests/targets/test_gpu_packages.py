@@ -34,6 +34,7 @@ def _main(argv):
     return runpy.run_path(str(BENCH))["main"](argv)
 
 
+@pytest.mark.slow  # builds and runs every benchmark program in a subprocess
 @pytest.mark.skipif(not _has_opencl(), reason="no OpenCL platform")
 def test_build_then_run_on_opencl_without_the_compiler(tmp_path):
     pytest.importorskip("torch")
