@@ -51,7 +51,6 @@ class TracedProgram:
     """A traced function: its hl module and how to call it."""
 
     module: ModuleOp
-    single: bool  # the function returned one tensor (not a tuple)
     num_outputs: int  # the function's own outputs; state updates follow them
     #: extra inputs after the explicit ones: ("tensor", Tensor) reads its value, ("feed", fn) calls fn
     implicit_inputs: list[tuple] = field(default_factory=list)
@@ -136,7 +135,6 @@ def trace_program(
         outputs, output_tree = flatten(result, lambda v: isinstance(v, Tensor), f"what {fn_name} returned")
     except TypeError as e:
         raise FrontendError(f"{e}: a traced function returns tensors in (nested) tuples, lists and dicts") from None
-    single = output_tree == ("leaf",)
     out_nodes = [t._node for t in outputs]
     updates: list[tuple] = []
     for tensor, node, grad in scope.mutated.values() if capture_state else ():
@@ -175,7 +173,7 @@ def trace_program(
     module, _ = build_module(
         out_nodes, _symbol(fn_name), args=[*placeholders, *implicit_nodes], constants=True, arg_names=names, stop=stop
     )
-    return TracedProgram(module, single, len(outputs), implicit_inputs, updates, scope.guards, output_tree)
+    return TracedProgram(module, len(outputs), implicit_inputs, updates, scope.guards, output_tree)
 
 
 def _param_names(fn: Callable) -> list[str]:
