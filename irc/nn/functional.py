@@ -16,7 +16,7 @@ import numpy as np
 from irc.errors import FrontendError
 from irc.frontend.autograd import no_grad
 from irc.frontend.graph import Tracing, apply, user_location
-from irc.frontend.tensor import Tensor, _spread, arange, as_tensor, cat, ones, rng_key, tensor, where
+from irc.frontend.tensor import Tensor, _spread, arange, as_tensor, cat, ones, rng_key, tensor, where, zeros
 from irc.ir import hl
 
 
@@ -547,6 +547,218 @@ def scaled_dot_product_attention(
     return weights @ v
 
 
+def multi_head_attention_forward(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    embed_dim_to_check: int,
+    num_heads: int,
+    in_proj_weight: Tensor | None,
+    in_proj_bias: Tensor | None,
+    bias_k: Tensor | None,
+    bias_v: Tensor | None,
+    add_zero_attn: bool,
+    dropout_p: float,
+    out_proj_weight: Tensor,
+    out_proj_bias: Tensor | None,
+    training: bool = True,
+    key_padding_mask: Tensor | None = None,
+    need_weights: bool = True,
+    attn_mask: Tensor | None = None,
+    use_separate_proj_weight: bool = False,
+    q_proj_weight: Tensor | None = None,
+    k_proj_weight: Tensor | None = None,
+    v_proj_weight: Tensor | None = None,
+    static_k: Tensor | None = None,
+    static_v: Tensor | None = None,
+    average_attn_weights: bool = True,
+    is_causal: bool = False,
+) -> tuple[Tensor, Tensor | None]:
+    """nn.MultiheadAttention's computation on sequence-first `(L, N, E)` (or unbatched `(L, E)`) inputs, as
+    torch.nn.functional.multi_head_attention_forward: project, split into heads, `softmax(q k^T / sqrt(d) +
+    mask) v`, merge the heads, project out. Returns the output and, with `need_weights`, the attention
+    weights (averaged over heads unless `average_attn_weights=False`), else None.
+
+    Bool masks mark the positions *not* attended (the opposite of `scaled_dot_product_attention`'s);
+    float masks are added to the scores. `is_causal` is a hint that `attn_mask` is the causal mask: it
+    needs the mask, and replaces it by the causal triangle where torch does (no padding mask and no
+    weights asked for).
+    """
+    where_ = user_location()[:2]
+    query, key, value = as_tensor(query), as_tensor(key), as_tensor(value)
+    batched = _mha_shape_check(query, key, value, key_padding_mask, attn_mask, num_heads, where_)
+    if not batched:
+        query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
+        if key_padding_mask is not None:
+            key_padding_mask = as_tensor(key_padding_mask).unsqueeze(0)
+    tgt_len, bsz, embed_dim = query.shape
+    src_len = key.shape[0]
+    key_padding_mask = _canonical_mask(key_padding_mask, "key_padding_mask", query.dtype, where_)
+    if is_causal and attn_mask is None:
+        raise FrontendError(
+            "Need attn_mask if specifying the is_causal hint. You may use the Transformer module method "
+            "`generate_square_subsequent_mask` to create this mask.",
+            where_,
+        )
+    if is_causal and key_padding_mask is None and not need_weights:
+        attn_mask = None
+    else:
+        attn_mask = _canonical_mask(attn_mask, "attn_mask", query.dtype, where_)
+        is_causal = is_causal and key_padding_mask is None
+    if embed_dim != embed_dim_to_check:
+        raise FrontendError(f"was expecting embedding dimension of {embed_dim_to_check}, but got {embed_dim}", where_)
+    head_dim = embed_dim // num_heads
+    if head_dim * num_heads != embed_dim:
+        raise FrontendError(f"embed_dim {embed_dim} not divisible by num_heads {num_heads}", where_)
+    if use_separate_proj_weight:
+        if key.shape[:2] != value.shape[:2]:
+            raise FrontendError(
+                f"key's sequence and batch dims {_size(key.shape[:2])} do not match value's "
+                f"{_size(value.shape[:2])}",
+                where_,
+            )
+        weights = (q_proj_weight, k_proj_weight, v_proj_weight)
+        for name, w in zip("qkv", weights):
+            if w is None:
+                raise FrontendError(f"use_separate_proj_weight is True but {name}_proj_weight is None", where_)
+    else:
+        if key.shape != value.shape:
+            raise FrontendError(f"key shape {_size(key)} does not match value shape {_size(value)}", where_)
+        if in_proj_weight is None:
+            raise FrontendError("use_separate_proj_weight is False but in_proj_weight is None", where_)
+        weights = as_tensor(in_proj_weight).chunk(3)
+    biases = (None, None, None) if in_proj_bias is None else as_tensor(in_proj_bias).chunk(3)
+    if query is key and key is value and not use_separate_proj_weight:  # self-attention: one projection
+        q, k, v = linear(query, in_proj_weight, in_proj_bias).chunk(3, -1)
+    else:
+        q, k, v = (linear(x, w, b) for x, w, b in zip((query, key, value), weights, biases))
+
+    if attn_mask is not None:
+        if attn_mask.ndim == 2:
+            if attn_mask.shape != (tgt_len, src_len):
+                raise FrontendError(
+                    f"The shape of the 2D attn_mask is {_size(attn_mask)}, but should be {(tgt_len, src_len)}.",
+                    where_,
+                )
+            attn_mask = attn_mask.unsqueeze(0)
+        elif attn_mask.shape != (bsz * num_heads, tgt_len, src_len):
+            raise FrontendError(
+                f"The shape of the 3D attn_mask is {_size(attn_mask)}, but should be "
+                f"{(bsz * num_heads, tgt_len, src_len)}.",
+                where_,
+            )
+    if (bias_k is None) != (bias_v is None):
+        raise FrontendError(f"{'bias_k' if bias_v is None else 'bias_v'} is set but the other is None", where_)
+    if bias_k is not None:
+        if static_k is not None or static_v is not None:
+            raise FrontendError("bias cannot be added to static key or value.", where_)
+        k = cat([k, as_tensor(bias_k).expand(1, bsz, embed_dim)])
+        v = cat([v, as_tensor(bias_v).expand(1, bsz, embed_dim)])
+        attn_mask, key_padding_mask = _pad_last(attn_mask), _pad_last(key_padding_mask)
+
+    q = q.reshape(tgt_len, bsz * num_heads, head_dim).transpose(0, 1)
+    k = _heads(k, static_k, "static_k", bsz * num_heads, head_dim, where_)
+    v = _heads(v, static_v, "static_v", bsz * num_heads, head_dim, where_)
+    if add_zero_attn:
+        zero = zeros(bsz * num_heads, 1, head_dim, dtype=k.dtype, device=k.device)
+        k, v = cat([k, zero], 1), cat([v, zero], 1)
+        attn_mask, key_padding_mask = _pad_last(attn_mask), _pad_last(key_padding_mask)
+    src_len = k.shape[1]
+    if key_padding_mask is not None:
+        for d, expected in enumerate((bsz, src_len)):
+            if key_padding_mask.shape[d] != expected:
+                raise FrontendError(
+                    f"Expected key_padded_mask.shape[{d}] to be {expected}, but got {key_padding_mask.shape[d]}",
+                    where_,
+                )
+        key_padding_mask = (
+            key_padding_mask.reshape(bsz, 1, 1, src_len)
+            .expand(bsz, num_heads, 1, src_len)
+            .reshape(bsz * num_heads, 1, src_len)
+        )
+        attn_mask = key_padding_mask if attn_mask is None else attn_mask + key_padding_mask
+
+    scores = (q * math.sqrt(1.0 / head_dim)) @ k.transpose(-2, -1)
+    if is_causal and attn_mask is None:
+        causal = ones(tgt_len, src_len, dtype="bool", device=q.device).tril()
+        scores = scores.masked_fill(causal.bitwise_not(), -math.inf)
+    if attn_mask is not None:
+        scores = attn_mask + scores
+    attn = scores.softmax(-1)
+    if training and dropout_p > 0.0:
+        attn = dropout(attn, dropout_p)
+    out = (attn @ v).transpose(0, 1).reshape(tgt_len * bsz, embed_dim)
+    out = linear(out, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, -1)
+    if not need_weights:
+        return (out if batched else out.squeeze(1)), None
+    attn = attn.reshape(bsz, num_heads, tgt_len, src_len)
+    if average_attn_weights:
+        attn = attn.mean(1)
+    return (out, attn) if batched else (out.squeeze(1), attn.squeeze(0))
+
+
+def _mha_shape_check(query, key, value, key_padding_mask, attn_mask, num_heads: int, where_) -> bool:
+    """Whether the inputs are batched (3-D query) or unbatched (2-D), with torch's messages when neither."""
+    if query.ndim not in (2, 3):
+        raise FrontendError(
+            f"query should be unbatched 2D or batched 3D tensor but received {query.ndim}-D query tensor", where_
+        )
+    batched = query.ndim == 3
+    kind = "batched (3-D)" if batched else "unbatched (2-D)"
+    if key.ndim != query.ndim or value.ndim != query.ndim:
+        raise FrontendError(
+            f"For {kind} `query`, expected `key` and `value` to be {query.ndim}-D but found {key.ndim}-D and "
+            f"{value.ndim}-D tensors respectively",
+            where_,
+        )
+    if key_padding_mask is not None and as_tensor(key_padding_mask).ndim != query.ndim - 1:
+        raise FrontendError(
+            f"For {kind} `query`, expected `key_padding_mask` to be `None` or {query.ndim - 1}-D but found "
+            f"{as_tensor(key_padding_mask).ndim}-D tensor instead",
+            where_,
+        )
+    if attn_mask is not None:
+        mask = as_tensor(attn_mask)
+        if mask.ndim not in (2, 3):
+            raise FrontendError(
+                f"For {kind} `query`, expected `attn_mask` to be `None`, 2-D or 3-D but found {mask.ndim}-D "
+                "tensor instead",
+                where_,
+            )
+        expected = (num_heads, query.shape[0], key.shape[0])
+        if not batched and mask.ndim == 3 and mask.shape != expected:
+            raise FrontendError(f"Expected `attn_mask` shape to be {expected} but got {_size(mask)}", where_)
+    return batched
+
+
+def _canonical_mask(mask, name: str, dtype, where_) -> Tensor | None:
+    """A float mask as is; a bool mask as 0 where False and -inf where True (masked out)."""
+    if mask is None:
+        return None
+    mask = as_tensor(mask)
+    if mask.dtype == np.bool_:
+        return zeros(*mask.shape, dtype=dtype, device=mask.device).masked_fill(mask, -math.inf)
+    if not mask.is_floating_point():
+        raise FrontendError(f"only bool and floating types of {name} are supported", where_)
+    return mask
+
+
+def _pad_last(mask: Tensor | None) -> Tensor | None:
+    """One more (unmasked) key for a bias_k/bias_v or zero-attention column."""
+    return None if mask is None else pad(mask, (0, 1))
+
+
+def _heads(x: Tensor, static: Tensor | None, name: str, batch_heads: int, head_dim: int, where_) -> Tensor:
+    """(S, N, E) -> (N * heads, S, head_dim), or the given static keys/values after checking their shape."""
+    if static is None:
+        return x.reshape(x.shape[0], batch_heads, head_dim).transpose(0, 1)
+    static = as_tensor(static)
+    for d, expected in ((0, batch_heads), (2, head_dim)):
+        if static.shape[d] != expected:
+            raise FrontendError(f"expecting {name}.size({d}) of {expected}, but got {static.shape[d]}", where_)
+    return static
+
+
 def batch_norm(
     input: Tensor,
     running_mean: Tensor | None,
@@ -853,8 +1065,9 @@ def _legacy_reduction(size_average, reduce, reduction: str) -> str:
     return reduction
 
 
-def _size(x: Tensor) -> str:
-    return f"torch.Size({list(x.shape)})"
+def _size(x: Tensor | tuple[int, ...]) -> str:
+    """A tensor's shape (or a shape) as torch prints it in messages."""
+    return f"torch.Size({list(x if isinstance(x, tuple) else x.shape)})"
 
 
 def _torch_dtype(x: Tensor) -> str:
