@@ -69,10 +69,10 @@ class Module:
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"cannot assign {name!r} before Module.__init__() call")
         if isinstance(value, Parameter):
-            self._forget(name)
+            self._forget(name, keep=self._parameters)
             self._parameters[name] = value
         elif isinstance(value, Module):
-            self._forget(name)
+            self._forget(name, keep=self._modules)
             self._modules[name] = value
         elif name in self._parameters:
             if value is not None:
@@ -104,10 +104,11 @@ class Module:
         if not self._forget(name):
             object.__delattr__(self, name)
 
-    def _forget(self, name: str) -> bool:
+    def _forget(self, name: str, keep: OrderedDict | None = None) -> bool:
+        """Drop `name` from the tables (but from `keep`: a replaced entry keeps its place, as in torch)."""
         found = False
         for table in (self._parameters, self._buffers, self._modules):
-            if name in table:
+            if name in table and table is not keep:
                 del table[name]
                 found = True
         self._non_persistent.discard(name)
@@ -119,20 +120,20 @@ class Module:
             raise TypeError(
                 f"cannot register {type(param).__name__} as parameter {name!r} (nn.Parameter or None expected)"
             )
-        self._forget(name)
+        self._forget(name, keep=self._parameters)
         self._parameters[name] = param
 
     def register_buffer(self, name: str, buffer: Tensor | None, persistent: bool = True) -> None:
         """A tensor that is state but not a parameter (e.g. BatchNorm's running mean)."""
         if buffer is not None and not isinstance(buffer, Tensor):
             raise TypeError(f"cannot register {type(buffer).__name__} as buffer {name!r} (Tensor or None expected)")
-        self._forget(name)
+        self._forget(name, keep=self._buffers)
         self._buffers[name] = buffer
         if not persistent:
             self._non_persistent.add(name)
 
     def add_module(self, name: str, module: Module | None) -> None:
-        self._forget(name)
+        self._forget(name, keep=self._modules)
         self._modules[name] = module
 
     register_module = add_module

@@ -354,3 +354,26 @@ def train_and_compare(opt_name: str, opt_kwargs: dict, target: str = "llvm"):
 def query_and_value(e: int):
     """The query and value parts of an in_proj_bias (every index but the key part [e, 2e))."""
     return np.r_[0:e, 2 * e : 3 * e]
+
+
+def test_a_replaced_submodule_keeps_its_place_in_the_state_dict():
+    """pytorch/examples' TransformerModel subclasses nn.Transformer and replaces `self.decoder` by a Linear;
+    torch keeps the key where it was (so do the parameters' order and an optimizer's state)."""
+
+    def make(m, zeros, ones):
+        class Model(m.Transformer):
+            def __init__(self):
+                super().__init__(E, H, 1, 1, FF)
+                self.decoder = m.Linear(E, 3)
+                self.extra = m.Linear(3, 3)
+                self.decoder = m.Linear(E, 3)
+                self.register_buffer("pe", zeros(2))
+                self.register_buffer("pe", ones(2))
+
+        return Model()
+
+    keys = list(make(nn, irc.zeros, irc.ones).state_dict())
+    assert keys == list(make(torch.nn, torch.zeros, torch.ones).state_dict())
+    assert [k for k in keys if not k.startswith("encoder.")] == [
+        "pe", "decoder.weight", "decoder.bias", "extra.weight", "extra.bias"
+    ]  # fmt: skip  (a module's own buffers come before its children's entries, as in torch)
