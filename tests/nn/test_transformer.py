@@ -189,6 +189,16 @@ def test_mha_errors_carry_torch_messages():
         module(q[..., :6], kv, kv)
 
 
+def test_mha_under_jit_llvm():
+    module, reference = paired(lambda m: m.MultiheadAttention(E, H, batch_first=True))
+    x, padding, mask = both(randn(N, L, E)), both(PADDING[:, :L]), both(BOOL_MASK[:, :L])
+    attend = irc.jit(lambda x, p, m: module(x, x, x, key_padding_mask=p, attn_mask=m)[0], target="llvm")
+    close(
+        attend(x[0], padding[0], mask[0]),
+        reference(x[1], x[1], x[1], key_padding_mask=padding[1], attn_mask=mask[1])[0],
+    )
+
+
 # ---------------------------------------------------------------- encoder and decoder layers
 
 
@@ -375,5 +385,9 @@ def test_a_replaced_submodule_keeps_its_place_in_the_state_dict():
     keys = list(make(nn, irc.zeros, irc.ones).state_dict())
     assert keys == list(make(torch.nn, torch.zeros, torch.ones).state_dict())
     assert [k for k in keys if not k.startswith("encoder.")] == [
-        "pe", "decoder.weight", "decoder.bias", "extra.weight", "extra.bias"
+        "pe",
+        "decoder.weight",
+        "decoder.bias",
+        "extra.weight",
+        "extra.bias",
     ]  # fmt: skip  (a module's own buffers come before its children's entries, as in torch)
