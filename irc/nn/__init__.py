@@ -7,5 +7,7 @@
 from irc.nn import functional, init, utils
 from irc.nn.modules import *  # noqa: F403 (the modules' __all__ is the package's)
 from irc.nn.modules import __all__ as _modules
+from irc.nn.rnn import *  # noqa: F403
+from irc.nn.rnn import __all__ as _rnn
 
-__all__ = ["functional", "init", "utils", *_modules]
+__all__ = ["functional", "init", "utils", *_modules, *_rnn]
