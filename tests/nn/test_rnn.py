@@ -142,6 +142,14 @@ def test_cells_match_torch(name, kwargs, batched):
     check_against_torch(module, reference, x, state)
 
 
+@pytest.mark.parametrize("name", ["LSTM", "GRU"])
+def test_saturated_gates_stay_finite_and_match_torch(name):
+    """Gates far in sigmoid's tails (inputs of size ~100): no overflow, torch's values and gradients."""
+    module, reference = paired(name, IN, HIDDEN)
+    x = (RNG.standard_normal((3, BATCH, IN)) * 100).astype(np.float32)
+    check_against_torch(module, reference, x, atol=1e-4)  # weight gradients are ~x (~100) times the gates
+
+
 def test_cell_unrolled_by_hand_equals_the_layer():
     """The word-language-model way: a cell stepped in a Python loop gives the layer's output."""
     layer, cell = nn.GRU(IN, HIDDEN), nn.GRUCell(IN, HIDDEN)
@@ -220,6 +228,7 @@ def test_forward_errors_name_the_module_and_shapes():
         (lambda: gru(irc.zeros(5, 3), irc.zeros(1, 1, 4)), "For unbatched 2-D input, hx should also be 2-D but got 3-D tensor"),
         (lambda: gru(irc.zeros(5, 2, 3, dtype=irc.float64)), r"RNN input dtype \(float64\) does not match weight dtype \(float32\)"),
         (lambda: gru([[0.0] * 3]), "GRU: expected the input to be a Tensor, got list \\(PackedSequence is not supported\\)"),
+        (lambda: nn.LSTMCell(3, 4)(np.zeros(3)), "LSTMCell: expected the input to be a Tensor, got ndarray"),
         (lambda: nn.LSTMCell(3, 4)(irc.zeros(2, 2, 3)), "LSTMCell: Expected input to be 1D or 2D, got 3D instead"),
         (lambda: nn.GRUCell(3, 4)(irc.zeros(2, 3), irc.zeros(1, 2, 4)), "GRUCell: Expected hidden to be 1D or 2D, got 3D instead"),
         (lambda: nn.RNNCell(3, 4)(irc.zeros(2, 5)), "input has inconsistent input_size: got 5 expected 3"),
