@@ -53,7 +53,8 @@ def _step(mode: str, gi: Tensor, state, w_hh: Tensor, b_hh: Tensor | None, w_hr:
         h, c = state
         gates = gi + F.linear(h, w_hh, b_hh)
         i, f, _, o = _sigmoid(gates).chunk(4, -1)  # one sigmoid for three gates: fewer ops (and kernels)
-        c = f * c + i * gates.chunk(4, -1)[2].tanh()
+        size = c.shape[-1]
+        c = f * c + i * gates[..., 2 * size : 3 * size].tanh()
         h = o * c.tanh()
         return (h if w_hr is None else F.linear(h, w_hr)), c
     gh = F.linear(state, w_hh, b_hh)
