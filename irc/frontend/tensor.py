@@ -1466,6 +1466,23 @@ def manual_seed(seed: int) -> None:
     _rng_counter[:] = [int(seed), 0]
 
 
+def default_rng() -> np.random.Generator:
+    """irc's generator (what `manual_seed` seeds), for numpy draws that follow it (`irc.utils.data`)."""
+    return _rng
+
+
+def randperm(n: int, generator=None, dtype=None, device: str = "cpu", requires_grad: bool = False) -> Tensor:
+    """A random permutation of `range(n)` (int64), as `torch.randperm`; drawn from irc's generator
+    (seeded by `manual_seed`), or from `generator`, a `numpy.random.Generator` (irc has no
+    `torch.Generator`).
+
+        >>> irc.manual_seed(0); irc.randperm(4).tolist()
+        [2, 0, 1, 3]
+    """
+    rng = _rng if generator is None else generator
+    return tensor(rng.permutation(n), dtype=dtype or "int64", device=device, requires_grad=requires_grad)
+
+
 def next_rng_key() -> int:
     """A fresh key for `hl.random_uniform`: deterministic after `manual_seed`."""
     _rng_counter[1] += 1
