@@ -29,6 +29,7 @@ _EXPORTS = {
     "irc.frontend.device": ("device",),
     "irc.frontend.dtypes": (
         "bool", "bool_", "double", "float", "float32", "float64", "int", "int32", "int64", "long",
+        "memory_format", "preserve_format", "contiguous_format", "channels_last", "channels_last_3d",
     ),
     "irc.frontend.serialization": ("load", "save"),
     "irc.frontend.tensor": (
