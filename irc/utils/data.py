@@ -237,8 +237,8 @@ class BatchSampler(Sampler):
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
 
-def _as_array(x):
-    """A numpy array for numpy values and other array-likes (a torch tensor, through `__array__`)."""
+def _is_array_like(x):
+    """Whether `x` is a numpy array or another array-like (a torch tensor, through `__array__`)."""
     return isinstance(x, np.ndarray) or (hasattr(x, "__array__") and not isinstance(x, Tensor))
 
 
@@ -249,7 +249,7 @@ def default_collate(batch: list):
     elem = batch[0]
     if isinstance(elem, Tensor):
         return stack(batch, 0)
-    if isinstance(elem, np.generic) or _as_array(elem):
+    if isinstance(elem, np.generic) or _is_array_like(elem):
         arrays = [np.asarray(b) for b in batch]
         if arrays[0].dtype.kind in "OSUV":
             raise TypeError(f"default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; "
@@ -289,7 +289,7 @@ def default_convert(data):
     (as in torch), the rest stays."""
     if isinstance(data, Tensor):
         return data
-    if isinstance(data, np.generic) or _as_array(data):
+    if isinstance(data, np.generic) or _is_array_like(data):
         array = np.asarray(data)
         return data if array.dtype.kind in "OSUV" else tensor(array)
     if isinstance(data, Mapping):

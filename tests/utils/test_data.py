@@ -78,6 +78,16 @@ def test_a_torch_dataset_subclass_of_numpy_values_loads():
     mine = [_values(b) for b in data.DataLoader(Squares(), batch_size=2)]
     assert mine == [_values(b) for b in tdata.DataLoader(Squares(), batch_size=2)]
 
+    class TorchTensors(tdata.Dataset):  # torch tensors convert through __array__
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, i):
+            return torch.full((2,), float(i), dtype=torch.float64)
+
+    (batch,) = data.DataLoader(TorchTensors(), batch_size=3)
+    assert isinstance(batch, irc.Tensor) and _values(batch) == _values(next(iter(tdata.DataLoader(TorchTensors(), 3))))
+
 
 def test_shuffle_covers_every_index_once_per_epoch_and_follows_the_seed():
     ds = data.TensorDataset(irc.arange(23))
