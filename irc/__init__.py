@@ -29,12 +29,13 @@ _EXPORTS = {
     "irc.frontend.device": ("device",),
     "irc.frontend.dtypes": (
         "bool", "bool_", "double", "float", "float32", "float64", "int", "int32", "int64", "long",
+        "memory_format", "preserve_format", "contiguous_format", "channels_last", "channels_last_3d",
     ),
     "irc.frontend.serialization": ("load", "save"),
     "irc.frontend.tensor": (
         "Tensor", "arange", "as_tensor", "bmm", "cat", "concat", "empty", "empty_like", "from_numpy",
         "full", "full_like", "is_tensor", "manual_seed", "matmul", "maximum", "minimum", "ones", "ones_like",
-        "rand", "rand_like", "randn", "randn_like", "stack", "tensor", "where", "zeros", "zeros_like",
+        "rand", "rand_like", "randn", "randn_like", "randperm", "stack", "tensor", "where", "zeros", "zeros_like",
     ),
     "irc.frontend.transforms": ("grad", "jvp", "value_and_grad", "vjp"),
 }  # fmt: skip
@@ -67,6 +68,7 @@ _SUBMODULES = (
     "targets",
     "testing",
     "transforms",
+    "utils",
 )
 
 __all__ = [name for names in _EXPORTS.values() for name in names] + list(_NAMESPACES) + list(_METHODS)

@@ -12,6 +12,7 @@ import irc.nn.functional
 import irc.nn.utils
 import irc.optim
 import irc.optim.lr_scheduler
+import irc.utils.data
 
 DOCS = pathlib.Path(__file__).resolve().parents[1] / "docs"
 TEXT = (DOCS / "torch-api.md").read_text() + (DOCS / "nn.md").read_text()
@@ -30,7 +31,7 @@ def _public(module) -> list[str]:
     return [n for n in names if n not in ("functional", "init", "utils")]
 
 
-MODULES = [irc, irc.nn, irc.nn.functional, irc.nn.utils, irc.optim, irc.optim.lr_scheduler]
+MODULES = [irc, irc.nn, irc.nn.functional, irc.nn.utils, irc.optim, irc.optim.lr_scheduler, irc.utils.data]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)

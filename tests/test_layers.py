@@ -26,6 +26,7 @@ LAYERS = (
     "targets",
     "compiler",
     "frontend",
+    "utils",
     "nn",
     "optim",
     "driver",

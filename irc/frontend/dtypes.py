@@ -18,6 +18,23 @@ float32, float64, int32, int64, bool_ = (np.dtype(t) for t in ("float32", "float
 float, double, int, long, bool = float32, float64, int32, int64, bool_  # noqa: A001
 
 
+class memory_format:  # noqa: N801  (torch's spelling)
+    """torch's memory formats (`irc.preserve_format`, `contiguous_format`, `channels_last`,
+    `channels_last_3d`), accepted where torch takes `memory_format=`: irc tensors have no strides
+    (every value is a fresh row-major array), so each gives the same tensor."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"irc.{self.name}"
+
+
+preserve_format, contiguous_format, channels_last, channels_last_3d = (
+    memory_format(n) for n in ("preserve_format", "contiguous_format", "channels_last", "channels_last_3d")
+)
+
+
 def no_16_bit(name: str) -> str:
     """The one-line message for a 16-bit type."""
     return f"{name}: irc has no 16-bit types (supported: {SUPPORTED_NAMES}); see docs/dtypes.md"

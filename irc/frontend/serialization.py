@@ -13,15 +13,18 @@ cannot run code. Containers are tagged (`{"dict": [[key, value], ...]}`) so that
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
 import os
+import pickle
 import zipfile
 from collections import OrderedDict
 
 import numpy as np
 
+from irc.frontend import torch_format
 from irc.frontend.device import as_device
 from irc.frontend.tensor import Tensor, tensor
 
@@ -46,12 +49,27 @@ def load(f, map_location=None, weights_only: bool = True):
     """The nest that `irc.save` wrote to `f` (a path or a binary file object); tensors go to the
     device they were saved from, or to `map_location` ("cpu", "cuda", an `irc.device`).
 
-    The format holds data only, so loading is always safe (`weights_only` is accepted for
-    PyTorch's spelling and changes nothing).
+    A file written by `torch.save` (a state dict, an optimizer's state, a nest of tensors; the zip
+    format or the legacy one) loads too, without torch, as irc tensors on the cpu or `map_location`
+    (`irc/frontend/torch_format.py`).
+
+    Both formats are read safely, like torch's `weights_only=True`: irc's holds data only, and a
+    torch file naming any global beyond tensors, storages and `OrderedDict` is refused
+    (`weights_only` is accepted for PyTorch's spelling and changes nothing).
     """
     device = None if map_location is None else as_device(map_location)
-    try:
-        with zipfile.ZipFile(f) as archive:
+    name = f if isinstance(f, (str, os.PathLike)) else "the file"
+    with contextlib.ExitStack() as stack:
+        if isinstance(f, (str, os.PathLike)):
+            f = stack.enter_context(open(f, "rb"))
+        try:
+            if not zipfile.is_zipfile(f):
+                f.seek(0)
+                return torch_format.load_legacy(f, device)
+            f.seek(0)
+            archive = stack.enter_context(zipfile.ZipFile(f))
+            if torch_format.is_torch_zip(archive):
+                return torch_format.load_zip(archive, device)
             structure = json.loads(archive.read("structure.json"))
             if structure.get("format") != FORMAT:
                 raise ValueError(f"unknown format {structure.get('format')!r}")
@@ -60,9 +78,14 @@ def load(f, map_location=None, weights_only: bool = True):
                 return np.lib.format.read_array(io.BytesIO(archive.read(f"{i}.npy")), allow_pickle=False)
 
             return _decode(structure["value"], array, device)
-    except (zipfile.BadZipFile, KeyError, ValueError) as e:
-        name = f if isinstance(f, (str, os.PathLike)) else "the file"
-        raise ValueError(f"irc.load: {name} is not a file written by irc.save ({e})") from None
+        except pickle.UnpicklingError as e:
+            if str(e).startswith("irc.load"):  # a refused global, a bad storage: say which file
+                raise pickle.UnpicklingError(f"{e} (in {name})") from None
+            raise ValueError(f"irc.load: {name} is not a file written by irc.save or torch.save ({e})") from None
+        except (zipfile.BadZipFile, KeyError, ValueError, EOFError) as e:
+            raise ValueError(
+                f"irc.load: {name} is not a file written by irc.save or torch.save ({type(e).__name__}: {e})"
+            ) from None
 
 
 def _encode(obj, arrays: list[np.ndarray]):

@@ -321,15 +321,20 @@ class Tensor:
 
     __hash__ = object.__hash__
 
-    def to(self, *args, dtype=None, device=None, non_blocking: bool = False, copy: bool = False) -> Tensor:
+    def to(
+        self, *args, dtype=None, device=None, non_blocking: bool = False, copy: bool = False, memory_format=None
+    ) -> Tensor:
         """As in PyTorch: `to(dtype)` converts the dtype; `to(device)` ("cuda", "cuda:0", `irc.device`)
         copies to that device; `to(device, dtype)`, `to(other)` (other's device and dtype) and the
         keywords do both.
 
         A copy to another device is a new leaf (gradients do not flow back across devices); it
-        requires grad when this tensor does.
+        requires grad when this tensor does. `memory_format` is accepted and changes nothing (irc
+        tensors have no strides).
         """
         for arg in args:
+            if isinstance(arg, bool):  # torch's positional non_blocking and copy: irc copies are fresh arrays
+                continue
             if isinstance(arg, Tensor):
                 device, dtype = arg.device, arg.dtype
             elif isinstance(arg, str) and arg.partition(":")[0] in DEVICES:
@@ -368,19 +373,19 @@ class Tensor:
             return self
         return self._new(apply(hl.CastOp, [self._node], hl.tensor_type(self.shape, hl.DTYPES[short])))
 
-    def float(self) -> Tensor:
+    def float(self, memory_format=None) -> Tensor:
         return self._cast("f32")
 
-    def double(self) -> Tensor:
+    def double(self, memory_format=None) -> Tensor:
         return self._cast("f64")
 
-    def int(self) -> Tensor:
+    def int(self, memory_format=None) -> Tensor:
         return self._cast("i32")
 
-    def long(self) -> Tensor:
+    def long(self, memory_format=None) -> Tensor:
         return self._cast("i64")
 
-    def bool(self) -> Tensor:
+    def bool(self, memory_format=None) -> Tensor:
         return self._cast("i1")
 
     def type_as(self, other: Tensor) -> Tensor:
@@ -402,10 +407,10 @@ class Tensor:
     def is_floating_point(self) -> bool:
         return _is_float(self._node.dtype)
 
-    def half(self) -> Tensor:
+    def half(self, memory_format=None) -> Tensor:
         raise TypeError(no_16_bit("Tensor.half()"))
 
-    def bfloat16(self) -> Tensor:
+    def bfloat16(self, memory_format=None) -> Tensor:
         raise TypeError(no_16_bit("Tensor.bfloat16()"))
 
     def clone(self, memory_format=None) -> Tensor:
@@ -624,8 +629,24 @@ class Tensor:
     def mul(self, o):
         return self * o
 
-    def div(self, o):
-        return self / o
+    def div(self, o, *, rounding_mode: str | None = None):
+        """`self / o`, or rounded: `rounding_mode="floor"` (toward -inf, `//`) or `"trunc"` (toward 0); the
+        rounded forms keep an integer dtype, as in torch."""
+        if rounding_mode is None:
+            return self / o
+        if rounding_mode == "floor":
+            return self // o
+        if rounding_mode != "trunc":
+            raise FrontendError(
+                f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'",
+                user_location()[:2],
+            )
+        if self.is_floating_point() or (isinstance(o, Tensor) and o.is_floating_point()) or isinstance(o, float):
+            q = self / o
+            return where(q < 0, -((-q) // 1), q // 1)
+        floor = self // o
+        exact = floor * o == self
+        return where(exact | (floor >= 0), floor, floor + 1)
 
     def pow(self, o):
         return self**o
@@ -839,11 +860,14 @@ class Tensor:
     def argmin(self, dim=None, keepdim: bool = False):
         return self._arg_reduce(hl.ArgminOp, dim, keepdim)
 
-    def softmax(self, dim: int = -1):
-        return self._new(apply(hl.SoftmaxOp, [self._node], dim=dim))
+    def softmax(self, dim: int = -1, dtype=None):
+        """Softmax along `dim`; `dtype=` converts the input first, as in torch."""
+        x = self if dtype is None else self.to(dtype)
+        return x._new(apply(hl.SoftmaxOp, [x._node], dim=dim))
 
-    def log_softmax(self, dim: int = -1):
-        return self._new(apply(hl.LogSoftmaxOp, [self._node], dim=dim))
+    def log_softmax(self, dim: int = -1, dtype=None):
+        x = self if dtype is None else self.to(dtype)
+        return x._new(apply(hl.LogSoftmaxOp, [x._node], dim=dim))
 
     # ------------------------------------------------------------- shape
     def reshape(self, *shape) -> Tensor:
@@ -884,9 +908,11 @@ class Tensor:
             return self
         return self._new(apply(hl.TransposeOp, [self._node], perm=dims))
 
-    def flip(self, *dims) -> Tensor:
-        """Reverse the order of elements along `dims` (`x.flip(0, 1)` or `x.flip((0, 1))`, as torch)."""
-        dims = list(_shape_arg(dims))
+    def flip(self, *dims, **kwargs) -> Tensor:
+        """Reverse the order of elements along `dims` (`x.flip(0, 1)`, `x.flip((0, 1))`, `x.flip(dims=[0])`)."""
+        if kwargs.keys() - {"dims"} or (kwargs and dims):
+            raise TypeError(f"flip() got unexpected arguments {sorted(kwargs)}")
+        dims = list(_shape_arg(dims if not kwargs else (kwargs["dims"],)))
         if not dims:
             return self
         return self._new(apply(hl.FlipOp, [self._node], dims=dims))
@@ -1006,8 +1032,12 @@ class Tensor:
         >>> irc.tensor([[1., 2.], [3., 4.]]).gather(1, irc.tensor([[0, 0], [1, 0]]))   # [[1, 1], [4, 3]]
         """
         index = _same_device(self, as_tensor(index))
-        if index._node.dtype != "i64":
-            raise FrontendError("gather(): Expected dtype int64 for index", user_location()[:2])
+        if index._node.dtype not in ("i32", "i64"):
+            raise FrontendError("gather(): Expected dtype int32/int64 for index", user_location()[:2])
+        if index._node.dtype == "i32":
+            index = index.long()
+        if self.ndim == 0 and index.ndim <= 1:  # torch takes a 0-d tensor as one of shape (1,)
+            return self.reshape(1).gather(0, index.reshape(-1)).reshape(index.shape)
         d = self._dim(dim)
         if index.ndim != self.ndim:
             raise FrontendError(
@@ -1035,8 +1065,8 @@ class Tensor:
             raise FrontendError("index_select(): Expected dtype int32/int64 for index", user_location()[:2])
         if index.ndim > 1:
             raise FrontendError("index_select(): Index is supposed to be a vector", user_location()[:2])
-        if self.ndim == 0:
-            return self.reshape(1).index_select(0, index).reshape(index.shape)
+        if self.ndim == 0:  # a 0-d tensor: its one entry, 0-d (torch checks the index is in range)
+            return self.reshape(1).index_select(0, index).reshape(())
         d = self._dim(dim)
         row = index.reshape(*[index.numel() if k == d else 1 for k in range(self.ndim)])  # broadcast by the gather
         return self._new(apply(hl.GatherOp, [self._node, row._node], dim=d))
@@ -1466,6 +1496,23 @@ def manual_seed(seed: int) -> None:
     _rng_counter[:] = [int(seed), 0]
 
 
+def default_rng() -> np.random.Generator:
+    """irc's generator (what `manual_seed` seeds), for numpy draws that follow it (`irc.utils.data`)."""
+    return _rng
+
+
+def randperm(n: int, generator=None, dtype=None, device: str = "cpu", requires_grad: bool = False) -> Tensor:
+    """A random permutation of `range(n)` (int64), as `torch.randperm`; drawn from irc's generator
+    (seeded by `manual_seed`), or from `generator`, a `numpy.random.Generator` (irc has no
+    `torch.Generator`).
+
+        >>> irc.manual_seed(0); irc.randperm(4).tolist()
+        [2, 0, 1, 3]
+    """
+    rng = _rng if generator is None else generator
+    return tensor(rng.permutation(n), dtype=dtype or "int64", device=device, requires_grad=requires_grad)
+
+
 def next_rng_key() -> int:
     """A fresh key for `hl.random_uniform`: deterministic after `manual_seed`."""
     _rng_counter[1] += 1
@@ -1609,12 +1656,16 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     tensors = [as_tensor(t) for t in tensors]
     if not tensors:
         raise FrontendError("cat() needs at least one tensor", user_location()[:2])
-    if len(tensors) == 1:
-        return tensors[0]
     _same_device(*tensors)
     dt = tensors[0]._node.dtype
     for t in tensors[1:]:
         dt = _promote(dt, t._node.dtype)
+    # torch skips 1-D empty tensors among tensors of higher rank (its legacy rule)
+    kept = [t for t in tensors if t.shape != (0,)] or tensors[:1]
+    if len(kept) < len(tensors) and all(t.ndim > 1 for t in kept):
+        tensors = kept
+    if len(tensors) == 1:
+        return tensors[0]._cast(dt)
     return tensors[0]._new(apply(hl.ConcatOp, [t._cast(dt)._node for t in tensors], dim=dim))
 
 

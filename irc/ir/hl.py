@@ -1049,8 +1049,12 @@ def conv_out_size(n: int, k: int, stride: int, pad: int, dilation: int = 1) -> i
 
 
 def pair(v) -> tuple[int, int]:
-    """A size given as one int or two (`kernel_size=3`, `stride=(2, 1)`) as (height, width)."""
-    return (int(v[0]), int(v[1])) if isinstance(v, (tuple, list)) and len(v) == 2 else (int(v), int(v))
+    """A size given as one int or two (`kernel_size=3`, `stride=(2, 1)`, `padding=(1,)`) as (height, width)."""
+    if isinstance(v, (tuple, list)):
+        if len(v) == 1:
+            return (int(v[0]), int(v[0]))
+        return (int(v[0]), int(v[1]))
+    return (int(v), int(v))
 
 
 @hl_op

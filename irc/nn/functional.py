@@ -72,12 +72,12 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     return where(x > 0, x, (x.minimum(0.0).exp() - 1.0) * alpha)
 
 
-def softmax(x: Tensor, dim: int = -1) -> Tensor:
-    return as_tensor(x).softmax(dim)
+def softmax(x: Tensor, dim: int = -1, _stacklevel: int = 3, dtype=None) -> Tensor:
+    return as_tensor(x).softmax(dim, dtype=dtype)
 
 
-def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
-    return as_tensor(x).log_softmax(dim)
+def log_softmax(x: Tensor, dim: int = -1, _stacklevel: int = 3, dtype=None) -> Tensor:
+    return as_tensor(x).log_softmax(dim, dtype=dtype)
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:

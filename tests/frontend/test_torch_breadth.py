@@ -89,6 +89,36 @@ CASES = {
     "masked_fill-int": (lambda m, a: a.masked_fill(a > 1, 2.7), [ints(3, 4)]),
     "masked_fill-bool": (lambda m, a: (a > 0).masked_fill(a < -1, 0.5), [normal(3, 4)]),
     "masked_fill-inf-softmax": (attention_mask, [normal(2, 4, 4)]),
+    "div-rounding": (
+        lambda m, a, b: (
+            a.div(b, rounding_mode="floor"),
+            a.div(b, rounding_mode="trunc"),
+            m.div(a, 0.3, rounding_mode="trunc"),
+        ),
+        [normal(3, 4) * 4, normal(3, 4)],
+    ),
+    "div-rounding-int": (
+        lambda m, a, b: (
+            a.div(b, rounding_mode="floor"),
+            m.div(a, b, rounding_mode="trunc"),
+            a.div(-3, rounding_mode="trunc"),
+        ),
+        [np.array([[7, -7, 6, -6, 0]]), np.array([[2, 2, -4, -4, 3]])],
+    ),
+    "flip-dims-keyword": (lambda m, a: a.flip(dims=[0, 1]), [normal(2, 3)]),
+    "softmax-dtype": (lambda m, a: (a.softmax(-1, dtype=m.float64), a.log_softmax(0, dtype=m.float64)), [normal(2, 3)]),
+    "gather-int32-index-0d-input": (
+        lambda m, a, i: (a.gather(1, i.int()), a.sum().gather(0, i[0, :1]), a.sum().index_select(0, i[0, :1])),
+        [normal(3, 4), np.array([[0, 3], [1, 1], [2, 0]])],
+    ),
+    "cat-skips-1d-empty": (lambda m, a: m.cat([m.zeros(0), a, m.zeros(0)], 1), [normal(2, 3)]),
+    "to-memory-format": (
+        lambda m, a: (
+            a.to(m.float64, False, True, memory_format=m.preserve_format),
+            a.float(memory_format=m.contiguous_format),
+        ),
+        [normal(2, 2)],
+    ),
     "tril": (lambda m, a: a.tril(), [normal(3, 4)]),
     "triu-diagonal": (lambda m, a: a.triu(1), [normal(4, 3)]),
     "tril-batched-negative": (lambda m, a: m.tril(a, diagonal=-1), [normal(2, 3, 3)]),

@@ -1,0 +1,1 @@
+"""PyTorch's `torch.utils` for irc: `irc.utils.data` (datasets and the DataLoader)."""

@@ -1,0 +1,278 @@
+"""An OpInfo-wide sweep: torch 2.13's own sample inputs for every operator irc also has, run through
+irc's eager interpreter and compared with torch (values, shapes, dtypes; gradients for a subset).
+
+Every OpInfo in `op_db` whose name maps to an irc function or method (`name` -> `irc.name` or
+`Tensor.name`, `nn.functional.name` -> `irc.nn.functional.name`) is run on its first `CAP` samples
+in float32 and float64 (an op that supports neither: int64). A sample irc does not support on
+purpose is listed in `XFAIL` with the reason; both directions are checked: a listed sample that
+passes fails the test too, so the table stays honest. `python tests/frontend/test_opinfo.py`
+prints the counts.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+import unittest
+
+import numpy as np
+import pytest
+
+import irc
+import irc.nn.functional as F
+
+torch = pytest.importorskip("torch")
+
+CAP = 6  # samples per op and dtype
+GRAD_CAP = 3  # samples per op for gradients (float64)
+
+#: results that are random or uninitialized in torch: only shapes and dtypes are compared
+RANDOM = {"randn", "randn_like", "rand_like", "empty", "empty_like", "new_empty", "nn.functional.dropout"}
+
+_INTERPOLATE = "F.interpolate has mode='nearest' only (docs/nn.md)"
+_NO_16_BIT = "irc has no 16-bit dtypes (docs/dtypes.md)"
+_INDICES = "max_pool2d(return_indices=True) is not supported (docs/nn.md)"
+
+#: (op, sample index) or op -> why irc fails it (on purpose, documented); a sample index covers both dtypes
+XFAIL: dict[str | tuple[str, int], str] = {
+    **{f"nn.functional.interpolate.{mode}": _INTERPOLATE
+       for mode in ("nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area")},
+    "half": _NO_16_BIT,
+    "bfloat16": _NO_16_BIT,
+    **{("nn.functional.max_pool2d", i): _INDICES for i in (0, 2, 4)},
+    ("__getitem__", 3): "two tensor indices in one subscript (x[idx0, idx1]) are not supported (docs/torch-api.md)",
+    ("__getitem__", 4): "two tensor indices in one subscript (x[idx0, idx1]) are not supported (docs/torch-api.md)",
+    ("gather", 3): "an empty uint8 index: irc has no uint8 (torch takes it because it is empty)",
+    ("gather", 4): "an empty uint8 index: irc has no uint8 (torch takes it because it is empty)",
+    ("nn.functional.batch_norm", 3): "batch_norm of a 1-D empty input (torch takes shape (0,)); irc wants (N, C, ...)",
+    ("nn.functional.batch_norm", 4): "batch_norm of a 1-D empty input (torch takes shape (0,)); irc wants (N, C, ...)",
+    ("nn.functional.embedding", 5): "embedding(max_norm=) is not supported (it renormalizes the weight in place)",
+}  # fmt: skip
+#: the same for gradients (the float64 samples)
+GRAD_XFAIL: dict[str | tuple[str, int], str] = {
+    **{f"nn.functional.interpolate.{mode}": _INTERPOLATE
+       for mode in ("nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area")},
+    "half": _NO_16_BIT,
+    "bfloat16": _NO_16_BIT,
+    **{("nn.functional.max_pool2d", i): _INDICES for i in (0, 2)},
+    "zero_": "zero_() replaces the value with a constant: the result has no gradient history (in torch a zero one)",
+}  # fmt: skip
+
+
+def _op_db():
+    try:
+        import expecttest  # noqa: F401  (torch's test utilities import it; only its TestCase base is needed here)
+    except ImportError:
+        sys.modules["expecttest"] = types.SimpleNamespace(TestCase=unittest.TestCase, ACCEPT=False)
+    from torch.testing._internal.common_methods_invocations import op_db
+
+    return op_db
+
+
+def full_name(op) -> str:
+    return f"{op.name}.{op.variant_test_name}" if op.variant_test_name else op.name
+
+
+#: OpInfos whose `op` is a lambda that reorders its arguments or works on a copy: the same for irc
+SPECIAL = {
+    "T": lambda x: x.T,
+    "where": lambda x, condition, other, **kwargs: irc.where(condition, x, other, **kwargs),
+    "zero_": lambda x: x.clone().zero_(),
+    "nn.functional.embedding": lambda weight, idx, **kwargs: F.embedding(idx, weight, **kwargs),
+}
+
+
+def irc_function(name: str):
+    """The irc callable for an OpInfo name, called as `fn(input, *args, **kwargs)`; None if irc lacks it.
+    A Tensor method comes first (`float` is `x.float()`, not the dtype `irc.float`), then `irc.name`."""
+    if name in SPECIAL:
+        return SPECIAL[name]
+    if name.startswith("nn.functional."):
+        return getattr(F, name.removeprefix("nn.functional."), None)
+    if hasattr(irc.Tensor, name):
+        return lambda x, *args, **kwargs: getattr(x, name)(*args, **kwargs)
+    if name in irc.__all__ and callable(getattr(irc, name)):
+        return getattr(irc, name)
+    return None
+
+
+_DTYPES = {getattr(torch, n): np.dtype(n) for n in ("float32", "float64", "int32", "int64", "bool")}
+
+
+def to_irc(value, requires_grad: bool = False):
+    """A sample's value with torch's types replaced by irc's (tensors copied)."""
+    if isinstance(value, torch.Tensor):
+        array = value.detach().numpy()
+        return irc.tensor(array, requires_grad=requires_grad and value.requires_grad)
+    if isinstance(value, torch.dtype):
+        return _DTYPES.get(value, value)
+    if isinstance(value, torch.device):
+        return str(value)
+    if isinstance(value, torch.memory_format):
+        return getattr(irc, str(value).removeprefix("torch."))
+    if isinstance(value, torch.Size):
+        return tuple(value)
+    if isinstance(value, dict):
+        return {k: to_irc(v, requires_grad) for k, v in value.items()}
+    if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
+        return type(value)(to_irc(v, requires_grad) for v in value)
+    return value
+
+
+def compare(mine, theirs, dtype, shape_only: bool = False) -> None:
+    if isinstance(theirs, torch.Tensor):
+        assert isinstance(mine, irc.Tensor), f"expected a tensor, got {type(mine).__name__}"
+        assert tuple(mine.shape) == tuple(theirs.shape), f"shape {tuple(mine.shape)} != {tuple(theirs.shape)}"
+        assert str(mine.dtype) == str(theirs.dtype).removeprefix("torch."), f"dtype {mine.dtype} != {theirs.dtype}"
+        if not shape_only:
+            tol = {"rtol": 1e-5, "atol": 1e-5} if dtype == torch.float32 else {"rtol": 1e-7, "atol": 1e-7}
+            np.testing.assert_allclose(mine.numpy(), theirs.detach().numpy(), equal_nan=True, **tol)
+    elif isinstance(theirs, (tuple, list)):
+        assert isinstance(mine, (tuple, list)) and len(mine) == len(theirs), f"got {type(mine).__name__}"
+        for m, t in zip(mine, theirs):
+            compare(m, t, dtype, shape_only)
+    else:
+        assert mine == theirs or (mine != mine and theirs != theirs), f"{mine!r} != {theirs!r}"
+
+
+def dtypes_of(op) -> list:
+    floats = [d for d in (torch.float32, torch.float64) if op.supports_dtype(d, "cpu")]
+    return floats or [d for d in (torch.int64,) if op.supports_dtype(d, "cpu")]
+
+
+def samples(op, dtype, requires_grad: bool = False, cap: int = CAP) -> list:
+    torch.manual_seed(0)
+    out = []
+    for sample in op.sample_inputs("cpu", dtype, requires_grad=requires_grad):
+        out.append(sample)
+        if len(out) == cap:
+            break
+    return out
+
+
+def is_random(op, sample) -> bool:
+    return op.name in RANDOM or sample.kwargs.get("dropout_p", 0) > 0
+
+
+def run_forward(op, fn, sample, dtype) -> None:
+    theirs = op(sample.input, *sample.args, **sample.kwargs)
+    mine = fn(to_irc(sample.input), *to_irc(sample.args), **to_irc(sample.kwargs))
+    compare(mine, theirs, dtype, shape_only=is_random(op, sample))
+
+
+def _float_tensors(value) -> list:
+    if isinstance(value, (torch.Tensor, irc.Tensor)):
+        return [value] if value.is_floating_point() else []
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _float_tensors(v)]
+    return []
+
+
+def run_gradient(op, fn, sample) -> None:
+    """d(sum_i w_i * out_i)/d(inputs) of irc and torch agree, for fixed random weights w."""
+    inputs = [t for t in _float_tensors([sample.input, list(sample.args), list(sample.kwargs.values())])]
+    inputs = [t for t in inputs if t.requires_grad]
+    if is_random(op, sample):
+        raise _NotDifferentiable
+    theirs = _float_tensors(sample.output_process_fn_grad(op(sample.input, *sample.args, **sample.kwargs)))
+    if not inputs or not theirs:
+        raise _NotDifferentiable
+    rng = np.random.default_rng(0)
+    weights = [rng.standard_normal(tuple(t.shape)) for t in theirs]
+    torch_loss = sum((t * torch.from_numpy(w)).sum() for t, w in zip(theirs, weights))
+    want = torch.autograd.grad(torch_loss, inputs, allow_unused=True)
+    mine_in = to_irc([sample.input, list(sample.args), sample.kwargs], requires_grad=True)
+    mine_leaves = [t for t in _float_tensors([mine_in[0], mine_in[1], list(mine_in[2].values())]) if t.requires_grad]
+    assert len(mine_leaves) == len(inputs)
+    mine = _float_tensors(sample.output_process_fn_grad(fn(mine_in[0], *mine_in[1], **mine_in[2])))
+    loss = sum((m * irc.tensor(w)).sum() for m, w in zip(mine, weights))
+    loss.backward()
+    for leaf, expected in zip(mine_leaves, want):
+        expected = np.zeros(tuple(leaf.shape)) if expected is None else expected.numpy()
+        got = np.zeros(tuple(leaf.shape)) if leaf.grad is None else leaf.grad.numpy()
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+
+
+class _NotDifferentiable(Exception):
+    """A sample without float inputs that require grad or without float outputs, or a random one: not counted."""
+
+
+def sweep(gradients: bool = False) -> dict:
+    """Run every mapped op's samples; the outcome of each: passed / failed (with the error)."""
+    results: dict[tuple[str, int, str], str | None] = {}
+    ops = 0
+    for op in _op_db():
+        name = full_name(op)
+        fn = irc_function(op.name)
+        if fn is None:
+            continue
+        if gradients and not op.supports_autograd:
+            continue
+        ops += 1
+        dtypes = [torch.float64] if gradients else dtypes_of(op)
+        for dtype in dtypes:
+            if gradients and not op.supports_dtype(dtype, "cpu"):
+                continue
+            batch = samples(op, dtype, requires_grad=gradients, cap=GRAD_CAP if gradients else CAP)
+            for i, sample in enumerate(batch):
+                key = (name, i, str(dtype).removeprefix("torch."))
+                try:
+                    (run_gradient(op, fn, sample) if gradients else run_forward(op, fn, sample, dtype))
+                except _NotDifferentiable:
+                    continue
+                except Exception as e:  # noqa: BLE001  (every failure is reported, with its type)
+                    results[key] = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"[
+                        :200
+                    ]
+                else:
+                    results[key] = None
+    return {"ops": ops, "results": results}
+
+
+def _check(outcome: dict, table: dict) -> list[str]:
+    problems = []
+    for (name, i, dtype), error in outcome["results"].items():
+        listed = table.get((name, i)) or table.get(name)
+        if error and not listed:
+            problems.append(f"FAIL {name}[{i}] {dtype}: {error}")
+        elif listed and not error:
+            problems.append(f"UNEXPECTED PASS {name}[{i}] {dtype} (listed: {listed})")
+    return problems
+
+
+def _counts(outcome: dict) -> str:
+    results = outcome["results"].values()
+    return f"{outcome['ops']} ops, {sum(r is None for r in results)}/{len(results)} samples pass"
+
+
+def test_the_check_reports_new_failures_and_unexpected_passes():
+    outcome = {"ops": 2, "results": {("a", 0, "float32"): "TypeError: x", ("a", 1, "float32"): None,
+                                     ("b", 0, "float64"): None, ("b", 1, "float64"): "ValueError: y"}}  # fmt: skip
+    assert _check(outcome, {("a", 0): "why", ("b", 1): "why"}) == []
+    assert _check(outcome, {"a": "why"}) == [
+        "UNEXPECTED PASS a[1] float32 (listed: why)",
+        "FAIL b[1] float64: ValueError: y",
+    ]
+    assert _counts(outcome) == "2 ops, 2/4 samples pass"
+
+
+@pytest.mark.slow  # about 35 s, half of it importing torch's op_db
+def test_opinfo_forward_matches_torch():
+    outcome = sweep()
+    problems = _check(outcome, XFAIL)
+    assert not problems, _counts(outcome) + "\n" + "\n".join(problems)
+
+
+@pytest.mark.slow
+def test_opinfo_gradients_match_torch():  # about 15 s after the op_db import
+    outcome = sweep(gradients=True)
+    problems = _check(outcome, GRAD_XFAIL)
+    assert not problems, _counts(outcome) + "\n" + "\n".join(problems)
+
+
+if __name__ == "__main__":
+    with irc.frontend.realize.set_eager_mode("interpret"):
+        for gradients, table in ((False, XFAIL), (True, GRAD_XFAIL)):
+            outcome = sweep(gradients)
+            print("gradients" if gradients else "forward", _counts(outcome))
+            print("\n".join(_check(outcome, table)))
