@@ -672,6 +672,41 @@ def lower_gather(op, e: _Emitter) -> SSAValue:
     return e.generic([index], [init], ["parallel"] * rank, body)[0]
 
 
+#: hl.scatter's reductions: how a hit combines with the running value
+_SCATTER_COMBINE = {"sum": add, "amax": maximum, "amin": minimum}
+
+
+@lowering(hl.ScatterOp)
+def lower_scatter(op, e: _Emitter) -> SSAValue:
+    """scatter: a generic over (x's dims, j) whose init is a copy of x, j running along src's `dim`:
+    each result element combines the src elements whose index equals its position along `dim`.
+
+    No write position depends on data (linalg cannot express one), so the loops visit every
+    (element, j) pair: O(x.size * src.shape[dim]) compares, no one-hot tensor in memory.
+    An index out of range matches nothing and is dropped: compiled code cannot raise (the
+    reference raises IndexError).
+    """
+    out = op.result.type
+    shape = shape_of(out)
+    rank = len(shape)
+    dim = op.attr("dim") % rank
+    combine = _SCATTER_COMBINE[op.attr("reduce")]
+    src_exprs = [rank if d == dim else d for d in range(rank)]  # loop j (number `rank`) at dim
+    index_exprs = [
+        AffineExpr.constant(0) if n == 1 and d != dim else x for d, (x, n) in enumerate(zip(src_exprs, shape_of(op.index.type)))
+    ]
+    init = e.elementwise([op.x], out, lambda args: args[0])  # the generic updates a copy, not x's buffer
+
+    def body(args):
+        at, src, acc = args
+        hit = arith.CmpiOp(arith.IndexCastOp(at, IndexType()), linalg.IndexOp(dim), "eq").result
+        return [arith.SelectOp(hit, combine(acc, src), acc).result]
+
+    ins = [(op.index, dims_map(rank + 1, index_exprs)), (op.src, dims_map(rank + 1, src_exprs))]
+    kinds = ["parallel"] * rank + ["reduction"]
+    return e.generic(ins, [(init, dims_map(rank + 1, list(range(rank))))], kinds, body)[0]
+
+
 @lowering(hl.ConstantOp)
 def lower_constant(op, e: _Emitter) -> SSAValue:
     """constant: arith.constant with the dense value."""
