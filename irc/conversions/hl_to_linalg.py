@@ -693,7 +693,8 @@ def lower_scatter(op, e: _Emitter) -> SSAValue:
     combine = _SCATTER_COMBINE[op.attr("reduce")]
     src_exprs = [rank if d == dim else d for d in range(rank)]  # loop j (number `rank`) at dim
     index_exprs = [
-        AffineExpr.constant(0) if n == 1 and d != dim else x for d, (x, n) in enumerate(zip(src_exprs, shape_of(op.index.type)))
+        AffineExpr.constant(0) if n == 1 and d != dim else x
+        for d, (x, n) in enumerate(zip(src_exprs, shape_of(op.index.type)))
     ]
     init = e.elementwise([op.x], out, lambda args: args[0])  # the generic updates a copy, not x's buffer
 

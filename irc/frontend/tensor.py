@@ -1141,7 +1141,9 @@ class Tensor:
         if reduce not in (None, "add", "multiply"):
             raise FrontendError("reduce argument must be either add or multiply.", user_location()[:2])
         if reduce == "multiply":
-            raise FrontendError("scatter(reduce='multiply') is not supported by irc (reduce='add' is)", user_location()[:2])
+            raise FrontendError(
+                "scatter(reduce='multiply') is not supported by irc (reduce='add' is)", user_location()[:2]
+            )
         if reduce == "add" and not isinstance(src, Tensor):
             src = full(as_tensor(index).shape, src, dtype=hl.NUMPY_DTYPES[self._node.dtype], device=self.device)
         return self._scatter("scatter", dim, index, src, "set" if reduce is None else "sum")

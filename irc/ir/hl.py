@@ -1059,7 +1059,9 @@ class ScatterOp(HLOp):
         n = x.shape[dim]
         bad = (index < 0) | (index >= n)
         if bad.any():
-            raise IndexError(f"hl.scatter: index {int(index[bad].flat[0])} is out of bounds for dim {dim} with size {n}")
+            raise IndexError(
+                f"hl.scatter: index {int(index[bad].flat[0])} is out of bounds for dim {dim} with size {n}"
+            )
         at = list(np.indices(src.shape, sparse=True))
         at[dim] = np.broadcast_to(index, src.shape).astype(np.intp)
         out = x.copy()
