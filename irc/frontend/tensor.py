@@ -1260,10 +1260,15 @@ class Tensor:
         return self._assign(self.index_fill(dim, index, value))
 
     def index_put(self, indices, values, accumulate: bool = False) -> Tensor:
-        """torch.index_put: ``out[indices] = values`` (a tuple of index tensors, None for a whole dim);
+        """torch.index_put: ``out[indices] = values`` (a tuple of index tensors, one per leading dim);
         `accumulate=True` adds, duplicates included (without it irc keeps the largest of duplicates)."""
-        items = tuple(slice(None) if i is None else i for i in indices)
-        if any(isinstance(i, Tensor) and i._node.dtype == "i1" for i in items):
+        items = tuple(indices)
+        for k, i in enumerate(items):
+            if not isinstance(i, Tensor):
+                raise FrontendError(
+                    f"expected Tensor as element {k} in argument 0, but got {type(i).__name__}", user_location()[:2]
+                )
+        if any(i._node.dtype == "i1" for i in items):
             raise FrontendError("index_put with a bool mask is supported as x[mask] = value only", user_location()[:2])
         return self._index_put(items, values, accumulate)
 
@@ -1389,7 +1394,7 @@ class Tensor:
         the dims of `part` the tensors index, their flat row-major position in those dims (broadcast
         together), and the broadcast shape."""
         if any(i is Ellipsis for i in items):
-            k = items.index(Ellipsis)
+            k = next(k for k, i in enumerate(items) if i is Ellipsis)  # not .index: a tensor's == is elementwise
             fill = self.ndim - sum(i is not None and i is not Ellipsis for i in items)
             items = items[:k] + (slice(None),) * fill + items[k + 1 :]
         is_index = [isinstance(i, (Tensor, list, np.ndarray)) for i in items]
@@ -1453,7 +1458,14 @@ class Tensor:
         if accumulate or not isinstance(value, (bool, int, float, np.number, np.bool_)):  # else a number to fill in
             value = value if isinstance(value, Tensor) else tensor(np.asarray(value), device=self.device)
             value = _same_device(self, value)._cast(self._node.dtype)
-            _check_expandable(value.shape, target)
+            if len(value.shape) > len(target) or any(
+                n not in (1, want) for n, want in zip(reversed(value.shape), reversed(target))
+            ):
+                raise FrontendError(
+                    f"shape mismatch: value tensor of shape {list(value.shape)} cannot be broadcast to indexing "
+                    f"result of shape {target}",
+                    user_location()[:2],
+                )
             value = value.broadcast_to(target)
             if pre:
                 value = value.permute([*range(pre, pre + b), *range(pre), *range(pre + b, len(target))])
