@@ -696,6 +696,32 @@ def lower_scatter(op, e: _Emitter) -> SSAValue:
         AffineExpr.constant(0) if n == 1 and d != dim else x
         for d, (x, n) in enumerate(zip(src_exprs, shape_of(op.index.type)))
     ]
+    ishape = shape_of(op.index.type)
+    kinds = ["parallel"] * rank + ["reduction"]
+    out_map = dims_map(rank + 1, list(range(rank)))
+    src_in = (op.src, dims_map(rank + 1, src_exprs))
+    if op.attr("reduce") == "sum" and all(n == 1 for d, n in enumerate(ishape) if d != dim):
+        # one index row (index_add, index_put): out += one_hot(index) @ src along dim, a contraction
+        # that the targets tile and vectorize like a matmul (the compare-select body below is ~4x slower)
+        et = out.element_type
+        rows = e.reshape(op.index, (ishape[dim],))
+        n = shape[dim]
+
+        def one_hot(args):
+            hit = arith.CmpiOp(arith.IndexCastOp(args[0], IndexType()), linalg.IndexOp(0), "eq").result
+            return [arith.SelectOp(hit, const(1, et), const(0, et)).result]
+
+        hot = e.generic(
+            [(rows, dims_map(2, [1]))],
+            [(e.empty((n, ishape[dim]), et), AffineMap.identity(2))],
+            ["parallel", "parallel"],
+            one_hot,
+        )[0]
+        hot_in = (hot, dims_map(rank + 1, [dim, rank]))
+        zeros = e.filled(0, shape, et)  # a filled init, as a matmul's: the targets recognize C = 0; C += A * B
+        summed = e.generic([hot_in, src_in], [(zeros, out_map)], kinds, lambda args: [add(args[2], mul(*args[:2]))])
+        return e.elementwise([op.x, summed[0]], out, lambda args: add(*args))
+
     init = e.elementwise([op.x], out, lambda args: args[0])  # the generic updates a copy, not x's buffer
 
     def body(args):
@@ -703,9 +729,7 @@ def lower_scatter(op, e: _Emitter) -> SSAValue:
         hit = arith.CmpiOp(arith.IndexCastOp(at, IndexType()), linalg.IndexOp(dim), "eq").result
         return [arith.SelectOp(hit, combine(acc, src), acc).result]
 
-    ins = [(op.index, dims_map(rank + 1, index_exprs)), (op.src, dims_map(rank + 1, src_exprs))]
-    kinds = ["parallel"] * rank + ["reduction"]
-    return e.generic(ins, [(init, dims_map(rank + 1, list(range(rank))))], kinds, body)[0]
+    return e.generic([(op.index, dims_map(rank + 1, index_exprs)), src_in], [(init, out_map)], kinds, body)[0]
 
 
 @lowering(hl.ConstantOp)

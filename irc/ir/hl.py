@@ -1048,6 +1048,8 @@ class ScatterOp(HLOp):
         dim = normalize_dim("scatter", attrs["dim"], len(shape), types)
         if s.element_type != t.element_type:
             raise _err("scatter", "src must have x's dtype", types)
+        if t.element_type == i1:
+            raise _err("scatter", "x must be a number tensor, not i1 (scatter its i32 cast)", types)
         if any(a != b for d, (a, b) in enumerate(zip(sshape, shape)) if d != dim):
             raise _err("scatter", f"src sizes outside dim {dim} must be x's", types)
         if ishape[dim] != sshape[dim] or any(a not in (1, b) for a, b in zip(ishape, sshape)):

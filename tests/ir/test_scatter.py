@@ -45,6 +45,7 @@ def test_round_trip():
         ("5x3xf32", "6xi64", "6x3xf32", 0, "sum", "hl.scatter: x, index and src must have one rank"),
         ("f32", "i64", "f32", 0, "sum", "hl.scatter: x, index and src must have one rank, at least 1"),
         ("5x3xf32", "2x3xi64", "2x3xf64", 0, "sum", "hl.scatter: src must have x's dtype"),
+        ("5x3xi1", "2x3xi64", "2x3xi1", 0, "amax", "hl.scatter: x must be a number tensor, not i1"),
         ("5x3xf32", "2x2xi64", "2x2xf32", 0, "sum", "hl.scatter: src sizes outside dim 0 must be x's"),
         ("5x3xf32", "1x3xi64", "2x3xf32", 0, "sum", "hl.scatter: index sizes must be src's or 1"),
         ("5x3xf32", "2x3xi64", "2x3xf32", 2, "sum", "hl.scatter: dim 2 out of range for rank 2"),
