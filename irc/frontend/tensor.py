@@ -1542,6 +1542,8 @@ class Tensor:
         Unlike PyTorch, other tensors sliced from x before do not see the change (no views).
         """
         items = index if isinstance(index, tuple) else (index,)
+        if isinstance(index, (list, np.ndarray)) and np.asarray(index).dtype == np.bool_:
+            index = tensor(np.asarray(index), device=self.device)
         if isinstance(index, Tensor) and index._node.dtype == "i1":
             self._assign(self._masked_set(index, value))
         elif any(isinstance(i, (Tensor, list, np.ndarray)) for i in items):

@@ -233,3 +233,17 @@ def test_data_dependent_forms_are_refused_inside_jit():
         irc.jit(lambda x: x.masked_scatter(x > 0, x))(irc.ones(2, 2))
     with pytest.raises(FrontendError, match="data-dependent shape"):
         irc.jit(lambda x: x.masked_select(x > 0))(irc.ones(2, 2))
+
+
+def test_zero_d_indices_and_a_numpy_mask():
+    x, t = irc.zeros(3, 4), torch.zeros(3, 4)
+    for m in (x, t):
+        m[m.new_tensor(1).long()] = 2.0
+        m[m.new_tensor(1).long(), m.new_tensor(2).long()] = 5.0
+        m[np.array([True, False, True])] = 7.0
+    assert x.tolist() == t.tolist()
+    assert x[irc.tensor(1), irc.tensor(2)].shape == ()
+    with irc.set_eager_mode("compile"):
+        z = irc.zeros(2, 3, dtype=irc.bool)
+        z[irc.tensor([0, 1]), irc.tensor([2, 0])] = True
+    assert z.tolist() == [[False, False, True], [True, False, False]]
