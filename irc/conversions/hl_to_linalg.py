@@ -673,7 +673,7 @@ def lower_gather(op, e: _Emitter) -> SSAValue:
 
 
 #: hl.scatter's reductions: how a hit combines with the running value
-_SCATTER_COMBINE = {"sum": add, "amax": maximum, "amin": minimum}
+_SCATTER_COMBINE = {"sum": add, "prod": mul, "amax": maximum, "amin": minimum}
 
 
 @lowering(hl.ScatterOp)

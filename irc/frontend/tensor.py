@@ -1056,7 +1056,7 @@ class Tensor:
     def _scatter_matched(self, d: int, index: Tensor, src, reduce: str, include_self: bool = True) -> Tensor:
         """scatter whose `index` broadcasts to `src`'s shape and `src` has this shape outside `d`.
 
-        reduce: 'sum', 'amax', 'amin', 'mean', or 'set' (overwrite; `src` may be a number). Duplicate
+        reduce: 'sum', 'prod', 'amax', 'amin', 'mean', or 'set' (overwrite; `src` may be a number). Duplicate
         indices under 'set' keep the largest of their values (torch keeps an unspecified one of them)."""
         dt = self._node.dtype
         if dt == "i1":  # computed on int32: sum of bools is `or`, as is their max
@@ -1076,8 +1076,8 @@ class Tensor:
             return total / n if _is_float(dt) else total // n
         x = self
         if not include_self:
-            identity = {"sum": 0, "amax": -np.inf, "amin": np.inf}[reduce]
-            if not _is_float(dt) and reduce != "sum":
+            identity = {"sum": 0, "prod": 1, "amax": -np.inf, "amin": np.inf}[reduce]
+            if not _is_float(dt) and reduce in ("amax", "amin"):
                 info = np.iinfo(hl.NUMPY_DTYPES[dt])
                 identity = info.min if reduce == "amax" else info.max
             x = self.masked_fill(self._scatter_hits(d, index), identity)
@@ -1132,7 +1132,7 @@ class Tensor:
 
     def scatter(self, dim: int, index: Tensor, src=None, reduce: str | None = None, *, value=None) -> Tensor:
         """torch.scatter: ``out[i][index[i][j]] = src[i][j]`` for dim = 1 (src a tensor or a number, also
-        `value=`); `reduce='add'` adds instead.  With duplicate indices irc keeps the largest value
+        `value=`); `reduce='add'` adds instead, `'multiply'` multiplies.  With duplicate indices irc keeps the largest value
         (torch keeps an unspecified one).
 
         >>> irc.zeros(2, 3).scatter(1, irc.tensor([[2], [0]]), 1.0)   # [[0, 0, 1], [1, 0, 0]]
@@ -1140,28 +1140,20 @@ class Tensor:
         src = value if src is None else src
         if reduce not in (None, "add", "multiply"):
             raise FrontendError("reduce argument must be either add or multiply.", user_location()[:2])
-        if reduce == "multiply":
-            raise FrontendError(
-                "scatter(reduce='multiply') is not supported by irc (reduce='add' is)", user_location()[:2]
-            )
-        if reduce == "add" and not isinstance(src, Tensor):
+        if reduce is not None and not isinstance(src, Tensor):
             src = full(as_tensor(index).shape, src, dtype=hl.NUMPY_DTYPES[self._node.dtype], device=self.device)
-        return self._scatter("scatter", dim, index, src, "set" if reduce is None else "sum")
+        return self._scatter("scatter", dim, index, src, {None: "set", "add": "sum", "multiply": "prod"}[reduce])
 
     def scatter_add(self, dim: int, index: Tensor, src: Tensor) -> Tensor:
         """torch.scatter_add: ``out[i][index[i][j]] += src[i][j]`` for dim = 1; duplicates add up."""
         return self._scatter("scatter_add", dim, index, as_tensor(src), "sum")
 
     def scatter_reduce(self, dim: int, index: Tensor, src: Tensor, reduce: str, *, include_self: bool = True) -> Tensor:
-        """torch.scatter_reduce with reduce 'sum', 'mean', 'amax' or 'amin' ('prod' is not supported):
+        """torch.scatter_reduce with reduce 'sum', 'prod', 'mean', 'amax' or 'amin':
         each target combines `src`'s entries pointing at it, and its own value unless `include_self=False`."""
         if reduce not in ("sum", "prod", "mean", "amax", "amin"):
             raise FrontendError(
                 f"reduce argument must be either sum, prod, mean, amax or amin, got {reduce}", user_location()[:2]
-            )
-        if reduce == "prod":
-            raise FrontendError(
-                "scatter_reduce(reduce='prod') is not supported by irc (sum, mean, amax, amin are)", user_location()[:2]
             )
         return self._scatter("scatter_reduce", dim, index, as_tensor(src), reduce, include_self)
 

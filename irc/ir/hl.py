@@ -1011,13 +1011,13 @@ class GatherOp(HLOp):
 
 
 #: hl.scatter's reductions: numpy's in-place ufunc, and its identity for numbers of dtype `dt`
-SCATTER_REDUCTIONS: dict[str, np.ufunc] = {"sum": np.add, "amax": np.maximum, "amin": np.minimum}
+SCATTER_REDUCTIONS: dict[str, np.ufunc] = {"sum": np.add, "prod": np.multiply, "amax": np.maximum, "amin": np.minimum}
 
 
 @hl_op
 class ScatterOp(HLOp):
     """torch.scatter_reduce (include_self): ``result = x``, then ``result[i][index[i][j][k]][k] op= src[i][j][k]``
-    for `dim` = 1, `reduce` one of sum (scatter_add), amax, amin.
+    for `dim` = 1, `reduce` one of sum (scatter_add), prod, amax, amin.
 
     The adjoint of `hl.gather`: `src` has the shape of a gather from x (x's sizes with any size at
     `dim`) and x's dtype, `index` (i32 or i64) src's rank and sizes, a size-1 dim outside `dim`

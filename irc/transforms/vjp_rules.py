@@ -546,15 +546,38 @@ def scatter_shares(b: Emitter, op: HLOp) -> tuple[SSAValue, SSAValue]:
     return b.div(x_hit, count), b.mul(src_hit, b.gather(b.div(1.0, count), index, dim=dim))
 
 
+def scatter_prod_of_others(b: Emitter, op: HLOp) -> tuple[SSAValue, SSAValue]:
+    """For a prod scatter: d y / d x and d y / d src, each element's product of the others combined into
+    its result element, exact with zeros (x's and src's shapes)."""
+    x, index, src = op.operands
+    dim = op.attr("dim")
+    x_zero, src_zero = b.compare(x, 0.0, predicate="eq"), b.compare(src, 0.0, predicate="eq")
+    zeros = b.scatter(b.indicator(x_zero, x), index, b.indicator(src_zero, src), dim=dim, reduce="sum")
+    x_nonzero, src_nonzero = b.select(x_zero, 1.0, x), b.select(src_zero, 1.0, src)
+    nonzero_prod = b.scatter(x_nonzero, index, src_nonzero, dim=dim, reduce="prod")
+
+    def others(is_zero, nonzero, count, product):
+        only_zero = b.select(b.compare(count, 1.0, predicate="eq"), product, 0.0)
+        no_zero = b.select(b.compare(count, 0.0, predicate="eq"), b.div(product, nonzero), 0.0)
+        return b.select(is_zero, only_zero, no_zero)
+
+    return (
+        others(x_zero, x_nonzero, zeros, nonzero_prod),
+        others(src_zero, src_nonzero, b.gather(zeros, index, dim=dim), b.gather(nonzero_prod, index, dim=dim)),
+    )
+
+
 @vjp(hl.ScatterOp)
 def _scatter(b, op, g):
     """Forward: y = scatter(x, index, src, dim, reduce)
     Backward: sum:       dx = g,             dsrc = gather(g, index, dim)
-              amax/amin: dx = g * share_x,   dsrc = gather(g, index, dim) * share_src   (ties share evenly)"""
+              amax/amin: dx = g * share_x,   dsrc = gather(g, index, dim) * share_src   (ties share evenly)
+              prod:      dx = g * others_x,  dsrc = gather(g, index, dim) * others_src  (the product of the others)"""
     g_src = b.gather(g, op.operands[1], dim=op.attr("dim"))
-    if op.attr("reduce") == "sum":
+    reduce = op.attr("reduce")
+    if reduce == "sum":
         return [g, None, g_src]
-    x_share, src_share = scatter_shares(b, op)
+    x_share, src_share = scatter_prod_of_others(b, op) if reduce == "prod" else scatter_shares(b, op)
     return [b.mul(g, x_share), None, b.mul(g_src, src_share)]
 
 

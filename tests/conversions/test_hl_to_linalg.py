@@ -217,6 +217,11 @@ CASES: dict[str, tuple[str, str]] = {
         "%a: tensor<2x6x3xf32>, %i: tensor<1x5x1xi64>, %s: tensor<2x5x3xf32>",
         "hl.scatter %a, %i, %s {dim = 1} : (tensor<2x6x3xf32>, tensor<1x5x1xi64>, tensor<2x5x3xf32>) -> tensor<2x6x3xf32>",
     ),
+    "scatter_prod": (
+        "%a: tensor<3x6xf32>, %i: tensor<3x4xi64>, %s: tensor<3x4xf32>",
+        'hl.scatter %a, %i, %s {dim = 1, reduce = "prod"} : (tensor<3x6xf32>, tensor<3x4xi64>, tensor<3x4xf32>)'
+        " -> tensor<3x6xf32>",
+    ),
     "scatter_amin_i32": (
         "%a: tensor<6x2xi32>, %i: tensor<5x2xi32>, %s: tensor<5x2xi32>",
         'hl.scatter %a, %i, %s {dim = -2, reduce = "amin"} : (tensor<6x2xi32>, tensor<5x2xi32>, tensor<5x2xi32>)'

@@ -36,6 +36,10 @@ CASES = {
     "mean": lambda m, x, s: m.scatter_reduce(x, 0, _i(m, IDX), s[:2], "mean"),
     "mean_no_self": lambda m, x, s: x.scatter_reduce(1, _i(m, IDX1), s[:, :3, :1], "mean", include_self=False),
     "amax": lambda m, x, s: x.scatter_reduce(0, _i(m, IDX), s[:2], "amax"),
+    "prod": lambda m, x, s: x.scatter_reduce(0, _i(m, IDX), s[:2], "prod"),
+    "prod_zeros_no_self": lambda m, x, s: (x * m.tensor(X > 0)).scatter_reduce(
+        1, _i(m, IDX1), s[:, :3, :1] * m.tensor(SRC[:, :3, :1] > -0.5), "prod", include_self=False
+    ),
     "amin_no_self": lambda m, x, s: x.scatter_reduce(2, _i(m, IDX1 % 2), s[:, :3, :1], "amin", include_self=False),
     "amax_ties": lambda m, x, s: x.scatter_reduce(
         0, _i(m, [[[0, 0]], [[0, 1]]]), s[:2, :1] * 0 + m.tensor(TIES), "amax"
@@ -119,14 +123,15 @@ def test_in_place_forms_and_ints_and_bools():
 
 
 def test_scatter_reduce_add_and_a_larger_src():
-    """`reduce='add'` adds; a src larger than the index gives only its covered part (torch has no gradient
+    """`reduce='add'` adds, `'multiply'` multiplies; a src larger than the index gives only its covered part (torch has no gradient
     for either: values only)."""
     x, index = irc.tensor(X), irc.tensor(IDX)
     expected = torch.tensor(X).scatter(0, torch.tensor(IDX), torch.tensor(SRC), reduce="add")
     np.testing.assert_allclose(x.scatter(0, index, irc.tensor(SRC), reduce="add").numpy(), expected.numpy(), rtol=1e-6)
     np.testing.assert_allclose(x.scatter_add(0, index, irc.tensor(SRC)).numpy(), expected.numpy(), rtol=1e-6)
-    value = torch.tensor(X).scatter(1, torch.tensor(IDX1), 2.0, reduce="add")
-    np.testing.assert_allclose(x.scatter(1, irc.tensor(IDX1), 2.0, reduce="add").numpy(), value.numpy(), rtol=1e-6)
+    for reduce in ("add", "multiply"):
+        value = torch.tensor(X).scatter(1, torch.tensor(IDX1), 2.0, reduce=reduce)
+        np.testing.assert_allclose(x.scatter(1, irc.tensor(IDX1), 2.0, reduce=reduce).numpy(), value.numpy(), rtol=1e-6)
 
 
 def test_scatter_duplicates_keep_one_of_the_values():
@@ -152,13 +157,10 @@ def test_out_of_range_raises_on_the_interpreting_tier_and_is_dropped_by_compiled
         (lambda x: x.scatter_add(1, irc.tensor([[0]] * 4), irc.ones(4, 1)), r"Expected index \[4, 1\] to be no larger"),
         (lambda x: x.scatter_add(1, irc.tensor([[0]]), irc.ones(1, 1, dtype=irc.float64)), "self.dtype to be equal"),
         (lambda x: x.scatter(1, irc.tensor([[0]]), irc.ones(1, 1), reduce="max"), "either add or multiply"),
+        (lambda x: x.scatter(1, irc.tensor([[0]]), irc.ones(1, 1), reduce="mean"), "either add or multiply"),
         (
             lambda x: x.scatter_reduce(1, irc.tensor([[0]]), irc.ones(1, 1), "foo"),
             "sum, prod, mean, amax or amin, got foo",
-        ),
-        (
-            lambda x: x.scatter_reduce(1, irc.tensor([[0]]), irc.ones(1, 1), "prod"),
-            r"reduce='prod'\) is not supported by irc",
         ),
         (lambda x: x.scatter(3, irc.tensor([[0]]), 1.0), "Dimension out of range"),
         (

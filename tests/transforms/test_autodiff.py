@@ -84,6 +84,10 @@ CASES = {
         lambda x, s: x.scatter_reduce(1, irc.tensor([[2, 0, 2], [1, 1, 3]]), s, "amax") * weights(2, 4),
         [np.array([[0.5, -1, 2, 0], [1, 2, -3, 0.25]]), np.array([[2, 0.75, -1], [1.5, -2, 3]])],
     ),
+    "scatter_prod_zeros": (  # one zero in a target: the product of the others; two: none
+        lambda x, s: x.scatter_reduce(1, irc.tensor([[2, 0, 2], [1, 1, 3]]), s, "prod") * weights(2, 4),
+        [np.array([[0.5, -1, 0, 2], [1, 0, -3, 0.25]]), np.array([[2, 0.75, -1], [0, 1.5, 3]])],
+    ),
     "scatter_amin": (
         lambda x, s: x.scatter_reduce(0, irc.tensor([[1, 0], [1, 1]]), s, "amin") * weights(2, 2),
         [normal(2, 2), normal(2, 2)],

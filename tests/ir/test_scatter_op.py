@@ -40,7 +40,7 @@ def test_round_trip():
 @pytest.mark.parametrize(
     "x, index, src, dim, reduce, message",
     [
-        ("5x3xf32", "2x3xi64", "2x3xf32", 0, "prod", "hl.scatter: unknown reduce 'prod'"),
+        ("5x3xf32", "2x3xi64", "2x3xf32", 0, "mean", "hl.scatter: unknown reduce 'mean'"),
         ("5x3xf32", "2x3xf32", "2x3xf32", 0, "sum", "hl.scatter: index must be an i32 or i64 tensor"),
         ("5x3xf32", "6xi64", "6x3xf32", 0, "sum", "hl.scatter: x, index and src must have one rank"),
         ("f32", "i64", "f32", 0, "sum", "hl.scatter: x, index and src must have one rank, at least 1"),
@@ -62,7 +62,9 @@ def test_wrong_result_type():
         parse_module(_module("5x3xf32", "2x3xi64", "2x3xf32", result="5x3xf64")).verify()
 
 
-@pytest.mark.parametrize("reduce, ufunc", [("sum", np.add), ("amax", np.maximum), ("amin", np.minimum)])
+@pytest.mark.parametrize(
+    "reduce, ufunc", [("sum", np.add), ("prod", np.multiply), ("amax", np.maximum), ("amin", np.minimum)]
+)
 def test_reference_combines_duplicates_and_raises_out_of_range(reduce, ufunc):
     module = parse_module(_module("3x2xf32", "4x1xi64", "4x2xf32", reduce=reduce))
     x = np.arange(6, dtype=np.float32).reshape(3, 2)
