@@ -51,7 +51,8 @@ _METHODS = (
     "add", "sub", "mul", "div", "floor_divide", "eq", "ne", "lt", "le", "gt", "ge",
     "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
     "mm", "split", "chunk", "narrow", "unbind", "masked_fill", "tril", "triu", "numel", "t", "is_floating_point",
-    "gather", "index_select",
+    "gather", "index_select", "scatter", "scatter_add", "scatter_reduce", "index_add", "index_copy", "index_fill",
+    "index_put", "take", "take_along_dim", "masked_select", "masked_scatter", "roll", "fliplr", "flipud",
 )  # fmt: skip
 
 _SUBMODULES = (

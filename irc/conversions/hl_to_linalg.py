@@ -672,6 +672,66 @@ def lower_gather(op, e: _Emitter) -> SSAValue:
     return e.generic([index], [init], ["parallel"] * rank, body)[0]
 
 
+#: hl.scatter's reductions: how a hit combines with the running value
+_SCATTER_COMBINE = {"sum": add, "prod": mul, "amax": maximum, "amin": minimum}
+
+
+@lowering(hl.ScatterOp)
+def lower_scatter(op, e: _Emitter) -> SSAValue:
+    """scatter: a generic over (x's dims, j) whose init is a copy of x, j running along src's `dim`:
+    each result element combines the src elements whose index equals its position along `dim`.
+
+    No write position depends on data (linalg cannot express one), so the loops visit every
+    (element, j) pair: O(x.size * src.shape[dim]) compares, no one-hot tensor in memory.
+    An index out of range matches nothing and is dropped: compiled code cannot raise (the
+    reference raises IndexError).
+    """
+    out = op.result.type
+    shape = shape_of(out)
+    rank = len(shape)
+    dim = op.attr("dim") % rank
+    combine = _SCATTER_COMBINE[op.attr("reduce")]
+    src_exprs = [rank if d == dim else d for d in range(rank)]  # loop j (number `rank`) at dim
+    index_exprs = [
+        AffineExpr.constant(0) if n == 1 and d != dim else x
+        for d, (x, n) in enumerate(zip(src_exprs, shape_of(op.index.type)))
+    ]
+    ishape = shape_of(op.index.type)
+    kinds = ["parallel"] * rank + ["reduction"]
+    out_map = dims_map(rank + 1, list(range(rank)))
+    src_in = (op.src, dims_map(rank + 1, src_exprs))
+    if op.attr("reduce") == "sum" and all(n == 1 for d, n in enumerate(ishape) if d != dim):
+        # one index row (index_add, index_put): out += one_hot(index) @ src along dim, a contraction
+        # that the targets tile and vectorize like a matmul (the compare-select body below is ~4x slower)
+        et = out.element_type
+        rows = e.reshape(op.index, (ishape[dim],))
+        n = shape[dim]
+
+        def one_hot(args):
+            hit = arith.CmpiOp(arith.IndexCastOp(args[0], IndexType()), linalg.IndexOp(0), "eq").result
+            return [arith.SelectOp(hit, const(1, et), const(0, et)).result]
+
+        hot = e.generic(
+            [(rows, dims_map(2, [1]))],
+            [(e.empty((n, ishape[dim]), et), AffineMap.identity(2))],
+            ["parallel", "parallel"],
+            one_hot,
+        )[0]
+        hot_in = (hot, dims_map(rank + 1, [dim, rank]))
+        zeros = e.filled(0, shape, et)  # a filled init, as a matmul's: the targets recognize C = 0; C += A * B
+        summed = e.generic([hot_in, src_in], [(zeros, out_map)], kinds, lambda args: [add(args[2], mul(*args[:2]))])
+        return e.elementwise([op.x, summed[0]], out, lambda args: add(*args))
+
+    init = e.elementwise([op.x], out, lambda args: args[0])  # the generic updates a copy, not x's buffer
+
+    def body(args):
+        at, src, acc = args
+        hit = arith.CmpiOp(arith.IndexCastOp(at, IndexType()), linalg.IndexOp(dim), "eq").result
+        return [arith.SelectOp(hit, combine(acc, src), acc).result]
+
+    return e.generic([(op.index, dims_map(rank + 1, index_exprs)), src_in], [(init, out_map)], kinds, body)[0]
+
+
 @lowering(hl.ConstantOp)
 def lower_constant(op, e: _Emitter) -> SSAValue:
     """constant: arith.constant with the dense value."""

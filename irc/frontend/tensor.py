@@ -1071,26 +1071,440 @@ class Tensor:
         row = index.reshape(*[index.numel() if k == d else 1 for k in range(self.ndim)])  # broadcast by the gather
         return self._new(apply(hl.GatherOp, [self._node, row._node], dim=d))
 
-    def _take(self, dim: int, index) -> Tensor:
-        """`self` indexed along `dim` by an int tensor or a nested list of ints (negative ones count from the end):
-        that dim is replaced by the index's shape."""
+    # ------------------------------------------- scatter, index_add, index_put (hl.scatter underneath)
+    def _scatter_op(self, d: int, index: Tensor, src: Tensor, reduce: str) -> Tensor:
+        """hl.scatter of `src` (this dtype) into this tensor; `index` broadcasts to src's shape."""
+        src = src._cast(self._node.dtype)
+        return self._new(apply(hl.ScatterOp, [self._node, index._node, src._node], dim=d, reduce=reduce))
+
+    def _scatter_hits(self, d: int, index: Tensor) -> Tensor:
+        """A bool tensor of this shape: True where an entry of `index` points along `d`."""
+        src_shape = [index.shape[d] if k == d else n for k, n in enumerate(self.shape)]
+        counts = full(self.shape, 0, dtype=np.int32, device=self.device)
+        return counts._scatter_op(d, index, full(src_shape, 1, dtype=np.int32, device=self.device), "sum") > 0
+
+    def _scatter_matched(self, d: int, index: Tensor, src, reduce: str, include_self: bool = True) -> Tensor:
+        """scatter whose `index` broadcasts to `src`'s shape and `src` has this shape outside `d`.
+
+        reduce: 'sum', 'prod', 'amax', 'amin', 'mean', or 'set' (overwrite; `src` may be a number). Duplicate
+        indices under 'set' keep the largest of their values (torch keeps an unspecified one of them)."""
+        dt = self._node.dtype
+        if dt == "i1":  # computed on int32: sum of bools is `or`, as is their max
+            src = src.int() if isinstance(src, Tensor) else src
+            return self.int()._scatter_matched(d, index, src, reduce, include_self).bool()
+        if reduce == "set":
+            hit = self._scatter_hits(d, index)
+            if not isinstance(src, Tensor):
+                return self.masked_fill(hit, src)
+            lowest = -np.inf if _is_float(dt) else np.iinfo(hl.NUMPY_DTYPES[dt]).min
+            return where(hit, full_like(self, lowest)._scatter_op(d, index, src, "amax"), self)
+        if reduce == "mean":
+            counts = zeros_like(self)._scatter_op(d, index, ones_like(src), "sum")
+            base = self if include_self else self.masked_fill(counts > 0, 0)
+            total = base._scatter_op(d, index, src, "sum")
+            n = counts + 1 if include_self else counts.masked_fill(counts == 0, 1)
+            return total / n if _is_float(dt) else total // n
+        x = self
+        if not include_self:
+            identity = {"sum": 0, "prod": 1, "amax": -np.inf, "amin": np.inf}[reduce]
+            if not _is_float(dt) and reduce in ("amax", "amin"):
+                info = np.iinfo(hl.NUMPY_DTYPES[dt])
+                identity = info.min if reduce == "amax" else info.max
+            x = self.masked_fill(self._scatter_hits(d, index), identity)
+        return x._scatter_op(d, index, src, reduce)
+
+    def _scatter_checked(self, name: str, dim: int, index, src) -> tuple[int, Tensor]:
+        """torch's checks of scatter's operands (`src` a tensor or a number); returns the dim and the index."""
+        index = _same_device(self, as_tensor(index))
+        if index._node.dtype not in ("i32", "i64"):
+            raise FrontendError(f"{name}(): Expected dtype int64 for index", user_location()[:2])
+        d = self._dim(dim)
+        if index.ndim != self.ndim and max(index.ndim, self.ndim) > 1:
+            raise FrontendError(
+                "Index tensor must have the same number of dimensions as self tensor", user_location()[:2]
+            )
+        if isinstance(src, Tensor):
+            _same_device(self, src)
+            if src.ndim != index.ndim and max(index.ndim, src.ndim) > 1:
+                raise FrontendError(
+                    "Index tensor must have the same number of dimensions as src tensor", user_location()[:2]
+                )
+            if src._node.dtype != self._node.dtype:
+                raise FrontendError(f"{name}(): Expected self.dtype to be equal to src.dtype", user_location()[:2])
+        ishape, sshape = index.shape or (1,), (src.shape or (1,)) if isinstance(src, Tensor) else None
+        shape = self.shape or (1,)
+        too_big = any(m > n for k, (m, n) in enumerate(zip(ishape, shape)) if k != d)
+        if too_big or (sshape is not None and any(m > n for m, n in zip(ishape, sshape))):
+            src_part = f" and to be no larger size than src {list(src.shape)}" if sshape is not None else ""
+            raise FrontendError(
+                f"Expected index {list(index.shape)} to be no larger than self {list(self.shape)} apart from "
+                f"dimension {d}{src_part}",
+                user_location()[:2],
+            )
+        return d, index
+
+    def _scatter(self, name: str, dim: int, index, src, reduce: str, include_self: bool = True) -> Tensor:
+        """torch.scatter's shapes: only the part of `src` (and of this tensor outside `dim`) that `index` covers."""
+        d, index = self._scatter_checked(name, dim, index, src)
+        if self.ndim == 0 or index.ndim == 0:
+            src = src.reshape(1) if isinstance(src, Tensor) else src
+            out = self.reshape(-1)._scatter(name, 0, index.reshape(1), src, reduce, include_self)
+            return out.reshape(self.shape)
+        if index.numel() == 0:
+            return self
+        if isinstance(src, Tensor) and src.shape != index.shape:
+            src = src[tuple(slice(0, m) for m in index.shape)]
+        if any(m != n for k, (m, n) in enumerate(zip(index.shape, self.shape)) if k != d):
+            covered = tuple(slice(None) if k == d else slice(0, m) for k, m in enumerate(index.shape))
+            part = self[covered]._scatter_matched(d, index, src, reduce, include_self)
+            return self._with_basic(covered, part)
+        return self._scatter_matched(d, index, src, reduce, include_self)
+
+    def scatter(self, dim: int, index: Tensor, src=None, reduce: str | None = None, *, value=None) -> Tensor:
+        """torch.scatter: ``out[i][index[i][j]] = src[i][j]`` for dim = 1 (src a tensor or a number, also
+        `value=`); `reduce='add'` adds instead, `'multiply'` multiplies.  With duplicate indices irc keeps the largest value
+        (torch keeps an unspecified one).
+
+        >>> irc.zeros(2, 3).scatter(1, irc.tensor([[2], [0]]), 1.0)   # [[0, 0, 1], [1, 0, 0]]
+        """
+        src = value if src is None else src
+        if reduce not in (None, "add", "multiply"):
+            raise FrontendError("reduce argument must be either add or multiply.", user_location()[:2])
+        if reduce is not None and not isinstance(src, Tensor):
+            src = full(as_tensor(index).shape, src, dtype=hl.NUMPY_DTYPES[self._node.dtype], device=self.device)
+        return self._scatter("scatter", dim, index, src, {None: "set", "add": "sum", "multiply": "prod"}[reduce])
+
+    def scatter_add(self, dim: int, index: Tensor, src: Tensor) -> Tensor:
+        """torch.scatter_add: ``out[i][index[i][j]] += src[i][j]`` for dim = 1; duplicates add up."""
+        return self._scatter("scatter_add", dim, index, as_tensor(src), "sum")
+
+    def scatter_reduce(self, dim: int, index: Tensor, src: Tensor, reduce: str, *, include_self: bool = True) -> Tensor:
+        """torch.scatter_reduce with reduce 'sum', 'prod', 'mean', 'amax' or 'amin':
+        each target combines `src`'s entries pointing at it, and its own value unless `include_self=False`."""
+        if reduce not in ("sum", "prod", "mean", "amax", "amin"):
+            raise FrontendError(
+                f"reduce argument must be either sum, prod, mean, amax or amin, got {reduce}", user_location()[:2]
+            )
+        return self._scatter("scatter_reduce", dim, index, as_tensor(src), reduce, include_self)
+
+    def _index_checked(self, name: str, dim: int, index, source, long_only: str | None = None) -> tuple[int, Tensor]:
+        """torch's checks of index_add/index_copy's operands; returns the dim and `index` as a broadcasting
+        row along it (size-1 dims elsewhere)."""
+        index = _same_device(self, as_tensor(index))
+        dt = index._node.dtype
+        if long_only is not None and dt != "i64":
+            raise FrontendError(long_only.format(got=_scalar_type_name(dt)), user_location()[:2])
+        if dt not in ("i32", "i64"):
+            raise FrontendError(
+                f"{name}(): Expected dtype int32/int64 for index but got: {_scalar_type_name(dt)}", user_location()[:2]
+            )
+        if index.ndim > 1:
+            raise FrontendError(
+                f"{name}(): Index is supposed to be a vector, but got dim: {index.ndim} with type: "
+                f"{_scalar_type_name(dt)} and size: {list(index.shape)}",
+                user_location()[:2],
+            )
+        d = self._dim(dim)
+        if source is None:
+            return d, index.reshape(*[-1 if k == d else 1 for k in range(max(self.ndim, 1))])
+        source = _same_device(self, as_tensor(source))
+        shape, sshape = self.shape or (1,), source.shape or (1,)
+        if index.numel() != sshape[d]:
+            raise FrontendError(
+                f"{name}(): Number of indices ({index.numel()}) should be equal to source.size(dim): "
+                f"({sshape[d]}), for dim: {d}",
+                user_location()[:2],
+            )
+        if len(sshape) != len(shape) or any(m != n for k, (m, n) in enumerate(zip(sshape, shape)) if k != d):
+            raise FrontendError(
+                "source tensor shape must match self tensor shape, excluding the specified dimension. "
+                f"Got self.shape = {list(self.shape)} source.shape = {list(source.shape)}",
+                user_location()[:2],
+            )
+        if source._node.dtype != self._node.dtype:
+            raise FrontendError(
+                f"{name}(): self ({_scalar_type_name(self._node.dtype)}) and source "
+                f"({_scalar_type_name(source._node.dtype)}) must have the same scalar type",
+                user_location()[:2],
+            )
+        return d, index.reshape(*[-1 if k == d else 1 for k in range(len(shape))])
+
+    def _index_update(self, name: str, dim: int, index, source, reduce: str, long_only: str | None = None, alpha=1):
+        d, row = self._index_checked(name, dim, index, source, long_only)
+        source = as_tensor(source) if alpha == 1 else as_tensor(source) * alpha
+        x, source = (self.reshape(1), source.reshape(1)) if self.ndim == 0 else (self, source)
+        return x._scatter_matched(d, row, source, reduce).reshape(self.shape)
+
+    def index_add(self, dim: int, index: Tensor, source: Tensor, *, alpha=1) -> Tensor:
+        """torch.index_add: ``out[index[j]] += alpha * source[j]`` along `dim` (index a vector); duplicates add up.
+
+        >>> irc.zeros(3, 2).index_add(0, irc.tensor([2, 0, 2]), irc.ones(3, 2))   # rows 2, 0, 2 += 1
+        """
+        return self._index_update("index_add_", dim, index, source, "sum", alpha=alpha)
+
+    def index_copy(self, dim: int, index: Tensor, source: Tensor) -> Tensor:
+        """torch.index_copy: ``out[index[j]] = source[j]`` along `dim` (index an int64 vector); of duplicate
+        indices irc keeps the largest value (torch an unspecified one)."""
+        message = "index_copy_(): Expected a long tensor for index, but got {got}"
+        return self._index_update("index_copy_", dim, index, source, "set", message)
+
+    def index_fill(self, dim: int, index: Tensor, value) -> Tensor:
+        """torch.index_fill: `value` (a number or a 0-d tensor) at `index` (an int64 vector, negative entries
+        count from the end) along `dim`."""
+        if isinstance(value, Tensor) and value.ndim:
+            raise FrontendError(
+                f"index_fill_ only supports a 0-dimensional value tensor, but got tensor with {value.ndim} dimension(s).",
+                user_location()[:2],
+            )
+        message = "index_fill_(): Expected dtype int64 for index."
+        d, row = self._index_checked("index_fill_", dim, index, None, message)
+        n = self.shape[d] if self.ndim else 1
+        row = where(row < 0, row + n, row)
+        x = self.reshape(1) if self.ndim == 0 else self
+        return x.masked_fill(x._scatter_hits(d, row), value).reshape(self.shape)
+
+    def scatter_(self, dim: int, index: Tensor, src=None, reduce: str | None = None, *, value=None):
+        return self._assign(self.scatter(dim, index, src, reduce, value=value))
+
+    def scatter_add_(self, dim: int, index: Tensor, src: Tensor):
+        return self._assign(self.scatter_add(dim, index, src))
+
+    def scatter_reduce_(self, dim: int, index: Tensor, src: Tensor, reduce: str, *, include_self: bool = True):
+        return self._assign(self.scatter_reduce(dim, index, src, reduce, include_self=include_self))
+
+    def index_add_(self, dim: int, index: Tensor, source: Tensor, *, alpha=1):
+        return self._assign(self.index_add(dim, index, source, alpha=alpha))
+
+    def index_copy_(self, dim: int, index: Tensor, source: Tensor):
+        return self._assign(self.index_copy(dim, index, source))
+
+    def index_fill_(self, dim: int, index: Tensor, value):
+        return self._assign(self.index_fill(dim, index, value))
+
+    def index_put(self, indices, values, accumulate: bool = False) -> Tensor:
+        """torch.index_put: ``out[indices] = values`` (a tuple of index tensors, one per leading dim);
+        `accumulate=True` adds, duplicates included (without it irc keeps the largest of duplicates)."""
+        items = tuple(indices)
+        for k, i in enumerate(items):
+            if not isinstance(i, Tensor):
+                raise FrontendError(
+                    f"expected Tensor as element {k} in argument 0, but got {type(i).__name__}", user_location()[:2]
+                )
+        if any(i._node.dtype == "i1" for i in items):
+            raise FrontendError("index_put with a bool mask is supported as x[mask] = value only", user_location()[:2])
+        return self._index_put(items, values, accumulate)
+
+    def index_put_(self, indices, values, accumulate: bool = False):
+        return self._assign(self.index_put(indices, values, accumulate))
+
+    def take(self, index) -> Tensor:
+        """torch.take: the entries of the flattened tensor at `index` (negative ones count from the end)."""
+        return self.reshape(-1)._take(0, index)
+
+    def take_along_dim(self, indices: Tensor, dim: int | None = None) -> Tensor:
+        """torch.take_along_dim: gather along `dim` after broadcasting this tensor and `indices` outside it
+        (dim None: along the flattened tensor)."""
+        indices = as_tensor(indices)
+        if dim is None:
+            return self.reshape(-1).gather(0, indices.reshape(-1))
+        d = self._dim(dim)
+        if indices.ndim != self.ndim:
+            raise FrontendError(
+                f"torch.take_along_dim(): input and indices should have the same number of dimensions, but got "
+                f"{self.ndim} dimensions for input, and {indices.ndim} dimensions for indices",
+                user_location()[:2],
+            )
+        outside = [1 if k == d else n for k, n in enumerate(self.shape)]
+        shape = np.broadcast_shapes(tuple(outside), tuple(1 if k == d else n for k, n in enumerate(indices.shape)))
+        x = self.broadcast_to([self.shape[d] if k == d else n for k, n in enumerate(shape)])
+        return x.gather(d, indices.broadcast_to([indices.shape[d] if k == d else n for k, n in enumerate(shape)]))
+
+    def masked_select(self, mask: Tensor) -> Tensor:
+        """torch.masked_select: the entries where the bool `mask` (broadcast with this tensor) is true, as a
+        vector. Its length depends on the mask's values: eager only, as `x[mask]`."""
+        mask = _same_device(self, as_tensor(mask))
+        shape = np.broadcast_shapes(self.shape, mask.shape)
+        return self.broadcast_to(shape).reshape(-1)[mask.broadcast_to(shape).reshape(-1)]
+
+    def masked_scatter(self, mask: Tensor, source: Tensor) -> Tensor:
+        """torch.masked_scatter: the entries of `source`, in order, where the bool `mask` (broadcasting to this
+        shape) is true. The positions depend on the mask's values: eager only, as `x[mask] = values`."""
+        mask = _same_device(self, as_tensor(mask))
+        if mask._node.dtype != "i1":
+            raise FrontendError(
+                f"masked_scatter_ only supports boolean masks, but got mask with dtype {_C_NAMES[mask._node.dtype]}",
+                user_location()[:2],
+            )
+        if graph.Tracing.depth > 0:
+            raise FrontendError(
+                "masked_scatter depends on the mask's values: not supported inside irc.jit or irc.grad (use irc.where)",
+                user_location()[:2],
+            )
+        positions = np.flatnonzero(mask.broadcast_to(self.shape).numpy())
+        source = as_tensor(source).reshape(-1)
+        if source.numel() < len(positions):
+            raise FrontendError(
+                "masked_scatter: expected source to have at least as many elements as ones in mask",
+                user_location()[:2],
+            )
+        flat = self.reshape(-1)._index_put((tensor(positions, device=self.device),), source[: len(positions)], False)
+        return flat.reshape(self.shape)
+
+    def masked_scatter_(self, mask: Tensor, source: Tensor):
+        return self._assign(self.masked_scatter(mask, source))
+
+    def roll(self, shifts, dims=None) -> Tensor:
+        """torch.roll: entries shifted by `shifts` along `dims` (wrapping around); no dims: the flattened tensor."""
+        shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
+        if dims is None:
+            if len(shifts) != 1:
+                raise FrontendError(
+                    f"shifts and dimensions must align. shifts: {len(shifts)}, dims:0", user_location()[:2]
+                )
+            return self.reshape(-1).roll(shifts, 0).reshape(self.shape)
+        dims = (dims,) if isinstance(dims, int) else tuple(dims)
+        if len(shifts) != len(dims):
+            raise FrontendError(
+                f"shifts and dimensions must align. shifts: {len(shifts)}, dims:{len(dims)}", user_location()[:2]
+            )
+        out = self
+        for s, dim in zip(shifts, dims):
+            d = self._dim(dim)
+            n = self.shape[d] if self.ndim else 1
+            s = s % n if n else 0
+            if s:
+                out = cat([out.narrow(d, n - s, s), out.narrow(d, 0, n - s)], d)
+        return out
+
+    def fliplr(self) -> Tensor:
+        """torch.fliplr: reversed along dim 1."""
+        if self.ndim < 2:
+            raise FrontendError("Input must be >= 2-d.", user_location()[:2])
+        return self.flip(1)
+
+    def flipud(self) -> Tensor:
+        """torch.flipud: reversed along dim 0."""
+        if self.ndim < 1:
+            raise FrontendError("Input must be >= 1-d.", user_location()[:2])
+        return self.flip(0)
+
+    # ------------------------------------------------------ several tensor indices: x[i, j], x[i, :, j] = v
+    def _index_tensor(self, dim: int, index) -> Tensor:
+        """An int tensor or nested list of ints indexing `dim`, as an int64 tensor with negative entries wrapped
+        (a list is checked against the size now; a tensor's values are checked where it is read)."""
         n = self.shape[dim]
         if isinstance(index, Tensor):
             index = _same_device(self, index)
-            index = where(index < 0, index + n, index)
-        else:
-            array = np.asarray(index)
-            if array.size and array.dtype.kind not in "iu":
+            if index._node.dtype not in ("i32", "i64"):
                 raise FrontendError(
-                    f"tensors used as indices must be long, int or bool tensors, got {array.dtype}", user_location()[:2]
+                    f"tensors used as indices must be long, int or bool tensors, got {index.dtype}", user_location()[:2]
                 )
-            array = array.astype(np.int64)
-            if array.size and not (-n <= array.min() and array.max() < n):
-                bad = array[(array < -n) | (array >= n)].flat[0]
+            return where(index < 0, index + n, index)
+        array = np.asarray(index)
+        if array.size and array.dtype.kind not in "iu":
+            raise FrontendError(
+                f"tensors used as indices must be long, int or bool tensors, got {array.dtype}", user_location()[:2]
+            )
+        array = array.astype(np.int64)
+        if array.size and not (-n <= array.min() and array.max() < n):
+            bad = array[(array < -n) | (array >= n)].flat[0]
+            raise FrontendError(f"index {bad} is out of bounds for dimension {dim} with size {n}", user_location()[:2])
+        return tensor(array % max(n, 1), device=self.device)
+
+    def _advanced_parts(self, items: tuple) -> tuple[tuple, Tensor, list[int], Tensor, tuple[int, ...]]:
+        """Split an index holding tensor indices: the basic index (tensors as whole dims), its result `part`,
+        the dims of `part` the tensors index, their flat row-major position in those dims (broadcast
+        together), and the broadcast shape."""
+        if any(i is Ellipsis for i in items):
+            k = next(k for k, i in enumerate(items) if i is Ellipsis)  # not .index: a tensor's == is elementwise
+            fill = self.ndim - sum(i is not None and i is not Ellipsis for i in items)
+            items = items[:k] + (slice(None),) * fill + items[k + 1 :]
+        is_index = [isinstance(i, (Tensor, list, np.ndarray)) for i in items]
+        for i, t in zip(items, is_index):
+            if t and ((i._node.dtype == "i1") if isinstance(i, Tensor) else np.asarray(i).dtype == np.bool_):
+                raise FrontendError("a bool mask index is supported alone only (x[mask])", user_location()[:2])
+        basic = tuple(slice(None) if t else i for i, t in zip(items, is_index))
+        part = self[basic]
+        dims, d = [], 0
+        for i, t in zip(items, is_index):
+            if t:
+                dims.append(d)
+            if not isinstance(i, (int, np.integer)):
+                d += 1
+        indices = [part._index_tensor(dim, i) for dim, i in zip(dims, (i for i, t in zip(items, is_index) if t))]
+        try:
+            shape = np.broadcast_shapes(*(t.shape for t in indices))
+        except ValueError:
+            shapes = ", ".join(str(list(t.shape)) for t in indices)
+            raise FrontendError(
+                f"shape mismatch: indexing tensors could not be broadcast together with shapes {shapes}",
+                user_location()[:2],
+            ) from None
+        flat, stride = None, 1
+        for dim, t in reversed(list(zip(dims, indices))):
+            term = t if stride == 1 else t * stride
+            flat = term if flat is None else flat + term
+            stride *= part.shape[dim]
+        return basic, part, dims, flat.broadcast_to(shape), tuple(shape)
+
+    @staticmethod
+    def _adjacent(dims: list[int]) -> bool:
+        """torch's (numpy's) rule: indexed dims next to each other keep their place in the result; else they go first."""
+        return dims == list(range(dims[0], dims[0] + len(dims)))
+
+    def _rows_first(self, dims: list[int]) -> Tensor:
+        """This tensor with `dims` moved to the front and merged into one."""
+        rest = [k for k in range(self.ndim) if k not in dims]
+        return self.permute(dims + rest).reshape(-1, *[self.shape[k] for k in rest])
+
+    def _gather_advanced(self, items: tuple) -> Tensor:
+        """`self[items]` for an index with several tensor indices: one index_select of the merged dims."""
+        _, part, dims, flat, shape = self._advanced_parts(items)
+        rest = [part.shape[k] for k in range(part.ndim) if k not in dims]
+        picked = part._rows_first(dims).index_select(0, flat.reshape(-1)).reshape(*shape, *rest)
+        if self._adjacent(dims) and dims[0]:  # the broadcast dims go where the indexed dims were
+            b, pre = len(shape), dims[0]
+            picked = picked.permute([*range(b, b + pre), *range(b), *range(b + pre, picked.ndim)])
+        return picked
+
+    def _index_put(self, items: tuple, value, accumulate: bool) -> Tensor:
+        """`self` with `self[items] = value` (or `+=` with `accumulate`) for an index with tensor indices:
+        one hl.scatter into the merged indexed dims."""
+        basic, part, dims, flat, shape = self._advanced_parts(items)
+        rest = [part.shape[k] for k in range(part.ndim) if k not in dims]
+        adjacent, b = self._adjacent(dims), len(shape)
+        pre = dims[0] if adjacent else 0
+        target = [*rest[:pre], *shape, *rest[pre:]]
+        rows = part._rows_first(dims)
+        index = flat.reshape(-1, *[1] * len(rest))
+        if accumulate or not isinstance(value, (bool, int, float, np.number, np.bool_)):  # else a number to fill in
+            value = value if isinstance(value, Tensor) else tensor(np.asarray(value), device=self.device)
+            value = _same_device(self, value)._cast(self._node.dtype)
+            if len(value.shape) > len(target) or any(
+                n not in (1, want) for n, want in zip(reversed(value.shape), reversed(target))
+            ):
                 raise FrontendError(
-                    f"index {bad} is out of bounds for dimension {dim} with size {n}", user_location()[:2]
+                    f"shape mismatch: value tensor of shape {list(value.shape)} cannot be broadcast to indexing "
+                    f"result of shape {target}",
+                    user_location()[:2],
                 )
-            index = tensor(array % max(n, 1), device=self.device)
+            value = value.broadcast_to(target)
+            if pre:
+                value = value.permute([*range(pre, pre + b), *range(pre), *range(pre + b, len(target))])
+            value = value.reshape(-1, *rest)
+        if flat.numel() == 0:
+            return self
+        rows = rows._scatter_matched(0, index, value, "sum" if accumulate else "set")
+        order = dims + [k for k in range(part.ndim) if k not in dims]
+        new = rows.reshape(*[part.shape[k] for k in order]).permute(list(np.argsort(order)))
+        if all(isinstance(i, slice) and i == slice(None) for i in basic):
+            return new
+        return self._with_basic(basic, new)
+
+    def _take(self, dim: int, index) -> Tensor:
+        """`self` indexed along `dim` by an int tensor or a nested list of ints (negative ones count from the end):
+        that dim is replaced by the index's shape."""
+        index = self._index_tensor(dim, index)
         picked = self.index_select(dim, index.reshape(-1))
         return picked.reshape(*self.shape[:dim], *index.shape, *self.shape[dim + 1 :])
 
@@ -1133,10 +1547,7 @@ class Tensor:
                 raise FrontendError("a bool mask index is supported alone only (x[mask])", user_location()[:2])
             return self._mask_read(as_tensor(index))
         if len(advanced) > 1:
-            raise FrontendError(
-                "indexing with more than one tensor or list is not supported (index one dim at a time, or use gather)",
-                user_location()[:2],
-            )
+            return self._gather_advanced(items)
         before = items[:k]
         fill = self.ndim - sum(i is not None and i is not Ellipsis for i in items)
         dim = sum(i is None or isinstance(i, slice) for i in before) + (
@@ -1152,9 +1563,18 @@ class Tensor:
         shape by pad, so gradients flow to both (x must not be a leaf that requires grad).
         Unlike PyTorch, other tensors sliced from x before do not see the change (no views).
         """
-        if isinstance(index, Tensor):
+        items = index if isinstance(index, tuple) else (index,)
+        if isinstance(index, (list, np.ndarray)) and np.asarray(index).dtype == np.bool_:
+            index = tensor(np.asarray(index), device=self.device)
+        if isinstance(index, Tensor) and index._node.dtype == "i1":
             self._assign(self._masked_set(index, value))
-            return
+        elif any(isinstance(i, (Tensor, list, np.ndarray)) for i in items):
+            self._assign(self._index_put(items, value, False))
+        else:
+            self._assign(self._with_basic(index, value))
+
+    def _with_basic(self, index, value) -> Tensor:
+        """`self` with `self[index] = value` for a basic index: a select between self and `value` spread."""
         start, stop, step, out_shape = self._basic_index(index)
         counts = [len(range(a, b, s)) for a, b, s in zip(start, stop, step)]
         if isinstance(value, Tensor):
@@ -1165,10 +1585,10 @@ class Tensor:
             value = tensor(value, device=self.device)._cast(self._node.dtype)
         _check_expandable(value.shape, out_shape)
         if 0 in counts:
-            return
+            return self
         placed = _spread(value.broadcast_to(out_shape).reshape(counts), start, step, self.shape)
         where_set = _spread(full(counts, True, device=self.device), start, step, self.shape)
-        self._assign(self._new(apply(hl.SelectOp, [where_set._node, placed._node, self._node])))
+        return self._new(apply(hl.SelectOp, [where_set._node, placed._node, self._node]))
 
     def _masked_set(self, mask: Tensor, value) -> Tensor:
         """`self` with `value` (a number or a one-element tensor) where the bool `mask` is true."""
@@ -1188,11 +1608,15 @@ class Tensor:
             raise FrontendError(f"too many indices for a tensor of shape {list(self.shape)}", user_location()[:2])
         if isinstance(value, Tensor) and value.ndim:
             if value.numel() != 1:
-                raise FrontendError(
-                    f"x[mask] = value needs a number or a one-element tensor, got shape {list(value.shape)} "
-                    "(the number of true elements is only known at run time); use irc.where",
-                    user_location()[:2],
-                )
+                if graph.Tracing.depth > 0:
+                    raise FrontendError(
+                        f"x[mask] = value inside irc.jit or irc.grad needs a number or a one-element tensor, got "
+                        f"shape {list(value.shape)} (the number of true elements is only known at run time); "
+                        "use irc.where",
+                        user_location()[:2],
+                    )
+                positions = np.nonzero(mask.numpy())  # eager: the mask's values pick the places
+                return self._index_put(tuple(tensor(p, device=self.device) for p in positions), value, False)
             value = value.reshape(())
         return self.masked_fill(mask.reshape(*mask.shape, *[1] * (self.ndim - mask.ndim)), value)
 
@@ -1214,8 +1638,8 @@ class Tensor:
             n = self.shape[d]
             if isinstance(i, slice):
                 a, b, s = i.indices(n)
-                if s < 0:
-                    raise FrontendError("negative slice steps are not supported", user_location()[:2])
+                if s < 0:  # torch has no negative steps (use flip)
+                    raise FrontendError("step must be greater than zero", user_location()[:2])
                 b = max(a, b)
                 start.append(a), stop.append(b), step.append(s)
                 out_shape.append(len(range(a, b, s)))
@@ -1263,6 +1687,11 @@ def _spread(t: Tensor, start: list[int], step: list[int], shape: tuple[int, ...]
             t = t.reshape(*t.shape[:d], k * s, *t.shape[d + 2 :]).narrow(d, 0, (k - 1) * s + 1)
     high = [n - a - m for n, a, m in zip(shape, start, t.shape)]
     return t._new(apply(hl.PadOp, [t._node], low=list(start), high=high, value=0.0))
+
+
+def _scalar_type_name(dtype: str) -> str:
+    """PyTorch's scalar type name in its messages: Float, Double, Int, Long, Bool."""
+    return _TYPE_NAMES[dtype].removesuffix("Tensor")
 
 
 def _scalar(value, dtype: str):

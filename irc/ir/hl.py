@@ -1010,6 +1010,67 @@ class GatherOp(HLOp):
         return np.take_along_axis(x, index.astype(np.intp), axis=dim)  # broadcasts the size-1 dims of index
 
 
+#: hl.scatter's reductions: numpy's in-place ufunc, and its identity for numbers of dtype `dt`
+SCATTER_REDUCTIONS: dict[str, np.ufunc] = {"sum": np.add, "prod": np.multiply, "amax": np.maximum, "amin": np.minimum}
+
+
+@hl_op
+class ScatterOp(HLOp):
+    """torch.scatter_reduce (include_self): ``result = x``, then ``result[i][index[i][j][k]][k] op= src[i][j][k]``
+    for `dim` = 1, `reduce` one of sum (scatter_add), prod, amax, amin.
+
+    The adjoint of `hl.gather`: `src` has the shape of a gather from x (x's sizes with any size at
+    `dim`) and x's dtype, `index` (i32 or i64) src's rank and sizes, a size-1 dim outside `dim`
+    broadcasting (index_add: one index row).  The result has x's type.  An index outside
+    ``[0, x.shape[dim])`` is an IndexError in the reference; compiled code cannot raise and drops
+    that element instead.
+    """
+
+    name = "hl.scatter"
+    x = operand_def(TensorType)
+    index = operand_def(TensorType)
+    src = operand_def(TensorType)
+    result = result_def(TensorType)
+    dim = attribute(INT)
+    reduce = attribute(STRING, default="sum")
+
+    @classmethod
+    def infer(cls, types, attrs):
+        t, i, s = types
+        shape, ishape, sshape = shape_of(t), shape_of(i), shape_of(s)
+        if attrs["reduce"] not in SCATTER_REDUCTIONS:
+            known = ", ".join(SCATTER_REDUCTIONS)
+            raise _err("scatter", f"unknown reduce {attrs['reduce']!r} (known: {known})", types)
+        if i.element_type not in (i32, i64):
+            raise _err("scatter", "index must be an i32 or i64 tensor", types)
+        if not shape or len(ishape) != len(shape) or len(sshape) != len(shape):
+            raise _err("scatter", "x, index and src must have one rank, at least 1", types)
+        dim = normalize_dim("scatter", attrs["dim"], len(shape), types)
+        if s.element_type != t.element_type:
+            raise _err("scatter", "src must have x's dtype", types)
+        if t.element_type == i1:
+            raise _err("scatter", "x must be a number tensor, not i1 (scatter its i32 cast)", types)
+        if any(a != b for d, (a, b) in enumerate(zip(sshape, shape)) if d != dim):
+            raise _err("scatter", f"src sizes outside dim {dim} must be x's", types)
+        if ishape[dim] != sshape[dim] or any(a not in (1, b) for a, b in zip(ishape, sshape)):
+            raise _err("scatter", "index sizes must be src's or 1 (src's at dim)", types)
+        return t
+
+    def evaluate(self, x, index, src):
+        dim = self.attr("dim") % x.ndim
+        n = x.shape[dim]
+        bad = (index < 0) | (index >= n)
+        if bad.any():
+            raise IndexError(
+                f"hl.scatter: index {int(index[bad].flat[0])} is out of bounds for dim {dim} with size {n}"
+            )
+        at = list(np.indices(src.shape, sparse=True))
+        at[dim] = np.broadcast_to(index, src.shape).astype(np.intp)
+        out = x.copy()
+        SCATTER_REDUCTIONS[self.attr("reduce")].at(out, tuple(at), src)
+        return out
+
+
 # --------------------------------------------------------------------------
 # contractions
 # --------------------------------------------------------------------------
@@ -1365,7 +1426,7 @@ HL_OPS: list[type[HLOp]] = [
     AddOp, SubOp, MulOp, DivOp, FloorDivideOp, PowOp, MaximumOp, MinimumOp, CompareOp, SelectOp,
     BitwiseAndOp, BitwiseOrOp, BitwiseXorOp,
     SumOp, MeanOp, MaxOp, MinOp, ProdOp, ArgmaxOp, ArgminOp,
-    ReshapeOp, TransposeOp, FlipOp, BroadcastToOp, SliceOp, ConcatOp, PadOp, GatherOp,
+    ReshapeOp, TransposeOp, FlipOp, BroadcastToOp, SliceOp, ConcatOp, PadOp, GatherOp, ScatterOp,
     MatmulOp, Conv2dOp, MaxPool2dOp, AvgPool2dOp,
     ConstantOp, FullOp, IotaOp, RandomUniformOp,
     SoftmaxOp, LogSoftmaxOp,

@@ -16,7 +16,7 @@ import numpy as np
 from irc.errors import FrontendError
 from irc.frontend.autograd import no_grad
 from irc.frontend.graph import Tracing, apply, user_location
-from irc.frontend.tensor import Tensor, _spread, arange, as_tensor, cat, ones, rng_key, tensor, where, zeros
+from irc.frontend.tensor import Tensor, _spread, arange, as_tensor, cat, ones, rng_key, stack, tensor, where, zeros
 from irc.ir import hl
 
 
@@ -220,7 +220,12 @@ def _pool(op, x: Tensor, kernel_size, stride, padding, dilation, ceil_mode: bool
     if d == (1, 1):
         return x._new(apply(op, [x._node], kernel=k, stride=s, padding=p)), extra, out
     x = pad(x, (p[1], p[1], p[0], p[0]), value=pad_value)
-    windows = [
+    return functools.reduce(Tensor.maximum, _pool_windows(x, k, s, d, out)), extra, out
+
+
+def _pool_windows(x: Tensor, k, s, d, out) -> list[Tensor]:
+    """The kh * kw strided slices of the padded `x` that the pooling windows read, in row-major kernel order."""
+    return [
         x[
             :,
             :,
@@ -230,17 +235,62 @@ def _pool(op, x: Tensor, kernel_size, stride, padding, dilation, ceil_mode: bool
         for i in range(k[0])
         for j in range(k[1])
     ]
-    return functools.reduce(Tensor.maximum, windows), extra, out
 
 
 def max_pool2d(
     input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
     return_indices: bool = False,
 ) -> Tensor:  # fmt: skip
-    """Max over kernel_size windows (padding counts as -inf), as torch.nn.functional.max_pool2d."""
-    if return_indices:
-        raise FrontendError("max_pool2d: return_indices=True is not supported", user_location()[:2])
-    return _pool(hl.MaxPool2dOp, input, kernel_size, stride, padding, dilation, ceil_mode, -math.inf)[0]
+    """Max over kernel_size windows (padding counts as -inf), as torch.nn.functional.max_pool2d; with
+    `return_indices=True` also each maximum's flat position in its input plane (``h * W + w``, the first
+    of tied ones), as torch gives them to `max_unpool2d`."""
+    y, extra, out = _pool(hl.MaxPool2dOp, input, kernel_size, stride, padding, dilation, ceil_mode, -math.inf)
+    if not return_indices:
+        return y
+    return y, _max_pool2d_indices(as_tensor(input), kernel_size, stride, padding, dilation, extra, out)
+
+
+def _max_pool2d_indices(x: Tensor, kernel_size, stride, padding, dilation, extra, out) -> Tensor:
+    """The argmax of each window (stacked slices of the padded input) turned into a row and a column of x."""
+    if x.ndim == 3:
+        return _max_pool2d_indices(x.unsqueeze(0), kernel_size, stride, padding, dilation, extra, out).squeeze(0)
+    k, p, d = hl.pair(kernel_size), hl.pair(padding), hl.pair(dilation)
+    s = k if stride is None or (isinstance(stride, (list, tuple)) and not stride) else hl.pair(stride)
+    with no_grad():
+        xp = pad(x.detach(), (p[1], p[1] + extra[1], p[0], p[0] + extra[0]), value=-math.inf)
+        best = stack(_pool_windows(xp, k, s, d, out), -1).argmax(-1)  # the first maximum, as torch's scan
+        ki = best // k[1]
+        rows = arange(out[0], device=x.device).reshape(-1, 1) * s[0] - p[0] + ki * d[0]
+        cols = arange(out[1], device=x.device) * s[1] - p[1] + (best - ki * k[1]) * d[1]
+        return rows * x.shape[-1] + cols
+
+
+def max_unpool2d(input: Tensor, indices: Tensor, kernel_size, stride=None, padding=0, output_size=None) -> Tensor:
+    """torch.nn.functional.max_unpool2d: zeros of the unpooled size with `input` put at `indices` (flat
+    positions in each plane, as max_pool2d returns them): one hl.scatter."""
+    x, index = as_tensor(input), as_tensor(indices)
+    if x.ndim == 3:
+        return max_unpool2d(x.unsqueeze(0), index.unsqueeze(0), kernel_size, stride, padding, output_size).squeeze(0)
+    if x.ndim != 4:
+        raise FrontendError(
+            f"Input to max_unpooling2d should be a 3d or 4d Tensor, but got a tensor with {x.ndim} dimensions.",
+            user_location()[:2],
+        )
+    if index.shape != x.shape:
+        raise FrontendError(
+            f"Expected shape of indices to be same as that of the input tensor ({list(x.shape)}) but got indices "
+            f"tensor with shape: {list(index.shape)}",
+            user_location()[:2],
+        )
+    k, p = hl.pair(kernel_size), hl.pair(padding)
+    s = k if stride is None or (isinstance(stride, (list, tuple)) and not stride) else hl.pair(stride)
+    if output_size is None:
+        size = [(n - 1) * si - 2 * pi + ki for n, si, pi, ki in zip(x.shape[2:], s, p, k)]
+    else:
+        size = list(output_size)[-2:]
+    n, c = x.shape[:2]
+    flat = x.new_zeros(n, c, size[0] * size[1]).scatter(2, index.reshape(n, c, -1), x.reshape(n, c, -1))
+    return flat.reshape(n, c, *size)
 
 
 def avg_pool2d(

@@ -26,6 +26,8 @@ from irc.transforms.vjp_rules import (
     pool_windows,
     prod_of_others,
     safe_log,
+    scatter_prod_of_others,
+    scatter_shares,
     tie_weight,
 )
 
@@ -145,6 +147,20 @@ def _prod(b, op, ts):
 def _gather(b, op, ts):
     """y = gather(x, index, dim): ty = gather(tx, index, dim)"""
     return b.gather(ts[0], op.operands[1], dim=op.attr("dim"))
+
+
+@jvp(hl.ScatterOp)
+def _scatter(b, op, ts):
+    """y = scatter(x, index, src, dim, reduce): sum: ty = scatter(tx, index, tsrc, dim, sum);
+    amax/amin (prod): ty = scatter(tx * share_x, index, tsrc * share_src, dim, sum), the shares those of the
+    tied extrema (the products of the others)   (zeros for missing tangents)"""
+    x, index, src = op.operands
+    tx, tsrc = (b.full(0.0, v.type) if t is None else t for v, t in ((x, ts[0]), (src, ts[2])))
+    reduce = op.attr("reduce")
+    if reduce != "sum":
+        x_share, src_share = scatter_prod_of_others(b, op) if reduce == "prod" else scatter_shares(b, op)
+        tx, tsrc = b.mul(tx, x_share), b.mul(tsrc, src_share)
+    return b.scatter(tx, index, tsrc, dim=op.attr("dim"), reduce="sum")
 
 
 @jvp(hl.PadOp)

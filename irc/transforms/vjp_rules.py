@@ -535,6 +535,52 @@ def _gather(b, op, g):
     return [b.sum(b.select(hit, rows, 0.0), dims=(dim,), keepdim=False), None]
 
 
+def scatter_shares(b: Emitter, op: HLOp) -> tuple[SSAValue, SSAValue]:
+    """For an amax/amin scatter: the shares of x and of src in each result element, 1/count at the
+    (tied) extrema that made it, 0 elsewhere (x's and src's shapes), as torch spreads the gradient."""
+    x, index, src = op.operands
+    y, dim = op.results[0], op.attr("dim")
+    x_hit = b.indicator(b.compare(x, y, predicate="eq"), x)
+    src_hit = b.indicator(b.compare(src, b.gather(y, index, dim=dim), predicate="eq"), src)
+    count = b.scatter(x_hit, index, src_hit, dim=dim, reduce="sum")
+    return b.div(x_hit, count), b.mul(src_hit, b.gather(b.div(1.0, count), index, dim=dim))
+
+
+def scatter_prod_of_others(b: Emitter, op: HLOp) -> tuple[SSAValue, SSAValue]:
+    """For a prod scatter: d y / d x and d y / d src, each element's product of the others combined into
+    its result element, exact with zeros (x's and src's shapes)."""
+    x, index, src = op.operands
+    dim = op.attr("dim")
+    x_zero, src_zero = b.compare(x, 0.0, predicate="eq"), b.compare(src, 0.0, predicate="eq")
+    zeros = b.scatter(b.indicator(x_zero, x), index, b.indicator(src_zero, src), dim=dim, reduce="sum")
+    x_nonzero, src_nonzero = b.select(x_zero, 1.0, x), b.select(src_zero, 1.0, src)
+    nonzero_prod = b.scatter(x_nonzero, index, src_nonzero, dim=dim, reduce="prod")
+
+    def others(is_zero, nonzero, count, product):
+        only_zero = b.select(b.compare(count, 1.0, predicate="eq"), product, 0.0)
+        no_zero = b.select(b.compare(count, 0.0, predicate="eq"), b.div(product, nonzero), 0.0)
+        return b.select(is_zero, only_zero, no_zero)
+
+    return (
+        others(x_zero, x_nonzero, zeros, nonzero_prod),
+        others(src_zero, src_nonzero, b.gather(zeros, index, dim=dim), b.gather(nonzero_prod, index, dim=dim)),
+    )
+
+
+@vjp(hl.ScatterOp)
+def _scatter(b, op, g):
+    """Forward: y = scatter(x, index, src, dim, reduce)
+    Backward: sum:       dx = g,             dsrc = gather(g, index, dim)
+              amax/amin: dx = g * share_x,   dsrc = gather(g, index, dim) * share_src   (ties share evenly)
+              prod:      dx = g * others_x,  dsrc = gather(g, index, dim) * others_src  (the product of the others)"""
+    g_src = b.gather(g, op.operands[1], dim=op.attr("dim"))
+    reduce = op.attr("reduce")
+    if reduce == "sum":
+        return [g, None, g_src]
+    x_share, src_share = scatter_prod_of_others(b, op) if reduce == "prod" else scatter_shares(b, op)
+    return [b.mul(g, x_share), None, b.mul(g_src, src_share)]
+
+
 def one_hot_matmul(b: Emitter, row: SSAValue, g: SSAValue, dim: int, n: int) -> SSAValue:
     """sum_j (row[j] == k) * g[.., j, ..] for k < n along `dim`: one_hot (n, J) @ g with dim j moved first."""
     gshape = shape_of(g.type)

@@ -204,6 +204,29 @@ CASES: dict[str, tuple[str, str]] = {
         "%a: tensor<2x6xi32>, %i: tensor<2x5xi32>",
         "hl.gather %a, %i {dim = -1} : (tensor<2x6xi32>, tensor<2x5xi32>) -> tensor<2x5xi32>",
     ),
+    "scatter": (
+        "%a: tensor<6x3xf32>, %i: tensor<4x3xi64>, %s: tensor<4x3xf32>",
+        "hl.scatter %a, %i, %s {dim = 0} : (tensor<6x3xf32>, tensor<4x3xi64>, tensor<4x3xf32>) -> tensor<6x3xf32>",
+    ),
+    "scatter_amax_rows": (
+        "%a: tensor<3x6xf32>, %i: tensor<1x5xi64>, %s: tensor<3x5xf32>",
+        'hl.scatter %a, %i, %s {dim = 1, reduce = "amax"} : (tensor<3x6xf32>, tensor<1x5xi64>, tensor<3x5xf32>)'
+        " -> tensor<3x6xf32>",
+    ),
+    "scatter_add_rows": (
+        "%a: tensor<2x6x3xf32>, %i: tensor<1x5x1xi64>, %s: tensor<2x5x3xf32>",
+        "hl.scatter %a, %i, %s {dim = 1} : (tensor<2x6x3xf32>, tensor<1x5x1xi64>, tensor<2x5x3xf32>) -> tensor<2x6x3xf32>",
+    ),
+    "scatter_prod": (
+        "%a: tensor<3x6xf32>, %i: tensor<3x4xi64>, %s: tensor<3x4xf32>",
+        'hl.scatter %a, %i, %s {dim = 1, reduce = "prod"} : (tensor<3x6xf32>, tensor<3x4xi64>, tensor<3x4xf32>)'
+        " -> tensor<3x6xf32>",
+    ),
+    "scatter_amin_i32": (
+        "%a: tensor<6x2xi32>, %i: tensor<5x2xi32>, %s: tensor<5x2xi32>",
+        'hl.scatter %a, %i, %s {dim = -2, reduce = "amin"} : (tensor<6x2xi32>, tensor<5x2xi32>, tensor<5x2xi32>)'
+        " -> tensor<6x2xi32>",
+    ),
     "matmul_2d": (
         "%a: tensor<4x3xf32>, %b: tensor<3x5xf32>",
         "hl.matmul %a, %b : (tensor<4x3xf32>, tensor<3x5xf32>) -> tensor<4x5xf32>",
@@ -284,10 +307,12 @@ def _draw(rng, shape, dtype):
 
 
 def case_inputs(name: str, fn: func.FuncOp) -> list[np.ndarray]:
-    """`random_inputs`, with a gather's indices (its last operand) in range."""
+    """`random_inputs`, with a gather's or a scatter's indices in range."""
     inputs = random_inputs(fn)
     if name.startswith("gather"):
         inputs[-1] = np.abs(inputs[-1]) % 6
+    if name.startswith("scatter"):  # the index is the middle operand
+        inputs[1] = np.abs(inputs[1]) % 6
     return inputs
 
 

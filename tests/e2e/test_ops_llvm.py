@@ -164,6 +164,17 @@ def test_gather_and_index_select():
     assert_matches_reference(lambda a, i: a.index_select(0, i).sum(0), [arr(4, 3, dtype=np.int64), index[0, :, 0]])
 
 
+def test_scatter_and_index_add():
+    x, src, index = arr(5, 4, 3), arr(5, 6, 3), arr(5, 6, 3, dtype=np.int64, low=0, high=4)
+    assert_matches_reference(lambda a, s, i: a.scatter_add(1, i, s), [x, src, index])
+    assert_matches_reference(lambda a, s, i: a.scatter_reduce(1, i, s.exp(), "amax"), [x, src, index])
+    rows = arr(7, dtype=np.int64, low=0, high=4)  # one index row: the one-hot contraction
+    assert_matches_reference(lambda a, s, i: a.index_add(1, i, s) * 2.0, [x, arr(5, 7, 3), rows])
+    assert_matches_reference(
+        lambda a, s, i: a.index_add(0, i, s), [arr(4, 3, dtype=np.int64), arr(7, 3, dtype=np.int64), rows]
+    )
+
+
 def test_concat_and_pad():
     a, b = arr(2, 3), arr(4, 3)
     assert_matches_reference(lambda x, y: irc.cat([x, y, x], 0), [a, b])

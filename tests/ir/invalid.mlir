@@ -560,3 +560,19 @@ func.func @f(%x: tensor<4x3xf32>, %i: tensor<2x2xi64>) -> tensor<2x2xf32> {
   %0 = hl.gather %x, %i {dim = 1 : i64} : (tensor<4x3xf32>, tensor<2x2xi64>) -> tensor<2x2xf32>
   func.return %0 : tensor<2x2xf32>
 }
+
+// -----
+
+func.func @f(%x: tensor<4x3xf32>, %i: tensor<4x2xi64>, %s: tensor<4x2xf32>) -> tensor<4x3xf32> {
+  // expected-error @+1 {{hl.scatter: unknown reduce 'mean' (known: sum, prod, amax, amin) (operands: 4x3xf32, 4x2xi64, 4x2xf32)}}
+  %0 = hl.scatter %x, %i, %s {dim = 1 : i64, reduce = "mean"} : (tensor<4x3xf32>, tensor<4x2xi64>, tensor<4x2xf32>) -> tensor<4x3xf32>
+  func.return %0 : tensor<4x3xf32>
+}
+
+// -----
+
+func.func @f(%x: tensor<4x3xf32>, %i: tensor<4x2xi64>, %s: tensor<3x2xf32>) -> tensor<4x3xf32> {
+  // expected-error @+1 {{hl.scatter: src sizes outside dim 1 must be x's (operands: 4x3xf32, 4x2xi64, 3x2xf32)}}
+  %0 = hl.scatter %x, %i, %s {dim = 1 : i64} : (tensor<4x3xf32>, tensor<4x2xi64>, tensor<3x2xf32>) -> tensor<4x3xf32>
+  func.return %0 : tensor<4x3xf32>
+}

@@ -75,6 +75,23 @@ CASES = {
     "gather": (lambda x: x.gather(1, irc.tensor([[2, 0, 2, 2], [1, 1, 0, 3]])) * weights(2, 4), [normal(2, 4)]),
     "index_select": (lambda x: x.index_select(0, irc.tensor([2, 0, 2])) * weights(3, 2), [normal(3, 2)]),
     "index_select_dim1": (lambda x: x.index_select(1, irc.tensor([3, 0, 3])) * weights(2, 3, 3), [normal(2, 4, 3)]),
+    "scatter_add": (
+        lambda x, s: x.scatter_add(1, irc.tensor([[2, 0, 2], [1, 1, 3]]), s) * weights(2, 4),
+        [normal(2, 4), normal(2, 3)],
+    ),
+    "index_add": (lambda x, s: x.index_add(0, irc.tensor([2, 0, 2]), s) * weights(3, 2), [normal(3, 2), normal(3, 2)]),
+    "scatter_amax_ties": (  # x[0, 2] ties src[0, 0]: the gradient is shared, as torch does
+        lambda x, s: x.scatter_reduce(1, irc.tensor([[2, 0, 2], [1, 1, 3]]), s, "amax") * weights(2, 4),
+        [np.array([[0.5, -1, 2, 0], [1, 2, -3, 0.25]]), np.array([[2, 0.75, -1], [1.5, -2, 3]])],
+    ),
+    "scatter_prod_zeros": (  # one zero in a target: the product of the others; two: none
+        lambda x, s: x.scatter_reduce(1, irc.tensor([[2, 0, 2], [1, 1, 3]]), s, "prod") * weights(2, 4),
+        [np.array([[0.5, -1, 0, 2], [1, 0, -3, 0.25]]), np.array([[2, 0.75, -1], [0, 1.5, 3]])],
+    ),
+    "scatter_amin": (
+        lambda x, s: x.scatter_reduce(0, irc.tensor([[1, 0], [1, 1]]), s, "amin") * weights(2, 2),
+        [normal(2, 2), normal(2, 2)],
+    ),
     "pad": (lambda x: F.pad(x, (1, 2, 0, 1), value=3.0), [normal(2, 3)]),
     "matmul": (lambda a, b: a @ b, [normal(2, 3), normal(3, 4)]),
     "matmul_batched": (lambda a, b: a @ b, [normal(2, 1, 2, 3), normal(3, 3, 4)]),

@@ -59,3 +59,32 @@ func.func @gather(%x: tensor<6x3xf32>, %i: tensor<4x3xi64>) -> tensor<4x3xf32> {
   %0 = hl.gather %x, %i {dim = 0} : (tensor<6x3xf32>, tensor<4x3xi64>) -> tensor<4x3xf32>
   func.return %0 : tensor<4x3xf32>
 }
+
+// A scatter is a generic over (x's dims, j) into a copy of x: each element combines the src entries
+// whose index equals its position along `dim` (compare, then select the combined value).
+// CHECK-LABEL: func.func @scatter
+// CHECK:         %[[COPY:.*]] = linalg.generic {{.*}} ins(%x : tensor<6x3xf32>)
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d2, d1)>, affine_map<(d0, d1, d2) -> (d2, d1)>, affine_map<(d0, d1, d2) -> (d0, d1)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%i, %s : tensor<4x3xi64>, tensor<4x3xf32>) outs(%[[COPY]] : tensor<6x3xf32>)
+// CHECK:           arith.index_cast %{{.*}} : i64 to index
+// CHECK:           linalg.index 0 : index
+// CHECK:           arith.cmpi eq
+// CHECK:           arith.maximumf
+// CHECK:           arith.select
+func.func @scatter(%x: tensor<6x3xf32>, %i: tensor<4x3xi64>, %s: tensor<4x3xf32>) -> tensor<6x3xf32> {
+  %0 = hl.scatter %x, %i, %s {dim = 0, reduce = "amax"} : (tensor<6x3xf32>, tensor<4x3xi64>, tensor<4x3xf32>) -> tensor<6x3xf32>
+  func.return %0 : tensor<6x3xf32>
+}
+
+// A sum scatter with one index row (index_add) is x + one_hot(index) @ src: a contraction the targets tile.
+// CHECK-LABEL: func.func @index_add
+// CHECK:         %[[HOT:.*]] = linalg.generic {{.*}} ins(%{{.*}} : tensor<4xi64>) outs(%{{.*}} : tensor<6x4xf32>)
+// CHECK:           arith.cmpi eq
+// CHECK:           arith.select
+// CHECK:         linalg.generic {{.*}} ins(%[[HOT]], %s : tensor<6x4xf32>, tensor<4x3xf32>)
+// CHECK:           arith.mulf
+// CHECK:           arith.addf
+// CHECK:         linalg.generic {{.*}} ins(%x, %{{.*}} : tensor<6x3xf32>, tensor<6x3xf32>)
+func.func @index_add(%x: tensor<6x3xf32>, %i: tensor<4x1xi64>, %s: tensor<4x3xf32>) -> tensor<6x3xf32> {
+  %0 = hl.scatter %x, %i, %s {dim = 0} : (tensor<6x3xf32>, tensor<4x1xi64>, tensor<4x3xf32>) -> tensor<6x3xf32>
+  func.return %0 : tensor<6x3xf32>
+}
