@@ -1314,6 +1314,8 @@ class Tensor:
                 f"{self.ndim} dimensions for input, and {indices.ndim} dimensions for indices",
                 user_location()[:2],
             )
+        # along a dim torch wraps negative indices (its flattened form, a gather, refuses them)
+        indices = where(indices < 0, indices + self.shape[d], indices)
         outside = [1 if k == d else n for k, n in enumerate(self.shape)]
         shape = np.broadcast_shapes(tuple(outside), tuple(1 if k == d else n for k, n in enumerate(indices.shape)))
         x = self.broadcast_to([self.shape[d] if k == d else n for k, n in enumerate(shape)])
@@ -1340,15 +1342,17 @@ class Tensor:
                 "masked_scatter depends on the mask's values: not supported inside irc.jit or irc.grad (use irc.where)",
                 user_location()[:2],
             )
-        positions = np.flatnonzero(mask.broadcast_to(self.shape).numpy())
+        shape = np.broadcast_shapes(self.shape, mask.shape)  # out of place, both broadcast (as torch)
+        x = self.broadcast_to(shape)
+        positions = np.flatnonzero(mask.broadcast_to(shape).numpy())
         source = as_tensor(source).reshape(-1)
         if source.numel() < len(positions):
             raise FrontendError(
                 "masked_scatter: expected source to have at least as many elements as ones in mask",
                 user_location()[:2],
             )
-        flat = self.reshape(-1)._index_put((tensor(positions, device=self.device),), source[: len(positions)], False)
-        return flat.reshape(self.shape)
+        flat = x.reshape(-1)._index_put((tensor(positions, device=self.device),), source[: len(positions)], False)
+        return flat.reshape(shape)
 
     def masked_scatter_(self, mask: Tensor, source: Tensor):
         return self._assign(self.masked_scatter(mask, source))

@@ -247,3 +247,16 @@ def test_zero_d_indices_and_a_numpy_mask():
         z = irc.zeros(2, 3, dtype=irc.bool)
         z[irc.tensor([0, 1]), irc.tensor([2, 0])] = True
     assert z.tolist() == [[False, False, True], [True, False, False]]
+
+
+def test_take_along_dim_wraps_negative_indices_and_masked_scatter_broadcasts():
+    """Two forms the OpInfo sweep found: along a dim torch wraps a negative index; out of place,
+    masked_scatter broadcasts the tensor with the mask."""
+    x = np.arange(10.0).reshape(2, 5)
+    idx = np.array([[-1], [0]])
+    want = torch.take_along_dim(torch.tensor(x), torch.tensor(idx), 1).numpy()
+    np.testing.assert_array_equal(irc.tensor(x).take_along_dim(irc.tensor(idx), 1).numpy(), want)
+    mask = np.eye(3, dtype=bool)
+    want = torch.zeros(3).masked_scatter(torch.tensor(mask), torch.arange(9.0)).numpy()
+    got = irc.zeros(3).masked_scatter(irc.tensor(mask), irc.arange(9.0)).numpy()
+    np.testing.assert_array_equal(got, want)
