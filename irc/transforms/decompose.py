@@ -40,6 +40,7 @@ from xdsl.pattern_rewriter import PatternRewriter, PatternRewriteWalker, Rewrite
 from irc.ir import hl, rules
 from irc.ir.rules import decomposition
 from irc.transforms.vjp_rules import Emitter
+from irc.transforms.widen import Widen16BitFloats
 
 
 @decomposition(hl.ReluOp)
@@ -123,9 +124,11 @@ def decompose_function(fn: func.FuncOp) -> func.FuncOp:
 
 
 class HLDecomposePass(ModulePass):
-    """Decompose composite hl ops (those with a decomposition rule: relu, sigmoid, softmax, ...) into primitives."""
+    """Decompose composite hl ops (those with a decomposition rule: relu, sigmoid, softmax, ...) into primitives,
+    after making the f32 compute of f16 / bf16 ops explicit (`widen.py`)."""
 
     name = "hl-decompose"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
+        PatternRewriteWalker(Widen16BitFloats()).rewrite_module(op)
         PatternRewriteWalker(Decompose()).rewrite_module(op)
