@@ -341,13 +341,7 @@ class Tensor:
         A copy to another device is a new leaf (gradients do not flow back across devices); it
         requires grad when this tensor does.
         """
-        for arg in args:
-            if isinstance(arg, Tensor):
-                device, dtype = arg.device, arg.dtype
-            elif isinstance(arg, str) and arg.partition(":")[0] in DEVICES:
-                device = arg
-            else:
-                dtype = arg
+        device, dtype = to_arguments(args, device, dtype)
         out = self if dtype is None else self._cast(dtype_short(dtype))
         return out if device is None else out._to_device(_check_device(device))
 
@@ -367,13 +361,27 @@ class Tensor:
         """Move this tensor's data to `device` in place (what `Module.to` does to parameters)."""
         device = _check_device(device)
         if device != self.device:
-            old = self._node
-            self._node = graph.data_node(move(self._value(), device))
-            self._node.requires_grad, self._node.leaf, self._node.owner = old.requires_grad, old.leaf, old.owner
+            self._set_data(move(self._value(), device))
             self.device = device
             if self._grad is not None:
                 self._grad = self._grad.to(device)
         return self
+
+    def _convert_(self, dtype) -> Tensor:
+        """Convert this tensor's data to `dtype` in place (what `Module.to(dtype)`, `Module.half()` do to
+        float parameters); its gradient too."""
+        short = dtype_short(dtype)
+        if short != self._node.dtype:
+            self._set_data(self._cast(short)._value())
+            if self._grad is not None:
+                self._grad = self._grad._cast(short)
+        return self
+
+    def _set_data(self, value) -> None:
+        """Hold `value` (realized, on this device or the next) as this tensor's data, keeping its autograd role."""
+        old = self._node
+        self._node = graph.data_node(value)
+        self._node.requires_grad, self._node.leaf, self._node.owner = old.requires_grad, old.leaf, old.owner
 
     def _cast(self, short: str) -> Tensor:
         if short == self._node.dtype:
@@ -1257,6 +1265,19 @@ def _spread(t: Tensor, start: list[int], step: list[int], shape: tuple[int, ...]
             t = t.reshape(*t.shape[:d], k * s, *t.shape[d + 2 :]).narrow(d, 0, (k - 1) * s + 1)
     high = [n - a - m for n, a, m in zip(shape, start, t.shape)]
     return t._new(apply(hl.PadOp, [t._node], low=list(start), high=high, value=0.0))
+
+
+def to_arguments(args: Sequence, device=None, dtype=None) -> tuple:
+    """(device, dtype) of `x.to(...)` / `module.to(...)`'s positional `args`, as PyTorch reads them: a
+    device name or `irc.device`, a dtype, or a tensor (its device and dtype); None where not given."""
+    for arg in args:
+        if isinstance(arg, Tensor):
+            device, dtype = arg.device, arg.dtype
+        elif isinstance(arg, str) and arg.partition(":")[0] in DEVICES:
+            device = arg
+        else:
+            dtype = arg
+    return device, dtype
 
 
 def _scalar(value, dtype: str):

@@ -38,6 +38,7 @@ from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import PatternRewriter, PatternRewriteWalker, RewritePattern
 
 from irc.ir import hl, rules
+from irc.ir.hl import is_16bit_float
 from irc.ir.rules import decomposition
 from irc.transforms.vjp_rules import Emitter
 from irc.transforms.widen import Widen16BitFloats
@@ -115,10 +116,16 @@ class Decompose(RewritePattern):
 
 
 def decompose_function(fn: func.FuncOp) -> func.FuncOp:
-    """`fn` with its composite ops decomposed: a copy, or `fn` itself when it has none (autodiff's input)."""
-    if not any(op in rules.decomposition for op in fn.body.block.ops):
+    """`fn` with its composite ops decomposed and its f16 / bf16 ops computing in f32 (as `hl-decompose`):
+    a copy, or `fn` itself when it has neither (autodiff's input)."""
+    widen = any(is_16bit_float(v.type.element_type) for v in fn.body.block.args) or any(
+        is_16bit_float(op.results[0].type.element_type) for op in fn.body.block.ops if isinstance(op, hl.HLOp)
+    )
+    if not widen and not any(op in rules.decomposition for op in fn.body.block.ops):
         return fn
     fn = fn.clone()
+    if widen:
+        PatternRewriteWalker(Widen16BitFloats()).rewrite_region(fn.body)
     PatternRewriteWalker(Decompose()).rewrite_region(fn.body)
     return fn
 
