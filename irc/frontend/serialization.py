@@ -6,8 +6,7 @@
 The file is a zip archive: `structure.json` holds the nest (dicts, lists, tuples, str, int,
 float, bool, None), with every tensor replaced by `{"tensor": {"index": i, "device": ...,
 "requires_grad": ...}}` and every numpy array by `{"ndarray": i}`; member `i.npy` holds array i in numpy's `.npy` format.
-`.npy` has no bfloat16: such an array is stored as its uint16 bits, and `structure.json`'s `"dtypes"`
-maps its index to "bfloat16".
+(`.npy` cannot name bfloat16: numpy writes it as 2-byte voids, which `irc.runtime.dtypes.load_npy` reads back.)
 Loading reads the arrays with `allow_pickle=False` and builds only those types, so a file
 cannot run code. Containers are tagged (`{"dict": [[key, value], ...]}`) so that int keys
 (an optimizer's `state`), tuples and non-finite floats come back as they were saved.
@@ -26,10 +25,9 @@ import numpy as np
 
 from irc.frontend.device import as_device
 from irc.frontend.tensor import Tensor, tensor
-from irc.runtime.dtypes import NUMPY_DTYPES, supported_dtype
+from irc.runtime.dtypes import load_npy
 
 FORMAT = "irc.save/1"
-_BFLOAT16 = NUMPY_DTYPES["bf16"]
 _CONTAINERS = {"dict": dict, "OrderedDict": OrderedDict, "list": list, "tuple": tuple}
 
 
@@ -38,14 +36,11 @@ def save(obj, f) -> None:
     a path or a binary file object."""
     arrays: list[np.ndarray] = []
     structure = {"format": FORMAT, "value": _encode(obj, arrays)}
-    bits = {str(i): a.dtype.name for i, a in enumerate(arrays) if a.dtype == _BFLOAT16}
-    if bits:
-        structure["dtypes"] = bits
     with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as archive:
         archive.writestr("structure.json", json.dumps(structure, allow_nan=False))
         for i, array in enumerate(arrays):
             buffer = io.BytesIO()
-            np.lib.format.write_array(buffer, array.view(np.uint16) if str(i) in bits else array, allow_pickle=False)
+            np.lib.format.write_array(buffer, array, allow_pickle=False)
             archive.writestr(f"{i}.npy", buffer.getvalue())
 
 
@@ -64,9 +59,7 @@ def load(f, map_location=None, weights_only: bool = True):
                 raise ValueError(f"unknown format {structure.get('format')!r}")
 
             def array(i: int) -> np.ndarray:
-                value = np.lib.format.read_array(io.BytesIO(archive.read(f"{i}.npy")), allow_pickle=False)
-                dtype = structure.get("dtypes", {}).get(str(i))
-                return value if dtype is None else value.view(supported_dtype(dtype, "irc.load", ValueError))
+                return load_npy(io.BytesIO(archive.read(f"{i}.npy")))
 
             return _decode(structure["value"], array, device)
     except (zipfile.BadZipFile, KeyError, ValueError) as e:

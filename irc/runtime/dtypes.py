@@ -37,6 +37,16 @@ def is_float_dtype(dtype) -> bool:
     return dt.kind == "f" or dt in HALF_DTYPES
 
 
+def load_npy(file) -> np.ndarray:
+    """`np.load` of a `.npy` file (a path or file object), without pickles. numpy writes a bfloat16
+    array as 2-byte voids (`|V2`, its header cannot name ml_dtypes' type): irc reads those as bfloat16."""
+    value = np.load(file, allow_pickle=False)
+    return value.view(NUMPY_DTYPES["bf16"]) if value.dtype == _BFLOAT16_ON_DISK else value
+
+
+_BFLOAT16_ON_DISK = np.dtype("V2")
+
+
 def random_array(shape: tuple[int, ...], dtype, rng: np.random.Generator) -> np.ndarray:
     """irc's one rule for random inputs (`irc run` without `--input`, `irc.Spec.random`):
     floats standard normal, ints in [0, 4) (valid as small indices), bools fair coins."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import math
+import shutil
 
 import ml_dtypes
 import numpy as np
@@ -20,6 +21,7 @@ import irc
 import irc.nn as nn
 import irc.nn.functional as F
 from irc.errors import IRCError
+from irc.targets.cuda import nvcc_cubin
 
 DTYPES = [(irc.float16, torch.float16), (irc.bfloat16, torch.bfloat16)]
 BOTH = pytest.mark.parametrize("dt, tdt", DTYPES, ids=["f16", "bf16"])
@@ -87,9 +89,12 @@ def test_torch_dtype_promotion():
                 x, y = irc.ones(2, dtype=a), irc.ones(2, dtype=b)
                 expected = (torch.ones(2, dtype=TORCH_DTYPES[a]) + torch.ones(2, dtype=TORCH_DTYPES[b])).dtype
                 assert TORCH_DTYPES[(x + y).dtype] == expected, (a, b)
-                assert TORCH_DTYPES[irc.where(x > 0, x, y).dtype] == torch.where(
-                    torch.ones(2) > 0, torch.ones(2, dtype=TORCH_DTYPES[a]), torch.ones(2, dtype=TORCH_DTYPES[b])
-                ).dtype
+                assert (
+                    TORCH_DTYPES[irc.where(x > 0, x, y).dtype]
+                    == torch.where(
+                        torch.ones(2) > 0, torch.ones(2, dtype=TORCH_DTYPES[a]), torch.ones(2, dtype=TORCH_DTYPES[b])
+                    ).dtype
+                )
     for dt, tdt in DTYPES:
         x, t = irc.ones(2, dtype=dt), torch.ones(2, dtype=tdt)
         for scalar in (2, 2.5, True):
@@ -306,3 +311,14 @@ def test_opencl_bfloat16_runs_and_float16_needs_cl_khr_fp16():
                 irc.jit(f, target="opencl")(x, w)
             continue
         np.testing.assert_array_equal(irc.jit(f, target="opencl")(x, w).numpy(), expected)
+
+
+@BOTH
+@pytest.mark.skipif(not shutil.which("nvcc"), reason="nvcc not installed")
+def test_cuda_code_compiles_with_nvcc(dt, tdt):
+    """No GPU here: the generated CUDA C of a 16-bit matmul + softmax + sum builds for sm_90 (nvcc -cubin)."""
+    f = irc.jit(lambda x, w: ((x @ w).relu() * 0.5 + 1).softmax(1).sum(0), target={"kind": "cuda", "arch": "sm_90"})
+    source = f.lower(irc.ones(4, 8, dtype=dt), irc.ones(8, 3, dtype=dt)).stages["target"]
+    assert ("half* __restrict__" if dt == irc.float16 else "nv_bfloat16* __restrict__") in source
+    cubin = nvcc_cubin(source, "sm_90", "nvcc")
+    assert cubin[:4] == b"\x7fELF" and cubin[18] == 190  # an ELF for e_machine EM_CUDA
