@@ -378,7 +378,7 @@ class Tensor:
         return self
 
     def _set_data(self, value) -> None:
-        """Hold `value` (realized, on this device or the next) as this tensor's data, keeping its autograd role."""
+        """Make the realized array `value` this tensor's data, keeping its autograd role (leaf, requires_grad)."""
         old = self._node
         self._node = graph.data_node(value)
         self._node.requires_grad, self._node.leaf, self._node.owner = old.requires_grad, old.leaf, old.owner

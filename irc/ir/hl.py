@@ -1,8 +1,9 @@
 """The `hl` dialect: irc's high-level tensor dialect.
 
 Every op works on ranked, statically shaped tensors of f32, f64, f16, bf16,
-i32, i64 or i1.  An op on the 16-bit floats (f16, bf16) computes in f32 and
-rounds its result once (PyTorch's CPU semantics; see `evaluate_op`).  Each op class declares, in one place:
+i32, i64 or i1 (an op on f16 or bf16 computes in f32 and rounds its result
+once, as PyTorch's CPU kernels: see `evaluate_op`).  Each op class declares,
+in one place:
 
 * its operands, results and typed attributes (IRDL; ``dims = attribute(INTS)``),
 * ``infer(operand_types, attrs) -> result type``: the shape/dtype rule, used
