@@ -1257,7 +1257,9 @@ class FullOp(HLOp):
         """The result type is all the shape there is (and `value` is checked with the attributes)."""
 
     def evaluate(self):
-        return np.full(shape_of(self.result.type), self.attr("value"), dtype=_out_dtype(self))
+        dt = _out_dtype(self)
+        value = np.float32(self.attr("value")) if dt in HALF_DTYPES else self.attr("value")  # via f32, as torch
+        return np.full(shape_of(self.result.type), value, dtype=dt)
 
 
 @hl_op

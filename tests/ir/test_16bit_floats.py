@@ -104,3 +104,18 @@ func.func @f(%x: tensor<{values.size}xf32>) -> ({t}, tensor<{values.size}xi32>) 
         assert got.dtype == np_dtype
         np.testing.assert_array_equal(got.astype(np.float32), expected.float().numpy())
         np.testing.assert_array_equal(ints[finite], expected.int().numpy()[finite])
+
+
+def test_a_fill_rounds_through_f32_in_every_tier():
+    """1 + 2**-11 + 2**-40 rounds to f16 1.001 directly, but through f32 (a tie) to 1.0, as torch's fill does."""
+    value = 1 + 2**-11 + 2**-40
+    text = f"""
+func.func @f() -> tensor<2xf16> {{
+  %0 = hl.full {{value = {value!r} : f64}} : tensor<2xf16>
+  func.return %0 : tensor<2xf16>
+}}"""
+    expected = torch.full((2,), value, dtype=torch.float16).numpy()
+    assert expected[0] != np.float16(value)  # the case where rounding twice differs
+    (got,) = run_hl(parse_module(text), [])
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(Pipeline(target="llvm").run(parse_module(text))()[0], expected)
