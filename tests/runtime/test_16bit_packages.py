@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 import irc
+import irc.nn as nn
+import irc.nn.functional as F
 from irc.compiler import cache as compile_cache
 from irc.compiler.pipeline import Pipeline
 from irc.driver.cli import main
@@ -76,3 +78,27 @@ def test_disk_cache_hit(module, args, tmp_path, monkeypatch):
     assert compile_cache.stats == {"compiles": 1, "disk_hits": 1}
     _same(hit(*args), compiled(*args))
     _same(hit(*args), run_hl(module, args))
+
+
+def test_a_bfloat16_training_step_package(tmp_path):
+    """A jitted SGD step of a bfloat16 model saved with its state (.npy members): the package's steps are the jit's."""
+    irc.manual_seed(0)
+    model = nn.Linear(4, 2).bfloat16()
+    opt = irc.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+    def train_step(x, t):
+        opt.zero_grad()
+        loss = F.mse_loss(model(x), t)
+        loss.backward()
+        opt.step()
+        return loss
+
+    step = irc.jit(train_step)
+    rng = np.random.default_rng(1)
+    x, t = rng.standard_normal((8, 4)).astype(BF16), rng.standard_normal((8, 2)).astype(BF16)
+    runner = package.load(step.save(tmp_path / "step.ircpkg", x, t)).step_runner()
+    for _ in range(3):
+        (loss,) = runner(x, t)
+        _same([np.asarray(loss)], [step(irc.tensor(x), irc.tensor(t)).numpy()])
+    assert {v.dtype for v in runner.state.values()} == {BF16}
+    _same([runner.state[name] for name in ("weight", "bias")], [model.weight.numpy(), model.bias.numpy()])
