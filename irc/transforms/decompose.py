@@ -38,10 +38,9 @@ from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import PatternRewriter, PatternRewriteWalker, RewritePattern
 
 from irc.ir import hl, rules
-from irc.ir.hl import is_16bit_float
 from irc.ir.rules import decomposition
 from irc.transforms.vjp_rules import Emitter
-from irc.transforms.widen import Widen16BitFloats
+from irc.transforms.widen import Widen16BitFloats, has_16bit_floats
 
 
 @decomposition(hl.ReluOp)
@@ -118,9 +117,7 @@ class Decompose(RewritePattern):
 def decompose_function(fn: func.FuncOp) -> func.FuncOp:
     """`fn` with its composite ops decomposed and its f16 / bf16 ops computing in f32 (as `hl-decompose`):
     a copy, or `fn` itself when it has neither (autodiff's input)."""
-    widen = any(is_16bit_float(v.type.element_type) for v in fn.body.block.args) or any(
-        is_16bit_float(op.results[0].type.element_type) for op in fn.body.block.ops if isinstance(op, hl.HLOp)
-    )
+    widen = has_16bit_floats(fn)
     if not widen and not any(op in rules.decomposition for op in fn.body.block.ops):
         return fn
     fn = fn.clone()
@@ -137,5 +134,6 @@ class HLDecomposePass(ModulePass):
     name = "hl-decompose"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        PatternRewriteWalker(Widen16BitFloats()).rewrite_module(op)
+        if has_16bit_floats(op):
+            PatternRewriteWalker(Widen16BitFloats()).rewrite_module(op)
         PatternRewriteWalker(Decompose()).rewrite_module(op)

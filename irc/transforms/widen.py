@@ -20,11 +20,21 @@ decomposed, so softmax, mean, ... of f16 round once, as in PyTorch.
 
 from __future__ import annotations
 
-from xdsl.dialects.builtin import f32
+from xdsl.dialects.builtin import TensorType, f32
 from xdsl.ir import Operation, SSAValue
 from xdsl.pattern_rewriter import PatternRewriter, RewritePattern
 
 from irc.ir import hl
+
+
+def has_16bit_floats(root: Operation) -> bool:
+    """Whether any value of `root` (a module or a function) is a tensor of f16 or bf16: else widening has
+    nothing to do (it is skipped: walking the rewriter over a large program costs time)."""
+    return any(
+        isinstance(v.type, TensorType) and hl.is_16bit_float(v.type.element_type)
+        for op in root.walk()
+        for v in (*op.results, *(a for region in op.regions for block in region.blocks for a in block.args))
+    )
 
 
 def _wide(type_):
