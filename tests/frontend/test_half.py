@@ -241,6 +241,32 @@ def test_mixed_precision_by_hand():
         np.testing.assert_allclose(p.numpy(), q.detach().numpy(), rtol=1e-3, atol=1e-4)
 
 
+def _functionals(lib, functional, x, image, target):
+    return {
+        "cross_entropy": functional.cross_entropy(x, lib.tensor(target)),
+        "layer_norm": functional.layer_norm(x, (6,)),
+        "batch_norm": functional.batch_norm(x, None, None, training=True),
+        "gelu": functional.gelu(x),
+        "conv2d": functional.conv2d(image, image[:2, :, :3, :3]),
+        "max_pool2d": functional.max_pool2d(image, 2),
+        "avg_pool2d": functional.avg_pool2d(image, 2),
+        "pad": functional.pad(x, (1, 1), value=0.3),
+    }
+
+
+@BOTH
+def test_nn_functionals_keep_the_16_bit_dtype_and_match_torch(dt, tdt):
+    """Composites of several ops round after each of them (torch's fused CPU kernels round once): close."""
+    rng = np.random.default_rng(6)
+    a, image, target = _data(rng, (4, 6), 1.0), _data(rng, (2, 3, 6, 6), 1.0), rng.integers(0, 6, 4)
+    with irc.set_eager_mode("interpret"):
+        got = _functionals(irc, F, irc.tensor(a, dtype=dt), irc.tensor(image, dtype=dt), target)
+    expected = _functionals(torch, torch.nn.functional, torch.tensor(a).to(tdt), torch.tensor(image).to(tdt), target)
+    for name, value in got.items():
+        assert TORCH_DTYPES[value.dtype] == expected[name].dtype, name
+        np.testing.assert_allclose(value.float().numpy(), expected[name].float().numpy(), **STEP_TOLERANCE[dt])
+
+
 # ---------------------------------------------------------------------------------- modules, files
 
 
