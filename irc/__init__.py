@@ -28,7 +28,8 @@ _EXPORTS = {
     "irc.frontend.spec": ("Spec",),
     "irc.frontend.device": ("device",),
     "irc.frontend.dtypes": (
-        "bool", "bool_", "double", "float", "float32", "float64", "int", "int32", "int64", "long",
+        "bfloat16", "bool", "bool_", "double", "finfo", "float", "float16", "float32", "float64", "half", "int",
+        "int32", "int64", "long",
         "memory_format", "preserve_format", "contiguous_format", "channels_last", "channels_last_3d",
     ),
     "irc.frontend.serialization": ("load", "save"),
@@ -95,8 +96,6 @@ def _load_api() -> None:
 
 
 def __getattr__(name: str):
-    if name in ("half", "float16", "bfloat16"):  # irc has no 16-bit types: say so (the API loads lazily)
-        raise AttributeError(importlib.import_module("irc.frontend.dtypes").no_16_bit(f"irc.{name}"))
     if name not in __all__ and name not in _SUBMODULES:
         raise AttributeError(f"module 'irc' has no attribute '{name}'")
     _load_api()

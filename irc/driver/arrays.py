@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from irc.errors import InputError
-from irc.runtime.dtypes import supported_dtype
+from irc.runtime.dtypes import load_npy, supported_dtype
 from irc.runtime.spec import Spec
 
 
@@ -35,7 +35,7 @@ def load_input_arrays(specs: Sequence[Spec], assignments: Sequence[str], seed: i
             raise InputError(f"--input {name}: given twice")
         given.add(name)
         try:
-            value = np.load(file, allow_pickle=False)
+            value = load_npy(file)
         except FileNotFoundError:
             raise InputError(f"--input {name}: {file}: no such file") from None
         except Exception as e:

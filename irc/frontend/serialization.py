@@ -6,6 +6,7 @@
 The file is a zip archive: `structure.json` holds the nest (dicts, lists, tuples, str, int,
 float, bool, None), with every tensor replaced by `{"tensor": {"index": i, "device": ...,
 "requires_grad": ...}}` and every numpy array by `{"ndarray": i}`; member `i.npy` holds array i in numpy's `.npy` format.
+(`.npy` cannot name bfloat16: numpy writes it as 2-byte voids, which `irc.runtime.dtypes.load_npy` reads back.)
 Loading reads the arrays with `allow_pickle=False` and builds only those types, so a file
 cannot run code. Containers are tagged (`{"dict": [[key, value], ...]}`) so that int keys
 (an optimizer's `state`), tuples and non-finite floats come back as they were saved.
@@ -27,6 +28,7 @@ import numpy as np
 from irc.frontend import torch_format
 from irc.frontend.device import as_device
 from irc.frontend.tensor import Tensor, tensor
+from irc.runtime.dtypes import load_npy
 
 FORMAT = "irc.save/1"
 _CONTAINERS = {"dict": dict, "OrderedDict": OrderedDict, "list": list, "tuple": tuple}
@@ -75,7 +77,7 @@ def load(f, map_location=None, weights_only: bool = True):
                 raise ValueError(f"unknown format {structure.get('format')!r}")
 
             def array(i: int) -> np.ndarray:
-                return np.lib.format.read_array(io.BytesIO(archive.read(f"{i}.npy")), allow_pickle=False)
+                return load_npy(io.BytesIO(archive.read(f"{i}.npy")))
 
             return _decode(structure["value"], array, device)
         except pickle.UnpicklingError as e:

@@ -24,24 +24,32 @@ import numpy as np
 from irc.errors import FrontendError
 from irc.frontend import autograd, graph
 from irc.frontend.device import as_device
-from irc.frontend.dtypes import float32, no_16_bit
+from irc.frontend.dtypes import float32
 from irc.frontend.graph import Node, apply, user_location
 from irc.ir import hl
 from irc.runtime.devices import DEVICES, move, to_host
-from irc.runtime.dtypes import supported_dtype
+from irc.runtime.dtypes import SUPPORTED_NAMES, supported_dtype
 
 _DTYPE_ALIASES = {
     "float32": "f32", "float": "f32", "f32": "f32",
     "float64": "f64", "double": "f64", "f64": "f64",
+    "float16": "f16", "half": "f16", "f16": "f16",
+    "bfloat16": "bf16", "bf16": "bf16",
     "int32": "i32", "int": "i32", "i32": "i32",
     "int64": "i64", "long": "i64", "i64": "i64",
     "bool": "i1", "i1": "i1",
 }  # fmt: skip
 
 #: PyTorch's `Tensor.type()` names of irc's dtypes
-_TYPE_NAMES = {"f32": "FloatTensor", "f64": "DoubleTensor", "i32": "IntTensor", "i64": "LongTensor", "i1": "BoolTensor"}
+_TYPE_NAMES = {
+    "f32": "FloatTensor", "f64": "DoubleTensor", "f16": "HalfTensor", "bf16": "BFloat16Tensor",
+    "i32": "IntTensor", "i64": "LongTensor", "i1": "BoolTensor",
+}  # fmt: skip
 #: PyTorch's C names of dtypes in its error messages ("expected ... same dtype, but got: float != double")
-_C_NAMES = {"f32": "float", "f64": "double", "i32": "int", "i64": "long int", "i1": "bool"}
+_C_NAMES = {
+    "f32": "float", "f64": "double", "f16": "c10::Half", "bf16": "c10::BFloat16",
+    "i32": "int", "i64": "long int", "i1": "bool",
+}  # fmt: skip
 
 
 def dtype_short(dtype) -> str:
@@ -51,23 +59,27 @@ def dtype_short(dtype) -> str:
     try:
         numpy_dtype = np.dtype(dtype)
     except TypeError:
-        raise TypeError(f"{dtype!r} is not a dtype (irc's dtypes: float32, float64, int32, int64, bool)") from None
+        raise TypeError(f"{dtype!r} is not a dtype (irc's dtypes: {SUPPORTED_NAMES})") from None
     return hl.dtype_name(hl.element_type_of(supported_dtype(numpy_dtype, "irc")))
 
 
 def _is_float(short: str) -> bool:
-    return short.startswith("f")
+    return short.startswith(("f", "bf"))
 
 
-_PROMOTION_ORDER = {"i1": 0, "i32": 1, "i64": 2, "f32": 3, "f64": 4}
+_PROMOTION_ORDER = {"i1": 0, "i32": 1, "i64": 2, "f16": 3, "bf16": 3, "f32": 4, "f64": 5}
+_16_BIT = ("f16", "bf16")
 
 
 def _promote(a: str, b: str) -> str:
-    """PyTorch-style promotion of two tensor dtypes (a float wins over any int, else the wider)."""
+    """PyTorch-style promotion of two tensor dtypes (a float wins over any int, else the wider;
+    float16 with bfloat16 is float32)."""
     if a == b:
         return a
     if _is_float(a) != _is_float(b):
         return a if _is_float(a) else b
+    if a in _16_BIT and b in _16_BIT:
+        return "f32"
     return max(a, b, key=_PROMOTION_ORDER.__getitem__)
 
 
@@ -332,15 +344,7 @@ class Tensor:
         requires grad when this tensor does. `memory_format` is accepted and changes nothing (irc
         tensors have no strides).
         """
-        for arg in args:
-            if isinstance(arg, bool):  # torch's positional non_blocking and copy: irc copies are fresh arrays
-                continue
-            if isinstance(arg, Tensor):
-                device, dtype = arg.device, arg.dtype
-            elif isinstance(arg, str) and arg.partition(":")[0] in DEVICES:
-                device = arg
-            else:
-                dtype = arg
+        device, dtype = to_arguments(args, device, dtype)
         out = self if dtype is None else self._cast(dtype_short(dtype))
         return out if device is None else out._to_device(_check_device(device))
 
@@ -360,13 +364,27 @@ class Tensor:
         """Move this tensor's data to `device` in place (what `Module.to` does to parameters)."""
         device = _check_device(device)
         if device != self.device:
-            old = self._node
-            self._node = graph.data_node(move(self._value(), device))
-            self._node.requires_grad, self._node.leaf, self._node.owner = old.requires_grad, old.leaf, old.owner
+            self._set_data(move(self._value(), device))
             self.device = device
             if self._grad is not None:
                 self._grad = self._grad.to(device)
         return self
+
+    def _convert_(self, dtype) -> Tensor:
+        """Convert this tensor's data to `dtype` in place (what `Module.to(dtype)`, `Module.half()` do to
+        float parameters); its gradient too."""
+        short = dtype_short(dtype)
+        if short != self._node.dtype:
+            self._set_data(self._cast(short)._value())
+            if self._grad is not None:
+                self._grad = self._grad._cast(short)
+        return self
+
+    def _set_data(self, value) -> None:
+        """Make the realized array `value` this tensor's data, keeping its autograd role (leaf, requires_grad)."""
+        old = self._node
+        self._node = graph.data_node(value)
+        self._node.requires_grad, self._node.leaf, self._node.owner = old.requires_grad, old.leaf, old.owner
 
     def _cast(self, short: str) -> Tensor:
         if short == self._node.dtype:
@@ -408,10 +426,10 @@ class Tensor:
         return _is_float(self._node.dtype)
 
     def half(self, memory_format=None) -> Tensor:
-        raise TypeError(no_16_bit("Tensor.half()"))
+        return self._cast("f16")
 
     def bfloat16(self, memory_format=None) -> Tensor:
-        raise TypeError(no_16_bit("Tensor.bfloat16()"))
+        return self._cast("bf16")
 
     def clone(self, memory_format=None) -> Tensor:
         """A new tensor with this value (and its gradient history), as torch."""
@@ -476,10 +494,22 @@ class Tensor:
             op = _BOOL_ARITHMETIC.get(op, op)
         if op is hl.DivOp and not _is_float(dt):
             dt = "f32"  # true division, as in PyTorch
+        if dt in _16_BIT and op in (hl.MulOp, hl.DivOp) and isinstance(other, (bool, int, float)):
+            return self._scaled_16bit(op, other, reverse)
         if op is hl.FloorDivideOp and not _is_float(dt):
             _check_nonzero_divisor(self if reverse else other)
         a, b = a._cast(dt), b._cast(dt)
         return self._new(apply(op, [a._node, b._node]))
+
+    def _scaled_16bit(self, op: type[hl.HLOp], value: float, reverse: bool) -> Tensor:
+        """`*` and `/` of a 16-bit float tensor by a Python number, as PyTorch's CPU kernels: the number
+        stays float32 (it is not rounded to the tensor's dtype first), the result is rounded once;
+        `value / x` is `value * (1 / x)` (torch's `__rtruediv__`)."""
+        x = self
+        if reverse and op is hl.DivOp:
+            x, op = self._new(apply(hl.DivOp, [self._scalar_tensor(1.0, self._node.dtype)._node, self._node])), hl.MulOp
+        wide = x._cast("f32")
+        return wide._new(apply(op, [wide._node, wide._scalar_tensor(value, "f32")._node]))._cast(self._node.dtype)
 
     def _bitwise(self, op: type[hl.HLOp], other, reverse: bool = False) -> Tensor:
         o = self._operand(other)
@@ -1696,6 +1726,21 @@ def _spread(t: Tensor, start: list[int], step: list[int], shape: tuple[int, ...]
 def _scalar_type_name(dtype: str) -> str:
     """PyTorch's scalar type name in its messages: Float, Double, Int, Long, Bool."""
     return _TYPE_NAMES[dtype].removesuffix("Tensor")
+
+
+def to_arguments(args: Sequence, device=None, dtype=None) -> tuple:
+    """(device, dtype) of `x.to(...)` / `module.to(...)`'s positional `args`, as PyTorch reads them: a
+    device name or `irc.device`, a dtype, or a tensor (its device and dtype); None where not given."""
+    for arg in args:
+        if isinstance(arg, bool):  # torch's positional non_blocking and copy: irc copies are fresh arrays
+            continue
+        if isinstance(arg, Tensor):
+            device, dtype = arg.device, arg.dtype
+        elif isinstance(arg, str) and arg.partition(":")[0] in DEVICES:
+            device = arg
+        else:
+            dtype = arg
+    return device, dtype
 
 
 def _scalar(value, dtype: str):

@@ -81,7 +81,7 @@ def _trace(f: Callable, args: Sequence[Tensor]) -> tuple[func.FuncOp, bool, list
 
 def _check_float(f: Callable, args: Sequence[Tensor], indices: Sequence[int], what: str) -> None:
     for i in indices:
-        if args[i].dtype.kind != "f":
+        if not args[i].is_floating_point():
             raise FrontendError(
                 f"{what} of {_name(f)}: argument {i} has dtype {args[i].dtype} (shape {args[i].shape}); "
                 "only floating-point arguments can be differentiated",

@@ -48,6 +48,7 @@ from xdsl.ir.affine import (
 
 from irc.interpreters.reference import find_entry
 from irc.ir.hl import numpy_dtype
+from irc.runtime.dtypes import is_float_dtype
 
 Value = np.ndarray | np.generic
 
@@ -58,7 +59,7 @@ class InterpretError(RuntimeError):
 
 def _poison(t: ShapedType) -> np.ndarray:
     dtype = numpy_dtype(t.get_element_type())
-    fill = np.nan if dtype.kind == "f" else (np.iinfo(dtype).min if dtype.kind == "i" else True)
+    fill = np.nan if is_float_dtype(dtype) else (np.iinfo(dtype).min if dtype.kind == "i" else True)
     return np.full(t.get_shape(), fill, dtype=dtype)
 
 

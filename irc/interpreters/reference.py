@@ -10,7 +10,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import SSAValue
 
 from irc.errors import ExecutionError, IRCError
-from irc.ir.hl import HLOp, numpy_dtype, shape_of
+from irc.ir.hl import HLOp, evaluate_op, numpy_dtype, shape_of
 from irc.runtime.entry import entry_name
 
 
@@ -45,7 +45,7 @@ def run_hl(module: ModuleOp, inputs: Sequence[np.ndarray], entry: str | None = N
             raise ValueError(f"run_hl: {op.name} is not an hl op")
         try:
             with np.errstate(all="ignore"):
-                env[op.results[0]] = op.evaluate(*(env[v] for v in op.operands))
+                env[op.results[0]] = evaluate_op(op, *(env[v] for v in op.operands))
         except MemoryError as e:
             raise ExecutionError(
                 f"@{fn.sym_name.data}: out of memory evaluating {op.name} ({op.results[0].type})"

@@ -1,7 +1,9 @@
 """The `hl` dialect: irc's high-level tensor dialect.
 
-Every op works on ranked, statically shaped tensors of f32, f64, i32, i64 or
-i1.  Each op class declares, in one place:
+Every op works on ranked, statically shaped tensors of f32, f64, f16, bf16,
+i32, i64 or i1 (an op on f16 or bf16 computes in f32 and rounds its result
+once, as PyTorch's CPU kernels: see `evaluate_op`).  Each op class declares,
+in one place:
 
 * its operands, results and typed attributes (IRDL; ``dims = attribute(INTS)``),
 * ``infer(operand_types, attrs) -> result type``: the shape/dtype rule, used
@@ -28,9 +30,11 @@ from typing import ClassVar
 
 import numpy as np
 from xdsl.dialects.builtin import (
+    BFloat16Type,
     BoolAttr,
     DenseArrayBase,
     DenseIntOrFPElementsAttr,
+    Float16Type,
     Float32Type,
     Float64Type,
     FloatAttr,
@@ -38,6 +42,8 @@ from xdsl.dialects.builtin import (
     IntegerAttr,
     StringAttr,
     TensorType,
+    bf16,
+    f16,
     f32,
     f64,
     i1,
@@ -61,13 +67,13 @@ from xdsl.irdl import (
 from xdsl.traits import Pure
 from xdsl.utils.exceptions import ParseError, VerifyException
 
-from irc.runtime.dtypes import NUMPY_DTYPES, supported_dtype
+from irc.runtime.dtypes import HALF_DTYPES, NUMPY_DTYPES, supported_dtype
 
 # --------------------------------------------------------------------------
 # dtypes
 # --------------------------------------------------------------------------
 
-DTYPES: dict[str, Attribute] = {"f32": f32, "f64": f64, "i32": i32, "i64": i64, "i1": i1}
+DTYPES: dict[str, Attribute] = {"f32": f32, "f64": f64, "f16": f16, "bf16": bf16, "i32": i32, "i64": i64, "i1": i1}
 
 
 _DTYPE_NAMES: dict[Attribute, str] = {t: name for name, t in DTYPES.items()}
@@ -99,7 +105,12 @@ _ELEMENT_TYPES: dict[np.dtype, Attribute] = {NUMPY_DTYPES[name]: t for name, t i
 
 
 def is_float(element_type: Attribute) -> bool:
-    return isinstance(element_type, (Float32Type, Float64Type))
+    return isinstance(element_type, (Float32Type, Float64Type, Float16Type, BFloat16Type))
+
+
+def is_16bit_float(element_type: Attribute) -> bool:
+    """f16 or bf16: stored in 16 bits, computed in f32 (see `evaluate_op`)."""
+    return isinstance(element_type, (Float16Type, BFloat16Type))
 
 
 def tensor_type(shape: Sequence[int], element_type: Attribute) -> TensorType:
@@ -392,6 +403,18 @@ def hl_op(cls: type[HLOp]) -> type[HLOp]:
 
 def _out_dtype(op: Operation):
     return numpy_dtype(op.results[0].type.element_type)
+
+
+def evaluate_op(op: HLOp, *args: np.ndarray) -> np.ndarray:
+    """`op.evaluate(*args)`, where f16 and bf16 compute in f32: their operands are widened, and the
+    result is rounded once to the result type (PyTorch's CPU kernels; reductions and matmul
+    accumulate in f32). A conversion to or from a 16-bit float goes through f32, as in PyTorch."""
+    if not any(a.dtype in HALF_DTYPES for a in args) and _out_dtype(op) not in HALF_DTYPES:
+        return op.evaluate(*args)
+    wide = [a.astype(np.float32) if a.dtype in HALF_DTYPES else a for a in args]
+    if isinstance(op, CastOp) and _out_dtype(op) in HALF_DTYPES:
+        wide = [a.astype(np.float32) for a in wide]
+    return np.asarray(op.evaluate(*wide)).astype(_out_dtype(op), copy=False)
 
 
 # --------------------------------------------------------------------------
@@ -1299,7 +1322,9 @@ class FullOp(HLOp):
         """The result type is all the shape there is (and `value` is checked with the attributes)."""
 
     def evaluate(self):
-        return np.full(shape_of(self.result.type), self.attr("value"), dtype=_out_dtype(self))
+        dt = _out_dtype(self)
+        value = np.float32(self.attr("value")) if dt in HALF_DTYPES else self.attr("value")  # via f32, as torch
+        return np.full(shape_of(self.result.type), value, dtype=dt)
 
 
 @hl_op

@@ -1025,7 +1025,7 @@ def cross_entropy(
     classes = x.shape[class_dim] if x.ndim else 0
     logp = x.log_softmax(class_dim)
     w = _class_weight(weight, x)
-    if t.shape == x.shape and t.dtype.kind == "f":  # class probabilities
+    if t.shape == x.shape and t.is_floating_point():  # class probabilities
         if label_smoothing > 0:
             t = t * (1 - label_smoothing) + label_smoothing / classes
         loss = -(logp * t if w is None else logp * t * w)
@@ -1121,7 +1121,14 @@ def _size(x: Tensor | tuple[int, ...]) -> str:
 
 
 def _torch_dtype(x: Tensor) -> str:
-    names = {"float32": "Float", "float64": "Double", "float16": "Half", "bool": "Bool", "int32": "Int"}
+    names = {
+        "float32": "Float",
+        "float64": "Double",
+        "float16": "Half",
+        "bfloat16": "BFloat16",
+        "bool": "Bool",
+        "int32": "Int",
+    }
     return names.get(str(x.dtype), str(x.dtype))
 
 

@@ -22,12 +22,14 @@ import numpy as np
 
 from irc.frontend import graph
 from irc.frontend.autograd import no_grad
+from irc.frontend.dtypes import bfloat16, float16, float32, float64
 from irc.frontend.graph import Tracing
 from irc.frontend.realize import realize_all
-from irc.frontend.tensor import Tensor, as_tensor, tensor
+from irc.frontend.tensor import Tensor, as_tensor, dtype_short, tensor, to_arguments
 from irc.ir import hl
 from irc.nn import functional as F
 from irc.nn import init
+from irc.runtime.dtypes import is_float_dtype
 
 
 class Parameter(Tensor):
@@ -217,11 +219,35 @@ class Module:
             else:
                 p.grad = p.grad.detach().zero_()
 
-    def to(self, device) -> Module:
-        """Move parameters and buffers (and their gradients) to `device` in place."""
+    def to(self, *args, device=None, dtype=None, non_blocking: bool = False) -> Module:
+        """Move parameters and buffers (and their gradients) to `device` in place; a float `dtype`
+        (`to(irc.half)`, `to("cuda", irc.bfloat16)`, `to(tensor)`) converts the floating-point ones, as
+        PyTorch (integer buffers keep their dtype)."""
+        device, dtype = to_arguments(args, device, dtype)
+        if dtype is not None and not is_float_dtype(hl.NUMPY_DTYPES[dtype_short(dtype)]):
+            raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dtype}")
         for t in [*self.parameters(), *self.buffers()]:
-            t._move_(device)
+            if device is not None:
+                t._move_(device)
+            if dtype is not None and t.is_floating_point():
+                t._convert_(dtype)
         return self
+
+    def half(self) -> Module:
+        """Convert the floating-point parameters and buffers to float16 (in place)."""
+        return self.to(dtype=float16)
+
+    def bfloat16(self) -> Module:
+        """Convert the floating-point parameters and buffers to bfloat16 (in place)."""
+        return self.to(dtype=bfloat16)
+
+    def float(self) -> Module:
+        """Convert the floating-point parameters and buffers to float32 (in place)."""
+        return self.to(dtype=float32)
+
+    def double(self) -> Module:
+        """Convert the floating-point parameters and buffers to float64 (in place)."""
+        return self.to(dtype=float64)
 
     # ------------------------------------------------------------ calling
     def forward(self, *args, **kwargs):

@@ -3,8 +3,9 @@
 A `Kernel` wraps one packed function whose parameters are the inputs, then
 the outputs (destination passing), then constant tensors. Calling it checks
 the inputs, allocates the outputs 64-byte aligned and hands every array to
-the function without a copy (numpy arrays cross over DLPack); only inputs
-that are not C-contiguous, or have another dtype, are converted once.
+the function without a copy (numpy arrays cross over DLPack; bfloat16 ones,
+which numpy cannot export, as `_BFloat16View`s); only inputs that are not
+C-contiguous, or have another dtype, are converted once.
 The outputs of one call are views of fresh allocations (arenas): they
 never overlap, and an arena is freed when the last of its outputs is. The
 small outputs (a loss, a step counter) have an arena of their own, so that
@@ -16,14 +17,45 @@ keeping one of them does not keep the large ones (the model state) alive.
 
 from __future__ import annotations
 
+import ctypes
 import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from irc.errors import ExecutionError
+from irc.runtime.dtypes import NUMPY_DTYPES
 
 ALIGNMENT = 64
+_BFLOAT16 = NUMPY_DTYPES["bf16"]
+_capsule_pointer = ctypes.pythonapi.PyCapsule_GetPointer
+_capsule_pointer.restype, _capsule_pointer.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
+
+
+class _BFloat16View:
+    """A bfloat16 array over DLPack: numpy exports only ints and IEEE floats, so this exports the
+    array's uint16 view and relabels the DLTensor's dtype code kDLUInt as kDLBfloat (same bits)."""
+
+    _DTYPE_CODE_OFFSET = 20  # DLTensor: void *data; DLDevice device; int32 ndim; DLDataType dtype {uint8 code, ...}
+    _KDL_BFLOAT = 4
+
+    def __init__(self, array: np.ndarray):
+        self.bits = array.view(np.uint16)
+
+    def __dlpack_device__(self):
+        return self.bits.__dlpack_device__()
+
+    def __dlpack__(self, **kwargs):
+        capsule = self.bits.__dlpack__()  # unversioned: a "dltensor" capsule of a DLManagedTensor
+        address = _capsule_pointer(capsule, b"dltensor") + self._DTYPE_CODE_OFFSET
+        ctypes.c_uint8.from_address(address).value = self._KDL_BFLOAT
+        return capsule
+
+
+def _bfloat16_tensor(array: np.ndarray):
+    import tvm_ffi  # only bfloat16 arrays need it, and the compiled code has loaded it
+
+    return tvm_ffi.from_dlpack(_BFloat16View(array))
 
 
 def aligned_empty(shape: Sequence[int], dtype: str | np.dtype, alignment: int = ALIGNMENT) -> np.ndarray:
@@ -69,6 +101,9 @@ class Kernel:
         self.inputs = [(tuple(shape), np.dtype(dtype)) for shape, dtype in inputs]
         self.outputs = [(tuple(shape), np.dtype(dtype)) for shape, dtype in outputs]
         self.constants = [aligned_copy(np.asarray(c, order="C")) for c in constants]
+        self._bfloat16 = any(dtype == _BFLOAT16 for _, dtype in [*self.inputs, *self.outputs]) or any(
+            c.dtype == _BFLOAT16 for c in self.constants
+        )
         # each output's place, (arena, byte offset): arena 0 holds the outputs of at most
         # ALIGNMENT bytes, arena 1 the others; every output starts on an ALIGNMENT boundary
         self._places: list[tuple[int, int]] = []
@@ -124,7 +159,10 @@ class Kernel:
                 args[i] = placeholder
         try:
             outputs = self._allocate_outputs()
-            self.function(*args, *outputs, *self.constants)
+            arrays = [*args, *outputs, *self.constants]
+            if self._bfloat16:
+                arrays = [_bfloat16_tensor(a) if a.dtype == _BFLOAT16 else a for a in arrays]
+            self.function(*arrays)
         except MemoryError as e:
             raise self._out_of_memory() from e
         except Exception as e:  # the compiled code's scratch allocation failed (TVM: std::bad_alloc)

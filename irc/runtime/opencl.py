@@ -46,6 +46,14 @@ def default_context():
 def _build(context, source: str):
     """Programs are built once per (context, source): building is the slow part (PoCL compiles to native code)."""
     cl = _pyopencl()
+    if "cl_khr_fp16" in source:  # TVM's OpenCL code declares the extension where it uses half
+        lacking = [d.name for d in context.devices if "cl_khr_fp16" not in d.extensions]
+        if lacking:
+            raise IRCError(
+                f"this OpenCL program uses float16, which needs the cl_khr_fp16 extension; the device "
+                f"{lacking[0]!r} does not have it (PoCL's CPU device has none): on it use bfloat16 or float32, "
+                "or run float16 on the llvm or cuda target"
+            )
     return cl.Program(context, source).build()
 
 

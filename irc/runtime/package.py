@@ -36,6 +36,7 @@ import numpy as np
 
 import irc
 from irc.errors import InputError, IRCError
+from irc.runtime.dtypes import load_npy
 from irc.runtime.entry import entry_name, select_entry
 from irc.runtime.executor import Kernel
 from irc.runtime.files import atomic_file
@@ -369,7 +370,7 @@ def _entry_specs(entry: dict) -> tuple[list[Spec], list[Spec]]:
 
 
 def _constants(entry: dict, members: dict[str, bytes]) -> dict[str, np.ndarray]:
-    return {name: np.load(io.BytesIO(members[file]), allow_pickle=False) for name, file in entry["constants"].items()}
+    return {name: load_npy(io.BytesIO(members[file])) for name, file in entry["constants"].items()}
 
 
 def _llvm_entries(path: Path, kind: RuntimeKind, manifest: dict, members: dict[str, bytes]) -> dict[str, Entry]:

@@ -123,7 +123,7 @@ class ExecutionPlan:
 
 def _encode_array(array: np.ndarray) -> dict:
     array = np.asarray(array, order="C")
-    return {"shape": list(array.shape), "dtype": array.dtype.str, "data": base64.b64encode(array.tobytes()).decode()}
+    return {"shape": list(array.shape), "dtype": array.dtype.name, "data": base64.b64encode(array.tobytes()).decode()}
 
 
 def _decode_array(data: dict) -> np.ndarray:

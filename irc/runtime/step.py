@@ -21,6 +21,7 @@ import io
 import numpy as np
 
 from irc.errors import IRCError
+from irc.runtime.dtypes import load_npy
 from irc.runtime.plan import DeviceArray
 
 
@@ -56,7 +57,7 @@ class StepRunner:
         self.written = {
             k: entry.outputs[k].name for k in range(self.num_outputs, len(entry.outputs)) if k not in self.updates
         }
-        initial = {n: np.load(io.BytesIO(package.members[f]), allow_pickle=False) for n, f in step["state"].items()}
+        initial = {n: load_npy(io.BytesIO(package.members[f])) for n, f in step["state"].items()}
         self._state = [self._to_device(spec, initial[spec.name]) for spec in self.state_specs]
         self._written: dict[str, object] = {}
         #: random keys (Dropout, irc.randn in the step): drawn afresh for every call, as irc.jit does

@@ -37,6 +37,7 @@ from tvm.sym import iter_affine_map
 from xdsl.dialects import arith, func, memref, scf
 from xdsl.dialects.builtin import (
     AnyFloat,
+    BFloat16Type,
     DenseIntOrFPElementsAttr,
     FloatAttr,
     IndexType,
@@ -75,6 +76,8 @@ def tir_dtype(type_: Attribute) -> str:
     if isinstance(type_, IntegerType):
         width = type_.width.data
         return "bool" if width == 1 else f"int{width}"
+    if isinstance(type_, BFloat16Type):
+        return "bfloat16"
     if isinstance(type_, AnyFloat):
         return {16: "float16", 32: "float32", 64: "float64"}[type_.bitwidth]
     raise TranslationError(f"no TIR dtype for MLIR type {type_}")
@@ -284,6 +287,18 @@ def _cast(op, x) -> tirx.PrimExpr:
     return tirx.Cast(tir_dtype(op.result.type), x)
 
 
+def _truncf(op, x) -> tirx.PrimExpr:
+    """f32 -> bf16 rounds to nearest even in the bits: TVM's bf16 legalization drops the rounding of
+    a value cast to bf16 and back to f32 inside an expression (it computes bf16 in f32), and irc
+    rounds each op's result (torch's `round_to_nearest_even`, NaN -> 0x7FC0)."""
+    if tir_dtype(op.result.type) != "bfloat16" or _dtype(x) != "float32":
+        return _cast(op, x)
+    bits = tirx.reinterpret("uint32", x)
+    rounded = (bits + tirx.const(0x7FFF, "uint32") + ((bits >> 16) & tirx.const(1, "uint32"))) >> 16
+    rounded = tirx.Select(x != x, tirx.const(0x7FC0, "uint32"), rounded)
+    return tirx.reinterpret("bfloat16", tirx.Cast("uint16", rounded))
+
+
 def _ucast(op, x) -> tirx.PrimExpr:
     return tirx.Cast(tir_dtype(op.result.type), _unsigned(x))
 
@@ -420,7 +435,7 @@ _SCALAR_WITH_OP: dict[str, Callable[..., tirx.PrimExpr]] = {
     "arith.sitofp": _cast,
     "arith.fptosi": _cast,
     "arith.extf": _cast,
-    "arith.truncf": _cast,
+    "arith.truncf": _truncf,
     "arith.trunci": _cast,
     "arith.index_cast": _cast,
     "arith.extsi": _extsi,

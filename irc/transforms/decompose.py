@@ -40,6 +40,7 @@ from xdsl.pattern_rewriter import PatternRewriter, PatternRewriteWalker, Rewrite
 from irc.ir import hl, rules
 from irc.ir.rules import decomposition
 from irc.transforms.vjp_rules import Emitter
+from irc.transforms.widen import Widen16BitFloats, has_16bit_floats
 
 
 @decomposition(hl.ReluOp)
@@ -114,18 +115,25 @@ class Decompose(RewritePattern):
 
 
 def decompose_function(fn: func.FuncOp) -> func.FuncOp:
-    """`fn` with its composite ops decomposed: a copy, or `fn` itself when it has none (autodiff's input)."""
-    if not any(op in rules.decomposition for op in fn.body.block.ops):
+    """`fn` with its composite ops decomposed and its f16 / bf16 ops computing in f32 (as `hl-decompose`):
+    a copy, or `fn` itself when it has neither (autodiff's input)."""
+    widen = has_16bit_floats(fn)
+    if not widen and not any(op in rules.decomposition for op in fn.body.block.ops):
         return fn
     fn = fn.clone()
+    if widen:
+        PatternRewriteWalker(Widen16BitFloats()).rewrite_region(fn.body)
     PatternRewriteWalker(Decompose()).rewrite_region(fn.body)
     return fn
 
 
 class HLDecomposePass(ModulePass):
-    """Decompose composite hl ops (those with a decomposition rule: relu, sigmoid, softmax, ...) into primitives."""
+    """Decompose composite hl ops (those with a decomposition rule: relu, sigmoid, softmax, ...) into primitives,
+    after making the f32 compute of f16 / bf16 ops explicit (`widen.py`)."""
 
     name = "hl-decompose"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
+        if has_16bit_floats(op):
+            PatternRewriteWalker(Widen16BitFloats()).rewrite_module(op)
         PatternRewriteWalker(Decompose()).rewrite_module(op)

@@ -387,18 +387,6 @@ def test_type_names_and_dtype_aliases_follow_torch():
     assert irc.ones(2).type(irc.float) is not None
 
 
-@pytest.mark.parametrize("name", ["half", "float16", "bfloat16"])
-def test_16_bit_types_are_one_clear_error(name):
-    with pytest.raises(AttributeError, match=r"irc has no 16-bit types \(supported: float32, float64, int32"):
-        getattr(irc, name)
-    assert not hasattr(irc, name)
-    method = {"float16": "half"}.get(name, name)
-    with pytest.raises(TypeError, match=rf"Tensor.{method}\(\): irc has no 16-bit types"):
-        getattr(irc.ones(2), method)()
-    with pytest.raises(TypeError, match="dtype float16 is not supported"):
-        irc.ones(2).to(np.float16)
-
-
 def test_legacy_constructor_follows_torch():
     for args in [([-4.0],), ([1, 2],), ([True],), (np.ones(2),), ((2, 3),), (2, 3), ()]:
         want, got = torch.Tensor(*args), irc.Tensor(*args)

@@ -52,10 +52,10 @@ func.func @f(%x: tensor<4x3xf32>) -> tensor<4x3xf32> {
 
 // -----
 
-func.func @f(%x: tensor<4x3xf16>) -> tensor<4x3xf16> {
-  // expected-error @+1 {{hl.exp: unsupported element type f16; hl supports f32, f64, i32, i64, i1}}
-  %0 = hl.exp %x : (tensor<4x3xf16>) -> tensor<4x3xf16>
-  func.return %0 : tensor<4x3xf16>
+func.func @f(%x: tensor<4x3xi16>) -> tensor<4x3xi16> {
+  // expected-error @+1 {{hl.exp: unsupported element type i16; hl supports f32, f64, f16, bf16, i32, i64, i1}}
+  %0 = hl.exp %x : (tensor<4x3xi16>) -> tensor<4x3xi16>
+  func.return %0 : tensor<4x3xi16>
 }
 
 // -----
@@ -515,10 +515,10 @@ func.func @f() -> tensor<2xf32> {
 
 // -----
 
-func.func @f() -> tensor<4xf16> {
-  // expected-error @+1 {{hl.full: unsupported element type f16; hl supports f32, f64, i32, i64, i1}}
-  %0 = hl.full {value = 1.0 : f64} : tensor<4xf16>
-  func.return %0 : tensor<4xf16>
+func.func @f() -> tensor<4xf80> {
+  // expected-error @+1 {{hl.full: unsupported element type f80; hl supports f32, f64, f16, bf16, i32, i64, i1}}
+  %0 = hl.full {value = 1.0 : f64} : tensor<4xf80>
+  func.return %0 : tensor<4xf80>
 }
 
 // -----
