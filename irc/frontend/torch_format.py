@@ -10,8 +10,8 @@ pickles followed by the storages. Either way the pickle is read by `_Unpickler`,
 stand-ins, like torch's `weights_only=True`: no torch, and a file that names any other global
 (`os.system`, ...) is refused before anything of it runs.
 
-16-bit floats (`float16`, `bfloat16`) load as float32 (exactly: every such value is a float32),
-8- and 16-bit ints and uint8 as int32 (exactly), as irc has no narrower types.
+16-bit floats load as irc's `float16` / `bfloat16`; 8- and 16-bit ints and uint8 load as int32
+(exactly), as irc has no narrower integer types.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import zipfile
 
 import numpy as np
 
+from irc.frontend.dtypes import bfloat16
 from irc.frontend.tensor import Tensor, tensor
 
 #: torch's storage classes -> the dtype of their elements
@@ -47,7 +48,7 @@ _TORCH_DTYPES = {
     "bool": "bool",
 }  # fmt: skip
 #: a dtype irc lacks -> the one its values load as (exactly)
-_WIDENED = {"float16": "float32", "bfloat16": "float32", "int16": "int32", "int8": "int32", "uint8": "int32"}
+_WIDENED = {"int16": "int32", "int8": "int32", "uint8": "int32"}
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 
 
@@ -59,12 +60,12 @@ class _StorageType:
 
 
 class _Storage:
-    """A storage's elements as a flat numpy array (`bfloat16` already as float32)."""
+    """A storage's elements as a flat numpy array (`bfloat16`: ml_dtypes' type)."""
 
     def __init__(self, data: bytes, dtype: str, big_endian: bool = False):
-        if dtype == "bfloat16":  # the upper half of a float32
-            bits = np.frombuffer(data, ">u2" if big_endian else "<u2").astype(np.uint32) << 16
-            self.array = bits.view(np.float32)
+        if dtype == "bfloat16":  # numpy has no bfloat16: its bits, relabelled
+            bits = np.frombuffer(data, ">u2" if big_endian else "<u2").astype(np.uint16)
+            self.array = bits.view(bfloat16)
         else:
             array = np.frombuffer(data, np.dtype(dtype).newbyteorder(">" if big_endian else "<"))
             self.array = array.astype(array.dtype.newbyteorder("="))
@@ -106,7 +107,8 @@ _GLOBALS = {
     ("torch", "Size"): tuple,
     ("torch.storage", "UntypedStorage"): _StorageType("uint8"),
     **{("torch", name): _StorageType(dtype) for name, dtype in _STORAGE_DTYPES.items()},
-    **{("torch", name): np.dtype(_WIDENED.get(dtype, dtype)) for name, dtype in _TORCH_DTYPES.items()},
+    **{("torch", name): bfloat16 if dtype == "bfloat16" else np.dtype(_WIDENED.get(dtype, dtype))
+       for name, dtype in _TORCH_DTYPES.items()},
 }
 
 

@@ -30,14 +30,11 @@ GRAD_CAP = 3  # samples per op for gradients (float64)
 RANDOM = {"randn", "randn_like", "rand_like", "empty", "empty_like", "new_empty", "nn.functional.dropout"}
 
 _INTERPOLATE = "F.interpolate has mode='nearest' only (docs/nn.md)"
-_NO_16_BIT = "irc has no 16-bit dtypes (docs/dtypes.md)"
 
 #: (op, sample index) or op -> why irc fails it (on purpose, documented); a sample index covers both dtypes
 XFAIL: dict[str | tuple[str, int], str] = {
     **{f"nn.functional.interpolate.{mode}": _INTERPOLATE
        for mode in ("nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area")},
-    "half": _NO_16_BIT,
-    "bfloat16": _NO_16_BIT,
     **{("index_put", i): "index_put with a bool mask among its indices: irc takes a mask as x[mask] = v only"
        for i in (1, 3)},
     ("gather", 3): "an empty uint8 index: irc has no uint8 (torch takes it because it is empty)",
@@ -50,8 +47,6 @@ XFAIL: dict[str | tuple[str, int], str] = {
 GRAD_XFAIL: dict[str | tuple[str, int], str] = {
     **{f"nn.functional.interpolate.{mode}": _INTERPOLATE
        for mode in ("nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area")},
-    "half": _NO_16_BIT,
-    "bfloat16": _NO_16_BIT,
     **{("nn.functional.max_unpool2d", i): "max_unpool2d of overlapping windows: a repeated index shares its "
        "gradient between its copies; torch gives it to each (docs/nn.md)" for i in (1, 2)},
     ("index_put", 1): "index_put with a bool mask among its indices: irc takes a mask as x[mask] = v only",
@@ -96,7 +91,8 @@ def irc_function(name: str):
     return None
 
 
-_DTYPES = {getattr(torch, n): np.dtype(n) for n in ("float32", "float64", "int32", "int64", "bool")}
+_DTYPES = {getattr(torch, n): np.dtype(n) for n in ("float32", "float64", "int32", "int64", "bool", "float16")}
+_DTYPES[torch.bfloat16] = irc.bfloat16
 
 
 def to_irc(value, requires_grad: bool = False):
@@ -126,6 +122,8 @@ def compare(mine, theirs, dtype, shape_only: bool = False) -> None:
         assert str(mine.dtype) == str(theirs.dtype).removeprefix("torch."), f"dtype {mine.dtype} != {theirs.dtype}"
         if not shape_only:
             tol = {"rtol": 1e-5, "atol": 1e-5} if dtype == torch.float32 else {"rtol": 1e-7, "atol": 1e-7}
+            if theirs.dtype == torch.bfloat16:  # torch's numpy() has no bfloat16: both compared as float32
+                mine, theirs = mine.float(), theirs.float()
             np.testing.assert_allclose(mine.numpy(), theirs.detach().numpy(), equal_nan=True, **tol)
     elif isinstance(theirs, (tuple, list)):
         assert isinstance(mine, (tuple, list)) and len(mine) == len(theirs), f"got {type(mine).__name__}"

@@ -48,10 +48,11 @@ def _checkpoint():
 def _expected(obj):
     """The nest with numpy arrays (torch's values, widened as irc loads them) for the tensors."""
     if isinstance(obj, torch.Tensor):
-        widened = {torch.float16: torch.float32, torch.bfloat16: torch.float32, torch.uint8: torch.int32}
-        return {"array": obj.detach().to(widened.get(obj.dtype, obj.dtype)).numpy().tolist(),
-                "dtype": str(obj.dtype).replace("torch.", "").replace("float16", "float32").replace("bfloat", "float")
-                .replace("uint8", "int32"), "requires_grad": obj.requires_grad, "shape": list(obj.shape)}  # fmt: skip
+        # values as float32 / int32 lists (exact: json has no 16-bit floats); uint8 loads widened to int32
+        listed = {torch.float16: torch.float32, torch.bfloat16: torch.float32, torch.uint8: torch.int32}
+        return {"array": obj.detach().to(listed.get(obj.dtype, obj.dtype)).numpy().tolist(),
+                "dtype": str(obj.dtype).replace("torch.", "").replace("uint8", "int32"),
+                "requires_grad": obj.requires_grad, "shape": list(obj.shape)}  # fmt: skip
     if isinstance(obj, dict):
         return {"dict": [[k, _expected(v)] for k, v in obj.items()]}
     if isinstance(obj, (list, tuple)):
