@@ -34,7 +34,7 @@ _EXPORTS = {
     "irc.frontend.serialization": ("load", "save"),
     "irc.frontend.tensor": (
         "Tensor", "arange", "as_tensor", "bmm", "cat", "concat", "empty", "empty_like", "from_numpy",
-        "full", "full_like", "is_tensor", "manual_seed", "matmul", "maximum", "minimum", "ones", "ones_like",
+        "full", "full_like", "is_tensor", "manual_seed", "matmul", "maximum", "minimum", "multinomial", "ones", "ones_like",
         "rand", "rand_like", "randn", "randn_like", "randperm", "stack", "tensor", "where", "zeros", "zeros_like",
     ),
     "irc.frontend.transforms": ("grad", "jvp", "value_and_grad", "vjp"),
