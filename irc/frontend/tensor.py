@@ -1537,7 +1537,9 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, gene
     by `manual_seed`) or `generator`, a `numpy.random.Generator`; the numbers differ from torch's.
     """
     if graph.Tracing.depth:
-        raise FrontendError("multinomial reads its weights, so it runs eagerly only (not inside irc.jit)", user_location()[:2])
+        raise FrontendError(
+            "multinomial reads its weights, so it runs eagerly only (not inside irc.jit)", user_location()[:2]
+        )
     if not _is_float(input._node.dtype):
         raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got: {input.dtype}")
     if input.ndim not in (1, 2):
