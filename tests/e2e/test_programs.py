@@ -174,17 +174,22 @@ def test_micrograd(framework):
     module.test_more_ops()
 
 
-@pytest.mark.parametrize("bias", [True, False])
-def test_nanogpt(bias, capsys):
+@pytest.mark.parametrize("bias, flash", [(True, True), (False, False)])
+def test_nanogpt(bias, flash, capsys, monkeypatch):
     """nanoGPT's model.py: GPT from torch's weights, forward with targets (cross_entropy with
     ignore_index), backward, configure_optimizers (AdamW with weight-decay groups; the `fused`
     check by `inspect.signature`), 3 steps; generate() at a temperature that makes sampling greedy
-    must give torch's tokens, and at temperature 1 tokens in range."""
+    must give torch's tokens, and at temperature 1 (past block_size, so cropping) tokens in range;
+    crop_block_size and estimate_mfu.
+    Without `F.scaled_dot_product_attention` (removed on both sides) the model takes its other
+    path: a causal `bias` buffer, `masked_fill(self.bias[:,:,:T,:T] == 0, float('-inf'))`."""
     models, optimizers, losses = {}, {}, {}
     rng = np.random.default_rng(0)
     x, y = rng.integers(0, 32, (4, 16)), rng.integers(0, 32, (4, 16))
     for framework in ("torch", "irc"):
         m = FRAMEWORKS[framework]
+        if not flash:
+            monkeypatch.delattr(m.nn.functional, "scaled_dot_product_attention")
         program = load("nanogpt_model", framework)
         config = program.GPTConfig(block_size=16, vocab_size=32, n_layer=2, n_head=2, n_embd=16, dropout=0.0, bias=bias)
         torch.manual_seed(0)
@@ -193,7 +198,7 @@ def test_nanogpt(bias, capsys):
             initial = {key: value.detach().numpy().copy() for key, value in model.state_dict().items()}
         else:
             model.load_state_dict(initial)
-            assert model.transformer.h[0].attn.flash  # irc has F.scaled_dot_product_attention
+        assert model.transformer.h[0].attn.flash == flash
         optimizers[framework] = model.configure_optimizers(0.1, 1e-3, (0.9, 0.95), "cpu")
         losses[framework] = []
         for _ in range(3):
@@ -202,7 +207,7 @@ def test_nanogpt(bias, capsys):
             loss.backward()
             optimizers[framework].step()
             losses[framework].append(loss.item())
-    printed = capsys.readouterr().out.splitlines()
+    printed = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("WARNING: using slow")]
     assert printed[:4] == printed[4:] and printed[3] == "using fused AdamW: False"  # the parameter counts, groups
     np.testing.assert_allclose(losses["irc"], losses["torch"], rtol=1e-5)
     for ours, theirs in zip(optimizers["irc"].param_groups, optimizers["torch"].param_groups, strict=True):
@@ -218,3 +223,12 @@ def test_nanogpt(bias, capsys):
     sampled = models["irc"].generate(irc.tensor(prompt), 20)
     assert sampled.shape == (2, 24) and sampled.dtype == np.int64
     assert sampled[:, :4].tolist() == prompt.tolist() and 0 <= sampled.min().item() and sampled.max().item() < 32
+
+    cropped = {}
+    for framework, m in FRAMEWORKS.items():
+        models[framework].crop_block_size(8)
+        models[framework].train()
+        cropped[framework] = models[framework](m.tensor(x[:, :8]), m.tensor(y[:, :8]))[1].item()
+    assert models["irc"].transformer.wpe.weight.shape == (8, 16)
+    assert cropped["irc"] == pytest.approx(cropped["torch"], rel=1e-5)
+    assert models["irc"].estimate_mfu(4, 0.5) == pytest.approx(models["torch"].estimate_mfu(4, 0.5))
