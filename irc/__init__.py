@@ -35,7 +35,7 @@ _EXPORTS = {
     "irc.frontend.serialization": ("load", "save"),
     "irc.frontend.tensor": (
         "Tensor", "arange", "as_tensor", "bmm", "cat", "concat", "empty", "empty_like", "from_numpy",
-        "full", "full_like", "is_tensor", "manual_seed", "matmul", "maximum", "minimum", "ones", "ones_like",
+        "full", "full_like", "is_tensor", "manual_seed", "matmul", "maximum", "minimum", "multinomial", "ones", "ones_like",
         "rand", "rand_like", "randn", "randn_like", "randperm", "stack", "tensor", "where", "zeros", "zeros_like",
     ),
     "irc.frontend.transforms": ("grad", "jvp", "value_and_grad", "vjp"),
@@ -85,14 +85,22 @@ def _method(name: str, as_tensor):
     return fn
 
 
+_api_loaded = False
+
+
 def _load_api() -> None:
-    """Import the research API into this module (what `import irc` did eagerly before packages)."""
+    """Import the research API into this module (what `import irc` did eagerly before packages), once:
+    a later submodule access (`from irc import optim`) must not undo a name assigned since (a monkeypatch)."""
+    global _api_loaded
+    if _api_loaded:
+        return
     for module_name, names in _EXPORTS.items():
         module = importlib.import_module(module_name)
         globals().update({name: getattr(module, name) for name in names})
     globals().update({name: importlib.import_module(f"irc.frontend.{name}") for name in _NAMESPACES})
     as_tensor = globals()["as_tensor"]
     globals().update({name: _method(name, as_tensor) for name in _METHODS})
+    _api_loaded = True
 
 
 def __getattr__(name: str):

@@ -331,6 +331,12 @@ class Tensor:
     def __int__(self) -> int:
         return int(self.item())
 
+    def __index__(self) -> int:
+        """An integer (or bool) tensor of one element is an index: `classes[pred.argmax()]`, as in torch."""
+        if self.numel() != 1 or self._node.dtype not in ("i32", "i64", "i1"):
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
     __hash__ = object.__hash__
 
     def to(
@@ -914,6 +920,16 @@ class Tensor:
         return self._new(apply(hl.ReshapeOp, [self._node], shape=list(shape)))
 
     view = reshape
+
+    def reshape_as(self, other: Tensor) -> Tensor:
+        """`self.reshape(other.shape)`, as torch's `reshape_as` (and `view_as`: irc has no views)."""
+        return self.reshape(other.shape)
+
+    view_as = reshape_as
+
+    def multinomial(self, num_samples: int, replacement: bool = False, generator=None) -> Tensor:
+        """`irc.multinomial(self, ...)`: category indices drawn with this tensor's weights."""
+        return multinomial(self, num_samples, replacement, generator)
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         if self.ndim == 0:
@@ -1989,6 +2005,40 @@ def randperm(n: int, generator=None, dtype=None, device: str = "cpu", requires_g
     """
     rng = _rng if generator is None else generator
     return tensor(rng.permutation(n), dtype=dtype or "int64", device=device, requires_grad=requires_grad)
+
+
+def multinomial(input: Tensor, num_samples: int, replacement: bool = False, generator=None) -> Tensor:
+    """Category indices (int64) drawn with the (unnormalized) weights of `input`'s last dim, as
+    `torch.multinomial`: a 1-D input gives `num_samples` indices, each row of a 2-D one its own.
+    Without replacement, torch's method: the `num_samples` largest of `weight / Exponential(1)`, so
+    zero-weight categories come last. Eager only (it reads the weights), from irc's generator (seeded
+    by `manual_seed`) or `generator`, a `numpy.random.Generator`; the numbers differ from torch's.
+    """
+    if graph.Tracing.depth:
+        raise FrontendError(
+            "multinomial reads its weights, so it runs eagerly only (not inside irc.jit)", user_location()[:2]
+        )
+    if not _is_float(input._node.dtype):
+        raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got: {input.dtype}")
+    if input.ndim not in (1, 2):
+        raise RuntimeError("prob_dist must be 1 or 2 dim")
+    if num_samples <= 0:
+        raise RuntimeError("cannot sample n_sample <= 0 samples")
+    n = input.shape[-1]
+    if not replacement and num_samples > n:
+        raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
+    weights = input.detach().numpy().astype(np.float64).reshape(-1, n)
+    if not np.isfinite(weights).all() or (weights < 0).any():
+        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+    if (weights.sum(axis=1) <= 0).any():
+        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+    rng = _rng if generator is None else generator
+    if replacement:
+        rows = [rng.choice(n, size=num_samples, p=w / w.sum()) for w in weights]
+    else:
+        rows = [np.argsort(-(w / rng.exponential(size=n)), kind="stable")[:num_samples] for w in weights]
+    out = np.stack(rows).reshape(input.shape[:-1] + (num_samples,))
+    return tensor(out, dtype="int64", device=input.device)
 
 
 def next_rng_key() -> int:
