@@ -160,8 +160,10 @@ def rad2deg(self):
 
 
 def isnan(self):
-    """True where x is nan (never for an integer tensor)."""
-    return self != self
+    """True where x is nan (never for an integer tensor). Not `x != x`: compilers fold that to false."""
+    if not self.is_floating_point():
+        return self != self
+    return ~(self.abs() <= math.inf)
 
 
 def isinf(self):
@@ -191,7 +193,7 @@ def nan_to_num(self, nan: float = 0.0, posinf: float | None = None, neginf: floa
     info = np.finfo(self.dtype)
     posinf = float(info.max) if posinf is None else posinf
     neginf = float(info.min) if neginf is None else neginf
-    out = _where(self != self, nan, self)
+    out = _where(isnan(self), nan, self)
     out = _where(self == math.inf, posinf, out)
     return _where(self == -math.inf, neginf, out)
 
@@ -304,12 +306,12 @@ def addcdiv(self, tensor1, tensor2, *, value=1):
 def fmax(self, other):
     """Elementwise max ignoring nan (nan only where both are); ties take a's gradient, as PyTorch."""
     a, b = _pair(self, other)
-    return _where((a >= b) | (b != b), a, b)
+    return _where((a >= b) | isnan(b), a, b)
 
 
 def fmin(self, other):
     a, b = _pair(self, other)
-    return _where((a <= b) | (b != b), a, b)
+    return _where((a <= b) | isnan(b), a, b)
 
 
 # ------------------------------------------------------------------ reductions
@@ -465,7 +467,7 @@ def nansum(self, dim=None, keepdim: bool = False, *, dtype=None):
     x = self if dtype is None else self.to(dtype)
     if not x.is_floating_point():
         return x.sum(dim, keepdim)
-    return _where(x != x, 0.0, x).sum(dim, keepdim)
+    return _where(isnan(x), 0.0, x).sum(dim, keepdim)
 
 
 def nanmean(self, dim=None, keepdim: bool = False, *, dtype=None):
@@ -473,7 +475,7 @@ def nanmean(self, dim=None, keepdim: bool = False, *, dtype=None):
     x = self if dtype is None else self.to(dtype)
     if not x.is_floating_point():
         raise _error(f"nanmean(): expected input to have floating point or complex dtype but got {_long_name(x)}")
-    count = (x == x)._cast(x._node.dtype).sum(dim, keepdim)
+    count = (~isnan(x))._cast(x._node.dtype).sum(dim, keepdim)
     return nansum(x, dim, keepdim) / count
 
 

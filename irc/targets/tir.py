@@ -364,8 +364,9 @@ def _acosh(a: tirx.PrimExpr) -> tirx.PrimExpr:
 
 
 def _atanh(a: tirx.PrimExpr) -> tirx.PrimExpr:
-    """0.5 * log1p(2 x / (1 - x)): exact near 0, keeps -0.0, +-inf at +-1."""
-    return _f(a, 0.5) * tirx.log1p(tirx.Div(_f(a, 2.0) * a, _f(a, 1.0) - a))
+    """sign(x) * 0.5 * log1p(2 |x| / (1 - |x|)): exact near 0 and near +-1, keeps -0.0, +-inf at +-1."""
+    m = tirx.abs(a)
+    return tirx.copysign(_f(a, 0.5) * tirx.log1p(tirx.Div(_f(a, 2.0) * m, _f(a, 1.0) - m)), a)
 
 
 def _nan_propagating(fn):
