@@ -253,8 +253,8 @@ def _cmpf(op, a, b) -> tirx.PrimExpr:
         return _isnan(a, b)
     if pred == "one":
         return tirx.And(tirx.Not(_isnan(a, b)), tirx.Not(tirx.EQ(a, b)))
-    if pred == "une":
-        return tirx.Not(tirx.EQ(a, b))
+    if pred == "une":  # not Not(EQ): TVM turns that into NE, which LLVM codegen emits as the ordered `fcmp one`
+        return tirx.Or(tirx.NE(a, b), _isnan(a, b))
     compare = _ORDERED[pred[1:]](a, b)
     return compare if pred[0] == "o" else tirx.Or(compare, _isnan(a, b))
 
