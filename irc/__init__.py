@@ -61,6 +61,7 @@ _METHODS = (
     "logical_not", "logical_and", "logical_or", "logical_xor", "fmod", "remainder", "hypot", "copysign",
     "lerp", "addcmul", "addcdiv", "fmax", "fmin", "all", "any", "count_nonzero", "logsumexp", "var", "std",
     "norm", "cumsum", "cumprod", "logcumsumexp", "aminmax", "nansum", "nanmean",
+    "signbit", "logaddexp", "logaddexp2", "heaviside", "clamp_min", "clamp_max", "positive", "true_divide",
 )  # fmt: skip
 
 _SUBMODULES = (

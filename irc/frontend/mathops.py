@@ -139,11 +139,17 @@ def frac(self):
     return self - self._unary(hl.TruncOp)
 
 
+def _attached(result, source):
+    """`result`, with a zero gradient to `source` (same shape) as PyTorch gives a piecewise-constant function:
+    select(source < source, source, result); the condition is false for every value, nan included."""
+    return _where(source < source, source, result) if source.is_floating_point() else result
+
+
 def sign(self):
     """-1, 0 or 1 in x's dtype (0 for nan and -0.0, as PyTorch 2.13; a bool tensor is its own sign)."""
     if self._node.dtype == "i1":
         return self
-    return (self > 0)._cast(self._node.dtype) - (self < 0)._cast(self._node.dtype)
+    return _attached((self > 0)._cast(self._node.dtype) - (self < 0)._cast(self._node.dtype), self)
 
 
 def reciprocal(self):
@@ -314,6 +320,56 @@ def fmin(self, other):
     return _where((a <= b) | isnan(b), a, b)
 
 
+def signbit(self):
+    """True where the sign bit is set: negative numbers and -0.0 (bool)."""
+    return _signbit(self) if self.is_floating_point() else self < 0
+
+
+def logaddexp(self, other):
+    """log(exp(a) + exp(b)) without overflow: max + log1p(exp(-|a - b|)); (a + b) / 2 + log(2) where a == b
+    (+-inf too; the mean gives each operand half the gradient, as PyTorch)."""
+    a, b = _pair(self, other)
+    a, b = _float(a), _float(b)
+    out = a.maximum(b) + (-(a - b).abs()).exp().log1p()
+    return _where(a == b, (a + b) * 0.5 + math.log(2.0), out)
+
+
+def logaddexp2(self, other):
+    """log2(2**a + 2**b) without overflow."""
+    a, b = _pair(self, other)
+    a, b = _float(a), _float(b)
+    out = a.maximum(b) + (-(a - b).abs()).exp2().log1p() * (1 / math.log(2.0))
+    return _where(a == b, (a + b) * 0.5 + 1.0, out)
+
+
+def heaviside(self, values):
+    """0 where x < 0, `values` where x == 0, 1 where x > 0 (nan: 0), in x's dtype."""
+    values = self._operand(values)
+    if values._node.dtype != self._node.dtype:
+        raise _error(
+            f"heaviside is not yet implemented for tensors with different dtypes ({_long_name(self)} and "
+            f"{_long_name(values)})"
+        )
+    return _attached(_where(self == 0, values, (self > 0)._cast(self._node.dtype)), self)
+
+
+def clamp_min(self, min):
+    return self.clamp(min=min)
+
+
+def clamp_max(self, max):
+    return self.clamp(max=max)
+
+
+def positive(self):
+    """x itself (PyTorch's unary +)."""
+    return self
+
+
+def true_divide(self, other):
+    return self / other
+
+
 # ------------------------------------------------------------------ reductions
 
 
@@ -349,6 +405,11 @@ def _sorted_dims(x, dim) -> tuple[int, ...]:
     return tuple(sorted(d % x.ndim for d in x._dims(dim))) if x.ndim else ()
 
 
+def _old_unbiased(dim, unbiased):
+    """var(x, unbiased) of old: a bool first argument is `unbiased`, over all dims."""
+    return (None, dim) if isinstance(dim, bool) else (dim, unbiased)
+
+
 def _correction(name: str, unbiased, correction) -> float:
     if unbiased is not None and correction is not None:
         raise _error(f"{name}: can't specify both unbiased and correction")
@@ -359,8 +420,7 @@ def _correction(name: str, unbiased, correction) -> float:
 
 def var(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
     """sum((x - mean) ** 2) / max(0, N - correction) along `dim` (correction=1 by default, `unbiased=False` is 0)."""
-    if isinstance(dim, bool):  # var(unbiased) of old
-        dim, unbiased = None, dim
+    dim, unbiased = _old_unbiased(dim, unbiased)
     if not self.is_floating_point():
         raise _error("std and var only support floating point and complex dtypes")
     c = _correction("var", unbiased, correction)
@@ -375,11 +435,13 @@ def std(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None
 
 def var_mean(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
     """(var, mean), as torch.var_mean."""
+    dim, unbiased = _old_unbiased(dim, unbiased)
     return var(self, dim, unbiased, keepdim, correction=correction), self.mean(dim, keepdim)
 
 
 def std_mean(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
     """(std, mean), as torch.std_mean."""
+    dim, unbiased = _old_unbiased(dim, unbiased)
     return std(self, dim, unbiased, keepdim, correction=correction), self.mean(dim, keepdim)
 
 
@@ -399,7 +461,7 @@ def vector_norm(x, ord=2, dim=None, keepdim: bool = False, *, dtype=None):
     if ord == -math.inf:
         return a.amin(dim, keepdim)
     if ord == 0:
-        return (x != 0)._cast(x._node.dtype).sum(dim, keepdim)
+        return _attached((x != 0)._cast(x._node.dtype).sum(dim, keepdim), x.sum(dim, keepdim))
     if ord == 1:
         return a.sum(dim, keepdim)
     if ord == 2:
@@ -513,6 +575,14 @@ METHODS = {
     "addcdiv": addcdiv,
     "fmax": fmax,
     "fmin": fmin,
+    "signbit": signbit,
+    "logaddexp": logaddexp,
+    "logaddexp2": logaddexp2,
+    "heaviside": heaviside,
+    "clamp_min": clamp_min,
+    "clamp_max": clamp_max,
+    "positive": positive,
+    "true_divide": true_divide,
     "all": all,
     "any": any,
     "count_nonzero": count_nonzero,
@@ -543,7 +613,8 @@ ALIASES = {
 IN_PLACE = (
     *_UNARY_OPS, "floor", "ceil", "trunc", "round", "frac", "sign", "reciprocal", "deg2rad", "rad2deg",
     "nan_to_num", "logical_not", "logical_and", "logical_or", "logical_xor", "fmod", "remainder", "atan2",
-    "hypot", "copysign", "lerp", "addcmul", "addcdiv", "fix", "sgn", "arcsin", "arccos", "arctan", "arcsinh",
+    "hypot", "copysign", "lerp", "addcmul", "addcdiv", "fix", "logaddexp", "logaddexp2", "heaviside", "clamp_min",
+    "clamp_max", "true_divide", "sgn", "arcsin", "arccos", "arctan", "arcsinh",
     "arccosh", "arctanh", "arctan2",
 )  # fmt: skip
 #: functions only (torch.std_mean, torch.var_mean have no method)

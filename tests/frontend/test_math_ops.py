@@ -84,6 +84,19 @@ CASES = {
     ),
     "copysign": (lambda m, a, b: (m.copysign(a, b), a.copysign(-1.0)), [EDGES, EDGES[::-1].copy()]),
     "deg2rad": (lambda m, x: (m.deg2rad(x), x.rad2deg()), [EDGES]),
+    "more": (
+        lambda m, a, b: (
+            m.signbit(a),
+            m.logaddexp(a, b),
+            a.logaddexp2(b),
+            m.heaviside(a, b),
+            a.clamp_min(0.5),
+            m.clamp_max(a, b),
+            m.positive(a),
+            m.true_divide(a, 2),
+        ),
+        [EDGES, EDGES[::-1].copy()],
+    ),
     # integers: rounding keeps the dtype, remainders follow Python and C
     "int_rounding": (lambda m, x: (m.floor(x), x.ceil(), m.round(x), x.trunc(), x.sign()), [INTS]),
     "int_remainders": (lambda m, a, b: (m.remainder(a, b), a % 3, m.fmod(a, b), a.fmod(-4)), [INTS, INT_DIVISORS]),
@@ -123,6 +136,10 @@ GRAD_CASES = {
     "fmax_copysign_clamp": (
         lambda m, a, b: m.fmax(a, b) + m.fmin(a, b) * 2 + m.copysign(a, b) + m.clamp(a, b - 0.5, b + 0.5),
         [np.array([1.0, -2.0, 3.0, 0.5, -0.3]), np.array([1.0, 2.0, -3.0, -0.5, 0.0])],
+    ),
+    "logaddexp_heaviside": (
+        lambda m, a, b: m.logaddexp(a, b) + m.logaddexp2(a, b * 3) + m.heaviside(a.detach(), b.detach()) * a,
+        [np.array([1.0, -2.0, 30.0, 0.0]), np.array([1.0, 2.0, -3.0, 0.5])],
     ),
     "nan_to_num_deg2rad": (lambda m, x: m.nan_to_num(x) + x.deg2rad() + x.reciprocal(), [normal(4)]),
 }
