@@ -84,6 +84,8 @@ CASES = {
     ),
     "copysign": (lambda m, a, b: (m.copysign(a, b), a.copysign(-1.0)), [EDGES, EDGES[::-1].copy()]),
     "deg2rad": (lambda m, x: (m.deg2rad(x), x.rad2deg()), [EDGES]),
+    # nan != anything is true (compiled code once emitted the ordered `fcmp one`, false for nan)
+    "ne_nan": (lambda m, a, b: (a != b, a != 0, m.ne(a, a)), [EDGES, EDGES[::-1].copy()]),
     "more": (
         lambda m, a, b: (
             m.signbit(a),
@@ -200,7 +202,7 @@ def test_jvp_of_the_new_ops_matches_torch_forward_ad():
 COMPILED = [
     "floor", "ceil", "round", "round_decimals", "trunc_fix", "frac", "sign_sgn", "remainder", "fmod",
     "log1p_expm1", "log2_log10_exp2", "tan_atan", "asin_acos_atanh", "sinh_cosh_asinh", "acosh", "atan2",
-    "predicates", "nan_to_num", "fmax_fmin", "copysign", "int_rounding", "int_remainders",
+    "predicates", "nan_to_num", "fmax_fmin", "copysign", "int_rounding", "int_remainders", "ne_nan",
 ]  # fmt: skip
 
 
