@@ -39,10 +39,11 @@ _EXPORTS = {
         "rand", "rand_like", "randn", "randn_like", "randperm", "stack", "tensor", "where", "zeros", "zeros_like",
     ),
     "irc.frontend.transforms": ("grad", "jvp", "value_and_grad", "vjp"),
+    "irc.frontend.mathops": ("std_mean", "var_mean"),
 }  # fmt: skip
 
 # `irc.<name>` is a module of the frontend (PyTorch's namespaces `torch.cuda`, `torch.accelerator`, `torch.backends`)
-_NAMESPACES = ("accelerator", "backends", "cuda")
+_NAMESPACES = ("accelerator", "backends", "cuda", "linalg")
 
 # `irc.<name>(x, ...)` is `x.<name>(...)`
 _METHODS = (
@@ -54,6 +55,15 @@ _METHODS = (
     "mm", "split", "chunk", "narrow", "unbind", "masked_fill", "tril", "triu", "numel", "t", "is_floating_point",
     "gather", "index_select", "scatter", "scatter_add", "scatter_reduce", "index_add", "index_copy", "index_fill",
     "index_put", "take", "take_along_dim", "masked_select", "masked_scatter", "roll", "fliplr", "flipud",
+    # everyday math (issue 12, irc/frontend/mathops.py)
+    "floor", "ceil", "round", "trunc", "fix", "frac", "sign", "sgn", "reciprocal", "square", "clip",
+    "log1p", "expm1", "log2", "log10", "exp2", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh",
+    "atanh", "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "atan2", "arctan2", "deg2rad", "rad2deg",
+    "isnan", "isinf", "isposinf", "isneginf", "isfinite", "nan_to_num",
+    "logical_not", "logical_and", "logical_or", "logical_xor", "fmod", "remainder", "hypot", "copysign",
+    "lerp", "addcmul", "addcdiv", "fmax", "fmin", "all", "any", "count_nonzero", "logsumexp", "var", "std",
+    "norm", "cumsum", "cumprod", "logcumsumexp", "aminmax", "nansum", "nanmean",
+    "signbit", "logaddexp", "logaddexp2", "heaviside", "clamp_min", "clamp_max", "positive", "true_divide",
 )  # fmt: skip
 
 _SUBMODULES = (

@@ -222,6 +222,25 @@ for _op, _math_op in (
     (hl.SinOp, math.SinOp),
     (hl.CosOp, math.CosOp),
     (hl.ErfOp, math.ErfOp),
+    # everyday math (issue 12)
+    (hl.FloorOp, math.FloorOp),
+    (hl.CeilOp, math.CeilOp),
+    (hl.RoundOp, math.RoundEvenOp),  # half to even, as PyTorch; math.round rounds halves away from zero
+    (hl.TruncOp, math.TruncOp),
+    (hl.Log1pOp, math.Log1pOp),
+    (hl.Expm1Op, math.ExpM1Op),
+    (hl.Log2Op, math.Log2Op),
+    (hl.Log10Op, math.Log10Op),
+    (hl.Exp2Op, math.Exp2Op),
+    (hl.TanOp, math.TanOp),
+    (hl.AsinOp, math.AsinOp),
+    (hl.AcosOp, math.AcosOp),
+    (hl.AtanOp, math.AtanOp),
+    (hl.SinhOp, math.SinhOp),
+    (hl.CoshOp, math.CoshOp),
+    (hl.AsinhOp, math.AsinhOp),
+    (hl.AcoshOp, math.AcoshOp),
+    (hl.AtanhOp, math.AtanhOp),
 ):
     elementwise(_op)(_float_math(_math_op))
 
@@ -805,3 +824,22 @@ class ConvertHLToLinalgPass(ModulePass):
             dead.detach()
             dead.erase()
         PatternRewriteWalker(LowerByRule(), apply_recursively=False).rewrite_module(op)
+
+
+# --------------------------------------------------------------------------
+# everyday math (issue 12): atan2 and fmod (the unary ones are in the table above)
+# --------------------------------------------------------------------------
+
+elementwise(hl.Atan2Op)(lambda op, args: math.Atan2Op(*args).result)
+
+
+@elementwise(hl.FmodOp)
+def _fmod(op, args):
+    """C's remainder (arith.remf / remsi); an integer x fmod 0 gives 0 (compiled code must not trap)."""
+    a, b = args
+    if is_float(a.type):
+        return RemFOp(a, b).result
+    if a.type == i1:
+        raise _unsupported(op, "does not take i1 operands")
+    is_zero = arith.CmpiOp(b, const(0, b.type), "eq").result
+    return arith.RemSIOp(a, arith.SelectOp(is_zero, const(1, b.type), b)).result

@@ -2282,3 +2282,11 @@ class GradFn:
 
     def __repr__(self) -> str:
         return f"<{self.name}>"
+
+
+# everyday math (issue 12): rounding, inverse trig, remainders, predicates, logical ops, more reductions
+import sys  # noqa: E402
+
+from irc.frontend import mathops as _mathops  # noqa: E402 - mathops defines methods on Tensor
+
+_mathops.install(sys.modules[__name__])

@@ -1457,6 +1457,71 @@ HL_OPS: list[type[HLOp]] = [
     SoftmaxOp, LogSoftmaxOp,
 ]  # fmt: skip
 
+
+# --------------------------------------------------------------------------
+# everyday math (issue 12): rounding, inverse trig/hyperbolic, log/exp variants, atan2, fmod
+# --------------------------------------------------------------------------
+
+
+def _fmod(a, b):
+    if np.issubdtype(a.dtype, np.integer):
+        # C's %, truncated; x % 0 gives 0 here (the compiled code must not trap; the frontend refuses it)
+        return np.fmod(a, np.where(b == 0, 1, b))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.fmod(a, b)
+
+
+def _quiet(fn):
+    """fn with numpy's warnings off: asin(2) is nan and log1p(-1) is -inf, as in PyTorch."""
+
+    def call(*args):
+        with np.errstate(all="ignore"):
+            return fn(*args)
+
+    return call
+
+
+FloorOp = _unary("floor", np.floor, doc="round toward -inf")
+CeilOp = _unary("ceil", np.ceil, doc="round toward +inf")
+RoundOp = _unary("round", np.rint, doc="round half to even (PyTorch's and numpy's rounding)")
+TruncOp = _unary("trunc", np.trunc, doc="round toward zero")
+Log1pOp = _unary("log1p", _quiet(np.log1p), doc="log(1 + x), exact for small x")
+Expm1Op = _unary("expm1", _quiet(np.expm1), doc="exp(x) - 1, exact for small x")
+Log2Op = _unary("log2", _quiet(np.log2), doc="base-2 logarithm")
+Log10Op = _unary("log10", _quiet(np.log10), doc="base-10 logarithm")
+Exp2Op = _unary("exp2", _quiet(np.exp2), doc="2**x")
+TanOp = _unary("tan", np.tan, doc="tangent")
+AsinOp = _unary("asin", _quiet(np.arcsin), doc="inverse sine (nan outside [-1, 1])")
+AcosOp = _unary("acos", _quiet(np.arccos), doc="inverse cosine (nan outside [-1, 1])")
+AtanOp = _unary("atan", np.arctan, doc="inverse tangent")
+SinhOp = _unary("sinh", _quiet(np.sinh), doc="hyperbolic sine")
+CoshOp = _unary("cosh", _quiet(np.cosh), doc="hyperbolic cosine")
+AsinhOp = _unary("asinh", np.arcsinh, doc="inverse hyperbolic sine")
+AcoshOp = _unary("acosh", _quiet(np.arccosh), doc="inverse hyperbolic cosine (nan below 1)")
+AtanhOp = _unary("atanh", _quiet(np.arctanh), doc="inverse hyperbolic tangent (+-inf at +-1, nan beyond)")
+
+
+class FloatBinaryOp(BinaryOp):
+    """A binary op on floating-point operands only."""
+
+    @classmethod
+    def infer(cls, types, attrs):
+        if not is_float(types[0].element_type):
+            raise _err(cls.name[3:], "expects floating-point tensors", types)
+        return super().infer(types, attrs)
+
+
+Atan2Op = _binary("atan2", np.arctan2, "atan(a / b) in the quadrant of (b, a)", FloatBinaryOp)
+FmodOp = _binary("fmod", _fmod, "C's remainder: a - trunc(a / b) * b, with a's sign (integer x fmod 0 gives 0)")
+
+MATH_OPS: list[type[HLOp]] = [
+    FloorOp, CeilOp, RoundOp, TruncOp, Log1pOp, Expm1Op, Log2Op, Log10Op, Exp2Op,
+    TanOp, AsinOp, AcosOp, AtanOp, SinhOp, CoshOp, AsinhOp, AcoshOp, AtanhOp, Atan2Op, FmodOp,
+]  # fmt: skip
+#: ops with a zero derivative everywhere (PyTorch's convention for the rounding functions)
+ROUNDING_OPS = (FloorOp, CeilOp, RoundOp, TruncOp)
+HL_OPS += MATH_OPS
+
 OPS_BY_NAME: dict[str, type[HLOp]] = {op.name: op for op in HL_OPS}
 
 HL = Dialect("hl", HL_OPS, [])

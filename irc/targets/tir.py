@@ -256,8 +256,8 @@ def _cmpf(op, a, b) -> tirx.PrimExpr:
         return _isnan(a, b)
     if pred == "one":
         return tirx.And(tirx.Not(_isnan(a, b)), tirx.Not(tirx.EQ(a, b)))
-    if pred == "une":
-        return tirx.Not(tirx.EQ(a, b))
+    if pred == "une":  # not Not(EQ): TVM turns that into NE, which LLVM codegen emits as the ordered `fcmp one`
+        return tirx.Or(tirx.NE(a, b), _isnan(a, b))
     compare = _ORDERED[pred[1:]](a, b)
     return compare if pred[0] == "o" else tirx.Or(compare, _isnan(a, b))
 
@@ -348,6 +348,42 @@ def _shares_term(a: tirx.PrimExpr, b: tirx.PrimExpr) -> bool:
     return any(tvm_ffi.structural_equal(x, y) for x in terms_a for y in terms_b)
 
 
+def _f(a: tirx.PrimExpr, value: float) -> tirx.PrimExpr:
+    return tirx.FloatImm(_dtype(a), value)
+
+
+# TVM's expm1/asinh/acosh/atanh are the textbook formulas (exp(x) - 1, log(x + sqrt(x * x + 1)), ...), which
+# lose every digit near 0 (or 1) and overflow early; these keep a few ulps with exp, log and log1p only.
+def _expm1(a: tirx.PrimExpr) -> tirx.PrimExpr:
+    """Kahan's expm1: (u - 1) * x / log(u) with u = exp(x); x itself where u rounds to 1 (keeps -0.0)."""
+    u = tirx.exp(a)
+    um1 = u - _f(a, 1.0)
+    exact = tirx.Div(um1 * a, tirx.log(u))
+    return tirx.Select(u == _f(a, 1.0), a, tirx.Select(um1 == _f(a, -1.0), um1, tirx.Select(tirx.isinf(u), u, exact)))
+
+
+def _asinh(a: tirx.PrimExpr) -> tirx.PrimExpr:
+    """sign(x) * log1p(|x| + x * x / (1 + sqrt(1 + x * x))); log(|x|) + log(2) for |x| > 1e10 (x * x overflows)."""
+    m = tirx.abs(a)
+    small = tirx.log1p(m + tirx.Div(m * m, _f(a, 1.0) + tirx.sqrt(_f(a, 1.0) + m * m)))
+    r = tirx.Select(m > _f(a, 1e10), tirx.log(m) + _f(a, math.log(2.0)), small)
+    return tirx.copysign(r, a)
+
+
+def _acosh(a: tirx.PrimExpr) -> tirx.PrimExpr:
+    """log1p(t + sqrt(2 t + t * t)) with t = x - 1; log(x) + log(2) for x > 1e10; nan below 1."""
+    t = a - _f(a, 1.0)
+    small = tirx.log1p(t + tirx.sqrt(_f(a, 2.0) * t + t * t))
+    large = tirx.Select(a > _f(a, 1e10), tirx.log(a) + _f(a, math.log(2.0)), small)
+    return tirx.Select(a < _f(a, 1.0), _f(a, math.nan), large)
+
+
+def _atanh(a: tirx.PrimExpr) -> tirx.PrimExpr:
+    """sign(x) * 0.5 * log1p(2 |x| / (1 - |x|)): exact near 0 and near +-1, keeps -0.0, +-inf at +-1."""
+    m = tirx.abs(a)
+    return tirx.copysign(_f(a, 0.5) * tirx.log1p(tirx.Div(_f(a, 2.0) * m, _f(a, 1.0) - m)), a)
+
+
 def _nan_propagating(fn):
     return lambda a, b: tirx.Select(_isnan(a, b), a + b, fn(a, b))
 
@@ -388,7 +424,7 @@ _SCALAR: dict[str, Callable[..., tirx.PrimExpr]] = {
     "arith.select": tirx.Select,
     "math.exp": tirx.exp,
     "math.exp2": tirx.exp2,
-    "math.expm1": lambda a: tirx.exp(a) - tirx.FloatImm(_dtype(a), 1.0),
+    "math.expm1": lambda a: _expm1(a),
     "math.log": tirx.log,
     "math.log2": tirx.log2,
     "math.log10": tirx.log10,
@@ -402,6 +438,13 @@ _SCALAR: dict[str, Callable[..., tirx.PrimExpr]] = {
     "math.tan": tirx.tan,
     "math.atan": tirx.atan,
     "math.atan2": tirx.atan2,
+    "math.asin": tirx.asin,
+    "math.acos": tirx.acos,
+    "math.sinh": tirx.sinh,
+    "math.cosh": tirx.cosh,
+    "math.asinh": lambda a: _asinh(a),
+    "math.acosh": lambda a: _acosh(a),
+    "math.atanh": lambda a: _atanh(a),
     "math.absf": tirx.abs,
     "math.absi": tirx.abs,
     "math.floor": tirx.floor,

@@ -20,6 +20,7 @@ from irc.ir import hl
 from irc.ir.hl import HLOp, shape_of
 from irc.ir.rules import jvp
 from irc.transforms.vjp_rules import (
+    MATH_DERIVATIVES,
     Emitter,
     extremum_share,
     max_pool_shares,
@@ -213,3 +214,29 @@ jvp(hl.ErfOp)(
         "y = erf(x): ty = tx * 2 / sqrt(pi) * exp(-x * x)",
     )
 )
+
+
+# everyday math (issue 12): the derivatives vjp_rules.py tabulates
+for _op, (_derivative, _doc) in MATH_DERIVATIVES.items():
+    jvp(_op)(_pointwise(_derivative, _doc.replace("f' =", "ty = tx *")))
+
+
+@jvp(*hl.ROUNDING_OPS)
+def _rounding(b, op, ts):
+    """y = floor(x), ceil(x), round(x), trunc(x): ty = 0   (piecewise constant, as PyTorch)"""
+    return b.full(0.0, op.results[0].type)
+
+
+@jvp(hl.Atan2Op)
+def _atan2(b, op, ts):
+    """y = atan2(a, c): ty = (ta * c - tc * a) / (a * a + c * c)"""
+    (a, c), (ta, tc) = op.operands, ts
+    denominator = b.add(b.mul(a, a), b.mul(c, c))
+    return total(b, op, [ta and b.div(b.mul(ta, c), denominator), tc and b.neg(b.div(b.mul(tc, a), denominator))])
+
+
+@jvp(hl.FmodOp)
+def _fmod(b, op, ts):
+    """y = fmod(a, c): ty = ta - tc * trunc(a / c)"""
+    (a, c), (ta, tc) = op.operands, ts
+    return total(b, op, [ta, tc and b.neg(b.mul(tc, b.trunc(b.div(a, c))))])

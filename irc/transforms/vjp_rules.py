@@ -659,3 +659,64 @@ def _avg_pool2d(b, op, g):
     kh, kw = pair(op.attr("kernel"))
     w = b.full(1.0 / (kh * kw), tensor_type((c, 1, kh, kw), x.type.element_type))
     return [conv2d_input_grad(b, g, w, shape_of(x.type), op.attr("stride"), op.attr("padding"), (1, 1), c)]
+
+
+# --------------------------------------------------------------------------
+# everyday math (issue 12): elementwise ops given by their derivative f'(x, y) (shared with jvp_rules.py)
+# --------------------------------------------------------------------------
+
+_LN2, _LN10 = math.log(2.0), math.log(10.0)
+
+#: op -> (f'(b, x, y), "y = f(x): f'(x) = ...") for the VJP dx = g * f'(x) and the JVP ty = tx * f'(x)
+MATH_DERIVATIVES: dict[type[HLOp], tuple[Callable[[Emitter, SSAValue, SSAValue], SSAValue], str]] = {
+    hl.Log1pOp: (lambda b, x, y: b.div(1.0, b.add(x, 1.0)), "y = log1p(x): f' = 1 / (1 + x)"),
+    hl.Expm1Op: (lambda b, x, y: b.add(y, 1.0), "y = expm1(x): f' = y + 1"),
+    hl.Log2Op: (lambda b, x, y: b.div(1.0, b.mul(x, _LN2)), "y = log2(x): f' = 1 / (x ln 2)"),
+    hl.Log10Op: (lambda b, x, y: b.div(1.0, b.mul(x, _LN10)), "y = log10(x): f' = 1 / (x ln 10)"),
+    hl.Exp2Op: (lambda b, x, y: b.mul(y, _LN2), "y = exp2(x): f' = y ln 2"),
+    hl.TanOp: (lambda b, x, y: b.add(b.mul(y, y), 1.0), "y = tan(x): f' = 1 + y * y"),
+    hl.AsinOp: (lambda b, x, y: b.rsqrt(b.sub(1.0, b.mul(x, x))), "y = asin(x): f' = 1 / sqrt(1 - x * x)"),
+    hl.AcosOp: (lambda b, x, y: b.neg(b.rsqrt(b.sub(1.0, b.mul(x, x)))), "y = acos(x): f' = -1 / sqrt(1 - x * x)"),
+    hl.AtanOp: (lambda b, x, y: b.div(1.0, b.add(b.mul(x, x), 1.0)), "y = atan(x): f' = 1 / (1 + x * x)"),
+    hl.SinhOp: (lambda b, x, y: b.cosh(x), "y = sinh(x): f' = cosh(x)"),
+    hl.CoshOp: (lambda b, x, y: b.sinh(x), "y = cosh(x): f' = sinh(x)"),
+    hl.AsinhOp: (lambda b, x, y: b.rsqrt(b.add(b.mul(x, x), 1.0)), "y = asinh(x): f' = 1 / sqrt(x * x + 1)"),
+    hl.AcoshOp: (lambda b, x, y: b.rsqrt(b.sub(b.mul(x, x), 1.0)), "y = acosh(x): f' = 1 / sqrt(x * x - 1)"),
+    hl.AtanhOp: (lambda b, x, y: b.div(1.0, b.sub(1.0, b.mul(x, x))), "y = atanh(x): f' = 1 / (1 - x * x)"),
+}
+
+
+def _math_vjp(derivative, doc: str) -> Rule:
+    def rule(b, op, g):
+        return [b.mul(g, derivative(b, op.operands[0], op.result))]
+
+    rule.__doc__ = f"Forward: {doc.split(':')[0]}\n    Backward: dx = g * f'(x),{doc.split(':', 1)[1]}"
+    return rule
+
+
+for _op, (_derivative, _doc) in MATH_DERIVATIVES.items():
+    vjp(_op)(_math_vjp(_derivative, _doc))
+
+
+@vjp(*hl.ROUNDING_OPS)
+def _rounding(b, op, g):
+    """Forward: y = floor(x), ceil(x), round(x), trunc(x)
+    Backward: dx = 0   (piecewise constant: PyTorch's zero gradient, also at the jumps)"""
+    return [b.full(0.0, op.operands[0].type)]
+
+
+@vjp(hl.Atan2Op)
+def _atan2(b, op, g):
+    """Forward: y = atan2(a, c)
+    Backward: da = g * c / (a * a + c * c), dc = -g * a / (a * a + c * c)"""
+    a, c = op.operands
+    scale = b.div(g, b.add(b.mul(a, a), b.mul(c, c)))
+    return [sum_to(b, b.mul(scale, c), shape_of(a.type)), sum_to(b, b.neg(b.mul(scale, a)), shape_of(c.type))]
+
+
+@vjp(hl.FmodOp)
+def _fmod(b, op, g):
+    """Forward: y = fmod(a, c) = a - trunc(a / c) * c
+    Backward: da = g, dc = -g * trunc(a / c)"""
+    a, c = op.operands
+    return [sum_to(b, g, shape_of(a.type)), sum_to(b, b.neg(b.mul(g, b.trunc(b.div(a, c)))), shape_of(c.type))]

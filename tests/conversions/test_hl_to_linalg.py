@@ -270,6 +270,18 @@ CASES: dict[str, tuple[str, str]] = {
     "random_uniform_f64": ("%k: tensor<i64>", "hl.random_uniform %k : (tensor<i64>) -> tensor<7xf64>"),
 }
 
+# the binary ops of issue 12 (its unary ones are in FLOAT_UNARY)
+CASES.update(
+    {
+        f"{name}_{t}": (
+            f"%a: tensor<4x1x{t}>, %b: tensor<1x3x{t}>",
+            f"hl.{name} %a, %b : (tensor<4x1x{t}>, tensor<1x3x{t}>) -> tensor<4x3x{t}>",
+        )
+        for name, dtypes in (("atan2", ("f32", "f64")), ("fmod", ("f32", "f64", "i32", "i64")))
+        for t in dtypes
+    }
+)
+
 
 def result_type(line: str) -> str:
     return re.split(r"->|: ", line)[-1].strip()

@@ -30,6 +30,7 @@ GRAD_CAP = 3  # samples per op for gradients (float64)
 RANDOM = {"randn", "randn_like", "rand_like", "empty", "empty_like", "new_empty", "nn.functional.dropout"}
 
 _INTERPOLATE = "F.interpolate has mode='nearest' only (docs/nn.md)"
+_NUC = "norm(p='nuc'), a matrix norm, is not supported: irc has vector norms (docs/torch-api.md)"
 
 #: (op, sample index) or op -> why irc fails it (on purpose, documented); a sample index covers both dtypes
 XFAIL: dict[str | tuple[str, int], str] = {
@@ -42,6 +43,7 @@ XFAIL: dict[str | tuple[str, int], str] = {
     ("nn.functional.batch_norm", 3): "batch_norm of a 1-D empty input (torch takes shape (0,)); irc wants (N, C, ...)",
     ("nn.functional.batch_norm", 4): "batch_norm of a 1-D empty input (torch takes shape (0,)); irc wants (N, C, ...)",
     ("nn.functional.embedding", 5): "embedding(max_norm=) is not supported (it renormalizes the weight in place)",
+    "norm.nuc": _NUC,
 }  # fmt: skip
 #: the same for gradients (the float64 samples)
 GRAD_XFAIL: dict[str | tuple[str, int], str] = {
@@ -51,6 +53,8 @@ GRAD_XFAIL: dict[str | tuple[str, int], str] = {
        "gradient between its copies; torch gives it to each (docs/nn.md)" for i in (1, 2)},
     ("index_put", 1): "index_put with a bool mask among its indices: irc takes a mask as x[mask] = v only",
     "zero_": "zero_() replaces the value with a constant: the result has no gradient history (in torch a zero one)",
+    "norm.nuc": _NUC,
+    ("sgn", 0): "torch's gradient of sgn is a ZeroTensor, which numpy cannot read (irc's zero: test_math_ops.py)",
 }  # fmt: skip
 
 
@@ -74,6 +78,7 @@ SPECIAL = {
     "where": lambda x, condition, other, **kwargs: irc.where(condition, x, other, **kwargs),
     "zero_": lambda x: x.clone().zero_(),
     "nn.functional.embedding": lambda weight, idx, **kwargs: F.embedding(idx, weight, **kwargs),
+    "linalg.vector_norm": lambda x, *args, **kwargs: irc.linalg.vector_norm(x, *args, **kwargs),
 }
 
 

@@ -39,6 +39,10 @@ UNARY = {
     "roundeven": np.round,
     "trunc": np.trunc,
 }
+# the inverse trig and hyperbolic functions (issue 12; nan outside their domains, as numpy)
+UNARY.update(
+    asin=np.arcsin, acos=np.arccos, sinh=np.sinh, cosh=np.cosh, asinh=np.arcsinh, acosh=np.arccosh, atanh=np.arctanh
+)
 BINARY = {"atan2": np.arctan2, "powf": np.power, "copysign": np.copysign}
 DTYPES = {"f32": np.float32, "f64": np.float64}
 N = 16

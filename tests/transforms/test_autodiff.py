@@ -121,6 +121,37 @@ CASES = {
 }
 
 
+def unit_interval(*shape):
+    return rng.uniform(-0.8, 0.8, shape)
+
+
+# the everyday math ops (issue 12); the rounding ones have a zero derivative (added to a smooth term)
+CASES.update(
+    {
+        "floor": (lambda x: x.floor() + x * x, [normal(3, 4)]),
+        "ceil": (lambda x: x.ceil() + x * x, [normal(3, 4)]),
+        "round": (lambda x: x.round() + x * x, [normal(3, 4)]),
+        "trunc": (lambda x: x.trunc() + x * x, [normal(3, 4)]),
+        "log1p": (lambda x: x.log1p(), [positive(3, 4)]),
+        "expm1": (lambda x: x.expm1(), [normal(3, 4)]),
+        "log2": (lambda x: x.log2(), [positive(3, 4)]),
+        "log10": (lambda x: x.log10(), [positive(3, 4)]),
+        "exp2": (lambda x: x.exp2(), [normal(3, 4)]),
+        "tan": (lambda x: x.tan(), [unit_interval(3, 4)]),
+        "asin": (lambda x: x.asin(), [unit_interval(3, 4)]),
+        "acos": (lambda x: x.acos(), [unit_interval(3, 4)]),
+        "atan": (lambda x: x.atan(), [normal(3, 4)]),
+        "sinh": (lambda x: x.sinh(), [normal(3, 4)]),
+        "cosh": (lambda x: x.cosh(), [normal(3, 4)]),
+        "asinh": (lambda x: x.asinh(), [normal(3, 4)]),
+        "acosh": (lambda x: x.acosh(), [positive(3, 4) + 1.0]),
+        "atanh": (lambda x: x.atanh(), [unit_interval(3, 4)]),
+        "atan2": (lambda a, b: a.atan2(b), [normal(3, 4), normal(4)]),
+        "fmod": (lambda a, b: a.fmod(b), [normal(3, 4) * 3, positive(4)]),
+    }
+)
+
+
 @pytest.mark.parametrize("name", CASES)
 def test_gradcheck(name):
     f, inputs = CASES[name]

@@ -23,7 +23,7 @@ def _overloaded(name: str):
 
 # TVM 0.27 lowers these intrinsics to C's float32 functions (`copysignf`, `log1pf`, `tanf`, ...), which OpenCL C
 # does not have: its math functions are overloaded on the argument type.
-for _name in ("copysign", "log1p", "tan", "atan", "atan2"):
+for _name in ("copysign", "log1p", "tan", "atan", "atan2", "asin", "acos"):
     tvm.tirx.register_intrin_lowering(f"tirx.{_name}", "opencl", f=_overloaded(_name))
 
 

@@ -1,0 +1,646 @@
+"""PyTorch's everyday math (issue 12): rounding, inverse trig and hyperbolic functions, remainders,
+predicates (`isnan`, ...), logical ops, and the reductions `all`, `any`, `logsumexp`, `var`/`std`,
+`norm`, `cumsum`/`cumprod`/`logcumsumexp`, `count_nonzero`, `aminmax`, `nansum`/`nanmean`.
+
+Functions with a math of their own are hl ops (`hl.floor`, `hl.asin`, `hl.fmod`, `hl.atan2`, ...,
+see `MATH_OPS` in irc/ir/hl.py); the rest are compositions of hl ops written here, so they get
+gradients, fusion and every target for free. `install(Tensor)` makes them Tensor methods (with an
+in-place `name_` where torch has one); `irc/__init__.py` offers them as `irc.<name>` too.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import namedtuple
+
+import numpy as np
+
+from irc.errors import FrontendError
+from irc.frontend import graph
+from irc.frontend.graph import apply, user_location
+from irc.ir import hl
+from irc.runtime.devices import to_host
+
+aminmax_result = namedtuple("aminmax", ["min", "max"])
+
+
+def _error(message: str) -> FrontendError:
+    return FrontendError(message, user_location()[:2])
+
+
+#: irc.frontend.tensor, which calls `install` when it loads (importing it here would be a cycle)
+_TENSOR = None
+
+
+def _tensor_module():
+    return _TENSOR
+
+
+def _as(x):
+    return _tensor_module().as_tensor(x)
+
+
+def _where(cond, a, b):
+    return _tensor_module().where(cond, a, b)
+
+
+def _float(x):
+    """x, an integer or bool tensor converted to float32 (PyTorch's default dtype)."""
+    return x if x.is_floating_point() else x.float()
+
+
+def _no_bool(x, name: str) -> None:
+    if x._node.dtype == "i1":
+        raise NotImplementedError(f"\"{name}_cpu\" not implemented for 'Bool'")
+
+
+def _pair(a, b):
+    """a and b as tensors of their promoted dtype (PyTorch's rules for tensors and Python scalars)."""
+    tensor = _tensor_module()
+    if not isinstance(a, tensor.Tensor):
+        b = _as(b)
+        a = b._operand(a)
+    else:
+        b = a._operand(b)
+    dt = tensor._promote(a._node.dtype, b._node.dtype)
+    return a._cast(dt), b._cast(dt)
+
+
+def _check_nonzero(divisor, name: str) -> None:
+    """Integer remainders by zero raise, as in PyTorch (eager only: compiled code gives 0)."""
+    if graph.Tracing.depth > 0:
+        return
+    if (np.asarray(to_host(divisor._value())) == 0).any():
+        file, line, _ = user_location()
+        raise ZeroDivisionError(f"{file}:{line}: {name}: integer division by zero")
+
+
+# ------------------------------------------------------------------ elementwise, unary
+
+#: name -> hl op of a float-only function (integers are converted to float32 first)
+_UNARY_OPS = {
+    "log1p": hl.Log1pOp,
+    "expm1": hl.Expm1Op,
+    "log2": hl.Log2Op,
+    "log10": hl.Log10Op,
+    "exp2": hl.Exp2Op,
+    "tan": hl.TanOp,
+    "asin": hl.AsinOp,
+    "acos": hl.AcosOp,
+    "atan": hl.AtanOp,
+    "sinh": hl.SinhOp,
+    "cosh": hl.CoshOp,
+    "asinh": hl.AsinhOp,
+    "acosh": hl.AcoshOp,
+    "atanh": hl.AtanhOp,
+}
+
+
+def _unary_method(op):
+    def method(self):
+        return _float(self)._unary(op)
+
+    method.__doc__ = f"Elementwise {op.name[3:]} ({op.__doc__}); integers are converted to float32 first."
+    return method
+
+
+def _rounding(op, name: str):
+    def method(self):
+        _no_bool(self, name)
+        return self if not self.is_floating_point() else self._unary(op)
+
+    method.__doc__ = f"{op.__doc__}; an integer tensor is its own {name} (same dtype, as PyTorch)."
+    return method
+
+
+def round(self, *, decimals: int = 0):
+    """Round half to even, as PyTorch; `decimals=d` rounds x * 10**d and divides back (d < 0: the reverse)."""
+    _no_bool(self, "round")
+    if not self.is_floating_point():
+        if decimals:
+            raise NotImplementedError(f"\"round_cpu\" not implemented for '{_long_name(self)}'")
+        return self
+    if decimals == 0:
+        return self._unary(hl.RoundOp)
+    scale = 10.0 ** abs(decimals)
+    if decimals > 0:
+        return (self * scale)._unary(hl.RoundOp) / scale
+    return (self / scale)._unary(hl.RoundOp) * scale
+
+
+def _long_name(x) -> str:
+    return {"i32": "Int", "i64": "Long", "i1": "Bool"}.get(x._node.dtype, str(x.dtype))
+
+
+def frac(self):
+    """x - trunc(x), with x's sign (float tensors only, as PyTorch)."""
+    if not self.is_floating_point():
+        raise NotImplementedError(f"\"frac_cpu\" not implemented for '{_long_name(self)}'")
+    return self - self._unary(hl.TruncOp)
+
+
+def _attached(result, source):
+    """`result`, with a zero gradient to `source` (same shape) as PyTorch gives a piecewise-constant function:
+    select(source < source, source, result); the condition is false for every value, nan included."""
+    return _where(source < source, source, result) if source.is_floating_point() else result
+
+
+def sign(self):
+    """-1, 0 or 1 in x's dtype (0 for nan and -0.0, as PyTorch 2.13; a bool tensor is its own sign)."""
+    if self._node.dtype == "i1":
+        return self
+    return _attached((self > 0)._cast(self._node.dtype) - (self < 0)._cast(self._node.dtype), self)
+
+
+def reciprocal(self):
+    """1 / x (integers give float32)."""
+    return 1.0 / _float(self)
+
+
+def deg2rad(self):
+    return _float(self) * (math.pi / 180.0)
+
+
+def rad2deg(self):
+    return _float(self) * (180.0 / math.pi)
+
+
+def isnan(self):
+    """True where x is nan (never for an integer tensor). Not `x != x`: compilers fold that to false."""
+    if not self.is_floating_point():
+        return self != self
+    return ~(self.abs() <= math.inf)
+
+
+def isinf(self):
+    if not self.is_floating_point():
+        return self != self
+    return self.abs() == math.inf
+
+
+def isposinf(self):
+    return self == math.inf if self.is_floating_point() else self != self
+
+
+def isneginf(self):
+    return self == -math.inf if self.is_floating_point() else self != self
+
+
+def isfinite(self):
+    if not self.is_floating_point():
+        return self == self
+    return self.abs() < math.inf  # false for nan as well
+
+
+def nan_to_num(self, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None):
+    """nan, +inf and -inf replaced (by default with 0 and the dtype's largest and lowest finite values)."""
+    if not self.is_floating_point():
+        return self
+    info = np.finfo(self.dtype)
+    posinf = float(info.max) if posinf is None else posinf
+    neginf = float(info.min) if neginf is None else neginf
+    out = _where(isnan(self), nan, self)
+    out = _where(self == math.inf, posinf, out)
+    return _where(self == -math.inf, neginf, out)
+
+
+def logical_not(self):
+    return self == 0
+
+
+def logical_and(self, other):
+    return (self != 0) & (_as(other) != 0)
+
+
+def logical_or(self, other):
+    return (self != 0) | (_as(other) != 0)
+
+
+def logical_xor(self, other):
+    return (self != 0) ^ (_as(other) != 0)
+
+
+# ------------------------------------------------------------------ elementwise, binary
+
+
+def fmod(self, other):
+    """C's remainder a - trunc(a / b) * b, with a's sign (PyTorch's `fmod`); integers by zero raise."""
+    a, b = _pair(self, other)
+    _no_bool(a, "fmod")
+    if not a.is_floating_point():
+        _check_nonzero(b, "fmod")
+    return a._new(apply(hl.FmodOp, [a._node, b._node]))
+
+
+def remainder(self, other):
+    """Python's remainder: the sign of the divisor (PyTorch's `remainder`, `%`); integers by zero raise."""
+    a, b = _pair(self, other)
+    _no_bool(a, "remainder")
+    if not a.is_floating_point():
+        _check_nonzero(b, "remainder")
+    r = a._new(apply(hl.FmodOp, [a._node, b._node]))
+    # a nonzero remainder of the wrong sign moves by one divisor (exactly PyTorch's CPU kernel)
+    return _where((r != 0) & ((r < 0) ^ (b < 0)), r + b, r)
+
+
+def _rmod(self, other):
+    return remainder(other, self)
+
+
+def atan2(self, other):
+    """atan(a / b) in the quadrant of (b, a); integers are converted to float32."""
+    a, b = _pair(self, other)
+    a, b = _float(a), _float(b)
+    return a._new(apply(hl.Atan2Op, [a._node, b._node]))
+
+
+def _float_pair(a, b, name: str):
+    a, b = _pair(a, b)
+    if not a.is_floating_point():
+        raise NotImplementedError(f"\"{name}_cpu\" not implemented for '{_long_name(a)}'")
+    return a, b
+
+
+def hypot(self, other):
+    """sqrt(a * a + b * b) (float tensors only, as PyTorch; overflows where a * a does)."""
+    a, b = _float_pair(self, other, "hypot")
+    return (a * a + b * b).sqrt()
+
+
+def _signbit(x):
+    """True for negative x and for -0.0 (1 / -0.0 is -inf)."""
+    return (x < 0) | ((x == 0) & (1.0 / x < 0))
+
+
+def copysign(self, other):
+    """|a| with b's sign, -0.0 included (integers give float32)."""
+    a, b = _pair(self, other)
+    a, b = _float(a), _float(b)
+    return _where(_signbit(b), -a.abs(), a.abs())
+
+
+def lerp(self, end, weight):
+    """start + weight * (end - start), computed from the nearer end as PyTorch does."""
+    end = _as(end) if not isinstance(end, (int, float)) else end
+    diff = end - self
+    if isinstance(weight, (int, float)):
+        return self + diff * weight if abs(weight) < 0.5 else end - diff * (1 - weight)
+    return _where(weight.abs() < 0.5, self + diff * weight, end - diff * (1 - weight))
+
+
+def addcmul(self, tensor1, tensor2, *, value=1):
+    """self + value * tensor1 * tensor2."""
+    prod = tensor1 * tensor2
+    return self + (prod if value == 1 else prod * value)
+
+
+def addcdiv(self, tensor1, tensor2, *, value=1):
+    """self + value * tensor1 / tensor2 (integer tensors are refused, as in PyTorch)."""
+    t1 = _as(tensor1)
+    if not t1.is_floating_point() and not _as(tensor2).is_floating_point():
+        raise _error(
+            "Integer division with addcdiv is no longer supported, and in a future release addcdiv will perform "
+            "a true division of tensor1 and tensor2. The historic addcdiv behavior can be implemented as "
+            "(input + value * torch.trunc(tensor1 / tensor2)).to(input.dtype) for integer inputs and as "
+            "(input + value * tensor1 / tensor2) for float inputs. The future addcdiv behavior is just the latter "
+            "implementation: (input + value * tensor1 / tensor2), for all dtypes."
+        )
+    quot = t1 / tensor2
+    return self + (quot if value == 1 else quot * value)
+
+
+def fmax(self, other):
+    """Elementwise max ignoring nan (nan only where both are); ties take a's gradient, as PyTorch."""
+    a, b = _pair(self, other)
+    return _where((a >= b) | isnan(b), a, b)
+
+
+def fmin(self, other):
+    a, b = _pair(self, other)
+    return _where((a <= b) | isnan(b), a, b)
+
+
+def signbit(self):
+    """True where the sign bit is set: negative numbers and -0.0 (bool)."""
+    return _signbit(self) if self.is_floating_point() else self < 0
+
+
+def logaddexp(self, other):
+    """log(exp(a) + exp(b)) without overflow: max + log1p(exp(-|a - b|)); (a + b) / 2 + log(2) where a == b
+    (+-inf too; the mean gives each operand half the gradient, as PyTorch)."""
+    a, b = _pair(self, other)
+    a, b = _float(a), _float(b)
+    out = a.maximum(b) + (-(a - b).abs()).exp().log1p()
+    return _where(a == b, (a + b) * 0.5 + math.log(2.0), out)
+
+
+def logaddexp2(self, other):
+    """log2(2**a + 2**b) without overflow."""
+    a, b = _pair(self, other)
+    a, b = _float(a), _float(b)
+    out = a.maximum(b) + (-(a - b).abs()).exp2().log1p() * (1 / math.log(2.0))
+    return _where(a == b, (a + b) * 0.5 + 1.0, out)
+
+
+def heaviside(self, values):
+    """0 where x < 0, `values` where x == 0, 1 where x > 0 (nan: 0), in x's dtype."""
+    values = self._operand(values)
+    if values._node.dtype != self._node.dtype:
+        raise _error(
+            f"heaviside is not yet implemented for tensors with different dtypes ({_long_name(self)} and "
+            f"{_long_name(values)})"
+        )
+    return _attached(_where(self == 0, values, (self > 0)._cast(self._node.dtype)), self)
+
+
+def clamp_min(self, min):
+    return self.clamp(min=min)
+
+
+def clamp_max(self, max):
+    return self.clamp(max=max)
+
+
+def positive(self):
+    """x itself (PyTorch's unary +)."""
+    return self
+
+
+def true_divide(self, other):
+    return self / other
+
+
+# ------------------------------------------------------------------ reductions
+
+
+def _reduced_count(x, dim) -> int:
+    dims = x._dims(dim)
+    return math.prod(x.shape[d] for d in dims) if x.ndim else 1
+
+
+def all(self, dim=None, keepdim: bool = False):
+    """True where every element along `dim` (all dims by default) is nonzero; a bool tensor."""
+    return (self == 0).sum(dim, keepdim) == 0
+
+
+def any(self, dim=None, keepdim: bool = False):
+    """True where some element along `dim` is nonzero (nan counts); a bool tensor."""
+    return (self != 0).sum(dim, keepdim) > 0
+
+
+def count_nonzero(self, dim=None):
+    return (self != 0).sum(dim)
+
+
+def logsumexp(self, dim, keepdim: bool = False):
+    """log(sum(exp(x))) along `dim`, as m + log(sum(exp(x - m))) with m the (detached) max, 0 where m is +-inf."""
+    x = _float(self)
+    m = x.amax(dim, keepdim=True).detach()
+    m = _where(m.abs() == math.inf, 0.0, m)
+    out = (x - m).exp().sum(dim, keepdim=True).log() + m
+    return out if keepdim else out.squeeze(_sorted_dims(x, dim))
+
+
+def _sorted_dims(x, dim) -> tuple[int, ...]:
+    return tuple(sorted(d % x.ndim for d in x._dims(dim))) if x.ndim else ()
+
+
+def _old_unbiased(dim, unbiased):
+    """var(x, unbiased) of old: a bool first argument is `unbiased`, over all dims."""
+    return (None, dim) if isinstance(dim, bool) else (dim, unbiased)
+
+
+def _correction(name: str, unbiased, correction) -> float:
+    if unbiased is not None and correction is not None:
+        raise _error(f"{name}: can't specify both unbiased and correction")
+    if correction is not None:
+        return correction
+    return 1 if unbiased is None or unbiased else 0
+
+
+def var(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
+    """sum((x - mean) ** 2) / max(0, N - correction) along `dim` (correction=1 by default, `unbiased=False` is 0)."""
+    dim, unbiased = _old_unbiased(dim, unbiased)
+    if not self.is_floating_point():
+        raise _error("std and var only support floating point and complex dtypes")
+    c = _correction("var", unbiased, correction)
+    d = self - self.mean(dim, keepdim=True)
+    return (d * d).sum(dim, keepdim) / max(0, _reduced_count(self, dim) - c)
+
+
+def std(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
+    """sqrt(var(...)), with var's arguments."""
+    return var(self, dim, unbiased, keepdim, correction=correction).sqrt()
+
+
+def var_mean(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
+    """(var, mean), as torch.var_mean."""
+    dim, unbiased = _old_unbiased(dim, unbiased)
+    return var(self, dim, unbiased, keepdim, correction=correction), self.mean(dim, keepdim)
+
+
+def std_mean(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
+    """(std, mean), as torch.std_mean."""
+    dim, unbiased = _old_unbiased(dim, unbiased)
+    return std(self, dim, unbiased, keepdim, correction=correction), self.mean(dim, keepdim)
+
+
+def vector_norm(x, ord=2, dim=None, keepdim: bool = False, *, dtype=None):
+    """`torch.linalg.vector_norm`: ord 2 (a zero gradient at 0, as PyTorch), 1, inf, -inf, 0 (the count of
+    nonzeros) or any other number p: sum(|x| ** p) ** (1 / p)."""
+    x = _as(x)
+    if dtype is not None:
+        x = x.to(dtype)
+    if not x.is_floating_point():
+        raise _error(f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got {_long_name(x)}")
+    if isinstance(ord, str) or isinstance(ord, bool):
+        raise _error(f"linalg.vector_norm: ord must be a number, got {ord!r}")
+    a = x.abs()
+    if ord == math.inf:
+        return a.amax(dim, keepdim)
+    if ord == -math.inf:
+        return a.amin(dim, keepdim)
+    if ord == 0:
+        return _attached((x != 0)._cast(x._node.dtype).sum(dim, keepdim), x.sum(dim, keepdim))
+    if ord == 1:
+        return a.sum(dim, keepdim)
+    if ord == 2:
+        s = (x * x).sum(dim, keepdim)
+        zero = s == 0
+        return _where(zero, 0.0, _where(zero, 1.0, s).sqrt())  # sqrt's gradient at 0 would be inf * 0 = nan
+    return (a**ord).sum(dim, keepdim) ** (1.0 / ord)
+
+
+def norm(self, p="fro", dim=None, keepdim: bool = False, dtype=None):
+    """`torch.norm`: p = 'fro' (2), or a number as in `vector_norm`; 'nuc' (matrix norms) is not supported."""
+    if p == "fro" or p is None:
+        p = 2
+    if isinstance(p, str):
+        raise _error(f"norm: p={p!r} (a matrix norm) is not supported; irc has vector norms only")
+    return vector_norm(self, p, dim, keepdim, dtype=dtype)
+
+
+def _scan(self, dim: int, name: str, fill, reduce):
+    """The running `reduce` along `dim`: out[..., j] = reduce over i <= j of x[..., i], computed as a masked
+    reduction over an (n, n) triangle (O(n^2) work and memory: fine for the small n of a scan in a model)."""
+    tensor = _tensor_module()
+    if self.ndim == 0:
+        return self
+    d = self._dim(dim)
+    n = self.shape[d]
+    x = self.transpose(d, -1) if d != self.ndim - 1 else self
+    mask = tensor.tensor(np.triu(np.ones((n, n), dtype=bool)), device=self.device)  # mask[i, j] = i <= j
+    out = reduce(_where(mask, x.unsqueeze(-1), fill), -2)
+    return out.transpose(d, -1) if d != self.ndim - 1 else out
+
+
+def _scan_input(self, dtype, name: str):
+    x = self if dtype is None else self.to(dtype)
+    if x._node.dtype in ("i1", "i32"):
+        x = x.long()  # PyTorch scans integers in int64
+    return x
+
+
+def cumsum(self, dim: int, *, dtype=None):
+    """Running sum along `dim` (integers in int64); see `_scan` for its cost."""
+    x = _scan_input(self, dtype, "cumsum")
+    return _scan(x, dim, "cumsum", 0, lambda t, d: t.sum(d))
+
+
+def cumprod(self, dim: int, *, dtype=None):
+    """Running product along `dim` (integers in int64)."""
+    x = _scan_input(self, dtype, "cumprod")
+    return _scan(x, dim, "cumprod", 1, lambda t, d: t.prod(d))
+
+
+def logcumsumexp(self, dim: int):
+    """log(cumsum(exp(x))) along `dim`, stable (a running logsumexp)."""
+    x = _float(self)
+    return _scan(x, dim, "logcumsumexp", -math.inf, lambda t, d: logsumexp(t, d))
+
+
+def aminmax(self, *, dim=None, keepdim: bool = False):
+    """(min, max) in one call, as a named tuple with fields `min` and `max`."""
+    return aminmax_result(self.amin(dim, keepdim), self.amax(dim, keepdim))
+
+
+def nansum(self, dim=None, keepdim: bool = False, *, dtype=None):
+    """Sum treating nan as 0."""
+    x = self if dtype is None else self.to(dtype)
+    if not x.is_floating_point():
+        return x.sum(dim, keepdim)
+    return _where(isnan(x), 0.0, x).sum(dim, keepdim)
+
+
+def nanmean(self, dim=None, keepdim: bool = False, *, dtype=None):
+    """Mean over the non-nan elements (nan where all are nan)."""
+    x = self if dtype is None else self.to(dtype)
+    if not x.is_floating_point():
+        raise _error(f"nanmean(): expected input to have floating point or complex dtype but got {_long_name(x)}")
+    count = (~isnan(x))._cast(x._node.dtype).sum(dim, keepdim)
+    return nansum(x, dim, keepdim) / count
+
+
+# ------------------------------------------------------------------ the methods
+
+#: method name -> function; each also gets an in-place `name_` when in IN_PLACE
+METHODS = {
+    **{name: _unary_method(op) for name, op in _UNARY_OPS.items()},
+    "floor": _rounding(hl.FloorOp, "floor"),
+    "ceil": _rounding(hl.CeilOp, "ceil"),
+    "trunc": _rounding(hl.TruncOp, "trunc"),
+    "round": round,
+    "frac": frac,
+    "sign": sign,
+    "reciprocal": reciprocal,
+    "deg2rad": deg2rad,
+    "rad2deg": rad2deg,
+    "isnan": isnan,
+    "isinf": isinf,
+    "isposinf": isposinf,
+    "isneginf": isneginf,
+    "isfinite": isfinite,
+    "nan_to_num": nan_to_num,
+    "logical_not": logical_not,
+    "logical_and": logical_and,
+    "logical_or": logical_or,
+    "logical_xor": logical_xor,
+    "fmod": fmod,
+    "remainder": remainder,
+    "atan2": atan2,
+    "hypot": hypot,
+    "copysign": copysign,
+    "lerp": lerp,
+    "addcmul": addcmul,
+    "addcdiv": addcdiv,
+    "fmax": fmax,
+    "fmin": fmin,
+    "signbit": signbit,
+    "logaddexp": logaddexp,
+    "logaddexp2": logaddexp2,
+    "heaviside": heaviside,
+    "clamp_min": clamp_min,
+    "clamp_max": clamp_max,
+    "positive": positive,
+    "true_divide": true_divide,
+    "all": all,
+    "any": any,
+    "count_nonzero": count_nonzero,
+    "logsumexp": logsumexp,
+    "var": var,
+    "std": std,
+    "norm": norm,
+    "cumsum": cumsum,
+    "cumprod": cumprod,
+    "logcumsumexp": logcumsumexp,
+    "aminmax": aminmax,
+    "nansum": nansum,
+    "nanmean": nanmean,
+}
+#: PyTorch's other spellings
+ALIASES = {
+    "fix": "trunc",
+    "sgn": "sign",
+    "arcsin": "asin",
+    "arccos": "acos",
+    "arctan": "atan",
+    "arcsinh": "asinh",
+    "arccosh": "acosh",
+    "arctanh": "atanh",
+    "arctan2": "atan2",
+}
+#: methods with an in-place form `name_` (PyTorch's)
+IN_PLACE = (
+    *_UNARY_OPS, "floor", "ceil", "trunc", "round", "frac", "sign", "reciprocal", "deg2rad", "rad2deg",
+    "nan_to_num", "logical_not", "logical_and", "logical_or", "logical_xor", "fmod", "remainder", "atan2",
+    "hypot", "copysign", "lerp", "addcmul", "addcdiv", "fix", "logaddexp", "logaddexp2", "heaviside", "clamp_min",
+    "clamp_max", "true_divide", "sgn", "arcsin", "arccos", "arctan", "arcsinh",
+    "arccosh", "arctanh", "arctan2",
+)  # fmt: skip
+#: functions only (torch.std_mean, torch.var_mean have no method)
+FUNCTIONS = {"std_mean": std_mean, "var_mean": var_mean}
+
+
+def _in_place(name: str):
+    def method(self, *args, **kwargs):
+        return self._assign(getattr(self, name)(*args, **kwargs))
+
+    method.__name__ = f"{name}_"
+    method.__doc__ = f"In-place `{name}`: this tensor holds the result, converted to its dtype."
+    return method
+
+
+def install(tensor_module) -> None:
+    """Make METHODS, ALIASES and the in-place forms methods of `tensor_module.Tensor`."""
+    global _TENSOR
+    _TENSOR = tensor_module
+    cls = tensor_module.Tensor
+    for name, fn in METHODS.items():
+        setattr(cls, name, fn)
+    for alias, name in ALIASES.items():
+        setattr(cls, alias, METHODS[name])
+    for name in IN_PLACE:
+        setattr(cls, f"{name}_", _in_place(name))
+    cls.__mod__ = remainder
+    cls.__rmod__ = _rmod
+    cls.__imod__ = _in_place("remainder")
