@@ -27,7 +27,7 @@ CAP = 6  # samples per op and dtype
 GRAD_CAP = 3  # samples per op for gradients (float64)
 
 #: results that are random or uninitialized in torch: only shapes and dtypes are compared
-RANDOM = {"randn", "randn_like", "rand_like", "empty", "empty_like", "new_empty", "nn.functional.dropout"}
+RANDOM = {"randn", "randn_like", "rand_like", "empty", "empty_like", "new_empty", "nn.functional.dropout", "multinomial"}
 
 _INTERPOLATE = "F.interpolate has mode='nearest' only (docs/nn.md)"
 _NUC = "norm(p='nuc'), a matrix norm, is not supported: irc has vector norms (docs/torch-api.md)"
