@@ -39,6 +39,11 @@ _EXPORTS = {
     ),
     "irc.frontend.transforms": ("grad", "jvp", "value_and_grad", "vjp"),
 }  # fmt: skip
+# torch's shape, creation and sorting ops (frontend compositions)
+_EXPORTS["irc.frontend.shape_ops"] = (
+    "atleast_1d", "atleast_2d", "atleast_3d", "cartesian_prod", "cdist", "einsum", "eye", "linspace", "logspace",
+    "meshgrid", "randint", "randint_like", "tensordot", "tril_indices", "triu_indices",
+)  # fmt: skip
 
 # `irc.<name>` is a module of the frontend (PyTorch's namespaces `torch.cuda`, `torch.accelerator`, `torch.backends`)
 _NAMESPACES = ("accelerator", "backends", "cuda")
@@ -52,6 +57,12 @@ _METHODS = (
     "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
     "mm", "split", "chunk", "narrow", "unbind", "masked_fill", "tril", "triu", "numel", "t", "is_floating_point",
     "gather", "index_select",
+)  # fmt: skip
+# `irc.<name>(x, ...)` for the methods of irc/frontend/shape_ops.py and sorting.py
+_METHODS += (
+    "repeat_interleave", "tile", "outer", "ger", "diag", "diagonal", "diag_embed", "trace", "movedim", "moveaxis",
+    "swapaxes", "swapdims", "unflatten", "kron", "bernoulli", "multinomial",
+    "sort", "argsort", "msort", "topk", "kthvalue", "median", "nanmedian",
 )  # fmt: skip
 
 _SUBMODULES = (

@@ -1754,3 +1754,10 @@ class GradFn:
 
     def __repr__(self) -> str:
         return f"<{self.name}>"
+
+
+# torch's shape, creation and sorting ops (irc/frontend/shape_ops.py, sorting.py) as Tensor methods
+from irc.frontend import shape_ops, sorting  # noqa: E402
+
+shape_ops.install()
+sorting.install()
