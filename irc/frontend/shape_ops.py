@@ -241,7 +241,7 @@ def meshgrid(*tensors, indexing: str | None = None) -> tuple[Tensor, ...]:
     if any(t.ndim > 1 for t in tensors):
         raise _err("torch.meshgrid: Expected 0D or 1D tensor in the tensor list")
     if len({t.dtype for t in tensors}) > 1:
-        raise _err("torch.meshgrid: expects all tensors to have the same dtype")
+        raise _err("meshgrid expects all tensors to have the same dtype")
     flat = [t.reshape(-1) for t in tensors]
     swap = indexing == "xy" and len(flat) >= 2
     shape = [t.shape[0] for t in flat]

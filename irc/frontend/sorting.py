@@ -131,7 +131,7 @@ def kthvalue(self: Tensor, k: int, dim: int = -1, keepdim: bool = False) -> KthR
     """The `k`-th smallest (1-based) along `dim`, and its index."""
     n = self.shape[self._dim(dim)] if self.ndim else 1
     if not 1 <= k <= n:
-        raise _err(f"kthvalue(): selected number k out of range for dimension {dim}")
+        raise _err(f"kthvalue(): selected number k out of range for dimension {self._dim(dim) if self.ndim else 0}")
     return _pick(self, dim, keepdim, k - 1, "kthvalue")
 
 
