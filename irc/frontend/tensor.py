@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import math
 import weakref
+from collections import namedtuple
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -40,6 +41,9 @@ _DTYPE_ALIASES = {
 
 #: PyTorch's `Tensor.type()` names of irc's dtypes
 _TYPE_NAMES = {"f32": "FloatTensor", "f64": "DoubleTensor", "i32": "IntTensor", "i64": "LongTensor", "i1": "BoolTensor"}
+#: what torch.return_types holds for max(dim) / min(dim): `x.max(1).values`
+_MaxResult = namedtuple("max", ["values", "indices"])
+_MinResult = namedtuple("min", ["values", "indices"])
 #: PyTorch's C names of dtypes in its error messages ("expected ... same dtype, but got: float != double")
 _C_NAMES = {"f32": "float", "f64": "double", "i32": "int", "i64": "long int", "i1": "bool"}
 
@@ -836,14 +840,14 @@ class Tensor:
             return self.amax()
         if isinstance(dim, Tensor):
             return self.maximum(dim)
-        return self.amax(dim, keepdim), self.argmax(dim, keepdim)
+        return _MaxResult(self.amax(dim, keepdim), self.argmax(dim, keepdim))
 
     def min(self, dim=None, keepdim: bool = False):
         if dim is None:
             return self.amin()
         if isinstance(dim, Tensor):
             return self.minimum(dim)
-        return self.amin(dim, keepdim), self.argmin(dim, keepdim)
+        return _MinResult(self.amin(dim, keepdim), self.argmin(dim, keepdim))
 
     def _arg_reduce(self, op, dim, keepdim):
         if dim is None and self.numel() == 0:  # (the flattened tensor's error would not show this shape)
