@@ -14,6 +14,7 @@ end of `tensor.py`) makes the methods `Tensor.<name>`.
 from __future__ import annotations
 
 import math
+
 import numpy as np
 
 from irc.errors import FrontendError
@@ -314,9 +315,9 @@ def einsum(equation: str, *operands) -> Tensor:
     lhs, arrow, rhs = eq.partition("->")
     terms = lhs.split(",")
     if len(terms) != len(ops):
-        raise _err(f"einsum(): more operands were provided than specified in the equation"
-                   if len(ops) > len(terms) else "einsum(): fewer operands were provided than specified in the equation")  # fmt: skip
-    # '...' becomes letters of their own (upper-case digits-free placeholders, broadcast from the right)
+        more = "more" if len(ops) > len(terms) else "fewer"
+        raise _err(f"einsum(): {more} operands were provided than specified in the equation")
+    # '...' becomes letters of their own (non-ASCII placeholders, aligned from the right)
     ell_rank = 0
     for term, t in zip(terms, ops):
         if "..." in term:
@@ -614,4 +615,3 @@ __all__ = [
     "multinomial", "outer", "randint", "randint_like", "repeat_interleave", "swapaxes", "swapdims", "tensordot",
     "tile", "trace", "tril_indices", "triu_indices", "unflatten",
 ]  # fmt: skip
-

@@ -154,7 +154,7 @@ def _position(ignore_nan: bool):
         nans = (x != x).to("int64").sum(-1, keepdim=True)
         if ignore_nan:
             return ((n - nans - 1) // 2).maximum(0)
-        return ((nans > 0).to("int64") * (n - nans) + (nans == 0).to("int64") * ((n - 1) // 2))
+        return (nans > 0).to("int64") * (n - nans) + (nans == 0).to("int64") * ((n - 1) // 2)
 
     return position
 

@@ -361,7 +361,7 @@ def interpolate(
     if mode != "nearest":
         if not x.is_floating_point():
             raise FrontendError(f"interpolate: mode {mode!r} needs a floating-point input, got {x.dtype}", where_)
-        for d, (n, o, sc) in enumerate(zip(x.shape[2:], out, scales)):
+        for d, (n, o) in enumerate(zip(x.shape[2:], out)):
             if mode == "area":
                 matrix = _adaptive_matrix(n, o)
             else:

@@ -28,15 +28,26 @@ CASES = {
     "diag_embed": (lambda m, a: (a.diag_embed(), m.diag_embed(a, 1), a.diag_embed(-1, 0, 2)), [normal(2, 3)]),
     "trace": (lambda m, a, i: (a.trace(), m.trace(i)), [normal(3, 4), INTS]),
     "movedim": (
-        lambda m, a: (a.movedim(0, 2), m.movedim(a, (0, 1), (2, 0)), a.moveaxis(-1, 0), a.swapaxes(0, 2),
-                      m.swapdims(a, 1, 2)),
+        lambda m, a: (
+            a.movedim(0, 2),
+            m.movedim(a, (0, 1), (2, 0)),
+            a.moveaxis(-1, 0),
+            a.swapaxes(0, 2),
+            m.swapdims(a, 1, 2),
+        ),
         [normal(2, 3, 4)],
     ),  # fmt: skip
-    "unflatten-flatten": (lambda m, a: (a.unflatten(1, (2, -1)), m.flatten(a, 1, 2), a.flatten(0, 1)), [normal(2, 6, 2)]),
+    "unflatten-flatten": (
+        lambda m, a: (a.unflatten(1, (2, -1)), m.flatten(a, 1, 2), a.flatten(0, 1)),
+        [normal(2, 6, 2)],
+    ),
     "kron": (lambda m, a, b: (m.kron(a, b), a.kron(b[0])), [normal(2, 3), normal(2, 2)]),
     "tensordot": (
-        lambda m, a, b: (m.tensordot(a, b, dims=([1, 2], [0, 1])), m.tensordot(a, b.transpose(0, 1), 1),
-                         m.tensordot(a[0], b[:, :, 0], 0)),
+        lambda m, a, b: (
+            m.tensordot(a, b, dims=([1, 2], [0, 1])),
+            m.tensordot(a, b.transpose(0, 1), 1),
+            m.tensordot(a[0], b[:, :, 0], 0),
+        ),
         [normal(2, 3, 4), normal(3, 4, 2)],
     ),  # fmt: skip
     "einsum-matmul": (
@@ -52,9 +63,14 @@ CASES = {
         [normal(3, 3), normal(3, 2, 3)],
     ),
     "einsum-outer-sum-chain": (
-        lambda m, a, b, c: (m.einsum("i,j->ij", a, b), m.einsum("i,i", a, a), m.einsum("ij->", c),
-                            m.einsum("ab,bc,cd->ad", c, c.t(), c), m.einsum(" i j -> j i ", c),
-                            m.einsum("ij,ij->i", [c, c])),
+        lambda m, a, b, c: (
+            m.einsum("i,j->ij", a, b),
+            m.einsum("i,i", a, a),
+            m.einsum("ij->", c),
+            m.einsum("ab,bc,cd->ad", c, c.t(), c),
+            m.einsum(" i j -> j i ", c),
+            m.einsum("ij,ij->i", [c, c]),
+        ),
         [normal(3), normal(4), normal(3, 4)],
     ),  # fmt: skip
     "einsum-broadcast": (lambda m, a, b: m.einsum("...j,...j->...", a, b), [normal(2, 3), normal(1, 3)]),
@@ -63,8 +79,11 @@ CASES = {
         [normal(), normal(3), normal(2, 3)],
     ),
     "meshgrid": (
-        lambda m, a, b: (*m.meshgrid(a, b, indexing="ij"), *m.meshgrid(a, b, indexing="xy"),
-                         *m.meshgrid([a, b, a[:2]], indexing="xy")),
+        lambda m, a, b: (
+            *m.meshgrid(a, b, indexing="ij"),
+            *m.meshgrid(a, b, indexing="xy"),
+            *m.meshgrid([a, b, a[:2]], indexing="xy"),
+        ),
         [normal(3), normal(4)],
     ),  # fmt: skip
     "cartesian_prod": (lambda m, a, b: (m.cartesian_prod(a, b), m.cartesian_prod(a)), [normal(3), normal(2)]),
@@ -77,14 +96,25 @@ CASES = {
         [normal(3, 3, dtype=np.float64)],
     ),
     "linspace-logspace": (
-        lambda m, a: (m.linspace(-1, 3.3, 7), m.linspace(0, 1, 1), m.linspace(2, 10, 5, dtype=m.int64),
-                      m.linspace(0.5, -2, 6, dtype=m.float64) * a, m.logspace(-2, 2, 5), m.logspace(0, 3, 4, base=2.0),
-                      m.linspace(0, 1, 0)),
+        lambda m, a: (
+            m.linspace(-1, 3.3, 7),
+            m.linspace(0, 1, 1),
+            m.linspace(2, 10, 5, dtype=m.int64),
+            m.linspace(0.5, -2, 6, dtype=m.float64) * a,
+            m.logspace(-2, 2, 5),
+            m.logspace(0, 3, 4, base=2.0),
+            m.linspace(0, 1, 0),
+        ),
         [normal(6, dtype=np.float64)],
     ),  # fmt: skip
     "tril-triu-indices": (
-        lambda m, a: (m.tril_indices(3, 4), m.tril_indices(4, 3, -1), m.triu_indices(3, 3, 1),
-                      m.triu_indices(3, 5, -1, dtype=m.int32), a[m.tril_indices(3, 3)[0]]),
+        lambda m, a: (
+            m.tril_indices(3, 4),
+            m.tril_indices(4, 3, -1),
+            m.triu_indices(3, 3, 1),
+            m.triu_indices(3, 5, -1, dtype=m.int32),
+            a[m.tril_indices(3, 3)[0]],
+        ),
         [normal(3)],
     ),  # fmt: skip
 }
@@ -100,6 +130,12 @@ JIT = ("repeat", "repeat_interleave", "diag", "diagonal", "diag_embed", "trace",
        "einsum-batched-ellipsis", "einsum-diagonal-trace", "einsum-outer-sum-chain", "meshgrid", "cdist", "eye")  # fmt: skip
 
 
+def test_jit_llvm_einsum_diag_embed_cdist_match_torch():
+    """A few ops in one small program on llvm (values and irc.grad gradients), against torch."""
+    check_jit(torch, {name: CASES[name] for name in ("einsum-batched-ellipsis", "diag_embed", "cdist")}, tol=1e-5)
+
+
+@pytest.mark.slow
 def test_jit_llvm_matches_torch():
     """Many ops in one program on llvm (values and irc.grad gradients), against torch."""
     check_jit(torch, {name: CASES[name] for name in JIT}, tol=1e-5)
