@@ -40,7 +40,7 @@ _EXPORTS = {
     "irc.frontend.transforms": ("grad", "jvp", "value_and_grad", "vjp"),
 }  # fmt: skip
 # torch's shape, creation and sorting ops (frontend compositions)
-_EXPORTS["irc.frontend.shape_ops"] = (
+_EXPORTS["irc.frontend.factories"] = (
     "atleast_1d", "atleast_2d", "atleast_3d", "cartesian_prod", "cdist", "einsum", "eye", "linspace", "logspace",
     "meshgrid", "randint", "randint_like", "tensordot", "tril_indices", "triu_indices",
 )  # fmt: skip
@@ -58,7 +58,7 @@ _METHODS = (
     "mm", "split", "chunk", "narrow", "unbind", "masked_fill", "tril", "triu", "numel", "t", "is_floating_point",
     "gather", "index_select",
 )  # fmt: skip
-# `irc.<name>(x, ...)` for the methods of irc/frontend/shape_ops.py and sorting.py
+# `irc.<name>(x, ...)` for the methods of irc/frontend/shape_ops.py and sorting.py (Tensor's bases)
 _METHODS += (
     "repeat_interleave", "tile", "outer", "ger", "diag", "diagonal", "diag_embed", "trace", "movedim", "moveaxis",
     "swapaxes", "swapdims", "unflatten", "kron", "bernoulli", "multinomial",

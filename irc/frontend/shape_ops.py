@@ -1,11 +1,10 @@
-"""torch's shape and creation ops beyond `tensor.py`: `repeat`, `tile`, `repeat_interleave`, `outer`,
-`diag`, `diagonal`, `diag_embed`, `trace`, `einsum`, `tensordot`, `kron`, `movedim`, `swapaxes`,
-`unflatten`, `atleast_*d`, `meshgrid`, `cartesian_prod`, `cdist`; `eye`, `linspace`, `logspace`,
-`randint`, `tril_indices`, `bernoulli`, `multinomial`.
+"""torch's shape ops as Tensor methods (the `ShapeOps` base of `Tensor`): `repeat`, `tile`,
+`repeat_interleave`, `outer`/`ger`, `diag`, `diagonal`, `diag_embed`, `trace`, `movedim`/`moveaxis`,
+`swapaxes`/`swapdims`, `unflatten`, `kron`, and the random `bernoulli` and `multinomial`.
 
-Each is a composition of existing hl ops (reshape, broadcast, transpose, gather, select, matmul,
-reductions), so gradients, `irc.jit` and every target come for free.  `install()` (called at the
-end of `tensor.py`) makes the methods `Tensor.<name>`.
+Each is a composition of existing hl ops (reshape, broadcast, transpose, gather, select, concat,
+reductions), so gradients, `irc.jit` and every target come for free.  The free functions (`einsum`,
+`tensordot`, `meshgrid`, `eye`, `linspace`, ...) are in `factories.py`.
 
     >>> irc.tensor([1, 2]).repeat(2).tolist()
     [1, 2, 1, 2]
@@ -19,19 +18,6 @@ import numpy as np
 
 from irc.errors import FrontendError
 from irc.frontend.graph import apply, user_location
-from irc.frontend.tensor import (
-    Tensor,
-    _check_device,
-    _promote,
-    _shape_arg,
-    as_tensor,
-    cat,
-    dtype_short,
-    matmul,
-    stack,
-    tensor,
-    where,
-)
 from irc.ir import hl
 
 
@@ -39,71 +25,24 @@ def _err(message: str) -> FrontendError:
     return FrontendError(message, user_location()[:2])
 
 
-def _iota(shape, dim: int, device: str, dtype: str = "i64") -> Tensor:
-    return Tensor(apply(hl.IotaOp, [], hl.tensor_type(tuple(shape), hl.DTYPES[dtype]), dim=dim), device)
+def iota(like, shape, dim: int, dtype: str = "i64"):
+    """An index tensor of `shape` counting along `dim`, on `like`'s device."""
+    return like._new(apply(hl.IotaOp, [], hl.tensor_type(tuple(shape), hl.DTYPES[dtype]), dim=dim))
 
 
-def _ints(sizes, name: str) -> tuple[int, ...]:
-    sizes = _shape_arg(sizes)
+def ints(sizes, name: str) -> tuple[int, ...]:
+    """`sizes` given as ints or as one sequence, checked to be ints (torch's TypeError)."""
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+        sizes = tuple(sizes[0])
     for s in sizes:
         if not isinstance(s, (int, np.integer)):
-            raise TypeError(f"{name}(): argument 'dims' must be tuple of ints, but found element of type "
-                            f"{type(s).__name__}")  # fmt: skip
+            raise TypeError(
+                f"{name}(): argument 'dims' must be tuple of ints, but found element of type {type(s).__name__}"
+            )
     return tuple(int(s) for s in sizes)
 
 
-# ------------------------------------------------------------------ shape
-
-
-def repeat(self: Tensor, *sizes) -> Tensor:
-    """Tile the tensor `sizes[d]` times along each dim (extra leading sizes add dims), as torch."""
-    sizes = _ints(sizes, "repeat")
-    if len(sizes) < self.ndim:
-        raise _err("Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor")
-    if min(sizes, default=0) < 0:
-        raise _err(f"Trying to create tensor with negative dimension {min(sizes)}: {list(sizes)}")
-    shape = (1,) * (len(sizes) - self.ndim) + self.shape
-    grid = [v for n in shape for v in (1, n)]
-    wide = [v for n, r in zip(shape, sizes) for v in (r, n)]
-    return self.reshape(*grid).broadcast_to(wide).reshape(*(n * r for n, r in zip(shape, sizes)))
-
-
-def tile(self: Tensor, dims) -> Tensor:
-    """`repeat` with `dims` padded by leading 1s to this tensor's rank, as torch."""
-    dims = _ints((dims,) if isinstance(dims, (int, np.integer)) else dims, "tile")
-    return repeat(self, *((1,) * (self.ndim - len(dims)) + dims))
-
-
-def repeat_interleave(self: Tensor, repeats, dim=None, *, output_size=None) -> Tensor:
-    """Each element `repeats` times in a row along `dim` (flattened when None); `repeats` an int or a
-    one-element tensor (per-element counts are not supported: the shape would depend on values)."""
-    if isinstance(repeats, Tensor):
-        if repeats.numel() != 1:
-            raise _err("repeat_interleave: a tensor of per-element repeats is not supported (give an int)")
-        repeats = int(repeats.reshape(-1)[0].item())
-    if repeats < 0:
-        raise _err("repeats can not be negative")
-    x = self.reshape(-1) if dim is None else self
-    if x.ndim == 0:
-        x = x.reshape(1)
-    d = x._dim(0 if dim is None else dim)
-    shape = list(x.shape)
-    out = x.unsqueeze(d + 1).broadcast_to(shape[: d + 1] + [repeats] + shape[d + 1 :])
-    result = out.reshape(*shape[:d], shape[d] * repeats, *shape[d + 1 :])
-    if output_size is not None and output_size != result.shape[d]:
-        raise _err(f"repeat_interleave: output_size {output_size} differs from {result.shape[d]}")
-    return result
-
-
-def outer(self: Tensor, vec2) -> Tensor:
-    """The outer product of two 1-D tensors (dtypes promote)."""
-    vec2 = as_tensor(vec2)
-    if self.ndim != 1 or vec2.ndim != 1:
-        raise _err(f"outer: expected 1-D tensors, got {self.ndim}-D and {vec2.ndim}-D")
-    return self.reshape(-1, 1) * vec2.reshape(1, -1)
-
-
-def _move_last_two(x: Tensor, dim1: int, dim2: int) -> Tensor:
+def _move_last_two(x, dim1: int, dim2: int):
     d1, d2 = x._dim(dim1), x._dim(dim2)
     if d1 == d2:
         raise _err(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
@@ -111,507 +50,204 @@ def _move_last_two(x: Tensor, dim1: int, dim2: int) -> Tensor:
     return x.permute(rest + [d1, d2])
 
 
-def diagonal(self: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
-    """The `offset` diagonal of dims (`dim1`, `dim2`), appended as the last dim, as torch."""
-    if self.ndim < 2:
-        raise _err(f"diagonal: expected a tensor with at least 2 dims, got {self.ndim}")
-    x = _move_last_two(self, dim1, dim2)
-    a, b = x.shape[-2:]
-    r0, c0 = max(-offset, 0), max(offset, 0)
-    length = max(0, min(a - r0, b - c0))
-    lead = x.shape[:-2]
-    if length == 0:
-        return x.new_zeros(*lead, 0)
-    x = x.narrow(-2, r0, length).narrow(-1, c0, length)
-    index = _iota((1,) * len(lead) + (length, 1), len(lead), x.device)
-    # hl.gather broadcasts the index's size-1 dims: one (…, length, 1) index row for every batch entry
-    return x._new(apply(hl.GatherOp, [x._node, index._node], dim=x.ndim - 1)).reshape(*lead, length)
-
-
-def diag_embed(self: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
-    """A (…, m, m) tensor (m = n + |offset|) with the last dim of this tensor on its `offset` diagonal."""
-    if self.ndim == 0:
-        raise _err("diag_embed: expected a tensor with at least 1 dim")
-    n, lead = self.shape[-1], self.shape[:-1]
-    m = n + abs(offset)
-    zeros = self.new_zeros(*lead, abs(offset))
-    rows, cols = _iota((m, m), 0, self.device), _iota((m, m), 1, self.device)
-    if offset >= 0:
-        values = cat([self, zeros], -1).unsqueeze(-1)  # (…, m, 1): row i holds x[i]
-    else:
-        values = cat([self, zeros], -1).unsqueeze(-2)  # (…, 1, m): column j holds x[j]
-    out = where(cols - rows == offset, values, self.new_zeros(()))
-    rank = out.ndim
-    d1, d2 = dim1 % rank, dim2 % rank
-    if d1 == d2:
-        raise _err(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
-    if (d1, d2) == (rank - 2, rank - 1):
-        return out
-    return movedim(out, [rank - 2, rank - 1], [d1, d2])
-
-
-def diag(self: Tensor, diagonal: int = 0) -> Tensor:
-    """A 1-D tensor: the square matrix with it on the `diagonal`; a 2-D one: that diagonal, as torch."""
-    if self.ndim == 1:
-        return diag_embed(self, diagonal)
-    if self.ndim == 2:
-        return globals()["diagonal"](self, diagonal)
-    raise _err("diag(): Supports 1D or 2D tensors. Got " + f"{self.ndim}D")
-
-
-def trace(self: Tensor) -> Tensor:
-    """The sum of the main diagonal of a matrix (integers sum in int64)."""
-    if self.ndim != 2:
-        raise _err("trace: expected a matrix, but got tensor with dim " + str(self.ndim))
-    return diagonal(self).sum()
-
-
-def movedim(self: Tensor, source, destination) -> Tensor:
-    """Dims `source` moved to `destination` (ints or sequences), the others keeping their order."""
-    src = [source] if isinstance(source, (int, np.integer)) else list(source)
-    dst = [destination] if isinstance(destination, (int, np.integer)) else list(destination)
-    if len(src) != len(dst):
-        raise _err(
-            "movedim: Invalid source or destination dims: source "
-            f"({src} dims) should contain the same number of dims as destination ({dst} dims)"
-        )
-    src, dst = [self._dim(d) for d in src], [self._dim(d) for d in dst]
-    if len(set(src)) < len(src) or len(set(dst)) < len(dst):
-        raise _err(f"movedim: repeated dim in `{'source' if len(set(src)) < len(src) else 'destination'}`")
-    perm = [-1] * self.ndim
-    for s, d in zip(src, dst):
-        perm[d] = s
-    rest = iter(d for d in range(self.ndim) if d not in src)
-    return self.permute([p if p >= 0 else next(rest) for p in perm])
-
-
-def swapaxes(self: Tensor, axis0: int, axis1: int) -> Tensor:
-    return self.transpose(axis0, axis1)
-
-
-def unflatten(self: Tensor, dim: int, sizes) -> Tensor:
-    """Dim `dim` split into `sizes` (one may be -1), as torch."""
-    d = self._dim(dim)
-    sizes = list(_ints(sizes, "unflatten"))
-    if not sizes:
-        raise _err("unflatten: sizes must be non-empty")
-    known = math.prod(s for s in sizes if s != -1)
-    if -1 in sizes:
-        sizes[sizes.index(-1)] = self.shape[d] // known if known else 0
-    if math.prod(sizes) != self.shape[d]:
-        raise _err(
-            f"unflatten: Provided sizes {list(_ints(sizes, 'unflatten'))} don't multiply up to the size of dim "
-            f"{dim} ({self.shape[d]}) in the input tensor"
-        )
-    return self.reshape(*self.shape[:d], *sizes, *self.shape[d + 1 :])
-
-
-def _atleast(rank: int, tensors):
-    """torch's atleast_Nd: 0-d -> (1,)*N, 1-D (n) -> (1, n) or (1, n, 1), 2-D (a, b) -> (a, b, 1)."""
-    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
-        return tuple(_atleast(rank, [t]) for t in tensors[0])
-    out = []
-    for t in tensors:
-        t = as_tensor(t)
-        if t.ndim < rank:
-            t = t.reshape(*{0: (1,) * rank, 1: (1, -1, 1)[:rank] if rank > 1 else (-1,), 2: (*t.shape, 1)}[t.ndim])
-        out.append(t)
-    return out[0] if len(out) == 1 else tuple(out)
-
-
-def atleast_1d(*tensors):
-    return _atleast(1, tensors)
-
-
-def atleast_2d(*tensors):
-    return _atleast(2, tensors)
-
-
-def atleast_3d(*tensors):
-    return _atleast(3, tensors)
-
-
-def meshgrid(*tensors, indexing: str | None = None) -> tuple[Tensor, ...]:
-    """Grids of 0-d or 1-D tensors, `indexing` "ij" (the default, as torch) or "xy" (first two swapped)."""
-    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
-        tensors = tuple(tensors[0])
-    tensors = [as_tensor(t) for t in tensors]
-    indexing = indexing or "ij"
-    if indexing not in ("ij", "xy"):
-        raise _err(f'torch.meshgrid: indexing must be one of "xy" or "ij", but received: {indexing}')
-    if any(t.ndim > 1 for t in tensors):
-        raise _err("torch.meshgrid: Expected 0D or 1D tensor in the tensor list")
-    if len({t.dtype for t in tensors}) > 1:
-        raise _err("meshgrid expects all tensors to have the same dtype")
-    flat = [t.reshape(-1) for t in tensors]
-    swap = indexing == "xy" and len(flat) >= 2
-    shape = [t.shape[0] for t in flat]
-    grids = []
-    for i, t in enumerate(flat):
-        view = [1] * len(flat)
-        view[i] = -1
-        grids.append(t.reshape(*view).broadcast_to(shape))
-    if swap:
-        grids = [g.transpose(0, 1) for g in grids]
-    return tuple(grids)
-
-
-def cartesian_prod(*tensors) -> Tensor:
-    """All tuples of one element of each 1-D tensor, as rows (one tensor: itself)."""
-    tensors = [as_tensor(t) for t in tensors]
-    if len(tensors) == 1:
-        return tensors[0]
-    return stack([g.reshape(-1) for g in meshgrid(*tensors, indexing="ij")], 1)
-
-
-def kron(self: Tensor, other) -> Tensor:
-    """The Kronecker product (ranks padded by leading 1s)."""
-    other = as_tensor(other)
-    rank = max(self.ndim, other.ndim)
-    a = self.reshape(*((1,) * (rank - self.ndim) + self.shape)) if self.ndim < rank else self
-    b = other.reshape(*((1,) * (rank - other.ndim) + other.shape)) if other.ndim < rank else other
-    a2 = a.reshape(*[v for n in a.shape for v in (n, 1)])
-    b2 = b.reshape(*[v for n in b.shape for v in (1, n)])
-    return (a2 * b2).reshape(*(m * n for m, n in zip(a.shape, b.shape)))
-
-
-def tensordot(a, b, dims=2, out=None) -> Tensor:
-    """Contract the last `dims` dims of `a` with the first of `b`, or the dim lists `dims = (da, db)`."""
-    a, b = as_tensor(a), as_tensor(b)
-    if a.dtype != b.dtype:
-        raise _err("both inputs should have same dtype")
-    if isinstance(dims, Tensor):
-        dims = dims.tolist()
-    if isinstance(dims, (int, np.integer)):
-        if dims < 0:
-            raise _err(f"tensordot expects dims >= 0, but got dims={dims}")
-        if dims > min(a.ndim, b.ndim):
-            raise _err(f"tensordot expects dims < ndim_a or ndim_b, but got dims={dims}")
-        da, db = list(range(a.ndim - dims, a.ndim)), list(range(dims))
-    else:
-        da, db = ([d] if isinstance(d, (int, np.integer)) else list(d) for d in dims)
-    if len(da) != len(db):
-        raise _err("both dimension lists should have same length")
-    da, db = [a._dim(d) for d in da], [b._dim(d) for d in db]
-    for x, y in zip(da, db):
-        if a.shape[x] != b.shape[y]:
-            raise _err(f"contracted dimensions need to match, but first has size {a.shape[x]} in dim {x} and "
-                       f"second has size {b.shape[y]} in dim {y}")  # fmt: skip
-    keep_a = [d for d in range(a.ndim) if d not in da]
-    keep_b = [d for d in range(b.ndim) if d not in db]
-    k = math.prod(a.shape[d] for d in da)
-    left = a.permute(keep_a + da).reshape(math.prod(a.shape[d] for d in keep_a), k)
-    right = b.permute(db + keep_b).reshape(k, math.prod(b.shape[d] for d in keep_b))
-    return matmul(left, right).reshape(*(a.shape[d] for d in keep_a), *(b.shape[d] for d in keep_b))
-
-
-def einsum(equation: str, *operands) -> Tensor:
-    """torch.einsum: explicit (`->`) or implicit output, `...`, repeated indices (diagonals); pairwise
-    contractions are matmuls (batch, free and contracted letters grouped by transpose and reshape)."""
-    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
-        operands = tuple(operands[0])
-    ops = [as_tensor(t) for t in operands]
-    eq = equation.replace(" ", "")
-    lhs, arrow, rhs = eq.partition("->")
-    terms = lhs.split(",")
-    if len(terms) != len(ops):
-        more = "more" if len(ops) > len(terms) else "fewer"
-        raise _err(f"einsum(): {more} operands were provided than specified in the equation")
-    # '...' becomes letters of their own (non-ASCII placeholders, aligned from the right)
-    ell_rank = 0
-    for term, t in zip(terms, ops):
-        if "..." in term:
-            ell_rank = max(ell_rank, t.ndim - (len(term) - 3))
-    ell = [chr(0x100 + i) for i in range(ell_rank)]
-    subs = []
-    for i, (term, t) in enumerate(zip(terms, ops)):
-        letters = list(term.replace("...", ""))
-        for c in letters:
-            if not c.isalpha():
-                raise _err(f"einsum(): invalid subscript given at index {eq.index(c)} in the equation string, "
-                           "subscripts must be in [a-zA-Z]")  # fmt: skip
-        if "..." in term:
-            n = t.ndim - len(letters)
-            if n < 0:
-                raise _err(f"einsum(): the number of subscripts in the equation ({len(letters)}) is more than "
-                           f"the number of dimensions ({t.ndim}) for operand {i}")  # fmt: skip
-            head, _, tail = term.partition("...")
-            letters = list(head) + ell[ell_rank - n :] + list(tail)
-        elif len(letters) != t.ndim:
-            raise _err(f"einsum(): the number of subscripts in the equation ({len(letters)}) does not match the "
-                       f"number of dimensions ({t.ndim}) for operand {i} and no ellipsis was given")  # fmt: skip
-        subs.append(letters)
-    if arrow:
-        head, dots, tail = rhs.partition("...")
-        out = list(head) + (ell if dots else []) + list(tail)
-        for c in head + tail:
-            if not any(c in s for s in subs):
-                raise _err(f"einsum(): output subscript {c} does not appear in the equation for any input operand")
-        if len(set(out)) < len(out):
-            raise _err("einsum(): output subscript appears more than once in the output")
-    else:
-        counts: dict[str, int] = {}
-        for s in subs:
-            for c in s:
-                counts[c] = counts.get(c, 0) + 1
-        out = ell + sorted(c for c, n in counts.items() if n == 1 and c not in ell)
-    dtype = ops[0]._node.dtype
-    for t in ops[1:]:
-        dtype = _promote(dtype, t._node.dtype)
-    sizes: dict[str, int] = {}
-    for s, t in zip(subs, ops):
-        for c, n in zip(s, t.shape):
-            if sizes.get(c, 1) not in (1, n) and n != 1:
-                raise _err(f"einsum(): operands do not broadcast with remapped shapes (original->remapped): "
-                           f"subscript {c} has size {n} for an operand and {sizes[c]} for another")  # fmt: skip
-            sizes[c] = max(sizes.get(c, 1), n)
-    terms_t: list[tuple[Tensor, list[str]]] = []
-    for s, t in zip(subs, ops):
-        t = t._cast(dtype)
-        s = list(s)
-        while len(set(s)) < len(s):  # a repeated letter: take the diagonal
-            c = next(c for c in s if s.count(c) > 1)
-            i, j = s.index(c), s.index(c, s.index(c) + 1)
-            if t.shape[i] != t.shape[j]:
-                raise _err(f"einsum(): subscript {c} is repeated for operand {len(terms_t)} but the sizes don't "
-                           f"match, {t.shape[i]} != {t.shape[j]}")  # fmt: skip
-            t = diagonal(t, 0, i, j)
-            s = [x for k, x in enumerate(s) if k not in (i, j)] + [c]
-        terms_t.append((t, s))
-    return _contract(terms_t, out, sizes)
-
-
-def _sum_letters(t: Tensor, s: list[str], gone: set[str]) -> tuple[Tensor, list[str]]:
-    dims = [i for i, c in enumerate(s) if c in gone]
-    if dims:
-        t = t.sum(dims)
-        s = [c for c in s if c not in gone]
-    return t, s
-
-
-def _contract(terms: list[tuple[Tensor, list[str]]], out: list[str], sizes: dict[str, int]) -> Tensor:
-    def needed(k: int) -> set[str]:
-        return set(out).union(*(set(s) for _, s in terms[k + 1 :]))
-
-    t, s = terms[0]
-    t, s = _sum_letters(t, s, set(s) - needed(0) - set().union(*(set(x) for _, x in terms[1:])))
-    for k in range(1, len(terms)):
-        u, r = terms[k]
-        keep = needed(k)
-        u, r = _sum_letters(u, r, set(r) - keep - set(s))
-        batch = [c for c in s if c in r and c in keep]
-        contracted = [c for c in s if c in r and c not in keep]
-        free_a = [c for c in s if c not in r]
-        free_b = [c for c in r if c not in s]
-        t = t.permute([s.index(c) for c in batch + free_a + contracted])
-        u = u.permute([r.index(c) for c in batch + contracted + free_b])
-        t = t.broadcast_to([sizes[c] if c in batch or c in contracted else t.shape[i]
-                            for i, c in enumerate(batch + free_a + contracted)])  # fmt: skip
-        u = u.broadcast_to([sizes[c] if c in batch or c in contracted else u.shape[i]
-                            for i, c in enumerate(batch + contracted + free_b)])  # fmt: skip
-        nb, na, nc, nf = (math.prod(sizes[c] for c in g) for g in (batch, free_a, contracted, free_b))
-        fa_shape = [t.shape[len(batch) + i] for i in range(len(free_a))]
-        fb_shape = [u.shape[len(batch) + len(contracted) + i] for i in range(len(free_b))]
-        na, nf = math.prod(fa_shape), math.prod(fb_shape)
-        prod = matmul(t.reshape(nb, na, nc), u.reshape(nb, nc, nf))
-        t = prod.reshape(*(sizes[c] for c in batch), *fa_shape, *fb_shape)
-        s = batch + free_a + free_b
-    t, s = _sum_letters(t, s, set(s) - set(out))
-    shape = [sizes[c] for c in out]
-    t = t.permute([s.index(c) for c in out]) if s else t
-    return t.broadcast_to(shape) if list(t.shape) != shape else t
-
-
-def cdist(x1, x2, p: float = 2.0, compute_mode=None) -> Tensor:
-    """Pairwise p-norm distances between the rows of (…, P, M) and (…, R, M): (…, P, R)."""
-    x1, x2 = as_tensor(x1), as_tensor(x2)
-    if x1.ndim < 2 or x2.ndim < 2:
-        raise _err(f"cdist only supports at least 2D tensors, X1 got: {x1.ndim}D")
-    if x1.shape[-1] != x2.shape[-1]:
-        raise _err(f"X1 and X2 must have the same number of columns. X1: {x1.shape[-1]} X2: {x2.shape[-1]}")
-    if not x1.is_floating_point():
-        raise _err(f"cdist only supports floating-point dtypes, X1 got: {x1.dtype}")
-    if p < 0:
-        raise _err("cdist only supports non-negative p values")
-    diff = (x1.unsqueeze(-2) - x2.unsqueeze(-3)).abs()
-    if p == 0:
-        return (diff != 0).to(x1.dtype).sum(-1)
-    if math.isinf(p):
-        return diff.amax(-1)
-    if p == 1:
-        return diff.sum(-1)
-    if p == 2:
-        return (diff * diff).sum(-1).sqrt()
-    return diff.pow(p).sum(-1).pow(1.0 / p)
-
-
-# --------------------------------------------------------------- creation
-
-
-def _dtype(dtype, default: str) -> str:
-    return default if dtype is None else dtype_short(dtype)
-
-
-def eye(n: int, m: int | None = None, *, dtype=None, device: str = "cpu", requires_grad: bool = False) -> Tensor:
-    """The (n, m) identity matrix (m = n by default), float32 unless `dtype`."""
-    m = n if m is None else m
-    if n < 0 or m < 0:
-        raise _err(f"{'n' if n < 0 else 'm'} must be greater or equal to 0, got {n if n < 0 else m}")
-    device = _check_device(device)
-    ones = _iota((n, m), 0, device) == _iota((n, m), 1, device)
-    return ones._cast(_dtype(dtype, "f32")).requires_grad_(requires_grad)
-
-
-def _number(v, name: str) -> float:
-    if isinstance(v, Tensor):
-        if v.ndim:
-            raise _err(f"linspace only supports 0-dimensional start and end tensors, but got {name} with "
-                       f"{v.ndim} dimension(s).")  # fmt: skip
-        return v.item()
-    return v
-
-
-def linspace(start, end, steps: int, *, dtype=None, device: str = "cpu", requires_grad: bool = False) -> Tensor:
-    """`steps` points from `start` to `end`, torch's formula (the second half counted back from `end`)."""
-    start, end = _number(start, "start"), _number(end, "end")
-    if not isinstance(steps, (int, np.integer)):
-        raise TypeError(f"linspace(): argument 'steps' must be int, not {type(steps).__name__}")
-    if steps < 0:
-        raise _err("number of steps must be non-negative")
-    short = _dtype(dtype, "f32")
-    i = np.arange(steps, dtype=np.float64)
-    if steps == 1:
-        values = np.array([start], dtype=np.float64)
-    else:
-        step = (end - start) / (steps - 1)
-        values = np.where(i < steps // 2, start + step * i, end - step * (steps - 1 - i))
-    if short in ("i32", "i64"):
-        values = np.trunc(values)
-    return tensor(values.astype(hl.NUMPY_DTYPES[short]), device=device, requires_grad=requires_grad)
-
-
-def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, device: str = "cpu",
-             requires_grad: bool = False) -> Tensor:  # fmt: skip
-    """`base ** linspace(start, end, steps)`."""
-    exps = linspace(start, end, steps, dtype="float64").numpy()
-    short = _dtype(dtype, "f32")
-    values = np.power(float(base), exps)
-    if short in ("i32", "i64"):
-        values = np.trunc(values)
-    return tensor(values.astype(hl.NUMPY_DTYPES[short]), device=device, requires_grad=requires_grad)
-
-
-def randint(*args, size=None, generator=None, dtype=None, device: str = "cpu", requires_grad: bool = False):
-    """Integers uniform in [low, high): `randint(high, size)` or `randint(low, high, size)`, int64."""
-    from irc.frontend import tensor as tensor_module
-
-    args = list(args)
-    if size is None and args and isinstance(args[-1], (tuple, list)):
-        size = args.pop()
-    if size is None:
-        raise TypeError("randint() missing required argument 'size'")
-    if len(args) == 1:
-        low, high = 0, args[0]
-    elif len(args) == 2:
-        low, high = args
-    else:
-        raise TypeError("randint() takes (high, size) or (low, high, size)")
-    if not low < high:
-        raise _err(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
-    rng = tensor_module.default_rng() if generator is None else generator
-    values = rng.integers(int(low), int(high), size=tuple(_shape_arg((size,))))
-    short = _dtype(dtype, "i64")
-    return tensor(values.astype(hl.NUMPY_DTYPES[short]), device=device, requires_grad=requires_grad)
-
-
-def randint_like(input: Tensor, low=0, high=None, *, dtype=None, device=None, requires_grad: bool = False):
-    """`randint` of `input`'s shape, dtype and device unless given (`randint_like(x, high)` too)."""
-    if high is None:
-        low, high = 0, low
-    return randint(low, high, input.shape, dtype=dtype or input.dtype,
-                   device=device or input.device, requires_grad=requires_grad)  # fmt: skip
-
-
-def _triangle_indices(lower: bool, row: int, col: int, offset: int, dtype, device) -> Tensor:
-    if row < 0 or col < 0:
-        raise _err(f"{'row' if row < 0 else 'col'} must be non-negative, got{row if row < 0 else col}")
-    if lower:
-        r, c = np.tril_indices(row, offset, col)
-    else:
-        r, c = np.triu_indices(row, offset, col)
-    short = _dtype(dtype, "i64")
-    if short not in ("i32", "i64"):
-        raise _err(f"\"{'tril' if lower else 'triu'}_indices\" not implemented for '{hl.NUMPY_DTYPES[short]}'")
-    return tensor(np.stack([r, c]).astype(hl.NUMPY_DTYPES[short]).reshape(2, -1), device=device)
-
-
-def tril_indices(row: int, col: int, offset: int = 0, *, dtype=None, device: str = "cpu") -> Tensor:
-    """The (2, N) row and column indices of the lower triangle of a (row, col) matrix, row by row."""
-    return _triangle_indices(True, row, col, offset, dtype, device)
-
-
-def triu_indices(row: int, col: int, offset: int = 0, *, dtype=None, device: str = "cpu") -> Tensor:
-    """The (2, N) row and column indices of the upper triangle of a (row, col) matrix, row by row."""
-    return _triangle_indices(False, row, col, offset, dtype, device)
-
-
-def bernoulli(self: Tensor, p=None, *, generator=None) -> Tensor:
-    """1 with probability `self` (or `p`), else 0, in this tensor's dtype; inside irc.jit new draws each call."""
-    from irc.frontend.tensor import rand
-
-    if not self.is_floating_point():
-        raise _err(f"bernoulli only supports floating-point dtypes, got {self.dtype}")
-    prob = self if p is None else (p if isinstance(p, Tensor) else self.new_full((), float(p)))
-    with_grad = self.detach() if p is None else self
-    draw = rand(with_grad.shape, dtype=self.dtype, device=self.device)
-    return (draw < prob.detach()).to(self.dtype)
-
-
-def multinomial(self: Tensor, num_samples: int, replacement: bool = False, *, generator=None) -> Tensor:
-    """`num_samples` indices per row drawn with the weights of the row (eager: numpy's generator)."""
-    from irc.frontend import tensor as tensor_module
-
-    if self.ndim not in (1, 2):
-        raise _err("prob_dist must be 1 or 2 dim")
-    weights = np.asarray(self.detach().numpy(), dtype=np.float64)
-    rows = weights.reshape(-1, weights.shape[-1])
-    if (rows < 0).any() or not np.isfinite(rows).all():
-        raise _err("probability tensor contains either `inf`, `nan` or element < 0")
-    if not replacement and num_samples > rows.shape[1]:
-        raise _err("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
-    rng = tensor_module.default_rng() if generator is None else generator
-    out = []
-    for w in rows:
-        if w.sum() <= 0:
+class ShapeOps:
+    """Methods of `Tensor` (its base class): they use only Tensor's own methods and hl ops."""
+
+    def repeat(self, *sizes):
+        """Tile the tensor `sizes[d]` times along each dim (extra leading sizes add dims), as torch."""
+        sizes = ints(sizes, "repeat")
+        if len(sizes) < self.ndim:
+            raise _err("Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor")
+        if min(sizes, default=0) < 0:
+            raise _err(f"Trying to create tensor with negative dimension {min(sizes)}: {list(sizes)}")
+        shape = (1,) * (len(sizes) - self.ndim) + self.shape
+        grid = [v for n in shape for v in (1, n)]
+        wide = [v for n, r in zip(shape, sizes) for v in (r, n)]
+        return self.reshape(*grid).broadcast_to(wide).reshape(*(n * r for n, r in zip(shape, sizes)))
+
+    def tile(self, dims):
+        """`repeat` with `dims` padded by leading 1s to this tensor's rank, as torch."""
+        dims = ints((dims,) if isinstance(dims, (int, np.integer)) else dims, "tile")
+        return self.repeat(*((1,) * (self.ndim - len(dims)) + dims))
+
+    def repeat_interleave(self, repeats, dim=None, *, output_size=None):
+        """Each element `repeats` times in a row along `dim` (flattened when None); `repeats` an int or a
+        one-element tensor (per-element counts are not supported: the shape would depend on values)."""
+        if isinstance(repeats, ShapeOps):
+            if repeats.numel() != 1:
+                raise _err("repeat_interleave: a tensor of per-element repeats is not supported (give an int)")
+            repeats = int(repeats.reshape(-1)[0].item())
+        if repeats < 0:
+            raise _err("repeats can not be negative")
+        x = self.reshape(-1) if dim is None else self
+        if x.ndim == 0:
+            x = x.reshape(1)
+        d = x._dim(0 if dim is None else dim)
+        shape = list(x.shape)
+        out = x.unsqueeze(d + 1).broadcast_to(shape[: d + 1] + [repeats] + shape[d + 1 :])
+        result = out.reshape(*shape[:d], shape[d] * repeats, *shape[d + 1 :])
+        if output_size is not None and output_size != result.shape[d]:
+            raise _err(f"repeat_interleave: output_size {output_size} differs from {result.shape[d]}")
+        return result
+
+    def outer(self, vec2):
+        """The outer product of two 1-D tensors (dtypes promote)."""
+        vec2 = self._operand(vec2)
+        if self.ndim != 1 or vec2.ndim != 1:
+            raise _err(f"outer: expected 1-D tensors, got {self.ndim}-D and {vec2.ndim}-D")
+        return self.reshape(-1, 1) * vec2.reshape(1, -1)
+
+    def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1):
+        """The `offset` diagonal of dims (`dim1`, `dim2`), appended as the last dim, as torch."""
+        if self.ndim < 2:
+            raise _err(f"diagonal: expected a tensor with at least 2 dims, got {self.ndim}")
+        x = _move_last_two(self, dim1, dim2)
+        a, b = x.shape[-2:]
+        r0, c0 = max(-offset, 0), max(offset, 0)
+        length = max(0, min(a - r0, b - c0))
+        lead = x.shape[:-2]
+        if length == 0:
+            return x.new_zeros(*lead, 0)
+        x = x.narrow(-2, r0, length).narrow(-1, c0, length)
+        index = iota(x, (1,) * len(lead) + (length, 1), len(lead))
+        # hl.gather broadcasts the index's size-1 dims: one (…, length, 1) index row for every batch entry
+        return x._new(apply(hl.GatherOp, [x._node, index._node], dim=x.ndim - 1)).reshape(*lead, length)
+
+    def diag_embed(self, offset: int = 0, dim1: int = -2, dim2: int = -1):
+        """A (…, m, m) tensor (m = n + |offset|) with the last dim of this tensor on its `offset` diagonal."""
+        if self.ndim == 0:
+            raise _err("diag_embed: expected a tensor with at least 1 dim")
+        n, lead = self.shape[-1], self.shape[:-1]
+        m = n + abs(offset)
+        zeros = self.new_zeros(*lead, abs(offset))
+        rows, cols = iota(self, (m, m), 0), iota(self, (m, m), 1)
+        padded = self._new(apply(hl.ConcatOp, [self._node, zeros._node], dim=self.ndim - 1)) if offset else self
+        # (…, m, 1): row i holds x[i] (offset >= 0); (…, 1, m): column j holds x[j] (offset < 0)
+        values = padded.unsqueeze(-1 if offset >= 0 else -2)
+        on_diagonal = cols - rows == offset
+        out = self._new(apply(hl.SelectOp, [on_diagonal._node, values._node, self.new_zeros(())._node]))
+        rank = out.ndim
+        d1, d2 = dim1 % rank, dim2 % rank
+        if d1 == d2:
+            raise _err(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+        if (d1, d2) == (rank - 2, rank - 1):
+            return out
+        return out.movedim([rank - 2, rank - 1], [d1, d2])
+
+    def diag(self, diagonal: int = 0):
+        """A 1-D tensor: the square matrix with it on the `diagonal`; a 2-D one: that diagonal, as torch."""
+        if self.ndim == 1:
+            return self.diag_embed(diagonal)
+        if self.ndim == 2:
+            return self.diagonal(diagonal)
+        raise _err("diag(): Supports 1D or 2D tensors. Got " + f"{self.ndim}D")
+
+    def trace(self):
+        """The sum of the main diagonal of a matrix (integers sum in int64)."""
+        if self.ndim != 2:
+            raise _err("trace: expected a matrix, but got tensor with dim " + str(self.ndim))
+        return self.diagonal().sum()
+
+    def movedim(self, source, destination):
+        """Dims `source` moved to `destination` (ints or sequences), the others keeping their order."""
+        src = [source] if isinstance(source, (int, np.integer)) else list(source)
+        dst = [destination] if isinstance(destination, (int, np.integer)) else list(destination)
+        if len(src) != len(dst):
+            raise _err(
+                "movedim: Invalid source or destination dims: source "
+                f"({src} dims) should contain the same number of dims as destination ({dst} dims)"
+            )
+        src, dst = [self._dim(d) for d in src], [self._dim(d) for d in dst]
+        if len(set(src)) < len(src) or len(set(dst)) < len(dst):
+            raise _err(f"movedim: repeated dim in `{'source' if len(set(src)) < len(src) else 'destination'}`")
+        perm = [-1] * self.ndim
+        for s, d in zip(src, dst):
+            perm[d] = s
+        rest = iter(d for d in range(self.ndim) if d not in src)
+        return self.permute([p if p >= 0 else next(rest) for p in perm])
+
+    def swapaxes(self, axis0: int, axis1: int):
+        return self.transpose(axis0, axis1)
+
+    def unflatten(self, dim: int, sizes):
+        """Dim `dim` split into `sizes` (one may be -1), as torch."""
+        d = self._dim(dim)
+        sizes = list(ints(sizes, "unflatten"))
+        if not sizes:
+            raise _err("unflatten: sizes must be non-empty")
+        known = math.prod(s for s in sizes if s != -1)
+        if -1 in sizes:
+            sizes[sizes.index(-1)] = self.shape[d] // known if known else 0
+        if math.prod(sizes) != self.shape[d]:
+            raise _err(
+                f"unflatten: Provided sizes {list(ints(sizes, 'unflatten'))} don't multiply up to the size of dim "
+                f"{dim} ({self.shape[d]}) in the input tensor"
+            )
+        return self.reshape(*self.shape[:d], *sizes, *self.shape[d + 1 :])
+
+    def kron(self, other):
+        """The Kronecker product (ranks padded by leading 1s)."""
+        other = self._operand(other)
+        rank = max(self.ndim, other.ndim)
+        a = self.reshape(*((1,) * (rank - self.ndim) + self.shape)) if self.ndim < rank else self
+        b = other.reshape(*((1,) * (rank - other.ndim) + other.shape)) if other.ndim < rank else other
+        a2 = a.reshape(*[v for n in a.shape for v in (n, 1)])
+        b2 = b.reshape(*[v for n in b.shape for v in (1, n)])
+        return (a2 * b2).reshape(*(m * n for m, n in zip(a.shape, b.shape)))
+
+    def bernoulli(self, p=None, *, generator=None):
+        """1 with probability `self` (or `p`), else 0, in this tensor's dtype: U[0, 1) draws (`uniform_`,
+        irc's generator; inside irc.jit new numbers on every call) below the probability.  No gradient."""
+        if generator is not None:
+            raise _err("bernoulli: generator= is not supported (irc.manual_seed seeds irc's generator)")
+        if not self.is_floating_point():
+            raise _err(f"bernoulli only supports floating-point dtypes, got {self.dtype}")
+        prob = self if p is None else p if isinstance(p, ShapeOps) else self.new_full((), float(p))
+        draw = self.detach().new_zeros(self.shape).uniform_()
+        return (draw < prob.detach()).to(self.dtype)
+
+    def multinomial(self, num_samples: int, replacement: bool = False, *, generator=None):
+        """`num_samples` category indices per row drawn with the row's weights, as torch.multinomial:
+        with replacement by the inverse of the cumulative weights, without by the largest keys
+        log(u) / w (Efraimidis-Spirakis).  The u are U[0, 1) draws of irc's generator (`uniform_`), or
+        of `generator` (a `numpy.random.Generator`).  Eager only: the weights are read."""
+        if self.ndim not in (1, 2):
+            raise _err("prob_dist must be 1 or 2 dim")
+        weights = np.asarray(self.detach().numpy(), dtype=np.float64)
+        rows = weights.reshape(-1, weights.shape[-1])
+        n = rows.shape[1]
+        if (rows < 0).any() or not np.isfinite(rows).all():
+            raise _err("probability tensor contains either `inf`, `nan` or element < 0")
+        if not replacement and num_samples > n:
+            raise _err("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
+        if (rows.sum(1) <= 0).any():
             raise _err("invalid multinomial distribution (sum of probabilities <= 0)")
-        if not replacement and np.count_nonzero(w) < num_samples:
-            raise _err("invalid multinomial distribution (with replacement=False, not enough non-negative "
-                       "category to sample)")  # fmt: skip
-        out.append(rng.choice(len(w), size=num_samples, replace=replacement, p=w / w.sum()))
-    result = np.array(out, dtype=np.int64).reshape(*self.shape[:-1], num_samples)
-    return tensor(result, device=self.device)
+        if not replacement and (np.count_nonzero(rows, axis=1) < num_samples).any():
+            raise _err(
+                "invalid multinomial distribution (with replacement=False, not enough non-negative category to sample)"
+            )
+        shape = (rows.shape[0], num_samples if replacement else n)
+        if generator is not None:
+            u = generator.random(shape)
+        else:
+            u = self.detach().new_zeros(shape, dtype="float64").uniform_().numpy()
+        if replacement:
+            cdf = np.cumsum(rows, axis=1) / rows.sum(1, keepdims=True)
+            picks = np.stack([np.searchsorted(c, r, side="right") for c, r in zip(cdf, u)])
+            picks = np.minimum(picks, n - 1)
+        else:
+            with np.errstate(divide="ignore"):
+                keys = np.where(rows > 0, np.log(np.maximum(u, 1e-300)) / rows, -np.inf)
+            picks = np.argsort(-keys, axis=1, kind="stable")[:, :num_samples]
+        return self.new_tensor(picks.reshape(*self.shape[:-1], num_samples), dtype="int64")
+
+    ger = outer
+    moveaxis = movedim
+    swapdims = swapaxes
 
 
-#: Tensor methods this module adds (also `irc.<name>(x, ...)`)
+#: the methods that are also `irc.<name>(x, ...)`
 METHODS = (
-    "repeat", "tile", "repeat_interleave", "outer", "ger", "diag", "diagonal", "diag_embed", "trace",
-    "movedim", "moveaxis", "swapaxes", "swapdims", "unflatten", "kron", "bernoulli", "multinomial",
+    "repeat_interleave", "tile", "outer", "ger", "diag", "diagonal", "diag_embed", "trace", "movedim", "moveaxis",
+    "swapaxes", "swapdims", "unflatten", "kron", "bernoulli", "multinomial",
 )  # fmt: skip
-
-ger = outer
-moveaxis = movedim
-swapdims = swapaxes
-
-
-def install() -> None:
-    for name in METHODS:
-        if name in globals():
-            setattr(Tensor, name, globals()[name])
-
-
-__all__ = [
-    "atleast_1d", "atleast_2d", "atleast_3d", "bernoulli", "cartesian_prod", "cdist", "diag", "diag_embed",
-    "diagonal", "einsum", "eye", "ger", "kron", "linspace", "logspace", "meshgrid", "movedim", "moveaxis",
-    "multinomial", "outer", "randint", "randint_like", "repeat_interleave", "swapaxes", "swapdims", "tensordot",
-    "tile", "trace", "tril_indices", "triu_indices", "unflatten",
-]  # fmt: skip

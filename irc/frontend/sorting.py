@@ -17,9 +17,8 @@ from __future__ import annotations
 from collections import namedtuple
 
 from irc.errors import FrontendError
-from irc.frontend.graph import apply, user_location
-from irc.frontend.tensor import Tensor
-from irc.ir import hl
+from irc.frontend.graph import user_location
+from irc.frontend.shape_ops import iota
 
 #: what torch.return_types holds: `values, indices = x.sort()` and `x.sort().values`
 SortResult = namedtuple("sort", ["values", "indices"])
@@ -29,11 +28,7 @@ def _err(message: str) -> FrontendError:
     return FrontendError(message, user_location()[:2])
 
 
-def _iota(shape, dim: int, device: str) -> Tensor:
-    return Tensor(apply(hl.IotaOp, [], hl.tensor_type(tuple(shape), hl.DTYPES["i64"]), dim=dim), device)
-
-
-def _order(x: Tensor, descending: bool, k: int | None = None) -> Tensor:
+def _order(x, descending: bool, k: int | None = None):
     """The int64 indices that sort the last dim of `x` (stably), the first `k` of them if given."""
     n = x.shape[-1]
     k = n if k is None else k
@@ -48,14 +43,14 @@ def _order(x: Tensor, descending: bool, k: int | None = None) -> Tensor:
     else:
         ties = b == a
     shape = (n, n)
-    earlier = _iota(shape, 1, x.device) < _iota(shape, 0, x.device)  # j < i
+    earlier = iota(x, shape, 1) < iota(x, shape, 0)  # j < i
     rank = (before | (ties & earlier)).to("int64").sum(-1)  # (…, n)
-    slots = _iota((k, 1), 0, x.device)  # (k, 1)
+    slots = iota(x, (k, 1), 0)  # (k, 1)
     hit = rank.unsqueeze(-2) == slots  # (…, k, n)
-    return (hit.to("int64") * _iota((1, n), 1, x.device)).sum(-1)
+    return (hit.to("int64") * iota(x, (1, n), 1)).sum(-1)
 
 
-def _along(x: Tensor, dim: int, fn):
+def _along(x, dim: int, fn):
     """`fn` applied to `x` with `dim` moved last, its results moved back."""
     if x.ndim == 0:
         values, indices = fn(x.reshape(1))
@@ -69,54 +64,19 @@ def _along(x: Tensor, dim: int, fn):
     return values, indices
 
 
-def sort(self: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> SortResult:
-    """(values, indices) sorted along `dim`; always stable (ties keep their order), NaN last ascending."""
-    if isinstance(dim, bool):  # torch's sort(stable, dim, descending) overload is keyword-only here
-        raise TypeError("sort(): pass `stable=` by keyword")
-
-    def fn(x):
-        idx = _order(x, descending)
-        return x.gather(-1, idx), idx
-
-    return SortResult(*_along(self, dim, fn))
-
-
-def argsort(self: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
-    return sort(self, dim, descending, stable).indices
-
-
-def msort(self: Tensor) -> Tensor:
-    """The values sorted along dim 0."""
-    return sort(self, 0).values
-
-
 TopkResult = namedtuple("topk", ["values", "indices"])
-
-
-def topk(self: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> TopkResult:
-    """The `k` largest (or smallest) along `dim`, in sorted order (also when `sorted=False`)."""
-    n = self.shape[self._dim(dim)] if self.ndim else 1
-    if not 0 <= k <= n:
-        raise _err("selected index k out of range")
-
-    def fn(x):
-        idx = _order(x, largest, k)
-        return x.gather(-1, idx), idx
-
-    return TopkResult(*_along(self, dim, fn))
-
 
 KthResult = namedtuple("kthvalue", ["values", "indices"])
 
 
-def _pick(self: Tensor, dim, keepdim: bool, position, name: str):
+def _pick(self, dim, keepdim: bool, position, name: str):
     """values and indices at sorted `position` (an int or a (…, 1) int64 tensor of the moved layout)."""
     if self.ndim and self.shape[self._dim(dim)] == 0:
         raise _err(f"{name}(): Expected reduction dim {dim} to have non-zero size.")
 
     def fn(x):
         idx = _order(x, False)
-        pos = position(x) if callable(position) else _iota((*x.shape[:-1], 1), 0, x.device) * 0 + position
+        pos = position(x) if callable(position) else iota(x, (*x.shape[:-1], 1), 0) * 0 + position
         chosen = idx.gather(-1, pos)
         return x.gather(-1, chosen), chosen
 
@@ -127,15 +87,7 @@ def _pick(self: Tensor, dim, keepdim: bool, position, name: str):
     return KthResult(values, indices)
 
 
-def kthvalue(self: Tensor, k: int, dim: int = -1, keepdim: bool = False) -> KthResult:
-    """The `k`-th smallest (1-based) along `dim`, and its index."""
-    n = self.shape[self._dim(dim)] if self.ndim else 1
-    if not 1 <= k <= n:
-        raise _err(f"kthvalue(): selected number k out of range for dimension {self._dim(dim) if self.ndim else 0}")
-    return _pick(self, dim, keepdim, k - 1, "kthvalue")
-
-
-def _median(self: Tensor, dim, keepdim: bool, ignore_nan: bool):
+def _median(self, dim, keepdim: bool, ignore_nan: bool):
     name = "nanmedian" if ignore_nan else "median"
     if dim is None:
         if self.numel() == 0:
@@ -147,10 +99,10 @@ def _median(self: Tensor, dim, keepdim: bool, ignore_nan: bool):
 def _position(ignore_nan: bool):
     """The sorted position of the (lower) median: of the non-NaN values, or the first NaN when one is there."""
 
-    def position(x: Tensor) -> Tensor:
+    def position(x):
         n = x.shape[-1]
         if not x.is_floating_point():
-            return _iota((*x.shape[:-1], 1), 0, x.device) * 0 + (n - 1) // 2
+            return iota(x, (*x.shape[:-1], 1), 0) * 0 + (n - 1) // 2
         nans = (x != x).to("int64").sum(-1, keepdim=True)
         if ignore_nan:
             return ((n - nans - 1) // 2).maximum(0)
@@ -159,22 +111,53 @@ def _position(ignore_nan: bool):
     return position
 
 
-def median(self: Tensor, dim=None, keepdim: bool = False):
-    """The lower median (of all values, or (values, indices) along `dim`); NaN if a NaN is there."""
-    return _median(self, dim, keepdim, ignore_nan=False)
+class Sorting:
+    """Methods of `Tensor` (its base class)."""
 
+    def sort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> SortResult:
+        """(values, indices) sorted along `dim`; always stable (ties keep their order), NaN last ascending."""
+        if isinstance(dim, bool):  # torch's sort(stable, dim, descending) overload is keyword-only here
+            raise TypeError("sort(): pass `stable=` by keyword")
 
-def nanmedian(self: Tensor, dim=None, keepdim: bool = False):
-    """`median` ignoring NaNs (NaN only where all are NaN)."""
-    return _median(self, dim, keepdim, ignore_nan=True)
+        def fn(x):
+            idx = _order(x, descending)
+            return x.gather(-1, idx), idx
+
+        return SortResult(*_along(self, dim, fn))
+
+    def argsort(self, dim: int = -1, descending: bool = False, stable: bool = False):
+        return self.sort(dim, descending, stable).indices
+
+    def msort(self):
+        """The values sorted along dim 0."""
+        return self.sort(0).values
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> TopkResult:
+        """The `k` largest (or smallest) along `dim`, in sorted order (also when `sorted=False`)."""
+        n = self.shape[self._dim(dim)] if self.ndim else 1
+        if not 0 <= k <= n:
+            raise _err("selected index k out of range")
+
+        def fn(x):
+            idx = _order(x, largest, k)
+            return x.gather(-1, idx), idx
+
+        return TopkResult(*_along(self, dim, fn))
+
+    def kthvalue(self, k: int, dim: int = -1, keepdim: bool = False) -> KthResult:
+        """The `k`-th smallest (1-based) along `dim`, and its index."""
+        n = self.shape[self._dim(dim)] if self.ndim else 1
+        if not 1 <= k <= n:
+            raise _err(f"kthvalue(): selected number k out of range for dimension {self._dim(dim) if self.ndim else 0}")
+        return _pick(self, dim, keepdim, k - 1, "kthvalue")
+
+    def median(self, dim=None, keepdim: bool = False):
+        """The lower median (of all values, or (values, indices) along `dim`); NaN if a NaN is there."""
+        return _median(self, dim, keepdim, ignore_nan=False)
+
+    def nanmedian(self, dim=None, keepdim: bool = False):
+        """`median` ignoring NaNs (NaN only where all are NaN)."""
+        return _median(self, dim, keepdim, ignore_nan=True)
 
 
 METHODS = ("sort", "argsort", "msort", "topk", "kthvalue", "median", "nanmedian")
-
-
-def install() -> None:
-    for name in METHODS:
-        setattr(Tensor, name, globals()[name])
-
-
-__all__ = list(METHODS)

@@ -27,6 +27,8 @@ from irc.frontend import autograd, graph
 from irc.frontend.device import as_device
 from irc.frontend.dtypes import float32, no_16_bit
 from irc.frontend.graph import Node, apply, user_location
+from irc.frontend.shape_ops import ShapeOps
+from irc.frontend.sorting import Sorting
 from irc.ir import hl
 from irc.runtime.devices import DEVICES, move, to_host
 from irc.runtime.dtypes import supported_dtype
@@ -75,7 +77,7 @@ def _promote(a: str, b: str) -> str:
     return max(a, b, key=_PROMOTION_ORDER.__getitem__)
 
 
-class Tensor:
+class Tensor(ShapeOps, Sorting):
     """A lazily evaluated tensor (see the module docstring).
 
     Called by users, it is PyTorch's legacy constructor: `irc.Tensor([1, 2])` copies data to
@@ -1759,9 +1761,3 @@ class GradFn:
     def __repr__(self) -> str:
         return f"<{self.name}>"
 
-
-# torch's shape, creation and sorting ops (irc/frontend/shape_ops.py, sorting.py) as Tensor methods
-from irc.frontend import shape_ops, sorting  # noqa: E402
-
-shape_ops.install()
-sorting.install()
