@@ -60,8 +60,8 @@ _METHODS = (
 )  # fmt: skip
 # `irc.<name>(x, ...)` for the methods of irc/frontend/shape_ops.py and sorting.py (Tensor's bases)
 _METHODS += (
-    "repeat_interleave", "tile", "outer", "ger", "diag", "diagonal", "diag_embed", "trace", "movedim", "moveaxis",
-    "swapaxes", "swapdims", "unflatten", "kron", "bernoulli", "multinomial",
+    "repeat_interleave", "tile", "outer", "ger", "diag", "diagonal", "diag_embed", "diagflat", "trace",
+    "movedim", "moveaxis", "swapaxes", "swapdims", "unflatten", "kron", "bernoulli", "multinomial",
     "sort", "argsort", "msort", "topk", "kthvalue", "median", "nanmedian",
 )  # fmt: skip
 

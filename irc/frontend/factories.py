@@ -95,7 +95,7 @@ def cartesian_prod(*tensors) -> Tensor:
     return stack([g.reshape(-1) for g in meshgrid(*tensors, indexing="ij")], 1)
 
 
-def tensordot(a, b, dims=2, out=None) -> Tensor:
+def tensordot(a, b, dims=2) -> Tensor:
     """Contract the last `dims` dims of `a` with the first of `b`, or the dim lists `dims = (da, db)`."""
     a, b = as_tensor(a), as_tensor(b)
     if a.dtype != b.dtype:
@@ -114,9 +114,15 @@ def tensordot(a, b, dims=2, out=None) -> Tensor:
         raise _err("both dimension lists should have same length")
     da, db = [a._dim(d) for d in da], [b._dim(d) for d in db]
     for x, y in zip(da, db):
-        if a.shape[x] != b.shape[y]:
-            raise _err(f"contracted dimensions need to match, but first has size {a.shape[x]} in dim {x} and "
-                       f"second has size {b.shape[y]} in dim {y}")  # fmt: skip
+        if a.shape[x] != b.shape[y] and 1 not in (a.shape[x], b.shape[y]):
+            raise _err(
+                f"contracted dimensions need to match, but first has size {a.shape[x]} in dim {x} and "
+                f"second has size {b.shape[y]} in dim {y}"
+            )
+        if a.shape[x] == 1 and b.shape[y] > 1:  # a size-1 dim broadcasts: the other side sums over it
+            b = b.sum(y, keepdim=True)
+        elif b.shape[y] == 1 and a.shape[x] > 1:
+            a = a.sum(x, keepdim=True)
     keep_a = [d for d in range(a.ndim) if d not in da]
     keep_b = [d for d in range(b.ndim) if d not in db]
     k = math.prod(a.shape[d] for d in da)
@@ -254,8 +260,8 @@ def cdist(x1, x2, p: float = 2.0, compute_mode=None) -> Tensor:
     if p < 0:
         raise _err("cdist only supports non-negative p values")
     diff = (x1.unsqueeze(-2) - x2.unsqueeze(-3)).abs()
-    if p == 0:
-        return (diff != 0).to(x1.dtype).sum(-1)
+    if p == 0:  # a count: its gradient is zero (as torch's)
+        return (diff != 0).to(x1.dtype).sum(-1) + diff.sum(-1) * 0.0
     if math.isinf(p):
         return diff.amax(-1)
     if p == 1:

@@ -142,6 +142,10 @@ class ShapeOps:
             return self.diagonal(diagonal)
         raise _err("diag(): Supports 1D or 2D tensors. Got " + f"{self.ndim}D")
 
+    def diagflat(self, offset: int = 0):
+        """The flattened tensor on the `offset` diagonal of a square matrix."""
+        return self.reshape(-1).diag_embed(offset)
+
     def trace(self):
         """The sum of the main diagonal of a matrix (integers sum in int64)."""
         if self.ndim != 2:
@@ -244,10 +248,3 @@ class ShapeOps:
     ger = outer
     moveaxis = movedim
     swapdims = swapaxes
-
-
-#: the methods that are also `irc.<name>(x, ...)`
-METHODS = (
-    "repeat_interleave", "tile", "outer", "ger", "diag", "diagonal", "diag_embed", "trace", "movedim", "moveaxis",
-    "swapaxes", "swapdims", "unflatten", "kron", "bernoulli", "multinomial",
-)  # fmt: skip

@@ -158,6 +158,3 @@ class Sorting:
     def nanmedian(self, dim=None, keepdim: bool = False):
         """`median` ignoring NaNs (NaN only where all are NaN)."""
         return _median(self, dim, keepdim, ignore_nan=True)
-
-
-METHODS = ("sort", "argsort", "msort", "topk", "kthvalue", "median", "nanmedian")

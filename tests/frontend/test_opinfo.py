@@ -28,6 +28,9 @@ GRAD_CAP = 3  # samples per op for gradients (float64)
 
 #: results that are random or uninitialized in torch: only shapes and dtypes are compared
 RANDOM = {"randn", "randn_like", "rand_like", "empty", "empty_like", "new_empty", "nn.functional.dropout"}
+RANDOM |= {"randint", "randint_like", "bernoulli", "multinomial"}
+#: ops whose dropout probability is a positional argument: args[i] (a sample with it > 0 is random)
+_DROPOUT_ARG = {"nn.functional.multi_head_attention_forward": 9}
 
 _INTERPOLATE = "F.interpolate has no mode 'nearest-exact' (docs/nn.md)"
 _NO_16_BIT = "irc has no 16-bit dtypes (docs/dtypes.md)"
@@ -46,6 +49,8 @@ XFAIL: dict[str | tuple[str, int], str] = {
     ("nn.functional.batch_norm", 3): "batch_norm of a 1-D empty input (torch takes shape (0,)); irc wants (N, C, ...)",
     ("nn.functional.batch_norm", 4): "batch_norm of a 1-D empty input (torch takes shape (0,)); irc wants (N, C, ...)",
     ("nn.functional.embedding", 5): "embedding(max_norm=) is not supported (it renormalizes the weight in place)",
+    **{("repeat_interleave", i): "repeat_interleave with a tensor of per-element repeats (the shape depends on "
+       "values) is not supported" for i in (3, 4)},
 }  # fmt: skip
 #: the same for gradients (the float64 samples)
 GRAD_XFAIL: dict[str | tuple[str, int], str] = {
@@ -77,6 +82,7 @@ SPECIAL = {
     "where": lambda x, condition, other, **kwargs: irc.where(condition, x, other, **kwargs),
     "zero_": lambda x: x.clone().zero_(),
     "nn.functional.embedding": lambda weight, idx, **kwargs: F.embedding(idx, weight, **kwargs),
+    "einsum": lambda tensors, equation: irc.einsum(equation, tensors),
 }
 
 
@@ -149,6 +155,8 @@ def samples(op, dtype, requires_grad: bool = False, cap: int = CAP) -> list:
 
 
 def is_random(op, sample) -> bool:
+    if op.name in _DROPOUT_ARG and sample.kwargs.get("training", True) and sample.args[_DROPOUT_ARG[op.name]] > 0:
+        return True
     return op.name in RANDOM or sample.kwargs.get("dropout_p", 0) > 0
 
 

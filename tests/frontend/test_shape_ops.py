@@ -26,6 +26,7 @@ CASES = {
     "diag-2d": (lambda m, a: (a.diag(), m.diag(a, 2), a.diag(-1), a.diag(5)), [normal(3, 4)]),
     "diagonal": (lambda m, a: (a.diagonal(), a.diagonal(1, 2, 0), m.diagonal(a, -1, -1, 1)), [normal(2, 3, 4)]),
     "diag_embed": (lambda m, a: (a.diag_embed(), m.diag_embed(a, 1), a.diag_embed(-1, 0, 2)), [normal(2, 3)]),
+    "diagflat": (lambda m, a: (a.diagflat(), m.diagflat(a, -1)), [normal(2, 2)]),
     "trace": (lambda m, a, i: (a.trace(), m.trace(i)), [normal(3, 4), INTS]),
     "movedim": (
         lambda m, a: (
