@@ -343,6 +343,13 @@ def interpolate(
     need = _INTERPOLATE_MODES[mode]
     if need and x.ndim != need:
         raise FrontendError(f"Got {x.ndim}D input, but {mode} mode needs {need}D input", where_)
+    if (size is None) == (scale_factor is None):
+        raise FrontendError(
+            "either size or scale_factor should be defined"
+            if size is None
+            else "only one of size or scale_factor should be defined",
+            where_,
+        )
     dims = x.ndim - 2
     given = size if size is not None else scale_factor
     given = list(given) if isinstance(given, (list, tuple)) else [given] * dims
