@@ -220,7 +220,7 @@ def _contract(terms: list[tuple[Tensor, list[str]]], out: list[str], sizes: dict
         return set(out).union(*(set(s) for _, s in terms[k + 1 :]))
 
     t, s = terms[0]
-    t, s = _sum_letters(t, s, set(s) - needed(0) - set().union(*(set(x) for _, x in terms[1:])))
+    t, s = _sum_letters(t, s, set(s) - needed(0))
     for k in range(1, len(terms)):
         u, r = terms[k]
         keep = needed(k)
@@ -235,11 +235,14 @@ def _contract(terms: list[tuple[Tensor, list[str]]], out: list[str], sizes: dict
                             for i, c in enumerate(batch + free_a + contracted)])  # fmt: skip
         u = u.broadcast_to([sizes[c] if c in batch or c in contracted else u.shape[i]
                             for i, c in enumerate(batch + contracted + free_b)])  # fmt: skip
-        nb, na, nc, nf = (math.prod(sizes[c] for c in g) for g in (batch, free_a, contracted, free_b))
+        nb, nc = math.prod(sizes[c] for c in batch), math.prod(sizes[c] for c in contracted)
         fa_shape = [t.shape[len(batch) + i] for i in range(len(free_a))]
         fb_shape = [u.shape[len(batch) + len(contracted) + i] for i in range(len(free_b))]
         na, nf = math.prod(fa_shape), math.prod(fb_shape)
-        prod = matmul(t.reshape(nb, na, nc), u.reshape(nb, nc, nf))
+        if nb != 1:
+            prod = matmul(t.reshape(nb, na, nc), u.reshape(nb, nc, nf))
+        else:  # a plain matrix product (llvm schedules a batch of one 50x slower after a transpose)
+            prod = matmul(t.reshape(na, nc), u.reshape(nc, nf))
         t = prod.reshape(*(sizes[c] for c in batch), *fa_shape, *fb_shape)
         s = batch + free_a + free_b
     t, s = _sum_letters(t, s, set(s) - set(out))

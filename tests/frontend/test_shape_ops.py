@@ -56,7 +56,12 @@ CASES = {
         [normal(2, 3), normal(3, 4)],
     ),
     "einsum-batched-ellipsis": (
-        lambda m, a, b: (m.einsum("bij,bjk->bik", a, b), m.einsum("...ij,...jk", a, b), m.einsum("b...,b...->b", a, a)),
+        lambda m, a, b: (
+            m.einsum("bij,bjk->bik", a, b),
+            m.einsum("...ij,...jk", a, b),
+            m.einsum("b...,b...->b", a, a),
+            m.einsum("bij,bjk->ik", a, b),
+        ),
         [normal(2, 3, 4), normal(2, 4, 5)],
     ),
     "einsum-diagonal-trace": (
