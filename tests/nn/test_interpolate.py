@@ -1,5 +1,5 @@
 """F.interpolate / nn.Upsample modes linear, bilinear, bicubic, trilinear and area (interpolation matrices
-per spatial dim), `scale_factor`, `recompute_scale_factor`, `align_corners`, and the upsample aliases,
+per spatial dim; nearest of 5-D input too), `scale_factor`, `recompute_scale_factor`, `align_corners`, and the upsample aliases,
 against torch 2.13: values (1e-6; bicubic float32 1e-5), gradients, one llvm program."""
 
 import numpy as np
@@ -14,7 +14,7 @@ torch = pytest.importorskip("torch")
 TF = torch.nn.functional
 
 SHAPES = {"linear": (2, 3, 5), "bilinear": (2, 3, 5, 4), "bicubic": (2, 3, 5, 4), "trilinear": (1, 2, 3, 4, 5),
-          "area": (2, 3, 5, 4)}  # fmt: skip
+          "area": (2, 3, 5, 4), "nearest": (1, 2, 3, 4, 5)}  # fmt: skip
 RESIZES = [dict(size=7), dict(size=3), dict(scale_factor=1.7), dict(scale_factor=0.6), dict(scale_factor=2),
            dict(scale_factor=1.7, recompute_scale_factor=True), dict(scale_factor=2.5, recompute_scale_factor=False)]  # fmt: skip
 
@@ -25,7 +25,7 @@ def test_values_match_torch(mode, dtype):
     x = normal(*SHAPES[mode], dtype=dtype)
     tol = 1e-5 if mode == "bicubic" and dtype == np.float32 else 1e-6  # float32 rounding of 16 taps
     for resize in RESIZES:
-        for align_corners in [None, True, False] if mode != "area" else [None]:
+        for align_corners in [None, True, False] if mode not in ("area", "nearest") else [None]:
             got = F.interpolate(irc.tensor(x), mode=mode, align_corners=align_corners, **resize).numpy()
             want = TF.interpolate(torch.tensor(x), mode=mode, align_corners=align_corners, **resize).numpy()
             assert got.dtype == want.dtype and got.shape == want.shape, (resize, align_corners)
