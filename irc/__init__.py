@@ -41,6 +41,11 @@ _EXPORTS = {
     "irc.frontend.transforms": ("grad", "jvp", "value_and_grad", "vjp"),
     "irc.frontend.mathops": ("std_mean", "var_mean"),
 }  # fmt: skip
+# torch's shape, creation and sorting ops (frontend compositions)
+_EXPORTS["irc.frontend.factories"] = (
+    "atleast_1d", "atleast_2d", "atleast_3d", "cartesian_prod", "cdist", "einsum", "eye", "linspace", "logspace",
+    "meshgrid", "randint", "randint_like", "tensordot", "tril_indices", "triu_indices",
+)  # fmt: skip
 
 # `irc.<name>` is a module of the frontend (PyTorch's namespaces `torch.cuda`, `torch.accelerator`, `torch.backends`)
 _NAMESPACES = ("accelerator", "backends", "cuda", "linalg")
@@ -64,6 +69,12 @@ _METHODS = (
     "lerp", "addcmul", "addcdiv", "fmax", "fmin", "all", "any", "count_nonzero", "logsumexp", "var", "std",
     "norm", "cumsum", "cumprod", "logcumsumexp", "aminmax", "nansum", "nanmean",
     "signbit", "logaddexp", "logaddexp2", "heaviside", "clamp_min", "clamp_max", "positive", "true_divide",
+)  # fmt: skip
+# `irc.<name>(x, ...)` for the methods of irc/frontend/shape_ops.py and sorting.py (Tensor's bases)
+_METHODS += (
+    "repeat_interleave", "tile", "outer", "ger", "diag", "diagonal", "diag_embed", "diagflat", "trace",
+    "movedim", "moveaxis", "swapaxes", "swapdims", "unflatten", "kron", "bernoulli",
+    "sort", "argsort", "msort", "topk", "kthvalue", "median", "nanmedian",
 )  # fmt: skip
 
 _SUBMODULES = (

@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import math
 import weakref
+from collections import namedtuple
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -26,6 +27,8 @@ from irc.frontend import autograd, graph
 from irc.frontend.device import as_device
 from irc.frontend.dtypes import float32
 from irc.frontend.graph import Node, apply, user_location
+from irc.frontend.shape_ops import ShapeOps
+from irc.frontend.sorting import Sorting
 from irc.ir import hl
 from irc.runtime.devices import DEVICES, move, to_host
 from irc.runtime.dtypes import SUPPORTED_NAMES, supported_dtype
@@ -45,6 +48,9 @@ _TYPE_NAMES = {
     "f32": "FloatTensor", "f64": "DoubleTensor", "f16": "HalfTensor", "bf16": "BFloat16Tensor",
     "i32": "IntTensor", "i64": "LongTensor", "i1": "BoolTensor",
 }  # fmt: skip
+#: what torch.return_types holds for max(dim) / min(dim): `x.max(1).values`
+_MaxResult = namedtuple("max", ["values", "indices"])
+_MinResult = namedtuple("min", ["values", "indices"])
 #: PyTorch's C names of dtypes in its error messages ("expected ... same dtype, but got: float != double")
 _C_NAMES = {
     "f32": "float", "f64": "double", "f16": "c10::Half", "bf16": "c10::BFloat16",
@@ -83,7 +89,7 @@ def _promote(a: str, b: str) -> str:
     return max(a, b, key=_PROMOTION_ORDER.__getitem__)
 
 
-class Tensor:
+class Tensor(ShapeOps, Sorting):
     """A lazily evaluated tensor (see the module docstring).
 
     Called by users, it is PyTorch's legacy constructor: `irc.Tensor([1, 2])` copies data to
@@ -872,14 +878,14 @@ class Tensor:
             return self.amax()
         if isinstance(dim, Tensor):
             return self.maximum(dim)
-        return self.amax(dim, keepdim), self.argmax(dim, keepdim)
+        return _MaxResult(self.amax(dim, keepdim), self.argmax(dim, keepdim))
 
     def min(self, dim=None, keepdim: bool = False):
         if dim is None:
             return self.amin()
         if isinstance(dim, Tensor):
             return self.minimum(dim)
-        return self.amin(dim, keepdim), self.argmin(dim, keepdim)
+        return _MinResult(self.amin(dim, keepdim), self.argmin(dim, keepdim))
 
     def _arg_reduce(self, op, dim, keepdim):
         if dim is None and self.numel() == 0:  # (the flattened tensor's error would not show this shape)

@@ -368,21 +368,31 @@ def interpolate(
     input: Tensor, size=None, scale_factor=None, mode: str = "nearest", align_corners=None,
     recompute_scale_factor=None, antialias: bool = False,
 ) -> Tensor:  # fmt: skip
-    """Resize (N, C, L) or (N, C, H, W) input by `size` or `scale_factor`, mode "nearest" (PyTorch's
-    index floor(i * scale)).  Integer factors repeat each element (reshape and broadcast); other sizes
-    multiply by a constant 0/1 selection matrix per dim."""
+    """Resize (N, C, L), (N, C, H, W) or (N, C, D, H, W) input by `size` or `scale_factor`.
+
+    Mode "nearest" (PyTorch's index floor(i * scale)): integer factors repeat each element (reshape and
+    broadcast); other sizes multiply by a constant 0/1 selection matrix per dim.  Modes "linear",
+    "bilinear", "trilinear", "bicubic" and "area" multiply each spatial dim by a constant interpolation
+    matrix (torch's source indices and weights): `W_h @ x @ W_w^T`, exact and differentiable."""
     x = as_tensor(input)
     where_ = user_location()[:2]
-    if mode != "nearest":
-        raise FrontendError(f"interpolate: only mode='nearest' is supported, got {mode!r}", where_)
-    if align_corners is not None:
+    if mode not in _INTERPOLATE_MODES:
+        raise FrontendError(
+            f"interpolate: mode {mode!r} is not supported (supported: {', '.join(_INTERPOLATE_MODES)})", where_
+        )
+    if align_corners is not None and mode in ("nearest", "area"):
         raise FrontendError(
             "align_corners option can only be set with the interpolating modes: linear | bilinear | bicubic | "
             "trilinear",
             where_,
         )
-    if x.ndim not in (3, 4):
-        raise FrontendError(f"interpolate: expected 3D or 4D input, got {list(x.shape)}", where_)
+    if antialias:
+        raise FrontendError("interpolate: antialias=True is not supported", where_)
+    if x.ndim not in (3, 4, 5):
+        raise FrontendError(f"interpolate: expected 3D, 4D or 5D input, got {list(x.shape)}", where_)
+    need = _INTERPOLATE_MODES[mode]
+    if need and x.ndim != need:
+        raise FrontendError(f"Got {x.ndim}D input, but {mode} mode needs {need}D input", where_)
     if (size is None) == (scale_factor is None):
         raise FrontendError(
             "either size or scale_factor should be defined"
@@ -405,6 +415,25 @@ def interpolate(
     else:
         out = [int(math.floor(n * float(f))) for n, f in zip(x.shape[2:], given)]
         scales = [n / o if recompute_scale_factor and o else 1.0 / float(f) for n, o, f in zip(x.shape[2:], out, given)]
+    if mode != "nearest":
+        if not x.is_floating_point():
+            raise FrontendError(f"interpolate: mode {mode!r} needs a floating-point input, got {x.dtype}", where_)
+        for d, (n, o) in enumerate(zip(x.shape[2:], out)):
+            if mode == "area":
+                matrix = _adaptive_matrix(n, o)
+            else:
+                given_scale = None if size is not None or recompute_scale_factor else float(given[d])
+                matrix = _interpolation_matrix(n, o, given_scale, bool(align_corners), mode == "bicubic")
+            if o == n and np.array_equal(matrix, np.eye(n)):
+                continue
+            weights = tensor(matrix.astype(x.dtype), device=x.device)
+            if d == x.ndim - 3:
+                x = x @ weights.t()
+            elif d == x.ndim - 4:
+                x = weights @ x
+            else:
+                x = (x.transpose(2 + d, -1) @ weights.t()).transpose(2 + d, -1)
+        return x
     factors = [
         o // n if n and o % n == 0 and abs(sc * (o // n) - 1) < 1e-12 else 0
         for n, o, sc in zip(x.shape[2:], out, scales)
@@ -419,6 +448,58 @@ def interpolate(
         select = (src[:, None] == np.arange(n)[None, :]).astype(x.dtype)
         x = (x.transpose(2 + d, -1) @ tensor(select.T, device=x.device)).transpose(2 + d, -1)
     return x
+
+
+#: interpolate's modes -> the input rank each needs (0: any of 3, 4, 5)
+_INTERPOLATE_MODES = {"nearest": 0, "linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5, "area": 0}
+
+
+def _interpolation_matrix(n: int, out: int, scale_factor, align_corners: bool, cubic: bool) -> np.ndarray:
+    """(out, n): PyTorch's linear (2 taps) or cubic (4 taps, A = -0.75, clamped at the border) weights
+    of output i at source index `scale * i` (align_corners) or `scale * (i + 0.5) - 0.5` (clamped at 0
+    for linear); scale is (n - 1) / (out - 1), 1 / scale_factor, or n / out."""
+    matrix = np.zeros((out, n))
+    if align_corners:
+        scale = (n - 1) / (out - 1) if out > 1 else 0.0
+    else:
+        scale = 1.0 / scale_factor if scale_factor else n / out if out else 0.0
+    for i in range(out):
+        src = scale * i if align_corners else scale * (i + 0.5) - 0.5
+        if not cubic:
+            src = max(src, 0.0)
+            i0 = min(int(math.floor(src)), n - 1)
+            i1 = i0 + (1 if i0 < n - 1 else 0)
+            lam = src - i0
+            matrix[i, i0] += 1.0 - lam
+            matrix[i, i1] += lam
+            continue
+        i0 = int(math.floor(src))
+        t = src - i0
+        a = -0.75
+        weights = (
+            ((a * (t + 1) - 5 * a) * (t + 1) + 8 * a) * (t + 1) - 4 * a,
+            ((a + 2) * t - (a + 3)) * t * t + 1,
+            ((a + 2) * (1 - t) - (a + 3)) * (1 - t) * (1 - t) + 1,
+            ((a * (2 - t) - 5 * a) * (2 - t) + 8 * a) * (2 - t) - 4 * a,
+        )
+        for k, w in enumerate(weights):
+            matrix[i, min(max(i0 - 1 + k, 0), n - 1)] += w
+    return matrix
+
+
+def upsample(input: Tensor, size=None, scale_factor=None, mode: str = "nearest", align_corners=None) -> Tensor:
+    """The deprecated name of `interpolate`."""
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def upsample_bilinear(input: Tensor, size=None, scale_factor=None) -> Tensor:
+    """`interpolate(mode="bilinear", align_corners=True)`, as torch."""
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
+
+
+def upsample_nearest(input: Tensor, size=None, scale_factor=None) -> Tensor:
+    """`interpolate(mode="nearest")`."""
+    return interpolate(input, size, scale_factor, mode="nearest")
 
 
 def pad(x: Tensor, pad: tuple[int, ...], mode: str = "constant", value: float | None = None) -> Tensor:

@@ -1211,7 +1211,8 @@ class AdaptiveAvgPool2d(Module):
 
 
 class Upsample(Module):
-    """F.interpolate by `size` or `scale_factor` (mode "nearest")."""
+    """F.interpolate by `size` or `scale_factor` (modes "nearest", "linear", "bilinear", "bicubic",
+    "trilinear", "area")."""
 
     def __init__(self, size=None, scale_factor=None, mode: str = "nearest", align_corners=None,
                  recompute_scale_factor=None):  # fmt: skip
@@ -1233,6 +1234,20 @@ class Upsample(Module):
         return f"{info}, mode={self.mode!r}"
 
 
+class UpsamplingBilinear2d(Upsample):
+    """`Upsample(mode="bilinear", align_corners=True)`, as torch."""
+
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__(size, scale_factor, mode="bilinear", align_corners=True)
+
+
+class UpsamplingNearest2d(Upsample):
+    """`Upsample(mode="nearest")`."""
+
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__(size, scale_factor, mode="nearest")
+
+
 __all__ = [
     "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict",
     "Linear", "Embedding", "Conv2d", "ConvTranspose2d", "MaxPool2d", "MaxUnpool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Upsample", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Dropout", "Flatten",
@@ -1240,3 +1255,4 @@ __all__ = [
     "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "MSELoss", "L1Loss", "SmoothL1Loss",
     "HuberLoss", "KLDivLoss",
 ]  # fmt: skip
+__all__ += ["UpsamplingBilinear2d", "UpsamplingNearest2d"]

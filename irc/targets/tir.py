@@ -250,6 +250,17 @@ def _cmpf(op, a, b) -> tirx.PrimExpr:
     pred = arith.CMPF_COMPARISON_OPERATIONS[op.predicate.value.data]
     if pred in ("false", "true"):
         return tirx.IntImm("bool", int(pred == "true"))
+    if tvm_ffi.structural_equal(a, b) and pred not in ("ord", "uno"):
+        # TVM's simplifier folds `x == x` to true, also for a float that is NaN: say it with isnan
+        nan = tirx.isnan(a)
+        reflexive = pred[1:] in ("eq", "ge", "le")
+        if pred == "one":
+            return tirx.IntImm("bool", 0)
+        if pred == "une":
+            return nan
+        if pred[0] == "o":
+            return tirx.Not(nan) if reflexive else tirx.IntImm("bool", 0)
+        return tirx.IntImm("bool", 1) if reflexive else nan
     if pred == "ord":
         return tirx.Not(_isnan(a, b))
     if pred == "uno":

@@ -27,15 +27,17 @@ CAP = 6  # samples per op and dtype
 GRAD_CAP = 3  # samples per op for gradients (float64)
 
 #: results that are random or uninitialized in torch: only shapes and dtypes are compared
-RANDOM = {"randn", "randn_like", "rand_like", "empty", "empty_like", "new_empty", "nn.functional.dropout", "multinomial"}
+RANDOM = {"randn", "randn_like", "rand_like", "empty", "empty_like", "new_empty", "nn.functional.dropout"}
+RANDOM |= {"randint", "randint_like", "bernoulli", "multinomial"}
+#: ops whose dropout probability is a positional argument: args[i] (a sample with it > 0 is random)
+_DROPOUT_ARG = {"nn.functional.multi_head_attention_forward": 9}
 
-_INTERPOLATE = "F.interpolate has mode='nearest' only (docs/nn.md)"
+_INTERPOLATE = "F.interpolate has no mode 'nearest-exact' (docs/nn.md)"
 _NUC = "norm(p='nuc'), a matrix norm, is not supported: irc has vector norms (docs/torch-api.md)"
 
 #: (op, sample index) or op -> why irc fails it (on purpose, documented); a sample index covers both dtypes
 XFAIL: dict[str | tuple[str, int], str] = {
-    **{f"nn.functional.interpolate.{mode}": _INTERPOLATE
-       for mode in ("nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area")},
+    "nn.functional.interpolate.nearest-exact": _INTERPOLATE,
     **{("index_put", i): "index_put with a bool mask among its indices: irc takes a mask as x[mask] = v only"
        for i in (1, 3)},
     ("gather", 3): "an empty uint8 index: irc has no uint8 (torch takes it because it is empty)",
@@ -44,11 +46,12 @@ XFAIL: dict[str | tuple[str, int], str] = {
     ("nn.functional.batch_norm", 4): "batch_norm of a 1-D empty input (torch takes shape (0,)); irc wants (N, C, ...)",
     ("nn.functional.embedding", 5): "embedding(max_norm=) is not supported (it renormalizes the weight in place)",
     "norm.nuc": _NUC,
+    **{("repeat_interleave", i): "repeat_interleave with a tensor of per-element repeats (the shape depends on "
+       "values) is not supported" for i in (3, 4)},
 }  # fmt: skip
 #: the same for gradients (the float64 samples)
 GRAD_XFAIL: dict[str | tuple[str, int], str] = {
-    **{f"nn.functional.interpolate.{mode}": _INTERPOLATE
-       for mode in ("nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area")},
+    "nn.functional.interpolate.nearest-exact": _INTERPOLATE,
     **{("nn.functional.max_unpool2d", i): "max_unpool2d of overlapping windows: a repeated index shares its "
        "gradient between its copies; torch gives it to each (docs/nn.md)" for i in (1, 2)},
     ("index_put", 1): "index_put with a bool mask among its indices: irc takes a mask as x[mask] = v only",
@@ -79,6 +82,7 @@ SPECIAL = {
     "zero_": lambda x: x.clone().zero_(),
     "nn.functional.embedding": lambda weight, idx, **kwargs: F.embedding(idx, weight, **kwargs),
     "linalg.vector_norm": lambda x, *args, **kwargs: irc.linalg.vector_norm(x, *args, **kwargs),
+    "einsum": lambda tensors, equation: irc.einsum(equation, tensors),
 }
 
 
@@ -154,8 +158,8 @@ def samples(op, dtype, requires_grad: bool = False, cap: int = CAP) -> list:
 
 
 def is_random(op, sample) -> bool:
-    if op.name == "nn.functional.multi_head_attention_forward":  # dropout_p is its 11th argument
-        return sample.kwargs.get("training", True) and sample.args[9] > 0
+    if op.name in _DROPOUT_ARG and sample.kwargs.get("training", True) and sample.args[_DROPOUT_ARG[op.name]] > 0:
+        return True
     return op.name in RANDOM or sample.kwargs.get("dropout_p", 0) > 0
 
 

@@ -208,8 +208,8 @@ def test_errors_are_torchs(call, message):
 
 def test_what_is_not_supported_says_so():
     x = irc.ones(1, 2, 4, 4)
-    with pytest.raises(FrontendError, match="only mode='nearest' is supported, got 'bilinear'"):
-        F.interpolate(x, scale_factor=2, mode="bilinear")
+    with pytest.raises(FrontendError, match="mode 'nearest-exact' is not supported"):
+        F.interpolate(x, scale_factor=2, mode="nearest-exact")
     with pytest.raises(ValueError, match='Only "zeros" padding mode is supported for ConvTranspose2d'):
         nn.ConvTranspose2d(2, 2, 3, padding_mode="reflect")
 
