@@ -467,21 +467,18 @@ def _stmts(stmt: tirx.Stmt) -> list[tirx.Stmt]:
 
 def _with_root(func: tirx.PrimFunc, stmts: list[tirx.Stmt], allocs: list, params=None) -> tirx.PrimFunc:
     """`func` whose root block holds `stmts` and allocates `allocs` (and with `params`, if given)."""
-    realize = func.body
-    root = realize.block
-    block = s_tir.SBlock(
-        root.iter_vars,
-        root.reads,
-        root.writes,
-        root.name_hint,
-        tirx.SeqStmt(stmts) if len(stmts) > 1 else stmts[0],
-        root.init,
-        allocs,
-        root.match_buffers,
-        root.annotations,
-    )
-    body = s_tir.SBlockRealize(realize.iter_values, realize.predicate, block)
+    body = with_root_body(func.body, tirx.SeqStmt(stmts) if len(stmts) > 1 else stmts[0], allocs)
     return func.with_body(body) if params is None else tirx.PrimFunc(params, body, func.ret_type, func.attrs)
+
+
+def with_root_body(realize: s_tir.SBlockRealize, body: tirx.Stmt, allocs: list | None = None) -> s_tir.SBlockRealize:
+    """A function's root block (`realize`) with `body` and, if given, `allocs` in place of its own."""
+    b = realize.block
+    allocs = b.alloc_buffers if allocs is None else allocs
+    block = s_tir.SBlock(
+        b.iter_vars, b.reads, b.writes, b.name_hint, body, b.init, allocs, b.match_buffers, b.annotations
+    )
+    return s_tir.SBlockRealize(realize.iter_values, realize.predicate, block)
 
 
 def _nest_function(func: tirx.PrimFunc, nest: tirx.Stmt, allocs: list, used: set | None) -> tirx.PrimFunc:
