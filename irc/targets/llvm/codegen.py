@@ -12,7 +12,6 @@ import tempfile
 from pathlib import Path
 
 import tvm
-from tvm import s_tir, tirx
 from tvm.target import codegen
 from xdsl.dialects.builtin import ModuleOp
 
@@ -23,7 +22,7 @@ from irc.runtime.kinds import RUNTIME_KINDS
 from irc.runtime.package import load_library
 from irc.targets.kinds import Step
 from irc.targets.llvm.cpu import cpu_info, num_threads
-from irc.targets.schedules import schedule_cpu, with_root_body
+from irc.targets.schedules import schedule_cpu
 from irc.targets.tir import translate_module
 
 
@@ -70,53 +69,10 @@ def compile_llvm(module: ModuleOp, tvm_target: tvm.target.Target, schedule: bool
     return CompiledModule(mod.script(), source, "ll", kernels, notes, library)
 
 
-# A function with more top-level loop nests than this is compiled as parts of PART_NESTS nests each.
-MAX_NESTS = 32
-PART_NESTS = 16
-
-
 def build(mod: tvm.IRModule, target: tvm.target.Target) -> tvm.runtime.Module:
-    """Compile a scheduled TIR module to a loaded LLVM module (a large function in parts: `in_parts`)."""
+    """Compile a scheduled TIR module to a loaded LLVM module."""
     num_threads()  # TVM's thread pool reads the variable when it starts
-    parted = in_parts(mod)
-    if parted is not mod:
-        try:
-            return tvm.compile(parted, target=target)
-        except Exception:  # noqa: BLE001 - a TVM bug in the parts costs their time saving, not the compile
-            pass
     return tvm.compile(mod, target=target)
-
-
-def in_parts(mod: tvm.IRModule) -> tvm.IRModule:
-    """`mod` with each function of more than MAX_NESTS top-level nests split into LLVM functions of
-    PART_NESTS nests each, called in order (the last ones stay in the function: TVM 0.27's LLVM
-    code generation gives its return the debug scope of a part that ends the function).
-
-    Each part is a TVM `compute_scope` (as the body of every packed function is): LLVM's code
-    generation makes it a function of its own, whose arguments are the buffers it uses. LLVM's
-    optimization time grows faster than linearly with the size of a function: a training step's
-    ~1000 nests in one function took most of its compile time (docs/compile-time.md). The TIR,
-    the scheduled loops, and the parallel closures are unchanged; a part costs one call.
-    """
-    functions, parted = {}, False
-    for gv, func in mod.functions_items():
-        root = func.body.block if isinstance(func.body, s_tir.SBlockRealize) else None
-        nests = list(root.body) if root is not None and isinstance(root.body, tirx.SeqStmt) else []
-        if len(nests) > MAX_NESTS:
-            cut = (len(nests) - 1) // PART_NESTS * PART_NESTS  # the last nests stay in the function itself
-            parts = [
-                tirx.AttrStmt(
-                    tirx.IntImm("int32", 0),
-                    "compute_scope",
-                    tvm.ir.StringImm(f"{gv.name_hint}_part{n // PART_NESTS}"),
-                    tirx.SeqStmt(nests[n : n + PART_NESTS]),
-                )
-                for n in range(0, cut, PART_NESTS)
-            ]
-            func = func.with_body(with_root_body(func.body, tirx.SeqStmt([*parts, *nests[cut:]])))
-            parted = True
-        functions[gv.name_hint] = func
-    return tvm.IRModule(functions, attrs=mod.attrs) if parted else mod
 
 
 def llvm_source(executable) -> str:
