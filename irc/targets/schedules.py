@@ -423,18 +423,128 @@ def schedule_cpu(mod: IRModule, func_name: str, cpu: CPUInfo) -> tuple[IRModule,
 
     Returns the scheduled module and one note per rule that TVM refused (the
     block then got the next rule): empty when every block got its best rule.
+
+    Each top-level loop nest is scheduled in a function of its own (`_nest_function`: the nest, the
+    buffers it uses) and the scheduled nests are put back in order. A TVM schedule primitive costs
+    time in the size of the function it works on (it looks blocks up by name, recomputes the scope's
+    dependences, rewrites the whole body): scheduling a training step's ~1000 nests in one function
+    grew with the square of its size (docs/compile-time.md). The result is the same TIR.
     """
-    try:
-        return _schedule_blocks(mod, func_name, cpu, careful=False)
-    except _Refused:  # rare: the tests assert no refusals for the programs they cover
-        return _schedule_blocks(mod, func_name, cpu, careful=True)
+    func = mod[func_name]
+    root = func.body.block
+    whole = Schedule(mod)
+    whole.work_on(func_name)
+    writers = count_writers(whole)
+    front: list[tirx.Stmt] = []  # copies of the function's inputs: TVM puts them first in the function
+    body: list[tirx.Stmt] = []
+    originals = list(root.alloc_buffers)
+    allocs = list(originals)
+    notes: list[str] = []
+    for nest in _stmts(root.body):
+        used = _buffers_of(nest)
+        nest_allocs = originals if used is None else [b for b in originals if b in used]
+        nest_mod = IRModule({func_name: _nest_function(func, nest, nest_allocs, used)})
+        try:
+            scheduled, nest_notes = _schedule_blocks(nest_mod, func_name, cpu, writers, careful=False)
+        except _Refused:  # rare: the tests assert no refusals for the programs they cover
+            scheduled, nest_notes = _schedule_blocks(nest_mod, func_name, cpu, writers, careful=True)
+        notes += nest_notes
+        nest_root = scheduled[func_name].body.block
+        added = list(nest_root.alloc_buffers)[len(nest_allocs) :]  # cache_read/write, rfactor buffers
+        stmts = _stmts(nest_root.body)
+        copies = _input_copies(stmts, added, writers)
+        front[:0] = stmts[:copies]  # as `cache_read` of an input in the whole function: at its start
+        body += stmts[copies:]
+        allocs += added
+    functions = {gv.name_hint: f for gv, f in mod.functions_items()}
+    functions[func_name] = _with_root(func, [*front, *body], allocs)
+    return IRModule(functions), notes
+
+
+def _stmts(stmt: tirx.Stmt) -> list[tirx.Stmt]:
+    return list(stmt) if isinstance(stmt, tirx.SeqStmt) else [stmt]
+
+
+def _with_root(func: tirx.PrimFunc, stmts: list[tirx.Stmt], allocs: list, params=None) -> tirx.PrimFunc:
+    """`func` whose root block holds `stmts` and allocates `allocs` (and with `params`, if given)."""
+    body = with_root_body(func.body, tirx.SeqStmt(stmts) if len(stmts) > 1 else stmts[0], allocs)
+    return func.with_body(body) if params is None else tirx.PrimFunc(params, body, func.ret_type, func.attrs)
+
+
+def with_root_body(realize: s_tir.SBlockRealize, body: tirx.Stmt, allocs: list | None = None) -> s_tir.SBlockRealize:
+    """A function's root block (`realize`) with `body` and, if given, `allocs` in place of its own."""
+    b = realize.block
+    allocs = b.alloc_buffers if allocs is None else allocs
+    block = s_tir.SBlock(
+        b.iter_vars, b.reads, b.writes, b.name_hint, body, b.init, allocs, b.match_buffers, b.annotations
+    )
+    return s_tir.SBlockRealize(realize.iter_values, realize.predicate, block)
+
+
+def _nest_function(func: tirx.PrimFunc, nest: tirx.Stmt, allocs: list, used: set | None) -> tirx.PrimFunc:
+    """`func` with only `nest` in its root block, which allocates `allocs`; its parameters are those
+    in `used` (all of them when None)."""
+    return _with_root(func, [nest], allocs, func.params if used is None else [p for p in func.params if p in used])
+
+
+def _input_copies(stmts: list[tirx.Stmt], added: list, writers: Counter) -> int:
+    """How many of a scheduled nest's leading statements are copies (`cache_read`, into a buffer in
+    `added`) of buffers no block of the whole function writes: in the whole function, TVM inserts
+    those at its start.
+
+    Copies of a buffer that another nest writes stay where they are, right before their nest, as
+    TVM places them in the whole function too.
+    """
+    count = 0
+    for stmt in stmts:
+        block = _only_block(stmt)
+        if block is None or len(block.reads) != 1 or len(block.writes) != 1:
+            break
+        written = block.writes[0].source
+        if not any(written.same_as(b) for b in added) or writers[block.reads[0].source]:
+            break
+        count += 1
+    return count
+
+
+def _buffers_of(stmt: tirx.Stmt) -> set | None:
+    """The buffers the blocks of an unscheduled nest access (their read and write regions), or None
+    for a statement of another kind than loops, sequences, conditions and blocks."""
+    found = set()
+    todo = [stmt]
+    while todo:
+        stmt = todo.pop()
+        if isinstance(stmt, tirx.For):
+            todo.append(stmt.body)
+        elif isinstance(stmt, tirx.SeqStmt):
+            todo.extend(stmt)
+        elif isinstance(stmt, tirx.IfThenElse):
+            todo.extend(s for s in (stmt.then_case, stmt.else_case) if s is not None)
+        elif isinstance(stmt, s_tir.SBlockRealize):
+            block = stmt.block
+            found.update(region.source for region in [*block.reads, *block.writes])
+            if block.alloc_buffers or block.match_buffers:
+                return None
+            todo.extend(s for s in (block.body, block.init) if s is not None and not isinstance(s, tirx.BufferStore))
+        else:
+            return None
+    return found
+
+
+def _only_block(stmt: tirx.Stmt) -> s_tir.SBlock | None:
+    """The block under a chain of loops, or None when the statement is anything else."""
+    while isinstance(stmt, tirx.For):
+        stmt = stmt.body
+    return stmt.block if isinstance(stmt, s_tir.SBlockRealize) else None
 
 
 class _Refused(Exception):
     """TVM refused a step of a rule that ran on the schedule itself: schedule again, carefully."""
 
 
-def _schedule_blocks(mod: IRModule, func_name: str, cpu: CPUInfo, careful: bool) -> tuple[IRModule, list[str]]:
+def _schedule_blocks(
+    mod: IRModule, func_name: str, cpu: CPUInfo, writers: Counter, careful: bool
+) -> tuple[IRModule, list[str]]:
     """Apply each block's first rule that holds. A rule returns False before it changes anything, so
     every rule first runs on the schedule itself; when TVM refuses a step halfway, a rule that is not
     in place (see `_rules`) would leave a half-done state for the next one: `careful` runs those on a
@@ -445,7 +555,6 @@ def _schedule_blocks(mod: IRModule, func_name: str, cpu: CPUInfo, careful: bool)
     sch.work_on(func_name)
     _loop_every_block(sch)
     names = [_block(sch, rv).name_hint for rv in sch.get_child_blocks(sch.get_sblock("root"))]
-    writers = count_writers(sch)
     notes: list[str] = []
     for name in names:
         for rule_name, rule, in_place in _rules(_block(sch, sch.get_sblock(name)), writers):
