@@ -163,7 +163,7 @@ def test_random_creation_shapes_dtypes_and_ranges():
     s = w.multinomial(2)
     assert s.dtype == irc.int64 and s.shape == (2, 2)
     assert sorted(s[0].tolist()) == [1, 3] and sorted(s[1].tolist()) == [0, 2]
-    with pytest.raises(irc.FrontendError, match="cannot sample n_sample > prob_dist.size"):
+    with pytest.raises(RuntimeError, match="cannot sample n_sample > prob_dist.size"):  # torch's type
         w.multinomial(5)
     assert set(irc.multinomial(w[0], 50, replacement=True).tolist()) <= {1, 3}
 
