@@ -517,6 +517,12 @@ def lower_reshape(op, e: _Emitter) -> SSAValue:
     return e.reshape(op.x, shape_of(op.result.type))
 
 
+@lowering(hl.StopGradientOp)
+def lower_stop_gradient(op, e: _Emitter) -> SSAValue:
+    """x itself (no copy): the op only matters to autodiff, which has run before lowering."""
+    return op.x
+
+
 @lowering(hl.TransposeOp)
 def lower_transpose(op, e: _Emitter) -> SSAValue:
     """transpose: a copy generic whose input map is the inverse permutation."""

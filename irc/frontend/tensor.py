@@ -2212,9 +2212,9 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
 
 def _detached(node: Node) -> Node:
     """A node with `node`'s value and no gradient history."""
-    if node.value is None:
+    if node.value is None:  # stop_gradient: also cut for irc.grad / vjp / jvp, which differentiate the trace
         with autograd.no_grad():
-            return apply(hl.ReshapeOp, [node], shape=list(node.shape))
+            return apply(hl.StopGradientOp, [node])
     copy = graph.data_node(node.value)
     # the same value as the same age and owner: inside irc.jit a parameter's detached value is
     # read from the parameter on every call, not folded in as a constant of the trace

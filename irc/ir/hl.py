@@ -487,6 +487,17 @@ SoftplusOp = _unary("softplus", lambda x: np.logaddexp(0, x), doc="log(1 + exp(x
 
 
 @hl_op
+class StopGradientOp(UnaryOp):
+    """x, with no derivative: autodiff (`irc.grad`, `vjp`, `jvp`) takes it as a constant. `x.detach()`
+    of a traced value records it; lowered, it is x itself."""
+
+    name = "hl.stop_gradient"
+    FLOAT_ONLY: ClassVar[bool] = False
+    DIFFERENTIABLE: ClassVar[bool] = False
+    FN: ClassVar = staticmethod(lambda x: x)
+
+
+@hl_op
 class BitwiseNotOp(UnaryOp):
     """~x: bitwise not of an integer tensor, logical not of a bool (i1) tensor."""
 
@@ -1446,6 +1457,7 @@ class LogSoftmaxOp(SoftmaxLikeOp):
 
 
 HL_OPS: list[type[HLOp]] = [
+    StopGradientOp,
     NegOp, AbsOp, ExpOp, LogOp, SqrtOp, RsqrtOp, TanhOp, SigmoidOp, ReluOp, SinOp, CosOp, ErfOp, SoftplusOp,
     BitwiseNotOp, CastOp,
     AddOp, SubOp, MulOp, DivOp, FloorDivideOp, PowOp, MaximumOp, MinimumOp, CompareOp, SelectOp,

@@ -576,3 +576,11 @@ func.func @f(%x: tensor<4x3xf32>, %i: tensor<4x2xi64>, %s: tensor<3x2xf32>) -> t
   %0 = hl.scatter %x, %i, %s {dim = 1 : i64} : (tensor<4x3xf32>, tensor<4x2xi64>, tensor<3x2xf32>) -> tensor<4x3xf32>
   func.return %0 : tensor<4x3xf32>
 }
+
+// -----
+
+func.func @f(%x: tensor<4x3xf32>) -> tensor<4x3xf64> {
+  // expected-error @+1 {{hl.stop_gradient: result type 4x3xf64 does not match the inferred 4x3xf32 (operands: 4x3xf32)}}
+  %0 = hl.stop_gradient %x : (tensor<4x3xf32>) -> tensor<4x3xf64>
+  func.return %0 : tensor<4x3xf64>
+}
