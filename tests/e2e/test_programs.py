@@ -219,6 +219,8 @@ def test_nanogpt(bias, flash, capsys, monkeypatch):
     prompt = x[:2, :4]
     greedy = {f: models[f].generate(m.tensor(prompt), 6, temperature=1e-3) for f, m in FRAMEWORKS.items()}
     assert greedy["irc"].tolist() == greedy["torch"].tolist()
+    top = {f: models[f].generate(m.tensor(prompt), 6, temperature=1e-3, top_k=5) for f, m in FRAMEWORKS.items()}
+    assert top["irc"].tolist() == top["torch"].tolist()  # torch.topk, then logits[logits < v[:, [-1]]] = -inf
     irc.manual_seed(0)
     sampled = models["irc"].generate(irc.tensor(prompt), 20)
     assert sampled.shape == (2, 24) and sampled.dtype == np.int64
