@@ -40,6 +40,9 @@ _EXPORTS = {
     ),
     "irc.frontend.transforms": ("grad", "jvp", "value_and_grad", "vjp"),
     "irc.frontend.mathops": ("std_mean", "var_mean"),
+    "irc.frontend.legacy": (
+        "BFloat16Tensor", "BoolTensor", "DoubleTensor", "FloatTensor", "HalfTensor", "IntTensor", "LongTensor",
+    ),
 }  # fmt: skip
 # torch's shape, creation and sorting ops (frontend compositions)
 _EXPORTS["irc.frontend.factories"] = (

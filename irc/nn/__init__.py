@@ -5,6 +5,8 @@
 """
 
 from irc.nn import functional, init, utils
+from irc.nn.layers_more import *  # noqa: F403
+from irc.nn.layers_more import __all__ as _layers_more
 from irc.nn.modules import *  # noqa: F403 (the modules' __all__ is the package's)
 from irc.nn.modules import __all__ as _modules
 from irc.nn.rnn import *  # noqa: F403
@@ -12,4 +14,4 @@ from irc.nn.rnn import __all__ as _rnn
 from irc.nn.transformer import *  # noqa: F403
 from irc.nn.transformer import __all__ as _transformer
 
-__all__ = ["functional", "init", "utils", *_modules, *_rnn, *_transformer]
+__all__ = ["functional", "init", "utils", *_modules, *_layers_more, *_rnn, *_transformer]

@@ -744,8 +744,7 @@ def multi_head_attention_forward(
     if use_separate_proj_weight:
         if key.shape[:2] != value.shape[:2]:
             raise FrontendError(
-                f"key's sequence and batch dims {_size(key.shape[:2])} do not match value's "
-                f"{_size(value.shape[:2])}",
+                f"key's sequence and batch dims {_size(key.shape[:2])} do not match value's {_size(value.shape[:2])}",
                 where_,
             )
         weights = (q_proj_weight, k_proj_weight, v_proj_weight)
@@ -1221,3 +1220,312 @@ def _reduce(x: Tensor, reduction: str) -> Tensor:
     if reduction == "none":
         return x
     raise FrontendError(f"{reduction} is not a valid value for reduction", user_location()[:2])
+
+
+# ------------------------------------------------------------------ more layers (issue 12: pytorch/examples)
+#
+# Compositions of the Tensor ops above: normalizations over instances / groups, channel dropout,
+# pixel (un)shuffle, and the remaining elementwise activations and distances of torch.nn.functional.
+
+
+def instance_norm(
+    input: Tensor,
+    running_mean: Tensor | None = None,
+    running_var: Tensor | None = None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    use_input_stats: bool = True,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalize each (sample, channel) over its spatial dims, as torch.nn.functional.instance_norm.
+
+    With `use_input_stats` the running statistics (when given) move towards the batch mean of the
+    per-instance means and unbiased variances; without, they normalize (as batch_norm in eval).
+    """
+    x = as_tensor(input)
+    if x.ndim < 3:
+        raise FrontendError(
+            f"instance_norm: expected input of rank >= 3 (N, C, ...), got {list(x.shape)}", user_location()[:2]
+        )
+    stat_shape = [1, x.shape[1]] + [1] * (x.ndim - 2)
+    if use_input_stats:
+        count = math.prod(x.shape[2:])
+        if count <= 1:
+            raise ValueError(f"Expected more than 1 spatial element when training, got input size {_size(x)}")
+        mean, centered, var = _moments(x, list(range(2, x.ndim)))
+        if running_mean is not None and running_var is not None:
+            with no_grad():
+                running_mean._assign(running_mean * (1 - momentum) + mean.flatten(1).mean(0) * momentum)
+                unbiased = var.flatten(1).mean(0) * (count / (count - 1))
+                running_var._assign(running_var * (1 - momentum) + unbiased * momentum)
+    else:
+        if running_mean is None or running_var is None:
+            raise FrontendError(
+                "Expected running_mean and running_var to be defined when use_input_stats is false", user_location()[:2]
+            )
+        mean, var = running_mean.reshape(stat_shape), running_var.reshape(stat_shape)
+        centered = x - mean
+    return _affine(centered * (var + eps).rsqrt(), weight, bias, stat_shape)
+
+
+def group_norm(
+    input: Tensor, num_groups: int, weight: Tensor | None = None, bias: Tensor | None = None, eps: float = 1e-5
+) -> Tensor:
+    """Normalize each sample over groups of num_channels / num_groups channels (and the spatial dims)."""
+    x = as_tensor(input)
+    if x.ndim < 2 or x.shape[1] % num_groups:
+        raise FrontendError(
+            "Expected number of channels in input to be divisible by num_groups, but got input of shape "
+            f"{list(x.shape)} and num_groups={num_groups}",
+            user_location()[:2],
+        )
+    grouped = x.reshape(x.shape[0], num_groups, -1)
+    _, centered, var = _moments(grouped, [2])
+    out = (centered * (var + eps).rsqrt()).reshape(x.shape)
+    return _affine(out, weight, bias, [1, x.shape[1]] + [1] * (x.ndim - 2))
+
+
+def _affine(x: Tensor, weight: Tensor | None, bias: Tensor | None, shape: list[int]) -> Tensor:
+    """x * weight + bias with the per-channel weight and bias (either may be None) reshaped to `shape`."""
+    if weight is not None:
+        x = x * as_tensor(weight).reshape(shape)
+    if bias is not None:
+        x = x + as_tensor(bias).reshape(shape)
+    return x
+
+
+def _channel_dropout(x: Tensor, p: float, training: bool, batched: bool) -> Tensor:
+    """Zero whole channels (dim 1 of a batched input, dim 0 otherwise) with probability p; scale by 1/(1-p)."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return x * 0.0
+    lead = 2 if batched else 1
+    shape = tuple(x.shape[:lead]) + (1,) * (x.ndim - lead)
+    uniform = Tensor(apply(hl.RandomUniformOp, [rng_key()], zeros(shape, dtype=x.dtype)._node.type), x.device)
+    return x * ((uniform >= p).type_as(x) * (1.0 / (1.0 - p)))
+
+
+def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero whole channels of (N, C, L) or (C, L) input with probability p, scaling the rest by 1/(1-p)."""
+    x = as_tensor(input)
+    if x.ndim not in (2, 3):
+        raise FrontendError(
+            f"dropout1d: Expected 2D or 3D input, but received a {x.ndim}D input. Note that dropout1d exists to provide "
+            "channel-wise dropout on inputs with 1 spatial dimension, a channel dimension, and an optional batch "
+            "dimension (i.e. 2D or 3D inputs).",
+            user_location()[:2],
+        )
+    return _channel_dropout(x, p, training, batched=x.ndim == 3)
+
+
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero whole channels of (N, C, H, W) input with probability p, scaling the rest by 1/(1-p); a 3-D
+    input is taken as (N, C, L) with torch's warning, other ranks warn and drop dim-1 slices as torch."""
+    x = as_tensor(input)
+    if x.ndim not in (3, 4):
+        warnings.warn(
+            f"dropout2d: Received a {x.ndim}-D input to dropout2d, which is deprecated and will result in an error "
+            "in a future release. To retain the behavior and silence this warning, please use dropout instead. Note "
+            "that dropout2d exists to provide channel-wise dropout on inputs with 2 spatial dimensions, a channel "
+            "dimension, and an optional batch dimension (i.e. 3D or 4D inputs).",
+            stacklevel=2,
+        )
+    if x.ndim == 3:
+        warnings.warn(
+            "dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout behavior is "
+            "desired - input is interpreted as shape (N, C, L), where C is the channel dim. This behavior will change "
+            "in a future release to interpret the input as one without a batch dimension, i.e. shape (C, H, W). To "
+            "maintain the 1D channel-wise dropout behavior, please switch to using dropout1d instead.",
+            stacklevel=2,
+        )
+    return _channel_dropout(x, p, training, batched=x.ndim >= 2)
+
+
+def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
+    """(*, C * r * r, H, W) -> (*, C, H * r, W * r), as torch.nn.functional.pixel_shuffle."""
+    x, r = as_tensor(input), int(upscale_factor)
+    where_ = user_location()[:2]
+    if x.ndim < 3:
+        raise FrontendError(
+            f"pixel_shuffle expects input to have at least 3 dimensions, but got input with {x.ndim} dimension(s)",
+            where_,
+        )
+    *batch, c, h, w = x.shape
+    if c % (r * r):
+        raise FrontendError(
+            "pixel_shuffle expects its input's 'channel' dimension to be divisible by the square of upscale_factor, "
+            f"but input.size(-3)={c} is not divisible by {r * r}",
+            where_,
+        )
+    n = len(batch)
+    y = x.reshape(*batch, c // (r * r), r, r, h, w).permute(*range(n), n, n + 3, n + 1, n + 4, n + 2)
+    return y.reshape(*batch, c // (r * r), h * r, w * r)
+
+
+def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
+    """(*, C, H * r, W * r) -> (*, C * r * r, H, W), the inverse of pixel_shuffle."""
+    x, r = as_tensor(input), int(downscale_factor)
+    where_ = user_location()[:2]
+    if x.ndim < 3:
+        raise FrontendError(
+            f"pixel_unshuffle expects input to have at least 3 dimensions, but got input with {x.ndim} dimension(s)",
+            where_,
+        )
+    *batch, c, h, w = x.shape
+    for name, size, dim in (("height", h, -2), ("width", w, -1)):
+        if size % r:
+            raise FrontendError(
+                f"pixel_unshuffle expects {name} to be divisible by downscale_factor, but input.size({dim})={size} is "
+                f"not divisible by {r}",
+                where_,
+            )
+    n = len(batch)
+    y = x.reshape(*batch, c, h // r, r, w // r, r).permute(*range(n), n, n + 2, n + 4, n + 1, n + 3)
+    return y.reshape(*batch, c * r * r, h // r, w // r)
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    """x clamped to [min_val, max_val]."""
+    if min_val > max_val:
+        raise ValueError("min_val cannot be greater than max_val")
+    x = as_tensor(input)
+    return where(x < min_val, min_val, where(x > max_val, max_val, x)).type_as(x)
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    """min(max(x, 0), 6)."""
+    return hardtanh(input, 0.0, 6.0)
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    """relu6(x + 3) / 6."""
+    return hardtanh(as_tensor(input) + 3.0, 0.0, 6.0) / 6.0
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * relu6(x + 3) / 6."""
+    x = as_tensor(input)
+    return x * hardsigmoid(x)
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * tanh(softplus(x))."""
+    x = as_tensor(input)
+    return x * softplus(x).tanh()
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    """x where x > 0, else weight * x, with one weight or one per channel (dim 1)."""
+    x, w = as_tensor(input), as_tensor(weight)
+    if w.numel() != 1:
+        channels = x.shape[1] if x.ndim >= 2 else 1
+        if w.numel() != channels:
+            raise FrontendError(
+                "Mismatch of parameter numbers and input channel size. Found parameter numbers = "
+                f"{w.numel()} and channel size = {channels}.",
+                user_location()[:2],
+            )
+        w = w.reshape([1, channels] + [1] * (x.ndim - 2)) if x.ndim >= 2 else w
+    else:
+        w = w.reshape(())
+    return where(x > 0, x, x * w)
+
+
+def softsign(input: Tensor) -> Tensor:
+    """x / (1 + |x|)."""
+    x = as_tensor(input)
+    return x / (x.abs() + 1.0)
+
+
+def tanhshrink(input: Tensor) -> Tensor:
+    """x - tanh(x)."""
+    x = as_tensor(input)
+    return x - x.tanh()
+
+
+def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    """x where x > threshold, else value."""
+    x = as_tensor(input)
+    return where(x > threshold, x, value).type_as(x)
+
+
+def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """softmax(-x, dim)."""
+    return (-as_tensor(input)).softmax(dim, dtype=dtype)
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    """log(sigmoid(x)) = -softplus(-x) (no overflow)."""
+    return -softplus(-as_tensor(input))
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1))."""
+    x = as_tensor(input)
+    return where(x > 0, x, ((x / alpha).minimum(0.0).exp() - 1.0) * alpha)
+
+
+_SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    """scale * elu(x, alpha) with SELU's fixed alpha and scale."""
+    return elu(input, _SELU_ALPHA) * _SELU_SCALE
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:
+    """a * sigmoid(b) for the halves a, b of `input` along dim."""
+    x = as_tensor(input)
+    if x.ndim == 0:
+        raise FrontendError("glu does not support scalars because halving size must be even", user_location()[:2])
+    d = dim % x.ndim if -x.ndim <= dim < x.ndim else dim
+    if x.shape[d] % 2:
+        raise FrontendError(
+            f"Halving dimension must be even, but dimension {d} is size {x.shape[d]}", user_location()[:2]
+        )
+    a, b = x.chunk(2, d)
+    return a * b.sigmoid()
+
+
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """sum(x1 / max(|x1|, eps) * x2 / max(|x2|, eps)) along dim (broadcasting x1 against x2)."""
+    x1, x2 = as_tensor(x1), as_tensor(x2)
+    n1 = x1.norm(2, dim, keepdim=True).clamp_min(eps)
+    n2 = x2.norm(2, dim, keepdim=True).clamp_min(eps)
+    return ((x1 / n1) * (x2 / n2)).sum(dim)
+
+
+def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> Tensor:
+    """The p-norm of x1 - x2 + eps along the last dim."""
+    x1, x2 = as_tensor(x1), as_tensor(x2)
+    diff = x1 - x2 + eps
+    return diff.norm(p, -1, keepdim=keepdim)
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out=None) -> Tensor:
+    """input / max(|input|_p along dim, eps)."""
+    if out is not None:
+        raise FrontendError("normalize: out= is not supported (irc tensors are immutable values)", user_location()[:2])
+    x = as_tensor(input)
+    return x / x.norm(p, dim, keepdim=True).clamp_min(eps)
+
+
+def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False) -> Tensor:
+    """SELU's dropout: dropped elements take SELU's negative saturation value, then an affine map keeps the
+    mean and variance (torch's a and b); identity when not training."""
+    x = as_tensor(input)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return x * 0.0
+    alpha = _SELU_ALPHA * _SELU_SCALE
+    a = 1.0 / math.sqrt((alpha * alpha * p + 1) * (1 - p))
+    uniform = Tensor(apply(hl.RandomUniformOp, [rng_key()], x._node.type), x.device)
+    keep = (uniform >= p).type_as(x)
+    return x * keep * a + (keep - 1.0) * (alpha * a) + alpha * a * p
