@@ -1389,11 +1389,11 @@ def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
 
 
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
-    """x clamped to [min_val, max_val]."""
+    """x clamped to [min_val, max_val]; the gradient is 0 at the bounds themselves, as torch's."""
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
     x = as_tensor(input)
-    return where(x < min_val, min_val, where(x > max_val, max_val, x)).type_as(x)
+    return where(x <= min_val, min_val, where(x >= max_val, max_val, x)).type_as(x)
 
 
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
@@ -1407,9 +1407,9 @@ def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
 
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
-    """x * relu6(x + 3) / 6."""
+    """x * relu6(x + 3) / 6, piecewise as torch's (so the gradient at x = -3 and 3 is torch's too)."""
     x = as_tensor(input)
-    return x * hardsigmoid(x)
+    return where(x < -3.0, 0.0, where(x <= 3.0, x * (x + 3.0) / 6.0, x)).type_as(x)
 
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:

@@ -150,6 +150,16 @@ def test_functional_keywords():
         np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-5, atol=1e-6, err_msg=ours.__name__)
 
 
+@pytest.mark.parametrize("name", ["hardtanh", "relu6", "hardsigmoid", "hardswish", "threshold"])
+def test_gradient_at_the_kinks_as_torch(name):
+    x = np.array([-3.0, -1.0, 0.0, 1.0, 3.0, 6.0, 0.1, 7.0], np.float32)
+    args = (0.1, 5.0) if name == "threshold" else ()
+    ours, theirs = irc.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    getattr(F, name)(ours, *args).sum().backward()
+    getattr(TF, name)(theirs, *args).sum().backward()
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-6)
+
+
 def test_distance_modules_and_gradients():
     for name, kwargs in (("CosineSimilarity", {"dim": 2}), ("PairwiseDistance", {"p": 3.0, "keepdim": True})):
         module, reference = paired(name, **kwargs)
