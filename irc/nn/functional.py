@@ -1409,7 +1409,7 @@ def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     """x * relu6(x + 3) / 6, piecewise as torch's (so the gradient at x = -3 and 3 is torch's too)."""
     x = as_tensor(input)
-    return where(x < -3.0, 0.0, where(x <= 3.0, x * (x + 3.0) / 6.0, x)).type_as(x)
+    return where(x <= -3.0, 0.0, where(x < 3.0, x * (x + 3.0) / 6.0, x)).type_as(x)
 
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
