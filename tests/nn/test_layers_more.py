@@ -332,3 +332,24 @@ def test_jit_llvm_uses_several_layers():
     np.testing.assert_allclose(x_grad.numpy(), xt.grad.numpy(), rtol=1e-4, atol=1e-5)
     for g, p in zip(grads, reference.parameters()):
         np.testing.assert_allclose(g.numpy(), p.grad.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_running_stats_and_channel_dropout_under_jit():
+    """Inside irc.jit the running statistics move as torch's, and Dropout2d draws new channel masks per call."""
+    module, reference = paired("InstanceNorm2d", 3, track_running_stats=True, affine=True)
+    dropout = nn.Dropout2d(0.5)
+
+    @irc.jit
+    def step(x):
+        return module(x).sum(), dropout(irc.ones(4, 8, 2, 2))
+
+    masks = []
+    for seed in (1, 2):
+        x = randn(2, 3, 4, 4, seed=seed)
+        masks.append(step(irc.tensor(x))[1].numpy())
+        reference(torch.from_numpy(x))
+    for key in ("running_mean", "running_var"):
+        np.testing.assert_allclose(getattr(module, key).numpy(), getattr(reference, key).numpy(), rtol=1e-5)
+    assert not np.array_equal(masks[0], masks[1])
+    for mask in masks:
+        assert set(np.unique(mask)) <= {0.0, 2.0} and np.all(mask == mask[:, :, :1, :1])
