@@ -28,7 +28,8 @@ GRAD_CAP = 3  # samples per op for gradients (float64)
 
 #: results that are random or uninitialized in torch: only shapes and dtypes are compared
 RANDOM = {"randn", "randn_like", "rand_like", "empty", "empty_like", "new_empty", "nn.functional.dropout"}
-RANDOM |= {"randint", "randint_like", "bernoulli", "multinomial"}
+RANDOM |= {"randint", "randint_like", "bernoulli", "multinomial", "nn.functional.dropout1d", "nn.functional.dropout2d"}
+RANDOM |= {"nn.functional.alpha_dropout"}
 #: ops whose dropout probability is a positional argument: args[i] (a sample with it > 0 is random)
 _DROPOUT_ARG = {"nn.functional.multi_head_attention_forward": 9}
 
