@@ -207,11 +207,14 @@ class _NotDifferentiable(Exception):
     """A sample without float inputs that require grad or without float outputs, or a random one: not counted."""
 
 
-def sweep(gradients: bool = False) -> dict:
-    """Run every mapped op's samples; the outcome of each: passed / failed (with the error)."""
+def sweep(gradients: bool = False, shard: tuple[int, int] = (0, 1)) -> dict:
+    """Run every mapped op's samples; the outcome of each: passed / failed (with the error).
+    `shard` (k, n): only the k-th of every n OpInfos (the tests split the sweep so that test processes
+    share it)."""
     results: dict[tuple[str, int, str], str | None] = {}
     ops = 0
-    for op in _op_db():
+    k, n = shard
+    for op in _op_db()[k::n]:
         name = full_name(op)
         fn = irc_function(op.name)
         if fn is None:
@@ -266,16 +269,22 @@ def test_the_check_reports_new_failures_and_unexpected_passes():
     assert _counts(outcome) == "2 ops, 2/4 samples pass"
 
 
-@pytest.mark.slow  # about 35 s, half of it importing torch's op_db
-def test_opinfo_forward_matches_torch():
-    outcome = sweep()
+#: the sweep in parts (each a test), so that `pytest -n` spreads it over its processes
+SHARDS = 4
+
+
+@pytest.mark.slow  # about 70 s in all on an idle machine, plus ~15 s to import torch's op_db once per process
+@pytest.mark.parametrize("shard", range(SHARDS))
+def test_opinfo_forward_matches_torch(shard):
+    outcome = sweep(shard=(shard, SHARDS))
     problems = _check(outcome, XFAIL)
     assert not problems, _counts(outcome) + "\n" + "\n".join(problems)
 
 
-@pytest.mark.slow
-def test_opinfo_gradients_match_torch():  # about 15 s after the op_db import
-    outcome = sweep(gradients=True)
+@pytest.mark.slow  # about 30 s in all
+@pytest.mark.parametrize("shard", range(SHARDS // 2))
+def test_opinfo_gradients_match_torch(shard):
+    outcome = sweep(gradients=True, shard=(shard, SHARDS // 2))
     problems = _check(outcome, GRAD_XFAIL)
     assert not problems, _counts(outcome) + "\n" + "\n".join(problems)
 
