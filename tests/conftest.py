@@ -24,8 +24,3 @@ def pytest_sessionfinish(session, exitstatus):
 def rng():
     return np.random.default_rng(0)
 
-
-def pytest_collection_modifyitems(session, config, items):
-    """The tests marked slow run first (in their collected order): under `pytest -n`, a long test
-    that starts last keeps one process busy after the others have finished."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
