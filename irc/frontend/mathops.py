@@ -262,9 +262,14 @@ def _float_pair(a, b, name: str):
 
 
 def hypot(self, other):
-    """sqrt(a * a + b * b) (float tensors only, as PyTorch; overflows where a * a does)."""
+    """sqrt(a * a + b * b) without overflow or underflow in the squares (float tensors only, as
+    PyTorch): m * sqrt((a / m)^2 + (b / m)^2) with m = max(|a|, |b|); inf where either is inf."""
     a, b = _float_pair(self, other, "hypot")
-    return (a * a + b * b).sqrt()
+    a, b = a.abs(), b.abs()
+    m = _tensor_module().maximum(a, b)
+    scale = _where(m == 0, 1.0, m).detach()  # any positive scale is exact; detached, its gradient is 0
+    r = ((a / scale).square() + (b / scale).square()).sqrt() * scale
+    return _where((a == math.inf) | (b == math.inf), math.inf, r)
 
 
 def _signbit(x):

@@ -316,3 +316,22 @@ def test_in_place_forms_keep_the_dtype_and_match_torch():
         else:
             np.testing.assert_array_equal(got[0], x.numpy())
             np.testing.assert_array_equal(got[1], y.numpy())
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_hypot_does_not_overflow_or_underflow(dtype):
+    """sqrt(a*a + b*b) would give inf at 1e30 and 0 at 1e-30 in float32; torch gives neither."""
+    a = np.array([3.0, 0.0, 1e30, -1e30, 1e-30, 0.0, np.inf, 5.0, -2.0], dtype)
+    b = np.array([4.0, 0.0, 1e30, 2e30, 1e-30, -7.0, 1.0, np.nan, 2.0], dtype)
+    ta, tb = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+    torch.hypot(ta, tb).sum().backward()
+    ia, ib = irc.tensor(a, requires_grad=True), irc.tensor(b, requires_grad=True)
+    out = irc.hypot(ia, ib)
+    np.testing.assert_allclose(out.numpy(), torch.hypot(ta, tb).detach().numpy(), rtol=1e-6)
+    out.sum().backward()
+    finite = np.isfinite(a) & np.isfinite(b) & ((a != 0) | (b != 0))  # torch's gradient is nan at 0/0
+    np.testing.assert_allclose(ia.grad.numpy()[finite], ta.grad.numpy()[finite], rtol=1e-6)
+    np.testing.assert_allclose(ib.grad.numpy()[finite], tb.grad.numpy()[finite], rtol=1e-6)
+    with realize.set_eager_mode("compile"):
+        compiled = irc.hypot(irc.tensor(a), irc.tensor(b)).numpy()
+    np.testing.assert_allclose(compiled, torch.hypot(ta, tb).detach().numpy(), rtol=1e-6)
