@@ -210,10 +210,15 @@ class Tensor(ShapeOps, Sorting):
         return self._assign(self / other)
 
     def zero_(self):
-        return self._assign(zeros_like(self))
+        return self.fill_(0)
 
     def fill_(self, value):
-        return self._assign(full_like(self, value))
+        """`value` everywhere. A tensor with gradient history keeps it, with a zero gradient, as in torch
+        (`y = x * 2; y.zero_(); y.sum().backward()` gives x a zero gradient)."""
+        filled = full_like(self, value)
+        if self.requires_grad and autograd.is_grad_enabled():
+            filled = where(zeros_like(self, dtype="bool"), self, filled)  # selects `value`; 0 flows to self
+        return self._assign(filled)
 
     def copy_(self, src):
         # a node of its own: `_assign` marks it as this tensor's, which must not change `src`

@@ -163,3 +163,17 @@ def test_a_lazily_updated_parameter_does_not_replay_its_history():
     assert sizes[2:] == [sizes[1]] * 4, sizes  # the same graph every step after the first
     assert len(realize._cache) == 2
     np.testing.assert_allclose(fc.weight.detach().numpy(), torch_fc.weight.detach().numpy(), rtol=1e-5)
+
+
+def test_zero_and_fill_keep_the_history_with_a_zero_gradient():
+    """As torch: `y = x * 2; y.zero_()` still depends on x (its gradient is 0), so backward works."""
+    torch = pytest.importorskip("torch")
+    for fill in (lambda y: y.zero_(), lambda y: y.fill_(3.0)):
+        grads = []
+        for m in (torch, irc):
+            x = m.tensor([1.0, -2.0, 3.0], requires_grad=True)
+            y = x * 2
+            fill(y)
+            (y * y + x).sum().backward()
+            grads.append(np.asarray(x.grad.numpy()))
+        np.testing.assert_array_equal(grads[1], grads[0])

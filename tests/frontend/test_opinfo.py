@@ -56,7 +56,6 @@ GRAD_XFAIL: dict[str | tuple[str, int], str] = {
     **{("nn.functional.max_unpool2d", i): "max_unpool2d of overlapping windows: a repeated index shares its "
        "gradient between its copies; torch gives it to each (docs/nn.md)" for i in (1, 2)},
     ("index_put", 1): "index_put with a bool mask among its indices: irc takes a mask as x[mask] = v only",
-    "zero_": "zero_() replaces the value with a constant: the result has no gradient history (in torch a zero one)",
     "norm.nuc": _NUC,
     ("sgn", 0): "torch's gradient of sgn is a ZeroTensor, which numpy cannot read (irc's zero: test_math_ops.py)",
 }  # fmt: skip
