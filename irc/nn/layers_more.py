@@ -16,7 +16,7 @@ import numpy as np
 
 from irc.frontend.autograd import no_grad
 from irc.frontend.graph import Tracing
-from irc.frontend.tensor import Tensor, tensor
+from irc.frontend.tensor import Tensor
 from irc.nn import functional as F
 from irc.nn.modules import (
     Dropout,
@@ -24,13 +24,14 @@ from irc.nn.modules import (
     Parameter,
     _Activation,
     _flush_stale,
+    _NormBase,
     _pending_state,
     _SoftmaxLike,
 )
 
 
 # ------------------------------------------------------------------ normalization
-class _InstanceNorm(Module):
+class _InstanceNorm(_NormBase):
     """Shared by InstanceNorm1d/2d: per-instance statistics; with `track_running_stats`, the running
     ones are updated in training and normalize in eval (as torch)."""
 
@@ -40,18 +41,7 @@ class _InstanceNorm(Module):
         self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = False,
         track_running_stats: bool = False, device=None, dtype=None, *, bias: bool = True,
     ):  # fmt: skip
-        super().__init__()
-        self.num_features, self.eps, self.momentum = num_features, eps, momentum
-        self.affine, self.track_running_stats = affine, track_running_stats
-        self.register_parameter("weight", Parameter(np.ones(num_features, np.float32)) if affine else None)
-        self.register_parameter("bias", Parameter(np.zeros(num_features, np.float32)) if affine and bias else None)
-        if track_running_stats:
-            self.register_buffer("running_mean", tensor(np.zeros(num_features, np.float32)))
-            self.register_buffer("running_var", tensor(np.ones(num_features, np.float32)))
-            self.register_buffer("num_batches_tracked", tensor(np.array(0, np.int64)))
-        else:
-            for name in ("running_mean", "running_var", "num_batches_tracked"):
-                self.register_buffer(name, None)
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, bias=bias)
 
     def forward(self, input: Tensor) -> Tensor:
         ranks = (self.NO_BATCH_DIMS, self.NO_BATCH_DIMS + 1)
@@ -80,12 +70,6 @@ class _InstanceNorm(Module):
             x, self.running_mean, self.running_var, self.weight, self.bias, use_input_stats, momentum, self.eps
         )
         return out.squeeze(0) if feature_dim == 0 else out
-
-    def extra_repr(self) -> str:
-        return (
-            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-            f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}"
-        )
 
 
 class InstanceNorm1d(_InstanceNorm):

@@ -766,10 +766,9 @@ class AvgPool2d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
-class _BatchNorm(Module):
-    """Shared by BatchNorm1d/2d: batch statistics in training (updating the running ones), running ones in eval."""
-
-    INPUT_RANKS: tuple[int, ...] = ()
+class _NormBase(Module):
+    """Shared by the batch and instance norms (as torch's `_NormBase`): the affine parameters and, with
+    `track_running_stats`, the running statistics, under torch's names; the repr."""
 
     def __init__(
         self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
@@ -787,6 +786,18 @@ class _BatchNorm(Module):
         else:
             for name in ("running_mean", "running_var", "num_batches_tracked"):
                 self.register_buffer(name, None)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+            f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}"
+        )
+
+
+class _BatchNorm(_NormBase):
+    """Shared by BatchNorm1d/2d: batch statistics in training (updating the running ones), running ones in eval."""
+
+    INPUT_RANKS: tuple[int, ...] = ()
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim not in self.INPUT_RANKS or x.shape[1] != self.num_features:
@@ -808,12 +819,6 @@ class _BatchNorm(Module):
         batch_stats = self.training or not self.track_running_stats
         return F.batch_norm(
             x, self.running_mean, self.running_var, self.weight, self.bias, batch_stats, momentum, self.eps
-        )
-
-    def extra_repr(self) -> str:
-        return (
-            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-            f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}"
         )
 
 
