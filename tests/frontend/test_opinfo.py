@@ -14,6 +14,7 @@ from __future__ import annotations
 import sys
 import types
 import unittest
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -150,10 +151,15 @@ def dtypes_of(op) -> list:
 def samples(op, dtype, requires_grad: bool = False, cap: int = CAP) -> list:
     torch.manual_seed(0)
     out = []
-    for sample in op.sample_inputs("cpu", dtype, requires_grad=requires_grad):
-        out.append(sample)
-        if len(out) == cap:
-            break
+    # torch's sample iterator looks for a unittest.TestCase on the stack (inspect.stack(), half the sweep's
+    # time) to seed each sample by the test's name; there is none here, so it seeds with its fixed SEED
+    from torch.testing._internal import common_utils
+
+    with mock.patch.object(common_utils, "extract_test_fn", lambda: None):
+        for sample in op.sample_inputs("cpu", dtype, requires_grad=requires_grad):
+            out.append(sample)
+            if len(out) == cap:
+                break
     return out
 
 

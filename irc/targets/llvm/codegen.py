@@ -70,9 +70,19 @@ def compile_llvm(module: ModuleOp, tvm_target: tvm.target.Target, schedule: bool
 
 
 def build(mod: tvm.IRModule, target: tvm.target.Target) -> tvm.runtime.Module:
-    """Compile a scheduled TIR module to a loaded LLVM module."""
+    """Compile a scheduled TIR module to a loaded LLVM module.
+
+    Without TVM's argument checks (`tirx.disable_assert`): the packed wrapper of each function would
+    check every argument's type code, rank, dtype, shape, strides, offset and device, and that code was
+    most of the LLVM IR of a small program and half of its LLVM time. Every call of the compiled code
+    goes through `irc.runtime.executor.Kernel` (compiles, the cache, packages), which checks the count,
+    shapes and dtypes of the inputs, makes them C-contiguous host arrays and allocates the outputs.
+    """
     num_threads()  # TVM's thread pool reads the variable when it starts
-    return tvm.compile(mod, target=target)
+    current = tvm.transform.PassContext.current()
+    config = {**current.config, "tirx.disable_assert": True}
+    with tvm.transform.PassContext(current.opt_level, config=config, instruments=current.instruments):
+        return tvm.compile(mod, target=target)
 
 
 def llvm_source(executable) -> str:
