@@ -32,7 +32,7 @@ from xdsl.dialects.builtin import ModuleOp
 
 from irc.errors import CompileError, CompileWarning, FrontendError, InputError
 from irc.frontend.graph import Node, Placeholder, build_module, graph_key, user_location
-from irc.interpreters.reference import run_hl
+from irc.interpreters.prepared import Prepared
 from irc.runtime.blas import blas_threads
 from irc.runtime.devices import device_of, move, to_host
 from irc.targets import kinds
@@ -69,6 +69,8 @@ class Program:
     done: threading.Event | None = None
     #: what the background compile raised
     error: Exception | None = None
+    #: the module prepared for the interpreter tier (built at its first interpreted run)
+    prepared: Prepared | None = None
 
     def __post_init__(self) -> None:
         #: the target kind of `device`, which runs the compiled code on host or device arrays (built once:
@@ -226,11 +228,13 @@ def _interpret(program: Program, values: list) -> list:
     inputs = [to_host(v) for v in values]
     seen = {id(a) for a in inputs}
     outputs = []
+    if program.prepared is None:
+        program.prepared = Prepared(program.module)
     if _compiling:  # leave the compile process a core: numpy's BLAS threads would wait on it and on each other
         with blas_threads(max(1, _cores() - 1)):
-            results = run_hl(program.module, inputs)
+            results = program.prepared(inputs)
     else:
-        results = run_hl(program.module, inputs)
+        results = program.prepared(inputs)
     for out in results:
         if id(out) in seen or not (out.flags.owndata and out.flags.writeable and out.flags.c_contiguous):
             out = out.copy()

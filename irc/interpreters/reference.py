@@ -23,13 +23,12 @@ def find_entry(module: ModuleOp, entry: str | None = None, error: type[Exception
     return funcs[entry_name(list(funcs), entry, "the module", error)]
 
 
-def run_hl(module: ModuleOp, inputs: Sequence[np.ndarray], entry: str | None = None) -> list[np.ndarray]:
-    """Evaluate an hl function on numpy inputs, op by op, with each op's `evaluate`."""
-    fn = find_entry(module, entry)
+def check_inputs(fn: func.FuncOp, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """`inputs` as arrays, checked against the arguments of `fn` (count, shape, dtype)."""
     args = fn.body.block.args
     if len(inputs) != len(args):
         raise ValueError(f"@{fn.sym_name.data} takes {len(args)} inputs, got {len(inputs)}")
-    env: dict[SSAValue, np.ndarray] = {}
+    arrays = []
     for arg, value in zip(args, inputs):
         want = (shape_of(arg.type), numpy_dtype(arg.type.element_type))
         value = np.asarray(value)
@@ -37,7 +36,14 @@ def run_hl(module: ModuleOp, inputs: Sequence[np.ndarray], entry: str | None = N
             raise ValueError(
                 f"input {arg.index} of @{fn.sym_name.data}: expected {want[0]} {want[1]}, got {value.shape} {value.dtype}"
             )
-        env[arg] = value
+        arrays.append(value)
+    return arrays
+
+
+def run_hl(module: ModuleOp, inputs: Sequence[np.ndarray], entry: str | None = None) -> list[np.ndarray]:
+    """Evaluate an hl function on numpy inputs, op by op, with each op's `evaluate`."""
+    fn = find_entry(module, entry)
+    env: dict[SSAValue, np.ndarray] = dict(zip(fn.body.block.args, check_inputs(fn, inputs)))
     for op in fn.body.block.ops:
         if isinstance(op, func.ReturnOp):
             return [env[v] for v in op.arguments]
