@@ -9,7 +9,7 @@ import irc
 from irc.interpreters.reference import run_hl
 from irc.ir import parse_module, print_module
 from irc.ir.context import make_context
-from irc.transforms.autodiff import build_vjp
+from irc.transforms.autodiff import build_jvp, build_vjp
 from irc.transforms.decompose import HLDecomposePass
 from tests.torch_compare import check_eager, check_jit, normal
 
@@ -257,7 +257,8 @@ def test_argsort_decomposition_computes_the_reference(name, descending, k):
 
 
 def test_argsort_indices_get_no_cotangent():
-    """Autodiff decomposes hl.argsort (integer indices: no cotangent); the values' gradient flows through gather."""
+    """Autodiff decomposes hl.argsort (integer indices: no cotangent, no tangent); the values' derivatives flow
+    through gather."""
     text = """
     func.func @f(%x: tensor<2x5xf32>) -> (tensor<2x3xf32>, tensor<2x3xi64>) {
       %i = hl.argsort %x {descending = true, k = 3 : i64} : (tensor<2x5xf32>) -> tensor<2x3xi64>
@@ -272,3 +273,7 @@ def test_argsort_indices_get_no_cotangent():
     v, i, dx = run_hl(ModuleOp([grad]), [x])
     np.testing.assert_array_equal(i, [[2, 1, 3], [3, 4, 1]])
     np.testing.assert_array_equal(dx, [[0, 1, 1, 1, 0], [0, 1, 0, 1, 1]])
+    tx = np.arange(10, dtype=np.float32).reshape(2, 5)  # forward mode: the values' tangent is gathered too
+    _, _, tv, ti = run_hl(ModuleOp([build_jvp(fn, [0])]), [x, tx])
+    np.testing.assert_array_equal(tv, [[2, 1, 3], [8, 9, 6]])
+    np.testing.assert_array_equal(ti, 0)
