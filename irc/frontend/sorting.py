@@ -1,15 +1,10 @@
 """Sorting as torch spells it: `sort`, `argsort`, `msort`, `topk`, `kthvalue`, `median`, `nanmedian`.
 
-Rank-based, so it compiles everywhere with existing hl ops: along the sorted dim (moved last, n long)
-
-    rank_i = sum_j [x_j before x_i or (x_j ties x_i and j < i)]       (an (n, n) compare and a sum)
-    index_k = sum_i i * [rank_i == k]                                  (an (n, n) compare and a sum)
-    value_k = gather(x, index_k)
-
-"before" is `<` ascending and `>` descending, with NaN after every number ascending (before,
-descending) and NaNs tying with each other, as torch orders them; ties keep their input order, so
-every sort is stable.  The values' gradient is that of `gather`.  Work and memory are O(n^2) per row
-(docs/torch-api.md gives the cost at n = 1024).
+Each sorts along the sorted dim (moved last) with one `hl.argsort` (the first k indices, stable, in
+torch's order: NaN after every number ascending, before them descending, NaNs tying with each other)
+and picks the values with `gather`; the values' gradient is that of `gather`.  The numpy interpreter
+runs hl.argsort as numpy's stable sort, O(n log n); compiled code gets its rank-based decomposition
+(`irc/transforms/decompose.py`), O(n^2) work and memory per row (docs/torch-api.md gives the cost).
 """
 
 from __future__ import annotations
@@ -17,8 +12,9 @@ from __future__ import annotations
 from collections import namedtuple
 
 from irc.errors import FrontendError
-from irc.frontend.graph import user_location
+from irc.frontend.graph import apply, user_location
 from irc.frontend.shape_ops import iota
+from irc.ir import hl
 
 #: what torch.return_types holds: `values, indices = x.sort()` and `x.sort().values`
 SortResult = namedtuple("sort", ["values", "indices"])
@@ -29,25 +25,9 @@ def _err(message: str) -> FrontendError:
 
 
 def _order(x, descending: bool, k: int | None = None):
-    """The int64 indices that sort the last dim of `x` (stably), the first `k` of them if given."""
-    n = x.shape[-1]
-    k = n if k is None else k
-    if x._node.dtype == "i1":
-        x = x._cast("i32")
-    a, b = x.unsqueeze(-1), x.unsqueeze(-2)  # a: x_i (…, n, 1), b: x_j (…, 1, n)
-    before = b > a if descending else b < a
-    if x.is_floating_point():
-        nan_a, nan_b = a != a, b != b
-        before = (before | (nan_a & ~nan_b)) if not descending else (before | (nan_b & ~nan_a))
-        ties = (b == a) | (nan_a & nan_b)
-    else:
-        ties = b == a
-    shape = (n, n)
-    earlier = iota(x, shape, 1) < iota(x, shape, 0)  # j < i
-    rank = (before | (ties & earlier)).to("int64").sum(-1)  # (…, n)
-    slots = iota(x, (k, 1), 0)  # (k, 1)
-    hit = rank.unsqueeze(-2) == slots  # (…, k, n)
-    return (hit.to("int64") * iota(x, (1, n), 1)).sum(-1)
+    """The int64 indices that sort the last dim of `x` (stably), the first `k` of them if given: `hl.argsort`."""
+    attrs = {} if k is None else {"k": k}
+    return x._new(apply(hl.ArgsortOp, [x._node], descending=bool(descending), **attrs))
 
 
 def _along(x, dim: int, fn):

@@ -1409,7 +1409,7 @@ class RandomUniformOp(HLOp):
 
 
 # --------------------------------------------------------------------------
-# composites: relu, sigmoid, rsqrt and mean above, softmax and log_softmax here have a
+# composites: relu, sigmoid, rsqrt and mean above, softmax, log_softmax and argsort here have a
 # decomposition (irc/transforms/decompose.py) instead of a lowering and derivative rules
 # --------------------------------------------------------------------------
 
@@ -1456,6 +1456,53 @@ class LogSoftmaxOp(SoftmaxLikeOp):
         return (s - np.log(np.exp(s).sum(axis=d, keepdims=True))).astype(x.dtype)
 
 
+@hl_op
+class ArgsortOp(HLOp):
+    """The (i64) indices that sort `x` stably along its last dim, the first `k` of them (all when absent).
+
+    torch's order: ascending, NaN after every number (`descending`: numbers descending, NaN before
+    them); NaNs tie with each other, and -0.0 with 0.0; ties keep their input order in both directions
+    (so `descending` is not the reverse of ascending).  i1 sorts as 0 < 1.  A composite: its
+    decomposition (irc/transforms/decompose.py) is rank-based, O(n^2) per row; the reference is numpy's
+    O(n log n) stable sort.
+    """
+
+    name = "hl.argsort"
+    x = operand_def(TensorType)
+    result = result_def(TensorType)
+    descending = attribute(BOOL, default=False)
+    k = attribute(INT, default=None)
+    DIFFERENTIABLE: ClassVar[bool] = False
+
+    @classmethod
+    def infer(cls, types, attrs):
+        (t,) = types
+        shape = shape_of(t)
+        if not shape:
+            raise _err("argsort", "expects a tensor of rank >= 1 (it sorts the last dim)", types)
+        n, k = shape[-1], attrs["k"]
+        if k is not None and not 0 <= k <= n:
+            raise _err("argsort", f"k = {k} out of range [0, {n}] for the last dim", types)
+        return tensor_type((*shape[:-1], n if k is None else k), i64)
+
+    def evaluate(self, x):
+        k = self.attr("k")
+        return stable_argsort(x, bool(self.attr("descending")))[..., : x.shape[-1] if k is None else k]
+
+
+def stable_argsort(x: np.ndarray, descending: bool) -> np.ndarray:
+    """The i64 indices that sort `x` stably along its last dim, in torch's order (see `ArgsortOp`)."""
+    if x.dtype == np.bool_:
+        x = x.astype(np.int8)
+    if not descending:  # numpy's order: NaNs last, tying with each other; -0.0 ties with 0.0
+        return np.argsort(x, axis=-1, kind="stable").astype(np.int64)
+    if not np.issubdtype(x.dtype, np.floating):
+        return np.argsort(~x, axis=-1, kind="stable").astype(np.int64)  # ~x = -x - 1 reverses, no overflow
+    order = np.argsort(-x, axis=-1, kind="stable")  # numbers descending, then the NaNs in input order
+    nan_last = np.isnan(np.take_along_axis(x, order, axis=-1))
+    return np.take_along_axis(order, np.argsort(~nan_last, axis=-1, kind="stable"), axis=-1).astype(np.int64)
+
+
 HL_OPS: list[type[HLOp]] = [
     StopGradientOp,
     NegOp, AbsOp, ExpOp, LogOp, SqrtOp, RsqrtOp, TanhOp, SigmoidOp, ReluOp, SinOp, CosOp, ErfOp, SoftplusOp,
@@ -1466,7 +1513,7 @@ HL_OPS: list[type[HLOp]] = [
     ReshapeOp, TransposeOp, FlipOp, BroadcastToOp, SliceOp, ConcatOp, PadOp, GatherOp, ScatterOp,
     MatmulOp, Conv2dOp, MaxPool2dOp, AvgPool2dOp,
     ConstantOp, FullOp, IotaOp, RandomUniformOp,
-    SoftmaxOp, LogSoftmaxOp,
+    SoftmaxOp, LogSoftmaxOp, ArgsortOp,
 ]  # fmt: skip
 
 

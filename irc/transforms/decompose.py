@@ -1,6 +1,6 @@
 """`hl-decompose`: rewrite composite hl ops into hl primitives (stage 2).
 
-A composite op (relu, sigmoid, rsqrt, mean, softmax, log_softmax) has a shape
+A composite op (relu, sigmoid, rsqrt, mean, softmax, log_softmax, argsort) has a shape
 rule and a numpy reference like every op, and instead of a lowering and
 derivative rules one `@decomposition(hl.SomeOp)` rule (`irc/ir/rules.py`)
 that writes it with primitives.  It is decomposed twice over: by
@@ -14,6 +14,7 @@ before differentiating, so its derivatives are those of the primitives:
     m = max(x, dim)    s = x - m    z = sum(exp(s), dim)
     softmax        = exp(s) / z
     log_softmax    = s - log(z)
+    argsort(x)     = ranks along the last dim, O(n^2): see `_argsort`  (numpy's sort is the reference)
 
 sigmoid takes exp of -|x| only, so neither it nor its derivative meets an
 inf (1 / (1 + exp(-x)) has exp(1000) = inf, and its gradient 0 * inf = nan);
@@ -89,6 +90,49 @@ def _softmax(b: Emitter, op: hl.SoftmaxOp | hl.LogSoftmaxOp) -> SSAValue:
     if isinstance(op, hl.SoftmaxOp):
         return b.div(e, z)
     return b.sub(s, b.log(z))
+
+
+@decomposition(hl.ArgsortOp)
+def _argsort(b: Emitter, op: hl.ArgsortOp) -> SSAValue:
+    """argsort(x) by ranks along the last dim (n long): O(n^2) compares and sums, the first k slots.
+
+    rank_i = sum_j [x_j before x_i or (x_j ties x_i and j < i)],  index_k = sum_i i * [rank_i == k].
+    "before" is < (descending: >), with NaN after every number (descending: before) and NaNs tying.
+    The ops are emitted in the order the frontend used to record them (sorting.py built this before
+    hl.argsort existed), so the compiled code is the same.
+    """
+    x = op.x
+    shape = hl.shape_of(x.type)
+    lead, n = shape[:-1], shape[-1]
+    k = op.attr("k")
+    k = n if k is None else k
+    descending = op.attr("descending")
+    if x.type.element_type == hl.i1:
+        x = b.cast(x, result_type=hl.tensor_type(shape, hl.i32))
+    xj = b.reshape(x, shape=(*lead, 1, n))  # x_j: (..., 1, n)
+    xi = b.reshape(x, shape=(*lead, n, 1))  # x_i: (..., n, 1)
+    before = b.compare(xj, xi, predicate="gt" if descending else "lt")
+    ties = None
+    if hl.is_float(x.type.element_type):
+        if descending:  # NaN x_j comes before a number x_i
+            nan_j = b.compare(xj, xj, predicate="ne")
+            nan_i = b.compare(xi, xi, predicate="ne")
+            before = b.bitwise_or(before, b.bitwise_and(nan_j, b.bitwise_not(nan_i)))
+        else:  # a number x_j comes before NaN x_i
+            nan_i = b.compare(xi, xi, predicate="ne")
+            nan_j = b.compare(xj, xj, predicate="ne")
+            before = b.bitwise_or(before, b.bitwise_and(nan_i, b.bitwise_not(nan_j)))
+        ties = b.bitwise_or(b.compare(xj, xi, predicate="eq"), b.bitwise_and(nan_i, nan_j))
+    else:
+        ties = b.compare(xj, xi, predicate="eq")
+    square = hl.tensor_type((n, n), hl.i64)
+    earlier = b.compare(b.iota(result_type=square, dim=1), b.iota(result_type=square, dim=0), predicate="lt")
+    ranked = b.bitwise_or(before, b.bitwise_and(ties, earlier))
+    rank = b.sum(b.cast(ranked, result_type=hl.tensor_type(hl.shape_of(ranked.type), hl.i64)), dims=[-1], keepdim=False)
+    rank_j = b.reshape(rank, shape=(*lead, 1, n))
+    hit = b.compare(rank_j, b.iota(result_type=hl.tensor_type((k, 1), hl.i64), dim=0), predicate="eq")  # (..., k, n)
+    hit = b.cast(hit, result_type=hl.tensor_type(hl.shape_of(hit.type), hl.i64))
+    return b.sum(b.mul(hit, b.iota(result_type=hl.tensor_type((1, n), hl.i64), dim=1)), dims=[-1], keepdim=False)
 
 
 def decompose_op(op: Operation) -> tuple[list[Operation], SSAValue] | None:

@@ -3,8 +3,14 @@ values, indices, dtypes and gradients eager, ties (stable) and NaN ordering, and
 
 import numpy as np
 import pytest
+from xdsl.dialects.builtin import ModuleOp
 
 import irc
+from irc.interpreters.reference import run_hl
+from irc.ir import parse_module, print_module
+from irc.ir.context import make_context
+from irc.transforms.autodiff import build_jvp, build_vjp
+from irc.transforms.decompose import HLDecomposePass
 from tests.torch_compare import check_eager, check_jit, normal
 
 torch = pytest.importorskip("torch")
@@ -117,3 +123,157 @@ def test_compiled_eager_tier_matches_torch():
     for g, w in zip(got, want):
         np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=1e-5, atol=1e-5)
         assert g.numpy().dtype == w.numpy().dtype
+
+
+# ------------------------------------------------------------------ hl.argsort: every sort's one op
+# The interpreter runs it as numpy's stable sort (irc/ir/hl.py); compiled code gets its rank-based
+# decomposition (irc/transforms/decompose.py). Both must give torch's stable order.
+
+
+def _with_ties(rng, shape, dtype):
+    """Small integers (many ties) with NaN, -0.0 beside 0.0 and infinities sprinkled in."""
+    x = rng.integers(-3, 4, shape).astype(dtype)
+    for value, share in ((np.nan, 0.15), (-0.0, 0.1), (np.inf, 0.05), (-np.inf, 0.05)):
+        x[rng.random(shape) < share] = value
+    return x
+
+
+def _sort_inputs() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(5)
+    i64 = np.iinfo(np.int64)
+    extremes = [i64.min, i64.min + 1, -1, 0, 1, i64.max - 1, i64.max]
+    return {
+        "f32": _with_ties(rng, (3, 9), np.float32),
+        "f64-3d": _with_ties(rng, (2, 3, 6), np.float64),
+        "f32-1d": _with_ties(rng, (11,), np.float32),
+        "f16": _with_ties(rng, (3, 7), np.float16),
+        "i32": rng.integers(-2, 3, (4, 7)).astype(np.int32),
+        "i64-extremes": rng.choice(np.array(extremes, dtype=np.int64), (3, 8)),
+        "bool": rng.random((3, 8)) < 0.5,
+    }
+
+
+SORT_INPUTS = _sort_inputs()
+
+
+def _sorts(m, x, every_dim: bool = True):
+    """Stable sorts of `x` along its dims (the last only unless `every_dim`) in both directions, and the
+    first k of them (topk's k, whose indices are those of the stable sort: torch's topk breaks ties as it likes)."""
+    outs = []
+    dims = range(-x.ndim, 0) if every_dim else [-1]
+    for dim in dims:
+        for descending in (False, True):
+            outs += list(m.sort(x, dim=dim, descending=descending, stable=True))
+    n = x.shape[-1]
+    for k, largest in ((n // 2, True), (1, False), (n, True)):
+        if m is torch:
+            outs += [t.narrow(-1, 0, k) for t in torch.sort(x, dim=-1, descending=largest, stable=True)]
+        else:
+            outs += list(m.topk(x, k, largest=largest))
+    return outs
+
+
+def _assert_sorted_as_torch(got, want, label: str):
+    assert len(got) == len(want)
+    for i, (g, w) in enumerate(zip(got, want)):
+        g, w = (g.numpy() if isinstance(g, irc.Tensor) else np.asarray(g)), w.numpy()
+        assert (g.dtype, g.shape) == (w.dtype, w.shape), f"{label} output {i}"
+        np.testing.assert_array_equal(g, w, err_msg=f"{label} output {i}")  # (NaN equals NaN here)
+
+
+@pytest.mark.parametrize("name", list(SORT_INPUTS))
+def test_interpreter_sorts_as_torch(name):
+    """Ties, NaN, -0.0 / 0.0, int64 extremes and bools, every dim, both directions, the first k."""
+    x = SORT_INPUTS[name]
+    _assert_sorted_as_torch(_sorts(irc, irc.tensor(x)), _sorts(torch, torch.from_numpy(x)), name)
+
+
+def test_compiled_tiers_sort_as_torch():
+    """The same on llvm: under irc.jit, and realized by the compiled eager tier (one program each)."""
+    from irc.frontend import realize
+
+    names = list(SORT_INPUTS)
+    want = [_sorts(torch, torch.from_numpy(SORT_INPUTS[n]), every_dim=False) for n in names]
+
+    @irc.jit(target="llvm")
+    def program(*xs):
+        return tuple(t for x in xs for t in _sorts(irc, x, every_dim=False))
+
+    got = program(*[irc.tensor(SORT_INPUTS[n]) for n in names])
+    flat_want = [t for w in want for t in w]
+    _assert_sorted_as_torch(got, flat_want, "jit")
+
+    with irc.set_eager_mode("compile"):
+        got = [t for n in names for t in _sorts(irc, irc.tensor(SORT_INPUTS[n]), every_dim=False)]
+        realize.realize_all([t._node for t in got])
+        assert all(p.compiled is not None for p in realize._cache.values())
+    _assert_sorted_as_torch(got, flat_want, "compiled eager tier")
+
+
+def test_a_long_sort_runs_on_the_interpreter():
+    """8000 elements (torch's OpInfo samples' size): numpy's sort, not an (n, n) composition (was 5 s, 3 GB)."""
+    x = normal(8000)
+    x[::97] = np.nan
+    want = torch.sort(torch.from_numpy(x), descending=True, stable=True)
+    _assert_sorted_as_torch(irc.tensor(x).sort(descending=True), want, "8000")
+    values, indices = irc.tensor(x.reshape(4, 2000)).sort(0)
+    _assert_sorted_as_torch(
+        [values, indices], torch.from_numpy(x.reshape(4, 2000)).sort(dim=0, stable=True), "(4, 2000)"
+    )
+
+
+def _argsort_module(x: np.ndarray, attrs: str, k: int | None) -> str:
+    dtype = {"float32": "f32", "float64": "f64", "int32": "i32", "int64": "i64", "bool": "i1"}[x.dtype.name]
+    shape = "x".join(map(str, x.shape))
+    out = "x".join(map(str, (*x.shape[:-1], x.shape[-1] if k is None else k)))
+    return (
+        f"func.func @f(%x: tensor<{shape}x{dtype}>) -> tensor<{out}xi64> {{\n"
+        f"  %r = hl.argsort %x{attrs} : (tensor<{shape}x{dtype}>) -> tensor<{out}xi64>\n"
+        f"  func.return %r : tensor<{out}xi64>\n}}\n"
+    )
+
+
+@pytest.mark.parametrize("name", [n for n in SORT_INPUTS if n != "f16"])
+@pytest.mark.parametrize("descending", [False, True])
+@pytest.mark.parametrize("k", [None, 0, 3])
+def test_argsort_decomposition_computes_the_reference(name, descending, k):
+    """hl.argsort's decomposition (what compiled code runs) and its numpy reference give the same indices,
+    and the op round-trips through print and parse."""
+    x = SORT_INPUTS[name]
+    attrs = [*(["descending = true"] if descending else []), *([f"k = {k} : i64"] if k is not None else [])]
+    text = _argsort_module(x, " {" + ", ".join(attrs) + "}" if attrs else "", k)
+    module = parse_module(text)
+    module.verify()
+    assert print_module(parse_module(print_module(module))) == print_module(module)
+    (want,) = run_hl(module, [x])
+    HLDecomposePass().apply(make_context(), module)
+    module.verify()
+    assert "hl.argsort" not in print_module(module)
+    (got,) = run_hl(module, [x])
+    assert got.dtype == want.dtype == np.int64
+    np.testing.assert_array_equal(got, want)
+    order = torch.sort(torch.from_numpy(x), descending=descending, stable=True).indices.numpy()
+    np.testing.assert_array_equal(want, order[..., : x.shape[-1] if k is None else k])
+
+
+def test_argsort_indices_get_no_cotangent():
+    """Autodiff decomposes hl.argsort (integer indices: no cotangent, no tangent); the values' derivatives flow
+    through gather."""
+    text = """
+    func.func @f(%x: tensor<2x5xf32>) -> (tensor<2x3xf32>, tensor<2x3xi64>) {
+      %i = hl.argsort %x {descending = true, k = 3 : i64} : (tensor<2x5xf32>) -> tensor<2x3xi64>
+      %v = hl.gather %x, %i {dim = 1 : i64} : (tensor<2x5xf32>, tensor<2x3xi64>) -> tensor<2x3xf32>
+      func.return %v, %i : tensor<2x3xf32>, tensor<2x3xi64>
+    }
+    """
+    fn = next(iter(parse_module(text).ops))
+    x = np.array([[0.5, 3.0, np.nan, 3.0, -1.0], [1.0, 2.0, 0.0, 4.0, 3.0]], dtype=np.float32)
+    grad = build_vjp(fn, [0], return_primals=True)
+    assert "hl.argsort" not in str(grad)
+    v, i, dx = run_hl(ModuleOp([grad]), [x])
+    np.testing.assert_array_equal(i, [[2, 1, 3], [3, 4, 1]])
+    np.testing.assert_array_equal(dx, [[0, 1, 1, 1, 0], [0, 1, 0, 1, 1]])
+    tx = np.arange(10, dtype=np.float32).reshape(2, 5)  # forward mode: the values' tangent is gathered too
+    _, _, tv, ti = run_hl(ModuleOp([build_jvp(fn, [0])]), [x, tx])
+    np.testing.assert_array_equal(tv, [[2, 1, 3], [8, 9, 6]])
+    np.testing.assert_array_equal(ti, 0)

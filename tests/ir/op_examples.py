@@ -81,6 +81,7 @@ EXAMPLES: dict[type[hl.HLOp], Callable[[type[hl.HLOp]], Example]] = {
     hl.GatherOp: _fixed(T((4, 3)), T((4, 2), "i64"), dim=1),
     hl.ScatterOp: _fixed(T((4, 3)), T((1, 2), "i64"), T((4, 2)), dim=1, reduce="amax"),
     hl.SoftmaxLikeOp: _fixed(T((4, 3)), dim=0),
+    hl.ArgsortOp: _fixed(T((4, 3)), descending=True, k=2),
 }
 
 

@@ -90,6 +90,7 @@ COMPOSITES = {
     "mean": (" {dims = array<i64: 0>, keepdim = false}", [1.0, 2.0, -3.5, 1e30, 1e-30, 7.0]),
     "softmax": (" {dim = 0}", [-np.inf, 0.0, 1.0, 1000.0, -1000.0, 2.0]),
     "log_softmax": (" {dim = 0}", [-np.inf, 0.0, 1.0, 1000.0, -1000.0, 2.0]),
+    "argsort": (" {descending = true, k = 5 : i64}", [1.0, np.nan, -0.0, 1.0, 0.0, -np.inf, np.nan]),
 }
 
 
@@ -103,7 +104,7 @@ def test_a_decomposition_computes_the_reference(name, dtype):
     """The decomposition and the op's numpy reference agree, at the edges too (overflow, -inf, nan)."""
     attrs, values = COMPOSITES[name]
     n = len(values)
-    out = f"tensor<{dtype}>" if name == "mean" else f"tensor<{n}x{dtype}>"
+    out = {"mean": f"tensor<{dtype}>", "argsort": "tensor<5xi64>"}.get(name, f"tensor<{n}x{dtype}>")
     text = _module(
         f"%x: tensor<{n}x{dtype}>",
         f"  %r = hl.{name} %x{attrs} : (tensor<{n}x{dtype}>) -> {out}\n  func.return %r : {out}",
