@@ -269,8 +269,10 @@ def _lower(mod: tvm.IRModule, target: tvm.target.Target) -> tuple[tvm.IRModule, 
     return capture.host, device
 
 
-def schedule_kernel(func: tirx.PrimFunc, target: tvm.target.Target) -> tuple[str, tirx.PrimFunc]:
-    """(rule name, scheduled func) for the first rule whose result lowers to valid GPU code."""
+def schedule_kernel(func: tirx.PrimFunc, target: tvm.target.Target, check: bool = True) -> tuple[str, tirx.PrimFunc]:
+    """(rule name, scheduled func) for the first rule whose result lowers to valid GPU code (`check`), or
+    (not `check`) for the first rule that schedules it: TVM lowers those almost always (a rule refuses by
+    raising, and only 1 of ~450 kernels of the test suite's GPU programs then failed to lower)."""
     name = func.attrs["global_symbol"]
     errors = []
     for rule_name, rule in _rules(func):
@@ -279,7 +281,8 @@ def schedule_kernel(func: tirx.PrimFunc, target: tvm.target.Target) -> tuple[str
             if sch is None:
                 continue
             scheduled = sch.mod["main"].with_attr("global_symbol", name)
-            _lower(tvm.IRModule({name: scheduled}), target)
+            if check:
+                _lower(tvm.IRModule({name: scheduled}), target)
             return rule_name, scheduled
         except Exception as e:  # noqa: BLE001 - any failing rule (TVM raises assorted errors) falls back to the next
             errors.append(f"{rule_name}: {str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__}")
@@ -384,12 +387,21 @@ class GPUProgram:
 def compile_gpu(module: ModuleOp, target: tvm.target.Target) -> GPUProgram:
     """Translate, split, schedule and lower `module`; the device source and the plans (see module docstring)."""
     entries = [split_nests(f) for f in translate_module(module)]
+    funcs = {name: func for kernels in entries for name, func in kernels.funcs.items()}
+    # each kernel gets the first rule that schedules it, and the module is lowered once; lowering each
+    # kernel on its own to check its rule doubled the lowering (7 of the 21 s of a CNN training step's
+    # OpenCL compile). Where the module does not lower, each kernel's rule is checked alone.
     scheduled, schedules = {}, {}
-    for kernels in entries:
-        for name, func in kernels.funcs.items():
+    for name, func in funcs.items():
+        schedules[name], scheduled[name] = schedule_kernel(func, target, check=False)
+    try:
+        mod = tvm.IRModule(scheduled)
+        host, device = _lower(mod, target)
+    except Exception:  # noqa: BLE001 - a schedule TVM accepted but cannot lower: check each kernel's
+        for name, func in funcs.items():
             schedules[name], scheduled[name] = schedule_kernel(func, target)
-    mod = tvm.IRModule(scheduled)
-    host, device = _lower(mod, target)
+        mod = tvm.IRModule(scheduled)
+        host, device = _lower(mod, target)
     plans = {}
     for kernels in entries:
         entry = kernels.entry

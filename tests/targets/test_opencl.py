@@ -138,3 +138,26 @@ def test_own_tiled_contractions(monkeypatch):
     mod = compile_loops(loops, "opencl")
     assert "tiled" in mod.program.schedules.values()
     assert_close(mod(*arrays), run_hl(module, arrays))
+
+
+def test_a_module_that_does_not_lower_falls_back_to_checking_each_kernel(monkeypatch):
+    """Kernels take the first rule that schedules them and the module is lowered once; where that fails
+    (here: TVM refuses the first lowering of the whole module), every kernel's rule is checked by
+    lowering it alone, then the module is lowered again."""
+    from irc.targets import gpu
+
+    lower, calls = gpu._lower, []
+
+    def refusing_once(mod, target):
+        calls.append(len(mod.functions))
+        if len(calls) == 1:
+            raise RuntimeError("TVM refuses")
+        return lower(mod, target)
+
+    monkeypatch.setattr(gpu, "_lower", refusing_once)
+    module, arrays = program("every_family")
+    lowered = compile_loops(loops_module("every_family"), "opencl")
+    kernels = calls[0]
+    alone = calls[1:-1]  # each kernel's rules, one lowering per rule tried
+    assert kernels > 1 and calls[-1] == kernels and set(alone) == {1} and len(alone) >= kernels
+    assert_close(lowered(*arrays), run_hl(module, arrays))
