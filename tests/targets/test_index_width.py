@@ -95,5 +95,9 @@ def test_2_pow_31_elements_run_right():
     y = np.arange(BIG[1], dtype=np.float32) * 0.5
     got = irc.jit(lambda x, y: x[:, None] < y)(x, y).numpy()
     assert got.shape == BIG
-    assert got.sum() == (x[:, None] < y).sum()
+    # y is sorted: row i holds True from the first y_j > x_i on (numpy's searchsorted, not a second 2 GiB array)
+    first = np.searchsorted(y, x, side="right")
+    assert np.count_nonzero(got) == (BIG[1] - first).sum()
+    rows = np.r_[0:3, BIG[0] // 2, BIG[0] - 3 : BIG[0]]
+    np.testing.assert_array_equal(got[rows], x[rows, None] < y)
     assert got[-1, -1] and not got[-1, 0] and got[0, 1]
