@@ -9,6 +9,7 @@ library built with vector features this CPU lacks would die of SIGILL).
 from __future__ import annotations
 
 import functools
+import os
 import platform
 import re
 from collections.abc import Iterable
@@ -66,3 +67,10 @@ def missing_features(features: Iterable[str], prefixes: tuple[str, ...] = VECTOR
     if flags is None:
         return None
     return [f for f in features if f.startswith(prefixes) and normalize_feature(f) not in flags]
+
+
+def configure_tvm_threads() -> int:
+    """`TVM_NUM_THREADS`, set to the number of cores this process may run on unless set, for TVM's CPU
+    thread pool (it reads the variable once, when it starts); returns the pool's size."""
+    os.environ.setdefault("TVM_NUM_THREADS", str(len(os.sched_getaffinity(0))))
+    return int(os.environ["TVM_NUM_THREADS"])

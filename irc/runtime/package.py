@@ -40,7 +40,7 @@ from irc.runtime.dtypes import load_npy
 from irc.runtime.entry import entry_name, select_entry
 from irc.runtime.executor import Kernel
 from irc.runtime.files import atomic_file
-from irc.runtime.host import missing_features
+from irc.runtime.host import configure_tvm_threads, missing_features
 from irc.runtime.imports import import_without_torch
 from irc.runtime.kinds import RUNTIME_KINDS, RuntimeKind
 from irc.runtime.plan import DeviceArray, ExecutionPlan, PlanRunner
@@ -404,7 +404,7 @@ def load_library(data: bytes):
     spec = importlib.util.find_spec("tvm")
     if spec is None or importlib.util.find_spec("tvm_ffi") is None:
         raise IRCError("running an llvm package needs TVM's runtime library: pip install apache-tvm")
-    os.environ.setdefault("TVM_NUM_THREADS", str(len(os.sched_getaffinity(0))))  # read when the pool starts
+    configure_tvm_threads()  # read when the pool starts
     tvm_ffi = import_without_torch("tvm_ffi")
     from tvm_ffi.libinfo import load_lib_ctypes
 

@@ -9,14 +9,13 @@ features the kernel does not report.
 from __future__ import annotations
 
 import functools
-import os
 import re
 from dataclasses import dataclass
 
 import tvm
 from tvm.target import codegen
 
-from irc.runtime.host import cpu_flags, missing_features
+from irc.runtime.host import configure_tvm_threads, cpu_flags, missing_features
 
 # LLVM feature-name prefixes worth checking against /proc/cpuinfo: the wide-vector
 # extensions a VM may hide. Others (tuning flags like "fast-lzcnt") have no cpuinfo name.
@@ -74,7 +73,5 @@ def cpu_info(target: tvm.target.Target) -> CPUInfo:
 
 
 def num_threads() -> int:
-    """Threads TVM's runtime uses: `TVM_NUM_THREADS`, set to the core count if unset."""
-    if "TVM_NUM_THREADS" not in os.environ:
-        os.environ["TVM_NUM_THREADS"] = str(len(os.sched_getaffinity(0)))
-    return int(os.environ["TVM_NUM_THREADS"])
+    """Threads TVM's runtime uses (`irc.runtime.host.configure_tvm_threads`: the core count unless set)."""
+    return configure_tvm_threads()
