@@ -125,3 +125,20 @@ def test_mlp_training_step_equals_the_reference(interpreted, rng):
     assert_same(prepared(values), run_hl(module, values), exact=False)
     grad = model[0].weight.grad.numpy()
     assert grad.flags.c_contiguous
+
+
+def test_out_of_memory_names_the_function_and_op(monkeypatch, rng):
+    from irc.errors import ExecutionError
+
+    module = parse_module(TRANSPOSED_PRODUCT)
+    run = Prepared(module)
+
+    def no_memory(*args):
+        raise MemoryError
+
+    run.steps[1].evaluate = no_memory  # the neg
+    a, b = rng.standard_normal((5, 3)).astype(np.float32), rng.standard_normal((3, 4)).astype(np.float32)
+    with pytest.raises(ExecutionError, match=r"@main: out of memory evaluating hl.neg \(tensor<4x5xf32>\)"):
+        run([a, b])
+    with pytest.raises(ValueError, match="@main takes 2 inputs, got 1"):
+        run([a])
