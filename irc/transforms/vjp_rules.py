@@ -514,15 +514,18 @@ def _slice(b, op, g):
 @vjp(hl.GatherOp)
 def _gather(b, op, g):
     """Forward: y = gather(x, index, dim)
-    Backward: dx[.., k, ..] = sum_j g[.., j, ..] * (index[.., j, ..] == k)   (scatter-add as a one-hot sum over j);
-              an index spread from one row (index_select, embedding): dx = one_hot(row)^T @ g, a matmul"""
+    Backward: dx[.., k, ..] = sum_j g[.., j, ..] * (index[.., j, ..] == k)   (a scatter-add);
+              an index spread from one row (index_select, embedding): dx = scatter(0, index, g, dim, sum),
+              which hl.scatter lowers as a one-hot contraction (a matmul) and the numpy reference adds
+              with np.add.at, linear in the index (a one-hot matrix of n * J was built before);
+              other indices: a compare-select summed over j (compiled, 1.5x faster than hl.scatter's loop)"""
     x, index = op.operands
     shape, ishape = shape_of(x.type), shape_of(index.type)
     if not shape:
         return [g, None]
     dim = op.attr("dim") % len(shape)
     if all(n == 1 for d, n in enumerate(ishape) if d != dim):  # one index row for all: index_select, embedding
-        return [one_hot_matmul(b, b.reshape(index, shape=(ishape[dim],)), g, dim, shape[dim]), None]
+        return [b.scatter(b.full(0.0, x.type), index, g, dim=dim, reduce="sum"), None]
     gshape = shape_of(g.type)
     ks = b.iota(
         result_type=tensor_type(
@@ -579,19 +582,6 @@ def _scatter(b, op, g):
         return [g, None, g_src]
     x_share, src_share = scatter_prod_of_others(b, op) if reduce == "prod" else scatter_shares(b, op)
     return [b.mul(g, x_share), None, b.mul(g_src, src_share)]
-
-
-def one_hot_matmul(b: Emitter, row: SSAValue, g: SSAValue, dim: int, n: int) -> SSAValue:
-    """sum_j (row[j] == k) * g[.., j, ..] for k < n along `dim`: one_hot (n, J) @ g with dim j moved first."""
-    gshape = shape_of(g.type)
-    j = gshape[dim]
-    ks = b.iota(result_type=tensor_type((n, j), row.type.element_type), dim=0)
-    one_hot = b.indicator(b.compare(ks, b.reshape(row, shape=(1, j)), predicate="eq"), g)
-    perm = (dim, *(d for d in range(len(gshape)) if d != dim))
-    moved = b.transpose(g, perm=perm) if dim else g
-    rest = [gshape[d] for d in perm[1:]]
-    dx = b.reshape(b.matmul(one_hot, b.reshape(moved, shape=(j, math.prod(rest)))), shape=(n, *rest))
-    return b.transpose(dx, perm=tuple(int(i) for i in np.argsort(perm))) if dim else dx
 
 
 @vjp(hl.ConcatOp)

@@ -386,3 +386,21 @@ def test_autodiff_pass_options():
     parse_pipeline("hl-autodiff{wrt=1 return_primals=true}").apply(irc.ir.context.make_context(), module)
     grad = find_entry(module, "loss_grad")
     assert [str(t) for t in grad.function_type.outputs.data] == ["tensor<f32>", "tensor<3xf32>"]
+
+
+def test_an_embedding_gradient_is_a_scatter_add():
+    """One index row (embedding, index_select): the gradient is hl.scatter's sum, which the reference adds
+    with np.add.at (linear in the tokens; a one-hot matrix of vocabulary x tokens was built before)."""
+    rng = np.random.default_rng(0)
+    weight = rng.standard_normal((50000, 8)).astype(np.float32)
+    tokens = rng.integers(0, 50000, 64)
+    tokens[::7] = 3  # repeated tokens add up
+    cotangent = rng.standard_normal((64, 8)).astype(np.float32)
+    fn = _fn(lambda w, t, c: (F.embedding(t, w) * c).sum(), [weight, tokens, cotangent])
+    module = ModuleOp([build_vjp(fn, [0])])
+    text = print_module(module)
+    assert "hl.scatter" in text and "hl.matmul" not in text
+    (dw,) = run_hl(module, [weight, tokens, cotangent])
+    want = np.zeros_like(weight)
+    np.add.at(want, tokens, cotangent)
+    np.testing.assert_allclose(dw, want, rtol=1e-6, atol=1e-6)
