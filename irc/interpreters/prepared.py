@@ -8,6 +8,8 @@ training loop interprets the same function at every step until its compiled code
   as in the reference) with the slots of its operands and result;
 * where each value dies: its array is dropped after its last use, so a step's scratch memory
   is handed back to the allocator while it is still in the cache, for the next op to reuse;
+* the values of the ops without operands (`constant`, `full`, `iota`), computed once and
+  read-only (an output that is one, or a view of one, is copied by the eager tier);
 * one peephole: a matmul whose only use is a transpose of its last two dims is computed
   transposed, `(a @ b)^T = b^T @ a^T`, with BLAS reading the transposed operands as views. A
   weight gradient is such a transpose (`dW = (x^T @ dy)^T`); as a view it was copied when it
@@ -67,6 +69,8 @@ class Prepared:
         fused = self._transposed_products(ops)
         self.steps: list[_Step] = []
         self.outputs: list[int] = []
+        #: slot -> value of the ops without operands (constant, full, iota), computed once, read-only
+        self.constants: dict[int, np.ndarray] = {}
         for op in ops:
             if isinstance(op, func.ReturnOp):
                 self.outputs = [slot[v] for v in op.arguments]
@@ -76,6 +80,11 @@ class Prepared:
             if op in fused.values():
                 continue  # evaluated by the transpose that uses it
             slot[op.results[0]] = len(slot)
+            if not op.operands:
+                value = np.array(evaluate_op(op))  # an array of its own, which no run may write to
+                value.flags.writeable = False
+                self.constants[slot[op.results[0]]] = value
+                continue
             matmul = fused.get(op)
             if matmul is not None:
                 dtype = numpy_dtype(op.results[0].type.element_type)
@@ -87,7 +96,7 @@ class Prepared:
             raise ValueError(f"@{fn.sym_name.data} has no func.return")
         self.slots = len(slot)
         # each value is dropped after the step that uses it last (outputs and inputs are kept)
-        keep = set(self.outputs) | set(range(len(fn.body.block.args)))
+        keep = set(self.outputs) | set(range(len(fn.body.block.args))) | set(self.constants)
         last: dict[int, _Step] = {}
         for step in self.steps:
             for s in step.operands:
@@ -114,6 +123,8 @@ class Prepared:
     def __call__(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         env: list = [None] * self.slots
         env[: len(inputs)] = check_inputs(self.fn, inputs)
+        for s, value in self.constants.items():
+            env[s] = value
         step = None
         try:
             with np.errstate(all="ignore"):

@@ -142,3 +142,31 @@ def test_out_of_memory_names_the_function_and_op(monkeypatch, rng):
         run([a, b])
     with pytest.raises(ValueError, match="@main takes 2 inputs, got 1"):
         run([a])
+
+
+def test_constants_are_computed_once_and_read_only():
+    module = parse_module("""
+func.func @main(%x: tensor<3xf32>) -> (tensor<3xf32>, tensor<3xf32>) {
+  %c = hl.full {value = 2.0 : f64} : tensor<3xf32>
+  %i = hl.iota {dim = 0 : i64} : tensor<3xf32>
+  %y = hl.mul %x, %c : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>
+  %z = hl.add %y, %i : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>
+  func.return %z, %c : tensor<3xf32>, tensor<3xf32>
+}
+""")
+    x = np.array([1.0, -1.0, 0.5], np.float32)
+    prepared = Prepared(module)
+    assert [s.op.name for s in prepared.steps] == ["hl.mul", "hl.add"]
+    z, c = prepared([x])
+    assert_same([z, c], run_hl(module, [x]))
+    assert not c.flags.writeable  # the same array at every run: nobody may write to it
+    assert_same(prepared([x]), run_hl(module, [x]))
+
+
+def test_an_eager_output_that_is_a_constant_is_an_array_of_its_own():
+    with realize.set_eager_mode("interpret"):
+        a = irc.zeros(3) + 0  # a constant-folded graph may return the constant itself
+        b = irc.zeros(3) + 0
+        a_value = a.numpy()
+        assert a_value.flags.writeable
+        np.testing.assert_array_equal(b.numpy(), np.zeros(3, np.float32))
