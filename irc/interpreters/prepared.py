@@ -81,7 +81,10 @@ class Prepared:
                 continue  # evaluated by the transpose that uses it
             slot[op.results[0]] = len(slot)
             if not op.operands:
-                value = np.array(evaluate_op(op))  # an array of its own, which no run may write to
+                try:
+                    value = np.array(evaluate_op(op))  # an array of its own, which no run may write to
+                except MemoryError as e:
+                    raise self._out_of_memory(op) from e
                 value.flags.writeable = False
                 self.constants[slot[op.results[0]]] = value
                 continue
@@ -133,7 +136,8 @@ class Prepared:
                     for s in step.frees:
                         env[s] = None
         except MemoryError as e:
-            raise ExecutionError(
-                f"@{self.fn.sym_name.data}: out of memory evaluating {step.op.name} ({step.op.results[0].type})"
-            ) from e
+            raise self._out_of_memory(step.op) from e
         return [env[s] for s in self.outputs]
+
+    def _out_of_memory(self, op: HLOp) -> ExecutionError:
+        return ExecutionError(f"@{self.fn.sym_name.data}: out of memory evaluating {op.name} ({op.results[0].type})")
