@@ -932,12 +932,7 @@ def batch_norm(
             )
         mean, var = running_mean.reshape(stat_shape), running_var.reshape(stat_shape)
         centered = x - mean
-    out = centered * (var + eps).rsqrt()
-    if weight is not None:
-        out = out * as_tensor(weight).reshape(stat_shape)
-    if bias is not None:
-        out = out + as_tensor(bias).reshape(stat_shape)
-    return out
+    return _affine(centered * (var + eps).rsqrt(), weight, bias, stat_shape)
 
 
 def layer_norm(
@@ -966,6 +961,15 @@ def _moments(x: Tensor, dims: list[int]) -> tuple[Tensor, Tensor, Tensor]:
     mean = x.mean(dims, keepdim=True)
     centered = x - mean
     return mean, centered, (centered * centered).mean(dims, keepdim=True)
+
+
+def _affine(x: Tensor, weight: Tensor | None, bias: Tensor | None, shape: list[int]) -> Tensor:
+    """x * weight + bias with the per-channel weight and bias (either may be None) reshaped to `shape`."""
+    if weight is not None:
+        x = x * as_tensor(weight).reshape(shape)
+    if bias is not None:
+        x = x + as_tensor(bias).reshape(shape)
+    return x
 
 
 # ------------------------------------------------------------------ losses
@@ -1286,15 +1290,6 @@ def group_norm(
     return _affine(out, weight, bias, [1, x.shape[1]] + [1] * (x.ndim - 2))
 
 
-def _affine(x: Tensor, weight: Tensor | None, bias: Tensor | None, shape: list[int]) -> Tensor:
-    """x * weight + bias with the per-channel weight and bias (either may be None) reshaped to `shape`."""
-    if weight is not None:
-        x = x * as_tensor(weight).reshape(shape)
-    if bias is not None:
-        x = x + as_tensor(bias).reshape(shape)
-    return x
-
-
 def _channel_dropout(x: Tensor, p: float, training: bool, batched: bool) -> Tensor:
     """Zero whole channels (dim 1 of a batched input, dim 0 otherwise) with probability p; scale by 1/(1-p)."""
     if not 0.0 <= p <= 1.0:
@@ -1345,15 +1340,19 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
     return _channel_dropout(x, p, training, batched=x.ndim >= 2)
 
 
-def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
-    """(*, C * r * r, H, W) -> (*, C, H * r, W * r), as torch.nn.functional.pixel_shuffle."""
-    x, r = as_tensor(input), int(upscale_factor)
-    where_ = user_location()[:2]
+def _pixel_input(input: Tensor, factor: int, name: str) -> tuple[Tensor, int, tuple]:
+    """(the input as a tensor of rank >= 3, the factor as an int, the user's location) for pixel_(un)shuffle."""
+    x, where_ = as_tensor(input), user_location()[:2]
     if x.ndim < 3:
         raise FrontendError(
-            f"pixel_shuffle expects input to have at least 3 dimensions, but got input with {x.ndim} dimension(s)",
-            where_,
+            f"{name} expects input to have at least 3 dimensions, but got input with {x.ndim} dimension(s)", where_
         )
+    return x, int(factor), where_
+
+
+def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
+    """(*, C * r * r, H, W) -> (*, C, H * r, W * r), as torch.nn.functional.pixel_shuffle."""
+    x, r, where_ = _pixel_input(input, upscale_factor, "pixel_shuffle")
     *batch, c, h, w = x.shape
     if c % (r * r):
         raise FrontendError(
@@ -1368,13 +1367,7 @@ def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
 
 def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
     """(*, C, H * r, W * r) -> (*, C * r * r, H, W), the inverse of pixel_shuffle."""
-    x, r = as_tensor(input), int(downscale_factor)
-    where_ = user_location()[:2]
-    if x.ndim < 3:
-        raise FrontendError(
-            f"pixel_unshuffle expects input to have at least 3 dimensions, but got input with {x.ndim} dimension(s)",
-            where_,
-        )
+    x, r, where_ = _pixel_input(input, downscale_factor, "pixel_unshuffle")
     *batch, c, h, w = x.shape
     for name, size, dim in (("height", h, -2), ("width", w, -1)):
         if size % r:
