@@ -117,14 +117,15 @@ def labelled_batches(n: int, shape=(16, 4), classes: int = 3, seed: int = 1) -> 
 
 
 def training_step(model, opt, loss_fn=None):
-    """The classic step: zero_grad, loss of model(x) and y (cross entropy by default), backward, opt.step()."""
+    """The classic step: zero_grad, loss of model(x) and t (cross entropy by default), backward, opt.step().
+    Its arguments are named x and t, the names a saved step package gives its inputs."""
     import irc.nn
 
     loss_fn = loss_fn or irc.nn.CrossEntropyLoss()
 
-    def train_step(x, y):
+    def train_step(x, t):
         opt.zero_grad()
-        loss = loss_fn(model(x), y)
+        loss = loss_fn(model(x), t)
         loss.backward()
         opt.step()
         return loss

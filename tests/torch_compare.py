@@ -88,3 +88,31 @@ def check_jit(torch, cases: dict, tol: float | None = None) -> None:
     assert len(got) == len(want_outs) + len(want_grads)
     for g, w in zip(got, [*want_outs, *want_grads]):
         assert_same(g, w, tol)
+
+
+def check_jit_value_and_grad(torch, f, arrays, rtol: float = 1e-5, atol: float = 1e-5):
+    """`f(m, *tensors)`, a scalar, and its gradients for every input, as one llvm program
+    (`irc.jit(irc.value_and_grad(...))`) against torch's `backward()`; returns the jitted function."""
+    argnums = tuple(range(len(arrays)))
+    grad = irc.jit(irc.value_and_grad(lambda *xs: f(irc, *xs), argnums=argnums), target="llvm")
+    value, grads = grad(*[irc.tensor(a) for a in arrays])
+    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+    expected = f(torch, *ts)
+    expected.backward()
+    np.testing.assert_allclose(value.numpy(), expected.item(), rtol=rtol)
+    assert len(grads) == len(ts)
+    for got, t in zip(grads, ts):
+        np.testing.assert_allclose(got.numpy(), t.grad.numpy(), rtol=rtol, atol=atol)
+    return grad
+
+
+def raises_like_torch(torch, case):
+    """The exceptions `case(torch)` and `case(irc)` raise, irc's message holding the first line of torch's."""
+    import pytest
+
+    with pytest.raises(Exception) as want:
+        case(torch)
+    with pytest.raises(Exception) as got:
+        case(irc)
+    assert str(want.value).splitlines()[0] in str(got.value), (str(want.value), str(got.value))
+    return want.value, got.value

@@ -11,6 +11,7 @@ import irc.nn.functional as F
 import irc.optim as optim
 from irc.frontend.realize import eager_target
 from irc.runtime.plan import DeviceArray
+from tests.helpers import training_step
 
 
 @pytest.fixture(params=["opencl", pytest.param("cuda", marks=pytest.mark.gpu)])
@@ -91,16 +92,7 @@ def _models(device, rng, build=lambda m: m.Sequential(m.Linear(4, 6), m.ReLU(), 
 
 def _training_step(model, opt, device):
     """(x, t) -> cross-entropy loss, one optimizer step, as one irc.jit program for `device`."""
-
-    @irc.jit(target=eager_target(device))
-    def step(x, t):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), t)
-        loss.backward()
-        opt.step()
-        return loss
-
-    return step
+    return irc.jit(training_step(model, opt, F.cross_entropy), target=eager_target(device))
 
 
 def test_jit_of_a_model_on_the_device(device, rng):

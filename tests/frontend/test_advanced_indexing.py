@@ -11,6 +11,7 @@ import pytest
 import irc
 import irc.nn.functional as F
 from irc.errors import FrontendError
+from tests.torch_compare import check_jit_value_and_grad
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
@@ -125,15 +126,7 @@ def test_jit_reads_writes_and_grads_in_one_compile():
         z = y[_t(m, I), _t(m, J)].sin().sum() + y[:, _t(m, [0, 3]), _t(m, [[1], [4]])].square().sum()
         return z + x.roll(2, 1).flip(3)[0].cos().sum()
 
-    v = rng.standard_normal(X.shape).astype(np.float32)
-    grad = irc.jit(irc.value_and_grad(lambda x, v: f(irc, x, v), argnums=(0, 1)), target="llvm")
-    value, (dx, dv) = grad(irc.tensor(X), irc.tensor(v))
-    xt, vt = torch.tensor(X, requires_grad=True), torch.tensor(v, requires_grad=True)
-    expected = f(torch, xt, vt)
-    expected.backward()
-    np.testing.assert_allclose(value.numpy(), expected.item(), rtol=1e-5)
-    np.testing.assert_allclose(dx.numpy(), xt.grad.numpy(), rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(dv.numpy(), vt.grad.numpy(), rtol=1e-5, atol=1e-5)
+    check_jit_value_and_grad(torch, f, [X, rng.standard_normal(X.shape).astype(np.float32)])
 
 
 def test_duplicates_accumulate_sums_and_assignment_keeps_one():

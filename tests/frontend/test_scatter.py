@@ -9,6 +9,7 @@ import pytest
 
 import irc
 from irc.errors import FrontendError
+from tests.torch_compare import check_jit_value_and_grad
 
 torch = pytest.importorskip("torch")
 
@@ -90,14 +91,7 @@ def test_jit_values_and_grads_in_one_compile():
             + x.scatter(1, _i(m, PERM), s[:, :3, :1]).cos().sum()  # duplicates would keep different values
         )
 
-    grad = irc.jit(irc.value_and_grad(lambda x, s: f(irc, x, s), argnums=(0, 1)), target="llvm")
-    value, (dx, ds) = grad(irc.tensor(X), irc.tensor(SRC))
-    xt, st = torch.tensor(X, requires_grad=True), torch.tensor(SRC, requires_grad=True)
-    expected = f(torch, xt, st)
-    expected.backward()
-    np.testing.assert_allclose(value.numpy(), expected.item(), rtol=1e-5)
-    np.testing.assert_allclose(dx.numpy(), xt.grad.numpy(), rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(ds.numpy(), st.grad.numpy(), rtol=1e-5, atol=1e-5)
+    grad = check_jit_value_and_grad(torch, f, [X, SRC])
     assert "hl.scatter" in grad.lower(irc.tensor(X), irc.tensor(SRC)).stages["hl"]
 
 

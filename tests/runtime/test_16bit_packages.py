@@ -19,6 +19,7 @@ from irc.frontend.tracing import trace
 from irc.interpreters.reference import run_hl
 from irc.runtime import package
 from irc.runtime.dtypes import load_npy
+from tests.helpers import training_step
 from tests.runtime.test_package import TARGETS
 
 BF16 = np.dtype(ml_dtypes.bfloat16)
@@ -85,15 +86,7 @@ def test_a_bfloat16_training_step_package(tmp_path):
     irc.manual_seed(0)
     model = nn.Linear(4, 2).bfloat16()
     opt = irc.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-
-    def train_step(x, t):
-        opt.zero_grad()
-        loss = F.mse_loss(model(x), t)
-        loss.backward()
-        opt.step()
-        return loss
-
-    step = irc.jit(train_step)
+    step = irc.jit(training_step(model, opt, F.mse_loss))
     rng = np.random.default_rng(1)
     x, t = rng.standard_normal((8, 4)).astype(BF16), rng.standard_normal((8, 2)).astype(BF16)
     runner = package.load(step.save(tmp_path / "step.ircpkg", x, t)).step_runner()

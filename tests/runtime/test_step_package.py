@@ -25,7 +25,7 @@ from irc.errors import IRCError
 from irc.runtime import package
 from irc.runtime.plan import DeviceArray
 from irc.targets.cuda import nvrtc_available
-from tests.helpers import BLOCK_IMPORTS, rewrite_zip
+from tests.helpers import BLOCK_IMPORTS, rewrite_zip, training_step
 from tests.runtime.test_package import _has_opencl
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,15 +42,7 @@ def make_step(optimizer: str, target):
         opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     else:
         opt = optim.Adam(model.parameters(), lr=1e-2)
-
-    def train_step(x, t):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), t)
-        loss.backward()
-        opt.step()
-        return loss
-
-    return model, opt, irc.jit(train_step, target=target)
+    return model, opt, irc.jit(training_step(model, opt, F.cross_entropy), target=target)
 
 
 @pytest.fixture(scope="module")
