@@ -11,10 +11,12 @@ always; IR printing and timing on request), so passes stay silent.
 
 from __future__ import annotations
 
+import functools
+import gc
 import os
 import re
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,11 +91,58 @@ def _load_pass(name: str) -> ModulePass:
         raise IRCError(f"pass '{name}' is not available yet: {e}") from e
 
 
+class StageTexts(MutableMapping[str, str]):
+    """Stage name -> IR text, in pipeline order. A text may be set as a function that prints it: it is
+    printed on first use. The pipeline sets the xDSL stages so (printing every stage's module was about
+    a quarter of the xDSL passes' time, and most compiles, eager and jit, never read a stage)."""
+
+    def __init__(self) -> None:
+        self._texts: dict[str, str | Callable[[], str]] = {}
+
+    def defer(self, name: str, printer: Callable[[], str]) -> None:
+        self._texts[name] = printer
+
+    def __getitem__(self, name: str) -> str:
+        text = self._texts[name]
+        if callable(text):
+            text = self._texts[name] = text()
+        return text
+
+    def __setitem__(self, name: str, text: str) -> None:
+        self._texts[name] = text
+
+    def __delitem__(self, name: str) -> None:
+        del self._texts[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._texts)
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off inside the block (back on after, if it was on).
+
+    A compile allocates hundreds of thousands of IR objects; each generation-2 collection meanwhile
+    walked every object of the process (torch's too, where it is loaded): 6-10 % of a compile and
+    8 % of the test suite's time went to it. What becomes garbage inside is collected after.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 @dataclass
 class Lowering:
     """The result of running the pipeline on one module.
 
-    `stages`: stage name -> IR text, in pipeline order, up to the stop stage.
+    `stages`: stage name -> IR text, in pipeline order, up to the stop stage (printed on first use).
     `modules`: stage name -> a clone of the xDSL module after stages 1-5.
     `compiled`: the target's CompiledModule (None for `ref` or when stopped before tir).
     `pass_dumps`: the IR after each pass, when an IRPrinter instrument ran.
@@ -102,7 +151,7 @@ class Lowering:
     target: str
     source: str
     grad: bool = False
-    stages: dict[str, str] = field(default_factory=dict)
+    stages: MutableMapping[str, str] = field(default_factory=StageTexts)
     modules: dict[str, ModuleOp] = field(default_factory=dict)
     compiled: object | None = None
     pass_dumps: list[PassDump] = field(default_factory=list)
@@ -212,6 +261,10 @@ class Pipeline:
 
     def run(self, module: ModuleOp, source: str = "<INPUT>") -> Lowering:
         """Lower a clone of `module` stage by stage; `source` (the INPUT) goes into dump headers."""
+        with gc_paused():
+            return self._run(module, source)
+
+    def _run(self, module: ModuleOp, source: str) -> Lowering:
         lowering = Lowering(self.kind, source, self.grad)
         printers = [i for i in self.instruments if isinstance(i, IRPrinter)]
         marks = [len(p.dumps) for p in printers]  # a printer may already hold an earlier run's dumps
@@ -226,8 +279,9 @@ class Pipeline:
                 break
             passes = [(name, _load_pass(name)) for name in lowering.stage_passes(s.name)]
             run_passes(module, passes, s.name, self.instruments)
-            lowering.stages[s.name] = print_module(module, locations=s.name == "hl")
             lowering.modules[s.name] = module.clone()
+            printer = functools.partial(print_module, lowering.modules[s.name], locations=s.name == "hl")
+            lowering.stages.defer(s.name, printer)
         for printer, mark in zip(printers, marks, strict=True):
             lowering.pass_dumps.extend(printer.dumps[mark:])
         return lowering
