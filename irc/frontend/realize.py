@@ -169,6 +169,10 @@ def realize_all(nodes: Sequence[Node], device: str | None = None) -> list:
         outputs = _run(program, [leaf.value for leaf in leaves])
         for node, value in zip(pending, outputs):
             node.value = value
+            if node.leaf or not node.requires_grad:
+                # no gradient will flow through it: it is a leaf for every later graph, and its inputs
+                # would keep the whole history alive (each step's parameters, updated from the last)
+                node.inputs = ()
     return [n.value for n in nodes]
 
 
