@@ -120,6 +120,9 @@ class StageTexts(MutableMapping[str, str]):
     def __len__(self) -> int:
         return len(self._texts)
 
+    def __repr__(self) -> str:  # shown as the dict it stands for
+        return repr(dict(self))
+
 
 @contextmanager
 def gc_paused() -> Iterator[None]:
