@@ -92,9 +92,10 @@ def _cached(module: ModuleOp, text: str, target: Target, compile: bool = False) 
     if lowering is None and compile:
         lowering = Pipeline(target=target).run(module)
         stats["compiles"] += 1
-        _compiled_programs[memory_key] = lowering
         if entry is not None and _store(lowering, *entry):
             _entry_paths[memory_key] = entry[0]
+        lowering = _released(lowering, module, target)
+        _compiled_programs[memory_key] = lowering
     elif lowering is not None:
         _compiled_programs[memory_key] = lowering
         _entry_paths[memory_key] = entry[0]
@@ -198,16 +199,44 @@ def load_entry(path: Path, key: str, module: ModuleOp, target: str | dict | Targ
     return Lowering(kind, "<INPUT>", stages=front, modules=front.modules, compiled=compiled)
 
 
+def _released(lowering: Lowering, module: ModuleOp, target: Target) -> Lowering:
+    """`lowering` as a cache hit holds it: the compiled code, the tir and target texts, the hl and hl-opt
+    modules (a package takes its argument names from hl-opt), and the linalg..loops stages recomputed
+    on first use. A compiled program lives as long as the process (the in-process cache, a jit
+    function, an eager graph); the stage modules it no longer keeps were ~220k Python objects for the
+    DCGAN step, each walked by every full garbage collection."""
+    if lowering.compiled is None or any(name not in lowering.stages for name in _STORED_STAGES):
+        return lowering
+    stored = {name: lowering.stages[name] for name in _STORED_STAGES}
+    front = FrontStages(module, target, stored, kept={"hl-opt": lowering.modules["hl-opt"]})
+    return Lowering(lowering.target, lowering.source, lowering.grad, front, front.modules, lowering.compiled)
+
+
 class FrontStages(Mapping):
     """`Lowering.stages` of a cache hit: the stored tir and target texts, and the hl..loops stages
-    (`.modules` too) recomputed from the hl module by the pipeline's xDSL passes on first use."""
+    (`.modules` too) recomputed from the hl module by the pipeline's xDSL passes on first use.
+    `kept`: stage modules at hand (not recomputed); the hl stage is the hl module itself (no passes)."""
 
-    def __init__(self, module: ModuleOp, target: str | dict | Target, stored: dict[str, str]):
+    def __init__(
+        self,
+        module: ModuleOp,
+        target: str | dict | Target,
+        stored: dict[str, str],
+        kept: Mapping[str, ModuleOp] | None = None,
+    ):
         self._module = module.clone()
         self._target = target
-        self._stored = stored
+        self._stored = dict(stored)
+        self._kept = {"hl": self._module, **(kept or {})}
         self._front: Lowering | None = None
         self.modules = _FrontModules(self)
+
+    def module(self, name: str) -> ModuleOp:
+        if name not in _FRONT:
+            raise KeyError(name)
+        if name in self._kept:
+            return self._kept[name]
+        return self.front().modules[name]
 
     def front(self) -> Lowering:
         if self._front is None:
@@ -215,11 +244,14 @@ class FrontStages(Mapping):
         return self._front
 
     def __getitem__(self, name: str) -> str:
-        if name in self._stored:
-            return self._stored[name]
-        if name not in _FRONT:
-            raise KeyError(name)
-        return self.front().stages[name]
+        if name not in self._stored:
+            if name in self._kept:
+                self._stored[name] = print_module(self._kept[name], locations=name == "hl")
+            elif name in _FRONT:
+                return self.front().stages[name]
+            else:
+                raise KeyError(name)
+        return self._stored[name]
 
     def __iter__(self) -> Iterator[str]:
         return iter(STAGE_NAMES)
@@ -235,9 +267,7 @@ class _FrontModules(Mapping):
         self._stages = stages
 
     def __getitem__(self, name: str) -> ModuleOp:
-        if name not in _FRONT:
-            raise KeyError(name)
-        return self._stages.front().modules[name]
+        return self._stages.module(name)
 
     def __iter__(self) -> Iterator[str]:
         return iter(_FRONT)

@@ -190,6 +190,26 @@ def test_a_hit_has_the_stages_and_notes_of_the_compile(disk):
     np.testing.assert_allclose(model(X)[0], _expected(), rtol=1e-6)
 
 
+def test_a_compiled_program_keeps_only_what_running_and_packaging_it_need(disk):
+    """What the in-process cache keeps of a compile: hl and hl-opt, the tir and target texts and the code;
+    linalg..loops (the bulk of the objects) are recomputed when asked for, and equal the pipeline's."""
+    from irc.compiler.pipeline import Pipeline
+
+    module = _module()
+    compiled = compile_cache.compile_cached(module, "llvm")
+    reference = Pipeline(target="llvm").run(module)
+    for name in ("hl", "hl-opt", "tir"):
+        assert compiled.stages[name] == reference.stages[name], name
+    assert compiled.stages["target"] == compiled.compiled.source  # (LLVM IR names addresses: no two compiles equal)
+    model = package.load(package.save(compiled, disk / "f.ircpkg"))  # input names from the kept hl-opt
+    assert [s.name for s in model.inputs] == ["x"]
+    assert compiled.stages._front is None  # nothing recomputed so far
+    for name in STAGE_NAMES[:5]:
+        assert compiled.stages[name] == reference.stages[name], name
+    np.testing.assert_allclose(compiled.execute("loops", X)[0], _expected(), rtol=1e-6)
+    np.testing.assert_allclose(compiled(X)[0], _expected(), rtol=1e-6)
+
+
 def test_an_opencl_hit(disk):
     pytest.importorskip("pyopencl")
     import pyopencl
