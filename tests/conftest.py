@@ -32,11 +32,10 @@ def pytest_collection_finish(session):
     # the run: frozen, it is no longer walked by every full collection of Python's cyclic collector
     gc.freeze()
     # and it runs less often: the tests allocate many short-lived objects (IR, traced graphs); with
-    # the default thresholds the collector took ~8 % of the suite's CPU time, with these ~3 %
+    # the default thresholds the collector took 7-8 % of the suite's CPU time, with these ~3 %
     gc.set_threshold(20_000, 20, 20)
 
 
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
-
