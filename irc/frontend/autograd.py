@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from irc.frontend.graph import GradMode, Node, build_module, data_node, graph_key, replay, topological_order
+from irc.frontend.graph import GradMode, Node, Replay, build_module, data_node, graph_key, topological_order
 
 
 class _GradModeContext:
@@ -87,17 +87,23 @@ def _differentiable(node: Node) -> bool:
     return node.requires_grad and not node.leaf
 
 
-def backward_graph(root: Node) -> tuple[list[Node], list[Node], list[Node]]:
-    """(nodes to differentiate through, leaves requiring grad, other inputs) of `root`."""
-    order = topological_order([root], stop=lambda n: not _differentiable(n))
+def _outside(node: Node) -> bool:
+    return not (node.requires_grad and not node.leaf)
+
+
+def backward_graph(root: Node) -> tuple[list[Node], list[Node], list[Node], list[Node]]:
+    """(nodes to differentiate through, leaves requiring grad, other inputs, all of them in
+    topological order) of `root`."""
+    order = topological_order([root], stop=_outside)
     inner = [n for n in order if _differentiable(n)]
     wrt = [n for n in order if not _differentiable(n) and n.requires_grad]
     others = [n for n in order if not n.requires_grad]
-    return inner, wrt, others
+    return inner, wrt, others, order
 
 
-#: gradient functions by (forward graph structure, number of leaves, seed kind), least recently used first
-_vjp_cache: dict[tuple, object] = {}
+#: gradient functions by (forward graph structure, number of leaves, seed kind), least recently used
+#: first, each ready to replay (`graph.Replay`)
+_vjp_cache: dict[tuple, Replay] = {}
 _VJP_CACHE_SIZE = 256
 
 
@@ -105,7 +111,7 @@ def backward(root: Node, gradient: Node | None, retain_graph: bool) -> list[tupl
     """(leaf, gradient node) for every leaf requiring grad that `root` depends on."""
     from irc.transforms.autodiff import build_vjp
 
-    inner, wrt, others = backward_graph(root)
+    inner, wrt, others, order = backward_graph(root)
     for n in inner:
         if n.freed:
             raise RuntimeError(
@@ -114,19 +120,17 @@ def backward(root: Node, gradient: Node | None, retain_graph: bool) -> list[tupl
                 f"second time (the graph was recorded at {n.loc[0]}:{n.loc[1]})"
             )
     args = [*wrt, *others]
-    stop = lambda n: not _differentiable(n)  # noqa: E731
     seed = "input" if gradient is not None else "ones"
-    key = (graph_key([root], stop, args)[0], len(wrt), seed)
+    key = (graph_key([root], _outside, args, order)[0], len(wrt), seed)
     grad_fn = _vjp_cache.pop(key, None)
     if grad_fn is None:  # a new graph structure: build its gradient function (an eager loop reuses it)
-        module, _ = build_module([root], "loss", args=args, stop=stop)
-        grad_fn = build_vjp(next(iter(module.ops)), list(range(len(wrt))), seed=seed)
+        module, _ = build_module([root], "loss", args=args, stop=_outside)
+        grad_fn = Replay(build_vjp(next(iter(module.ops)), list(range(len(wrt))), seed=seed))
     _vjp_cache[key] = grad_fn  # most recently used last
     while len(_vjp_cache) > _VJP_CACHE_SIZE:
         del _vjp_cache[next(iter(_vjp_cache))]
     with no_grad():
-        inputs = [*args, *([gradient] if gradient is not None else [])]
-        grads = replay(grad_fn, inputs)
+        grads = grad_fn([*args, *([gradient] if gradient is not None else [])])
     if not retain_graph:
         for n in inner:
             n.freed = True

@@ -108,11 +108,11 @@ class Node:
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return hl.shape_of(self.type)
+        return type_info(self.type)[1]
 
     @property
     def dtype(self) -> str:
-        return hl.dtype_name(self.type.element_type)
+        return type_info(self.type)[2]
 
 
 @dataclass(eq=False)
@@ -120,6 +120,27 @@ class Placeholder(Node):
     """Argument `index` of a function being traced."""
 
     index: int = 0
+
+
+#: id(TensorType) -> (the type, its shape, its dtype name, its number): what the frontend asks of a
+#: node's type, worked out once per type object (types are shared: `hl.tensor_type`, `_infer`'s memo,
+#: a gradient function's result types), and the small number standing for the type in graph keys
+#: (hashing an xDSL attribute walks it: a third of an eager step's graph key). The table holds each
+#: type, so an id is never reused while it is in there.
+_type_info: dict[int, tuple] = {}
+#: TensorType -> its number: equal types have the same number (one entry per shape and dtype seen)
+_type_numbers: dict[TensorType, int] = {}
+
+
+def type_info(t: TensorType) -> tuple[TensorType, tuple[int, ...], str, int]:
+    """(t, shape, dtype name, number) of a node's type; equal types have equal numbers."""
+    info = _type_info.get(id(t))
+    if info is None:
+        if len(_type_info) >= 16384:  # types built afresh each time (not shared): keep the memo bounded
+            _type_info.clear()
+        number = _type_numbers.setdefault(t, len(_type_numbers))
+        info = _type_info[id(t)] = (t, hl.shape_of(t), hl.dtype_name(t.element_type), number)
+    return info
 
 
 @functools.lru_cache(maxsize=1024)
@@ -208,28 +229,37 @@ def _attr_key(v):
 
 
 def graph_key(
-    outputs: Sequence[Node], stop: Callable[[Node], bool] = is_leaf, args: Sequence[Node] | None = None
+    outputs: Sequence[Node],
+    stop: Callable[[Node], bool] = is_leaf,
+    args: Sequence[Node] | None = None,
+    order: list[Node] | None = None,
 ) -> tuple[tuple, list[Node]]:
     """A hashable structural key of the graph and its arguments in order.
 
     Two graphs with the same key compile to the same code (and have the same
     gradient function); the arguments' values are not part of the key. The
     graph ends at `stop` nodes; they are the arguments, in first-use order
-    unless `args` orders them (as `build_module` does).
+    unless `args` orders them (as `build_module` does). `order`: `topological_order(outputs, stop)`
+    where the caller has it already.
     """
-    order = topological_order(outputs, stop)
+    if order is None:
+        order = topological_order(outputs, stop)
     index = {id(n): i for i, n in enumerate(order)}
     if args is None:
         args = [n for n in order if stop(n)]
     position = {id(a): k for k, a in enumerate(args)}
+    info = _type_info
     items = []
     for n in order:
-        if id(n) in position:
-            items.append(("arg", position[id(n)], n.type))
+        t = n.type
+        number = (info.get(id(t)) or type_info(t))[3]
+        k = position.get(id(n))
+        if k is not None:
+            items.append((None, k, number))
         else:
-            attrs = tuple(sorted((k, _attr_key(v)) for k, v in n.attrs.items()))
-            items.append((n.op.name, tuple(index[id(i)] for i in n.inputs), attrs, n.type))
-    return (tuple(items), tuple(index[id(o)] for o in outputs)), list(args)
+            attrs = tuple(sorted([(k, _attr_key(v)) for k, v in n.attrs.items()])) if n.attrs else ()
+            items.append((n.op, tuple([index[id(i)] for i in n.inputs]), attrs, number))
+    return (tuple(items), tuple([index[id(o)] for o in outputs])), list(args)
 
 
 def build_module(
@@ -272,21 +302,58 @@ def build_module(
     return ModuleOp([fn]), list(args)
 
 
-def replay(fn: func.FuncOp, inputs: Sequence[Node]) -> list[Node]:
-    """Record fn's hl ops as graph nodes on `inputs` (one per argument); returns the result nodes.
+class Replay:
+    """fn's hl ops, ready to be recorded as graph nodes again and again (an eager loop's backward
+    replays the same gradient function every step): the walk over the xDSL ops, their attributes,
+    locations and constants is done once, here.
 
-    Constants become realized leaves; each node keeps the source location of its op.
+    `Replay(fn)(inputs)` records the ops on `inputs` (one per argument) and returns the result nodes.
+    Constants become realized leaves (each replay gets its own copy of the value); each node keeps the
+    source location of its op; a node requires grad as `apply` would decide.
     """
-    env = dict(zip(fn.body.block.args, inputs))
-    for op in fn.body.block.ops:
-        if isinstance(op, func.ReturnOp):
-            return [env[v] for v in op.arguments]
-        if isinstance(op, hl.ConstantOp):
-            node = data_node(op.evaluate())
-        else:
-            attrs = {k: op.attr(k) for k in op.attributes}
-            loc = op.location
-            where = (loc.filename.data, loc.line.data, loc.column.data) if isinstance(loc, FileLineColLoc) else None
-            node = apply(type(op), [env[v] for v in op.operands], op.results[0].type, where, **attrs)
-        env[op.results[0]] = node
-    raise ValueError(f"@{fn.sym_name.data} has no func.return")
+
+    def __init__(self, fn: func.FuncOp):
+        slots: dict[SSAValue, int] = {arg: k for k, arg in enumerate(fn.body.block.args)}
+        self.arity = len(slots)
+        #: per op: (None, value) for a constant; else (op class, operand slots, attrs, result type,
+        #: location, whether its result can carry a gradient)
+        self.steps: list[tuple] = []
+        self.results: list[int] | None = None
+        for op in fn.body.block.ops:
+            if isinstance(op, func.ReturnOp):
+                self.results = [slots[v] for v in op.arguments]
+                break
+            if isinstance(op, hl.ConstantOp):
+                value = np.asarray(op.evaluate())
+                value.flags.writeable = False
+                self.steps.append((None, value))
+            else:
+                loc = op.location
+                where = (loc.filename.data, loc.line.data, loc.column.data) if isinstance(loc, FileLineColLoc) else None
+                attrs = {k: op.attr(k) for k in op.attributes}
+                result_type = op.results[0].type
+                can_grad = type(op).DIFFERENTIABLE and hl.is_float(result_type.element_type)
+                self.steps.append((type(op), [slots[v] for v in op.operands], attrs, result_type, where, can_grad))
+            slots[op.results[0]] = len(slots)
+        if self.results is None:
+            raise ValueError(f"@{fn.sym_name.data} has no func.return")
+
+    def __call__(self, inputs: Sequence[Node]) -> list[Node]:
+        if len(inputs) != self.arity:
+            raise ValueError(f"replay: {len(inputs)} inputs for a function of {self.arity} arguments")
+        env = list(inputs)
+        grad = GradMode.enabled
+        for step in self.steps:
+            if step[0] is None:
+                env.append(data_node(step[1].copy()))
+                continue
+            op, operands, attrs, result_type, where, can_grad = step
+            args = tuple([env[k] for k in operands])
+            requires_grad = grad and can_grad and any(n.requires_grad for n in args)
+            env.append(Node(op, args, attrs, result_type, where or user_location(), requires_grad=requires_grad))
+        return [env[k] for k in self.results]
+
+
+def replay(fn: func.FuncOp, inputs: Sequence[Node]) -> list[Node]:
+    """Record fn's hl ops as graph nodes on `inputs` (one per argument); returns the result nodes (`Replay`)."""
+    return Replay(fn)(inputs)

@@ -55,6 +55,11 @@ def _transposed_matmul(dtype: np.dtype) -> Callable:
 
 
 def _op_evaluate(op: HLOp) -> Callable:
+    """`evaluate_op(op, ...)`; `op.evaluate` itself where no operand or result is a 16-bit float (the
+    types say so once, here, instead of `evaluate_op` checking the arrays at every run)."""
+    types = [v.type for v in (*op.operands, *op.results)]
+    if all(numpy_dtype(t.element_type) not in HALF_DTYPES for t in types):
+        return op.evaluate
     return lambda *args: evaluate_op(op, *args)
 
 
