@@ -107,8 +107,10 @@ _GLOBALS = {
     ("torch", "Size"): tuple,
     ("torch.storage", "UntypedStorage"): _StorageType("uint8"),
     **{("torch", name): _StorageType(dtype) for name, dtype in _STORAGE_DTYPES.items()},
-    **{("torch", name): bfloat16 if dtype == "bfloat16" else np.dtype(_WIDENED.get(dtype, dtype))
-       for name, dtype in _TORCH_DTYPES.items()},
+    **{
+        ("torch", name): bfloat16 if dtype == "bfloat16" else np.dtype(_WIDENED.get(dtype, dtype))
+        for name, dtype in _TORCH_DTYPES.items()
+    },
 }
 
 
