@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import weakref
 from collections.abc import Sequence
 
 import numpy as np
@@ -125,12 +126,21 @@ def backward(root: Node, gradient: Node | None, retain_graph: bool) -> list[tupl
     grad_fn = _vjp_cache.pop(key, None)
     if grad_fn is None:  # a new graph structure: build its gradient function (an eager loop reuses it)
         module, _ = build_module([root], "loss", args=args, stop=_outside)
-        grad_fn = Replay(build_vjp(next(iter(module.ops)), list(range(len(wrt))), seed=seed))
+        grad_fn = Replay(build_vjp(next(iter(module.ops)), list(range(len(wrt))), seed=seed, return_primals=True))
     _vjp_cache[key] = grad_fn  # most recently used last
     while len(_vjp_cache) > _VJP_CACHE_SIZE:
         del _vjp_cache[next(iter(_vjp_cache))]
+    inputs = [*args, *([gradient] if gradient is not None else [])]
     with no_grad():
-        grads = grad_fn([*args, *([gradient] if gradient is not None else [])])
+        primal, *grads = grad_fn(inputs)
+    # The gradient function computes root's value on its way (the forward pass): realized with the
+    # gradients while root is unrealized and held by a tensor (`loss.item()` after `opt.step()`), root
+    # takes it from there instead of running its forward pass again as a program of its own
+    primal.twin = weakref.ref(root)
+    given = {id(n) for n in inputs}
+    for g in grads:
+        if g.value is None and id(g) not in given:
+            g.companions = (primal,)
     if not retain_graph:
         for n in inner:
             n.freed = True

@@ -105,6 +105,11 @@ class Node:
     feed: Callable[[], np.ndarray] | None = None
     #: creation order (a traced function's own constants are newer than the trace)
     serial: int = field(default_factory=lambda: next(_serials))
+    #: nodes to realize with this one while they are wanted: a gradient's forward value (`twin`)
+    companions: tuple[Node, ...] = ()
+    #: weak reference to the node this one computes the value of too (a backward pass's forward value:
+    #: the loss, computed again by the gradient function), which takes this node's value when realized
+    twin: object = None
 
     @property
     def shape(self) -> tuple[int, ...]:

@@ -169,6 +169,9 @@ def realize_all(nodes: Sequence[Node], device: str | None = None) -> list:
         outputs = _run(program, [leaf.value for leaf in leaves])
         for node, value in zip(pending, outputs):
             node.value = value
+            twin = node.twin() if node.twin is not None else None
+            if twin is not None and twin.value is None:
+                twin.value = value
             if node.leaf or not node.requires_grad:
                 # no gradient will flow through it: it is a leaf for every later graph, and its inputs
                 # would keep the whole history alive (each step's parameters, updated from the last)
@@ -180,20 +183,36 @@ def _held_by_tensors(pending: list[Node]) -> list[Node]:
     """The unrealized nodes `pending` depends on that a live tensor holds: realized with it, they are
     kept, as PyTorch computes each tensor once. Without them a loop that updates a parameter lazily
     (`p.data.add_(-lr * p.grad)`, read back only through the next loss) would recompute the whole
-    history of the parameter at every step, each step's graph larger than the last."""
+    history of the parameter at every step, each step's graph larger than the last.
+
+    Also the companions of the nodes on the way (`Node.companions`): a gradient's forward value,
+    while the node it is the value of (the loss) is unrealized and held by a tensor."""
     seen = {id(n) for n in pending}
     stack = list(pending)
     held = []
     while stack:  # depth first over the unrealized part of the graph, in a fixed order (part of the program)
-        for node in stack.pop().inputs:
+        current = stack.pop()
+        for node in current.companions:
+            if node.value is None and id(node) not in seen and _wanted(node.twin() if node.twin else None):
+                seen.add(id(node))
+                stack.append(node)
+                held.append(node)
+        for node in current.inputs:
             if node.value is not None or node.op is None or id(node) in seen:
                 continue
             seen.add(id(node))
             stack.append(node)
-            tensor = node.owner() if node.owner is not None else None
-            if tensor is not None and tensor._node is node:
+            if _wanted(node):
                 held.append(node)
     return held
+
+
+def _wanted(node: Node | None) -> bool:
+    """`node` is unrealized and a live tensor holds it."""
+    if node is None or node.value is not None or node.owner is None:
+        return False
+    tensor = node.owner()
+    return tensor is not None and tensor._node is node
 
 
 def _run(program: Program, values: list) -> Sequence:
