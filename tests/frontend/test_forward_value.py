@@ -22,6 +22,7 @@ def _numpy_loss(params, x, y) -> float:
 
 
 def _setup():
+    realize.clear_cache()
     rng = np.random.default_rng(0)
     model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 4))
     opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
@@ -30,9 +31,14 @@ def _setup():
     return model, opt, x, y
 
 
+def _loss_and_oracle(model, x, y):
+    """The loss of `model` (recorded, not realized) and its value by numpy from the parameters now."""
+    expected = _numpy_loss([p.numpy().copy() for p in model.parameters()], x, y)
+    return nn.CrossEntropyLoss()(model(irc.tensor(x)), irc.tensor(y)), expected
+
+
 @pytest.mark.parametrize("mode", ["interpret", "compile"])
 def test_loss_item_after_the_step_is_the_forward_value_without_a_program_of_its_own(mode):
-    realize.clear_cache()
     model, opt, x, y = _setup()
     loss_fn = nn.CrossEntropyLoss()
     with irc.set_eager_mode(mode):
@@ -50,7 +56,6 @@ def test_loss_item_after_the_step_is_the_forward_value_without_a_program_of_its_
 
 
 def test_a_loss_nobody_holds_is_no_output_of_the_step():
-    realize.clear_cache()
     model, opt, x, y = _setup()
     nn.CrossEntropyLoss()(model(irc.tensor(x)), irc.tensor(y)).backward()
     with irc.set_eager_mode("interpret"):
@@ -63,29 +68,25 @@ def test_a_loss_nobody_holds_is_no_output_of_the_step():
 
 
 def test_loss_item_before_backward_runs_its_own_forward_and_keeps_its_value():
-    realize.clear_cache()
     model, opt, x, y = _setup()
-    before = [p.numpy().copy() for p in model.parameters()]
     with irc.set_eager_mode("interpret"):
-        loss = nn.CrossEntropyLoss()(model(irc.tensor(x)), irc.tensor(y))
+        loss, expected = _loss_and_oracle(model, x, y)
         first = loss.item()
         loss.backward()
         opt.step()
         assert loss.item() == first
-    np.testing.assert_allclose(first, _numpy_loss(before, x, y), rtol=1e-5)
+    np.testing.assert_allclose(first, expected, rtol=1e-5)
     assert realize.cache_size() == 2  # the forward pass to the loss, then the step
 
 
 def test_realizing_a_gradient_realizes_the_loss_with_it_and_a_second_backward_still_fails():
-    realize.clear_cache()
     model, opt, x, y = _setup()
-    before = [p.numpy().copy() for p in model.parameters()]
     with irc.set_eager_mode("interpret"):
-        loss = nn.CrossEntropyLoss()(model(irc.tensor(x)), irc.tensor(y))
+        loss, expected = _loss_and_oracle(model, x, y)
         loss.backward()
         model[0].weight.grad.numpy()
         assert loss._node.value is not None
-        np.testing.assert_allclose(loss.item(), _numpy_loss(before, x, y), rtol=1e-5)
+        np.testing.assert_allclose(loss.item(), expected, rtol=1e-5)
         with pytest.raises(RuntimeError, match="backward through the graph a second time"):
             loss.backward()
 
