@@ -49,6 +49,9 @@ def alternating_medians(steps: dict[str, Callable[[], object]], warmup: int, rep
     for step in steps.values():
         for _ in range(warmup):
             step()
+    from irc.frontend.realize import wait_compiled
+
+    wait_compiled()  # eager graphs compile in the background from their second run (docs/eager.md)
     samples: dict[str, list[float]] = {mode: [] for mode in steps}
     ratios: dict[str, list[float]] = {mode: [] for mode in steps}
     for _ in range(rounds):

@@ -110,6 +110,9 @@ class Node:
     #: weak reference to the node this one computes the value of too (a backward pass's forward value:
     #: the loss, computed again by the gradient function), which takes this node's value when realized
     twin: object = None
+    #: what the node is apart from its inputs (op, attributes, result type) as a small number (`kind`),
+    #: -1 until a graph key asks
+    kind: int = -1
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -172,60 +175,88 @@ def apply(
 ) -> Node:
     """Record `op` on `inputs` (at `location`, default: the user's line); a shape error names the op and the line."""
     loc = location or user_location()
+    kind = -1
     if result_type is None:
-        result_type = _infer(op, [n.type for n in inputs], attrs, loc)
+        result_type, kind = _infer(op, [n.type for n in inputs], attrs, loc)
     requires_grad = (
         GradMode.enabled
         and op.DIFFERENTIABLE
         and hl.is_float(result_type.element_type)
         and any(n.requires_grad for n in inputs)
     )
-    return Node(op, tuple(inputs), attrs, result_type, loc, requires_grad=requires_grad)
+    return Node(op, tuple(inputs), attrs, result_type, loc, requires_grad=requires_grad, kind=kind)
 
 
-#: (op, ids of the operand types, attributes) -> (operand types, result type); see `_infer`
+#: (op, attribute key, result type number) -> a small number: what a node is apart from its inputs, one
+#: entry per combination seen (graph keys compare these instead of ops, attributes and types)
+_kinds: dict[tuple, int] = {}
+
+
+def kind(op: type[hl.HLOp], attrs: dict, result_type: TensorType) -> int:
+    """The number of (op, attributes, result type): equal for equal ones."""
+    key = (op, tuple(sorted([(k, _attr_key(v)) for k, v in attrs.items()])) if attrs else (), type_info(result_type)[3])
+    return _kinds.setdefault(key, len(_kinds))
+
+
+#: (op, ids of the operand types, attributes) -> (operand types, result type, kind); see `_infer`
 _inferred: dict[tuple, tuple] = {}
 
 
-def _infer(op: type[hl.HLOp], types: list[TensorType], attrs: dict, loc: tuple[str, int, int]) -> TensorType:
-    """`op.infer`, memoized: an eager loop records the same ops on the same types every step, and
-    xDSL attributes are slow to compare. Keyed by the types' identities (TensorTypes are shared:
-    `hl.tensor_type` builds one per shape), checked against the stored types themselves."""
+def _infer(
+    op: type[hl.HLOp], types: list[TensorType], attrs: dict, loc: tuple[str, int, int]
+) -> tuple[TensorType, int]:
+    """`op.infer` and the node's `kind`, memoized: an eager loop records the same ops on the same types
+    every step, and xDSL attributes are slow to compare. Keyed by the types' identities (TensorTypes are
+    shared: `hl.tensor_type` builds one per shape); an entry holds its types, so while it is there no
+    other object can have their ids."""
     key = (op, *map(id, types), *((k, _attr_key(v)) for k, v in attrs.items()))
     try:
         hit = _inferred.get(key)
     except TypeError:  # an unhashable attribute value: no memo
         key = hit = None
-    if hit is not None and all(a is b for a, b in zip(hit[0], types, strict=True)):
-        return hit[1]
+    if hit is not None:
+        return hit[1], hit[2]
     full = op.with_defaults(attrs)
     try:
         result = op.infer(types, full)
     except hl.ShapeError as e:
         raise FrontendError(str(e), loc[:2]) from None
-    if key is not None:
-        if len(_inferred) >= 8192:
-            _inferred.clear()
-        _inferred[key] = (tuple(types), result)
-    return result
+    if key is None:
+        return result, -1
+    if len(_inferred) >= 8192:
+        _inferred.clear()
+    number = kind(op, attrs, result)
+    _inferred[key] = (tuple(types), result, number)
+    return result, number
 
 
 def topological_order(outputs: Sequence[Node], stop: Callable[[Node], bool] = is_leaf) -> list[Node]:
-    """All nodes the outputs depend on, inputs first, not looking past `stop` nodes."""
+    """All nodes the outputs depend on, inputs first, not looking past `stop` nodes.
+
+    Depth first, inputs in order: a node comes right after the last of its inputs that was new."""
     order: list[Node] = []
     seen: set[int] = set()
-    stack: list[tuple[Node, bool]] = [(n, False) for n in reversed(outputs)]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
+    for root in outputs:
+        if id(root) in seen:
             continue
-        if id(node) in seen:
+        seen.add(id(root))
+        if stop(root):
+            order.append(root)
             continue
-        seen.add(id(node))
-        stack.append((node, True))
-        if not stop(node):
-            stack.extend((i, False) for i in reversed(node.inputs) if id(i) not in seen)
+        stack = [(root, iter(root.inputs))]
+        while stack:
+            node, inputs = stack[-1]
+            for i in inputs:
+                if id(i) not in seen:
+                    seen.add(id(i))
+                    if stop(i):
+                        order.append(i)
+                    else:
+                        stack.append((i, iter(i.inputs)))
+                        break
+            else:
+                stack.pop()
+                order.append(node)
     return order
 
 
@@ -253,17 +284,17 @@ def graph_key(
     if args is None:
         args = [n for n in order if stop(n)]
     position = {id(a): k for k, a in enumerate(args)}
-    info = _type_info
     items = []
     for n in order:
-        t = n.type
-        number = (info.get(id(t)) or type_info(t))[3]
         k = position.get(id(n))
         if k is not None:
-            items.append((None, k, number))
+            t = n.type
+            items.append((None, k, (_type_info.get(id(t)) or type_info(t))[3]))
         else:
-            attrs = tuple(sorted([(k, _attr_key(v)) for k, v in n.attrs.items()])) if n.attrs else ()
-            items.append((n.op, tuple([index[id(i)] for i in n.inputs]), attrs, number))
+            number = n.kind
+            if number < 0:
+                number = n.kind = kind(n.op, n.attrs, n.type)
+            items.append((number, tuple([index[id(i)] for i in n.inputs])))
     return (tuple(items), tuple([index[id(o)] for o in outputs])), list(args)
 
 
@@ -321,7 +352,7 @@ class Replay:
         slots: dict[SSAValue, int] = {arg: k for k, arg in enumerate(fn.body.block.args)}
         self.arity = len(slots)
         #: per op: (None, value) for a constant; else (op class, operand slots, attrs, result type,
-        #: location, whether its result can carry a gradient)
+        #: location, whether its result can carry a gradient, its `kind`)
         self.steps: list[tuple] = []
         self.results: list[int] | None = None
         for op in fn.body.block.ops:
@@ -338,7 +369,9 @@ class Replay:
                 attrs = {k: op.attr(k) for k in op.attributes}
                 result_type = op.results[0].type
                 can_grad = type(op).DIFFERENTIABLE and hl.is_float(result_type.element_type)
-                self.steps.append((type(op), [slots[v] for v in op.operands], attrs, result_type, where, can_grad))
+                number = kind(type(op), attrs, result_type)
+                operands = [slots[v] for v in op.operands]
+                self.steps.append((type(op), operands, attrs, result_type, where, can_grad, number))
             slots[op.results[0]] = len(slots)
         if self.results is None:
             raise ValueError(f"@{fn.sym_name.data} has no func.return")
@@ -352,10 +385,12 @@ class Replay:
             if step[0] is None:
                 env.append(data_node(step[1].copy()))
                 continue
-            op, operands, attrs, result_type, where, can_grad = step
+            op, operands, attrs, result_type, where, can_grad, number = step
             args = tuple([env[k] for k in operands])
             requires_grad = grad and can_grad and any(n.requires_grad for n in args)
-            env.append(Node(op, args, attrs, result_type, where or user_location(), requires_grad=requires_grad))
+            env.append(
+                Node(op, args, attrs, result_type, where or user_location(), requires_grad=requires_grad, kind=number)
+            )
         return [env[k] for k in self.results]
 
 
