@@ -89,7 +89,7 @@ def _differentiable(node: Node) -> bool:
 
 
 def _outside(node: Node) -> bool:
-    return not (node.requires_grad and not node.leaf)
+    return not _differentiable(node)
 
 
 def backward_graph(root: Node) -> tuple[list[Node], list[Node], list[Node], list[Node]]:
@@ -136,7 +136,7 @@ def backward(root: Node, gradient: Node | None, retain_graph: bool) -> list[tupl
     # The gradient function computes root's value on its way (the forward pass): realized with the
     # gradients while root is unrealized and held by a tensor (`loss.item()` after `opt.step()`), root
     # takes it from there instead of running its forward pass again as a program of its own
-    primal.twin = weakref.ref(root)
+    primal.twin, root.primal = weakref.ref(root), weakref.ref(primal)
     given = {id(n) for n in inputs}
     for g in grads:
         if g.value is None and id(g) not in given:

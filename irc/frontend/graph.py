@@ -110,6 +110,9 @@ class Node:
     #: weak reference to the node this one computes the value of too (a backward pass's forward value:
     #: the loss, computed again by the gradient function), which takes this node's value when realized
     twin: object = None
+    #: the other way round: weak reference to the node of a gradient function that computes this node's
+    #: value (realizing this node realizes that one instead, so a step computes its forward pass once)
+    primal: object = None
     #: what the node is apart from its inputs (op, attributes, result type) as a small number (`kind`),
     #: -1 until a graph key asks
     kind: int = -1

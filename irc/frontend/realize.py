@@ -150,7 +150,7 @@ def realize(node: Node, device: str | None = None):
 
 def realize_all(nodes: Sequence[Node], device: str | None = None) -> list:
     """Realize several nodes as one program on `device` (default: where their inputs live)."""
-    pending = list({id(n): n for n in nodes if n.value is None}.values())
+    pending = list({id(n): n for n in map(_source, nodes) if n.value is None}.values())
     if pending:
         pending += _held_by_tensors(pending)
         key, leaves = graph_key(pending)
@@ -177,6 +177,14 @@ def realize_all(nodes: Sequence[Node], device: str | None = None) -> list:
                 # would keep the whole history alive (each step's parameters, updated from the last)
                 node.inputs = ()
     return [n.value for n in nodes]
+
+
+def _source(node: Node) -> Node:
+    """The node to realize for `node`: the gradient function's copy of its value where a backward pass
+    made one (`Node.primal`; the copy gives `node` its value), so that a loss realized with the step
+    (`opt.step(closure)`) is not computed by its own forward pass besides the gradient function's."""
+    primal = node.primal() if node.primal is not None else None
+    return primal if primal is not None and primal.value is None and node.value is None else node
 
 
 def _held_by_tensors(pending: list[Node]) -> list[Node]:

@@ -103,3 +103,38 @@ def test_a_seeded_backward_of_a_vector_gives_the_vector_and_its_gradient():
         np.testing.assert_allclose(y.numpy(), a * a, rtol=1e-6)
         y.backward(irc.tensor(g))  # retained: a second pass accumulates
         np.testing.assert_allclose(x.grad.numpy(), 4 * a * g, rtol=1e-6)
+
+
+def _ops(program) -> int:
+    return sum(1 for _ in program.module.walk())
+
+
+def test_a_closure_s_loss_is_computed_once_in_the_step():
+    """opt.step(closure) realizes the loss with the update: from the gradient function's forward pass,
+    not by a second forward pass inside the same program (the same program as loss.item() after
+    opt.step() without a closure)."""
+    model, opt, x, y = _setup()
+    with irc.set_eager_mode("interpret"):
+        for _ in range(2):
+            opt.zero_grad()
+            loss, expected = _loss_and_oracle(model, x, y)
+            loss.backward()
+            opt.step()
+            np.testing.assert_allclose(loss.item(), expected, rtol=1e-5)
+    (plain,) = realize._cache.values()
+
+    model, opt, x, y = _setup()
+
+    def closure():
+        opt.zero_grad()
+        loss, closure.expected = _loss_and_oracle(model, x, y)
+        loss.backward()
+        return loss
+
+    with irc.set_eager_mode("interpret"):
+        for _ in range(2):
+            loss = opt.step(closure)
+            assert loss._node.value is not None
+            np.testing.assert_allclose(loss.item(), closure.expected, rtol=1e-5)
+    (with_closure,) = realize._cache.values()
+    assert _ops(with_closure) == _ops(plain)
