@@ -102,6 +102,7 @@ class Optimizer:
                 loss = closure()
         guard(self._graph_keys)
         updated: list[Tensor] = []
+        replay = Tracing.depth == 0 and _UPDATES.get(type(self)) is type(self).update
         with no_grad():
             for index, group in enumerate(self.param_groups):
                 hyper = GroupScalars(self, index)
@@ -109,7 +110,10 @@ class Optimizer:
                     if p.grad is None:
                         continue
                     state = self.state[p]
-                    self.update(p, p.grad, state, group, hyper)
+                    if replay:
+                        _update_replayed(self, p, state, group, hyper)
+                    else:
+                        self.update(p, p.grad, state, group, hyper)
                     updated += [p, p.grad, *(v for v in state.values() if isinstance(v, Tensor))]
         if Tracing.depth == 0:
             outputs = [*updated, *take_pending_state(), *([loss] if isinstance(loss, Tensor) else [])]
@@ -186,6 +190,77 @@ class GroupScalars:
             node.feed = read
             scalar = self._made[key] = Tensor(node, like.device)
         return scalar
+
+
+#: the built-in optimizers' update functions, whose eager steps replay recorded updates (`_update_replayed`)
+_UPDATES: dict[type, Callable] = {}
+#: (update function, the group's GRAPH_KEYS truth values, param / grad / state types, device) -> (the
+#: recorded update as a `graph.Replay`, the role of each of its arguments)
+_update_plans: dict[tuple, tuple] = {}
+
+
+def _update_replayed(optimizer: Optimizer, p: Tensor, state: dict, group: dict, hyper: GroupScalars) -> None:
+    """`optimizer.update(p, p.grad, state, group, hyper)`, replayed from its graph recorded at an earlier
+    step where one was (`graph.Replay`: ~1 us per op instead of ~5 us through the Tensor methods; the
+    update of the digits CNN's 10 parameters by Adam is 230 ops every step).
+
+    The update's graph depends only on what the key holds: `update` reads hyper-parameters as tensors
+    (`hyper`), the group's entries only through the truth of `GRAPH_KEYS` (the contract of `Optimizer`,
+    on which `irc.jit` relies as well), the rest on the types of the parameter, its gradient and state.
+    The replayed ops are the recorded ones, so the step's program is the same either way."""
+    grad = p.grad
+    tensors = {name: t for name, t in state.items() if isinstance(t, Tensor)}
+    key = (
+        type(optimizer).update,
+        tuple(bool(group[k]) for k in optimizer.GRAPH_KEYS),
+        p._node.type,
+        grad._node.type,
+        tuple((name, t._node.type) for name, t in tensors.items()),
+        p.device,
+    )
+    plan = _update_plans.get(key)
+    if plan is None:
+        held = [(t, t._node) for t in (p, *tensors.values())]
+        plan = _update_plans[key] = _record_update(optimizer, p, state, group, hyper)
+        if not plan:
+            return  # recorded as is: the update stays what `update` made
+        for t, node in held:  # undone: the first step runs the replayed ops too, so its program is the later ones'
+            t._node = node
+    elif not plan:
+        optimizer.update(p, grad, state, group, hyper)
+        return
+    replay, roles = plan
+    args = []
+    for kind, name in roles:
+        t = p if kind == "param" else grad if kind == "grad" else tensors[name] if kind == "state" else hyper(name, p)
+        args.append(t._node)
+    new_param, *new_state = replay(args)
+    p._assign(Tensor(new_param, p.device))
+    for t, node in zip(tensors.values(), new_state, strict=True):
+        t._assign(Tensor(node, p.device))
+
+
+def _record_update(optimizer: Optimizer, p: Tensor, state: dict, group: dict, hyper: GroupScalars):
+    """Run `optimizer.update` as recorded ops and return its replay plan, or False where the update is not
+    one function of the param, grad, state and hyper-parameter tensors (it made state, or read a value)."""
+    roles = {id(p._node): ("param", None), id(p.grad._node): ("grad", None)}
+    before = {name: t for name, t in state.items() if isinstance(t, Tensor)}
+    for name, t in before.items():
+        roles.setdefault(id(t._node), ("state", name))
+    first = graph.data_node(np.zeros((), np.float32)).serial  # nodes from here on are the update's own
+    optimizer.update(p, p.grad, state, group, hyper)
+    after = {name: t for name, t in state.items() if isinstance(t, Tensor)}
+    if after.keys() != before.keys() or any(a is not b for a, b in zip(after.values(), before.values())):
+        return False  # the update made state: the next step records again, with it
+    for (name, _, _), scalar in hyper._made.items():
+        roles.setdefault(id(scalar._node), ("hyper", name))
+    outputs = [p._node, *(t._node for t in after.values())]
+    inside = lambda n: n.serial > first and n.value is None  # noqa: E731
+    args = [n for n in graph.topological_order(outputs, lambda n: not inside(n)) if not inside(n)]
+    if any(id(n) not in roles for n in args):
+        return False  # a value the key does not determine (or a node from before the update)
+    module, _ = graph.build_module(outputs, "update", args=args, stop=lambda n: not inside(n))
+    return graph.Replay(next(iter(module.ops))), [roles[id(n)] for n in args]
 
 
 def _state(p: Tensor, shape=None, value: float = 0.0) -> Tensor:
@@ -462,3 +537,6 @@ class Adadelta(Optimizer):
 
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta"]
+
+
+_UPDATES.update({cls: cls.update for cls in (SGD, Adam, AdamW, Adagrad, RMSprop, Adadelta)})
