@@ -264,7 +264,12 @@ def topological_order(outputs: Sequence[Node], stop: Callable[[Node], bool] = is
 
 
 def _attr_key(v):
-    return tuple(v) if isinstance(v, (list, tuple)) else v
+    """An attribute value as it goes into keys: hashable, and a float by its bits (`float.hex`): -0.0 and
+    0.0 compare equal but are different constants (`1 / (x * -0.0)` is -inf), and NaN equals nothing,
+    not even itself (a key holding one would never be found again)."""
+    if isinstance(v, float):
+        return ("float", v.hex())
+    return tuple(map(_attr_key, v)) if isinstance(v, (list, tuple)) else v
 
 
 def graph_key(
