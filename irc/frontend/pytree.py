@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Any
 
-#: a tree node: ("leaf",), ("static", value, type), ("tuple" | "list", children) or ("dict", keys, children)
+#: a tree node: ("leaf",), ("static", value, type), ("float", value.hex()), ("tuple" | "list", children) or
+#: ("dict", keys, children)
 Tree = tuple
 
 
@@ -37,6 +38,8 @@ def flatten(value: Any, is_leaf: Callable[[Any], bool], where: str = "value") ->
             return ("dict", keys, tuple(walk(v[k], f"{path}[{k!r}]") for k in keys))
         if not isinstance(v, Hashable):
             raise TypeError(f"{path}: a {type(v).__name__} is neither a tensor nor a tuple, list or dict of them")
+        if type(v) is float:  # by its bits: -0.0 == 0.0, but `x * -0.0` is not `x * 0.0`; and a NaN equals
+            return ("float", v.hex())  # nothing, not itself, so a tree holding one would never be found again
         return ("static", v, type(v))  # the type too: f(x, 1) and f(x, 1.0) promote differently
 
     tree = walk(value, where)
@@ -53,6 +56,8 @@ def unflatten(tree: Tree, leaves: list) -> Any:
             return next(it)
         if kind == "static":
             return t[1]
+        if kind == "float":
+            return float.fromhex(t[1])
         if kind == "dict":
             return {k: build(c) for k, c in zip(t[1], t[2])}
         children = [build(c) for c in t[1]]
@@ -65,6 +70,6 @@ def num_leaves(tree: Tree) -> int:
     kind = tree[0]
     if kind == "leaf":
         return 1
-    if kind == "static":
+    if kind in ("static", "float"):
         return 0
     return sum(num_leaves(c) for c in tree[-1])

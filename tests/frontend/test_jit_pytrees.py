@@ -99,3 +99,18 @@ def test_an_unhashable_argument_names_it():
     f = irc.jit(lambda x, opts: x + 1)
     with pytest.raises(TypeError, match=r"arguments\[0\]\[1\]\['k'\]: a bytearray"):
         f(np.ones(2, np.float32), {"k": bytearray(b"no")})
+
+
+def test_static_floats_are_told_apart_by_their_bits():
+    """-0.0 == 0.0 in Python, but a trace of `x * 0.0` is not one of `x * -0.0`; a NaN (equal to
+    nothing) still finds its trace again."""
+    f = irc.jit(lambda x, s: 1 / (x * s), target="ref")
+    x = np.array([2.0, -3.0], np.float32)
+    with np.errstate(divide="ignore"):
+        for s in (0.0, -0.0):
+            np.testing.assert_array_equal(f(x, s).numpy(), 1 / (x * np.float32(s)))
+    for _ in range(3):
+        assert np.isnan(f(x, float("nan")).numpy()).all()
+    assert f.cache_size == 3
+    leaves, tree = flatten((-0.0, float("inf")), lambda v: False)
+    assert str(unflatten(tree, leaves)) == "(-0.0, inf)"
