@@ -1207,15 +1207,16 @@ class Conv2dOp(HLOp):
         o, ci, kh, kw = w.shape
         xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
         oh, ow = conv_out_size(h, kh, sh, ph, dh), conv_out_size(wd, kw, sw, pw, dw)
-        out = np.zeros((n, o, oh, ow), dtype=np.float64)
+        out = np.empty((n, o, oh, ow), dtype=np.float64)
         og = o // g
         for gi in range(g):
             xs = xp[:, gi * ci : (gi + 1) * ci].astype(np.float64)
             ws = w[gi * og : (gi + 1) * og].astype(np.float64)
-            for i in range(kh):
-                for j in range(kw):
-                    patch = xs[:, :, i * dh : i * dh + sh * (oh - 1) + 1 : sh, j * dw : j * dw + sw * (ow - 1) + 1 : sw]
-                    out[:, gi * og : (gi + 1) * og] += np.einsum("nchw,oc->nohw", patch, ws[:, :, i, j])
+            # every output pixel's receptive field, as a view (n, ci, oh, ow, kh, kw); one contraction in
+            # float64 through BLAS (einsum's tensordot path) instead of one per kernel position
+            fields = np.lib.stride_tricks.sliding_window_view(xs, (dh * (kh - 1) + 1, dw * (kw - 1) + 1), axis=(2, 3))
+            fields = fields[:, :, : sh * (oh - 1) + 1 : sh, : sw * (ow - 1) + 1 : sw, ::dh, ::dw]
+            out[:, gi * og : (gi + 1) * og] = np.einsum("nchwij,ocij->nohw", fields, ws, optimize=True)
         return out.astype(x.dtype)
 
 
@@ -1262,7 +1263,19 @@ class MaxPool2dOp(PoolOp):
     name = "hl.max_pool2d"
 
     def evaluate(self, x):
-        return self.windows(x, -np.inf).max(axis=(4, 5)).astype(x.dtype)
+        # the elementwise maximum of the KH x KW strided slices, one per kernel position (max is exact, so
+        # the same values as `self.windows(x, -np.inf).max(axis=(4, 5))`, which reduced a strided view
+        # slowly: 1.5 ms for a 64x16x8x8 input against ~0.1 ms)
+        (kh, kw), (sh, sw), (ph, pw) = (pair(self.attr(k)) for k in ("kernel", "stride", "padding"))
+        low = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min if x.dtype.kind in "iu" else False
+        xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=low) if ph or pw else x
+        oh, ow = self.results[0].type.get_shape()[2:]
+        out = None
+        for i in range(kh):
+            for j in range(kw):
+                part = xp[:, :, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw]
+                out = part.copy() if out is None else np.maximum(out, part, out=out)
+        return out.astype(x.dtype, copy=False)
 
 
 @hl_op
