@@ -439,9 +439,46 @@ class UnaryOp(HLOp):
         return np.asarray(type(self).FN(x)).astype(_out_dtype(self), copy=False)
 
 
+#: erf on [0, _ERF_END] as cubic pieces between grid points _ERF_STEP apart
+_ERF_END, _ERF_STEP = 6.0, 2.0**-13
+
+
+@functools.cache
+def _erf_table() -> np.ndarray:
+    """Per grid step, the coefficients (c0, c1, c2, c3) of erf(step start + u * _ERF_STEP) ~ c0 + u (c1 +
+    u (c2 + u c3)), u in [0, 1]: the cubic Hermite interpolant of `math.erf` values and exact slopes at
+    both ends (its error is below 1e-17)."""
+    grid = np.arange(int(_ERF_END / _ERF_STEP) + 2) * _ERF_STEP
+    y = np.array([math.erf(v) for v in grid.tolist()])
+    d = 2 / math.sqrt(math.pi) * np.exp(-grid * grid) * _ERF_STEP  # d erf / du
+    y0, y1, d0, d1 = y[:-1], y[1:], d[:-1], d[1:]
+    return np.stack([y0, d0, 3 * (y1 - y0) - 2 * d0 - d1, 2 * (y0 - y1) + d0 + d1])
+
+
 def _erf(x):
-    flat = np.asarray(x, dtype=np.float64).ravel()
-    return np.array([math.erf(v) for v in flat], dtype=np.float64).reshape(np.shape(x)).astype(x.dtype)
+    """erf in float64, vectorized, from a table (`_erf_table`): within 5e-16 (2 ulp) of `math.erf`
+    (tests/ir/test_hl_reference.py), 1 from 6 on (erfc(6) < 2^-54), odd, NaN for NaN. `math.erf`
+    element by element took 100 ns per element: GELU's erf was half of a GPT step interpreted. Few
+    temporaries: a fresh array of a MB or more comes from the OS with page faults."""
+    c0, c1, c2, c3 = _erf_table()
+    x64 = np.asarray(x, dtype=np.float64)
+    u = np.fmin(np.abs(x64), _ERF_END)  # NaN -> _ERF_END, put right below
+    u *= 1 / _ERF_STEP
+    k = np.minimum(u.astype(np.int64), len(c0) - 1)
+    u -= k
+    y = np.take(c3, k)
+    part = np.take(c2, k)
+    y *= u
+    y += part
+    y *= u
+    y += np.take(c1, k, out=part)
+    y *= u
+    y += np.take(c0, k, out=part)
+    np.copysign(y, x64, out=y)  # erf(-0.0) is -0.0
+    nan = np.isnan(x64)
+    if nan.any():
+        y[nan] = np.nan
+    return y.astype(x.dtype, copy=False)
 
 
 def _sigmoid(x):
