@@ -461,7 +461,7 @@ def _erf(x):
     element by element took 100 ns per element: GELU's erf was half of a GPT step interpreted. Few
     temporaries: a fresh array of a MB or more comes from the OS with page faults."""
     c0, c1, c2, c3 = _erf_table()
-    x64 = np.asarray(x, dtype=np.float64)
+    x64 = np.asarray(x, dtype=np.float64).reshape(-1)  # 1-d: `np.take` of a 0-d index gives no array
     u = np.fmin(np.abs(x64), _ERF_END)  # NaN -> _ERF_END, put right below
     u *= 1 / _ERF_STEP
     k = np.minimum(u.astype(np.int64), len(c0) - 1)
@@ -478,7 +478,7 @@ def _erf(x):
     nan = np.isnan(x64)
     if nan.any():
         y[nan] = np.nan
-    return y.astype(x.dtype, copy=False)
+    return y.reshape(np.shape(x)).astype(x.dtype, copy=False)
 
 
 def _sigmoid(x):

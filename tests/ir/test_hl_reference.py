@@ -31,3 +31,12 @@ def test_erf_of_float32_is_math_erf_rounded():
     got = _erf(x)
     assert got.dtype == np.float32
     np.testing.assert_array_equal(got, want)
+
+
+def test_erf_keeps_the_shape_of_any_rank():
+    for value in (np.float32(0.5), np.array(-0.5), np.full((2, 0, 3), 1.0), np.ones((2, 3, 4), np.float32)):
+        got = _erf(np.asarray(value))
+        assert got.shape == np.shape(value) and got.dtype == np.asarray(value).dtype
+        np.testing.assert_array_equal(
+            got, np.vectorize(math.erf, otypes=[float])(np.asarray(value, np.float64)).astype(got.dtype)
+        )
