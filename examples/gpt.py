@@ -152,8 +152,8 @@ def make_optimizer(model: GPT, lr: float, weight_decay: float):
 def make_train_step(model: GPT, optimizer):
     """(x, y) -> loss: forward, backward and the AdamW update, in place.
 
-    The loss comes back from `optimizer.step(closure)`: eager irc then computes it in the
-    step's one program (after a plain `step()`, `loss.item()` would run the forward again).
+    The loss comes back from `optimizer.step(closure)`, as PyTorch's closures give it: eager irc
+    computes it in the step's one program, from the gradient function's forward pass.
     """
 
     def train_step(x, y):
