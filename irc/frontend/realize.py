@@ -59,7 +59,7 @@ MODES = ("auto", "interpret", "compile")
 class Program:
     """One graph structure on one device: its hl module, its runs so far and its compiled code once built."""
 
-    module: ModuleOp
+    _module: ModuleOp | None
     device: str
     #: where the graph's first result was recorded (named by a failed background compile's warning)
     loc: tuple[str, int, int]
@@ -71,11 +71,29 @@ class Program:
     error: Exception | None = None
     #: the module prepared for the interpreter tier (built at its first interpreted run)
     prepared: Prepared | None = None
+    #: the module's text, as the background compile sent it to the compile process
+    text: str | None = None
 
     def __post_init__(self) -> None:
         #: the target kind of `device`, which runs the compiled code on host or device arrays (built once:
         #: `_run` is on every realize's path)
         self.target = kinds.for_device(self.device)
+
+    @property
+    def module(self) -> ModuleOp:
+        """The hl module (parsed again from `text` where `release` dropped it)."""
+        if self._module is None:
+            from irc.ir import parse_module
+
+            self._module = parse_module(self.text, "<eager graph>")
+        return self._module
+
+    def release(self) -> None:
+        """Drop the xDSL module and the interpreter's form of it once compiled code runs the program. For
+        a GPT training step they are ~30k Python objects, which every full collection of Python's cyclic
+        garbage collector walks (an eager GPT loop had one every ~30 steps, 60-80 ms each)."""
+        if self.text is not None:
+            self._module = self.prepared = None
 
 
 #: (graph structure, device) -> Program
@@ -239,6 +257,8 @@ def _run(program: Program, values: list) -> Sequence:
         _compile_in_background(program)
     if run is None:
         return _interpret(program, values)
+    if program._module is not None and program.text is not None:
+        program.release()  # compiled code runs it from now on
     values = [move(v, program.device) for v in values]
     return program.target.run(run, values)
 
@@ -347,7 +367,7 @@ def _compile_in(process: subprocess.Popen, log: IO[bytes], program: Program) -> 
 
     with tempfile.TemporaryDirectory(prefix="irc-eager-") as tmp:
         out = os.path.join(tmp, "program.ircpkg")
-        module = print_module(program.module, locations=True)
+        module = program.text = print_module(program.module, locations=True)
         request = {"module": module, "target": eager_target(program.device), "out": out}
         try:
             process.stdin.write(json.dumps(request) + "\n")

@@ -132,6 +132,22 @@ def test_training_through_the_switch_over_matches_torch(rng):
                 assert realize.wait_compiled(300)
     assert tiers[:2] == [0, 0] and tiers[-1] >= 1, tiers  # the later steps ran compiled code
     assert not [p.error for p in realize._cache.values() if p.error]
+    # running compiled code, a program no longer holds its xDSL module nor the interpreter's form of it
+    compiled = [p for p in realize._cache.values() if p.compiled is not None]
+    assert compiled and all(p._module is None and p.prepared is None and p.text for p in compiled)
+    runs = {id(p): p.runs for p in compiled}
+    with irc.set_eager_mode("interpret"):  # the module again, parsed from the text the compile was sent
+        opt.zero_grad()
+        loss = nn.CrossEntropyLoss()(model(irc.tensor(x)), irc.tensor(y))  # held, as in the loop: same graph
+        loss.backward()
+        opt.step()
+    ref_opt.zero_grad()
+    torch.nn.functional.cross_entropy(reference(torch.from_numpy(x)), torch.from_numpy(y)).backward()
+    ref_opt.step()
+    for p, q in zip(model.parameters(), reference.parameters()):
+        np.testing.assert_allclose(p.numpy(), q.detach().numpy(), rtol=1e-4, atol=1e-5)
+    rerun = [p for p in compiled if p.runs > runs[id(p)]]
+    assert rerun and all(p._module is not None and p.prepared is not None for p in rerun)
 
 
 def test_a_failed_background_compile_warns_once_and_keeps_interpreting(monkeypatch):
