@@ -115,18 +115,23 @@ def test_training_through_the_switch_over_matches_torch(rng):
             q.copy_(torch.from_numpy(p.numpy()))
     opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     ref_opt = torch.optim.SGD(reference.parameters(), lr=0.1, momentum=0.9)
+
+    def step_both():
+        """One step of each; the parameters agree after it."""
+        opt.zero_grad()
+        loss = nn.CrossEntropyLoss()(model(irc.tensor(x)), irc.tensor(y))  # held at opt.step(): one graph
+        loss.backward()
+        opt.step()
+        ref_opt.zero_grad()
+        torch.nn.functional.cross_entropy(reference(torch.from_numpy(x)), torch.from_numpy(y)).backward()
+        ref_opt.step()
+        for p, q in zip(model.parameters(), reference.parameters()):
+            np.testing.assert_allclose(p.numpy(), q.detach().numpy(), rtol=1e-4, atol=1e-5)
+
     tiers = []
     with irc.set_eager_mode("auto"):
         for step in range(6):
-            opt.zero_grad()
-            loss = nn.CrossEntropyLoss()(model(irc.tensor(x)), irc.tensor(y))
-            loss.backward()
-            opt.step()
-            ref_opt.zero_grad()
-            torch.nn.functional.cross_entropy(reference(torch.from_numpy(x)), torch.from_numpy(y)).backward()
-            ref_opt.step()
-            for p, q in zip(model.parameters(), reference.parameters()):
-                np.testing.assert_allclose(p.numpy(), q.detach().numpy(), rtol=1e-4, atol=1e-5)
+            step_both()
             tiers.append(sum(p.compiled is not None for p in realize._cache.values()))
             if step == 2:
                 assert realize.wait_compiled(300)
@@ -137,15 +142,7 @@ def test_training_through_the_switch_over_matches_torch(rng):
     assert compiled and all(p._module is None and p.prepared is None and p.text for p in compiled)
     runs = {id(p): p.runs for p in compiled}
     with irc.set_eager_mode("interpret"):  # the module again, parsed from the text the compile was sent
-        opt.zero_grad()
-        loss = nn.CrossEntropyLoss()(model(irc.tensor(x)), irc.tensor(y))  # held, as in the loop: same graph
-        loss.backward()
-        opt.step()
-    ref_opt.zero_grad()
-    torch.nn.functional.cross_entropy(reference(torch.from_numpy(x)), torch.from_numpy(y)).backward()
-    ref_opt.step()
-    for p, q in zip(model.parameters(), reference.parameters()):
-        np.testing.assert_allclose(p.numpy(), q.detach().numpy(), rtol=1e-4, atol=1e-5)
+        step_both()
     rerun = [p for p in compiled if p.runs > runs[id(p)]]
     assert rerun and all(p._module is not None and p.prepared is not None for p in rerun)
 
