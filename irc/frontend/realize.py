@@ -90,7 +90,7 @@ class Program:
 
     def release(self) -> None:
         """Drop the xDSL module and the interpreter's form of it once compiled code runs the program. For
-        a GPT training step they are ~30k Python objects, which every full collection of Python's cyclic
+        a GPT training step they were ~20k Python objects, which every full collection of Python's cyclic
         garbage collector walks (an eager GPT loop had one every ~30 steps, 60-80 ms each)."""
         if self.text is not None:
             self._module = self.prepared = None

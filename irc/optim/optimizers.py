@@ -247,7 +247,7 @@ def _record_update(optimizer: Optimizer, p: Tensor, state: dict, group: dict, hy
     before = {name: t for name, t in state.items() if isinstance(t, Tensor)}
     for name, t in before.items():
         roles.setdefault(id(t._node), ("state", name))
-    first = graph.data_node(np.zeros((), np.float32)).serial  # nodes from here on are the update's own
+    first = next(graph._serials)  # nodes from here on are the update's own (as a trace scope marks its start)
     optimizer.update(p, p.grad, state, group, hyper)
     after = {name: t for name, t in state.items() if isinstance(t, Tensor)}
     if after.keys() != before.keys() or any(a is not b for a, b in zip(after.values(), before.values())):
