@@ -151,11 +151,16 @@ def dtypes_of(op) -> list:
 def samples(op, dtype, requires_grad: bool = False, cap: int = CAP) -> list:
     torch.manual_seed(0)
     out = []
-    # torch's sample iterator looks for a unittest.TestCase on the stack (inspect.stack(), half the sweep's
-    # time) to seed each sample by the test's name; there is none here, so it seeds with its fixed SEED
+    # torch's sample iterator looks for a unittest.TestCase on the stack (inspect.stack(), over half the
+    # sweep's time) to seed each sample by the test's name and to find per-sample skips; there is none here,
+    # so it seeds with its fixed SEED. Both modules call it by a name of their own.
     from torch.testing._internal import common_utils
+    from torch.testing._internal.opinfo import core
 
-    with mock.patch.object(common_utils, "extract_test_fn", lambda: None):
+    with (
+        mock.patch.object(common_utils, "extract_test_fn", lambda: None),
+        mock.patch.object(core, "extract_test_fn", lambda: None),
+    ):
         for sample in op.sample_inputs("cpu", dtype, requires_grad=requires_grad):
             out.append(sample)
             if len(out) == cap:
