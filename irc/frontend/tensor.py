@@ -189,8 +189,11 @@ class Tensor(ShapeOps, Sorting):
             raise FrontendError(
                 f"in-place result has shape {list(result.shape)}, expected {list(self.shape)}", user_location()[:2]
             )
-        node = result._cast(self._node.dtype)._node
-        if self.is_leaf and self._node.requires_grad:
+        return self._assign_node(result._cast(self._node.dtype)._node)
+
+    def _assign_node(self, node: graph.Node) -> Tensor:
+        """`_assign` of a node of this tensor's shape and dtype, unchecked (a replayed optimizer update)."""
+        if self._node.leaf and self._node.requires_grad:
             node.requires_grad = node.leaf = True
         node.owner = weakref.ref(self)
         graph.Tracing.record_mutation(self)

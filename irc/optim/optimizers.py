@@ -210,12 +210,12 @@ def _update_replayed(optimizer: Optimizer, p: Tensor, state: dict, group: dict, 
     The replayed ops are the recorded ones, so the step's program is the same either way."""
     grad = p.grad
     tensors = {name: t for name, t in state.items() if isinstance(t, Tensor)}
-    key = (
+    key = (  # types by their numbers (`graph.type_info`): hashing xDSL types walks them
         type(optimizer).update,
-        tuple(bool(group[k]) for k in optimizer.GRAPH_KEYS),
-        p._node.type,
-        grad._node.type,
-        tuple((name, t._node.type) for name, t in tensors.items()),
+        tuple([bool(group[k]) for k in optimizer.GRAPH_KEYS]),
+        _type_number(p._node.type),
+        _type_number(grad._node.type),
+        tuple([(name, _type_number(t._node.type)) for name, t in tensors.items()]),
         p.device,
     )
     plan = _update_plans.get(key)
@@ -235,9 +235,15 @@ def _update_replayed(optimizer: Optimizer, p: Tensor, state: dict, group: dict, 
         t = p if kind == "param" else grad if kind == "grad" else tensors[name] if kind == "state" else hyper(name, p)
         args.append(t._node)
     new_param, *new_state = replay(args)
-    p._assign(Tensor(new_param, p.device))
+    # the replayed results have the recorded types, which the key holds: no shape or dtype to check
+    p._assign_node(new_param)
     for t, node in zip(tensors.values(), new_state, strict=True):
-        t._assign(Tensor(node, p.device))
+        t._assign_node(node)
+
+
+def _type_number(t) -> int:
+    info = graph._type_info.get(id(t))
+    return (info or graph.type_info(t))[3]
 
 
 def _record_update(optimizer: Optimizer, p: Tensor, state: dict, group: dict, hyper: GroupScalars):
