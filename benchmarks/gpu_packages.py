@@ -12,7 +12,9 @@ machine") with `irc.jit(...).save(...)` into `DIR/<target>/NAME.ircpkg`, with an
   same size; target >= 0.7x),
 * `mlp_sgd_b64`, `mlp_sgd_b1024`: one training step of an MLP 784-256-10 (cross entropy,
   SGD with momentum) at batch 64 and 1024, its parameters and optimizer state kept on the
-  device between steps (ms per step against the same step in torch).
+  device between steps (ms per step against the same step in torch); on cuda each also as
+  `... -graphs`, with `IRC_CUDA_GRAPHS=0` (every kernel launched on its own instead of the
+  step's CUDA graph, `irc.runtime.plan.PlanRunner`).
 
 `run` needs only numpy, the package's runtime (cuda-python for cuda, pyopencl for opencl)
 and torch: it loads each package (`irc.runtime.load`, which imports neither xDSL nor TVM),
@@ -225,10 +227,24 @@ class Bench:
 
     def rows(self):
         for record in self.programs:
-            package = self.load(self.folder / record["package"])
-            irc_value, torch_value, unit, versus, error = getattr(self, f"bench_{record['kind']}")(record, package)
-            faster = torch_value / irc_value if unit == "ms/step" else irc_value / torch_value
-            yield record["name"], irc_value, torch_value, unit, versus, faster, error
+            yield self.row(record["name"], record)
+            if self.kind == "cuda" and record["kind"] == "mlp_sgd":
+                # the same step launched kernel by kernel: what replaying it as one CUDA graph saves
+                previous = os.environ.get("IRC_CUDA_GRAPHS")
+                os.environ["IRC_CUDA_GRAPHS"] = "0"
+                try:
+                    yield self.row(record["name"] + " -graphs", record)
+                finally:
+                    if previous is None:
+                        del os.environ["IRC_CUDA_GRAPHS"]
+                    else:
+                        os.environ["IRC_CUDA_GRAPHS"] = previous
+
+    def row(self, name: str, record: dict) -> tuple:
+        package = self.load(self.folder / record["package"])  # its runners read IRC_CUDA_GRAPHS now
+        irc_value, torch_value, unit, versus, error = getattr(self, f"bench_{record['kind']}")(record, package)
+        faster = torch_value / irc_value if unit == "ms/step" else irc_value / torch_value
+        return name, irc_value, torch_value, unit, versus, faster, error
 
 
 def run(folder: Path, repeats: int) -> list[tuple]:

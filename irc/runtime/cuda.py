@@ -140,19 +140,63 @@ class CUDADevice:
         """Wait until every queued copy and kernel has finished (for timing)."""
         check(self.driver.cuCtxSynchronize())
 
-    def launch(self, launch: KernelLaunch, args: list) -> None:
-        function = self._functions.get(launch.name)
+    def _function(self, name: str):
+        function = self._functions.get(name)
         if function is None:
-            function = self._functions[launch.name] = check(
-                self.driver.cuModuleGetFunction(self.module, launch.name.encode())
-            )
+            function = self._functions[name] = check(self.driver.cuModuleGetFunction(self.module, name.encode()))
+        return function
+
+    @staticmethod
+    def _parameters(args: list) -> tuple[tuple, ctypes.Array]:
+        """(the values, the array of pointers to them) that cuLaunchKernel and kernel nodes take."""
         values = tuple(
             _SCALAR_CTYPES[a.dtype](a.value) if isinstance(a, Scalar) else ctypes.c_void_p(int(a.handle)) for a in args
         )
-        params = (ctypes.c_void_p * len(values))(*(ctypes.addressof(v) for v in values))
+        return values, (ctypes.c_void_p * len(values))(*(ctypes.addressof(v) for v in values))
+
+    def launch(self, launch: KernelLaunch, args: list) -> None:
+        values, params = self._parameters(args)
         # Launches are asynchronous on the default stream; the synchronous copy-out orders after them.
         check(
             self.driver.cuLaunchKernel(
-                function, *launch.grid, *launch.block, launch.shared_bytes, 0, ctypes.addressof(params), 0
+                self._function(launch.name), *launch.grid, *launch.block, launch.shared_bytes, 0,
+                ctypes.addressof(params), 0,
             )
-        )
+        )  # fmt: skip
+
+    # ------------------------------------------------------------------ graphs (irc.runtime.plan.PlanRunner)
+
+    supports_graphs = True
+
+    @staticmethod
+    def address(buffer) -> int:
+        return int(buffer.handle)
+
+    def make_graph(self, launches: list[KernelLaunch], args_list: list[list]):
+        """The launches as one executable graph: a chain of kernel nodes, each after the one before (the
+        order the default stream gives them). Kernel nodes copy their parameter values when added."""
+        driver = self.driver
+        graph = check(driver.cuGraphCreate(0))
+        try:
+            previous = []
+            for launch, args in zip(launches, args_list, strict=True):
+                node = driver.CUDA_KERNEL_NODE_PARAMS()
+                node.func = self._function(launch.name)
+                node.gridDimX, node.gridDimY, node.gridDimZ = launch.grid
+                node.blockDimX, node.blockDimY, node.blockDimZ = launch.block
+                node.sharedMemBytes = launch.shared_bytes
+                values, params = self._parameters(args)
+                node.kernelParams = ctypes.addressof(params)
+                node.extra = 0
+                previous = [check(driver.cuGraphAddKernelNode(graph, previous, len(previous), node))]
+                del values, params  # copied by the node
+            return check(driver.cuGraphInstantiate(graph, 0))
+        finally:
+            driver.cuGraphDestroy(graph)
+
+    def launch_graph(self, graph) -> None:
+        # on the default stream, ordered after the copies before it and before the copies after it
+        check(self.driver.cuGraphLaunch(graph, 0))
+
+    def free_graph(self, graph) -> None:
+        self.driver.cuGraphExecDestroy(graph)  # one still running is freed when it finishes

@@ -10,6 +10,10 @@ compiled package can store a plan beside the kernels' source or binary.
     plan = ExecutionPlan.from_json(text)
     (out,) = PlanRunner(plan, device).run_numpy(x, w)
 
+On a device that can replay launches as a graph (CUDA), a call whose buffers are
+at addresses an earlier call had runs all its kernels as one graph launch
+(`PlanRunner`, "Graphs").
+
 JSON layout (`to_json`):
 
     {"entry": "mlp", "inputs": ["x", ...], "outputs": ["out"],
@@ -25,6 +29,8 @@ from __future__ import annotations
 import base64
 import json
 import math
+import os
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Literal, Protocol
@@ -144,6 +150,12 @@ class Device(Protocol):
 
     def launch(self, launch: KernelLaunch, args: list[object]) -> None: ...
 
+    # A device that can replay launches as one graph (CUDA) also has `supports_graphs = True` and:
+    #   address(buffer) -> int                         the buffer's device address
+    #   make_graph(launches, args_list) -> graph       the launches, in order, with these arguments
+    #   launch_graph(graph) -> None                    queue all of them, ordered as `launch` would be
+    #   free_graph(graph) -> None
+
 
 class DeviceArray:
     """An array that lives on a device: `shape`, `dtype`, the runtime's `buffer` handle, `.to_numpy()`."""
@@ -170,12 +182,40 @@ class DeviceArray:
         return f"DeviceArray(shape={self.shape}, dtype={self.dtype}, device={type(self.device).__name__})"
 
 
-class PlanRunner:
-    """Executes one plan on one device. Temporaries and constants are allocated once and reused."""
+def graphs_enabled() -> bool:
+    """Whether runners replay repeated calls as graphs: `IRC_CUDA_GRAPHS` unset or anything but 0."""
+    return os.environ.get("IRC_CUDA_GRAPHS", "1").strip() not in ("0", "false", "off", "no")
 
-    def __init__(self, plan: ExecutionPlan, device: Device):
+
+class PlanRunner:
+    """Executes one plan on one device. Temporaries and constants are allocated once and reused.
+
+    Graphs: a kernel's arguments are buffer addresses and the plan's scalars, and every buffer
+    is an input, an output, a temporary or constant of this runner (fixed), or a view of one of
+    those at a fixed offset. So the addresses of the inputs and outputs of a call fix every
+    argument of every launch. On a device with graphs, a call whose addresses an earlier call
+    had (`GRAPH_AFTER` calls in all) builds the plan's launches into a graph for them once and
+    from then on launches that graph: one launch per call instead of one per kernel. A training
+    step whose outputs (new parameters) are the next call's inputs, the old ones freed, cycles
+    through a few sets of pool blocks (`irc.runtime.pool`), so it settles on a few graphs. A graph only ever
+    runs on the addresses it was built with; calls on other addresses launch kernel by kernel.
+    `GRAPHS_KEPT` graphs per runner, least recently used dropped; `IRC_CUDA_GRAPHS=0` or
+    `graphs=False` turns graphs off. `stats` counts "graph_calls", "kernel_calls" and "graphs".
+    """
+
+    #: calls on the same addresses after which they run as a graph (the first runs kernel by kernel)
+    GRAPH_AFTER = 2
+    #: graphs kept per runner
+    GRAPHS_KEPT = 4
+
+    def __init__(self, plan: ExecutionPlan, device: Device, graphs: bool | None = None):
         self.plan = plan
         self.device = device
+        wanted = graphs_enabled() if graphs is None else graphs
+        self.graphs = bool(wanted and getattr(device, "supports_graphs", False) and plan.launches)
+        self._graphs: OrderedDict[tuple, object] = OrderedDict()
+        self._seen: Counter = Counter()
+        self.stats: Counter = Counter()
         self._resident: dict[str, object] = {}
         for spec in plan.buffers:
             if spec.kind in ("temp", "const") and spec.base is None:
@@ -208,9 +248,47 @@ class PlanRunner:
             if spec.base is not None:
                 itemsize = np.dtype(spec.dtype).itemsize
                 handles[spec.id] = self.device.view(handles[spec.base], spec.offset * itemsize, spec.nbytes)
+        if self.graphs:
+            graph = self._graph(handles)
+            if graph is not None:
+                self.device.launch_graph(graph)
+                self.stats["graph_calls"] += 1
+                return tuple(outputs)
         for launch in plan.launches:
             self.device.launch(launch, [handles[a] if isinstance(a, str) else a for a in launch.args])
+        self.stats["kernel_calls"] += 1
         return tuple(outputs)
+
+    def _graph(self, handles: dict[str, object]):
+        """The graph of the launches on this call's addresses, built on their `GRAPH_AFTER`-th call; else None."""
+        address = self.device.address
+        key = tuple(address(handles[name]) for name in (*self.plan.inputs, *self.plan.outputs))
+        graph = self._graphs.get(key)
+        if graph is not None:
+            self._graphs.move_to_end(key)
+            return graph
+        if len(self._seen) > 64 * self.GRAPHS_KEPT:  # addresses that never came back
+            self._seen.clear()
+        self._seen[key] += 1
+        if self._seen[key] < self.GRAPH_AFTER:
+            return None
+        args = [[handles[a] if isinstance(a, str) else a for a in launch.args] for launch in self.plan.launches]
+        graph = self._graphs[key] = self.device.make_graph(self.plan.launches, args)
+        self.stats["graphs"] += 1
+        del self._seen[key]
+        if len(self._graphs) > self.GRAPHS_KEPT:
+            _, oldest = self._graphs.popitem(last=False)
+            self.device.free_graph(oldest)
+        return graph
+
+    def __del__(self):
+        graphs = getattr(self, "_graphs", None)
+        while graphs:
+            _, graph = graphs.popitem()
+            try:
+                self.device.free_graph(graph)
+            except Exception:  # noqa: BLE001 - at interpreter exit the driver may be gone already
+                pass
 
     def run_numpy(self, *inputs: np.ndarray) -> tuple[np.ndarray, ...]:
         """Upload `inputs`, run, and copy the outputs back."""

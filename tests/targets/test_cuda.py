@@ -44,3 +44,24 @@ def test_device_resident_run():
     module, arrays = program("mlp")
     (out,) = mod.run_device(*[mod.to_device(a) for a in arrays])
     np.testing.assert_allclose(out.to_numpy(), run_hl(module, arrays)[0], rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["mlp", "convnet"])
+def test_repeated_calls_run_as_cuda_graphs_and_compute_the_same(name):
+    """Calls on the same buffers (each output dropped before the next call, so the pool hands its block
+    back) run as one CUDA graph from the second on, with the results of kernel-by-kernel launches."""
+    from irc.runtime.plan import PlanRunner
+
+    mod = compiled(name)
+    module, arrays = program(name)
+    inputs = [mod.to_device(a) for a in arrays]
+    plan = mod.plans[next(iter(mod.plans))]
+    graphs, plain = PlanRunner(plan, mod.device), PlanRunner(plan, mod.device, graphs=False)
+    assert graphs.graphs
+    want = [o.to_numpy() for o in plain.run(*inputs)]
+    for _ in range(4):
+        got = [o.to_numpy() for o in graphs.run(*inputs)]
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_array_equal(g, w)
+    assert graphs.stats["graphs"] >= 1 and graphs.stats["graph_calls"] >= 2
+    np.testing.assert_allclose(want[0], run_hl(module, arrays)[0], rtol=1e-4, atol=1e-6)
