@@ -222,32 +222,43 @@ class PlanRunner:
                 self._resident[spec.id] = device.alloc(max(1, spec.nbytes))
         for name, array in plan.constants.items():
             device.upload(self._resident[name], np.asarray(array, plan.buffer(name).dtype, order="C"))
+        # what each call needs of the specs, worked out once (a call is host overhead on every step)
+        by_id = {b.id: b for b in plan.buffers}
+        #: per input: (id, shape, dtype)
+        self._inputs = [(n, tuple(by_id[n].shape), np.dtype(by_id[n].dtype)) for n in plan.inputs]
+        #: per output: (id, bytes to allocate, shape, dtype)
+        self._outputs = [
+            (n, max(1, by_id[n].nbytes), tuple(by_id[n].shape), np.dtype(by_id[n].dtype)) for n in plan.outputs
+        ]
+        #: per view: (id, base id, byte offset, bytes)
+        self._views = [
+            (b.id, b.base, b.offset * np.dtype(b.dtype).itemsize, b.nbytes) for b in plan.buffers if b.base is not None
+        ]
 
-    def _check(self, index: int, spec: BufferSpec, shape, dtype) -> None:
-        if tuple(shape) != spec.shape or np.dtype(dtype) != np.dtype(spec.dtype):
+    def _check(self, index: int, shape, dtype) -> None:
+        name, want_shape, want_dtype = self._inputs[index]
+        if tuple(shape) != want_shape or np.dtype(dtype) != want_dtype:
             raise IRCError(
-                f"{self.plan.entry}: input {index} ({spec.id}) is {np.dtype(dtype)}{list(shape)}, "
-                f"expected {spec.dtype}{list(spec.shape)}"
+                f"{self.plan.entry}: input {index} ({name}) is {np.dtype(dtype)}{list(shape)}, "
+                f"expected {want_dtype}{list(want_shape)}"
             )
 
     def run(self, *inputs: DeviceArray) -> tuple[DeviceArray, ...]:
         """Run on device-resident inputs; the outputs stay on the device."""
-        plan = self.plan
-        if len(inputs) != len(plan.inputs):
-            raise IRCError(f"{plan.entry} takes {len(plan.inputs)} inputs, got {len(inputs)}")
+        plan, device = self.plan, self.device
+        if len(inputs) != len(self._inputs):
+            raise IRCError(f"{plan.entry} takes {len(self._inputs)} inputs, got {len(inputs)}")
         handles = dict(self._resident)
-        for i, (name, array) in enumerate(zip(plan.inputs, inputs)):
-            self._check(i, plan.buffer(name), array.shape, array.dtype)
+        for i, ((name, shape, dtype), array) in enumerate(zip(self._inputs, inputs)):
+            if array.shape != shape or array.dtype != dtype:
+                self._check(i, array.shape, array.dtype)
             handles[name] = array.buffer
         outputs = []
-        for name in plan.outputs:
-            spec = plan.buffer(name)
-            outputs.append(DeviceArray(self.device, self.device.alloc(max(1, spec.nbytes)), spec.shape, spec.dtype))
-            handles[name] = outputs[-1].buffer
-        for spec in plan.buffers:
-            if spec.base is not None:
-                itemsize = np.dtype(spec.dtype).itemsize
-                handles[spec.id] = self.device.view(handles[spec.base], spec.offset * itemsize, spec.nbytes)
+        for name, nbytes, shape, dtype in self._outputs:
+            buffer = handles[name] = device.alloc(nbytes)
+            outputs.append(DeviceArray(device, buffer, shape, dtype))
+        for name, base, byte_offset, nbytes in self._views:
+            handles[name] = device.view(handles[base], byte_offset, nbytes)
         if self.graphs:
             graph = self._graph(handles)
             if graph is not None:
@@ -300,6 +311,6 @@ class PlanRunner:
             x = np.asarray(x)
             if x.dtype != np.dtype(spec.dtype) and np.can_cast(x.dtype, spec.dtype, casting="same_kind"):
                 x = x.astype(spec.dtype)
-            self._check(i, spec, x.shape, x.dtype)
+            self._check(i, x.shape, x.dtype)
             arrays.append(DeviceArray.from_numpy(self.device, x))
         return tuple(out.to_numpy() for out in self.run(*arrays))

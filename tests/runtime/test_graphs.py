@@ -274,3 +274,16 @@ def test_the_cuda_device_builds_a_chain_of_kernel_nodes_with_each_launch_s_argum
         "create", "function scale", "function sub", "instantiate", "destroy graph", "launch exec on 0", "destroy exec",
     ]  # fmt: skip
     assert CUDADevice.address(View(0x4000, None)) == 0x4000
+
+
+def test_a_device_input_of_the_wrong_shape_or_dtype_is_named():
+    from irc.errors import IRCError
+
+    runner = PlanRunner(sgd_plan(), GraphDevice())
+    p = DeviceArray.from_numpy(runner.device, np.zeros(N, np.float32))
+    with pytest.raises(IRCError, match=r"sgd: input 1 \(g\) is float32\[3\], expected float32\[4\]"):
+        runner.run(p, DeviceArray(runner.device, runner.device.alloc(16), (3,), "float32"))
+    with pytest.raises(IRCError, match=r"sgd: input 0 \(p\) is float64\[4\], expected float32\[4\]"):
+        runner.run(DeviceArray(runner.device, runner.device.alloc(32), (N,), "float64"), p)
+    with pytest.raises(IRCError, match="sgd takes 2 inputs, got 1"):
+        runner.run(p)
