@@ -191,6 +191,8 @@ class CUDADevice:
                 previous = [check(driver.cuGraphAddKernelNode(graph, previous, len(previous), node))]
                 del values, params  # copied by the node
             return check(driver.cuGraphInstantiate(graph, 0))
+        except (TypeError, ValueError, AttributeError) as e:  # a cuda-python whose graph API differs
+            raise IRCError(f"cuda-python could not build the graph: {type(e).__name__}: {e}") from e
         finally:
             driver.cuGraphDestroy(graph)
 

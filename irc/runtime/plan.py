@@ -30,6 +30,7 @@ import base64
 import json
 import math
 import os
+import warnings
 from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -284,7 +285,13 @@ class PlanRunner:
         if self._seen[key] < self.GRAPH_AFTER:
             return None
         args = [[handles[a] if isinstance(a, str) else a for a in launch.args] for launch in self.plan.launches]
-        graph = self._graphs[key] = self.device.make_graph(self.plan.launches, args)
+        try:
+            graph = self.device.make_graph(self.plan.launches, args)
+        except IRCError as e:  # a driver that cannot build it: the kernels still run one by one
+            self.graphs = False
+            warnings.warn(f"{self.plan.entry}: launching kernel by kernel, no graph: {e}", RuntimeWarning, stacklevel=3)
+            return None
+        self._graphs[key] = graph
         self.stats["graphs"] += 1
         del self._seen[key]
         if len(self._graphs) > self.GRAPHS_KEPT:

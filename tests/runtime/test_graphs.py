@@ -287,3 +287,36 @@ def test_a_device_input_of_the_wrong_shape_or_dtype_is_named():
         runner.run(DeviceArray(runner.device, runner.device.alloc(32), (N,), "float64"), p)
     with pytest.raises(IRCError, match="sgd takes 2 inputs, got 1"):
         runner.run(p)
+
+
+def test_a_graph_the_driver_cannot_build_leaves_kernel_by_kernel_launches():
+    from irc.errors import IRCError
+
+    class Failing(GraphDevice):
+        def make_graph(self, launches, args_list):
+            raise IRCError("CUDA driver error CUDA_ERROR_NOT_SUPPORTED")
+
+    runner = PlanRunner(sgd_plan(), Failing())
+    with pytest.warns(RuntimeWarning, match="sgd: launching kernel by kernel, no graph: .*NOT_SUPPORTED"):
+        got, _ = train(runner, 8)
+    np.testing.assert_array_equal(got, expected(8))
+    assert not runner.graphs and runner.stats == {"kernel_calls": 8}
+
+
+def test_a_cuda_python_whose_graph_api_differs_gives_an_irc_error():
+    """What PlanRunner turns into kernel-by-kernel launches and a warning (above)."""
+    bindings = pytest.importorskip("cuda.bindings.driver")
+    from irc.errors import IRCError
+    from irc.runtime.cuda import CUDADevice
+    from irc.runtime.pool import View
+
+    class Older(RecordingDriver):
+        def cuGraphAddKernelNode(self, graph, dependencies, count, params):
+            raise TypeError("Argument 'nodeParams' has incorrect type")
+
+    device = object.__new__(CUDADevice)
+    device.driver = driver = Older(bindings, {})
+    device.module, device._functions = "module", {}
+    with pytest.raises(IRCError, match="cuda-python could not build the graph: TypeError: Argument 'nodeParams'"):
+        device.make_graph(sgd_plan().launches[:1], [[View(1, None), View(2, None), Scalar(0.5, "float32")]])
+    assert driver.calls[-1] == "destroy graph"
