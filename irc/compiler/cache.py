@@ -53,26 +53,27 @@ _compiled_programs: dict[tuple[str, str], Lowering] = {}
 _entry_paths: dict[tuple[str, str], Path] = {}
 
 
-def compile_cached(module: ModuleOp, target: str | dict) -> Lowering:
+def compile_cached(module: ModuleOp, target: str | dict, text: str | None = None) -> Lowering:
     """`Pipeline(target).run(module)`, shared by `irc.jit` and eager tensors: the same hl program (same
     printed IR, same target) is compiled once per process, and once per machine while its entry stays
-    in the disk cache."""
+    in the disk cache. `text`: `print_module(module)` where the caller has it already."""
     target = kinds.target(target).resolve()
-    return _cached(module, print_module(module), target, compile=True)
+    return _cached(module, print_module(module) if text is None else text, target, compile=True)
 
 
-def lookup(module: ModuleOp, target: str | dict) -> Lowering | None:
+def lookup(module: ModuleOp, target: str | dict, text: str | None = None) -> Lowering | None:
     """The compiled program if this process or the disk cache already has it, else None (no compile).
 
     Eager's first tier asks this before interpreting a new graph: a program compiled by an
-    earlier process runs compiled from its first call."""
+    earlier process runs compiled from its first call. `text`: `print_module(module)` where the
+    caller has it already."""
     try:
         target = kinds.target(target)
     except InputError:  # an unknown target has nothing compiled; compiling it raises this error
         return None
     if not target.resolved:
         return None  # resolving the arch of a bare cuda target imports TVM
-    return _cached(module, print_module(module), target)
+    return _cached(module, print_module(module) if text is None else text, target)
 
 
 def _memory_key(text: str, target: Target) -> tuple[str, str]:

@@ -41,10 +41,10 @@ from irc.targets import kinds
 Compiler = Callable[[ModuleOp, str], Callable[..., Sequence[np.ndarray]]]
 
 
-def _pipeline_compiler(module: ModuleOp, target: str) -> Callable[..., Sequence[np.ndarray]]:
+def _pipeline_compiler(module: ModuleOp, target: str, text: str | None = None) -> Callable[..., Sequence[np.ndarray]]:
     from irc.compiler.cache import compile_cached  # in process, then on disk (docs/cache.md)
 
-    return compile_cached(module, target)
+    return compile_cached(module, target, text)
 
 
 _compiler: Compiler = _pipeline_compiler
@@ -71,7 +71,8 @@ class Program:
     error: Exception | None = None
     #: the module prepared for the interpreter tier (built at its first interpreted run)
     prepared: Prepared | None = None
-    #: the module's text, as the background compile sent it to the compile process
+    #: the module's text, as the background compile sent it to the compile process, or as the compile
+    #: cache printed it for its key (without locations) where the program was compiled or found here
     text: str | None = None
 
     def __post_init__(self) -> None:
@@ -91,7 +92,9 @@ class Program:
     def release(self) -> None:
         """Drop the xDSL module and the interpreter's form of it once compiled code runs the program. For
         a GPT training step they were ~20k Python objects, which every full collection of Python's cyclic
-        garbage collector walks (an eager GPT loop had one every ~30 steps, 60-80 ms each)."""
+        garbage collector walks (an eager GPT loop had one every ~30 steps, 60-80 ms each). The text
+        stays: compiled in the background, in this process or found in the compile cache, every
+        program has one by then."""
         if self.text is not None:
             self._module = self.prepared = None
 
@@ -269,8 +272,10 @@ def _cached(program: Program) -> Callable[..., Sequence[np.ndarray]] | None:
     if _compiler is not _pipeline_compiler or program.device != "cpu":
         return None
     from irc.compiler.cache import lookup
+    from irc.ir import print_module
 
-    return lookup(program.module, eager_target(program.device))
+    program.text = program.text or print_module(program.module)  # the cache's key, kept for `release`
+    return lookup(program.module, eager_target(program.device), program.text)
 
 
 def _interpret(program: Program, values: list) -> list:
@@ -299,7 +304,13 @@ def _compile_now(program: Program) -> Callable[..., Sequence[np.ndarray]]:
     if program.done is not None:
         program.done.wait()
     if program.compiled is None:  # a failed background compile is redone here, so its error is raised here
-        program.compiled = _compiler(program.module, eager_target(program.device))
+        if _compiler is _pipeline_compiler:
+            from irc.ir import print_module
+
+            program.text = program.text or print_module(program.module)  # the cache's key, kept for `release`
+            program.compiled = _compiler(program.module, eager_target(program.device), program.text)
+        else:
+            program.compiled = _compiler(program.module, eager_target(program.device))
     return program.compiled
 
 

@@ -103,6 +103,12 @@ def test_compile_mode_compiles_at_the_first_run_and_agrees(rng):
     (program,) = realize._cache.values()
     assert program.runs == 2 and program.compiled is not None
     assert_same(compiled, interpreted)
+    # compiled here (not in the background), it too drops its xDSL module, keeping the text the
+    # compile cache printed for its key, from which it is parsed again to be interpreted
+    assert program._module is None and program.prepared is None and "hl.matmul" in program.text
+    with irc.set_eager_mode("interpret"):
+        assert_same(run_program(fn, [a, b]), interpreted)
+    assert program.runs == 3 and program._module is not None
 
 
 def test_training_through_the_switch_over_matches_torch(rng):
