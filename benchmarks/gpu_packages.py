@@ -82,14 +82,35 @@ def relu_chain(x, y):
     return (x * y + x).relu()
 
 
-def programs(target, small: bool):
-    """(name, index record, jitted function, example arguments) of every benchmark program."""
+#: tiles of the matmul schedule (a GPU target's "matmul" option: TVM dlight's Matmul config fields) that
+#: `build --matmul-tiles` adds as matmul packages of their own, for choosing one on a GPU: dlight's
+#: default for cuda is 8x16 threads of 4x4 outputs (32x64 per block), vectors of 2, k-step 16
+MATMUL_TILES = {
+    "t64x64": {"block_size_x": 16, "block_size_y": 16, "micro_size_x": 4, "micro_size_y": 4, "vector_size": 4},
+    "t64x128": {"block_size_x": 16, "block_size_y": 16, "micro_size_x": 4, "micro_size_y": 8, "vector_size": 4},
+    "t128x128": {"block_size_x": 16, "block_size_y": 16, "micro_size_x": 8, "micro_size_y": 8, "vector_size": 4},
+    "t128x128k8": {
+        "block_size_x": 16, "block_size_y": 16, "micro_size_x": 8, "micro_size_y": 8, "micro_size_k": 8,
+        "vector_size": 4,
+    },
+    "t128x64w": {"block_size_x": 32, "block_size_y": 8, "micro_size_x": 4, "micro_size_y": 8, "vector_size": 4},
+}  # fmt: skip
+
+
+def programs(target, small: bool, tiles: bool = False):
+    """(name, index record, jitted function, example arguments) of every benchmark program; `tiles`: also
+    the matmuls with each of `MATMUL_TILES` (GPU targets)."""
     import irc
 
     size = sizes(small)
     for n in size["matmul"]:
         a = np.empty((n, n), np.float32)  # only the shape matters: saving runs nothing
         yield f"matmul{n}", {"kind": "matmul", "n": n}, irc.jit(matmul, target=target), (a, a)
+        base = target if isinstance(target, dict) else {"kind": target}
+        if tiles and base["kind"] in ("cuda", "opencl"):
+            for label, tile in MATMUL_TILES.items():
+                tiled = irc.jit(matmul, target={**base, "matmul": tile})
+                yield f"matmul{n}_{label}", {"kind": "matmul", "n": n, "tile": tile}, tiled, (a, a)
     n = size["elementwise"]
     x = np.empty(n, np.float32)
     chain = irc.jit(relu_chain, target=target)
@@ -99,20 +120,37 @@ def programs(target, small: bool):
         yield f"mlp_sgd_b{batch}", {"kind": "mlp_sgd", "batch": batch}, _mlp_step(target), args
 
 
-def build(out: Path, targets: list[str], arch: str, small: bool, only: set[str] | None = None) -> None:
+def build(
+    out: Path, targets: list[str], arch: str, small: bool, only: set[str] | None = None, tiles: bool = False
+) -> None:
     for label in targets:
         target = {"kind": "cuda", "arch": arch} if label == "cuda" else label
         folder = out / label
         folder.mkdir(parents=True, exist_ok=True)
         index = []
-        for name, record, fn, args in programs(target, small):
+        for name, record, fn, args in programs(target, small, tiles):
             if only and name not in only:
                 continue
             start = time.perf_counter()
             path = fn.save(folder / f"{name}.ircpkg", *args)
-            print(f"{label:6s} {name:14s} {path}  ({time.perf_counter() - start:.1f} s)", flush=True)
+            print(f"{label:6s} {name:20s} {path}  ({time.perf_counter() - start:.1f} s){_usage(fn, args, label)}")
             index.append({"name": name, "package": path.name, **record})
         (folder / INDEX).write_text(json.dumps({"target": target, "small": small, "programs": index}, indent=1))
+
+
+def _usage(fn, args, label: str) -> str:
+    """For a cuda matmul: its schedule and what ptxas reports (registers, shared memory, spills), where
+    nvcc is installed; else nothing."""
+    import shutil
+
+    if label != "cuda" or fn.fn is not matmul or not shutil.which("nvcc"):
+        return ""
+    from irc.targets.cuda import resource_usage
+
+    compiled = fn.lower(*args).compiled
+    usage = [f"{k}: {u['registers']} regs, {u['smem']} B smem, {u['spill_stores']} B spilled" for k, u in
+             resource_usage(compiled.source, compiled.arch).items()]  # fmt: skip
+    return f"  [{', '.join(sorted(set(compiled.program.schedules.values())))}; {'; '.join(usage)}]"
 
 
 # ----------------------------------------------------------------------------- run (numpy + runtime + torch)
@@ -271,6 +309,9 @@ def main(argv: list[str] | None = None) -> list | None:
     b.add_argument("--targets", default="cuda,opencl", help="comma-separated: cuda, opencl, llvm")
     b.add_argument("--small", action="store_true", help="small sizes (CI)")
     b.add_argument("--only", default="", help="comma-separated program names (default: all)")
+    b.add_argument(
+        "--matmul-tiles", action="store_true", help="also the matmuls with each tile of MATMUL_TILES (cuda, opencl)"
+    )
     r = commands.add_parser("run", help="run the packages against torch (numpy, the runtime and torch only)")
     r.add_argument("-d", "--dir", type=Path, default=Path("gpu_packages"))
     r.add_argument("--target", default="cuda", help="the subfolder of DIR to run (cuda, opencl, llvm)")
@@ -278,7 +319,7 @@ def main(argv: list[str] | None = None) -> list | None:
     args = parser.parse_args(argv)
     if args.command == "build":
         only = {n for n in args.only.split(",") if n}
-        build(args.out, [t for t in args.targets.split(",") if t], args.arch, args.small, only)
+        build(args.out, [t for t in args.targets.split(",") if t], args.arch, args.small, only, args.matmul_tiles)
         return None
     return run(args.dir / args.target, args.repeats)
 

@@ -26,6 +26,7 @@ to CUDA C or OpenCL C.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import threading
 from collections.abc import Callable, Iterator
@@ -223,8 +224,19 @@ def _with_own(rule: Callable[[Schedule, object], None], checked: bool = True):
     return apply
 
 
-def _rules(func: tirx.PrimFunc) -> list[tuple[str, Callable]]:
-    """The schedules to try for the one nest of `func`, best first."""
+class _TiledMatmul(dlight.gpu.Matmul):
+    """dlight's Matmul with some of its config fields set (a GPU target's "matmul" option)."""
+
+    def __init__(self, tile: dict[str, int]):
+        super().__init__()
+        self.tile = tile
+
+    def get_configs(self, target: tvm.target.Target):
+        return dataclasses.replace(super().get_configs(target), **self.tile)
+
+
+def _rules(func: tirx.PrimFunc, matmul_tile: dict[str, int] | None = None) -> list[tuple[str, Callable]]:
+    """The schedules to try for the one nest of `func`, best first (`matmul_tile`: dlight Matmul's config)."""
     nest = Schedule(func)
     blocks = nest.get_child_blocks(nest.get_sblock("root"))
     if len(blocks) != 1:
@@ -235,7 +247,8 @@ def _rules(func: tirx.PrimFunc) -> list[tuple[str, Callable]]:
         return [("elementwise", _with_own(schedule_elementwise))]
     rules = []
     if len(iter_vars) - n_reduce >= 2:
-        rules += [("dlight.Matmul", _with_dlight(dlight.gpu.Matmul())), ("tiled", _with_own(schedule_tiled))]
+        matmul = dlight.gpu.Matmul() if matmul_tile is None else _TiledMatmul(matmul_tile)
+        rules += [("dlight.Matmul", _with_dlight(matmul)), ("tiled", _with_own(schedule_tiled))]
     return rules + [
         ("cross-thread", _with_own(schedule_cross_thread)),
         # Blocks without an init (argmax: two stores) are no "reduction block" for TVM's dataflow
@@ -269,13 +282,15 @@ def _lower(mod: tvm.IRModule, target: tvm.target.Target) -> tuple[tvm.IRModule, 
     return capture.host, device
 
 
-def schedule_kernel(func: tirx.PrimFunc, target: tvm.target.Target, check: bool = True) -> tuple[str, tirx.PrimFunc]:
+def schedule_kernel(
+    func: tirx.PrimFunc, target: tvm.target.Target, check: bool = True, matmul_tile: dict[str, int] | None = None
+) -> tuple[str, tirx.PrimFunc]:
     """(rule name, scheduled func) for the first rule whose result lowers to valid GPU code (`check`), or
     (not `check`) for the first rule that schedules it: TVM lowers those almost always (a rule refuses by
     raising, and only 1 of ~450 kernels of the test suite's GPU programs then failed to lower)."""
     name = func.attrs["global_symbol"]
     errors = []
-    for rule_name, rule in _rules(func):
+    for rule_name, rule in _rules(func, matmul_tile):
         try:
             sch = rule(func, target)
             if sch is None:
@@ -384,8 +399,9 @@ class GPUProgram:
     schedules: dict[str, str]  # kernel function -> the rule that scheduled it
 
 
-def compile_gpu(module: ModuleOp, target: tvm.target.Target) -> GPUProgram:
-    """Translate, split, schedule and lower `module`; the device source and the plans (see module docstring)."""
+def compile_gpu(module: ModuleOp, target: tvm.target.Target, matmul_tile: dict[str, int] | None = None) -> GPUProgram:
+    """Translate, split, schedule and lower `module`; the device source and the plans (see module docstring).
+    `matmul_tile`: dlight Matmul config fields for the matmul schedule (a GPU target's "matmul" option)."""
     entries = [split_nests(f) for f in translate_module(module)]
     funcs = {name: func for kernels in entries for name, func in kernels.funcs.items()}
     # each kernel gets the first rule that schedules it, and the module is lowered once; lowering each
@@ -393,13 +409,13 @@ def compile_gpu(module: ModuleOp, target: tvm.target.Target) -> GPUProgram:
     # OpenCL compile). Where the module does not lower, each kernel's rule is checked alone.
     scheduled, schedules = {}, {}
     for name, func in funcs.items():
-        schedules[name], scheduled[name] = schedule_kernel(func, target, check=False)
+        schedules[name], scheduled[name] = schedule_kernel(func, target, check=False, matmul_tile=matmul_tile)
     try:
         mod = tvm.IRModule(scheduled)
         host, device = _lower(mod, target)
     except Exception:  # noqa: BLE001 - a schedule TVM accepted but cannot lower: check each kernel's
         for name, func in funcs.items():
-            schedules[name], scheduled[name] = schedule_kernel(func, target)
+            schedules[name], scheduled[name] = schedule_kernel(func, target, matmul_tile=matmul_tile)
         mod = tvm.IRModule(scheduled)
         host, device = _lower(mod, target)
     plans = {}

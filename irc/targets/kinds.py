@@ -95,19 +95,54 @@ class Target:
         raise InputError(f"target {self.kind} generates no code")
 
 
+#: the fields of TVM dlight's `Matmul.Config` a GPU target's "matmul" option may set (irc.targets.gpu)
+MATMUL_TILE_FIELDS = (
+    "block_size_x", "block_size_y", "vthread_x", "vthread_y", "micro_size_x", "micro_size_y", "micro_size_k",
+    "vector_size", "unroll",
+)  # fmt: skip
+
+
 class GPUTarget(Target):
     """A target whose code runs on a GPU through execution plans (irc.targets.gpu): inputs and outputs
-    are `DeviceArray`s on `device`. A kind implements `compile` and `gpu_module`."""
+    are `DeviceArray`s on `device`. A kind implements `compile` and `gpu_module`.
+
+    Option `"matmul"`: the tile of the matmul schedule (TVM dlight's `Matmul.Config` fields in
+    `MATMUL_TILE_FIELDS`, e.g. `{"block_size_x": 16, "block_size_y": 16, "micro_size_x": 8,
+    "micro_size_y": 8}`), over dlight's defaults for the kind; for tuning on a GPU
+    (`benchmarks/gpu_packages.py build --matmul-tiles`, docs/gpu.md)."""
+
+    def __init__(self, spec: str | dict):
+        super().__init__(spec)
+        tile = self.options.get("matmul")
+        if tile is None:
+            return
+        if not isinstance(tile, dict) or not tile:
+            raise InputError(f"target {self.kind}: option 'matmul' takes a dict of {', '.join(MATMUL_TILE_FIELDS)}")
+        for key, value in tile.items():
+            if key not in MATMUL_TILE_FIELDS:
+                raise InputError(
+                    f"target {self.kind}: matmul tile field {key!r} is not one of {', '.join(MATMUL_TILE_FIELDS)}"
+                )
+            if not isinstance(value, int) or isinstance(value, bool) or value < (0 if key == "unroll" else 1):
+                raise InputError(
+                    f"target {self.kind}: matmul tile field {key!r} must be a positive integer, got {value!r}"
+                )
+
+    @property
+    def matmul_tile(self) -> dict[str, int] | None:
+        """The "matmul" option: dlight Matmul config fields over its defaults, or None."""
+        return self.options.get("matmul")
 
     def run(self, lowering: Callable[..., Sequence], values: Sequence) -> Sequence:
         return lowering.compiled.run_device(*values)
 
     def tvm_target(self) -> tvm.target.Target:
-        """The TVM target of `spec`, host llvm."""
+        """The TVM target of `spec` (without irc's own options), host llvm."""
         import_tvm()
         import tvm
 
-        return tvm.target.Target(self.spec, host="llvm")
+        spec = {k: v for k, v in self.spec.items() if k != "matmul"} if isinstance(self.spec, dict) else self.spec
+        return tvm.target.Target(spec, host="llvm")
 
     def from_package(self, loaded: Package, stages: dict[str, str], notes: list[str], schedules: dict):
         import_tvm()  # GPUModule and its program import TVM (docs/cache.md)

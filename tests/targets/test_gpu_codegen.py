@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from irc.errors import CompileError, IRCError
+from irc.errors import CompileError, InputError, IRCError
 from irc.ir import parse_module
 from irc.runtime.plan import BufferSpec, ExecutionPlan, KernelLaunch, Scalar
 from irc.targets import compile_loops, target
@@ -218,3 +218,36 @@ def test_running_cuda_without_a_driver_is_clear(monkeypatch):
             mod(np.ones(64, np.float32), np.ones(64, np.float32))
     finally:
         cuda.primary_context.cache_clear()
+
+
+@pytest.mark.skipif(not shutil.which("nvcc"), reason="nvcc not installed")
+@pytest.mark.parametrize(
+    "tile",
+    [None, {"block_size_x": 16, "block_size_y": 16, "micro_size_x": 8, "micro_size_y": 8, "vector_size": 4}],
+    ids=["dlight-default", "128x128"],
+)
+def test_matmul_kernels_fit_without_spilling(tile):
+    """What ptxas reports for the 4096 matmul's kernel, dlight's default tile and the largest of the
+    tuning sweep (benchmarks/gpu_packages.py): registers within the 255 a thread has, no spills to local
+    memory, shared memory within the 48 KiB a block gets without opting in; the tile sets the launch."""
+    from irc.targets.cuda import resource_usage
+
+    target = CUDA if tile is None else {**CUDA, "matmul": tile}
+    mod = compile_loops(parse_module(loops_modules.matmul(4096, 4096, 4096)), target)
+    ((kernel, usage),) = resource_usage(mod.source, "sm_90").items()
+    assert kernel == "matmul_k0_kernel"
+    assert usage["spill_stores"] == usage["spill_loads"] == usage["stack"] == 0, usage
+    assert 0 < usage["registers"] <= 255 and 0 < usage["smem"] <= 48 * 1024, usage
+    (launch,) = next(iter(mod.plans.values())).launches
+    # threads x outputs per thread: 8x4 by 16x4 (32x64 outputs per block), or 16x8 by 16x8 (128x128)
+    want = ((128, 64, 1), (8, 16, 1)) if tile is None else ((32, 32, 1), (16, 16, 1))
+    assert (launch.grid, launch.block) == want
+
+
+def test_a_bad_matmul_tile_is_named():
+    with pytest.raises(InputError, match="matmul tile field 'tile_x' is not one of block_size_x"):
+        compile_loops(parse_module(loops_modules.matmul(8, 8, 8)), {**CUDA, "matmul": {"tile_x": 4}})
+    with pytest.raises(InputError, match="matmul tile field 'unroll' must be a positive integer, got -1"):
+        compile_loops(parse_module(loops_modules.matmul(8, 8, 8)), {**CUDA, "matmul": {"unroll": -1}})
+    with pytest.raises(InputError, match="option 'matmul' takes a dict"):
+        compile_loops(parse_module(loops_modules.matmul(8, 8, 8)), {**CUDA, "matmul": 128})

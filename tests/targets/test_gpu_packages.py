@@ -17,7 +17,7 @@ from tests.runtime.test_package import _has_opencl
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "benchmarks" / "gpu_packages.py"
-ONE_OF_EACH = "matmul64,elementwise,mlp_sgd_b8"  # a program of every kind, small
+ONE_OF_EACH = "matmul64,matmul64_t128x128,elementwise,mlp_sgd_b8"  # every kind (a matmul tile too), small
 
 RUN = (
     "import torch._dynamo\n"  # torch's optimizers load it, and it probes for tvm: before the block
@@ -38,7 +38,7 @@ def _main(argv):
 @pytest.mark.skipif(not _has_opencl(), reason="no OpenCL platform")
 def test_build_then_run_on_opencl_without_the_compiler(tmp_path):
     pytest.importorskip("torch")
-    _main(["build", "-o", str(tmp_path), "--targets", "opencl", "--small", "--only", ONE_OF_EACH])
+    _main(["build", "-o", str(tmp_path), "--targets", "opencl", "--small", "--only", ONE_OF_EACH, "--matmul-tiles"])
     index = json.loads((tmp_path / "opencl" / "index.json").read_text())
     assert [p["name"] for p in index["programs"]] == ONE_OF_EACH.split(",")
     result = subprocess.run(
@@ -50,7 +50,7 @@ def test_build_then_run_on_opencl_without_the_compiler(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     rows = {line.split()[0]: line.split() for line in result.stdout.splitlines() if line.split()[:1]}
-    assert rows["matmul64"][3] == "TFLOP/s" and rows["elementwise"][3] == "GB/s"
+    assert rows["matmul64"][3] == rows["matmul64_t128x128"][3] == "TFLOP/s" and rows["elementwise"][3] == "GB/s"
     assert rows["mlp_sgd_b8"][3] == "ms/step"
     for name in ONE_OF_EACH.split(","):
         assert float(rows[name][-1]) < 1e-5, rows[name]  # irc against torch: relative error
@@ -61,7 +61,8 @@ def test_build_for_cuda_writes_cubins_without_a_gpu(tmp_path, monkeypatch):
     if shutil.which("nvcc") is None and not nvrtc_available():
         pytest.skip("neither nvcc nor NVRTC (the cuda extra) installed")
     monkeypatch.setenv("IRC_CACHE_DIR", str(tmp_path / "cache"))
-    _main(["build", "-o", str(tmp_path), "--targets", "cuda", "--arch", "sm_90", "--small", "--only", ONE_OF_EACH])
+    argv = ["build", "-o", str(tmp_path), "--targets", "cuda", "--arch", "sm_90", "--small", "--only", ONE_OF_EACH]
+    _main([*argv, "--matmul-tiles"])
     index = json.loads((tmp_path / "cuda" / "index.json").read_text())
     assert index["target"] == {"kind": "cuda", "arch": "sm_90"}
     for record in index["programs"]:

@@ -161,3 +161,28 @@ def test_a_module_that_does_not_lower_falls_back_to_checking_each_kernel(monkeyp
     alone = calls[1:-1]  # each kernel's rules, one lowering per rule tried
     assert kernels > 1 and calls[-1] == kernels and set(alone) == {1} and len(alone) >= kernels
     assert_close(lowered(*arrays), run_hl(module, arrays))
+
+
+#: the matmul schedule's tile (a GPU target's "matmul" option) for the tuning sweep of docs/gpu.md
+TILES = [
+    {"block_size_x": 16, "block_size_y": 16, "micro_size_x": 8, "micro_size_y": 8, "vector_size": 4},
+    {"block_size_x": 16, "block_size_y": 8, "micro_size_x": 4, "micro_size_y": 8, "micro_size_k": 8, "unroll": 0},
+]
+
+
+@pytest.mark.parametrize("tile", TILES, ids=["128x128", "64x64-k8"])
+@pytest.mark.parametrize("mkn", [(64, 96, 80), (100, 70, 50)], ids=str)
+def test_matmul_tiles_compute_the_product(tile, mkn):
+    """Other tiles of dlight's matmul schedule, sizes they do not divide included: the product numpy gives."""
+    from irc.ir import parse_module
+    from tests.targets import loops_modules
+
+    m, k, n = mkn
+    mod = compile_loops(parse_module(loops_modules.matmul(m, k, n)), {"kind": "opencl", "matmul": tile})
+    assert set(mod.program.schedules.values()) == {"dlight.Matmul"}
+    (launch,) = next(iter(mod.plans.values())).launches
+    assert launch.block[:2] == (tile["block_size_x"], tile["block_size_y"])
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((m, k)).astype(np.float32), rng.standard_normal((k, n)).astype(np.float32)
+    (got,) = mod(a, b)
+    np.testing.assert_allclose(got, a @ b, rtol=1e-4, atol=1e-4)

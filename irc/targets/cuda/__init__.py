@@ -21,6 +21,7 @@ from irc.targets.cuda.binary import (
     nvcc_cubin,
     nvrtc_available,
     nvrtc_cubin,
+    resource_usage,
 )
 from irc.targets.kinds import GPUTarget, Step, Target, import_tvm, register, untimed
 
@@ -75,7 +76,8 @@ class CUDATarget(GPUTarget):
         from irc.targets.cuda.codegen import compile_cuda
 
         with step("target", "cuda-build"):
-            return compile_cuda(module, self.resolve().tvm_target())  # no arch (`compile_loops(m, "cuda")`): GPU 0's
+            # no arch (`compile_loops(m, "cuda")`): GPU 0's
+            return compile_cuda(module, self.resolve().tvm_target(), self.matmul_tile)
 
     def gpu_module(self, program: GPUProgram, loaded: Package) -> CUDAModule:
         from irc.targets.cuda.codegen import CUDAModule

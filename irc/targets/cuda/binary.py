@@ -36,6 +36,35 @@ def nvcc_cubin(source: str, arch: str, nvcc: str) -> bytes:
         return out.read_bytes()
 
 
+_PTXAS_ENTRY = re.compile(r"Compiling entry function '(\w+)'")
+_PTXAS_SPILLS = re.compile(r"(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads")
+_PTXAS_USED = re.compile(r"Used (\d+) registers(?:.*?, (\d+) bytes smem)?")
+
+
+def resource_usage(source: str, arch: str, nvcc: str = "nvcc") -> dict[str, dict[str, int]]:
+    """What ptxas reports for each kernel of `source` on `arch` (`nvcc -Xptxas -v`): registers per
+    thread, static shared memory, stack frame and spill bytes. A kernel that spills registers to local
+    memory, or whose registers or shared memory limit how many blocks share an SM, is slower than its
+    schedule promises: checkable without a GPU."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "kernels.cu"
+        src.write_text(source)
+        command = [nvcc, "-cubin", f"-arch={arch}", "-O3", "-w", "-Xptxas", "-v", "-o", str(Path(tmp) / "k.cubin")]
+        result = subprocess.run([*command, str(src)], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise CompileError(f"nvcc -arch={arch} failed on the generated CUDA source:\n{result.stderr.strip()}")
+    usage: dict[str, dict[str, int]] = {}
+    kernel = None
+    for line in result.stderr.splitlines():
+        if entry := _PTXAS_ENTRY.search(line):
+            kernel = usage.setdefault(entry[1], {})
+        elif kernel is not None and (spills := _PTXAS_SPILLS.search(line)):
+            kernel.update(stack=int(spills[1]), spill_stores=int(spills[2]), spill_loads=int(spills[3]))
+        elif kernel is not None and (used := _PTXAS_USED.search(line)):
+            kernel.update(registers=int(used[1]), smem=int(used[2] or 0))
+    return usage
+
+
 def cuda_include_paths() -> list[Path]:
     """The header directories NVRTC needs for TVM's CUDA source (it includes libcu++'s <cuda/std/...>).
 

@@ -33,8 +33,8 @@ class CUDAModule(GPUModule):
         return self.build()
 
 
-def compile_cuda(module: ModuleOp, tvm_target: tvm.target.Target) -> CUDAModule:
+def compile_cuda(module: ModuleOp, tvm_target: tvm.target.Target, matmul_tile: dict | None = None) -> CUDAModule:
     """Compile a loops-stage module to CUDA kernels and plans for a cuda `tvm_target` with an `arch`."""
-    program = compile_gpu(module, tvm_target)
+    program = compile_gpu(module, tvm_target, matmul_tile)
     program = dataclasses.replace(program, source=fix_vector_alignment(program.source))
     return CUDAModule(program, str(tvm_target.attrs["arch"]))

@@ -28,7 +28,7 @@ class OpenCLTarget(GPUTarget):
         from irc.targets.opencl.codegen import compile_opencl
 
         with step("target", "opencl-build"):
-            return compile_opencl(module, self.tvm_target())
+            return compile_opencl(module, self.tvm_target(), self.matmul_tile)
 
     def gpu_module(self, program: GPUProgram, loaded: Package) -> GPUModule:
         from irc.targets.opencl.codegen import opencl_module

@@ -32,6 +32,6 @@ def opencl_module(program: GPUProgram) -> GPUModule:
     return GPUModule(program, {"kind": "opencl"}, "cl")
 
 
-def compile_opencl(module: ModuleOp, tvm_target: tvm.target.Target) -> GPUModule:
+def compile_opencl(module: ModuleOp, tvm_target: tvm.target.Target, matmul_tile: dict | None = None) -> GPUModule:
     """Compile a loops-stage module to OpenCL kernels and their execution plans."""
-    return opencl_module(compile_gpu(module, tvm_target))
+    return opencl_module(compile_gpu(module, tvm_target, matmul_tile))
