@@ -997,6 +997,16 @@ class Tensor(ShapeOps, Sorting):
     def T(self) -> Tensor:
         return self.permute(list(reversed(range(self.ndim))))
 
+    @property
+    def mT(self) -> Tensor:
+        """The last two dims swapped (a batch of matrices, transposed), as torch's `Tensor.mT`."""
+        if self.ndim < 2:
+            raise FrontendError(f"mT needs a tensor of rank >= 2, got shape {list(self.shape)}", user_location()[:2])
+        return self.transpose(-2, -1)
+
+    #: the conjugate transpose of each matrix: `mT` (irc's tensors are real)
+    mH = mT
+
     def expand(self, *shape) -> Tensor:
         shape = list(_shape_arg(shape))
         off = len(shape) - self.ndim
@@ -1949,17 +1959,26 @@ def full(shape, fill_value, dtype=None, device: str = "cpu", requires_grad: bool
     return out.requires_grad_() if requires_grad else out
 
 
-def zeros(*shape, dtype=None, device: str = "cpu", requires_grad: bool = False) -> Tensor:
-    return full(_shape_arg(shape), 0.0, dtype or "float32", device, requires_grad)
+def _sizes(shape: tuple, size, name: str) -> tuple[int, ...]:
+    """The shape of a factory call: its positional sizes, or `size=` (torch takes either, not both)."""
+    if size is None:
+        return _shape_arg(shape)
+    if shape:
+        raise FrontendError(f"{name}() got sizes both as arguments and as size=", user_location()[:2])
+    return _shape_arg((size,)) if isinstance(size, tuple | list) else (size,)
 
 
-def ones(*shape, dtype=None, device: str = "cpu", requires_grad: bool = False) -> Tensor:
-    return full(_shape_arg(shape), 1.0, dtype or "float32", device, requires_grad)
+def zeros(*shape, size=None, dtype=None, device: str = "cpu", requires_grad: bool = False) -> Tensor:
+    return full(_sizes(shape, size, "zeros"), 0.0, dtype or "float32", device, requires_grad)
 
 
-def empty(*shape, dtype=None, device: str = "cpu", requires_grad: bool = False) -> Tensor:
+def ones(*shape, size=None, dtype=None, device: str = "cpu", requires_grad: bool = False) -> Tensor:
+    return full(_sizes(shape, size, "ones"), 1.0, dtype or "float32", device, requires_grad)
+
+
+def empty(*shape, size=None, dtype=None, device: str = "cpu", requires_grad: bool = False) -> Tensor:
     """`zeros` (irc has no uninitialized memory)."""
-    return zeros(*shape, dtype=dtype, device=device, requires_grad=requires_grad)
+    return zeros(*_sizes(shape, size, "empty"), dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 def full_like(x: Tensor, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
@@ -2118,14 +2137,14 @@ def _random(shape, dtype, device: str, requires_grad: bool, normal: bool) -> Ten
     return out.requires_grad_(requires_grad)
 
 
-def rand(*shape, dtype=None, device: str = "cpu", requires_grad: bool = False) -> Tensor:
+def rand(*shape, size=None, dtype=None, device: str = "cpu", requires_grad: bool = False) -> Tensor:
     """Samples of U[0, 1) (inside irc.jit: new numbers on every call)."""
-    return _random(shape, dtype, device, requires_grad, normal=False)
+    return _random(_sizes(shape, size, "rand"), dtype, device, requires_grad, normal=False)
 
 
-def randn(*shape, dtype=None, device: str = "cpu", requires_grad: bool = False) -> Tensor:
+def randn(*shape, size=None, dtype=None, device: str = "cpu", requires_grad: bool = False) -> Tensor:
     """Samples of N(0, 1) (inside irc.jit: new numbers on every call)."""
-    return _random(shape, dtype, device, requires_grad, normal=True)
+    return _random(_sizes(shape, size, "randn"), dtype, device, requires_grad, normal=True)
 
 
 def rand_like(x: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:

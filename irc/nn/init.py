@@ -105,7 +105,29 @@ def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
 
 
+def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+    """A (semi-)orthogonal matrix times `gain`, as torch.nn.init.orthogonal_ (Saxe et al.): the tensor
+    flattened to (rows, rest) has orthonormal rows or columns, whichever are fewer. From the QR
+    decomposition of a standard normal matrix of irc's generator, signs fixed by R's diagonal."""
+    if tensor.ndim < 2:
+        raise ValueError(f"orthogonal_ needs a tensor of 2 or more dimensions, got shape {list(tensor.shape)}")
+    if tensor.numel() == 0:
+        return tensor
+    from irc.frontend.tensor import randn
+
+    rows = tensor.shape[0]
+    cols = tensor.numel() // rows
+    flat = randn(rows, cols, dtype="float64").numpy()
+    if rows < cols:
+        flat = flat.T
+    q, r = np.linalg.qr(flat)
+    q = q * np.sign(np.diag(r))
+    if rows < cols:
+        q = q.T
+    return _fill(tensor, gain * q.reshape(tensor.shape))
+
+
 __all__ = [
     "calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones_",
-    "kaiming_uniform_", "kaiming_normal_", "xavier_uniform_", "xavier_normal_",
+    "kaiming_uniform_", "kaiming_normal_", "xavier_uniform_", "xavier_normal_", "orthogonal_",
 ]  # fmt: skip

@@ -277,6 +277,23 @@ def test_init_functions():
     assert nn.init.calculate_gain("leaky_relu", 0.2) == torch.nn.init.calculate_gain("leaky_relu", 0.2)
 
 
+@pytest.mark.parametrize("shape", [(6, 10), (10, 6), (8, 4, 3, 3), (5, 5)])
+def test_orthogonal_init_gives_orthonormal_rows_or_columns(shape):
+    """As torch.nn.init.orthogonal_ (super_resolution's init): flattened to (rows, rest), W W^T = gain^2 I
+    where rows are fewer, W^T W = gain^2 I otherwise; reproducible under irc.manual_seed."""
+    w = nn.Parameter(np.zeros(shape, np.float32))
+    irc.manual_seed(3)
+    assert nn.init.orthogonal_(w, gain=1.5) is w and w.is_leaf and w.requires_grad
+    flat = w.numpy().reshape(shape[0], -1).astype(np.float64)
+    gram = flat @ flat.T if flat.shape[0] <= flat.shape[1] else flat.T @ flat
+    np.testing.assert_allclose(gram, 2.25 * np.eye(len(gram)), atol=1e-5)
+    first = w.numpy().copy()
+    irc.manual_seed(3)
+    np.testing.assert_array_equal(nn.init.orthogonal_(w, gain=1.5).numpy(), first)
+    with pytest.raises(ValueError, match=r"2 or more dimensions, got shape \[4\]"):
+        nn.init.orthogonal_(nn.Parameter(np.zeros(4, np.float32)))
+
+
 # ------------------------------------------------------------- gradients
 
 

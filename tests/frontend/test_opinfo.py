@@ -94,6 +94,8 @@ def irc_function(name: str):
         return SPECIAL[name]
     if name.startswith("nn.functional."):
         return getattr(F, name.removeprefix("nn.functional."), None)
+    if isinstance(getattr(irc.Tensor, name, None), property):  # `mT`: torch's OpInfo op is `lambda x: x.mT`
+        return lambda x: getattr(x, name)
     if hasattr(irc.Tensor, name):
         return lambda x, *args, **kwargs: getattr(x, name)(*args, **kwargs)
     if name in irc.__all__ and callable(getattr(irc, name)):

@@ -517,3 +517,24 @@ def test_manual_seed_repeats_random_draws():
     again = (irc.randn(3).numpy(), irc.rand(2).numpy(), irc.randn_like(irc.ones(2)).numpy())
     for a, b in zip(first, again):
         np.testing.assert_array_equal(a, b)
+
+
+def test_factories_take_size_as_a_keyword_like_torch():
+    """gat/main.py's `torch.empty(size=(n, m))`: every shape factory takes size= (a tuple or a list)."""
+    for name in ("zeros", "ones", "empty", "rand", "randn"):
+        for size in ((2, 3), [4], (5,), ()):
+            assert getattr(irc, name)(size=size).shape == tuple(getattr(torch, name)(size=size).shape), (name, size)
+        with pytest.raises(irc.FrontendError, match=f"{name}\\(\\) got sizes both as arguments and as size="):
+            getattr(irc, name)(2, size=(3,))
+    np.testing.assert_array_equal(irc.ones(size=(2, 2), dtype=irc.float64).numpy(), np.ones((2, 2)))
+
+
+def test_mT_transposes_the_last_two_dims_like_torch(rng):
+    x = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    np.testing.assert_array_equal(irc.tensor(x).mT.numpy(), torch.from_numpy(x).mT.numpy())
+    np.testing.assert_array_equal(irc.tensor(x).mH.numpy(), torch.from_numpy(x).mH.numpy())
+    w = irc.tensor(x, requires_grad=True)
+    (w.mT * irc.tensor(np.arange(12.0, dtype=np.float32).reshape(4, 3))).sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), np.broadcast_to(np.arange(12.0).reshape(4, 3).T, (2, 3, 4)))
+    with pytest.raises(irc.FrontendError, match=r"mT needs a tensor of rank >= 2, got shape \[3\]"):
+        _ = irc.zeros(3).mT
