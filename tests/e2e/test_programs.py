@@ -1,5 +1,5 @@
-"""Real PyTorch programs (tests/e2e/programs/: nanoGPT's model, pytorch/examples' mnist, vae and
-regression, the quickstart tutorial, micrograd's tests) run with `import irc as torch`, each
+"""Real PyTorch programs (tests/e2e/programs/: nanoGPT's model, pytorch/examples' mnist, vae,
+regression and super_resolution model, the quickstart tutorial, micrograd's tests) run with `import irc as torch`, each
 compared with the same file run by PyTorch (its irc imports turned back into torch's).
 
 The programs are upstream code with two kinds of changes only (each file's header lists them): the
@@ -234,3 +234,37 @@ def test_nanogpt(bias, flash, capsys, monkeypatch):
     assert models["irc"].transformer.wpe.weight.shape == (8, 16)
     assert cropped["irc"] == pytest.approx(cropped["torch"], rel=1e-5)
     assert models["irc"].estimate_mfu(4, 0.5) == pytest.approx(models["torch"].estimate_mfu(4, 0.5))
+
+
+def test_super_resolution():
+    """pytorch/examples' super_resolution model (PixelShuffle; init.orthogonal_ with calculate_gain): irc's
+    own init gives orthogonal weights of the relu gain; from torch's weights, the forward pass, the MSE
+    loss against a 3x larger target, every gradient and an SGD step equal torch's."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 1, 8, 8)).astype(np.float32)
+    target = rng.standard_normal((2, 1, 24, 24)).astype(np.float32)
+    nets, outputs, losses = {}, {}, {}
+    for framework in ("torch", "irc"):
+        m = FRAMEWORKS[framework]
+        program = load("super_resolution_model", framework)
+        torch.manual_seed(0)
+        irc.manual_seed(0)
+        nets[framework] = net = program.Net(upscale_factor=3)
+        if framework == "torch":
+            initial = {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
+        else:
+            w = net.conv2.weight.numpy().reshape(64, -1).astype(np.float64)  # 64 rows of 576: orthogonal rows
+            np.testing.assert_allclose(w @ w.T, 2.0 * np.eye(64), atol=1e-4)  # relu gain sqrt(2), squared
+            net.load_state_dict(initial)
+        opt = m.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+        outputs[framework] = out = net(m.tensor(x))
+        losses[framework] = loss = m.nn.MSELoss()(out, m.tensor(target))
+        loss.backward()
+        opt.step()
+    assert tuple(outputs["irc"].shape) == tuple(outputs["torch"].shape) == (2, 1, 24, 24)
+    np.testing.assert_allclose(outputs["irc"].detach().numpy(), outputs["torch"].detach().numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(losses["irc"].item(), losses["torch"].item(), rtol=1e-5)
+    theirs = dict(nets["torch"].named_parameters())
+    for name, p in nets["irc"].named_parameters():
+        np.testing.assert_allclose(p.grad.numpy(), theirs[name].grad.numpy(), rtol=1e-4, atol=1e-6, err_msg=name)
+        np.testing.assert_allclose(p.numpy(), theirs[name].detach().numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
