@@ -272,10 +272,19 @@ def _cached(program: Program) -> Callable[..., Sequence[np.ndarray]] | None:
     if _compiler is not _pipeline_compiler or program.device != "cpu":
         return None
     from irc.compiler.cache import lookup
+
+    return lookup(program.module, eager_target(program.device), _key_text(program))
+
+
+def _key_text(program: Program) -> str:
+    """The module printed as the compile cache keys it (without locations); kept as the program's
+    text for `release` where it has none yet (a background compile keeps its own, with locations)."""
     from irc.ir import print_module
 
-    program.text = program.text or print_module(program.module)  # the cache's key, kept for `release`
-    return lookup(program.module, eager_target(program.device), program.text)
+    text = print_module(program.module)
+    if program.text is None:
+        program.text = text
+    return text
 
 
 def _interpret(program: Program, values: list) -> list:
@@ -304,13 +313,11 @@ def _compile_now(program: Program) -> Callable[..., Sequence[np.ndarray]]:
     if program.done is not None:
         program.done.wait()
     if program.compiled is None:  # a failed background compile is redone here, so its error is raised here
+        target = eager_target(program.device)
         if _compiler is _pipeline_compiler:
-            from irc.ir import print_module
-
-            program.text = program.text or print_module(program.module)  # the cache's key, kept for `release`
-            program.compiled = _compiler(program.module, eager_target(program.device), program.text)
+            program.compiled = _pipeline_compiler(program.module, target, _key_text(program))
         else:
-            program.compiled = _compiler(program.module, eager_target(program.device))
+            program.compiled = _compiler(program.module, target)
     return program.compiled
 
 

@@ -111,6 +111,31 @@ def test_compile_mode_compiles_at_the_first_run_and_agrees(rng):
     assert program.runs == 3 and program._module is not None
 
 
+def test_a_program_compiled_here_is_keyed_by_its_text_without_locations(rng):
+    """Compiled in the process after its text came from a background compile (printed with source
+    locations for the compile process), a program is still keyed in the compile cache by its text
+    without locations, as irc.jit and a later process key it; its own text stays."""
+    from irc.compiler import cache as compile_cache
+    from irc.ir import print_module
+
+    a = rng.standard_normal((3, 4)).astype(np.float32)
+
+    def fn(x):
+        return (x * 3).exp().sum(0)
+
+    with irc.set_eager_mode("interpret"):
+        run_program(fn, [a])
+    (program,) = realize._cache.values()
+    key_text = print_module(program.module)
+    program.text = located = print_module(program.module, locations=True)  # as `_compile_in` leaves it
+    assert located != key_text
+    with irc.set_eager_mode("compile"):
+        run_program(fn, [a])
+    assert any(text == key_text for text, _ in compile_cache._compiled_programs)
+    assert not any(text == located for text, _ in compile_cache._compiled_programs)
+    assert program.text == located and program._module is None
+
+
 def test_training_through_the_switch_over_matches_torch(rng):
     x, y = rng.standard_normal((16, 6)).astype(np.float32), rng.integers(0, 3, 16)
     irc.manual_seed(0)
