@@ -13,7 +13,7 @@ machine") with `irc.jit(...).save(...)` into `DIR/<target>/NAME.ircpkg`, with an
 * `mlp_sgd_b64`, `mlp_sgd_b1024`: one training step of an MLP 784-256-10 (cross entropy,
   SGD with momentum) at batch 64 and 1024, its parameters and optimizer state kept on the
   device between steps (ms per step against the same step in torch); on cuda each also as
-  `... -graphs`, with `IRC_CUDA_GRAPHS=0` (every kernel launched on its own instead of the
+  `..._nographs`, with `IRC_CUDA_GRAPHS=0` (every kernel launched on its own instead of the
   step's CUDA graph, `irc.runtime.plan.PlanRunner`).
 
 `run` needs only numpy, the package's runtime (cuda-python for cuda, pyopencl for opencl)
@@ -271,7 +271,7 @@ class Bench:
                 previous = os.environ.get("IRC_CUDA_GRAPHS")
                 os.environ["IRC_CUDA_GRAPHS"] = "0"
                 try:
-                    yield self.row(record["name"] + " -graphs", record)
+                    yield self.row(record["name"] + "_nographs", record)
                 finally:
                     if previous is None:
                         del os.environ["IRC_CUDA_GRAPHS"]
@@ -289,12 +289,12 @@ def run(folder: Path, repeats: int) -> list[tuple]:
     bench = Bench(folder, repeats)
     where = f"torch on {bench.tdev}" + ("" if bench.kind == "cuda" else ": numerics only, not a speed reference")
     print(f"target {bench.target} ({where}); medians of {repeats} synchronized calls")
-    header = f"{'program':14s} {'irc':>10s} {'reference':>10s} {'unit':8s} {'reference is':13s} {'ratio':>7s} {'rel err':>8s}"
+    header = f"{'program':22s} {'irc':>10s} {'reference':>10s} {'unit':8s} {'reference is':13s} {'ratio':>7s} {'rel err':>8s}"
     print(header)
     print("-" * len(header))
     rows = []
     for name, value, ref, unit, versus, ratio, error in bench.rows():
-        print(f"{name:14s} {value:10.4g} {ref:10.4g} {unit:8s} {versus:13s} {ratio:6.2f}x {error:8.1e}", flush=True)
+        print(f"{name:22s} {value:10.4g} {ref:10.4g} {unit:8s} {versus:13s} {ratio:6.2f}x {error:8.1e}", flush=True)
         rows.append((name, value, ref, unit, versus, ratio, error))
     print("ratio: irc's figure over the reference's (for ms/step: the reference's time over irc's); >1 is irc faster")
     return rows

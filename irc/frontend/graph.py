@@ -296,8 +296,7 @@ def graph_key(
     for n in order:
         k = position.get(id(n))
         if k is not None:
-            t = n.type
-            items.append((None, k, (_type_info.get(id(t)) or type_info(t))[3]))
+            items.append((None, k, type_info(n.type)[3]))
         else:
             number = n.kind
             if number < 0:

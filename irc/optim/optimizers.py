@@ -213,9 +213,9 @@ def _update_replayed(optimizer: Optimizer, p: Tensor, state: dict, group: dict, 
     key = (  # types by their numbers (`graph.type_info`): hashing xDSL types walks them
         type(optimizer).update,
         tuple([bool(group[k]) for k in optimizer.GRAPH_KEYS]),
-        _type_number(p._node.type),
-        _type_number(grad._node.type),
-        tuple([(name, _type_number(t._node.type)) for name, t in tensors.items()]),
+        graph.type_info(p._node.type)[3],
+        graph.type_info(grad._node.type)[3],
+        tuple([(name, graph.type_info(t._node.type)[3]) for name, t in tensors.items()]),
         p.device,
     )
     plan = _update_plans.get(key)
@@ -239,11 +239,6 @@ def _update_replayed(optimizer: Optimizer, p: Tensor, state: dict, group: dict, 
     p._assign_node(new_param)
     for t, node in zip(tensors.values(), new_state, strict=True):
         t._assign_node(node)
-
-
-def _type_number(t) -> int:
-    info = graph._type_info.get(id(t))
-    return (info or graph.type_info(t))[3]
 
 
 def _record_update(optimizer: Optimizer, p: Tensor, state: dict, group: dict, hyper: GroupScalars):

@@ -310,14 +310,13 @@ class PlanRunner:
 
     def run_numpy(self, *inputs: np.ndarray) -> tuple[np.ndarray, ...]:
         """Upload `inputs`, run, and copy the outputs back."""
-        if len(inputs) != len(self.plan.inputs):
-            raise IRCError(f"{self.plan.entry} takes {len(self.plan.inputs)} inputs, got {len(inputs)}")
+        if len(inputs) != len(self._inputs):
+            raise IRCError(f"{self.plan.entry} takes {len(self._inputs)} inputs, got {len(inputs)}")
         arrays = []
-        for i, (name, x) in enumerate(zip(self.plan.inputs, inputs)):
-            spec = self.plan.buffer(name)
+        for i, ((_, _, dtype), x) in enumerate(zip(self._inputs, inputs)):
             x = np.asarray(x)
-            if x.dtype != np.dtype(spec.dtype) and np.can_cast(x.dtype, spec.dtype, casting="same_kind"):
-                x = x.astype(spec.dtype)
+            if x.dtype != dtype and np.can_cast(x.dtype, dtype, casting="same_kind"):
+                x = x.astype(dtype)
             self._check(i, x.shape, x.dtype)
             arrays.append(DeviceArray.from_numpy(self.device, x))
         return tuple(out.to_numpy() for out in self.run(*arrays))
