@@ -30,6 +30,7 @@ from xdsl.dialects.builtin import ModuleOp
 
 import irc
 from irc.compiler.pipeline import Lowering, Pipeline
+from irc.compiler.registry import available_passes
 from irc.compiler.stages import STAGE_NAMES, STAGES
 from irc.errors import InputError, IRCError
 from irc.ir import print_module
@@ -113,6 +114,15 @@ def compile_to_package(module: ModuleOp, target: str | dict, out: Path) -> Path:
     if path is not None and cache.read_hit(path):
         return path
     return package.save(lowering, out)
+
+
+def preload(target: str | dict) -> None:
+    """Import what compiling for `target` takes (irc's passes, TVM, the target's code generator), about
+    half a second of a small program's first compile: the eager compile worker does it before its first
+    request, while the user's process still interprets (docs/eager.md)."""
+    for load in available_passes().values():
+        load()
+    kinds.target(target).preload()
 
 
 def clear_memory() -> None:

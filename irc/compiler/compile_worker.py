@@ -1,12 +1,13 @@
 """The process that compiles eager graphs in the background (docs/eager.md).
 
-    python -m irc.compiler.compile_worker      # started by irc.frontend.realize, one per process that needs it
+    python -m irc.compiler.compile_worker [TARGET]   # started by irc.frontend.realize, one per process that needs it
 
 It reads one request per line on stdin, `{"module": hl text, "target": target,
 "out": path}`, compiles the module as eager realization does in process (through
 the compile cache) and answers one line on stdout: `{"ok": true, "package": path}`,
 the package (`irc.runtime.package`) of the compiled code (its cache entry, else
-one written at `out`), or `{"error": "Type: message"}`.
+one written at `out`), or `{"error": "Type: message"}`. Before its first request it imports
+what compiling for TARGET (JSON, e.g. `"llvm"`) takes, while its parent still interprets.
 
 Compiling in a process of its own keeps TVM (and its import) out of the user's
 process, does not compete with it for the GIL, and lets the user's process exit
@@ -33,8 +34,14 @@ def main() -> None:
     os.dup2(2, 1)  # whatever the compiler prints goes to stderr, not into the replies
     requests: queue.SimpleQueue = queue.SimpleQueue()
     threading.Thread(target=_read_requests, args=(requests,), daemon=True).start()
-    from irc.compiler.cache import compile_to_package
+    from irc.compiler.cache import compile_to_package, preload
     from irc.ir import parse_module
+
+    if len(sys.argv) > 1:
+        try:
+            preload(json.loads(sys.argv[1]))
+        except Exception:  # noqa: BLE001 - a compile imports the same and reports what fails
+            pass
 
     while True:
         request = requests.get()

@@ -256,6 +256,8 @@ def _run(program: Program, values: list) -> Sequence:
         run = None
     elif run is None and mode == "auto" and program.runs == 1:
         run = program.compiled = _cached(program)
+        if run is None and program.device == "cpu" and _cores() > 1:
+            _start_worker()  # the compile process imports TVM while this graph and its next run are interpreted
     if run is None and mode == "auto" and program.runs >= COMPILE_AFTER and program.done is None:
         _compile_in_background(program)
     if run is None:
@@ -337,21 +339,32 @@ def _cores() -> int:
 
 
 def _compile_in_background(program: Program) -> None:
-    global _worker
     if _compiler is not _pipeline_compiler:  # another compiler (tests) runs in this process, now
         program.compiled = _compiler(program.module, eager_target(program.device))
         return
     program.done = threading.Event()
     _compiling.add(program)
     _jobs.put(program)
-    if _worker is None or not _worker.is_alive():
-        # a daemon: the interpreter's exit does not wait for a compile (its result would be unused)
-        _worker = threading.Thread(target=_compile_jobs, name="irc-eager-compile", daemon=True)
-        _worker.start()
+    _start_worker()
+
+
+def _start_worker() -> None:
+    """Start the thread that runs background compiles, and with it the compile process (once: on a
+    graph's first interpreted run, so that the process has its imports done by the graph's second run,
+    when its compile is queued; or at that second run)."""
+    global _worker
+    if _compiler is not _pipeline_compiler or (_worker is not None and _worker.is_alive()):
+        return
+    # a daemon: the interpreter's exit does not wait for a compile (its result would be unused)
+    _worker = threading.Thread(target=_compile_jobs, name="irc-eager-compile", daemon=True)
+    _worker.start()
 
 
 def _compile_jobs() -> None:
-    process = None
+    try:
+        process = _start_compile_process()
+    except Exception:  # noqa: BLE001 - started again for the first job, which reports the error
+        process = None
     while True:
         program = _jobs.get()
         try:
@@ -373,7 +386,7 @@ def _start_compile_process() -> tuple[subprocess.Popen, IO[bytes]]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
     log = tempfile.TemporaryFile()
     # -P: the working directory does not go first on sys.path (an irc there would shadow this one)
-    command = [sys.executable, "-P", "-m", "irc.compiler.compile_worker"]
+    command = [sys.executable, "-P", "-m", "irc.compiler.compile_worker", json.dumps(eager_target("cpu"))]
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env, text=True)
     return process, log
 

@@ -81,6 +81,9 @@ class Target:
         """The `tvm.target.Target` (imports TVM)."""
         raise InputError(f"target {self.kind} generates no code")
 
+    def preload(self) -> None:
+        """Import the code generator `compile` will use (TVM and its modules), ahead of a first compile."""
+
     def compile(self, module: ModuleOp, schedule: bool = True, step: Step = untimed):
         """Compile a loops-stage module: a `CompiledModule` (llvm) or a `GPUModule` (cuda, opencl)."""
         raise InputError(f"target {self.kind} generates no code")

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 import warnings
 
 import numpy as np
@@ -214,6 +215,50 @@ def test_a_compile_process_that_dies_is_reported(monkeypatch):
         assert realize.wait_compiled(60)
         with pytest.warns(irc.CompileWarning, match=r"compile process died \(exit code 3\): boom"):
             np.testing.assert_array_equal((x + 1).numpy(), [2, 2, 2])
+
+
+@pytest.mark.parametrize("cores, started", [(2, True), (1, False)])
+def test_a_new_graph_starts_the_compile_process_before_its_compile(monkeypatch, cores, started):
+    """The first interpreted run of a new graph starts the compile process (which imports TVM meanwhile)
+    where there is a core to spare; its compile is queued only at its second run."""
+    calls = []
+
+    def recording_process():
+        calls.append(True)
+        command = [sys.executable, "-c", "import sys; sys.stdin.read()"]  # waits for its stdin to close
+        return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True), None
+
+    monkeypatch.setattr(realize, "_start_compile_process", recording_process)
+    monkeypatch.setattr(realize, "_worker", None)
+    monkeypatch.setattr(realize, "_jobs", queue.SimpleQueue())
+    monkeypatch.setattr(realize, "_cores", lambda: cores)
+    monkeypatch.setattr(realize, "_cached", lambda program: None)  # a graph no earlier process compiled
+    x = irc.tensor(np.full(5, 3.0, np.float32))
+    with irc.set_eager_mode("auto"):
+        np.testing.assert_array_equal((x * 7 - 1).numpy(), [20.0] * 5)
+    (program,) = [p for p in realize._cache.values() if p.runs == 1 and "hl.mul" in realize._key_text(p)]
+    assert program.done is None  # nothing queued yet
+    if started:
+        deadline = time.monotonic() + 30
+        while not calls and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert calls == [True]  # (the thread stays blocked on its queue; the process exits with this one)
+    else:
+        assert realize._worker is None and calls == []
+
+
+def test_preload_imports_the_code_generator_without_torch():
+    result = run_python(
+        """
+        import sys
+        from irc.compiler.cache import preload
+        preload("llvm")
+        print("tvm" in sys.modules, "irc.targets.llvm.codegen" in sys.modules, "irc.conversions.bufferize" in sys.modules,
+              "torch" in sys.modules)
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "True True True False\n"
 
 
 def test_set_eager_mode_call_and_context():

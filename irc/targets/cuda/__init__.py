@@ -71,6 +71,10 @@ class CUDATarget(GPUTarget):
             )
         return super().tvm_target()
 
+    def preload(self) -> None:
+        import_tvm()
+        import irc.targets.cuda.codegen  # noqa: F401 - imported for its import's sake
+
     def compile(self, module: ModuleOp, schedule: bool = True, step: Step = untimed) -> CUDAModule:
         import_tvm()
         from irc.targets.cuda.codegen import compile_cuda

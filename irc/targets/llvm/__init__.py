@@ -41,6 +41,10 @@ class LLVMTarget(Target):
 
         return resolve_target({**self.spec, "kind": "llvm"} if isinstance(self.spec, dict) else "llvm")
 
+    def preload(self) -> None:
+        import_tvm()
+        import irc.targets.llvm.codegen  # noqa: F401 - imported for its import's sake
+
     def compile(self, module: ModuleOp, schedule: bool = True, step: Step = untimed) -> CompiledModule:
         import_tvm()
         from irc.targets.llvm.codegen import compile_llvm

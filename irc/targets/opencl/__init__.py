@@ -23,6 +23,10 @@ class OpenCLTarget(GPUTarget):
     kind = "opencl"
     device = "opencl"
 
+    def preload(self) -> None:
+        import_tvm()
+        import irc.targets.opencl.codegen  # noqa: F401 - imported for its import's sake
+
     def compile(self, module: ModuleOp, schedule: bool = True, step: Step = untimed) -> GPUModule:
         import_tvm()
         from irc.targets.opencl.codegen import compile_opencl
