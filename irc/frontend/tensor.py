@@ -56,6 +56,10 @@ _C_NAMES = {
     "f32": "float", "f64": "double", "f16": "c10::Half", "bf16": "c10::BFloat16",
     "i32": "int", "i64": "long int", "i1": "bool",
 }  # fmt: skip
+#: PyTorch's ScalarType names of dtypes in its error messages ("expected scalar type Float but found Double")
+_SCALAR_NAMES = {
+    "f32": "Float", "f64": "Double", "f16": "Half", "bf16": "BFloat16", "i32": "Int", "i64": "Long", "i1": "Bool",
+}  # fmt: skip
 
 
 def dtype_short(dtype) -> str:
@@ -2170,11 +2174,12 @@ def is_tensor(obj) -> bool:
 
 
 def matmul(a, b) -> Tensor:
-    """numpy/torch matmul semantics, vectors included."""
+    """torch matmul semantics, vectors included; both operands of one dtype, as torch requires (a
+    promoted product would hide a forgotten `.double()` or `.float()`)."""
     a, b = as_tensor(a), as_tensor(b)
     _same_device(a, b)
-    dt = _promote(a._node.dtype, b._node.dtype)
-    a, b = a._cast(dt), b._cast(dt)
+    if a._node.dtype != b._node.dtype:
+        raise FrontendError(f"{_matmul_dtype_message(a, b)} (cast one with .to(dtype))", user_location()[:2])
     if a.ndim == 0 or b.ndim == 0:
         raise FrontendError("matmul: both operands need at least one dimension", user_location()[:2])
     squeeze_a, squeeze_b = a.ndim == 1, b.ndim == 1
@@ -2188,6 +2193,19 @@ def matmul(a, b) -> Tensor:
     if squeeze_b:
         out = out.squeeze(-1)
     return out
+
+
+def _matmul_dtype_message(a: Tensor, b: Tensor) -> str:
+    """PyTorch's message for a matmul of two dtypes: that of the kernel its matmul picks for these ranks."""
+    da, db = a._node.dtype, b._node.dtype
+    if a.ndim == 1 and b.ndim == 1:
+        return f"dot : expected both vectors to have same dtype, but found {_SCALAR_NAMES[da]} and {_SCALAR_NAMES[db]}"
+    if a.ndim >= 2 and b.ndim == 1:
+        sa, sb = _SCALAR_NAMES[da], _SCALAR_NAMES[db]
+        return f"addmv input tensors must have the same dtype, but got {sb}, {sa}, and {sb}"
+    if b.ndim == 2:
+        return f"expected m1 and m2 to have the same dtype, but got: {_C_NAMES[da]} != {_C_NAMES[db]}"
+    return f"expected scalar type {_SCALAR_NAMES[da]} but found {_SCALAR_NAMES[db]}"
 
 
 def bmm(a: Tensor, b: Tensor) -> Tensor:
