@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from xdsl.dialects.builtin import ModuleOp
 
     from irc.runtime.compiled import CompiledModule
-    from irc.targets.gpu import GPUModule
+    from irc.targets.gpu_module import GPUModule
 
 
 def compile_loops(
@@ -21,7 +21,7 @@ def compile_loops(
 
     `schedule=False` builds the plain translation (serial loops), the reference for schedules.
     The llvm target returns a `CompiledModule`; GPU targets (`"opencl"`, `{"kind": "cuda", "arch": "sm_90"}`)
-    return an `irc.targets.gpu.GPUModule`. Each step runs inside `step(stage, name)`: for llvm `tir-translate`,
+    return an `irc.targets.gpu_module.GPUModule`. Each step runs inside `step(stage, name)`: for llvm `tir-translate`,
     `tir-schedule` (stage tir), `tvm-build` (TVM's lowering, LLVM IR and its optimization) and `llvm-codegen`
     (machine code: object file, link, load); a GPU target is one step, `cuda-build` or `opencl-build`.
     """

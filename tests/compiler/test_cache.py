@@ -23,7 +23,8 @@ from irc.compiler.stages import STAGE_NAMES
 from irc.driver.cli import main
 from irc.frontend.tracing import trace
 from irc.runtime import cache, package
-from tests.helpers import rewrite_zip
+from tests.helpers import BLOCK_IMPORTS, rewrite_zip
+from tests.runtime.test_package import _has_opencl
 
 ROOT = Path(__file__).resolve().parents[2]
 X = (np.arange(12, dtype=np.float32).reshape(3, 4) - 5) / 4
@@ -67,6 +68,33 @@ def test_a_fresh_process_loads_instead_of_compiling(tmp_path):
     second = _report(_fresh_process(tmp_path))
     assert second["stats"] == {"disk_hits": 2}
     assert not second["tvm"]  # a hit loads the kernels' library; TVM's compiler is not even imported
+
+
+GPU_FRESH = BLOCK_IMPORTS + """
+import json
+import numpy as np
+import irc
+from irc.compiler.cache import stats
+x = (np.arange(12, dtype=np.float32).reshape(3, 4) - 5) / 4
+out = irc.jit(lambda x: (x * 2).relu().sum(dim=0), target="opencl")(x)
+print(json.dumps({"stats": stats, "device": out.device, "jit": out.numpy().tolist()}))
+"""
+
+
+@pytest.mark.skipif(not _has_opencl(), reason="no OpenCL platform")
+def test_a_gpu_hit_in_a_fresh_process_needs_no_tvm(tmp_path):
+    """A GPU program read back from the cache is rebuilt from its stored source and plans: the second
+    process runs it on the OpenCL device with TVM blocked from being imported."""
+    env = {**os.environ, "IRC_CACHE_DIR": str(tmp_path)}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    reports = []
+    for blocked in ("nothing", "tvm,tvm_ffi"):
+        result = subprocess.run([sys.executable, "-c", GPU_FRESH, blocked], capture_output=True, text=True, env=env)
+        assert result.returncode == 0, result.stderr
+        reports.append(json.loads(result.stdout.strip().splitlines()[-1]))
+        np.testing.assert_allclose(reports[-1]["jit"], np.maximum(X * 2, 0).sum(0), rtol=1e-6)
+        assert reports[-1]["device"] == "opencl"
+    assert reports[0]["stats"] == {"compiles": 1} and reports[1]["stats"] == {"disk_hits": 1}
 
 
 @pytest.mark.slow  # two fresh processes compiling (~4 s)
@@ -227,7 +255,7 @@ def test_an_opencl_hit(disk):
 
 
 def test_a_cuda_hit_keeps_source_arch_and_cubin(disk, monkeypatch):
-    from irc.targets.cuda import codegen as cuda
+    from irc.targets.cuda import module as cuda
 
     monkeypatch.setattr(cuda, "cubin", lambda source, arch: b"\x7fELF cubin for " + arch.encode())  # no nvcc here
     target = {"kind": "cuda", "arch": "sm_80"}

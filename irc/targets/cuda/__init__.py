@@ -30,8 +30,8 @@ if TYPE_CHECKING:
     from xdsl.dialects.builtin import ModuleOp
 
     from irc.runtime.package import Package
-    from irc.targets.cuda.codegen import CUDAModule
-    from irc.targets.gpu import GPUProgram
+    from irc.targets.cuda.module import CUDAModule
+    from irc.targets.gpu_module import GPUProgram
 
 
 def device_arch() -> str:
@@ -84,7 +84,7 @@ class CUDATarget(GPUTarget):
             return compile_cuda(module, self.resolve().tvm_target(), self.matmul_tile)
 
     def gpu_module(self, program: GPUProgram, loaded: Package) -> CUDAModule:
-        from irc.targets.cuda.codegen import CUDAModule
+        from irc.targets.cuda.module import CUDAModule
 
         module = CUDAModule(program, loaded.target["arch"])
         module.cubin = loaded.members[RUNTIME_KINDS[self.kind].binary_file]

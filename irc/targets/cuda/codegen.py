@@ -12,25 +12,9 @@ import dataclasses
 import tvm
 from xdsl.dialects.builtin import ModuleOp
 
-from irc.targets.cuda.binary import cubin, fix_vector_alignment
-from irc.targets.gpu import GPUModule, GPUProgram, compile_gpu
-
-
-class CUDAModule(GPUModule):
-    """A `GPUModule` whose binary (`cubin`) is built on first use (or by `build()`)."""
-
-    def __init__(self, program: GPUProgram, arch: str):
-        super().__init__(program, {"kind": "cuda", "arch": arch}, "cu")
-        self.arch = arch
-        self.cubin: bytes | None = None
-
-    def build(self) -> bytes:
-        if self.cubin is None:
-            self.cubin = cubin(self.source, self.arch)
-        return self.cubin
-
-    def binary(self) -> bytes:
-        return self.build()
+from irc.targets.cuda.binary import fix_vector_alignment
+from irc.targets.cuda.module import CUDAModule
+from irc.targets.gpu import compile_gpu
 
 
 def compile_cuda(module: ModuleOp, tvm_target: tvm.target.Target, matmul_tile: dict | None = None) -> CUDAModule:

@@ -13,7 +13,14 @@ if TYPE_CHECKING:
     from xdsl.dialects.builtin import ModuleOp
 
     from irc.runtime.package import Package
-    from irc.targets.gpu import GPUModule, GPUProgram
+    from irc.targets.gpu_module import GPUModule, GPUProgram
+
+
+def opencl_module(program: GPUProgram) -> GPUModule:
+    """The GPUModule of an OpenCL program (its device builds the source on the first run)."""
+    from irc.targets.gpu_module import GPUModule
+
+    return GPUModule(program, {"kind": "opencl"}, "cl")
 
 
 @register
@@ -35,6 +42,4 @@ class OpenCLTarget(GPUTarget):
             return compile_opencl(module, self.tvm_target(), self.matmul_tile)
 
     def gpu_module(self, program: GPUProgram, loaded: Package) -> GPUModule:
-        from irc.targets.opencl.codegen import opencl_module
-
         return opencl_module(program)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import tvm
 from xdsl.dialects.builtin import ModuleOp
 
-from irc.targets.gpu import GPUModule, GPUProgram, compile_gpu
+from irc.targets.gpu import compile_gpu
+from irc.targets.gpu_module import GPUModule
+from irc.targets.opencl import opencl_module
 
 
 def _overloaded(name: str):
@@ -25,11 +27,6 @@ def _overloaded(name: str):
 # does not have: its math functions are overloaded on the argument type.
 for _name in ("copysign", "log1p", "tan", "atan", "atan2", "asin", "acos"):
     tvm.tirx.register_intrin_lowering(f"tirx.{_name}", "opencl", f=_overloaded(_name))
-
-
-def opencl_module(program: GPUProgram) -> GPUModule:
-    """The GPUModule of an OpenCL program (its device builds the source on the first run)."""
-    return GPUModule(program, {"kind": "opencl"}, "cl")
 
 
 def compile_opencl(module: ModuleOp, tvm_target: tvm.target.Target, matmul_tile: dict | None = None) -> GPUModule:
