@@ -70,7 +70,9 @@ def test_a_fresh_process_loads_instead_of_compiling(tmp_path):
     assert not second["tvm"]  # a hit loads the kernels' library; TVM's compiler is not even imported
 
 
-GPU_FRESH = BLOCK_IMPORTS + """
+GPU_FRESH = (
+    BLOCK_IMPORTS
+    + """
 import json
 import numpy as np
 import irc
@@ -79,6 +81,7 @@ x = (np.arange(12, dtype=np.float32).reshape(3, 4) - 5) / 4
 out = irc.jit(lambda x: (x * 2).relu().sum(dim=0), target="opencl")(x)
 print(json.dumps({"stats": stats, "device": out.device, "jit": out.numpy().tolist()}))
 """
+)
 
 
 @pytest.mark.skipif(not _has_opencl(), reason="no OpenCL platform")
