@@ -18,9 +18,11 @@ format) is never run: the program is compiled again and the entry replaced.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
+import os
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from importlib import metadata
@@ -29,6 +31,7 @@ from pathlib import Path
 from xdsl.dialects.builtin import ModuleOp
 
 import irc
+from irc.compiler.instruments import SlowCompileNotice
 from irc.compiler.pipeline import Lowering, Pipeline
 from irc.compiler.registry import available_passes
 from irc.compiler.stages import STAGE_NAMES, STAGES
@@ -92,7 +95,9 @@ def _cached(module: ModuleOp, text: str, target: Target, compile: bool = False) 
     entry = _disk_entry(text, target)
     lowering = _from_disk(module, *entry, target) if entry is not None else None
     if lowering is None and compile:
-        lowering = Pipeline(target=target).run(module)
+        notice = _compile_notice(module, target)
+        with notice.watching() if notice is not None else contextlib.nullcontext():
+            lowering = Pipeline(target=target, instruments=[notice] if notice is not None else []).run(module)
         stats["compiles"] += 1
         if entry is not None and _store(lowering, *entry):
             _entry_paths[memory_key] = entry[0]
@@ -102,6 +107,23 @@ def _cached(module: ModuleOp, text: str, target: Target, compile: bool = False) 
         _compiled_programs[memory_key] = lowering
         _entry_paths[memory_key] = entry[0]
     return lowering
+
+
+def _compile_notice(module: ModuleOp, target: Target) -> SlowCompileNotice | None:
+    """The notice a long compile prints (after `IRC_COMPILE_NOTICE` seconds, default 10; 0: never)."""
+    value = os.environ.get("IRC_COMPILE_NOTICE", "10")
+    try:
+        after = float(value)
+    except ValueError:
+        after = -1.0
+    if not after >= 0:
+        raise InputError(f"IRC_COMPILE_NOTICE: {value!r} is not a number of seconds (0 turns the notice off)")
+    if after == 0:
+        return None
+    names = [op.sym_name.data for op in module.body.block.ops if hasattr(op, "sym_name")]
+    size = sum(1 for _ in module.walk()) - 1
+    what = f"{'@' + names[0] if names else 'a program'} ({size} hl ops) for {target.kind}"
+    return SlowCompileNotice(what, after=after)
 
 
 def compile_to_package(module: ModuleOp, target: str | dict, out: Path) -> Path:

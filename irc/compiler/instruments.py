@@ -147,6 +147,50 @@ class StageProgress(Instrument):
 
 
 @dataclass
+class SlowCompileNotice(Instrument):
+    """Lines on stderr while one compile runs long: after `after` seconds, then every `every` seconds,
+    what is compiled, for how long so far and the step it is in. A large program (a GAN's training
+    step, a long unrolled loop) takes a minute or more in TVM and LLVM; without a word, that looks
+    like a hang. Wrap the compile in `watching()`.
+
+        irc: still compiling @step (2602 hl ops) for llvm: 10 s so far, in target: tvm-build (...)
+    """
+
+    what: str
+    after: float = 10.0
+    every: float = 60.0
+    stream: TextIO | None = None
+    _step: str = "hl-opt"
+
+    def before_pass(self, run: PassRun, module: ModuleOp) -> None:
+        self._step = f"{run.stage}: {run.name}"
+
+    @contextmanager
+    def watching(self) -> Iterator[None]:
+        import threading
+
+        done = threading.Event()
+        thread = threading.Thread(target=self._watch, args=(done, time.perf_counter()), daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join()
+
+    def _watch(self, done, start: float) -> None:
+        wait = self.after
+        while not done.wait(wait):
+            print(
+                f"irc: still compiling {self.what}: {time.perf_counter() - start:.0f} s so far, in {self._step} "
+                "(large programs take a minute or more: docs/compile-time.md)",
+                file=self.stream or sys.stderr,
+                flush=True,
+            )
+            wait = self.every
+
+
+@dataclass
 class PassTiming(Instrument):
     """Wall-clock seconds of every pass and code generation step; `table()` formats them like `--time-passes`.
 

@@ -404,3 +404,31 @@ def test_cache_command_errors(monkeypatch, capsys):
     monkeypatch.setenv("IRC_CACHE_DIR", "")
     assert main(["cache", "clear"]) == 0
     assert capsys.readouterr().out == "irc: the disk cache is off (IRC_CACHE_DIR is set and empty)\n"
+
+
+# ----------------------------------------------------------------------------- long compiles
+
+
+def test_a_long_compile_says_so_on_stderr(disk, monkeypatch, capsys):
+    monkeypatch.setenv("IRC_COMPILE_NOTICE", "0.01")  # every compile is "long" here
+    lowering = compile_cache.compile_cached(_module(3.0), "llvm")
+    np.testing.assert_allclose(lowering(X)[0], _expected(3.0), rtol=1e-6)
+    err = capsys.readouterr().err
+    assert "irc: still compiling @f (" in err and "hl ops) for llvm: " in err, err
+    assert " s so far, in " in err and "docs/compile-time.md" in err
+
+
+@pytest.mark.parametrize("value", ["0", None])
+def test_a_short_compile_or_notice_0_prints_nothing(disk, monkeypatch, capsys, value):
+    if value is None:
+        monkeypatch.delenv("IRC_COMPILE_NOTICE", raising=False)  # the default: 10 s, more than this compile
+    else:
+        monkeypatch.setenv("IRC_COMPILE_NOTICE", value)
+    compile_cache.compile_cached(_module(4.0), "llvm")
+    assert "irc: still compiling" not in capsys.readouterr().err
+
+
+def test_a_bad_compile_notice_setting_is_named(disk, monkeypatch):
+    monkeypatch.setenv("IRC_COMPILE_NOTICE", "soon")
+    with pytest.raises(irc.InputError, match="IRC_COMPILE_NOTICE: 'soon' is not a number of seconds"):
+        compile_cache.compile_cached(_module(5.0), "llvm")
