@@ -60,7 +60,7 @@ _METHODS = (
     "max", "min", "reshape", "transpose", "permute", "flip", "flatten", "squeeze", "unsqueeze", "clamp", "pow",
     "add", "sub", "mul", "div", "floor_divide", "eq", "ne", "lt", "le", "gt", "ge",
     "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
-    "mm", "split", "chunk", "narrow", "unbind", "masked_fill", "tril", "triu", "numel", "t", "is_floating_point",
+    "mm", "dot", "vdot", "split", "chunk", "narrow", "unbind", "masked_fill", "tril", "triu", "numel", "t", "is_floating_point",
     "gather", "index_select", "scatter", "scatter_add", "scatter_reduce", "index_add", "index_copy", "index_fill",
     "index_put", "take", "take_along_dim", "masked_select", "masked_scatter", "roll", "fliplr", "flipud",
     # everyday math (issue 12, irc/frontend/mathops.py)

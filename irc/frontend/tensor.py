@@ -728,6 +728,25 @@ class Tensor(ShapeOps, Sorting):
             )
         return matmul(self, mat2)
 
+    def dot(self, tensor: Tensor) -> Tensor:
+        """The dot product of two 1-D tensors of one dtype and length, as `torch.dot` (its checks and messages)."""
+        if not isinstance(tensor, Tensor):
+            raise TypeError(f"dot(): argument 'tensor' (position 2) must be Tensor, not {type(tensor).__name__}")
+        if self.ndim != 1 or tensor.ndim != 1:
+            raise FrontendError(
+                f"1D tensors expected, but got {self.ndim}D and {tensor.ndim}D tensors", user_location()[:2]
+            )
+        if self.shape[0] != tensor.shape[0]:
+            n, m = self.shape[0], tensor.shape[0]
+            raise FrontendError(
+                f"inconsistent tensor size, expected tensor [{n}] and src [{m}] to have the same number of elements, "
+                f"but got {n} and {m} elements respectively",
+                user_location()[:2],
+            )
+        return matmul(self, tensor)  # one dtype: matmul raises torch's dot message otherwise
+
+    vdot = dot  # the same for real tensors, irc's only kind
+
     def maximum(self, o):
         return self._binary(hl.MaximumOp, o)
 

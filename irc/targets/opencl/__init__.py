@@ -16,13 +16,6 @@ if TYPE_CHECKING:
     from irc.targets.gpu_module import GPUModule, GPUProgram
 
 
-def opencl_module(program: GPUProgram) -> GPUModule:
-    """The GPUModule of an OpenCL program (its device builds the source on the first run)."""
-    from irc.targets.gpu_module import GPUModule
-
-    return GPUModule(program, {"kind": "opencl"}, "cl")
-
-
 @register
 class OpenCLTarget(GPUTarget):
     """OpenCL C through TVM, launched by irc through pyopencl (irc.runtime.opencl)."""
@@ -42,4 +35,6 @@ class OpenCLTarget(GPUTarget):
             return compile_opencl(module, self.tvm_target(), self.matmul_tile)
 
     def gpu_module(self, program: GPUProgram, loaded: Package) -> GPUModule:
+        from irc.targets.opencl.module import opencl_module
+
         return opencl_module(program)

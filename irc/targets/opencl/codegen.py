@@ -13,7 +13,7 @@ from xdsl.dialects.builtin import ModuleOp
 
 from irc.targets.gpu import compile_gpu
 from irc.targets.gpu_module import GPUModule
-from irc.targets.opencl import opencl_module
+from irc.targets.opencl.module import opencl_module
 
 
 def _overloaded(name: str):
