@@ -54,7 +54,17 @@ def _build(context, source: str):
                 f"{lacking[0]!r} does not have it (PoCL's CPU device has none): on it use bfloat16 or float32, "
                 "or run float16 on the llvm or cuda target"
             )
-    return cl.Program(context, source).build()
+    # Built without pyopencl's default options: they add `-I <pyopencl's headers>`, a path inside each
+    # Python environment, and an OpenCL driver's binary cache (PoCL's) keys builds by their options, so
+    # every new environment (a CI run's fresh venv) compiled every kernel again. irc's kernels include
+    # no headers.
+    program = cl.Program(cl._cl._Program(context, source))
+    try:
+        program._prg.build(b"", context.devices)
+    except cl.Error as e:
+        logs = [program._prg.get_build_info(d, cl.program_build_info.LOG) for d in context.devices]
+        raise IRCError(f"building the OpenCL program failed ({e}):\n" + "\n".join(logs).strip()) from e
+    return program
 
 
 class OpenCLDevice:

@@ -186,3 +186,15 @@ def test_matmul_tiles_compute_the_product(tile, mkn):
     a, b = rng.standard_normal((m, k)).astype(np.float32), rng.standard_normal((k, n)).astype(np.float32)
     (got,) = mod(a, b)
     np.testing.assert_allclose(got, a @ b, rtol=1e-4, atol=1e-4)
+
+
+def test_programs_build_without_options_that_name_the_environment():
+    """pyopencl's default build options add `-I` of its headers inside the Python environment, and PoCL
+    keys its binary cache by the options: every new environment compiled every kernel again."""
+    from irc.runtime.opencl import _build, default_context
+
+    context = default_context()
+    program = _build(context, "__kernel void k(__global float* x) { x[get_global_id(0)] = 2.0f; }")
+    assert program.get_build_info(context.devices[0], pyopencl.program_build_info.OPTIONS) == ""
+    with pytest.raises(IRCError, match="building the OpenCL program failed"):
+        _build(context, "__kernel void k(__global float* x) { x[0] = undeclared; }")
