@@ -33,6 +33,7 @@ _EXPORTS = {
         "memory_format", "preserve_format", "contiguous_format", "channels_last", "channels_last_3d",
     ),
     "irc.frontend.serialization": ("load", "save"),
+    "irc.frontend.backends": ("get_float32_matmul_precision", "set_float32_matmul_precision"),
     "irc.frontend.tensor": (
         "Tensor", "arange", "as_tensor", "bmm", "cat", "concat", "empty", "empty_like", "from_numpy",
         "full", "full_like", "is_tensor", "manual_seed", "matmul", "maximum", "minimum", "multinomial", "ones", "ones_like",
@@ -81,6 +82,8 @@ _METHODS += (
 )  # fmt: skip
 
 _SUBMODULES = (
+    "amp",
+    "distributed",
     "compiler",
     "conversions",
     "driver",

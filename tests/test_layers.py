@@ -29,6 +29,8 @@ LAYERS = (
     "utils",
     "nn",
     "optim",
+    "amp",
+    "distributed",
     "driver",
     "testing",
     "__main__",

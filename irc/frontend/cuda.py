@@ -18,3 +18,20 @@ def device_count() -> int:
 def is_available() -> bool:
     """True where irc can run the `cuda` target: cuda-python, an NVIDIA driver and at least one GPU."""
     return device_count() > 0
+
+
+class amp:  # noqa: N801 (PyTorch's name)
+    """`irc.cuda.amp`: the older spelling of `irc.amp` for CUDA (`torch.cuda.amp.GradScaler(...)`)."""
+
+    @staticmethod
+    def GradScaler(  # noqa: N802
+        init_scale: float = 2.0**16,
+        growth_factor: float = 2.0,
+        backoff_factor: float = 0.5,
+        growth_interval: int = 2000,
+        enabled: bool = True,
+    ):
+        """`irc.amp.GradScaler("cuda", ...)`."""
+        from irc.frontend.amp import GradScaler
+
+        return GradScaler("cuda", init_scale, growth_factor, backoff_factor, growth_interval, enabled)

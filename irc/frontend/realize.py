@@ -356,17 +356,19 @@ def _start_worker() -> None:
     if _compiler is not _pipeline_compiler or (_worker is not None and _worker.is_alive()):
         return
     # a daemon: the interpreter's exit does not wait for a compile (its result would be unused)
-    _worker = threading.Thread(target=_compile_jobs, name="irc-eager-compile", daemon=True)
+    _worker = threading.Thread(target=_compile_jobs, args=(_jobs,), name="irc-eager-compile", daemon=True)
     _worker.start()
 
 
-def _compile_jobs() -> None:
+def _compile_jobs(jobs: queue.SimpleQueue) -> None:
+    """Compile the programs put on `jobs` (the queue this thread was started for: one that replaces
+    it, after a fork, gets a thread of its own), one after the other, in one compile process."""
     try:
         process = _start_compile_process()
     except Exception:  # noqa: BLE001 - started again for the first job, which reports the error
         process = None
     while True:
-        program = _jobs.get()
+        program = jobs.get()
         try:
             if process is None or process[0].poll() is not None:
                 process = _start_compile_process()

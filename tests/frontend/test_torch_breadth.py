@@ -474,6 +474,36 @@ def test_accelerator_backends_and_inference_mode():
         assert m.inference_mode()(lambda y: (y * 2).requires_grad)(x) is False
 
 
+def test_tf32_switches_keep_torchs_state_and_change_no_result():
+    """nanoGPT's `torch.backends.cuda.matmul.allow_tf32 = True` and friends: the same state as in torch;
+    irc's float32 matmuls stay full float32 (no TF32 kernels), which "allow" permits."""
+    a, b = normal(8, 16), normal(16, 4)
+    before = (irc.tensor(a) @ irc.tensor(b)).numpy()
+    assert (irc.backends.cuda.matmul.allow_tf32, irc.backends.cudnn.allow_tf32) == (
+        torch.backends.cuda.matmul.allow_tf32,
+        torch.backends.cudnn.allow_tf32,
+    )
+    assert irc.get_float32_matmul_precision() == torch.get_float32_matmul_precision() == "highest"
+    try:
+        for precision in ("high", "medium", "highest"):
+            for m in (torch, irc):
+                m.set_float32_matmul_precision(precision)
+            assert irc.get_float32_matmul_precision() == torch.get_float32_matmul_precision() == precision
+            assert irc.backends.cuda.matmul.allow_tf32 == torch.backends.cuda.matmul.allow_tf32
+        irc.backends.cuda.matmul.allow_tf32 = True
+        irc.backends.cudnn.allow_tf32 = True
+        assert irc.get_float32_matmul_precision() == "high"
+        np.testing.assert_array_equal((irc.tensor(a) @ irc.tensor(b)).numpy(), before)
+        with pytest.warns(UserWarning, match="low is not one of 'highest', 'high', or 'medium'"):
+            irc.set_float32_matmul_precision("low")
+        assert irc.get_float32_matmul_precision() == "high"
+        with pytest.raises(AttributeError, match="Unknown attribute allow_tf64"):
+            irc.backends.cuda.matmul.allow_tf64 = True
+    finally:
+        irc.set_float32_matmul_precision("highest")
+        torch.set_float32_matmul_precision("highest")
+
+
 def test_save_load_round_trips_model_and_optimizer_state(tmp_path):
     def model_and_optimizer():
         irc.manual_seed(0)
