@@ -247,6 +247,22 @@ def test_a_new_graph_starts_the_compile_process_before_its_compile(monkeypatch, 
         assert realize._worker is None and calls == []
 
 
+def test_a_compile_thread_serves_only_the_queue_it_was_started_for(monkeypatch):
+    """A thread started on one queue (a test's, or before a fork) never takes jobs from the queue that
+    replaces it: it would send them to its own, possibly dead or silent, process."""
+    # a process start that takes a while (no process): the queue is replaced while it runs
+    monkeypatch.setattr(realize, "_start_compile_process", lambda: time.sleep(0.3))
+    monkeypatch.setattr(realize, "_worker", None)
+    monkeypatch.setattr(realize, "_jobs", queue.SimpleQueue())
+    realize._start_worker()
+    later = queue.SimpleQueue()
+    monkeypatch.setattr(realize, "_jobs", later)
+    job = object()
+    later.put(job)
+    time.sleep(0.6)
+    assert later.get_nowait() is job  # still there: the running thread waits on its own queue
+
+
 def test_preload_imports_the_code_generator_without_torch():
     result = run_python(
         """
