@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import warnings
 
+from irc.errors import FrontendError
 from irc.frontend.autograd import no_grad
-from irc.frontend.graph import user_location
+from irc.frontend.graph import Tracing, user_location
 from irc.frontend.tensor import Tensor
 
 _READY, _UNSCALED, _STEPPED = "ready", "unscaled", "stepped"
@@ -80,6 +81,12 @@ class GradScaler:
         """Divide `optimizer`'s gradients by the scale (in place) and note whether any is inf or nan."""
         if not self._enabled:
             return
+        if Tracing.depth:
+            raise FrontendError(
+                "GradScaler decides on a value (whether a gradient is inf or nan) before each step, which "
+                "irc.jit cannot trace: run the scaled step eagerly, or train without a scaler (float32)",
+                user_location()[:2],
+            )
         state = self._state(optimizer)
         if state[0] == _UNSCALED:
             raise RuntimeError("unscale_() has already been called on this optimizer since the last update().")

@@ -76,6 +76,15 @@ def test_grad_scaler_misuse_is_torchs_error():
     scaler.unscale_(opt)
     with pytest.raises(RuntimeError, match="unscale_\\(\\) has already been called on this optimizer"):
         scaler.unscale_(opt)
+    traced = irc.amp.GradScaler("cpu")
+
+    def jitted_step(x):
+        opt.zero_grad()
+        traced.scale((w * x).sum()).backward()
+        traced.step(opt)
+
+    with pytest.raises(irc.FrontendError, match="GradScaler decides on a value .* which irc.jit cannot trace"):
+        irc.jit(jitted_step)(np.ones(2, np.float32))
     with pytest.raises(ValueError, match="The growth factor must be > 1.0"):
         irc.amp.GradScaler("cpu", growth_factor=1.0)
 
