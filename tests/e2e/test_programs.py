@@ -1,5 +1,5 @@
 """Real PyTorch programs (tests/e2e/programs/: nanoGPT's model, pytorch/examples' mnist, vae,
-regression and super_resolution model, the quickstart tutorial, micrograd's tests) run with `import irc as torch`, each
+regression and super_resolution model and time_sequence_prediction (LBFGS), the quickstart tutorial, micrograd's tests) run with `import irc as torch`, each
 compared with the same file run by PyTorch (its irc imports turned back into torch's).
 
 The programs are upstream code with two kinds of changes only (each file's header lists them): the
@@ -268,3 +268,54 @@ def test_super_resolution():
     for name, p in nets["irc"].named_parameters():
         np.testing.assert_allclose(p.grad.numpy(), theirs[name].grad.numpy(), rtol=1e-4, atol=1e-6, err_msg=name)
         np.testing.assert_allclose(p.numpy(), theirs[name].detach().numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+def _sequence_trained_by_lbfgs(framework: str, data: np.ndarray, initial: dict | None):
+    """time_sequence_prediction's `Sequence` from `initial` (else its own init, returned), one step of its
+    script's LBFGS closure: the losses its closure saw, the parameters and a 10-step forecast."""
+    m = FRAMEWORKS[framework]
+    program = load("time_sequence_prediction", framework)
+    torch.manual_seed(0)
+    seq = program.Sequence()
+    seq.double()
+    if initial is None:
+        initial = {k: v.detach().numpy().copy() for k, v in seq.state_dict().items()}
+    else:
+        seq.load_state_dict(initial)
+    inputs, target = m.tensor(data[3:, :-1]), m.tensor(data[3:, 1:])
+    criterion = program.nn.MSELoss()
+    optimizer = program.optim.LBFGS(seq.parameters(), lr=0.8)
+    losses = []
+
+    def closure():  # the script's, its print made a record
+        optimizer.zero_grad()
+        out = seq(inputs)
+        loss = criterion(out, target)
+        losses.append(loss.item())
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    with m.no_grad():
+        forecast = seq(m.tensor(data[:3, :-1]), future=10).numpy()
+    return losses, [p.detach().numpy().copy() for p in seq.parameters()], forecast, initial
+
+
+def test_time_sequence_prediction_with_lbfgs():
+    """pytorch/examples' time_sequence_prediction: its two-LSTMCell `Sequence` (float64) trained by its
+    script's LBFGS(lr=0.8) closure on sine waves as generate_sine_wave.py makes them (fewer and shorter:
+    8 series of 24 steps), from torch's weights: the same closure calls and losses, parameters after the
+    step and a 10-step forecast as torch's."""
+    T, L, N = 20, 24, 8
+    rng = np.random.RandomState(2)
+    x = np.empty((N, L), "int64")
+    x[:] = np.array(range(L)) + rng.randint(-4 * T, 4 * T, N).reshape(N, 1)
+    data = np.sin(x / 1.0 / T).astype("float64")
+    theirs, their_params, their_forecast, initial = _sequence_trained_by_lbfgs("torch", data, None)
+    ours, our_params, our_forecast, _ = _sequence_trained_by_lbfgs("irc", data, initial)
+    assert len(ours) == len(theirs) > 5 and ours[-1] < ours[0] / 2
+    np.testing.assert_allclose(ours, theirs, rtol=1e-9)
+    for mine, want in zip(our_params, their_params):
+        np.testing.assert_allclose(mine, want, rtol=1e-8, atol=1e-10)
+    assert our_forecast.shape == (3, L - 1 + 10)
+    np.testing.assert_allclose(our_forecast, their_forecast, rtol=1e-8, atol=1e-10)
