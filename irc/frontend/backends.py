@@ -41,17 +41,19 @@ class cudnn:  # noqa: N801
 
 
 class _CudaMatmul:
-    """`irc.backends.cuda.matmul`: whether float32 matmuls on CUDA may use TF32 (PyTorch's default: no)."""
+    """`irc.backends.cuda.matmul`: whether float32 matmuls on CUDA may use TF32 (PyTorch's default: no),
+    read from and written to the float32 matmul precision (`set_float32_matmul_precision`)."""
 
-    def __init__(self):
-        object.__setattr__(self, "allow_tf32", False)
-        object.__setattr__(self, "_precision", "highest")
+    _precision = "highest"
+
+    @property
+    def allow_tf32(self) -> bool:
+        return _PRECISIONS[self._precision]
 
     def __setattr__(self, name: str, value) -> None:
         if name != "allow_tf32":
             raise AttributeError(f"Unknown attribute {name}")
-        object.__setattr__(self, "allow_tf32", bool(value))
-        object.__setattr__(self, "_precision", "high" if value else "highest")
+        type(self)._precision = "high" if value else "highest"
 
 
 class cuda:  # noqa: N801
@@ -76,9 +78,8 @@ def set_float32_matmul_precision(precision: str) -> None:
             stacklevel=2,
         )
         return
-    object.__setattr__(cuda.matmul, "allow_tf32", _PRECISIONS[precision])
-    object.__setattr__(cuda.matmul, "_precision", precision)
+    _CudaMatmul._precision = precision
 
 
 def get_float32_matmul_precision() -> str:
-    return cuda.matmul._precision
+    return _CudaMatmul._precision

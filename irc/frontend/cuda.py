@@ -24,14 +24,8 @@ class amp:  # noqa: N801 (PyTorch's name)
     """`irc.cuda.amp`: the older spelling of `irc.amp` for CUDA (`torch.cuda.amp.GradScaler(...)`)."""
 
     @staticmethod
-    def GradScaler(  # noqa: N802
-        init_scale: float = 2.0**16,
-        growth_factor: float = 2.0,
-        backoff_factor: float = 0.5,
-        growth_interval: int = 2000,
-        enabled: bool = True,
-    ):
+    def GradScaler(*args, **kwargs):  # noqa: N802
         """`irc.amp.GradScaler("cuda", ...)`."""
         from irc.frontend.amp import GradScaler
 
-        return GradScaler("cuda", init_scale, growth_factor, backoff_factor, growth_interval, enabled)
+        return GradScaler("cuda", *args, **kwargs)

@@ -720,13 +720,7 @@ class Tensor(ShapeOps, Sorting):
                 "mat1 and mat2 shapes cannot be multiplied ({}x{} and {}x{})".format(*self.shape, *mat2.shape),
                 user_location()[:2],
             )
-        if self._node.dtype != mat2._node.dtype:
-            raise FrontendError(
-                "expected m1 and m2 to have the same dtype, but got: "
-                f"{_C_NAMES[self._node.dtype]} != {_C_NAMES[mat2._node.dtype]}",
-                user_location()[:2],
-            )
-        return matmul(self, mat2)
+        return matmul(self, mat2)  # one dtype: matmul raises torch's m1/m2 message otherwise
 
     def dot(self, tensor: Tensor) -> Tensor:
         """The dot product of two 1-D tensors of one dtype and length, as `torch.dot` (its checks and messages)."""

@@ -229,7 +229,6 @@ class LBFGS(Optimizer):
                 for i in range(num_old):
                     be_i = old_dirs[i].dot(r) * ro[i]
                     r.add_(old_stps[i], alpha=float(al[i] - be_i))
-                d = r
             prev_flat_grad = flat_grad.clone()
             prev_loss = loss
             # the step length

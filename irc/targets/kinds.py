@@ -15,6 +15,7 @@ a kind's methods that need it (`compile`, `tvm_target`) import its code generato
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -56,6 +57,8 @@ class Target:
     compiles: ClassVar[bool] = True
     #: a few words for `irc compile --help` ("host CPU"); "" where the kind name says it all
     summary: ClassVar[str] = ""
+    #: the module (TVM's side) that `compile` imports; "" for a kind that generates no code
+    codegen_module: ClassVar[str] = ""
 
     def __init__(self, spec: str | dict):
         self.spec = spec
@@ -82,7 +85,10 @@ class Target:
         raise InputError(f"target {self.kind} generates no code")
 
     def preload(self) -> None:
-        """Import the code generator `compile` will use (TVM and its modules), ahead of a first compile."""
+        """Import the code generator `compile` will use (TVM and `codegen_module`), ahead of a first compile."""
+        if self.codegen_module:
+            import_tvm()
+            importlib.import_module(self.codegen_module)
 
     def compile(self, module: ModuleOp, schedule: bool = True, step: Step = untimed):
         """Compile a loops-stage module: a `CompiledModule` (llvm) or a `GPUModule` (cuda, opencl)."""

@@ -52,6 +52,7 @@ class CUDATarget(GPUTarget):
     """CUDA C through TVM; `{"kind": "cuda", "arch": "sm_90"}`, `"cuda"` takes the arch of GPU 0."""
 
     kind = "cuda"
+    codegen_module = "irc.targets.cuda.codegen"
     device = "cuda"
 
     @property
@@ -70,10 +71,6 @@ class CUDATarget(GPUTarget):
                 "(irc compile --target cuda --cuda-arch sm_90)"
             )
         return super().tvm_target()
-
-    def preload(self) -> None:
-        import_tvm()
-        import irc.targets.cuda.codegen  # noqa: F401 - imported for its import's sake
 
     def compile(self, module: ModuleOp, schedule: bool = True, step: Step = untimed) -> CUDAModule:
         import_tvm()

@@ -28,6 +28,7 @@ class LLVMTarget(Target):
     """The host CPU through TVM's LLVM backend (`{"kind": "llvm", "mcpu": ...}` picks another CPU)."""
 
     kind = "llvm"
+    codegen_module = "irc.targets.llvm.codegen"
     summary = "host CPU"
 
     def key_material(self) -> dict:
@@ -40,10 +41,6 @@ class LLVMTarget(Target):
         from irc.targets.llvm.cpu import resolve_target
 
         return resolve_target({**self.spec, "kind": "llvm"} if isinstance(self.spec, dict) else "llvm")
-
-    def preload(self) -> None:
-        import_tvm()
-        import irc.targets.llvm.codegen  # noqa: F401 - imported for its import's sake
 
     def compile(self, module: ModuleOp, schedule: bool = True, step: Step = untimed) -> CompiledModule:
         import_tvm()

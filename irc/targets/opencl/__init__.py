@@ -21,11 +21,8 @@ class OpenCLTarget(GPUTarget):
     """OpenCL C through TVM, launched by irc through pyopencl (irc.runtime.opencl)."""
 
     kind = "opencl"
+    codegen_module = "irc.targets.opencl.codegen"
     device = "opencl"
-
-    def preload(self) -> None:
-        import_tvm()
-        import irc.targets.opencl.codegen  # noqa: F401 - imported for its import's sake
 
     def compile(self, module: ModuleOp, schedule: bool = True, step: Step = untimed) -> GPUModule:
         import_tvm()
