@@ -94,6 +94,20 @@ MATMUL_TILES = {
         "vector_size": 4,
     },
     "t128x64w": {"block_size_x": 32, "block_size_y": 8, "micro_size_x": 4, "micro_size_y": 8, "vector_size": 4},
+    # double- and triple-buffered shared memory (irc's `pipeline_stages`: the next k-steps' tiles load
+    # while the current one is multiplied)
+    "t128x128p2": {
+        "block_size_x": 16, "block_size_y": 16, "micro_size_x": 8, "micro_size_y": 8, "vector_size": 4,
+        "pipeline_stages": 2,
+    },
+    "t128x128k8p3": {
+        "block_size_x": 16, "block_size_y": 16, "micro_size_x": 8, "micro_size_y": 8, "micro_size_k": 8,
+        "vector_size": 4, "pipeline_stages": 3,
+    },
+    "t64x128p2": {
+        "block_size_x": 16, "block_size_y": 16, "micro_size_x": 4, "micro_size_y": 8, "vector_size": 4,
+        "pipeline_stages": 2,
+    },
 }  # fmt: skip
 
 

@@ -172,14 +172,15 @@ class CUDADevice:
     def address(buffer) -> int:
         return int(buffer.handle)
 
-    def make_graph(self, launches: list[KernelLaunch], args_list: list[list]):
-        """The launches as one executable graph: a chain of kernel nodes, each after the one before (the
-        order the default stream gives them). Kernel nodes copy their parameter values when added."""
+    def make_graph(self, launches: list[KernelLaunch], args_list: list[list], dependencies: list[tuple[int, ...]]):
+        """The launches as one executable graph: a kernel node per launch, each depending on the nodes of
+        the launches `dependencies` names (`irc.runtime.plan.launch_dependencies`): kernels that share
+        no memory may run side by side. Kernel nodes copy their parameter values when added."""
         driver = self.driver
         graph = check(driver.cuGraphCreate(0))
         try:
-            previous = []
-            for launch, args in zip(launches, args_list, strict=True):
+            nodes = []
+            for launch, args, after in zip(launches, args_list, dependencies, strict=True):
                 node = driver.CUDA_KERNEL_NODE_PARAMS()
                 node.func = self._function(launch.name)
                 node.gridDimX, node.gridDimY, node.gridDimZ = launch.grid
@@ -188,7 +189,8 @@ class CUDADevice:
                 values, params = self._parameters(args)
                 node.kernelParams = ctypes.addressof(params)
                 node.extra = 0
-                previous = [check(driver.cuGraphAddKernelNode(graph, previous, len(previous), node))]
+                previous = [nodes[i] for i in after]
+                nodes.append(check(driver.cuGraphAddKernelNode(graph, previous, len(previous), node)))
                 del values, params  # copied by the node
             return check(driver.cuGraphInstantiate(graph, 0))
         except (TypeError, ValueError, AttributeError) as e:  # a cuda-python whose graph API differs

@@ -12,7 +12,9 @@ compiled package can store a plan beside the kernels' source or binary.
 
 On a device that can replay launches as a graph (CUDA), a call whose buffers are
 at addresses an earlier call had runs all its kernels as one graph launch
-(`PlanRunner`, "Graphs").
+(`PlanRunner`, "Graphs"). A graph's kernels depend on each other only where they touch the same
+memory and one of them writes it (`launch_dependencies`), so independent kernels may run side by
+side.
 
 JSON layout (`to_json`):
 
@@ -20,7 +22,7 @@ JSON layout (`to_json`):
      "buffers": [{"id": "x", "shape": [64, 784], "dtype": "float32", "kind": "input",
                   "base": null, "offset": 0}, ...],
      "launches": [{"name": "mlp_k0_kernel", "args": ["tmp", "x", {"value": 3, "dtype": "int32"}],
-                   "grid": [256, 1, 1], "block": [64, 1, 1], "shared_bytes": 0}, ...],
+                   "grid": [256, 1, 1], "block": [64, 1, 1], "shared_bytes": 0, "writes": [0]}, ...],
      "constants": {"w": {"shape": [..], "dtype": "float32", "data": "<base64 of the C-order bytes>"}}}
 """
 
@@ -32,7 +34,7 @@ import math
 import os
 import warnings
 from collections import Counter, OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Literal, Protocol
 
@@ -69,13 +71,23 @@ class Scalar:
 
 @dataclass(frozen=True)
 class KernelLaunch:
-    """One kernel launch: `args` are buffer ids or scalars, in the kernel's parameter order."""
+    """One kernel launch: `args` are buffer ids or scalars, in the kernel's parameter order.
+
+    `writes`: the positions in `args` of the buffers the kernel may write; None where that is not
+    known (a plan from before irc recorded it): then every buffer argument counts as written."""
 
     name: str
     args: tuple[str | Scalar, ...]
     grid: tuple[int, int, int]
     block: tuple[int, int, int]
     shared_bytes: int = 0
+    writes: tuple[int, ...] | None = None
+
+    def accesses(self) -> Iterator[tuple[str, bool]]:
+        """(buffer id, written) per buffer argument."""
+        for i, arg in enumerate(self.args):
+            if isinstance(arg, str):
+                yield arg, self.writes is None or i in self.writes
 
 
 @dataclass
@@ -121,6 +133,7 @@ class ExecutionPlan:
                 tuple(k["grid"]),
                 tuple(k["block"]),
                 k["shared_bytes"],
+                None if k.get("writes") is None else tuple(k["writes"]),
             )
             for k in data["launches"]
         ]
@@ -153,8 +166,10 @@ class Device(Protocol):
 
     # A device that can replay launches as one graph (CUDA) also has `supports_graphs = True` and:
     #   address(buffer) -> int                         the buffer's device address
-    #   make_graph(launches, args_list) -> graph       the launches, in order, with these arguments
-    #   launch_graph(graph) -> None                    queue all of them, ordered as `launch` would be
+    #   make_graph(launches, args_list, dependencies) -> graph
+    #                                                  the launches with these arguments, launch i after
+    #                                                  the launches `dependencies[i]` lists (only those)
+    #   launch_graph(graph) -> None                    queue it, after what was queued before it
     #   free_graph(graph) -> None
 
 
@@ -183,6 +198,69 @@ class DeviceArray:
         return f"DeviceArray(shape={self.shape}, dtype={self.dtype}, device={type(self.device).__name__})"
 
 
+def launch_dependencies(launches: Sequence[KernelLaunch], extents: dict[str, tuple[int, int]]) -> list[tuple[int, ...]]:
+    """For each launch, the earlier launches it must run after: those whose memory it reads and they
+    wrote (read after write), or writes and they read or wrote (write after read, write after write)
+    since the last write. `extents`: buffer id -> its memory as a [start, end) byte range; buffers
+    whose ranges overlap (a view and its base, two views of one block) count as the same memory.
+    Running the launches in any order that respects these gives the results of running them in turn.
+
+    >>> spec = dict(grid=(1, 1, 1), block=(1, 1, 1))
+    >>> ks = [KernelLaunch("f", ("t", "a"), writes=(0,), **spec), KernelLaunch("g", ("u", "a"), writes=(0,), **spec),
+    ...       KernelLaunch("h", ("o", "t", "u"), writes=(0,), **spec)]
+    >>> launch_dependencies(ks, {"a": (0, 16), "t": (16, 32), "u": (32, 48), "o": (48, 64)})
+    [(), (), (0, 1)]
+    """
+    ranges = sorted(set(extents.values()))
+    overlapping: dict[tuple[int, int], list[tuple[int, int]]] = {r: [r] for r in ranges}
+    for i, (start, end) in enumerate(ranges):  # sorted by start: later ranges overlap while they start before `end`
+        for other in ranges[i + 1 :]:
+            if other[0] >= end:
+                break
+            overlapping[(start, end)].append(other)
+            overlapping[other].append((start, end))
+    last_writer: dict[tuple[int, int], int] = {}
+    readers: dict[tuple[int, int], list[int]] = {r: [] for r in ranges}
+    dependencies = []
+    for index, launch in enumerate(launches):
+        after: set[int] = set()
+        written = {}
+        for buffer, writes in launch.accesses():
+            written[extents[buffer]] = written.get(extents[buffer], False) or writes
+        for memory, writes in written.items():
+            for other in overlapping[memory]:
+                if writes and readers[other]:  # they ran after the last writer: waiting for them is enough
+                    after.update(readers[other])
+                elif other in last_writer:
+                    after.add(last_writer[other])
+        for memory, writes in written.items():
+            if writes:
+                last_writer[memory] = index
+                readers[memory] = []
+            else:
+                readers[memory].append(index)
+        after.discard(index)
+        dependencies.append(tuple(sorted(after)))
+    return dependencies
+
+
+def plan_extents(plan: ExecutionPlan) -> dict[str, tuple[int, int]]:
+    """Buffer id -> byte range, every buffer that is not a view in memory of its own (inputs, outputs,
+    temporaries and constants are separate allocations) and views inside their base: the layout any
+    runner's buffers have, up to where the allocations lie."""
+    by_id = {b.id: b for b in plan.buffers}
+    starts, next_free = {}, 0
+    for b in plan.buffers:
+        if b.base is None:
+            starts[b.id] = next_free
+            next_free += max(1, b.nbytes) + 256
+
+    def start(b: BufferSpec) -> int:
+        return starts[b.id] if b.base is None else start(by_id[b.base]) + b.offset * np.dtype(b.dtype).itemsize
+
+    return {b.id: (start(b), start(b) + max(1, b.nbytes)) for b in plan.buffers}
+
+
 def graphs_enabled() -> bool:
     """Whether runners replay repeated calls as graphs: `IRC_CUDA_GRAPHS` unset or anything but 0."""
     return os.environ.get("IRC_CUDA_GRAPHS", "1").strip() not in ("0", "false", "off", "no")
@@ -196,7 +274,9 @@ class PlanRunner:
     those at a fixed offset. So the addresses of the inputs and outputs of a call fix every
     argument of every launch. On a device with graphs, a call whose addresses an earlier call
     had (`GRAPH_AFTER` calls in all) builds the plan's launches into a graph for them once and
-    from then on launches that graph: one launch per call instead of one per kernel. A training
+    from then on launches that graph: one launch per call instead of one per kernel. In the
+    graph a kernel waits only for the kernels whose memory it shares (`launch_dependencies`, on
+    the call's addresses), so kernels that are independent may run side by side. A training
     step whose outputs (new parameters) are the next call's inputs, the old ones freed, cycles
     through a few sets of pool blocks (`irc.runtime.pool`), so it settles on a few graphs. A graph only ever
     runs on the addresses it was built with; calls on other addresses launch kernel by kernel.
@@ -231,6 +311,8 @@ class PlanRunner:
         self._outputs = [
             (n, max(1, by_id[n].nbytes), tuple(by_id[n].shape), np.dtype(by_id[n].dtype)) for n in plan.outputs
         ]
+        #: per buffer: (id, bytes it spans), for a graph's dependencies
+        self._sizes = [(b.id, max(1, b.nbytes)) for b in plan.buffers]
         #: per view: (id, base id, byte offset, bytes)
         self._views = [
             (b.id, b.base, b.offset * np.dtype(b.dtype).itemsize, b.nbytes) for b in plan.buffers if b.base is not None
@@ -285,8 +367,10 @@ class PlanRunner:
         if self._seen[key] < self.GRAPH_AFTER:
             return None
         args = [[handles[a] if isinstance(a, str) else a for a in launch.args] for launch in self.plan.launches]
+        extents = {name: (address(handles[name]), address(handles[name]) + nbytes) for name, nbytes in self._sizes}
+        dependencies = launch_dependencies(self.plan.launches, extents)
         try:
-            graph = self.device.make_graph(self.plan.launches, args)
+            graph = self.device.make_graph(self.plan.launches, args, dependencies)
         except IRCError as e:  # a driver that cannot build it: the kernels still run one by one
             self.graphs = False
             warnings.warn(f"{self.plan.entry}: launching kernel by kernel, no graph: {e}", RuntimeWarning, stacklevel=3)

@@ -224,14 +224,58 @@ def _with_own(rule: Callable[[Schedule, object], None], checked: bool = True):
 
 
 class _TiledMatmul(dlight.gpu.Matmul):
-    """dlight's Matmul with some of its config fields set (a GPU target's "matmul" option)."""
+    """dlight's Matmul with some of its config fields set (a GPU target's "matmul" option), its k-loop
+    software-pipelined where the option asks for `pipeline_stages` > 1 (`pipeline_k_loop`)."""
 
     def __init__(self, tile: dict[str, int]):
         super().__init__()
-        self.tile = tile
+        self.tile = {k: v for k, v in tile.items() if k != "pipeline_stages"}
+        self.stages = tile.get("pipeline_stages", 1)
 
     def get_configs(self, target: tvm.target.Target):
         return dataclasses.replace(super().get_configs(target), **self.tile)
+
+    def apply(self, func: tirx.PrimFunc, target: tvm.target.Target, tunable: bool) -> Schedule | None:
+        sch = super().apply(func, target, tunable)
+        if isinstance(sch, Schedule) and self.stages > 1:
+            pipeline_k_loop(sch, self.stages)
+        return sch
+
+
+def pipeline_k_loop(sch: Schedule, stages: int) -> bool:
+    """Software-pipeline the k-loop of dlight's (shared-memory) matmul schedule: its body is the copy of
+    the A tile to shared memory, the copy of the B tile, and the multiply of the two. The copies become
+    stage 0 and the multiply stage `stages` - 1, so TVM's `InjectSoftwarePipeline` gives each tile
+    `stages` shared buffers and loads the tiles of k-step i + `stages` - 1 while step i is multiplied
+    (double buffering for 2). False, the schedule unchanged, where the k-loop is not of that form (a
+    tensor-core schedule, a schedule without shared memory)."""
+    root = sch.get_sblock("root")
+    updates = [b for b in sch.get_child_blocks(root) if sch.get(b).name_hint.endswith("_update")]
+    if len(updates) != 1:
+        return False
+    for loop in sch.get_loops(updates[0]):
+        body = sch.get(loop).body
+        if isinstance(body, tirx.SeqStmt) and len(body.seq) == 3:
+            copies = [_realized_blocks(stmt) for stmt in body.seq[:2]]
+            if all(len(c) == 1 and c[0].name_hint.endswith("_shared") for c in copies):
+                sch.annotate(loop, "software_pipeline_stage", [0, 0, stages - 1])
+                sch.annotate(loop, "software_pipeline_order", [0, 1, 2])
+                return True
+    return False
+
+
+def _realized_blocks(stmt) -> list:
+    """The blocks of a loop nest with no branching (a copy loop nest), outermost first."""
+    blocks = []
+    while stmt is not None:
+        if isinstance(stmt, s_tir.SBlockRealize):
+            blocks.append(stmt.block)
+            stmt = stmt.block.body
+        elif isinstance(stmt, tirx.For):
+            stmt = stmt.body
+        else:
+            stmt = None
+    return blocks
 
 
 def _rules(func: tirx.PrimFunc, matmul_tile: dict[str, int] | None = None) -> list[tuple[str, Callable]]:
@@ -338,8 +382,15 @@ def _scalar(expr) -> Scalar:
     raise CompileError(f"kernel argument {expr} is not a constant (irc plans need static shapes)")
 
 
-def _launches(host: tirx.PrimFunc, kernels: KernelFunctions, plan_buffers: list[BufferSpec]) -> list[KernelLaunch]:
-    """Kernel calls of one lowered kernel function, with its data vars mapped to plan buffer ids.
+#: device function name -> (its parameter count, `written_params`)
+Writes = dict[str, tuple[int, tuple[int, ...] | None]]
+
+
+def _launches(
+    host: tirx.PrimFunc, kernels: KernelFunctions, plan_buffers: list[BufferSpec], writes: Writes
+) -> list[KernelLaunch]:
+    """Kernel calls of one lowered kernel function, with its data vars mapped to plan buffer ids and
+    `writes` (device function name -> its parameter count and `written_params`).
 
     Global scratch buffers TVM allocates on the host side become new temporaries of the plan."""
     ids = _Buffers()
@@ -364,13 +415,62 @@ def _launches(host: tirx.PrimFunc, kernels: KernelFunctions, plan_buffers: list[
             call = stmt.value
             if str(call.op) != "Op(tirx.call_ffi_kernel)" and getattr(call.op, "name", "") != "tirx.call_ffi_kernel":
                 raise CompileError(f"unexpected host call {call}")
-            launches.append(_launch(call, ids))
+            launches.append(_launch(call, ids, writes))
         else:
             raise CompileError(f"unexpected host statement in {host.attrs['global_symbol']}: {type(stmt).__name__}")
     return launches
 
 
-def _launch(call, ids: _Buffers) -> KernelLaunch:
+#: statements that only order threads (no memory of a kernel argument changes)
+_BARRIERS = ("tirx.tvm_storage_sync",)
+
+
+def written_params(kernel: tirx.PrimFunc) -> tuple[int, ...] | None:
+    """Positions of the parameters of a lowered device function that it may write: the buffers its stores
+    go to (declared on a parameter: `T.decl_buffer(..., data=p)`). None, every buffer parameter written,
+    where the body holds something this does not follow (a call statement other than a barrier, a buffer
+    declared on something but a parameter, a statement kind it does not know)."""
+    params = list(kernel.params)
+    declared: list[tuple[object, int | None]] = []  # (buffer, parameter position or None)
+    stored: list[object] = []
+
+    def walk(stmt) -> bool:
+        if isinstance(stmt, tirx.SeqStmt):
+            return all(walk(s) for s in stmt.seq)
+        if isinstance(stmt, tirx.BufferStore):
+            stored.append(stmt.buffer)
+            return True
+        body = getattr(stmt, "body", None)  # declarations hold their scope or stand in a sequence
+        if isinstance(stmt, tirx.DeclBuffer):
+            data = stmt.data
+            declared.append((stmt.buffer, next((i for i, p in enumerate(params) if p.same_as(data)), None)))
+            return body is None or walk(body)
+        if isinstance(stmt, tirx.AllocBuffer):  # the kernel's own shared or local memory
+            return body is None or walk(body)
+        if isinstance(stmt, tirx.IfThenElse):
+            return walk(stmt.then_case) and (stmt.else_case is None or walk(stmt.else_case))
+        if isinstance(stmt, tirx.Evaluate):
+            value = stmt.value
+            return isinstance(value, tvm.ir.Call) and getattr(value.op, "name", "") in _BARRIERS
+        if isinstance(stmt, tirx.Bind):  # a scalar let: its value is an expression (loads, arithmetic)
+            return True
+        if isinstance(stmt, tirx.For | tirx.AttrStmt | tirx.While | tirx.LetStmt):
+            return walk(stmt.body)
+        return False
+
+    if not walk(kernel.body):
+        return None
+    written = set()
+    for buffer in stored:
+        owner = next((position for b, position in declared if b.same_as(buffer)), "local")
+        if owner is None:
+            return None
+        if owner != "local":
+            written.add(owner)
+    return tuple(sorted(written))
+
+
+def _launch(call, ids: _Buffers, writes: Writes) -> KernelLaunch:
     name, *args = call.args
     tags = list(call.attrs.launch_params)
     value_tags = [t for t in tags if t.startswith(("blockIdx", "threadIdx")) or t == "tirx.use_dyn_shared_memory"]
@@ -385,7 +485,12 @@ def _launch(call, ids: _Buffers) -> KernelLaunch:
             kind, axis = tag.split(".")
             sizes[kind]["xyz".index(axis)] = int(value)
     kernel_args = tuple(ids.get(a) or _scalar(a) for a in operands)
-    return KernelLaunch(str(name.value), kernel_args, tuple(sizes["blockIdx"]), tuple(sizes["threadIdx"]), shared)
+    name = str(name.value)
+    grid, block = tuple(sizes["blockIdx"]), tuple(sizes["threadIdx"])
+    count, written = writes.get(name, (None, None))
+    if count != len(kernel_args):  # parameters that are not the call's arguments: writes unknown
+        written = None
+    return KernelLaunch(name, kernel_args, grid, block, shared, written)
 
 
 def compile_gpu(module: ModuleOp, target: tvm.target.Target, matmul_tile: dict[str, int] | None = None) -> GPUProgram:
@@ -407,11 +512,12 @@ def compile_gpu(module: ModuleOp, target: tvm.target.Target, matmul_tile: dict[s
             schedules[name], scheduled[name] = schedule_kernel(func, target, matmul_tile=matmul_tile)
         mod = tvm.IRModule(scheduled)
         host, device = _lower(mod, target)
+    writes = {gv.name_hint: (len(kernel.params), written_params(kernel)) for gv, kernel in device.functions.items()}
     plans = {}
     for kernels in entries:
         entry = kernels.entry
         buffers = list(kernels.buffers)
-        launches = [launch for name in kernels.funcs for launch in _launches(host[name], kernels, buffers)]
+        launches = [launch for name in kernels.funcs for launch in _launches(host[name], kernels, buffers, writes)]
         consts = [b.id for b in buffers if b.kind == "const"]
         plans[entry.name] = ExecutionPlan(
             entry.name,

@@ -104,19 +104,23 @@ class Target:
         raise InputError(f"target {self.kind} generates no code")
 
 
-#: the fields of TVM dlight's `Matmul.Config` a GPU target's "matmul" option may set (irc.targets.gpu)
+#: the fields of TVM dlight's `Matmul.Config` a GPU target's "matmul" option may set (irc.targets.gpu), and
+#: irc's `pipeline_stages` (shared-memory buffers per operand tile: 2 loads the next k-step's tiles while
+#: the current ones are multiplied; 1, the default, is dlight's schedule)
 MATMUL_TILE_FIELDS = (
     "block_size_x", "block_size_y", "vthread_x", "vthread_y", "micro_size_x", "micro_size_y", "micro_size_k",
-    "vector_size", "unroll",
+    "vector_size", "unroll", "pipeline_stages",
 )  # fmt: skip
+#: the most `pipeline_stages` a tile may ask for
+MAX_PIPELINE_STAGES = 4
 
 
 class GPUTarget(Target):
     """A target whose code runs on a GPU through execution plans (irc.targets.gpu): inputs and outputs
     are `DeviceArray`s on `device`. A kind implements `compile` and `gpu_module`.
 
-    Option `"matmul"`: the tile of the matmul schedule (TVM dlight's `Matmul.Config` fields in
-    `MATMUL_TILE_FIELDS`, e.g. `{"block_size_x": 16, "block_size_y": 16, "micro_size_x": 8,
+    Option `"matmul"`: the tile of the matmul schedule (TVM dlight's `Matmul.Config` fields and irc's
+    `pipeline_stages` in `MATMUL_TILE_FIELDS`, e.g. `{"block_size_x": 16, "block_size_y": 16, "micro_size_x": 8,
     "micro_size_y": 8}`), over dlight's defaults for the kind; for tuning on a GPU
     (`benchmarks/gpu_packages.py build --matmul-tiles`, docs/gpu.md)."""
 
@@ -136,6 +140,11 @@ class GPUTarget(Target):
                 raise InputError(
                     f"target {self.kind}: matmul tile field {key!r} must be a positive integer, got {value!r}"
                 )
+        if tile.get("pipeline_stages", 1) > MAX_PIPELINE_STAGES:
+            raise InputError(
+                f"target {self.kind}: matmul tile field 'pipeline_stages' is at most {MAX_PIPELINE_STAGES},"
+                f" got {tile['pipeline_stages']}"
+            )
 
     @property
     def matmul_tile(self) -> dict[str, int] | None:

@@ -8,7 +8,16 @@ import gc
 import numpy as np
 import pytest
 
-from irc.runtime.plan import BufferSpec, DeviceArray, ExecutionPlan, KernelLaunch, PlanRunner, Scalar
+from irc.runtime.plan import (
+    BufferSpec,
+    DeviceArray,
+    ExecutionPlan,
+    KernelLaunch,
+    PlanRunner,
+    Scalar,
+    launch_dependencies,
+    plan_extents,
+)
 from irc.runtime.pool import MemoryPool
 from tests.runtime.test_pool import FakeDriver
 
@@ -57,17 +66,32 @@ class GraphDevice:
         self.launches += 1
         self._run(launch.name, [a if isinstance(a, Scalar) else a.handle for a in args])
 
-    def make_graph(self, launches, args_list):
+    def make_graph(self, launches, args_list, dependencies):
         # addresses only: a graph keeps no reference to the buffers it was built with
-        return [(launch.name, [a if isinstance(a, Scalar) else a.handle for a in args]) for launch, args in zip(launches, args_list)]  # fmt: skip
+        nodes = [(launch.name, [a if isinstance(a, Scalar) else a.handle for a in args]) for launch, args in zip(launches, args_list)]  # fmt: skip
+        return nodes, dependencies
 
     def launch_graph(self, graph):
+        """The nodes in an order the dependencies allow but the plan's order is not: of the nodes whose
+        dependencies ran, the last one first (so independent kernels run backwards)."""
         assert all(graph is not freed for freed in self.freed), "a freed graph was launched"
-        for name, args in graph:
-            self._run(name, args)
+        nodes, dependencies = graph
+        for index in adversarial_order(dependencies):
+            self._run(*nodes[index])
 
     def free_graph(self, graph):
         self.freed.append(graph)
+
+
+def adversarial_order(dependencies: list[tuple[int, ...]]) -> list[int]:
+    """A topological order of the launches that, among those ready, always runs the latest first."""
+    done, order = set(), []
+    while len(order) < len(dependencies):
+        ready = [i for i in range(len(dependencies)) if i not in done and set(dependencies[i]) <= done]
+        assert ready, f"the dependencies have a cycle: {dependencies}"
+        order.append(ready[-1])
+        done.add(ready[-1])
+    return order
 
 
 def sgd_plan() -> ExecutionPlan:
@@ -79,8 +103,38 @@ def sgd_plan() -> ExecutionPlan:
         ["new_p"],
         [spec("p", "input"), spec("g", "input"), spec("t", "temp"), spec("new_p", "output")],
         [
-            KernelLaunch("scale", ["t", "g", Scalar(0.5, "float32")], (1, 1, 1), (N, 1, 1)),
-            KernelLaunch("sub", ["new_p", "p", "t"], (1, 1, 1), (N, 1, 1)),
+            KernelLaunch("scale", ["t", "g", Scalar(0.5, "float32")], (1, 1, 1), (N, 1, 1), writes=(0,)),
+            KernelLaunch("sub", ["new_p", "p", "t"], (1, 1, 1), (N, 1, 1), writes=(0,)),
+        ],
+    )
+
+
+def reuse_plan() -> ExecutionPlan:
+    """(a, b) -> (a - a/2, b - b/2, a/2 - b/2), one temporary `t` reused: scale into t, read it, scale into t
+    again (after the read: write after read), read it; `u` is written by two kernels in turn."""
+    spec = lambda id_, kind: BufferSpec(id_, (N,), "float32", kind)  # noqa: E731
+    half = Scalar(0.5, "float32")
+    k = lambda name, *args: KernelLaunch(name, args, (1, 1, 1), (N, 1, 1), writes=(0,))  # noqa: E731
+    return ExecutionPlan(
+        "reuse",
+        ["a", "b"],
+        ["x", "y", "z"],
+        [
+            spec("a", "input"),
+            spec("b", "input"),
+            spec("t", "temp"),
+            spec("u", "temp"),
+            spec("x", "output"),
+            spec("y", "output"),
+            spec("z", "output"),
+        ],  # fmt: skip
+        [
+            k("scale", "t", "a", half),  # 0: t = a/2
+            k("sub", "x", "a", "t"),  # 1: x = a - t        (after 0)
+            k("scale", "u", "t", Scalar(1.0, "float32")),  # 2: u = t   (after 0)
+            k("scale", "t", "b", half),  # 3: t = b/2        (after 1 and 2 read t)
+            k("sub", "y", "b", "t"),  # 4: y = b - t        (after 3)
+            k("sub", "z", "u", "t"),  # 5: z = u - t        (after 2 and 3)
         ],
     )
 
@@ -197,6 +251,102 @@ def test_a_graph_call_leaves_outputs_of_their_own(graphs):
         np.testing.assert_array_equal(o.to_numpy(), np.full(N, 0.5, np.float32))
 
 
+def reuse_expected(a, b):
+    return a - a / 2, b - b / 2, a / 2 - b / 2
+
+
+def test_kernels_wait_only_for_the_kernels_whose_memory_they_share():
+    plan = reuse_plan()
+    assert launch_dependencies(plan.launches, plan_extents(plan)) == [(), (0,), (0,), (1, 2), (3,), (2, 3)]
+
+
+def test_a_graph_runs_independent_kernels_out_of_order_and_computes_the_same():
+    """The mock graph runs, of the kernels whose dependencies ran, the last first: 0, 2, 1, 3, 5, 4 here."""
+    plan = reuse_plan()
+    runner = PlanRunner(plan, GraphDevice())
+    assert adversarial_order(launch_dependencies(plan.launches, plan_extents(plan))) == [0, 2, 1, 3, 5, 4]
+    rng = np.random.default_rng(0)
+    for _ in range(6):  # outputs dropped each call: the addresses repeat and the calls run as graphs
+        a, b = (rng.standard_normal(N).astype(np.float32) for _ in range(2))
+        for got, want in zip(runner.run_numpy(a, b), reuse_expected(a, b)):
+            np.testing.assert_allclose(got, want, rtol=1e-6)
+    assert runner.stats["graph_calls"] >= 3
+
+
+def test_without_the_dependencies_the_out_of_order_graph_computes_wrong(monkeypatch):
+    """What the test above guards: the same graph with no dependencies reads `t` before it is written."""
+    import irc.runtime.plan as plan_module
+
+    monkeypatch.setattr(plan_module, "launch_dependencies", lambda launches, extents: [()] * len(launches))
+    runner = PlanRunner(reuse_plan(), GraphDevice())
+    a, b = np.arange(1, N + 1, dtype=np.float32), np.full(N, 7, np.float32)
+    results = [runner.run_numpy(a, b) for _ in range(4)]
+    assert runner.stats["graph_calls"] >= 1
+    assert any(not np.allclose(got, want) for out in results for got, want in zip(out, reuse_expected(a, b)))
+
+
+def test_unknown_writes_count_as_writes_and_views_as_their_base():
+    spec = dict(grid=(1, 1, 1), block=(1, 1, 1))
+    launches = [
+        KernelLaunch("f", ("a", "b"), **spec),  # writes unknown: a and b both written
+        KernelLaunch("g", ("c", "b"), writes=(0,), **spec),  # reads b: after f
+        KernelLaunch("h", ("v", "a"), writes=(0,), **spec),  # writes v, inside c: after g (wrote c) and f (wrote a)
+        KernelLaunch("k", ("d", "c"), writes=(0,), **spec),  # reads c: after g (all of c) and h (v, inside c)
+        KernelLaunch("m", ("e", "w"), writes=(0,), **spec),  # reads w, outside v: after g (c's writer) only
+    ]
+    extents = {
+        "a": (0, 64),
+        "b": (64, 128),
+        "c": (128, 256),
+        "v": (160, 192),
+        "w": (192, 256),
+        "d": (256, 320),
+        "e": (320, 384),
+    }
+    assert launch_dependencies(launches, extents) == [(), (0,), (0, 1), (1, 2), (1,)]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_any_order_the_dependencies_allow_computes_what_the_plan_s_order_does(seed):
+    """Random launches over overlapping byte ranges, simulated: each launch writes, to every byte it
+    writes, a value of its own and of every byte it reads or writes. Every order the dependencies
+    allow (the adversarial one and random ones) leaves the same memory as running them in turn."""
+    rng = np.random.default_rng(seed)
+    names = [f"b{i}" for i in range(8)]
+    extents = {}
+    for name in names:
+        start = int(rng.integers(0, 48))
+        extents[name] = (start, start + int(rng.integers(1, 16)))
+    launches = []
+    for i in range(int(rng.integers(4, 16))):
+        args = tuple(rng.choice(names, size=int(rng.integers(1, 4)), replace=False))
+        writes = None if rng.random() < 0.15 else tuple(j for j in range(len(args)) if rng.random() < 0.4)
+        launches.append(KernelLaunch(f"k{i}", args, (1, 1, 1), (1, 1, 1), writes=writes))
+    dependencies = launch_dependencies(launches, extents)
+
+    def run(order):
+        memory = list(range(64))
+        for i in order:
+            accesses = list(launches[i].accesses())
+            seen = hash((i, *(memory[b] for name, _ in accesses for b in range(*extents[name]))))
+            for name, written in accesses:
+                if written:
+                    for b in range(*extents[name]):
+                        memory[b] = seen
+        return memory
+
+    in_turn = run(range(len(launches)))
+    assert run(adversarial_order(dependencies)) == in_turn
+    for _ in range(10):
+        done, order = set(), []
+        while len(order) < len(launches):
+            ready = [i for i in range(len(launches)) if i not in done and set(dependencies[i]) <= done]
+            pick = ready[int(rng.integers(len(ready)))]
+            order.append(pick)
+            done.add(pick)
+        assert run(order) == in_turn
+
+
 class RecordingDriver:
     """The cuda-python driver calls CUDADevice's graphs make, answered without a GPU: each kernel node's
     parameters are read back (through the pointers the node gets) when it is added, as CUDA copies them."""
@@ -247,26 +397,34 @@ class RecordingDriver:
         return (0,)
 
 
-def test_the_cuda_device_builds_a_chain_of_kernel_nodes_with_each_launch_s_arguments():
+def test_the_cuda_device_builds_kernel_nodes_with_each_launch_s_arguments_and_dependencies():
     """CUDADevice.make_graph's driver calls, on cuda-python's own node parameter struct: one node per
-    launch, each after the one before, with the launch's grid, block and argument values; the graph
-    freed once instantiated."""
+    launch, with the launch's grid, block and argument values, after the nodes of the launches it
+    depends on (on the plan's dependencies: kernels 1 and 2 both follow 0 alone); the graph freed
+    once instantiated."""
     bindings = pytest.importorskip("cuda.bindings.driver")
     from irc.runtime.cuda import CUDADevice
     from irc.runtime.pool import View
 
-    plan = sgd_plan()
+    plan = reuse_plan()
     device = object.__new__(CUDADevice)  # no GPU here: the driver is the recording one
     device.driver = driver = RecordingDriver(bindings, {"scale": ["ptr", "ptr", "f32"], "sub": ["ptr", "ptr", "ptr"]})
     driver._names = [launch.name for launch in plan.launches]
     device.module, device._functions = "module", {}
-    t, g, p, out = (View(address, None) for address in (0x1000, 0x2000, 0x3000, 0x4000))
-    args = [[t, g, Scalar(0.5, "float32")], [out, p, t]]
-    graph = device.make_graph(plan.launches, args)
+    addresses = {name: 0x1000 * (i + 1) for i, name in enumerate("abtuxyz")}
+    handles = {name: View(address, None) for name, address in addresses.items()}
+    args = [[handles[a] if isinstance(a, str) else a for a in launch.args] for launch in plan.launches]
+    extents = {name: (address, address + 4 * N) for name, address in addresses.items()}
+    graph = device.make_graph(plan.launches, args, launch_dependencies(plan.launches, extents))
     assert graph == "exec"
+    a, b, t, u, x, y, z = addresses.values()
     assert driver.nodes == [
-        (0x200, [], 0, (1, 1, 1), (N, 1, 1), 0, [0x1000, 0x2000, 0.5]),
-        (0x300, ["node0"], 1, (1, 1, 1), (N, 1, 1), 0, [0x4000, 0x3000, 0x1000]),
+        (0x200, [], 0, (1, 1, 1), (N, 1, 1), 0, [t, a, 0.5]),
+        (0x300, ["node0"], 1, (1, 1, 1), (N, 1, 1), 0, [x, a, t]),
+        (0x200, ["node0"], 1, (1, 1, 1), (N, 1, 1), 0, [u, t, 1.0]),
+        (0x200, ["node1", "node2"], 2, (1, 1, 1), (N, 1, 1), 0, [t, b, 0.5]),
+        (0x300, ["node3"], 1, (1, 1, 1), (N, 1, 1), 0, [y, b, t]),
+        (0x300, ["node2", "node3"], 2, (1, 1, 1), (N, 1, 1), 0, [z, u, t]),
     ]
     device.launch_graph(graph)
     device.free_graph(graph)
@@ -293,7 +451,7 @@ def test_a_graph_the_driver_cannot_build_leaves_kernel_by_kernel_launches():
     from irc.errors import IRCError
 
     class Failing(GraphDevice):
-        def make_graph(self, launches, args_list):
+        def make_graph(self, launches, args_list, dependencies):
             raise IRCError("CUDA driver error CUDA_ERROR_NOT_SUPPORTED")
 
     runner = PlanRunner(sgd_plan(), Failing())
@@ -318,5 +476,5 @@ def test_a_cuda_python_whose_graph_api_differs_gives_an_irc_error():
     device.driver = driver = Older(bindings, {})
     device.module, device._functions = "module", {}
     with pytest.raises(IRCError, match="cuda-python could not build the graph: TypeError: Argument 'nodeParams'"):
-        device.make_graph(sgd_plan().launches[:1], [[View(1, None), View(2, None), Scalar(0.5, "float32")]])
+        device.make_graph(sgd_plan().launches[:1], [[View(1, None), View(2, None), Scalar(0.5, "float32")]], [()])
     assert driver.calls[-1] == "destroy graph"

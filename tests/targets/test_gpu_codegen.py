@@ -56,7 +56,10 @@ def test_plan_json_round_trip():
             BufferSpec("t", (12,), "float32", "temp"),
             BufferSpec("t@4", (2, 2), "float32", "temp", base="t", offset=4),
         ],
-        [KernelLaunch("f_k0", ("x", "c", "t@4", Scalar(3, "int32")), (2, 1, 1), (64, 1, 1), 128)],
+        [
+            KernelLaunch("f_k0", ("x", "c", "t@4", Scalar(3, "int32")), (2, 1, 1), (64, 1, 1), 128, writes=(2,)),
+            KernelLaunch("f_k1", ("y", "t"), (1, 1, 1), (4, 1, 1)),
+        ],
         {"c": np.array([1.5, -2.0, 3.25])},
     )
     text = plan.to_json()
@@ -65,6 +68,50 @@ def test_plan_json_round_trip():
     assert again.buffers == plan.buffers and again.launches == plan.launches
     np.testing.assert_array_equal(again.constants["c"], plan.constants["c"])
     assert again.constants["c"].dtype == np.float64
+
+
+def test_a_plan_written_before_kernels_recorded_their_writes_reads_as_all_written():
+    text = (
+        '{"entry": "f", "inputs": [], "outputs": ["y"], "buffers": [{"id": "y", "shape": [4], "dtype": "float32",'
+        ' "kind": "output", "base": null, "offset": 0}], "launches": [{"name": "f_k0", "args": ["y"],'
+        ' "grid": [1, 1, 1], "block": [4, 1, 1], "shared_bytes": 0}], "constants": {}}'
+    )
+    (launch,) = ExecutionPlan.from_json(text).launches
+    assert launch.writes is None and list(launch.accesses()) == [("y", True)]
+
+
+@pytest.mark.parametrize("kind", ["cuda", "opencl"])
+@pytest.mark.parametrize("name", PROGRAMS)
+def test_every_launch_knows_what_it_writes(name, kind):
+    """Each kernel's writes, as found in its lowered TIR: something, never an input or a constant, and
+    every output by some kernel (tests/targets/test_opencl.py runs kernels reordered by them)."""
+    plan = compile_loops(loops_module(name), CUDA if kind == "cuda" else kind).plan
+    kinds = {b.id: b.kind for b in plan.buffers}
+    written = set()
+    for launch in plan.launches:
+        assert launch.writes, launch
+        ids = [launch.args[i] for i in launch.writes]
+        assert all(kinds[i] in ("output", "temp") for i in ids), (launch, ids)
+        written.update(ids)
+    assert set(plan.outputs) <= written
+
+
+def test_a_kernel_statement_it_cannot_follow_makes_every_parameter_written():
+    import tvm
+    from tvm import tirx
+
+    from irc.targets import gpu
+
+    t = target(CUDA).tvm_target()
+    kernels = gpu.split_nests(gpu.translate_module(loops_module("mlp"))[0])
+    scheduled = {name: gpu.schedule_kernel(f, t, check=False)[1] for name, f in kernels.funcs.items()}
+    _, device = gpu._lower(tvm.IRModule(scheduled), t)
+    gv, kernel = next(iter(device.functions.items()))
+    assert gpu.written_params(kernel) == (0,)  # x @ w1 into the first temporary
+    opaque = tirx.Evaluate(tvm.tirx.call_extern("int32", "touch", *kernel.params))
+    assert gpu.written_params(kernel.with_body(tirx.SeqStmt([opaque, kernel.body]))) is None
+    sync = tirx.Evaluate(tvm.tirx.call_intrin("int32", "tirx.tvm_storage_sync", tvm.ir.StringImm("shared")))
+    assert gpu.written_params(kernel.with_body(tirx.SeqStmt([sync, kernel.body]))) == (0,)
 
 
 def test_compiled_plans_round_trip():
@@ -244,10 +291,47 @@ def test_matmul_kernels_fit_without_spilling(tile):
     assert (launch.grid, launch.block) == want
 
 
+TILE_128 = {"block_size_x": 16, "block_size_y": 16, "micro_size_x": 8, "micro_size_y": 8, "vector_size": 4}
+
+
+@pytest.mark.skipif(not shutil.which("nvcc"), reason="nvcc not installed")
+def test_a_pipelined_matmul_keeps_two_tiles_per_operand_in_shared_memory():
+    """`pipeline_stages` 2 double-buffers the 128x128 tile: twice its shared memory (two A and two B
+    tiles of 128 x 16 floats, rows padded by 4), still within 48 KiB, registers and no spills as before;
+    the k-loop's copies are pipelined in the TIR. (PoCL runs it: tests/targets/test_opencl.py.)"""
+    from irc.targets.cuda import resource_usage
+
+    usage = {}
+    for stages in (1, 2):
+        mod = compile_loops(
+            parse_module(loops_modules.matmul(4096, 4096, 4096)),
+            {**CUDA, "matmul": {**TILE_128, "pipeline_stages": stages}},
+        )
+        assert mod.program.schedules == {"matmul_k0": "dlight.Matmul"}
+        assert ("software_pipeline_stage" in mod.tir_text) == (stages == 2)
+        usage[stages] = resource_usage(mod.source, "sm_90")["matmul_k0_kernel"]
+    assert usage[1]["smem"] == 2 * 128 * (16 + 4) * 4
+    assert usage[2]["smem"] == 2 * usage[1]["smem"] <= 48 * 1024
+    assert usage[2]["spill_stores"] == usage[2]["spill_loads"] == usage[2]["stack"] == 0, usage
+    assert 0 < usage[2]["registers"] <= 255
+
+
+@pytest.mark.skipif(not nvrtc_available(), reason="NVRTC (pip install irc[cuda]) not available")
+def test_nvrtc_compiles_a_pipelined_matmul():
+    mod = compile_loops(
+        parse_module(loops_modules.matmul(1024, 1024, 1024)), {**CUDA, "matmul": {**TILE_128, "pipeline_stages": 2}}
+    )
+    _assert_cubin_of(nvrtc_cubin(mod.source, "sm_90"), mod, 1024)
+
+
 def test_a_bad_matmul_tile_is_named():
     with pytest.raises(InputError, match="matmul tile field 'tile_x' is not one of block_size_x"):
         compile_loops(parse_module(loops_modules.matmul(8, 8, 8)), {**CUDA, "matmul": {"tile_x": 4}})
     with pytest.raises(InputError, match="matmul tile field 'unroll' must be a positive integer, got -1"):
         compile_loops(parse_module(loops_modules.matmul(8, 8, 8)), {**CUDA, "matmul": {"unroll": -1}})
+    with pytest.raises(InputError, match="'pipeline_stages' is at most 4, got 5"):
+        compile_loops(parse_module(loops_modules.matmul(8, 8, 8)), {**CUDA, "matmul": {"pipeline_stages": 5}})
+    with pytest.raises(InputError, match="'pipeline_stages' must be a positive integer, got 0"):
+        compile_loops(parse_module(loops_modules.matmul(8, 8, 8)), {**CUDA, "matmul": {"pipeline_stages": 0}})
     with pytest.raises(InputError, match="option 'matmul' takes a dict"):
         compile_loops(parse_module(loops_modules.matmul(8, 8, 8)), {**CUDA, "matmul": 128})

@@ -167,10 +167,26 @@ def test_a_module_that_does_not_lower_falls_back_to_checking_each_kernel(monkeyp
 TILES = [
     {"block_size_x": 16, "block_size_y": 16, "micro_size_x": 8, "micro_size_y": 8, "vector_size": 4},
     {"block_size_x": 16, "block_size_y": 8, "micro_size_x": 4, "micro_size_y": 8, "micro_size_k": 8, "unroll": 0},
+    {
+        "block_size_x": 16,
+        "block_size_y": 16,
+        "micro_size_x": 8,
+        "micro_size_y": 8,
+        "vector_size": 4,
+        "pipeline_stages": 2,
+    },
+    {
+        "block_size_x": 16,
+        "block_size_y": 8,
+        "micro_size_x": 4,
+        "micro_size_y": 8,
+        "micro_size_k": 8,
+        "pipeline_stages": 3,
+    },
 ]
 
 
-@pytest.mark.parametrize("tile", TILES, ids=["128x128", "64x64-k8"])
+@pytest.mark.parametrize("tile", TILES, ids=["128x128", "64x64-k8", "128x128-double-buffered", "64x64-k8-3-stages"])
 @pytest.mark.parametrize("mkn", [(64, 96, 80), (100, 70, 50)], ids=str)
 def test_matmul_tiles_compute_the_product(tile, mkn):
     """Other tiles of dlight's matmul schedule, sizes they do not divide included: the product numpy gives."""
@@ -198,3 +214,80 @@ def test_programs_build_without_options_that_name_the_environment():
     assert program.get_build_info(context.devices[0], pyopencl.program_build_info.OPTIONS) == ""
     with pytest.raises(IRCError, match="building the OpenCL program failed"):
         _build(context, "__kernel void k(__global float* x) { x[0] = undeclared; }")
+
+
+class OutOfOrderDevice:
+    """The OpenCL device with "graphs" that run a plan's launches in another order the dependencies allow
+    (tests/runtime/test_graphs.py's `adversarial_order`: of the launches whose dependencies ran, the last
+    first). Device addresses are made up per OpenCL buffer, views at their offset in it."""
+
+    supports_graphs = True
+
+    def __init__(self, inner):
+        self.inner = inner
+        self._bases: dict[int, int] = {}
+        self._views: dict[int, tuple[object, int, object]] = {}
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def view(self, base, byte_offset, nbytes):
+        view = self.inner.view(base, byte_offset, nbytes)
+        self._views[id(view)] = (base, byte_offset, view)  # (the view kept: its id stays its own)
+        return view
+
+    def address(self, buffer) -> int:
+        if id(buffer) in self._views:
+            base, byte_offset, _ = self._views[id(buffer)]
+            return self.address(base) + byte_offset
+        return self._bases.setdefault(buffer.handle.int_ptr, (len(self._bases) + 1) << 32)
+
+    def make_graph(self, launches, args_list, dependencies):
+        return launches, args_list, dependencies
+
+    def launch_graph(self, graph):
+        from tests.runtime.test_graphs import adversarial_order
+
+        launches, args_list, dependencies = graph
+        for i in adversarial_order(dependencies):
+            self.inner.launch(launches[i], args_list[i])
+
+    def free_graph(self, graph):
+        pass
+
+
+def _out_of_order_results(name: str, calls: int = 3):
+    from irc.runtime.plan import PlanRunner
+
+    mod = compiled(name)
+    _, arrays = program(name)
+    runner = PlanRunner(mod.plan, OutOfOrderDevice(mod.device))
+    runner.GRAPH_AFTER = 1  # every call runs as a graph
+    results = [runner.run_numpy(*arrays) for _ in range(calls)]
+    assert runner.stats == {"graphs": runner.stats["graphs"], "graph_calls": calls}
+    return mod(*arrays), results
+
+
+@pytest.mark.parametrize("name", PROGRAMS)
+def test_kernels_in_another_order_their_dependencies_allow_compute_the_same(name):
+    """The plan's real kernels (their writes as `irc.targets.gpu.written_params` found them), run in an
+    order unlike the plan's, give the in-order results bit for bit."""
+    from irc.runtime.plan import launch_dependencies, plan_extents
+    from tests.runtime.test_graphs import adversarial_order
+
+    plan = compiled(name).plan
+    order = adversarial_order(launch_dependencies(plan.launches, plan_extents(plan)))
+    assert order != sorted(order)
+    in_order, results = _out_of_order_results(name)
+    for got in results:
+        for g, e in zip(got, in_order, strict=True):
+            np.testing.assert_array_equal(g, e)
+
+
+def test_without_dependencies_the_same_order_computes_wrong(monkeypatch):
+    """The control of the test above: with no dependencies, that order reads buffers before they are written."""
+    import irc.runtime.plan as plan_module
+
+    monkeypatch.setattr(plan_module, "launch_dependencies", lambda launches, extents: [()] * len(launches))
+    in_order, results = _out_of_order_results("every_family", calls=2)
+    assert any(not np.array_equal(g, e, equal_nan=True) for got in results for g, e in zip(got, in_order))
