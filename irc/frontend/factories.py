@@ -18,6 +18,7 @@ from irc.errors import FrontendError
 from irc.frontend.graph import user_location
 from irc.frontend.shape_ops import iota
 from irc.frontend.tensor import (
+    _SCALAR_NAMES,
     Tensor,
     _check_device,
     _promote,
@@ -181,9 +182,6 @@ def einsum(equation: str, *operands) -> Tensor:
             for c in s:
                 counts[c] = counts.get(c, 0) + 1
         out = ell + sorted(c for c, n in counts.items() if n == 1 and c not in ell)
-    dtype = ops[0]._node.dtype
-    for t in ops[1:]:
-        dtype = _promote(dtype, t._node.dtype)
     sizes: dict[str, int] = {}
     for s, t in zip(subs, ops):
         for c, n in zip(s, t.shape):
@@ -193,7 +191,6 @@ def einsum(equation: str, *operands) -> Tensor:
             sizes[c] = max(sizes.get(c, 1), n)
     terms_t: list[tuple[Tensor, list[str]]] = []
     for s, t in zip(subs, ops):
-        t = t._cast(dtype)
         s = list(s)
         while len(set(s)) < len(s):  # a repeated letter: take the diagonal
             c = next(c for c in s if s.count(c) > 1)
@@ -229,6 +226,13 @@ def _contract(terms: list[tuple[Tensor, list[str]]], out: list[str], sizes: dict
         contracted = [c for c in s if c in r and c not in keep]
         free_a = [c for c in s if c not in r]
         free_b = [c for c in r if c not in s]
+        if t._node.dtype != u._node.dtype:
+            if contracted:  # torch contracts through bmm, which takes one dtype; products without a sum promote
+                raise _err(
+                    f"expected scalar type {_SCALAR_NAMES[t._node.dtype]} but found {_SCALAR_NAMES[u._node.dtype]}"
+                )
+            common = _promote(t._node.dtype, u._node.dtype)
+            t, u = t._cast(common), u._cast(common)
         t = t.permute([s.index(c) for c in batch + free_a + contracted])
         u = u.permute([r.index(c) for c in batch + contracted + free_b])
         t = t.broadcast_to([sizes[c] if c in batch or c in contracted else t.shape[i]

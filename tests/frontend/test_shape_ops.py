@@ -185,6 +185,13 @@ ERRORS = {
     "tensordot-dtypes": lambda m: m.tensordot(m.ones(2, 3), m.ones(3, 2, dtype=m.float64), 1),
     "einsum-operands": lambda m: m.einsum("ij,jk", m.ones(2, 2)),
     "einsum-rank": lambda m: m.einsum("ijk", m.ones(2, 2)),
+    # two dtypes where a letter is contracted (torch's bmm), either order, three operands too
+    "einsum-dtypes-matmul": lambda m: m.einsum("ij,jk->ik", m.ones(2, 3), m.ones(3, 4, dtype=m.float64)),
+    "einsum-dtypes-rowdot": lambda m: m.einsum("ij,ij->i", m.ones(2, 3, dtype=m.float64), m.ones(2, 3)),
+    "einsum-dtypes-int": lambda m: m.einsum("ij,jk", m.ones(2, 3), m.ones(3, 4, dtype=m.int64)),
+    "einsum-dtypes-chain": lambda m: m.einsum(
+        "ij,jk,kl->il", m.ones(2, 3), m.ones(3, 4), m.ones(4, 2, dtype=m.float64)
+    ),
     "meshgrid-indexing": lambda m: m.meshgrid(m.ones(2), indexing="zz"),
     "meshgrid-dtypes": lambda m: m.meshgrid(m.ones(2), m.ones(2, dtype=m.float64), indexing="ij"),
     "cdist-columns": lambda m: m.cdist(m.ones(2, 3), m.ones(2, 4)),
@@ -199,3 +206,14 @@ ERRORS = {
 @pytest.mark.parametrize("name", list(ERRORS))
 def test_errors_carry_torch_messages(name):
     raises_like_torch(torch, ERRORS[name])
+
+
+def test_einsum_promotes_two_dtypes_where_nothing_is_contracted():
+    """torch multiplies such pairs elementwise and promotes; the dtypes and values match it."""
+    a32, a64 = normal(2, 3), normal(2, 3).astype(np.float64)
+    v64 = normal(2).astype(np.float64)
+    for eq, ops in [("ij,ij->ij", (a32, a64)), ("i,j->ij", (a32[0], a64[1])), ("ij,i->ij", (a32, v64))]:
+        want = torch.einsum(eq, *(torch.tensor(o) for o in ops))
+        got = irc.einsum(eq, *(irc.tensor(o) for o in ops))
+        assert str(got.dtype) == str(want.dtype).removeprefix("torch."), eq
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
