@@ -108,6 +108,23 @@ MATMUL_TILES = {
         "block_size_x": 16, "block_size_y": 16, "micro_size_x": 4, "micro_size_y": 8, "vector_size": 4,
         "pipeline_stages": 2,
     },
+    # tile copies along each operand's contiguous axis (irc's `coalesced`: b of a @ b is read along n)
+    "t128x128c": {
+        "block_size_x": 16, "block_size_y": 16, "micro_size_x": 8, "micro_size_y": 8, "vector_size": 4,
+        "coalesced": 1,
+    },
+    "t128x128cp2": {
+        "block_size_x": 16, "block_size_y": 16, "micro_size_x": 8, "micro_size_y": 8, "vector_size": 4,
+        "coalesced": 1, "pipeline_stages": 2,
+    },
+    "t64x128c": {
+        "block_size_x": 16, "block_size_y": 16, "micro_size_x": 4, "micro_size_y": 8, "vector_size": 4,
+        "coalesced": 1,
+    },
+    "t64x128cp2": {
+        "block_size_x": 16, "block_size_y": 16, "micro_size_x": 4, "micro_size_y": 8, "vector_size": 4,
+        "coalesced": 1, "pipeline_stages": 2,
+    },
 }  # fmt: skip
 
 

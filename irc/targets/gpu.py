@@ -38,6 +38,13 @@ import tvm_ffi
 from tvm import s_tir, tirx
 from tvm.ir import TensorLoad
 from tvm.s_tir import Schedule, dlight
+from tvm.s_tir.dlight.analysis import get_root_block
+from tvm.s_tir.dlight.gpu.matmul import (
+    auto_inline_consumer_chain,
+    auto_inline_producers,
+    get_index_map,
+    get_reduction_blocks,
+)
 from tvm.tirx.build import codegen_build, split_host_device_mods
 from xdsl.dialects.builtin import ModuleOp
 
@@ -223,23 +230,120 @@ def _with_own(rule: Callable[[Schedule, object], None], checked: bool = True):
     return apply
 
 
+#: the "matmul" option's fields that are irc's, not dlight's `Matmul.Config`
+_OWN_TILE_FIELDS = ("pipeline_stages", "coalesced")
+
+
 class _TiledMatmul(dlight.gpu.Matmul):
     """dlight's Matmul with some of its config fields set (a GPU target's "matmul" option), its k-loop
-    software-pipelined where the option asks for `pipeline_stages` > 1 (`pipeline_k_loop`)."""
+    software-pipelined where the option asks for `pipeline_stages` > 1 (`pipeline_k_loop`); with
+    `coalesced` 1, irc's copy of dlight's schedule whose tile copies read along the operands' rows
+    (`coalesced_matmul`)."""
 
     def __init__(self, tile: dict[str, int]):
         super().__init__()
-        self.tile = {k: v for k, v in tile.items() if k != "pipeline_stages"}
+        self.tile = {k: v for k, v in tile.items() if k not in _OWN_TILE_FIELDS}
         self.stages = tile.get("pipeline_stages", 1)
+        self.coalesced = bool(tile.get("coalesced", 0))
 
     def get_configs(self, target: tvm.target.Target):
         return dataclasses.replace(super().get_configs(target), **self.tile)
 
     def apply(self, func: tirx.PrimFunc, target: tvm.target.Target, tunable: bool) -> Schedule | None:
-        sch = super().apply(func, target, tunable)
+        if self.coalesced:
+            sch = coalesced_matmul(func, self.get_configs(target))
+        else:
+            sch = super().apply(func, target, tunable)
         if isinstance(sch, Schedule) and self.stages > 1:
             pipeline_k_loop(sch, self.stages)
         return sch
+
+
+def coalesced_matmul(func: tirx.PrimFunc, config) -> Schedule | None:
+    """TVM dlight's `Matmul` schedule (its SIMT path; `config` a `Matmul.Config`), with the copies of the
+    operand tiles to shared memory reading global memory along each operand's contiguous axis.
+
+    dlight normalizes a matmul to `C[s, i, j] += A[s, i, k] * B[s, j, k]` and copies both tiles with k
+    the fastest loop. For an operand stored k-major (the `b` of `a @ b`, k x n), neighbouring threads
+    then read addresses a row apart and each vector is several scalar loads. Here a tile whose operand's
+    last axis is not k is copied with that axis fastest, into a shared tile laid out [s, k, j] (or
+    [s, k, i]), so the global loads are coalesced vectors and the shared stores contiguous; the
+    multiply reads the tile at [s, k, j]. None where dlight would not schedule the function."""
+    sch = Schedule(func)
+    blocks = sch.get_child_blocks(get_root_block(sch))
+    reduction_blocks = get_reduction_blocks(sch, blocks)
+    if reduction_blocks is None:
+        return None
+    main_block = reduction_blocks[0]
+    if not get_index_map(sch.get(main_block)):
+        return None
+    # Step 0. Normalize to C[S, I, J] += A[S, I, K] * B[S, J, K] (as dlight)
+    reindex_a = sch.reindex(main_block, ("read", 0))
+    reindex_b = sch.reindex(main_block, ("read", 1))
+    reindex_c = sch.reindex(main_block, ("write", 0))
+    matmul_map, a_map, b_map, c_map = get_index_map(sch.get(main_block))
+    sch.transform_layout(reindex_a, ("write", 0), a_map)
+    sch.transform_layout(reindex_b, ("write", 0), b_map)
+    sch.transform_layout(reindex_c, ("read", 0), c_map)
+    sch.transform_block_layout(main_block, matmul_map)
+    # Step 1. Tile (as dlight, not inner_x)
+    y_size = config.vthread_y * config.block_size_y * config.micro_size_y
+    x_size = config.vthread_x * config.block_size_x * config.micro_size_x
+    sch.pad_einsum(main_block, [1, x_size, y_size, config.micro_size_k])
+    batch, x, y, k = sch.get_loops(main_block)
+    by, vy, ty, yi = sch.split(y, [None, config.vthread_y, config.block_size_y, config.micro_size_y])
+    bx, vx, tx, xi = sch.split(x, [None, config.vthread_x, config.block_size_x, config.micro_size_x])
+    ko, ki = sch.split(k, factors=[None, config.micro_size_k])
+    sch.reorder(by, bx, vy, vx, ty, tx, ko, ki, xi, yi)
+    by = sch.fuse(batch, by)
+    sch.bind(bx, "blockIdx.x")
+    sch.bind(by, "blockIdx.y")
+    sch.bind(vy, "vthread.y")
+    sch.bind(vx, "vthread.x")
+    sch.bind(ty, "threadIdx.y")
+    sch.bind(tx, "threadIdx.x")
+    if config.micro_size_y % config.vector_size == 0:
+        _, v = sch.split(yi, [None, config.vector_size])
+        sch.vectorize(v)
+    if config.unroll > 0:
+        sch.annotate(tx, ann_key="pragma_auto_unroll_max_step", ann_val=config.unroll)
+        sch.annotate(tx, ann_key="pragma_unroll_explicit", ann_val=1)
+    l2g = sch.cache_write(main_block, 0, "local")
+    sch.reverse_compute_at(l2g, tx, preserve_unit_loops=True)
+    if config.micro_size_x % config.vector_size == 0:
+        _, v = sch.split(sch.get_loops(l2g)[-1], [None, config.vector_size])
+        sch.vectorize(v)
+
+    # Step 2. The tile copies, each along its operand's contiguous axis
+    def fetch(index: int) -> None:
+        block = sch.cache_read(main_block, index, "shared")
+        n_loops = len(sch.get_loops(block))
+        sch.compute_at(block, ko, preserve_unit_loops=True)
+        auto_inline_producers(sch, block)  # the copy reads the operand (its reindexing inlined)
+        loops = sch.get_loops(block)[-n_loops:]
+        stmt = sch.get(block)
+        if len(stmt.reads) == 1 and len(loops) == 3:
+            # the copy's axes are (s, i or j, k): the operand is stored k-major where its last
+            # axis is indexed by the middle one alone
+            contiguous = set(tirx.analysis.undefined_vars(stmt.reads[0].region[-1].min))
+            if contiguous and contiguous <= {stmt.iter_vars[1].var}:
+                sch.transform_layout(block, ("write", 0), lambda s, r, kk: (s, kk, r))
+                loops = [loops[0], loops[2], loops[1]]
+                sch.reorder(*loops)
+        ty_, tx_, _, vec = sch.split(
+            sch.fuse(*loops), factors=[config.block_size_y, config.block_size_x, None, config.vector_size]
+        )
+        sch.vectorize(vec)
+        sch.bind(ty_, "threadIdx.y")
+        sch.bind(tx_, "threadIdx.x")
+        if config.storage_align:
+            sch.storage_align(block, 0, axis=1, factor=8, offset=config.vector_size)
+
+    fetch(0)
+    fetch(1)
+    auto_inline_consumer_chain(sch, l2g)
+    sch.decompose_reduction(main_block, ko)
+    return sch
 
 
 def pipeline_k_loop(sch: Schedule, stages: int) -> bool:

@@ -106,10 +106,11 @@ class Target:
 
 #: the fields of TVM dlight's `Matmul.Config` a GPU target's "matmul" option may set (irc.targets.gpu), and
 #: irc's `pipeline_stages` (shared-memory buffers per operand tile: 2 loads the next k-step's tiles while
-#: the current ones are multiplied; 1, the default, is dlight's schedule)
+#: the current ones are multiplied; 1, the default, is dlight's schedule) and `coalesced` (1: copy each
+#: operand tile along the operand's contiguous axis; 0, the default, is dlight's copy along k)
 MATMUL_TILE_FIELDS = (
     "block_size_x", "block_size_y", "vthread_x", "vthread_y", "micro_size_x", "micro_size_y", "micro_size_k",
-    "vector_size", "unroll", "pipeline_stages",
+    "vector_size", "unroll", "pipeline_stages", "coalesced",
 )  # fmt: skip
 #: the most `pipeline_stages` a tile may ask for
 MAX_PIPELINE_STAGES = 4
@@ -136,10 +137,16 @@ class GPUTarget(Target):
                 raise InputError(
                     f"target {self.kind}: matmul tile field {key!r} is not one of {', '.join(MATMUL_TILE_FIELDS)}"
                 )
-            if not isinstance(value, int) or isinstance(value, bool) or value < (0 if key == "unroll" else 1):
+            if (
+                not isinstance(value, int)
+                or isinstance(value, bool)
+                or value < (0 if key in ("unroll", "coalesced") else 1)
+            ):
                 raise InputError(
                     f"target {self.kind}: matmul tile field {key!r} must be a positive integer, got {value!r}"
                 )
+        if tile.get("coalesced", 0) not in (0, 1):
+            raise InputError(f"target {self.kind}: matmul tile field 'coalesced' is 0 or 1, got {tile['coalesced']}")
         if tile.get("pipeline_stages", 1) > MAX_PIPELINE_STAGES:
             raise InputError(
                 f"target {self.kind}: matmul tile field 'pipeline_stages' is at most {MAX_PIPELINE_STAGES},"

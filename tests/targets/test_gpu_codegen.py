@@ -316,6 +316,51 @@ def test_a_pipelined_matmul_keeps_two_tiles_per_operand_in_shared_memory():
     assert 0 < usage[2]["registers"] <= 255
 
 
+def _ptx_memory_ops(source: str, tmp_path: Path) -> dict[str, int]:
+    """Counts of global loads and shared loads/stores in nvcc's PTX of `source`, vector and scalar apart."""
+    import re
+    import subprocess
+
+    (tmp_path / "k.cu").write_text(source)
+    subprocess.run(["nvcc", "-arch=sm_90", "-ptx", "-o", str(tmp_path / "k.ptx"), str(tmp_path / "k.cu")],
+                   check=True, capture_output=True)  # fmt: skip
+    ops = re.findall(r"\b(ld\.global|ld\.shared|st\.shared)(?:\.nc)?(\.v[24])?\.", (tmp_path / "k.ptx").read_text())
+    counts: dict[str, int] = {}
+    for op, vector in ops:
+        key = f"{op}{'.vector' if vector else ''}"
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+@pytest.mark.skipif(not shutil.which("nvcc"), reason="nvcc not installed")
+def test_the_coalesced_matmul_loads_b_in_vectors(tmp_path):
+    """For a @ b (b is k x n), dlight's tile copy reads b down its columns: scalar global loads, and the
+    multiply reads b from shared memory scalar by scalar. `coalesced` reads b along n: every global load
+    a vector, and the multiply's b reads vectors; no spills. Counted in nvcc's PTX of the 4096 matmul."""
+    from irc.targets.cuda import resource_usage
+
+    ops, usage = {}, {}
+    for coalesced in (0, 1):
+        target = {**CUDA, "matmul": {**TILE_128, "coalesced": coalesced}}
+        mod = compile_loops(parse_module(loops_modules.matmul(4096, 4096, 4096)), target)
+        ops[coalesced] = _ptx_memory_ops(mod.source, tmp_path)
+        usage[coalesced] = resource_usage(mod.source, "sm_90")["matmul_k0_kernel"]
+    assert ops[0].get("ld.global", 0) > 0 and ops[0].get("ld.shared.vector", 0) == 0, ops[0]
+    assert ops[1].get("ld.global", 0) == 0 and ops[1]["ld.global.vector"] > 0, ops[1]
+    assert ops[1]["ld.shared.vector"] > 0 and ops[1].get("st.shared", 0) == 0, ops[1]
+    assert usage[1]["spill_stores"] == usage[1]["spill_loads"] == usage[1]["stack"] == 0, usage[1]
+    assert usage[1]["registers"] <= usage[0]["registers"] and usage[1]["smem"] <= 48 * 1024, usage
+
+
+@pytest.mark.skipif(not nvrtc_available(), reason="NVRTC (pip install irc[cuda]) not available")
+def test_nvrtc_compiles_a_pipelined_coalesced_matmul():
+    mod = compile_loops(
+        parse_module(loops_modules.matmul(1024, 1024, 1024)),
+        {**CUDA, "matmul": {**TILE_128, "coalesced": 1, "pipeline_stages": 2}},
+    )
+    _assert_cubin_of(nvrtc_cubin(mod.source, "sm_90"), mod, 1024)
+
+
 @pytest.mark.skipif(not nvrtc_available(), reason="NVRTC (pip install irc[cuda]) not available")
 def test_nvrtc_compiles_a_pipelined_matmul():
     mod = compile_loops(
@@ -331,6 +376,8 @@ def test_a_bad_matmul_tile_is_named():
         compile_loops(parse_module(loops_modules.matmul(8, 8, 8)), {**CUDA, "matmul": {"unroll": -1}})
     with pytest.raises(InputError, match="'pipeline_stages' is at most 4, got 5"):
         compile_loops(parse_module(loops_modules.matmul(8, 8, 8)), {**CUDA, "matmul": {"pipeline_stages": 5}})
+    with pytest.raises(InputError, match="matmul tile field 'coalesced' is 0 or 1, got 2"):
+        compile_loops(parse_module(loops_modules.matmul(8, 8, 8)), {**CUDA, "matmul": {"coalesced": 2}})
     with pytest.raises(InputError, match="'pipeline_stages' must be a positive integer, got 0"):
         compile_loops(parse_module(loops_modules.matmul(8, 8, 8)), {**CUDA, "matmul": {"pipeline_stages": 0}})
     with pytest.raises(InputError, match="option 'matmul' takes a dict"):

@@ -164,29 +164,19 @@ def test_a_module_that_does_not_lower_falls_back_to_checking_each_kernel(monkeyp
 
 
 #: the matmul schedule's tile (a GPU target's "matmul" option) for the tuning sweep of docs/gpu.md
-TILES = [
-    {"block_size_x": 16, "block_size_y": 16, "micro_size_x": 8, "micro_size_y": 8, "vector_size": 4},
-    {"block_size_x": 16, "block_size_y": 8, "micro_size_x": 4, "micro_size_y": 8, "micro_size_k": 8, "unroll": 0},
-    {
-        "block_size_x": 16,
-        "block_size_y": 16,
-        "micro_size_x": 8,
-        "micro_size_y": 8,
-        "vector_size": 4,
-        "pipeline_stages": 2,
-    },
-    {
-        "block_size_x": 16,
-        "block_size_y": 8,
-        "micro_size_x": 4,
-        "micro_size_y": 8,
-        "micro_size_k": 8,
-        "pipeline_stages": 3,
-    },
-]
+T128 = {"block_size_x": 16, "block_size_y": 16, "micro_size_x": 8, "micro_size_y": 8, "vector_size": 4}
+T64 = {"block_size_x": 16, "block_size_y": 8, "micro_size_x": 4, "micro_size_y": 8, "micro_size_k": 8}
+TILES = {
+    "128x128": T128,
+    "64x64-k8": {**T64, "unroll": 0},
+    "128x128-double-buffered": {**T128, "pipeline_stages": 2},
+    "64x64-k8-3-stages": {**T64, "pipeline_stages": 3},
+    "128x128-coalesced": {**T128, "coalesced": 1},
+    "64x64-k8-coalesced-2-stages": {**T64, "coalesced": 1, "pipeline_stages": 2},
+}
 
 
-@pytest.mark.parametrize("tile", TILES, ids=["128x128", "64x64-k8", "128x128-double-buffered", "64x64-k8-3-stages"])
+@pytest.mark.parametrize("tile", TILES.values(), ids=TILES.keys())
 @pytest.mark.parametrize("mkn", [(64, 96, 80), (100, 70, 50)], ids=str)
 def test_matmul_tiles_compute_the_product(tile, mkn):
     """Other tiles of dlight's matmul schedule, sizes they do not divide included: the product numpy gives."""
@@ -202,6 +192,33 @@ def test_matmul_tiles_compute_the_product(tile, mkn):
     a, b = rng.standard_normal((m, k)).astype(np.float32), rng.standard_normal((k, n)).astype(np.float32)
     (got,) = mod(a, b)
     np.testing.assert_allclose(got, a @ b, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("transposed_b", [False, True], ids=["a@b", "a@b.T"])
+def test_the_coalesced_matmul_schedule_computes_the_product_in_either_layout(transposed_b):
+    """`coalesced` copies b of a @ b along n into a k x n shared tile; b of a @ b.T (n x k, nn.Linear's
+    layout) is copied along k as dlight does. Both compute the product, sizes the tile does not divide."""
+    from irc.ir import parse_module
+    from tests.targets import loops_modules
+
+    m, k, n = 130, 33, 70
+    module = parse_module(loops_modules.matmul(m, k, n, transposed_b))
+    mod = compile_loops(module, {"kind": "opencl", "matmul": TILES["128x128-coalesced"]})
+    assert set(mod.program.schedules.values()) == {"dlight.Matmul"}
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((n, k) if transposed_b else (k, n)).astype(np.float32)
+    (got,) = mod(a, b)
+    np.testing.assert_allclose(got, a @ (b.T if transposed_b else b), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", PROGRAMS)
+def test_the_coalesced_matmul_schedule_runs_every_program(name):
+    """Linear layers (bias and ReLU fused after), convolutions and every op family, with the option on."""
+    module, arrays = program(name)
+    mod = compile_loops(loops_module(name), {"kind": "opencl", "matmul": TILES["128x128-coalesced"]})
+    assert "dlight.Matmul" in mod.program.schedules.values()
+    assert_close(mod(*arrays), run_hl(module, arrays))
 
 
 def test_programs_build_without_options_that_name_the_environment():
