@@ -85,47 +85,29 @@ def relu_chain(x, y):
 #: tiles of the matmul schedule (a GPU target's "matmul" option: TVM dlight's Matmul config fields) that
 #: `build --matmul-tiles` adds as matmul packages of their own, for choosing one on a GPU: dlight's
 #: default for cuda is 8x16 threads of 4x4 outputs (32x64 per block), vectors of 2, k-step 16
+def _tile(threads: tuple[int, int], outputs: tuple[int, int], **more) -> dict:
+    """A 16x16-thread-style tile: threads (x, y) per block, outputs (x, y) per thread, vectors of 4."""
+    return {"block_size_x": threads[0], "block_size_y": threads[1], "micro_size_x": outputs[0],
+            "micro_size_y": outputs[1], "vector_size": 4, **more}  # fmt: skip
+
+
 MATMUL_TILES = {
-    "t64x64": {"block_size_x": 16, "block_size_y": 16, "micro_size_x": 4, "micro_size_y": 4, "vector_size": 4},
-    "t64x128": {"block_size_x": 16, "block_size_y": 16, "micro_size_x": 4, "micro_size_y": 8, "vector_size": 4},
-    "t128x128": {"block_size_x": 16, "block_size_y": 16, "micro_size_x": 8, "micro_size_y": 8, "vector_size": 4},
-    "t128x128k8": {
-        "block_size_x": 16, "block_size_y": 16, "micro_size_x": 8, "micro_size_y": 8, "micro_size_k": 8,
-        "vector_size": 4,
-    },
-    "t128x64w": {"block_size_x": 32, "block_size_y": 8, "micro_size_x": 4, "micro_size_y": 8, "vector_size": 4},
+    "t64x64": _tile((16, 16), (4, 4)),
+    "t64x128": _tile((16, 16), (4, 8)),
+    "t128x128": _tile((16, 16), (8, 8)),
+    "t128x128k8": _tile((16, 16), (8, 8), micro_size_k=8),
+    "t128x64w": _tile((32, 8), (4, 8)),
     # double- and triple-buffered shared memory (irc's `pipeline_stages`: the next k-steps' tiles load
     # while the current one is multiplied)
-    "t128x128p2": {
-        "block_size_x": 16, "block_size_y": 16, "micro_size_x": 8, "micro_size_y": 8, "vector_size": 4,
-        "pipeline_stages": 2,
-    },
-    "t128x128k8p3": {
-        "block_size_x": 16, "block_size_y": 16, "micro_size_x": 8, "micro_size_y": 8, "micro_size_k": 8,
-        "vector_size": 4, "pipeline_stages": 3,
-    },
-    "t64x128p2": {
-        "block_size_x": 16, "block_size_y": 16, "micro_size_x": 4, "micro_size_y": 8, "vector_size": 4,
-        "pipeline_stages": 2,
-    },
+    "t128x128p2": _tile((16, 16), (8, 8), pipeline_stages=2),
+    "t128x128k8p3": _tile((16, 16), (8, 8), micro_size_k=8, pipeline_stages=3),
+    "t64x128p2": _tile((16, 16), (4, 8), pipeline_stages=2),
     # tile copies along each operand's contiguous axis (irc's `coalesced`: b of a @ b is read along n)
-    "t128x128c": {
-        "block_size_x": 16, "block_size_y": 16, "micro_size_x": 8, "micro_size_y": 8, "vector_size": 4,
-        "coalesced": 1,
-    },
-    "t128x128cp2": {
-        "block_size_x": 16, "block_size_y": 16, "micro_size_x": 8, "micro_size_y": 8, "vector_size": 4,
-        "coalesced": 1, "pipeline_stages": 2,
-    },
-    "t64x128c": {
-        "block_size_x": 16, "block_size_y": 16, "micro_size_x": 4, "micro_size_y": 8, "vector_size": 4,
-        "coalesced": 1,
-    },
-    "t64x128cp2": {
-        "block_size_x": 16, "block_size_y": 16, "micro_size_x": 4, "micro_size_y": 8, "vector_size": 4,
-        "coalesced": 1, "pipeline_stages": 2,
-    },
-}  # fmt: skip
+    "t128x128c": _tile((16, 16), (8, 8), coalesced=1),
+    "t128x128cp2": _tile((16, 16), (8, 8), coalesced=1, pipeline_stages=2),
+    "t64x128c": _tile((16, 16), (4, 8), coalesced=1),
+    "t64x128cp2": _tile((16, 16), (4, 8), coalesced=1, pipeline_stages=2),
+}
 
 
 def programs(target, small: bool, tiles: bool = False):
