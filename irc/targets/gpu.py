@@ -260,15 +260,20 @@ class _TiledMatmul(dlight.gpu.Matmul):
 
 
 def coalesced_matmul(func: tirx.PrimFunc, config) -> Schedule | None:
-    """TVM dlight's `Matmul` schedule (its SIMT path; `config` a `Matmul.Config`), with the copies of the
-    operand tiles to shared memory reading global memory along each operand's contiguous axis.
+    """TVM dlight's `Matmul` schedule (its SIMT path; `config` a `Matmul.Config`) with the memory traffic
+    of a classic SGEMM: tiles copied along the operands' rows, stored k-major, read as vectors.
 
-    dlight normalizes a matmul to `C[s, i, j] += A[s, i, k] * B[s, j, k]` and copies both tiles with k
-    the fastest loop. For an operand stored k-major (the `b` of `a @ b`, k x n), neighbouring threads
-    then read addresses a row apart and each vector is several scalar loads. Here a tile whose operand's
-    last axis is not k is copied with that axis fastest, into a shared tile laid out [s, k, j] (or
-    [s, k, i]), so the global loads are coalesced vectors and the shared stores contiguous; the
-    multiply reads the tile at [s, k, j]. None where dlight would not schedule the function."""
+    dlight normalizes a matmul to `C[s, i, j] += A[s, i, k] * B[s, j, k]`, copies both tiles with k the
+    fastest loop into shared tiles laid out [s, i, k] and [s, j, k], and the multiply reads its A and B
+    values from them one scalar at a time. For an operand stored k-major (the `b` of `a @ b`, k x n),
+    neighbouring threads then read global addresses a row apart, each vector several scalar loads.
+    Here:
+    * a tile whose operand's last axis is not k is copied with that axis fastest (coalesced vector
+      loads, contiguous shared stores); one contiguous along k is copied along k, as dlight does;
+    * both shared tiles are laid out [s, k, i] and [s, k, j] (k-major), so a thread's values of one
+      k-step are contiguous, and neighbouring threads' rows 8 floats apart rather than a padded row;
+    * per k-step each thread first loads its A and B values into registers, as vectors.
+    None where dlight would not schedule the function."""
     sch = Schedule(func)
     blocks = sch.get_child_blocks(get_root_block(sch))
     reduction_blocks = get_reduction_blocks(sch, blocks)
@@ -326,8 +331,8 @@ def coalesced_matmul(func: tirx.PrimFunc, config) -> Schedule | None:
             # the copy's axes are (s, i or j, k): the operand is stored k-major where its last
             # axis is indexed by the middle one alone
             contiguous = set(tirx.analysis.undefined_vars(stmt.reads[0].region[-1].min))
+            sch.transform_layout(block, ("write", 0), lambda s, r, kk: (s, kk, r))  # k-major
             if contiguous and contiguous <= {stmt.iter_vars[1].var}:
-                sch.transform_layout(block, ("write", 0), lambda s, r, kk: (s, kk, r))
                 loops = [loops[0], loops[2], loops[1]]
                 sch.reorder(*loops)
         ty_, tx_, _, vec = sch.split(
@@ -341,6 +346,15 @@ def coalesced_matmul(func: tirx.PrimFunc, config) -> Schedule | None:
 
     fetch(0)
     fetch(1)
+    # Step 3. Per k, each thread's A and B values in registers first, loaded as vectors from the
+    # k-major tiles (they are contiguous there)
+    for index in (0, 1):
+        fragment = sch.cache_read(main_block, index, "local")
+        sch.compute_at(fragment, ki, preserve_unit_loops=True)
+        inner = sch.get_loops(fragment)[-1]
+        if sch.get(inner).extent.value % config.vector_size == 0:
+            _, v = sch.split(inner, [None, config.vector_size])
+            sch.vectorize(v)
     auto_inline_consumer_chain(sch, l2g)
     sch.decompose_reduction(main_block, ko)
     return sch
