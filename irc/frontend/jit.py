@@ -249,7 +249,7 @@ def _write_back(updates, values) -> None:
             old = tensor._node
             node = data_node(value)
             node.requires_grad, node.leaf, node.owner = old.requires_grad, old.leaf, old.owner
-            tensor._node = node
+            tensor._set_node(node)
         elif tensor._grad is not None:
             tensor._grad._node = data_node(value)
         else:

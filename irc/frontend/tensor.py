@@ -17,7 +17,7 @@ import itertools
 import math
 import weakref
 from collections import namedtuple
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import numpy as np
@@ -201,8 +201,17 @@ class Tensor(ShapeOps, Sorting):
             node.requires_grad = node.leaf = True
         node.owner = weakref.ref(self)
         graph.Tracing.record_mutation(self)
-        self._node = node
+        self._set_node(node)
         return self
+
+    def _set_node(self, node: graph.Node) -> None:
+        """This tensor's value is now `node`'s: every change of a tensor's value goes through here, so that
+        its views (`_View`) read it again."""
+        self._node = node
+        views = self.__dict__.get("_views")
+        if views:
+            for view in tuple(views):
+                view._refresh()
 
     def add_(self, other, alpha: float = 1.0):
         return self._assign(self + (other if alpha == 1 else other * alpha))
@@ -407,8 +416,9 @@ class Tensor(ShapeOps, Sorting):
     def _set_data(self, value) -> None:
         """Make the realized array `value` this tensor's data, keeping its autograd role (leaf, requires_grad)."""
         old = self._node
-        self._node = graph.data_node(value)
-        self._node.requires_grad, self._node.leaf, self._node.owner = old.requires_grad, old.leaf, old.owner
+        node = graph.data_node(value)
+        node.requires_grad, node.leaf, node.owner = old.requires_grad, old.leaf, old.owner
+        self._set_node(node)
 
     def _cast(self, short: str) -> Tensor:
         if short == self._node.dtype:
@@ -938,6 +948,14 @@ class Tensor(ShapeOps, Sorting):
 
     # ------------------------------------------------------------- shape
     def reshape(self, *shape) -> Tensor:
+        """The same elements in `shape` (one -1 inferred): a view of this tensor (`_View`)."""
+        out = self._reshape(*shape)
+        if out is self:
+            return self
+        to = out.shape
+        return _View(self, out._node, lambda b: b._reshape(to), lambda b, v: v._reshape(b.shape))
+
+    def _reshape(self, *shape) -> Tensor:
         shape = _shape_arg(shape)
         if shape.count(-1) > 1:
             raise FrontendError(f"reshape: only one -1 allowed, got {list(shape)}", user_location()[:2])
@@ -953,7 +971,7 @@ class Tensor(ShapeOps, Sorting):
     view = reshape
 
     def reshape_as(self, other: Tensor) -> Tensor:
-        """`self.reshape(other.shape)`, as torch's `reshape_as` (and `view_as`: irc has no views)."""
+        """`self.reshape(other.shape)` (a view), as torch's `reshape_as` and `view_as`."""
         return self.reshape(other.shape)
 
     view_as = reshape_as
@@ -980,9 +998,15 @@ class Tensor(ShapeOps, Sorting):
         return self.reshape(*(s for d, s in enumerate(self.shape) if not (d in dims and s == 1)))
 
     def permute(self, *dims) -> Tensor:
+        """The dims reordered: a view of this tensor (`_View`)."""
         dims = [d % max(self.ndim, 1) for d in _shape_arg(dims)]
         if dims == list(range(self.ndim)):
             return self
+        inverse = [dims.index(d) for d in range(len(dims))]
+        node = self._permute(dims)._node
+        return _View(self, node, lambda b: b._permute(dims), lambda b, v: v._permute(inverse))
+
+    def _permute(self, dims: list[int]) -> Tensor:
         return self._new(apply(hl.TransposeOp, [self._node], perm=dims))
 
     def flip(self, *dims, **kwargs) -> Tensor:
@@ -1060,6 +1084,11 @@ class Tensor(ShapeOps, Sorting):
             )
         if (start, length) == (0, n):
             return self
+        index = (slice(None),) * d + (slice(start, start + length),)
+        node = self._narrow(d, start, length)._node
+        return _View(self, node, lambda b: b._narrow(d, start, length), lambda b, v: b._with_basic(index, v))
+
+    def _narrow(self, d: int, start: int, length: int) -> Tensor:
         starts, stops = [0] * self.ndim, list(self.shape)
         starts[d], stops[d] = start, start + length
         return self._new(apply(hl.SliceOp, [self._node], start=starts, stop=stops, step=[1] * self.ndim))
@@ -1618,15 +1647,23 @@ class Tensor(ShapeOps, Sorting):
         return rows.index_select(0, tensor(flat, device=self.device))
 
     def __getitem__(self, index) -> Tensor:
+        """`x[index]`: a view of x for a basic index (ints, slices, None, ...), as in PyTorch; a copy for an
+        advanced one (int tensors or lists, a bool mask)."""
         items = index if isinstance(index, tuple) else (index,)
         advanced = [k for k, i in enumerate(items) if isinstance(i, (Tensor, list, np.ndarray))]
         if advanced:
             return self._advanced_index(items, advanced)
+        out = self._basic_read(index)
+        if out is self:
+            return self
+        return _View(self, out._node, lambda b: b._basic_read(index), lambda b, v: b._with_basic(index, v))
+
+    def _basic_read(self, index) -> Tensor:
         start, stop, step, out_shape = self._basic_index(index)
         x = self
         if (start, stop, step) != ([0] * self.ndim, list(self.shape), [1] * self.ndim):
             x = self._new(apply(hl.SliceOp, [self._node], start=start, stop=stop, step=step))
-        return x.reshape(*out_shape)
+        return x._reshape(*out_shape)
 
     def _advanced_index(self, items: tuple, advanced: list[int]) -> Tensor:
         """An index with one int tensor or list (`x[idx]`, `x[:, [-1], :]`) or a bool mask alone (`x[mask]`)."""
@@ -1652,7 +1689,7 @@ class Tensor(ShapeOps, Sorting):
 
         Functional underneath: x's node becomes a select between x and `value` spread to x's
         shape by pad, so gradients flow to both (x must not be a leaf that requires grad).
-        Unlike PyTorch, other tensors sliced from x before do not see the change (no views).
+        Views of x (`_View`) see the change, as in PyTorch.
         """
         items = index if isinstance(index, tuple) else (index,)
         if isinstance(index, (list, np.ndarray)) and np.asarray(index).dtype == np.bool_:
@@ -2300,6 +2337,14 @@ class _DataView(Tensor):
         self._source: Node | None = None
         self._view: Node | None = None
         super().__init__(self._node, base.device)
+        _watch(base, self)
+
+    def _refresh(self) -> None:
+        """Its tensor's value changed: its own node follows on the next read; views of it read again now."""
+        views = self.__dict__.get("_views")
+        if views:
+            for view in tuple(views):
+                view._refresh()
 
     @property
     def _node(self) -> Node:
@@ -2335,6 +2380,42 @@ class _DataView(Tensor):
         with autograd.no_grad():
             base._assign(result.detach() if result.requires_grad else result)
         return self
+
+
+class _View(Tensor):
+    """A tensor that shares `base`'s elements, as PyTorch's views do: what basic indexing, `reshape`/`view`,
+    `permute`/`transpose`, `narrow` and what is built on them (`squeeze`, `unsqueeze`, `flatten`, `t`, `T`,
+    `split`, `chunk`, `unbind`, ...) return.
+
+    irc's tensors are values, not storage. A view holds `read(base)` (a node of base's current node), is
+    told when base's value changes (`Tensor._set_node`: base keeps its views in a weak set) and reads it
+    again, so it shows base's in-place updates; an in-place op on it (`x[0].zero_()`,
+    `w.view(-1).add_(u)`, `row[:2] = v`) writes through: base becomes `write(base, new value)`, a
+    functional update (a select or a reshape of the new value), so gradients flow as in PyTorch and a
+    leaf that requires grad refuses it, as there.
+    """
+
+    def __init__(self, base: Tensor, node: Node, read: Callable, write: Callable):
+        super().__init__(node, base.device)
+        self._base, self._read, self._write = base, read, write
+        _watch(base, self)
+
+    def _refresh(self) -> None:
+        """Read base again (its value changed)."""
+        Tensor._set_node(self, self._read(self._base)._node)
+
+    def _assign_node(self, node: Node) -> Tensor:
+        base = self._base
+        base._assign(self._write(base, Tensor(node, self.device)))  # which refreshes this view
+        return self
+
+
+def _watch(base: Tensor, view: Tensor) -> None:
+    """Have `view` refreshed whenever `base`'s value changes."""
+    views = base.__dict__.get("_views")
+    if views is None:
+        views = base._views = weakref.WeakSet()
+    views.add(view)
 
 
 class GradFn:

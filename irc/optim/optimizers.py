@@ -225,7 +225,7 @@ def _update_replayed(optimizer: Optimizer, p: Tensor, state: dict, group: dict, 
         if not plan:
             return  # recorded as is: the update stays what `update` made
         for t, node in held:  # undone: the first step runs the replayed ops too, so its program is the later ones'
-            t._node = node
+            t._set_node(node)
     elif not plan:
         optimizer.update(p, grad, state, group, hyper)
         return
