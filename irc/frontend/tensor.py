@@ -1054,10 +1054,30 @@ class Tensor(ShapeOps, Sorting):
         shape = [self.shape[i - off] if s == -1 else s for i, s in enumerate(shape)]
         return self.broadcast_to(shape)
 
-    def broadcast_to(self, shape) -> Tensor:
-        shape = tuple(shape)
+    def broadcast_to(self, *shape) -> Tensor:
+        """This tensor repeated to `shape` (a sequence or the sizes): a view (`_View`) that, as torch's,
+        refuses in-place writes where elements repeat (several of its elements would be one of this
+        tensor's), except `fill_`/`zero_`."""
+        shape = tuple(_shape_arg(shape))
         if shape == self.shape:
             return self
+        repeats = math.prod(shape) != self.numel()
+
+        def write(base: Tensor, value: Tensor) -> Tensor:
+            if repeats:
+                raise FrontendError(
+                    "unsupported operation: more than one element of the written-to tensor refers to a single "
+                    "memory location. Please clone() the tensor before performing the operation.",
+                    user_location()[:2],
+                )
+            return value._reshape(base.shape)
+
+        node = self._broadcast(shape)._node
+        view = _View(self, node, lambda b: b._broadcast(shape), write)
+        view._covers_base = True  # every element of this tensor is in it: fill_ fills this tensor
+        return view
+
+    def _broadcast(self, shape: tuple[int, ...]) -> Tensor:
         return self._new(apply(hl.BroadcastToOp, [self._node], shape=list(shape)))
 
     def expand_as(self, other: Tensor) -> Tensor:
@@ -2404,10 +2424,19 @@ class _View(Tensor):
         """Read base again (its value changed)."""
         Tensor._set_node(self, self._read(self._base)._node)
 
+    #: every element of base is one of this view's (an expand): filling it fills base, even where it repeats
+    _covers_base = False
+
     def _assign_node(self, node: Node) -> Tensor:
         base = self._base
         base._assign(self._write(base, Tensor(node, self.device)))  # which refreshes this view
         return self
+
+    def fill_(self, value):
+        if self._covers_base:  # torch fills an expanded tensor's storage, repeated elements or not
+            self._base.fill_(value)
+            return self
+        return super().fill_(value)
 
 
 def _watch(base: Tensor, view: Tensor) -> None:

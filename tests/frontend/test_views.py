@@ -33,6 +33,10 @@ PROGRAMS = {
     "base-setitem-seen": lambda m, x: (lambda v: (x.__setitem__((slice(None), 0), 0.5), x, v.clone())[1:])(x.t()),
     "full-slice": lambda m, x: (x[:].zero_(), x)[1:],
     "advanced-index-copies": lambda m, x: (x[[0, 2]].fill_(-1), x)[1:],
+    "expand-without-repeats": lambda m, x: (x[0].expand(1, 4).add_(5), x)[1:],
+    "expand-fill": lambda m, x: (x[:, 1:2].expand(3, 5).fill_(-2), x)[1:],
+    "expand-zero": lambda m, x: (x[2].expand(2, 4).zero_(), x)[1:],
+    "expand-read-after-update": lambda m, x: (lambda e: (x.mul_(2), e.clone()))(x[1:2].expand(3, 4)),
 }
 
 
@@ -115,3 +119,11 @@ def test_views_show_optimizer_steps_and_data_updates():
 
     for got, want in zip(program(irc), program(torch), strict=True):
         np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5)
+
+
+def test_an_in_place_write_to_a_repeating_expand_is_torch_s_error():
+    from tests.torch_compare import raises_like_torch
+
+    raises_like_torch(torch, lambda m: m.zeros(4).expand(3, 4).add_(1))
+    raises_like_torch(torch, lambda m: m.zeros(2, 1).broadcast_to(2, 3).mul_(2))
+    raises_like_torch(torch, lambda m: m.zeros(2, 1).expand(2, 3).copy_(m.ones(2, 3)))
