@@ -10,7 +10,7 @@ import numpy as np
 
 from irc.compiler.cache import compile_cached
 from irc.errors import FrontendError
-from irc.frontend.graph import data_node
+from irc.frontend.graph import data_node, user_location
 from irc.frontend.pytree import flatten, unflatten
 from irc.frontend.spec import Spec
 from irc.frontend.tensor import Tensor, as_array, keys_unchanged
@@ -32,7 +32,8 @@ class JitFunction:
     Tensors the function captures (model parameters, buffers) are inputs read
     on every call; in-place updates and `.grad` writes it makes (an optimizer
     step) are written back after every call, so a whole training step can be
-    one static graph.  The state of `.grad` (None or not) is assumed to be the
+    one static graph. In-place updates of its arguments go back to the call's
+    own tensors (or numpy arrays), as the eager call would make them.  The state of `.grad` (None or not) is assumed to be the
     same on every call as when the function was traced.  Python values the
     trace guards (`irc.frontend.tracing.guard`: an optimizer's parameter groups
     and which hyper-parameters are zero) are checked on every call; when one
@@ -46,14 +47,20 @@ class JitFunction:
         self._cache: dict[tuple, list[tuple]] = {}
         functools.update_wrapper(self, fn)
 
-    def _split(self, args, kwargs) -> tuple[list[np.ndarray], tuple]:
-        """Tensors and arrays, also inside (nested) tuples, lists and dicts of the arguments, are the inputs;
-        everything else (Python scalars, strings, None, the nesting) is static: part of the signature."""
-        leaves, tree = flatten((args, kwargs), _is_input, getattr(self.fn, "__name__", "function") + "'s arguments")
-        return [_as_array(a) for a in leaves], tree
+    def _split(self, args, kwargs) -> tuple[list, tuple]:
+        """Tensors and arrays, also inside (nested) tuples, lists and dicts of the arguments, are the inputs
+        (returned as they are); everything else (Python scalars, strings, None, the nesting) is static:
+        part of the signature."""
+        return flatten((args, kwargs), _is_input, getattr(self.fn, "__name__", "function") + "'s arguments")
 
     def _compiled(self, args, kwargs) -> tuple[TracedProgram, object, list[np.ndarray]]:
-        arrays, tree = self._split(args, kwargs)
+        program, lowering, arrays, _ = self._compiled_with_inputs(args, kwargs)
+        return program, lowering, arrays
+
+    def _compiled_with_inputs(self, args, kwargs) -> tuple[TracedProgram, object, list[np.ndarray], list]:
+        """`_compiled`, and the input leaves themselves (tensors and arrays) that in-place updates go back to."""
+        leaves, tree = self._split(args, kwargs)
+        arrays = [_as_array(a) for a in leaves]
         key = (tuple((a.shape, a.dtype.str) for a in arrays), tree)
         entries = self._cache.setdefault(key, [])
         entry = next((e for e in entries if e[0].holds()), None)
@@ -72,7 +79,7 @@ class JitFunction:
                 program = trace_program(with_static, specs, capture_state=True, device=self.device)
             entry = (program, compile_cached(program.module, self.target))
             entries.append(entry)
-        return entry[0], entry[1], arrays
+        return entry[0], entry[1], arrays, leaves
 
     def lower(self, *args, **kwargs):
         """The `Lowering` for these inputs: `.stages` (stage -> IR text) and `.dump(dir)`."""
@@ -89,7 +96,7 @@ class JitFunction:
         return self._target.device
 
     def __call__(self, *args, **kwargs):
-        program, lowering, arrays = self._compiled(args, kwargs)
+        program, lowering, arrays, leaves = self._compiled_with_inputs(args, kwargs)
         for implicit in program.implicit_inputs:
             arrays.append(implicit[1]() if implicit[0] == "feed" else _state_value(implicit[1]))
         target = self._target
@@ -102,7 +109,7 @@ class JitFunction:
             # a result the caller keeps (one per step) must not keep its step's updated state alive
             own = [o.copy() for o in own]
         results = tuple(Tensor(data_node(o), device) for o in own)
-        _write_back(program.updates, outputs[program.num_outputs :])
+        _write_back(program.updates, outputs[program.num_outputs :], leaves)
         return unflatten(program.output_tree, list(results))
 
     def save(self, path, *args, **kwargs):
@@ -127,6 +134,9 @@ class JitFunction:
         outputs, updates = [f"out{i}" for i in range(program.num_outputs)], []
         for tensor, what in program.updates:
             if what == "grad-none":
+                continue
+            if isinstance(tensor, int):  # an explicit argument updated in place: an output of its own (the
+                outputs.append(names[tensor] + (".grad" if what == "grad" else ""))  # runner keeps no inputs)
                 continue
             target = tensor if what == "node" else tensor._grad
             if target is not None and id(target) in index:
@@ -237,10 +247,23 @@ def _state_value(tensor: Tensor):
     return tensor._value() if value is None else value
 
 
-def _write_back(updates, values) -> None:
-    """Apply a traced step's in-place updates and gradient writes."""
+def _write_back(updates, values, inputs: list) -> None:
+    """Apply a traced step's in-place updates and gradient writes; those of an explicit argument (an int
+    index) go to this call's input: its tensor, or its numpy array (updated in place, as eager code does)."""
     values = iter(values)
     for tensor, what in updates:
+        if isinstance(tensor, int):
+            tensor = inputs[tensor]
+            if not isinstance(tensor, Tensor):  # an array argument: eager code would have changed it
+                value = _host(next(values))
+                if what != "node" or not isinstance(tensor, np.ndarray) or not tensor.flags.writeable:
+                    raise FrontendError(
+                        "the jitted function updates an argument that is not an irc tensor or a writable numpy "
+                        f"array in place ({type(tensor).__name__}); pass an irc tensor",
+                        user_location()[:2],
+                    )
+                np.copyto(tensor, value.reshape(tensor.shape), casting="unsafe")
+                continue
         if what == "grad-none":
             tensor._grad = None
             continue

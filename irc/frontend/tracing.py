@@ -7,7 +7,8 @@
   gradients, computed or still lazy): with `capture_state`, these become
   extra inputs read afresh on every call, otherwise they fold in as constants,
 * in-place updates and `.grad` writes made during the trace (an optimizer
-  step): extra outputs that the caller writes back after each run,
+  step, or an update of an argument: `x[0].add_(1)`): extra outputs that the
+  caller writes back after each run (to the call's own argument),
 * leaves with a `feed` (keys of `hl.random_uniform` for Dropout and
   `irc.randn`, optimizer hyper-parameters): extra inputs, read afresh on
   every call,
@@ -54,7 +55,8 @@ class TracedProgram:
     num_outputs: int  # the function's own outputs; state updates follow them
     #: extra inputs after the explicit ones: ("tensor", Tensor) reads its value, ("feed", fn) calls fn
     implicit_inputs: list[tuple] = field(default_factory=list)
-    #: what the outputs after `num_outputs` update: (Tensor, "node" | "grad"); (Tensor, "grad-none") has no output
+    #: what the outputs after `num_outputs` update: (Tensor, "node" | "grad"); (Tensor, "grad-none") has no output;
+    #: an int in place of the Tensor is an explicit argument (its index among the inputs): the call's own
     updates: list[tuple] = field(default_factory=list)
     #: (check, value): the program is valid while every check() == value (see `guard`)
     guards: list[tuple[Callable[[], Hashable], Hashable]] = field(default_factory=list)
@@ -129,20 +131,23 @@ def trace_program(
     """Trace `fn` (see the module docstring) on placeholder tensors on `device` (where the program runs)."""
     placeholders = [Placeholder(None, (), {}, s.type, ("<input>", 0, 0), index=i) for i, s in enumerate(specs)]
     fn_name = name or getattr(fn, "__name__", "main")
+    arguments = [Tensor(p, device) for p in placeholders]
     with tracing_scope() as scope:
-        result = fn(*(Tensor(p, device) for p in placeholders))
+        result = fn(*arguments)
     try:
         outputs, output_tree = flatten(result, lambda v: isinstance(v, Tensor), f"what {fn_name} returned")
     except TypeError as e:
         raise FrontendError(f"{e}: a traced function returns tensors in (nested) tuples, lists and dicts") from None
     out_nodes = [t._node for t in outputs]
     updates: list[tuple] = []
+    argument_index = {id(t): i for i, t in enumerate(arguments)}
     for tensor, node, grad in scope.mutated.values() if capture_state else ():
+        target = argument_index.get(id(tensor), tensor)
         if tensor._node is not node:
-            updates.append((tensor, "node"))
+            updates.append((target, "node"))
             out_nodes.append(tensor._node)
         if tensor._grad is not grad:
-            updates.append((tensor, "grad") if tensor._grad is not None else (tensor, "grad-none"))
+            updates.append((target, "grad") if tensor._grad is not None else (target, "grad-none"))
             if tensor._grad is not None:
                 out_nodes.append(tensor._grad._node)
     scope.restore()

@@ -131,7 +131,7 @@ class Kernel:
             if not np.can_cast(array.dtype, dtype, casting="same_kind"):
                 raise TypeError(f"{self.name}: input {i} has dtype {array.dtype}, expected {dtype}")
             array = array.astype(dtype)
-        if not array.flags.c_contiguous:
+        if not array.flags.c_contiguous or not array.flags.writeable:  # DLPack (TVM's calls) refuses read-only arrays
             array = aligned_copy(array)
         return array
 
@@ -152,7 +152,7 @@ class Kernel:
         for i, (value, (shape, dtype)) in enumerate(zip(inputs, self.inputs)):
             # the common case, checked inline: an exact, C-contiguous numpy array is passed as it is
             exact = type(value) is np.ndarray and value.shape == shape and value.dtype == dtype
-            if not (exact and value.flags.c_contiguous):
+            if not (exact and value.flags.c_contiguous and value.flags.writeable):
                 args[i] = self._prepare(i, value)
         if self._empty_inputs:
             for i, placeholder in self._empty_inputs.items():

@@ -127,3 +127,47 @@ def test_an_in_place_write_to_a_repeating_expand_is_torch_s_error():
     raises_like_torch(torch, lambda m: m.zeros(4).expand(3, 4).add_(1))
     raises_like_torch(torch, lambda m: m.zeros(2, 1).broadcast_to(2, 3).mul_(2))
     raises_like_torch(torch, lambda m: m.zeros(2, 1).expand(2, 3).copy_(m.ones(2, 3)))
+
+
+def test_irc_jit_updates_its_arguments_in_place_as_the_eager_call_does():
+    """In-place updates of explicit arguments (directly, through a view, inside nested arguments) are written
+    back to the call's own tensors, or numpy arrays, after every call: eager and jitted runs agree."""
+
+    def step(x, pair):
+        y, z = pair["y"], pair["z"]
+        x.mul_(2)
+        y[:, 0] = x[:, 1]
+        zt = z.T  # z is a numpy array when called eagerly, an irc tensor inside the trace: views in both
+        zt[1] += 1
+        return (x + y).sum() + z.sum()
+
+    def run(fn):
+        x, y = irc.tensor([[1.0, 2.0], [3.0, 4.0]]), irc.zeros(2, 2)
+        z = np.zeros((2, 2), np.float32)
+        sums = [fn(x, {"y": y, "z": z}).item() for _ in range(3)]
+        return sums, x.numpy(), y.numpy(), z
+
+    eager, jitted = run(step), run(irc.jit(step))
+    assert eager[0] == jitted[0] == [34.0, 68.0, 134.0]
+    for e, j in zip(eager[1:], jitted[1:], strict=True):
+        np.testing.assert_array_equal(e, j)
+    np.testing.assert_array_equal(jitted[3], [[0, 3], [0, 3]])
+
+
+def test_a_jitted_update_of_an_argument_that_cannot_change_is_named():
+    def bump(x):
+        x.add_(1)
+        return x * 2
+
+    frozen = np.zeros(3, np.float32)
+    frozen.flags.writeable = False
+    with pytest.raises(irc.FrontendError, match="updates an argument that is not an irc tensor or a writable numpy"):
+        irc.jit(bump)(frozen)
+
+
+def test_a_read_only_array_is_a_jit_input():
+    """TVM's calls take arrays through DLPack, which refuses read-only ones: such an input is copied."""
+    frozen = np.arange(3, dtype=np.float32)
+    frozen.flags.writeable = False
+    np.testing.assert_array_equal(irc.jit(lambda x: x * 2)(frozen).numpy(), [0, 2, 4])
+    np.testing.assert_array_equal(irc.jit(lambda x: x + 1)(np.broadcast_to(np.float32(3), (3,))).numpy(), [4, 4, 4])
