@@ -78,6 +78,7 @@ _METHODS = (
 _METHODS += (
     "repeat_interleave", "tile", "outer", "ger", "diag", "diagonal", "diag_embed", "diagflat", "trace",
     "movedim", "moveaxis", "swapaxes", "swapdims", "unflatten", "kron", "bernoulli",
+    "tensor_split", "hsplit", "vsplit", "dsplit", "select", "ravel", "narrow_copy",
     "sort", "argsort", "msort", "topk", "kthvalue", "median", "nanmedian",
 )  # fmt: skip
 

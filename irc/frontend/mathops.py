@@ -621,6 +621,10 @@ IN_PLACE = (
     "hypot", "copysign", "lerp", "addcmul", "addcdiv", "fix", "logaddexp", "logaddexp2", "heaviside", "clamp_min",
     "clamp_max", "true_divide", "sgn", "arcsin", "arccos", "arctan", "arcsinh",
     "arccosh", "arctanh", "arctan2",
+    # Tensor's own methods (irc/frontend/tensor.py)
+    "abs", "clamp", "clip", "cos", "sin", "exp", "log", "neg", "pow", "relu", "rsqrt", "sigmoid", "sqrt", "square",
+    "tanh", "erf", "cumsum", "cumprod", "masked_fill", "tril", "triu", "floor_divide", "eq", "ne", "lt", "le", "gt",
+    "ge", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
 )  # fmt: skip
 #: functions only (torch.std_mean, torch.var_mean have no method)
 FUNCTIONS = {"std_mean": std_mean, "var_mean": var_mean}

@@ -162,6 +162,77 @@ class Tensor(ShapeOps, Sorting):
         """The same value, cut from the gradient history."""
         return self._new(_detached(self._node))
 
+    def detach_(self) -> Tensor:
+        """Cut this tensor from its gradient history, in place (it becomes a leaf), as torch's."""
+        if isinstance(self, _View):
+            raise FrontendError(
+                "Can't detach views in-place. Use detach() instead.",
+                user_location()[:2],
+            )
+        self._set_node(_detached(self._node))
+        return self
+
+    def _reshape_in_place(self, forward: Callable, inverse: Callable) -> Tensor:
+        """`t_`, `transpose_`, `squeeze_`, `unsqueeze_`, ...: this tensor now holds `forward(self)`, its elements
+        in a new shape (`inverse` undoes it); gradients flow through it as through the out-of-place op. A view
+        stays a view of its tensor, in the new shape."""
+        if isinstance(self, _DataView):
+            raise FrontendError("changing the shape of a .data view in place is not supported", user_location()[:2])
+        if isinstance(self, _View):
+            read, write = self._read, self._write
+            self._read = lambda b: forward(read(b))
+            self._write = lambda b, v: write(b, inverse(v))
+            Tensor._set_node(self, forward(self)._node)
+            return self
+        if self._node.leaf and self._node.requires_grad and autograd.is_grad_enabled():
+            raise RuntimeError(
+                "a leaf tensor that requires grad is being used in an in-place operation; wrap it in irc.no_grad()"
+            )
+        result = forward(self)
+        node = result._node
+        if self._node.leaf and self._node.requires_grad:
+            node = graph.data_node(result._value())
+            node.requires_grad = node.leaf = True
+        node.owner = weakref.ref(self)
+        graph.Tracing.record_mutation(self)
+        self._set_node(node)
+        return self
+
+    def _swap_in_place(self, dim0: int, dim1: int) -> Tensor:
+        perm = list(range(self.ndim))
+        if perm:
+            d0, d1 = self._dim(dim0), self._dim(dim1)
+            perm[d0], perm[d1] = perm[d1], perm[d0]
+        swap = lambda t: t._permute(perm) if perm != list(range(t.ndim)) else t  # noqa: E731
+        return self._reshape_in_place(swap, swap)
+
+    def t_(self) -> Tensor:
+        if self.ndim > 2:
+            raise FrontendError(
+                f"t_() expects a tensor of rank <= 2, got shape {list(self.shape)}", user_location()[:2]
+            )
+        return self._swap_in_place(0, -1) if self.ndim == 2 else self
+
+    def transpose_(self, dim0: int, dim1: int) -> Tensor:
+        return self._swap_in_place(dim0, dim1)
+
+    swapaxes_ = swapdims_ = transpose_
+
+    def _resize_in_place(self, shape: tuple[int, ...]) -> Tensor:
+        old = self.shape
+        return self._reshape_in_place(lambda t: t._reshape(shape), lambda t: t._reshape(old))
+
+    def squeeze_(self, dim=None) -> Tensor:
+        return self._resize_in_place(self.squeeze(dim).shape)
+
+    def unsqueeze_(self, dim: int) -> Tensor:
+        return self._resize_in_place(self.unsqueeze(dim).shape)
+
+    def bernoulli_(self, p=0.5) -> Tensor:
+        """Fill with draws of 1 (probability `p`, a number or a tensor that broadcasts) and 0, as torch's."""
+        draws = rand_like(self, dtype="float32") < (p if not isinstance(p, Tensor) else p.to("float32"))
+        return self._assign(draws.broadcast_to(self.shape)._cast(self._node.dtype))
+
     def backward(self, gradient=None, retain_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's `.grad`, as in PyTorch."""
         if not self.requires_grad:
@@ -1153,6 +1224,71 @@ class Tensor(ShapeOps, Sorting):
         d = self._dim(dim)
         n = self.shape[d]
         return self.split(-(-n // chunks) if n else [0] * chunks, d)
+
+    def tensor_split(self, indices_or_sections, dim: int = 0) -> tuple[Tensor, ...]:
+        """`n` pieces along `dim` (the first `size % n` one element longer), or pieces between the indices of a
+        list or 1-D tensor (clamped to the size: later ones may be empty), as torch's; views."""
+        if self.ndim == 0:
+            raise FrontendError("tensor_split expected at least a 1-dimensional tensor, but got a tensor with 0 dims",
+                                user_location()[:2])  # fmt: skip
+        d = self._dim(dim)
+        n = self.shape[d]
+        if isinstance(indices_or_sections, Tensor):
+            indices_or_sections = indices_or_sections.tolist()
+        if isinstance(indices_or_sections, (int, np.integer)):
+            sections = int(indices_or_sections)
+            if sections <= 0:
+                raise FrontendError(f"number of sections must be larger than 0, got {sections}", user_location()[:2])
+            sizes = [n // sections + (i < n % sections) for i in range(sections)]
+            bounds = list(itertools.accumulate(sizes, initial=0))
+        else:
+            bounds = [0, *(min(max(int(i) + (n if i < 0 else 0), 0), n) for i in indices_or_sections), n]
+        return tuple(self.narrow(d, a, max(b, a) - a) for a, b in zip(bounds, bounds[1:]))
+
+    def _split_along(self, name: str, dim: int, min_rank: int, indices_or_sections) -> tuple[Tensor, ...]:
+        """`hsplit`, `vsplit`, `dsplit`: `tensor_split` along `dim`, an int only where it divides the size."""
+        if self.ndim < min_rank:
+            raise FrontendError(
+                f"torch.{name} requires a tensor with at least {min_rank} dimension, but got a tensor with "
+                f"{self.ndim} dimensions!",
+                user_location()[:2],
+            )
+        if isinstance(indices_or_sections, (int, np.integer)) and (
+            indices_or_sections == 0 or self.shape[dim] % indices_or_sections
+        ):
+            raise FrontendError(
+                f"torch.{name} attempted to split along dimension {dim}, but the size of the dimension "
+                f"{self.shape[dim]} is not divisible by the split_size {indices_or_sections}!",
+                user_location()[:2],
+            )
+        return self.tensor_split(indices_or_sections, dim)
+
+    def hsplit(self, indices_or_sections) -> tuple[Tensor, ...]:
+        return self._split_along("hsplit", 1 if self.ndim > 1 else 0, 1, indices_or_sections)
+
+    def vsplit(self, indices_or_sections) -> tuple[Tensor, ...]:
+        return self._split_along("vsplit", 0, 2, indices_or_sections)
+
+    def dsplit(self, indices_or_sections) -> tuple[Tensor, ...]:
+        return self._split_along("dsplit", 2, 3, indices_or_sections)
+
+    def select(self, dim: int, index: int) -> Tensor:
+        """The slice at `index` along `dim`, that dim removed: a view, as torch's."""
+        d = self._dim(dim)
+        if not -self.shape[d] <= index < self.shape[d]:
+            raise FrontendError(
+                f"select(): index {index} out of range for tensor of size {list(self.shape)} at dimension {d}",
+                user_location()[:2],
+            )
+        return self[(slice(None),) * d + (index,)]
+
+    def ravel(self) -> Tensor:
+        """The elements as one dim: a view (irc's tensors are always contiguous)."""
+        return self.reshape(-1)
+
+    def narrow_copy(self, dim: int, start: int, length: int) -> Tensor:
+        """`narrow`, copied: a tensor of its own, as torch's."""
+        return self.narrow(dim, start, length).clone()
 
     def unbind(self, dim: int = 0) -> tuple[Tensor, ...]:
         """The slices along `dim`, with `dim` removed, as torch."""
@@ -2437,6 +2573,10 @@ class _View(Tensor):
             self._base.fill_(value)
             return self
         return super().fill_(value)
+
+
+# error messages and `type(x).__name__` name the tensor type users know
+_View.__name__ = _View.__qualname__ = _DataView.__name__ = _DataView.__qualname__ = "Tensor"
 
 
 def _watch(base: Tensor, view: Tensor) -> None:
