@@ -98,9 +98,35 @@ class ShapeOps:
         return self.reshape(-1, 1) * vec2.reshape(1, -1)
 
     def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1):
-        """The `offset` diagonal of dims (`dim1`, `dim2`), appended as the last dim, as torch."""
+        """The `offset` diagonal of dims (`dim1`, `dim2`), appended as the last dim: a view, as torch's
+        (`x.diagonal().fill_(0)`, `cov.diagonal().add_(eps)` change x)."""
         if self.ndim < 2:
             raise _err(f"diagonal: expected a tensor with at least 2 dims, got {self.ndim}")
+        out = self._diagonal(offset, dim1, dim2)
+        read = lambda b: b._diagonal(offset, dim1, dim2)  # noqa: E731
+        return self._view_of(out, read, lambda b, v: b._with_diagonal(v, offset, dim1, dim2))
+
+    def _with_diagonal(self, values, offset: int, dim1: int, dim2: int):
+        """This tensor with its `offset` diagonal of (`dim1`, `dim2`) replaced by `values` (`diagonal`'s shape)."""
+        d1, d2 = self._dim(dim1), self._dim(dim2)
+        x = _move_last_two(self, d1, d2)
+        a, b = x.shape[-2:]
+        length = values.shape[-1]
+        rows, cols = iota(x, (a, b), 0), iota(x, (a, b), 1)
+        on_diagonal = cols - rows == offset
+        # (…, a, 1): row i holds values[i] (offset >= 0); (…, 1, b): column j holds values[j] (offset < 0)
+        room = a if offset >= 0 else b
+        lead = values.shape[:-1]
+        if room > length:
+            pad = values.new_zeros(*lead, room - length)
+            values = values._new(apply(hl.ConcatOp, [values._node, pad._node], dim=values.ndim - 1))
+        placed = values.unsqueeze(-1 if offset >= 0 else -2)
+        new = x._new(apply(hl.SelectOp, [on_diagonal._node, placed._cast(x._node.dtype)._node, x._node]))
+        rest = [d for d in range(self.ndim) if d not in (d1, d2)]
+        order = rest + [d1, d2]
+        return new.permute([order.index(d) for d in range(self.ndim)])
+
+    def _diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1):
         x = _move_last_two(self, dim1, dim2)
         a, b = x.shape[-2:]
         r0, c0 = max(-offset, 0), max(offset, 0)

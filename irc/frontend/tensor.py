@@ -1026,6 +1026,10 @@ class Tensor(ShapeOps, Sorting):
         to = out.shape
         return _View(self, out._node, lambda b: b._reshape(to), lambda b, v: v._reshape(b.shape))
 
+    def _view_of(self, out: Tensor, read: Callable, write: Callable) -> Tensor:
+        """`out` (`read(self)`) as a view of this tensor that writes back through `write` (`_View`)."""
+        return _View(self, out._node, read, write)
+
     def _reshape(self, *shape) -> Tensor:
         shape = _shape_arg(shape)
         if shape.count(-1) > 1:

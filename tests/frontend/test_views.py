@@ -35,6 +35,13 @@ PROGRAMS = {
     "advanced-index-copies": lambda m, x: (x[[0, 2]].fill_(-1), x)[1:],
     "expand-without-repeats": lambda m, x: (x[0].expand(1, 4).add_(5), x)[1:],
     "expand-fill": lambda m, x: (x[:, 1:2].expand(3, 5).fill_(-2), x)[1:],
+    "diagonal-fill": lambda m, x: (x.diagonal().fill_(0), x)[1:],
+    "diagonal-offsets": lambda m, x: (x.diagonal(1).add_(100), x.diagonal(-1).mul_(-1), x.diagonal(3)[0].fill_(7), x)[
+        3:
+    ],
+    "diagonal-3d-dims": lambda m, x: (lambda y: (y.diagonal(1, 2, 0).sub_(50), y.diagonal(0, 1, 2).zero_(), y)[2:])(
+        x.reshape(2, 3, 2)
+    ),
     "expand-zero": lambda m, x: (x[2].expand(2, 4).zero_(), x)[1:],
     "expand-read-after-update": lambda m, x: (lambda e: (x.mul_(2), e.clone()))(x[1:2].expand(3, 4)),
 }
@@ -54,6 +61,7 @@ def test_gradients_flow_through_an_in_place_op_on_a_view():
         y = x * 2
         y[0, 1:].mul_(m.tensor([3.0, -1.0]))  # in place on a view
         y.t()[2].add_(x[:, 0] * y[1, 0].clone())  # on a view of a view, with a part of the result
+        y.diagonal().mul_(m.tensor([2.0, -1.0]))
         (y * m.tensor([[1.0, -2.0, 3.0], [0.5, 1.5, -1.0]])).sum().backward()
         return y.detach(), x.grad
 
