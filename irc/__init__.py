@@ -79,6 +79,10 @@ _METHODS += (
     "repeat_interleave", "tile", "outer", "ger", "diag", "diagonal", "diag_embed", "diagflat", "trace",
     "movedim", "moveaxis", "swapaxes", "swapdims", "unflatten", "kron", "bernoulli",
     "tensor_split", "hsplit", "vsplit", "dsplit", "select", "ravel", "narrow_copy",
+    # more of torch's (irc/frontend/mathops.py, MORE_METHODS and TENSOR_ALIASES)
+    "addmm", "addmv", "baddbmm", "addbmm", "addr", "mv", "inner", "isclose", "allclose", "equal", "diff", "rot90",
+    "nonzero", "argwhere", "unique", "get_device", "absolute", "multiply", "subtract", "divide", "negative",
+    "greater", "greater_equal", "less", "less_equal", "not_equal", "split_with_sizes",
     "sort", "argsort", "msort", "topk", "kthvalue", "median", "nanmedian",
 )  # fmt: skip
 

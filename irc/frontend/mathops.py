@@ -10,6 +10,7 @@ in-place `name_` where torch has one); `irc/__init__.py` offers them as `irc.<na
 
 from __future__ import annotations
 
+import builtins
 import math
 from collections import namedtuple
 
@@ -602,6 +603,218 @@ METHODS = {
     "nansum": nansum,
     "nanmean": nanmean,
 }
+# ----------------------------------------------------------------------------- more of torch's Tensor methods
+
+
+def _products_of(x, a, b, beta, alpha, product):
+    """`beta * x + alpha * product(a, b)`, as torch's `addmm` family: beta 0 ignores x (NaNs too)."""
+    out = product(a, b)
+    if alpha != 1:
+        out = out * alpha
+    if beta == 0:
+        return out
+    return out + (x if beta == 1 else x * beta)
+
+
+def addmm(x, mat1, mat2, *, beta=1, alpha=1):
+    """`beta * x + alpha * (mat1 @ mat2)` (two matrices), as torch's."""
+    if mat1.ndim != 2 or mat2.ndim != 2:
+        raise _error(f"addmm: expected 2-D matrices, got {mat1.ndim}-D and {mat2.ndim}-D")
+    return _products_of(x, mat1, mat2, beta, alpha, lambda a, b: a.mm(b))
+
+
+def addmv(x, mat, vec, *, beta=1, alpha=1):
+    """`beta * x + alpha * (mat @ vec)`, as torch's."""
+    return _products_of(x, mat, vec, beta, alpha, lambda a, b: a.mv(b))
+
+
+def baddbmm(x, batch1, batch2, *, beta=1, alpha=1):
+    """`beta * x + alpha * bmm(batch1, batch2)`, as torch's."""
+    return _products_of(x, batch1, batch2, beta, alpha, lambda a, b: a.bmm(b))
+
+
+def addbmm(x, batch1, batch2, *, beta=1, alpha=1):
+    """`beta * x + alpha * sum of bmm(batch1, batch2) over the batch`, as torch's."""
+    return _products_of(x, batch1, batch2, beta, alpha, lambda a, b: a.bmm(b).sum(0))
+
+
+def addr(x, vec1, vec2, *, beta=1, alpha=1):
+    """`beta * x + alpha * outer(vec1, vec2)`, as torch's."""
+    return _products_of(x, vec1, vec2, beta, alpha, lambda a, b: a.outer(b))
+
+
+def mv(x, vec):
+    """Matrix times vector, as torch's (`mv`: one dtype, a matrix and a vector)."""
+    vec = _as(vec)
+    if x.ndim != 2 or vec.ndim != 1:
+        raise _error(f"vector + matrix @ vector expected, got {x.ndim}, {x.ndim}, {vec.ndim}")
+    return x.matmul(vec)
+
+
+def inner(x, other):
+    """Sums of products over the last dims: shape `x.shape[:-1] + other.shape[:-1]` (scalars multiply)."""
+    other = _as(other)
+    if x.ndim == 0 or other.ndim == 0:
+        return x * other
+    k = x.shape[-1]
+    if other.shape[-1] != k:
+        raise _error(
+            f"inner() the last dimension must match on both input tensors but got shapes {list(x.shape)} and "
+            f"{list(other.shape)}"
+        )
+    product = x.reshape(-1, k).matmul(other.reshape(-1, k).t())
+    return product.reshape(*x.shape[:-1], *other.shape[:-1])
+
+
+def isclose(x, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False):
+    """`|x - other| <= atol + rtol * |other|` elementwise (equal infinities close; NaNs only with equal_nan)."""
+    other = _as(other)
+    close = (x - other).abs() <= atol + rtol * other.abs()
+    close = close | (x == other)
+    if equal_nan:
+        close = close | (x.isnan() & other.isnan())
+    return close
+
+
+def allclose(x, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+    """Whether every element `isclose` (eager: reads the values), as torch's."""
+    return bool(isclose(x, other, rtol, atol, equal_nan).all().item())
+
+
+def equal(x, other) -> bool:
+    """Same shape and elements (eager: reads the values), as torch's."""
+    other = _as(other)
+    return tuple(x.shape) == tuple(other.shape) and bool((x == other).all().item())
+
+
+def diff(x, n: int = 1, dim: int = -1, prepend=None, append=None):
+    """The `n`-th forward difference along `dim`, `prepend`/`append` joined first, as torch's."""
+    d = x._dim(dim)
+    if prepend is not None or append is not None:
+        x = _tensor_module().cat([_as(t) for t in (prepend, x, append) if t is not None], d)
+    for _ in range(n):
+        size = x.shape[d]
+        if size == 0:
+            break
+        later, earlier = x.narrow(d, 1, size - 1), x.narrow(d, 0, size - 1)
+        x = later ^ earlier if x.dtype == np.bool_ else later - earlier
+    return x
+
+
+def sum_to_size(x, *size):
+    """`x` summed to `size`, a shape it broadcasts to (dims of size 1 and leading dims summed), as torch's."""
+    size = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else tuple(size)
+    lead = x.ndim - len(size)
+    if lead < 0 or builtins.any(s not in (1, n) for s, n in zip(size, x.shape[lead:])):
+        raise _error(f"size {{{list(size)}}} is not expandable to size {{{list(x.shape)}}}.")
+    if lead:
+        x = x.sum(tuple(range(lead)))
+    dims = tuple(d for d, (s, n) in enumerate(zip(size, x.shape)) if s == 1 and n != 1)
+    return x.sum(dims, keepdim=True) if dims else x
+
+
+def rot90(x, k: int = 1, dims=(0, 1)):
+    """Rotated by 90 degrees `k` times in the plane of `dims`, from the first towards the second, as torch's."""
+    if len(dims) != 2 or x.ndim < 2:
+        raise _error(
+            f"expected total rotation dims == 2 and tensor dims >= 2, but got dims = {len(dims)}, tensor dims = {x.ndim}"
+        )  # noqa: E501
+    d0, d1 = x._dim(dims[0]), x._dim(dims[1])
+    if d0 == d1:
+        raise _error(f"expected rotation dims to be different, but got dim0 = {d0} and dim1 = {d1}")
+    k %= 4
+    if k == 1:
+        return x.flip(d1).transpose(d0, d1)
+    if k == 2:
+        return x.flip(d0, d1)
+    if k == 3:
+        return x.flip(d0).transpose(d0, d1)
+    return x.clone()
+
+
+def fill_diagonal_(x, fill_value, wrap: bool = False):
+    """`fill_value` on the main diagonal (all dims equal, or a matrix; a tall one's diagonal restarts one row
+    below the square with `wrap`), in place, as torch's."""
+    if x.ndim < 2 or (x.ndim > 2 and len(set(x.shape)) != 1):
+        raise _error(
+            "all dimensions of input must be of equal length" if x.ndim > 2 else "dimensions must larger than 1"
+        )
+    flat = x.reshape(-1)
+    if x.ndim > 2:
+        step = sum(x.shape[0] ** k for k in range(x.ndim))
+        count = x.shape[0]
+    else:
+        rows, cols = x.shape
+        step, count = cols + 1, min(rows, cols)
+        if wrap and rows > cols + 1:
+            count = len(range(0, rows * cols, step))
+    flat[: (count - 1) * step + 1 : step].fill_(fill_value)
+    return x
+
+
+def nonzero(x, *, as_tuple: bool = False):
+    """The indices of the non-zero elements (eager only: how many depends on the values), as torch's."""
+    if graph.Tracing.depth > 0:
+        raise FrontendError(
+            "nonzero has a data-dependent shape: not supported inside irc.jit or irc.grad", user_location()[:2]
+        )
+    tensor = _tensor_module().tensor
+    found = np.nonzero(np.atleast_1d(to_host(x._value())))
+    if as_tuple:
+        return tuple(tensor(i.astype(np.int64), device=x.device) for i in found)
+    if x.ndim == 0:  # one row of no indices if the number is non-zero, as torch's
+        return tensor(np.zeros((len(found[0]), 0), np.int64), device=x.device)
+    return tensor(np.stack(found, 1).astype(np.int64).reshape(-1, x.ndim), device=x.device)
+
+
+def argwhere(x):
+    """`nonzero()`: the indices of the non-zero elements, one row each."""
+    return nonzero(x)
+
+
+def unique(x, sorted: bool = True, return_inverse: bool = False, return_counts: bool = False, dim=None):
+    """The distinct values, sorted (eager only: how many depends on the values), with the inverse indices and
+    counts when asked, as torch's (`dim=None`: over all elements)."""
+    if graph.Tracing.depth > 0:
+        raise FrontendError(
+            "unique has a data-dependent shape: not supported inside irc.jit or irc.grad", user_location()[:2]
+        )
+    if dim is not None:
+        raise FrontendError("unique(dim=...) is not supported in irc (only over all elements)", user_location()[:2])
+    tensor = _tensor_module().tensor
+    values, inverse, counts = np.unique(to_host(x._value()), return_inverse=True, return_counts=True)
+    out = [tensor(values, device=x.device)]
+    if return_inverse:
+        out.append(tensor(inverse.reshape(x.shape).astype(np.int64), device=x.device))
+    if return_counts:
+        out.append(tensor(counts.astype(np.int64), device=x.device))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def element_size(x) -> int:
+    """Bytes per element."""
+    return x.dtype.itemsize
+
+
+def get_device(x) -> int:
+    """-1 on the cpu, else the device index (irc uses device 0), as torch's."""
+    return -1 if x.device == "cpu" else 0
+
+
+#: more of torch's Tensor methods (`x.<name>`; also `irc.<name>` where torch has the function)
+MORE_METHODS = {
+    "addmm": addmm, "addmv": addmv, "baddbmm": baddbmm, "addbmm": addbmm, "addr": addr, "mv": mv, "inner": inner,
+    "isclose": isclose, "allclose": allclose, "equal": equal, "diff": diff, "sum_to_size": sum_to_size,
+    "rot90": rot90, "fill_diagonal_": fill_diagonal_, "nonzero": nonzero, "argwhere": argwhere, "unique": unique,
+    "element_size": element_size, "get_device": get_device,
+}  # fmt: skip
+#: PyTorch's other spellings of Tensor's own methods (and their in-place forms where both exist)
+TENSOR_ALIASES = {
+    "absolute": "abs", "multiply": "mul", "subtract": "sub", "divide": "div", "negative": "neg", "greater": "gt",
+    "greater_equal": "ge", "less": "lt", "less_equal": "le", "not_equal": "ne", "nelement": "numel",
+    "ndimension": "dim", "split_with_sizes": "split",
+}  # fmt: skip
+
 #: PyTorch's other spellings
 ALIASES = {
     "fix": "trunc",
@@ -650,6 +863,20 @@ def install(tensor_module) -> None:
         setattr(cls, alias, METHODS[name])
     for name in IN_PLACE:
         setattr(cls, f"{name}_", _in_place(name))
+    for name, fn in MORE_METHODS.items():
+        setattr(cls, name, fn)
+    for alias, name in TENSOR_ALIASES.items():
+        setattr(cls, alias, getattr(cls, name))
+        if hasattr(cls, f"{name}_"):
+            setattr(cls, f"{alias}_", getattr(cls, f"{name}_"))
+    cls.bmm = lambda self, other: tensor_module.bmm(self, other)
+    cls.bmm.__doc__ = "Batched matrix product (`irc.bmm`)."
+    cls.where = lambda self, condition, other: tensor_module.where(condition, self, other)
+    cls.where.__doc__ = "`irc.where(condition, self, other)`, as torch's `Tensor.where`."
+    cls.is_cpu = property(lambda self: self.device == "cpu", doc="Whether this tensor is on the cpu.")
+    cls.is_cuda = property(lambda self: self.device == "cuda", doc="Whether this tensor is on a CUDA GPU.")
+    cls.itemsize = property(element_size, doc="Bytes per element.")
+    cls.nbytes = property(lambda self: self.numel() * self.dtype.itemsize, doc="Bytes of all elements.")
     cls.__mod__ = remainder
     cls.__rmod__ = _rmod
     cls.__imod__ = _in_place("remainder")
