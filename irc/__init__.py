@@ -83,6 +83,7 @@ _METHODS += (
     "addmm", "addmv", "baddbmm", "addbmm", "addr", "mv", "inner", "isclose", "allclose", "equal", "diff", "rot90",
     "nonzero", "argwhere", "unique", "get_device", "absolute", "multiply", "subtract", "divide", "negative",
     "greater", "greater_equal", "less", "less_equal", "not_equal", "split_with_sizes",
+    "erfc", "logit", "xlogy", "sinc", "float_power", "cross", "dist", "cov", "corrcoef",
     "sort", "argsort", "msort", "topk", "kthvalue", "median", "nanmedian",
 )  # fmt: skip
 

@@ -801,8 +801,95 @@ def get_device(x) -> int:
     return -1 if x.device == "cpu" else 0
 
 
+def erfc(x):
+    """1 - erf(x)."""
+    return 1 - x.erf()
+
+
+def logit(x, eps=None):
+    """log(p / (1 - p)), p clamped to [eps, 1 - eps] when eps is given, as torch's."""
+    p = x if eps is None else x.clamp(eps, 1 - eps)
+    return (p / (1 - p)).log()
+
+
+def xlogy(x, other):
+    """x * log(other), 0 where x is 0 (unless other is NaN), as torch's."""
+    x, other = _as(x), _as(other)
+    product = x * other.log()
+    return _where((x == 0) & ~other.isnan(), x * 0, product)
+
+
+def sinc(x):
+    """sin(pi x) / (pi x), 1 at 0, as torch's."""
+    scaled = x * math.pi
+    safe = _where(x == 0, scaled * 0 + 1, scaled)
+    return _where(x == 0, safe * 0 + 1, safe.sin() / safe)
+
+
+def float_power(x, exponent):
+    """x ** exponent in float64, as torch's."""
+    exponent = exponent.double() if hasattr(exponent, "double") else float(exponent)
+    return x.double().pow(exponent)
+
+
+def cross(x, other, dim=None):
+    """The cross product of 3-vectors along `dim` (the first of size 3 when None, as torch's `cross`)."""
+    other = _as(other)
+    if dim is None:
+        dim = next((d for d, n in enumerate(x.shape) if n == 3), None)
+        if dim is None:
+            raise _error(f"no dimension of size 3 in input {list(x.shape)}")
+    d = x._dim(dim)
+    if x.shape[d] != 3 or other.shape[d] != 3:
+        raise _error(f"linalg.cross: inputs dimension {d} must have length 3. Got {x.shape[d]} and {other.shape[d]}")
+    a = [x.select(d, i) for i in range(3)]
+    b = [other.select(d, i) for i in range(3)]
+    parts = [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
+    return _tensor_module().stack(parts, d)
+
+
+def dist(x, other, p: float = 2):
+    """The p-norm of x - other."""
+    return (x - _as(other)).norm(p)
+
+
+def cov(x, *, correction: int = 1, fweights=None, aweights=None):
+    """The covariance matrix of the rows of x (variables) over its columns (observations), with integer
+    frequency weights and observation weights, as torch's (one variable: a 0-d tensor)."""
+    if x.ndim > 2:
+        raise _error(f"cov(): expected input to have two or fewer dimensions but got an input with {x.ndim} dimensions")
+    rows = x.reshape(1, -1) if x.ndim < 2 else x
+    if not rows.is_floating_point():
+        rows = rows.float()
+    weights = [_as(w)._cast(rows._node.dtype) for w in (fweights, aweights) if w is not None]
+    if not weights:
+        centered = rows - rows.mean(1, keepdim=True)
+        out = centered.matmul(centered.t()) / max(rows.shape[1] - correction, 0)
+    else:
+        w = weights[0] * weights[1] if len(weights) == 2 else weights[0]
+        w_sum = w.sum()
+        centered = rows - (rows * w).sum(1, keepdim=True) / w_sum
+        if aweights is None:
+            norm = w_sum - correction
+        else:
+            norm = w_sum - correction * (w * weights[-1]).sum() / w_sum
+        out = (centered * w).matmul(centered.t()) / norm.clamp(min=0)
+    return out.reshape(()) if rows.shape[0] == 1 else out
+
+
+def corrcoef(x):
+    """Pearson correlation coefficients of the rows, clipped to [-1, 1], as torch's."""
+    c = cov(x)
+    if c.ndim == 0:
+        return c / c
+    d = c.diagonal().sqrt()
+    return (c / d.reshape(-1, 1) / d.reshape(1, -1)).clamp(-1, 1)
+
+
 #: more of torch's Tensor methods (`x.<name>`; also `irc.<name>` where torch has the function)
 MORE_METHODS = {
+    "erfc": erfc, "logit": logit, "xlogy": xlogy, "sinc": sinc, "float_power": float_power, "cross": cross,
+    "dist": dist, "cov": cov, "corrcoef": corrcoef,
     "addmm": addmm, "addmv": addmv, "baddbmm": baddbmm, "addbmm": addbmm, "addr": addr, "mv": mv, "inner": inner,
     "isclose": isclose, "allclose": allclose, "equal": equal, "diff": diff, "sum_to_size": sum_to_size,
     "rot90": rot90, "fill_diagonal_": fill_diagonal_, "nonzero": nonzero, "argwhere": argwhere, "unique": unique,
@@ -865,6 +952,8 @@ def install(tensor_module) -> None:
         setattr(cls, f"{name}_", _in_place(name))
     for name, fn in MORE_METHODS.items():
         setattr(cls, name, fn)
+    for name in ("erfc", "logit", "xlogy", "sinc", "float_power"):
+        setattr(cls, f"{name}_", _in_place(name))
     for alias, name in TENSOR_ALIASES.items():
         setattr(cls, alias, getattr(cls, name))
         if hasattr(cls, f"{name}_"):

@@ -63,6 +63,17 @@ CASES = {
     ),  # fmt: skip
     "in-place-aliases": lambda m: t(m, A).absolute_().multiply_(3).subtract_(1).divide_(2).negative_(),
     "split_with_sizes": lambda m: t(m, BATCH).split_with_sizes([1, 2], dim=1),
+    "erfc-sinc": lambda m: (t(m, A).erfc(), m.sinc(t(m, [0.0, 0.5, 1.0, -2.5]))),
+    "logit": lambda m: (t(m, [0.0, 0.25, 0.5, 1.0]).logit(), m.logit(t(m, [0.0, 0.3, 1.0]), eps=1e-3)),
+    "xlogy": lambda m: m.xlogy(t(m, [0.0, 1.0, 2.0, 0.0]), t(m, [0.0, 2.0, 0.5, np.nan])),
+    "float_power": lambda m: (t(m, A).float_power(2), m.float_power(t(m, [2.0, 3.0]), t(m, [0.5, -1.0]))),
+    "in-place-math": lambda m: t(m, [0.2, 0.5, 0.9]).logit_().sinc_().erfc_(),
+    "cross": lambda m: (
+        m.cross(t(m, BATCH[:, :, :3] - 1), t(m, BATCH[:, :, 1:]), dim=1),
+        t(m, A[:, :3]).cross(t(m, B.T), dim=1),
+    ),
+    "dist": lambda m: (m.dist(t(m, A), t(m, A * 0)), t(m, V).dist(t(m, -V), 3)),
+    "cov-corrcoef": lambda m: (m.cov(t(m, A)), t(m, BATCH[0]).cov(correction=0), m.cov(t(m, V)), m.corrcoef(t(m, A))),
 }
 
 
