@@ -236,7 +236,13 @@ class Tensor(ShapeOps, Sorting):
     def backward(self, gradient=None, retain_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's `.grad`, as in PyTorch."""
         if not self.requires_grad:
-            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+            hint = ""
+            if graph.Tracing.depth > 0:
+                hint = (
+                    " (inside irc.jit the function's arguments are values without requires_grad: differentiate "
+                    "tensors the function captures, such as a model's parameters, not its arguments)"
+                )
+            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn" + hint)
         if gradient is None and self.numel() != 1:
             raise RuntimeError(
                 f"grad can be implicitly created only for scalar outputs (this tensor has shape {list(self.shape)}); "

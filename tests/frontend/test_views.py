@@ -179,3 +179,15 @@ def test_a_read_only_array_is_a_jit_input():
     frozen.flags.writeable = False
     np.testing.assert_array_equal(irc.jit(lambda x: x * 2)(frozen).numpy(), [0, 2, 4])
     np.testing.assert_array_equal(irc.jit(lambda x: x + 1)(np.broadcast_to(np.float32(3), (3,))).numpy(), [4, 4, 4])
+
+
+def test_backward_on_a_jitted_function_s_own_arguments_says_why_it_fails():
+    def loss_of(w):
+        loss = (w * w).sum()
+        loss.backward()
+        return loss
+
+    with pytest.raises(RuntimeError, match="inside irc.jit the function's arguments are values without requires_grad"):
+        irc.jit(loss_of)(irc.ones(3, requires_grad=True))
+    w = irc.ones(3, requires_grad=True)
+    assert loss_of(w).item() == 3.0 and w.grad.numpy().tolist() == [2.0, 2.0, 2.0]  # eagerly it works
