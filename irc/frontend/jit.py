@@ -33,8 +33,9 @@ class JitFunction:
     on every call; in-place updates and `.grad` writes it makes (an optimizer
     step) are written back after every call, so a whole training step can be
     one static graph. In-place updates of its arguments go back to the call's
-    own tensors (or numpy arrays), as the eager call would make them.  The state of `.grad` (None or not) is assumed to be the
-    same on every call as when the function was traced.  Python values the
+    own tensors (or numpy arrays), as the eager call would make them. The state
+    of `.grad` (None or not) is assumed to be the same on every call as when the
+    function was traced.  Python values the
     trace guards (`irc.frontend.tracing.guard`: an optimizer's parameter groups
     and which hyper-parameters are zero) are checked on every call; when one
     changed, the function is traced again.

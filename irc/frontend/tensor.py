@@ -184,19 +184,8 @@ class Tensor(ShapeOps, Sorting):
             self._write = lambda b, v: write(b, inverse(v))
             Tensor._set_node(self, forward(self)._node)
             return self
-        if self._node.leaf and self._node.requires_grad and autograd.is_grad_enabled():
-            raise RuntimeError(
-                "a leaf tensor that requires grad is being used in an in-place operation; wrap it in irc.no_grad()"
-            )
-        result = forward(self)
-        node = result._node
-        if self._node.leaf and self._node.requires_grad:
-            node = graph.data_node(result._value())
-            node.requires_grad = node.leaf = True
-        node.owner = weakref.ref(self)
-        graph.Tracing.record_mutation(self)
-        self._set_node(node)
-        return self
+        self._refuse_leaf_in_place()
+        return self._assign_node(forward(self)._node)  # `_assign` without its same-shape check
 
     def _swap_in_place(self, dim0: int, dim1: int) -> Tensor:
         perm = list(range(self.ndim))
@@ -260,12 +249,16 @@ class Tensor(ShapeOps, Sorting):
                 old = owner.grad._node if owner.grad is not None else None
                 owner.grad = Tensor(autograd.accumulate(old, grad), owner.device)
 
-    def _assign(self, result: Tensor) -> Tensor:
-        """In-place update: this tensor now holds `result` (a parameter stays a leaf)."""
+    def _refuse_leaf_in_place(self) -> None:
+        """PyTorch's error for an in-place op on a leaf that requires grad (allowed under `no_grad`)."""
         if self._node.leaf and self._node.requires_grad and autograd.is_grad_enabled():
             raise RuntimeError(
                 "a leaf tensor that requires grad is being used in an in-place operation; wrap it in irc.no_grad()"
             )
+
+    def _assign(self, result: Tensor) -> Tensor:
+        """In-place update: this tensor now holds `result` (a parameter stays a leaf)."""
+        self._refuse_leaf_in_place()
         if result.shape != self.shape:
             raise FrontendError(
                 f"in-place result has shape {list(result.shape)}, expected {list(self.shape)}", user_location()[:2]
@@ -285,6 +278,10 @@ class Tensor(ShapeOps, Sorting):
         """This tensor's value is now `node`'s: every change of a tensor's value goes through here, so that
         its views (`_View`) read it again."""
         self._node = node
+        self._refresh_views()
+
+    def _refresh_views(self) -> None:
+        """Have this tensor's views (`_View`, `.data`) read its value again."""
         views = self.__dict__.get("_views")
         if views:
             for view in tuple(views):
@@ -2507,10 +2504,7 @@ class _DataView(Tensor):
 
     def _refresh(self) -> None:
         """Its tensor's value changed: its own node follows on the next read; views of it read again now."""
-        views = self.__dict__.get("_views")
-        if views:
-            for view in tuple(views):
-                view._refresh()
+        self._refresh_views()
 
     @property
     def _node(self) -> Node:
