@@ -89,6 +89,7 @@ _METHODS += (
 
 _SUBMODULES = (
     "amp",
+    "autograd",
     "distributed",
     "compiler",
     "conversions",

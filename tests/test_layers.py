@@ -30,6 +30,7 @@ LAYERS = (
     "nn",
     "optim",
     "amp",
+    "autograd",
     "distributed",
     "driver",
     "testing",

@@ -726,25 +726,30 @@ def lower_scatter(op, e: _Emitter) -> SSAValue:
     out_map = dims_map(rank + 1, list(range(rank)))
     src_in = (op.src, dims_map(rank + 1, src_exprs))
     if op.attr("reduce") == "sum" and all(n == 1 for d, n in enumerate(ishape) if d != dim):
-        # one index row (index_add, index_put): out += one_hot(index) @ src along dim, a contraction
-        # that the targets tile and vectorize like a matmul (the compare-select body below is ~4x slower)
+        # one index row (index_add, index_put): out += src's rows selected by a one-hot mask of the index along
+        # dim, a contraction that the targets tile and vectorize like a matmul (the compare-select body below is
+        # ~4x slower). It selects (C += hot ? src : 0) rather than multiplies by a 0/1 matrix: 0 * inf would
+        # make every other row's sum nan where one src value is inf (an inf gradient of an embedding row).
         et = out.element_type
         rows = e.reshape(op.index, (ishape[dim],))
         n = shape[dim]
 
         def one_hot(args):
-            hit = arith.CmpiOp(arith.IndexCastOp(args[0], IndexType()), linalg.IndexOp(0), "eq").result
-            return [arith.SelectOp(hit, const(1, et), const(0, et)).result]
+            return [arith.CmpiOp(arith.IndexCastOp(args[0], IndexType()), linalg.IndexOp(0), "eq").result]
 
         hot = e.generic(
             [(rows, dims_map(2, [1]))],
-            [(e.empty((n, ishape[dim]), et), AffineMap.identity(2))],
+            [(e.empty((n, ishape[dim]), i1), AffineMap.identity(2))],
             ["parallel", "parallel"],
             one_hot,
         )[0]
         hot_in = (hot, dims_map(rank + 1, [dim, rank]))
-        zeros = e.filled(0, shape, et)  # a filled init, as a matmul's: the targets recognize C = 0; C += A * B
-        summed = e.generic([hot_in, src_in], [(zeros, out_map)], kinds, lambda args: [add(args[2], mul(*args[:2]))])
+        zeros = e.filled(0, shape, et)  # a filled init, as a matmul's: the targets recognize C = 0; C += A ? B : 0
+
+        def select_add(args):
+            return [add(args[2], arith.SelectOp(args[0], args[1], const(0, et)).result)]
+
+        summed = e.generic([hot_in, src_in], [(zeros, out_map)], kinds, select_add)
         return e.elementwise([op.x, summed[0]], out, lambda args: add(*args))
 
     init = e.elementwise([op.x], out, lambda args: args[0])  # the generic updates a copy, not x's buffer

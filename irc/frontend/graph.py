@@ -68,6 +68,8 @@ class Tracing:
 
     depth = 0
     mutated: dict[int, object] | None = None
+    #: `irc.frontend.tracing.guard_grad` (set there: it needs the traces, which sit above the Tensor)
+    guard_grad: Callable = staticmethod(lambda tensor: None)
     #: the node serial where the innermost trace started
     start = 0
 
@@ -116,6 +118,11 @@ class Node:
     #: what the node is apart from its inputs (op, attributes, result type) as a small number (`kind`),
     #: -1 until a graph key asks
     kind: int = -1
+    #: `Tensor.register_hook` / `retain_grad` on this (non-leaf) node: called with its gradient in backward
+    hooks: list | None = None
+    #: for an output of a custom `irc.autograd.Function`: (its context, output index); backward() calls the
+    #: Function's `backward` here and goes on from the Function's inputs
+    function: tuple | None = None
 
     @property
     def shape(self) -> tuple[int, ...]:

@@ -33,9 +33,14 @@ class JitFunction:
     on every call; in-place updates and `.grad` writes it makes (an optimizer
     step) are written back after every call, so a whole training step can be
     one static graph. In-place updates of its arguments go back to the call's
-    own tensors (or numpy arrays), as the eager call would make them. The state
-    of `.grad` (None or not) is assumed to be the same on every call as when the
-    function was traced.  Python values the
+    own tensors (or numpy arrays), as the eager call would make them. Where the
+    trace reads a captured tensor's `.grad` as it was before the call (backward()
+    accumulating into it, without a `zero_grad()` first), whether it is None is
+    guarded like the Python values below, and so are, for the modules the function
+    refers to (its globals and closure variables), each module's `training` flag
+    (`model.eval()` after a call) and which tensors its parameters and buffers are
+    (a replaced `nn.Parameter`), and whether each captured tensor requires grad
+    (`requires_grad_(False)` to freeze a layer). Python values the
     trace guards (`irc.frontend.tracing.guard`: an optimizer's parameter groups
     and which hyper-parameters are zero) are checked on every call; when one
     changed, the function is traced again.
@@ -75,9 +80,13 @@ class JitFunction:
             with_static.__name__ = getattr(self.fn, "__name__", "main")
             if simple:
                 with_static.__signature__ = inspect.signature(self.fn)  # the hl arguments take the parameter names
+            state = _module_state(self.fn)
+            before = state() if state is not None else None  # as the call finds them, not as the trace leaves them
             with keys_unchanged():  # the calls draw the keys, not the trace
                 specs = [Spec.of(a) for a in arrays]
                 program = trace_program(with_static, specs, capture_state=True, device=self.device)
+            if state is not None:
+                program.guards.append((state, before))
             entry = (program, compile_cached(program.module, self.target))
             entries.append(entry)
         return entry[0], entry[1], arrays, leaves
@@ -98,8 +107,7 @@ class JitFunction:
 
     def __call__(self, *args, **kwargs):
         program, lowering, arrays, leaves = self._compiled_with_inputs(args, kwargs)
-        for implicit in program.implicit_inputs:
-            arrays.append(implicit[1]() if implicit[0] == "feed" else _state_value(implicit[1]))
+        arrays.extend(_implicit_value(kind, value) for kind, value in program.implicit_inputs)
         target = self._target
         device = target.device
         values = [move(a, device) for a in arrays]  # data stays on the device between calls
@@ -131,7 +139,7 @@ class JitFunction:
         labels = _state_labels(self.fn)
         state = [_label(kind, value, labels, k) for k, (kind, value) in enumerate(implicit)]
         names = _unique([*_param_names(self.fn, args, kwargs, n), *state])
-        index = {id(value): n + k for k, (kind, value) in enumerate(implicit) if kind == "tensor"}
+        index = {id(_implicit_tensor(kind, value)): n + k for k, (kind, value) in enumerate(implicit) if kind != "feed"}
         outputs, updates = [f"out{i}" for i in range(program.num_outputs)], []
         for tensor, what in program.updates:
             if what == "grad-none":
@@ -146,7 +154,7 @@ class JitFunction:
             else:  # written, never read (a .grad after zero_grad): an output of its own
                 name = labels.get(id(tensor), f"update{len(outputs) - program.num_outputs}")
                 outputs.append(name + (".grad" if what == "grad" else ""))
-        values = [_host(value() if kind == "feed" else _state_value(value)) for kind, value in implicit]
+        values = [_host(_implicit_value(kind, value)) for kind, value in implicit]
         keys = [names[n + k] for k, (kind, value) in enumerate(implicit) if kind == "feed" and _is_key(value)]
         step = {"inputs": n, "outputs": program.num_outputs, "updates": updates, "keys": keys}
         step["state"] = dict(zip(names[n:], values))
@@ -177,13 +185,8 @@ def _param_names(fn: Callable, args: tuple, kwargs: dict, count: int) -> list[st
     return [f"arg{i}" for i in range(count)]
 
 
-def _state_labels(fn: Callable) -> dict[int, str]:
-    """id(tensor) -> a name, for the modules' parameters and buffers and the optimizers' state `fn` refers to.
-
-    Modules and optimizers are found among `fn`'s globals and closure variables, and as the
-    `self` of a bound method (duck-typed: `named_parameters`, `param_groups`); with more than
-    one module, names get the variable's name first.
-    """
+def _referenced(fn: Callable) -> dict[str, object]:
+    """`fn`'s globals and closure variables by name, and the `self` of a bound method."""
     try:
         seen = inspect.getclosurevars(getattr(fn, "__func__", fn))
         found = {**seen.globals, **seen.nonlocals}
@@ -191,6 +194,35 @@ def _state_labels(fn: Callable) -> dict[int, str]:
         found = {}
     if getattr(fn, "__self__", None) is not None:
         found = {"self": fn.__self__, **found}
+    return found
+
+
+def _module_state(fn: Callable) -> Callable[[], tuple] | None:
+    """A check of the module state a trace of `fn` bakes in, for the modules `fn` refers to (`_referenced`)
+    and their submodules: each one's `training` flag (dropout, batch norm) and which tensor each of its
+    parameters and buffers is (`model.fc.weight = nn.Parameter(...)` replaces one). None without modules."""
+    roots = [v for v in _referenced(fn).values() if callable(getattr(v, "modules", None)) and hasattr(v, "training")]
+    modules = list({id(m): m for root in roots for m in root.modules()}.values())
+    if not modules:
+        return None
+
+    def check() -> tuple:
+        return tuple(
+            (m.training, *map(id, m.__dict__.get("_parameters", {}).values()), *map(id, m.__dict__.get("_buffers", {}).values()))
+            for m in modules
+        )  # fmt: skip
+
+    return check
+
+
+def _state_labels(fn: Callable) -> dict[int, str]:
+    """id(tensor) -> a name, for the modules' parameters and buffers and the optimizers' state `fn` refers to.
+
+    Modules and optimizers are found among `fn`'s globals and closure variables, and as the
+    `self` of a bound method (duck-typed: `named_parameters`, `param_groups`); with more than
+    one module, names get the variable's name first.
+    """
+    found = _referenced(fn)
     modules = {k: v for k, v in found.items() if callable(getattr(v, "named_parameters", None))}
     optimizers = [
         v for v in found.values() if hasattr(v, "param_groups") and isinstance(getattr(v, "state", None), dict)
@@ -215,7 +247,19 @@ def _state_labels(fn: Callable) -> dict[int, str]:
 def _label(kind: str, value, labels: dict[int, str], k: int) -> str:
     if kind == "feed":
         return "rng_key" if _is_key(value) else getattr(value, "state_name", None) or f"state{k}"
+    if kind == "grad":
+        return labels[id(value)] + ".grad" if id(value) in labels else f"state{k}"
     return labels.get(id(value), f"state{k}")
+
+
+def _implicit_tensor(kind: str, value) -> Tensor:
+    """The tensor an implicit input reads now: a captured tensor, or the `.grad` of one."""
+    return value._grad if kind == "grad" else value
+
+
+def _implicit_value(kind: str, value):
+    """An implicit input's value for this call (`TracedProgram.implicit_inputs`)."""
+    return value() if kind == "feed" else _state_value(_implicit_tensor(kind, value))
 
 
 def _is_key(feed: Callable) -> bool:

@@ -435,8 +435,11 @@ def var(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None
 
 
 def std(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
-    """sqrt(var(...)), with var's arguments."""
-    return var(self, dim, unbiased, keepdim, correction=correction).sqrt()
+    """sqrt(var(...)), with var's arguments; the gradient is 0 where the variance is (constant data), as
+    PyTorch's (sqrt's would be inf * 0 = nan)."""
+    v = var(self, dim, unbiased, keepdim, correction=correction)
+    zero = v == 0
+    return _where(zero, 0.0, _where(zero, 1.0, v).sqrt())
 
 
 def var_mean(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):

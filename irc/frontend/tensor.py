@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 import weakref
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Sequence
@@ -115,11 +116,33 @@ class Tensor(ShapeOps, Sorting):
 
     @property
     def grad(self) -> Tensor | None:
-        """The accumulated gradient (a leaf's, after backward()); None until then."""
+        """The accumulated gradient (a leaf's, after backward(); a non-leaf's after `retain_grad()`); None until
+        then."""
+        if graph.Tracing.mutated is not None:
+            graph.Tracing.guard_grad(self)
+        if self._grad is None and not self.is_leaf and not self.retains_grad and graph.Tracing.depth == 0:
+            warnings.warn(
+                "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad attribute "
+                "won't be populated during autograd.backward(). If you indeed want the .grad field to be populated "
+                "for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor.",
+                UserWarning,
+                stacklevel=2,
+            )
         return self._grad
 
     @grad.setter
     def grad(self, value: Tensor | None) -> None:
+        if value is not None:  # PyTorch's checks
+            if not isinstance(value, Tensor):
+                raise TypeError(
+                    f"assigned grad expected to be a Tensor or None but got grad of type {type(value).__name__}"
+                )
+            if value.shape != self.shape:
+                raise RuntimeError(
+                    f"assigned grad has data of a different size: {list(value.shape)}, expected {list(self.shape)}"
+                )
+            if value._node.dtype != self._node.dtype:
+                raise RuntimeError(f"assigned grad has data of a different type: {value.dtype}, expected {self.dtype}")
         graph.Tracing.record_mutation(self)
         self._grad = value
 
@@ -222,32 +245,40 @@ class Tensor(ShapeOps, Sorting):
         draws = rand_like(self, dtype="float32") < (p if not isinstance(p, Tensor) else p.to("float32"))
         return self._assign(draws.broadcast_to(self.shape)._cast(self._node.dtype))
 
-    def backward(self, gradient=None, retain_graph: bool = False) -> None:
-        """Accumulate d(self)/d(leaf) into every leaf's `.grad`, as in PyTorch."""
+    def backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False, inputs=None):
+        """Accumulate d(self)/d(leaf) into every leaf's `.grad` (or only into `inputs`'), as in PyTorch;
+        `create_graph=True` records the gradients' own history (higher derivatives)."""
+        autograd_backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+
+    def register_hook(self, hook: Callable) -> autograd.RemovableHandle:
+        """Call `hook(grad)` with this tensor's gradient whenever backward() computes it; a tensor it returns
+        replaces the gradient (for a leaf: before it is accumulated into `.grad`). Returns a handle whose
+        `remove()` takes the hook off."""
         if not self.requires_grad:
-            hint = ""
-            if graph.Tracing.depth > 0:
-                hint = (
-                    " (inside irc.jit the function's arguments are values without requires_grad: differentiate "
-                    "tensors the function captures, such as a model's parameters, not its arguments)"
-                )
-            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn" + hint)
-        if gradient is None and self.numel() != 1:
-            raise RuntimeError(
-                f"grad can be implicitly created only for scalar outputs (this tensor has shape {list(self.shape)}); "
-                "pass gradient= of the same shape"
-            )
-        seed = None
-        if gradient is not None:
-            seed = as_tensor(gradient)._cast(self._node.dtype)
-            if seed.shape != self.shape:
-                raise RuntimeError(f"gradient has shape {list(seed.shape)}, expected {list(self.shape)}")
-            seed = seed._node
-        for leaf, grad in autograd.backward(self._node, seed, retain_graph):
-            owner = leaf.owner() if leaf.owner is not None else None
-            if owner is not None:
-                old = owner.grad._node if owner.grad is not None else None
-                owner.grad = Tensor(autograd.accumulate(old, grad), owner.device)
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.is_leaf:
+            hooks = self.__dict__.setdefault("_hooks", [])
+        else:
+            if self._node.hooks is None:
+                self._node.hooks = []
+            hooks = self._node.hooks
+            autograd._barriers_used = True
+        hooks.append(hook)
+        return autograd.RemovableHandle(hooks, hook)
+
+    def retain_grad(self) -> None:
+        """Have backward() fill this non-leaf tensor's `.grad` too (a leaf's is filled anyway)."""
+        if not self.requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self.is_leaf or self.retains_grad:
+            return
+        self.register_hook(autograd.RetainGrad(self))
+
+    @property
+    def retains_grad(self) -> bool:
+        """Whether `retain_grad()` was called on this non-leaf tensor."""
+        hooks = self._node.hooks
+        return bool(hooks) and any(isinstance(h, autograd.RetainGrad) and h.tensor() is self for h in hooks)
 
     def _refuse_leaf_in_place(self) -> None:
         """PyTorch's error for an in-place op on a leaf that requires grad (allowed under `no_grad`)."""
@@ -850,11 +881,22 @@ class Tensor(ShapeOps, Sorting):
         return self >= o
 
     def clamp(self, min=None, max=None) -> Tensor:
+        """x limited to [min, max] (numbers or tensors that broadcast; max wins where min > max; NaN stays
+        NaN, a NaN bound makes NaN). The gradient flows to x where min <= x <= max, bounds included, and to a
+        tensor bound where it is taken, as torch's (maximum/minimum would split it at a tie)."""
+        if min is None and max is None:
+            raise FrontendError("torch.clamp: At least one of 'min' or 'max' must not be None", user_location()[:2])
         out = self
-        if min is not None:
-            out = out.maximum(min)
-        if max is not None:
-            out = out.minimum(max)
+        for bound, beyond in ((min, Tensor.__lt__), (max, Tensor.__gt__)):
+            if bound is None:
+                continue
+            b = out._operand(bound)
+            cond = beyond(out, b)
+            if isinstance(bound, Tensor) and bound.is_floating_point():
+                cond = cond | b.isnan()
+            elif isinstance(bound, float) and math.isnan(bound):
+                cond = full_like(out, True, dtype="bool")
+            out = where(cond, b, out)
         return out
 
     clip = clamp
@@ -987,14 +1029,26 @@ class Tensor(ShapeOps, Sorting):
             return self.amax()
         if isinstance(dim, Tensor):
             return self.maximum(dim)
-        return _MaxResult(self.amax(dim, keepdim), self.argmax(dim, keepdim))
+        return _MaxResult(*self._extreme_at(Tensor.amax, Tensor.argmax, dim, keepdim))
 
     def min(self, dim=None, keepdim: bool = False):
         if dim is None:
             return self.amin()
         if isinstance(dim, Tensor):
             return self.minimum(dim)
-        return _MinResult(self.amin(dim, keepdim), self.argmin(dim, keepdim))
+        return _MinResult(*self._extreme_at(Tensor.amin, Tensor.argmin, dim, keepdim))
+
+    def _extreme_at(self, reduce: Callable, arg: Callable, dim: int, keepdim: bool) -> tuple[Tensor, Tensor]:
+        """(values, indices) of `max(dim)` / `min(dim)`. With gradients recorded the values are gathered at the
+        indices, so that the gradient goes to the returned index only, as torch's (the reduction's would be
+        split among tied elements, as torch's amax/amin split it)."""
+        if not (self.requires_grad and autograd.is_grad_enabled() and self.ndim):
+            return reduce(self, dim, keepdim), arg(self, dim, keepdim)
+        index = arg(self, dim, True)
+        values = self.gather(dim, index)
+        if not keepdim:
+            values, index = values.squeeze(dim), index.squeeze(dim)
+        return values, index
 
     def _arg_reduce(self, op, dim, keepdim):
         if dim is None and self.numel() == 0:  # (the flattened tensor's error would not show this shape)
@@ -2425,6 +2479,94 @@ def bmm(a: Tensor, b: Tensor) -> Tensor:
     if a.ndim != 3 or b.ndim != 3:
         raise FrontendError(f"bmm expects 3-D tensors, got {list(a.shape)} and {list(b.shape)}", user_location()[:2])
     return matmul(a, b)
+
+
+# ------------------------------------------------------------------ backward() (torch.autograd.backward)
+def _tensor_list(x, what: str) -> list:
+    items = [x] if isinstance(x, Tensor) else list(x) if isinstance(x, (tuple, list)) else None
+    if items is None or not all(isinstance(t, Tensor) for t in items):
+        raise TypeError(f"{what} must be a tensor or a sequence of tensors, got {type(x).__name__}")
+    return items
+
+
+def _grad_roots(tensors: list, grad_tensors) -> tuple[list[Node], list[Node | None]]:
+    """The root nodes and seeds of backward()/grad(), checked as PyTorch checks them."""
+    if grad_tensors is None:
+        grad_tensors = [None] * len(tensors)
+    else:
+        grad_tensors = [grad_tensors] if isinstance(grad_tensors, Tensor) else list(grad_tensors)
+        if len(grad_tensors) != len(tensors):
+            raise RuntimeError(f"got {len(grad_tensors)} gradients for {len(tensors)} tensors")
+    roots, seeds = [], []
+    for k, (t, g) in enumerate(zip(tensors, grad_tensors)):
+        if not t.requires_grad:
+            hint = ""
+            if graph.Tracing.depth > 0:
+                hint = (
+                    " (inside irc.jit the function's arguments are values without requires_grad: differentiate "
+                    "tensors the function captures, such as a model's parameters, not its arguments)"
+                )
+            raise RuntimeError(f"element {k} of tensors does not require grad and does not have a grad_fn" + hint)
+        if g is None:
+            if t.numel() != 1:
+                raise RuntimeError(
+                    f"grad can be implicitly created only for scalar outputs (this tensor has shape "
+                    f"{list(t.shape)}); pass gradient= of the same shape"
+                )
+            seeds.append(None)
+        else:
+            seed = as_tensor(g)._cast(t._node.dtype)
+            if seed.shape != t.shape:
+                raise RuntimeError(f"gradient has shape {list(seed.shape)}, expected {list(t.shape)}")
+            seeds.append(seed._node)
+        roots.append(t._node)
+    return roots, seeds
+
+
+def _deliver_grad(tensor, g: Node, create_graph: bool) -> None:
+    """Accumulate the gradient `g` into `tensor.grad`, after the tensor's own (leaf) hooks."""
+    g = _leaf_hooks(tensor, g, create_graph)
+    if graph.Tracing.mutated is not None:  # irc.jit: the trace adds to the .grad the tensor has at the call
+        graph.Tracing.guard_grad(tensor)
+    if tensor._grad is None:
+        tensor.grad = Tensor(g, tensor.device)
+    elif graph.Tracing.mutated is None:  # added in place, as PyTorch's: `g = x.grad` sees later backward passes
+        tensor._grad._set_node(autograd._sum(tensor._grad._node, g, create_graph))
+    else:  # irc.jit writes the result back into the .grad tensor the call finds (`_write_back`)
+        tensor.grad = Tensor(autograd._sum(tensor._grad._node, g, create_graph), tensor.device)
+
+
+def autograd_backward(
+    tensors, grad_tensors=None, retain_graph=None, create_graph=False, grad_variables=None, inputs=None
+):
+    """Accumulate the gradients of `tensors` (seeded with `grad_tensors`) into the `.grad` of the leaves they
+    depend on, or of `inputs` only, as `torch.autograd.backward` (and `Tensor.backward`)."""
+    if grad_variables is not None:
+        grad_tensors = grad_variables
+    roots, seeds = _grad_roots(_tensor_list(tensors, "tensors"), grad_tensors)
+    if retain_graph is None:
+        retain_graph = create_graph
+    if inputs is None:
+        for leaf, g in autograd.run_backward(roots, seeds, retain_graph, create_graph, tensor_type=Tensor)[0]:
+            owner = leaf.owner() if leaf.owner is not None else None
+            if owner is not None:
+                _deliver_grad(owner, g, create_graph)
+        return
+    inputs = _tensor_list(inputs, "inputs")
+    if not inputs:
+        raise RuntimeError("'inputs' argument to backward() cannot be empty.")
+    _, found = autograd.run_backward(roots, seeds, retain_graph, create_graph, [t._node for t in inputs], Tensor)
+    for t in inputs:
+        if id(t._node) in found:
+            _deliver_grad(t, found[id(t._node)], create_graph)
+
+
+def _leaf_hooks(tensor, g: graph.Node, create_graph: bool) -> graph.Node:
+    """`g` after the hooks `register_hook` put on the leaf `tensor`."""
+    hooks = tensor.__dict__.get("_hooks")
+    if hooks:
+        g = autograd.apply_hooks(list(hooks), g, tensor._node, create_graph, Tensor, tensor.device)
+    return g
 
 
 def where(cond, a, b) -> Tensor:

@@ -22,6 +22,7 @@ nothing.
 from __future__ import annotations
 
 import inspect
+import weakref
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -53,7 +54,8 @@ class TracedProgram:
 
     module: ModuleOp
     num_outputs: int  # the function's own outputs; state updates follow them
-    #: extra inputs after the explicit ones: ("tensor", Tensor) reads its value, ("feed", fn) calls fn
+    #: extra inputs after the explicit ones: ("tensor", Tensor) reads its value, ("grad", Tensor) its `.grad`'s,
+    #: ("feed", fn) calls fn
     implicit_inputs: list[tuple] = field(default_factory=list)
     #: what the outputs after `num_outputs` update: (Tensor, "node" | "grad"); (Tensor, "grad-none") has no output;
     #: an int in place of the Tensor is an explicit argument (its index among the inputs): the call's own
@@ -76,6 +78,10 @@ class TraceScope:
     #: id(tensor) -> (tensor, its node before the trace, its .grad before the trace)
     mutated: dict[int, tuple] = field(default_factory=dict)
     guards: list[tuple[Callable[[], Hashable], Hashable]] = field(default_factory=list)
+    #: ids of the tensors whose `.grad` state a guard checks (`guard_grad`)
+    grad_guards: set[int] = field(default_factory=set)
+    #: id(node of a tensor's .grad before the trace) -> the tensor (an input read as `tensor.grad` at each call)
+    grad_reads: dict[int, Tensor] = field(default_factory=dict)
 
     def restore(self) -> None:
         """Put every mutated tensor back as it was before the trace."""
@@ -114,6 +120,27 @@ def guard(check: Callable[[], Hashable]) -> None:
         value = check()
         for scope in _scopes:
             scope.guards.append((check, value))
+
+
+def guard_grad(tensor) -> None:
+    """A trace read `tensor.grad` as it was before the trace (a captured parameter's, which backward()
+    accumulates into): make the running traces valid only while it is None, or not, as now."""
+    for scope in _scopes:
+        if id(tensor) in scope.mutated or id(tensor) in scope.grad_guards or tensor._node.serial >= scope.start:
+            continue
+        scope.grad_guards.add(id(tensor))
+        if tensor._grad is not None:  # read at every call through the tensor, whose .grad object may change
+            scope.grad_reads[id(tensor._grad._node)] = tensor
+        ref = weakref.ref(tensor)
+
+        def check(ref=ref):
+            t = ref()
+            return None if t is None else t._grad is None
+
+        scope.guards.append((check, check()))
+
+
+Tracing.guard_grad = staticmethod(guard_grad)
 
 
 def trace(fn: Callable, specs: Sequence[Spec], name: str | None = None) -> ModuleOp:
@@ -173,12 +200,21 @@ def trace_program(
                 implicit_nodes.append(leaf)
         # in creation order: a call draws its random keys in the order eager code would
         implicit_nodes.sort(key=lambda leaf: leaf.serial)
-    implicit_inputs = [("feed", n.feed) if n.feed is not None else ("tensor", n.owner()) for n in implicit_nodes]
+    implicit_inputs = [
+        ("feed", n.feed) if n.feed is not None else ("grad", scope.grad_reads[id(n)]) if id(n) in scope.grad_reads
+        else ("tensor", n.owner())
+        for n in implicit_nodes
+    ]  # fmt: skip
     names = [*_param_names(fn), *(f"state{i}" for i in range(len(implicit_nodes)))]
     module, _ = build_module(
         out_nodes, _symbol(fn_name), args=[*placeholders, *implicit_nodes], constants=True, arg_names=names, stop=stop
     )
-    return TracedProgram(module, len(outputs), implicit_inputs, updates, scope.guards, output_tree)
+    guards = list(scope.guards)
+    captured_tensors = [value for kind, value in implicit_inputs if kind == "tensor"]
+    if captured_tensors:  # whether a captured tensor requires grad shaped the trace (`requires_grad_(False)` later)
+        flags = tuple(t.requires_grad for t in captured_tensors)
+        guards.append((lambda: tuple(t.requires_grad for t in captured_tensors), flags))
+    return TracedProgram(module, len(outputs), implicit_inputs, updates, guards, output_tree)
 
 
 def _param_names(fn: Callable) -> list[str]:

@@ -68,8 +68,9 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x where x > 0, else alpha * (exp(x) - 1)."""
     x = as_tensor(input)
-    # exp of min(x, 0): the branch not taken never overflows (an inf there would make its zero gradient nan)
-    return where(x > 0, x, (x.minimum(0.0).exp() - 1.0) * alpha)
+    # exp of min(x, 0): the branch not taken never overflows (an inf there would make its zero gradient nan);
+    # clamp, not minimum: at x = 0 the gradient is alpha * exp(0), as torch's (minimum would halve it)
+    return where(x > 0, x, (x.clamp(max=0.0).exp() - 1.0) * alpha)
 
 
 def softmax(x: Tensor, dim: int = -1, _stacklevel: int = 3, dtype=None) -> Tensor:
@@ -1028,7 +1029,14 @@ def binary_cross_entropy(
             "Please ensure they have the same size.",
             user_location()[:2],
         )
-    loss = -(t * x.log().maximum(-100.0) + (1.0 - t) * (1.0 - x).log().maximum(-100.0))
+    # The value: each log clamped at -100. The gradient for x is PyTorch's formula,
+    # (x - t) / max(x * (1 - x), 1e-12), attached with a zero term (x - stop_gradient(x)) * G: differentiating
+    # the clamped logs instead gives 0 * inf = nan where x is exactly 0 or 1 (sigmoid(20) is 1.0 in float32).
+    # t's gradient comes from the value. (Second derivatives for x are 0 here.)
+    xd = x.detach()
+    value = -(t * xd.log().clamp(min=-100.0) + (1.0 - t) * (1.0 - xd).log().clamp(min=-100.0))
+    slope = (xd - t.detach()) / (xd * (1.0 - xd)).clamp(min=1e-12)
+    loss = value + (x - xd) * slope
     return _weighted(loss, weight, _legacy_reduction(size_average, reduce, reduction))
 
 
@@ -1459,7 +1467,7 @@ def logsigmoid(input: Tensor) -> Tensor:
 def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """max(0, x) + min(0, alpha * (exp(x / alpha) - 1))."""
     x = as_tensor(input)
-    return where(x > 0, x, ((x / alpha).minimum(0.0).exp() - 1.0) * alpha)
+    return where(x > 0, x, ((x / alpha).clamp(max=0.0).exp() - 1.0) * alpha)
 
 
 _SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946

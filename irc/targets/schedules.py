@@ -227,7 +227,8 @@ def _same(a: tirx.Var | None, b: tirx.Var) -> bool:
 
 
 def _contraction_operands(block: s_tir.SBlock):
-    """(output store, A load, B load, j) of a `C[..] = C[..] + A[..] * B[..]` block, else None.
+    """(output store, A load, B load, j) of a `C[..] = C[..] + A[..] * B[..]` block, or of
+    `C[..] + (A[..] ? B[..] : 0)` (a bool A: hl.scatter's one-hot sum), else None.
 
     `j`, the vector iterator, is a spatial iterator that indexes C and B as a plain variable and
     that A does not use: the last spatial one if it qualifies (a matmul), else the last that does
@@ -241,9 +242,12 @@ def _contraction_operands(block: s_tir.SBlock):
     acc, product = store.value.a, store.value.b
     if not isinstance(acc, TensorLoad) or not acc.source.same_as(store.buffer):
         acc, product = product, acc
-    if not isinstance(acc, TensorLoad) or not isinstance(product, tirx.Mul):
+    if isinstance(acc, TensorLoad) and _is_masked(product):
+        loads = [product.condition, product.true_value]
+    elif isinstance(acc, TensorLoad) and isinstance(product, tirx.Mul):
+        loads = [product.a, product.b]
+    else:
         return None
-    loads = [product.a, product.b]
     if not all(isinstance(x, TensorLoad) for x in loads):
         return None
     for j in reversed(spatial):
@@ -258,6 +262,17 @@ def _contraction_operands(block: s_tir.SBlock):
             if _plain_index(b_load, j) and all(isinstance(x, tirx.Var) for x in b_load.indices):
                 return store, a_load, b_load, j
     return None
+
+
+def _is_masked(value) -> bool:
+    """`A ? B : 0` with loads A (bool) and B."""
+    return (
+        isinstance(value, tirx.Select)
+        and isinstance(value.condition, TensorLoad)
+        and isinstance(value.true_value, TensorLoad)
+        and isinstance(value.false_value, (tirx.FloatImm, tirx.IntImm))
+        and value.false_value.value == 0
+    )
 
 
 def _plain_index(access, var: tirx.Var) -> bool:

@@ -409,9 +409,10 @@ def _floor_divide(b, op, g):
 @vjp(hl.PowOp)
 def _pow(b, op, g):
     """Forward: y = a ** c
-    Backward: da = g * c * a ** (c - 1), dc = g * y * log(a)   (log(a) taken as 0 where a <= 0)"""
+    Backward: da = g * c * a ** (c - 1), 0 where c == 0 (PyTorch's: x ** 0 has gradient 0, also at x = 0,
+    where a ** (c - 1) is inf); dc = g * y * log(a)   (log(a) taken as 0 where a <= 0)"""
     a, c = op.operands
-    da = b.mul(b.mul(g, c), b.pow(a, b.sub(c, 1.0)))
+    da = b.select(b.compare(c, 0.0, predicate="eq"), 0.0, b.mul(b.mul(g, c), b.pow(a, b.sub(c, 1.0))))
     dc = b.mul(b.mul(g, op.result), safe_log(b, a))
     return [sum_to(b, da, shape_of(a.type)), sum_to(b, dc, shape_of(c.type))]
 

@@ -346,7 +346,9 @@ def test_graph_changing_hyper_parameters_retrace(reference_jit):
         torch_step(reference, ref_opt, x, y, ref_head)
         assert_same_params(model, reference)
         assert_same_params(head, ref_head)
-    assert train_step.cache_size == 4
+    # 4 graphs of the update, and one more at step 1: until step 4 the head is in no optimizer, so nothing
+    # clears its .grad and backward() adds to it from step 1 on, as in torch (a guard on .grad being None)
+    assert train_step.cache_size == 5
 
 
 def test_eager_steps_with_a_schedule_reuse_one_program():

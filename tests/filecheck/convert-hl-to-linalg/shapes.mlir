@@ -75,13 +75,14 @@ func.func @scatter(%x: tensor<6x3xf32>, %i: tensor<4x3xi64>, %s: tensor<4x3xf32>
   func.return %0 : tensor<6x3xf32>
 }
 
-// A sum scatter with one index row (index_add) is x + one_hot(index) @ src: a contraction the targets tile.
+// A sum scatter with one index row (index_add) is x + (one_hot(index) ? src : 0) summed: a contraction the
+// targets tile, selecting rather than multiplying (0 * inf would make other rows nan).
 // CHECK-LABEL: func.func @index_add
-// CHECK:         %[[HOT:.*]] = linalg.generic {{.*}} ins(%{{.*}} : tensor<4xi64>) outs(%{{.*}} : tensor<6x4xf32>)
+// CHECK:         %[[HOT:.*]] = linalg.generic {{.*}} ins(%{{.*}} : tensor<4xi64>) outs(%{{.*}} : tensor<6x4xi1>)
 // CHECK:           arith.cmpi eq
+// CHECK:         linalg.generic {{.*}} ins(%[[HOT]], %s : tensor<6x4xi1>, tensor<4x3xf32>)
 // CHECK:           arith.select
-// CHECK:         linalg.generic {{.*}} ins(%[[HOT]], %s : tensor<6x4xf32>, tensor<4x3xf32>)
-// CHECK:           arith.mulf
+// CHECK-NOT:       arith.mulf
 // CHECK:           arith.addf
 // CHECK:         linalg.generic {{.*}} ins(%x, %{{.*}} : tensor<6x3xf32>, tensor<6x3xf32>)
 func.func @index_add(%x: tensor<6x3xf32>, %i: tensor<4x1xi64>, %s: tensor<4x3xf32>) -> tensor<6x3xf32> {
