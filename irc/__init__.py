@@ -47,12 +47,14 @@ _EXPORTS = {
 }  # fmt: skip
 # torch's shape, creation and sorting ops (frontend compositions)
 _EXPORTS["irc.frontend.factories"] = (
-    "atleast_1d", "atleast_2d", "atleast_3d", "cartesian_prod", "cdist", "einsum", "eye", "linspace", "logspace",
-    "meshgrid", "randint", "randint_like", "tensordot", "tril_indices", "triu_indices",
+    "atleast_1d", "atleast_2d", "atleast_3d", "broadcast_shapes", "broadcast_tensors", "can_cast", "cartesian_prod",
+    "cdist", "column_stack", "dstack", "einsum", "eye", "hstack", "isin", "linspace", "logspace", "meshgrid",
+    "promote_types", "randint", "randint_like", "result_type", "row_stack", "tensordot", "tril_indices",
+    "triu_indices", "vstack",
 )  # fmt: skip
 
 # `irc.<name>` is a module of the frontend (PyTorch's namespaces `torch.cuda`, `torch.accelerator`, `torch.backends`)
-_NAMESPACES = ("accelerator", "backends", "cuda", "linalg")
+_NAMESPACES = ("accelerator", "backends", "cuda", "linalg", "special")
 
 # `irc.<name>(x, ...)` is `x.<name>(...)`
 _METHODS = (
@@ -85,6 +87,8 @@ _METHODS += (
     "greater", "greater_equal", "less", "less_equal", "not_equal", "split_with_sizes",
     "erfc", "logit", "xlogy", "sinc", "float_power", "cross", "dist", "cov", "corrcoef",
     "sort", "argsort", "msort", "topk", "kthvalue", "median", "nanmedian",
+    "ldexp", "bitwise_left_shift", "bitwise_right_shift", "cummax", "cummin", "renorm", "quantile", "nanquantile",
+    "mode",
 )  # fmt: skip
 
 _SUBMODULES = (

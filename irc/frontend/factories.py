@@ -1,7 +1,8 @@
 """torch's free functions beyond `tensor.py`: `einsum`, `tensordot`, `meshgrid`, `cartesian_prod`,
-`atleast_1d/2d/3d`, `cdist`, and the factories `eye`, `linspace`, `logspace`, `randint`,
-`randint_like`, `tril_indices`, `triu_indices` (the Tensor methods are in `shape_ops.py` and
-`sorting.py`).  Compositions of existing hl ops: `einsum` takes diagonals for repeated letters, sums
+`atleast_1d/2d/3d`, `cdist`, the stacks `hstack`/`vstack`/`dstack`/`column_stack`/`row_stack`,
+`broadcast_tensors`/`broadcast_shapes`, `isin`, the dtype rules `result_type`/`promote_types`/`can_cast`,
+and the factories `eye`, `linspace`, `logspace`, `randint`, `randint_like`, `tril_indices`,
+`triu_indices` (the Tensor methods are in `shape_ops.py` and `sorting.py`).  Compositions of existing hl ops: `einsum` takes diagonals for repeated letters, sums
 letters no one else needs, and contracts the operands pairwise with one batched matmul each.
 
     >>> irc.einsum("ij,jk->ik", irc.ones(2, 3), irc.ones(3, 4)).shape
@@ -21,9 +22,11 @@ from irc.frontend.tensor import (
     _SCALAR_NAMES,
     Tensor,
     _check_device,
+    _is_float,
     _promote,
     _shape_arg,
     as_tensor,
+    cat,
     default_rng,
     dtype_short,
     full,
@@ -278,6 +281,122 @@ def cdist(x1, x2, p: float = 2.0, compute_mode=None) -> Tensor:
     return diff.pow(p).sum(-1).pow(1.0 / p)
 
 
+def _tensors(name: str, tensors) -> list[Tensor]:
+    if not tensors:
+        raise _err(f"{name} expects a non-empty TensorList")
+    return [as_tensor(t) for t in tensors]
+
+
+def hstack(tensors) -> Tensor:
+    """The tensors joined along dim 1 (dim 0 for 1-D ones), after `atleast_1d`, as torch's."""
+    parts = [atleast_1d(t) for t in _tensors("hstack", tensors)]
+    return cat(parts, 0 if parts[0].ndim == 1 else 1)
+
+
+def vstack(tensors) -> Tensor:
+    """The tensors joined along dim 0, after `atleast_2d` (a 1-D tensor is a row), as torch's."""
+    return cat([atleast_2d(t) for t in _tensors("vstack", tensors)], 0)
+
+
+row_stack = vstack
+
+
+def dstack(tensors) -> Tensor:
+    """The tensors joined along dim 2, after `atleast_3d`, as torch's."""
+    return cat([atleast_3d(t) for t in _tensors("dstack", tensors)], 2)
+
+
+def column_stack(tensors) -> Tensor:
+    """The tensors as columns: 0-d and 1-D ones become (n, 1) columns, the rest join along dim 1."""
+    parts = _tensors("column_stack", tensors)
+    return cat([t.reshape(-1, 1) if t.ndim <= 1 else t for t in parts], 1)
+
+
+def broadcast_shapes(*shapes) -> tuple[int, ...]:
+    """The shape that `shapes` (tuples or ints) broadcast to, as torch's (a tuple: irc has no torch.Size)."""
+    shapes = [(s,) if isinstance(s, (int, np.integer)) else tuple(s) for s in shapes]
+    out = [1] * max((len(s) for s in shapes), default=0)
+    for index, shape in enumerate(shapes):
+        for k in range(1, len(shape) + 1):
+            n = shape[-k]
+            if n != out[-k] and 1 not in (n, out[-k]):
+                raise _err(
+                    f"Attempting to broadcast a dimension of length {n} at {-k}! Mismatching argument at index "
+                    f"{index} had {shape}; but expected shape should be broadcastable to {out}"
+                )
+            out[-k] = n if out[-k] == 1 else out[-k]
+    return tuple(out)
+
+
+def broadcast_tensors(*tensors) -> tuple[Tensor, ...]:
+    """The tensors broadcast to one shape (torch's message when they cannot be)."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    tensors = [as_tensor(t) for t in tensors]
+    shape: list[int] = []
+    for t in tensors:
+        shape = [1] * (t.ndim - len(shape)) + shape
+        for k in range(1, t.ndim + 1):
+            n = t.shape[-k]
+            if n != shape[-k] and 1 not in (n, shape[-k]):
+                raise _err(f"The size of tensor a ({shape[-k]}) must match the size of tensor b ({n}) at "
+                           f"non-singleton dimension {len(shape) - k}")  # fmt: skip
+            shape[-k] = n if shape[-k] == 1 else shape[-k]
+    return tuple(t if tuple(t.shape) == tuple(shape) else t.broadcast_to(shape) for t in tensors)
+
+
+def isin(elements, test_elements, *, assume_unique: bool = False, invert: bool = False) -> Tensor:
+    """Whether each element is among `test_elements` (either may be a number), bool of `elements`'s shape;
+    `invert=True` negates. Compares every pair: O(elements * test_elements)."""
+    reference = elements if isinstance(elements, Tensor) else as_tensor(test_elements)
+    elements = elements if isinstance(elements, Tensor) else reference._operand(elements)
+    tests = as_tensor(test_elements).reshape(-1)
+    found = (elements.unsqueeze(-1) == tests).any(-1)
+    return ~found if invert else found
+
+
+def _wrapped_dtype(value) -> str:
+    """The dtype a Python number takes in torch's promotion: bool, int64 or the default float32."""
+    if isinstance(value, (bool, np.bool_)):
+        return "i1"
+    return "i64" if isinstance(value, (int, np.integer)) else "f32"
+
+
+def _combine(higher: str | None, lower: str | None) -> str | None:
+    """torch's combine_categories: `lower` (a later group) counts only where its category is higher."""
+    if higher is None or lower is None:
+        return higher or lower
+    if _is_float(higher):
+        return higher
+    return _promote(higher, lower) if higher == "i1" or _is_float(lower) else higher
+
+
+def result_type(tensor1, tensor2) -> np.dtype:
+    """The dtype torch's arithmetic gives these operands (tensors or numbers): tensors with dims first, then
+    0-d tensors, then numbers (bool, int64, float32), a later group counting only where its category
+    (bool < int < float) is higher."""
+    groups: list[str | None] = [None, None, None]  # dtypes of: tensors with dims, 0-d tensors, numbers
+    for x in (tensor1, tensor2):
+        if isinstance(x, Tensor):
+            group, short = (0 if x.ndim else 1), x._node.dtype
+        else:
+            group, short = 2, _wrapped_dtype(x)
+        groups[group] = short if groups[group] is None else _promote(groups[group], short)
+    return hl.NUMPY_DTYPES[_combine(groups[0], _combine(groups[1], groups[2]))]
+
+
+def promote_types(type1, type2) -> np.dtype:
+    """The smallest dtype both convert to without losing their category, as torch's (float16 with bfloat16
+    is float32)."""
+    return hl.NUMPY_DTYPES[_promote(dtype_short(type1), dtype_short(type2))]
+
+
+def can_cast(from_, to) -> bool:
+    """Whether torch's type promotion allows the cast: not float to an integer, nor a number to bool."""
+    a, b = dtype_short(from_), dtype_short(to)
+    return not (_is_float(a) and not _is_float(b)) and not (a != "i1" and b == "i1")
+
+
 def _dtype(dtype, default: str) -> str:
     return default if dtype is None else dtype_short(dtype)
 
@@ -384,6 +503,8 @@ def triu_indices(row: int, col: int, offset: int = 0, *, dtype=None, device: str
 
 
 __all__ = [
-    "atleast_1d", "atleast_2d", "atleast_3d", "cartesian_prod", "cdist", "einsum", "eye", "linspace", "logspace",
-    "meshgrid", "randint", "randint_like", "tensordot", "tril_indices", "triu_indices",
+    "atleast_1d", "atleast_2d", "atleast_3d", "broadcast_shapes", "broadcast_tensors", "can_cast", "cartesian_prod",
+    "cdist", "column_stack", "dstack", "einsum", "eye", "hstack", "isin", "linspace", "logspace", "meshgrid",
+    "promote_types", "randint", "randint_like", "result_type", "row_stack", "tensordot", "tril_indices",
+    "triu_indices", "vstack",
 ]  # fmt: skip

@@ -249,10 +249,14 @@ def _rmod(self, other):
 
 
 def atan2(self, other):
-    """atan(a / b) in the quadrant of (b, a); integers are converted to float32."""
+    """atan(a / b) in the quadrant of (b, a); integers are converted to float32. At a = b = 0 (either sign)
+    the gradient is 0, as PyTorch's (the derivatives' b / (a^2 + b^2) would be 0 / 0 there)."""
     a, b = _pair(self, other)
     a, b = _float(a), _float(b)
-    return a._new(apply(hl.Atan2Op, [a._node, b._node]))
+    origin = (a == 0) & (b == 0)
+    at_origin = a.detach()._new(apply(hl.Atan2Op, [a.detach()._node, b.detach()._node]))
+    safe_a, safe_b = _where(origin, 0.0, a), _where(origin, 1.0, b)
+    return _where(origin, at_origin, a._new(apply(hl.Atan2Op, [safe_a._node, safe_b._node])))
 
 
 def _float_pair(a, b, name: str):
@@ -401,6 +405,8 @@ def count_nonzero(self, dim=None):
 def logsumexp(self, dim, keepdim: bool = False):
     """log(sum(exp(x))) along `dim`, as m + log(sum(exp(x - m))) with m the (detached) max, 0 where m is +-inf."""
     x = _float(self)
+    if x.numel() == 0 and _reduced_count(x, dim) == 0:  # the log of an empty sum, as PyTorch
+        return x.sum(dim, keepdim) + -math.inf
     m = x.amax(dim, keepdim=True).detach()
     m = _where(m.abs() == math.inf, 0.0, m)
     out = (x - m).exp().sum(dim, keepdim=True).log() + m
@@ -670,8 +676,14 @@ def inner(x, other):
 
 
 def isclose(x, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False):
-    """`|x - other| <= atol + rtol * |other|` elementwise (equal infinities close; NaNs only with equal_nan)."""
+    """`|x - other| <= atol + rtol * |other|` elementwise (equal infinities close; NaNs only with equal_nan);
+    both of one dtype, as torch's (bool tensors: equality)."""
+    if isinstance(other, _tensor_module().Tensor) and other._node.dtype != x._node.dtype:
+        names = _tensor_module()._SCALAR_NAMES
+        raise _error(f"{names[x._node.dtype]} did not match {names[other._node.dtype]}")
     other = _as(other)
+    if x._node.dtype == "i1":
+        return x == other
     close = (x - other).abs() <= atol + rtol * other.abs()
     close = close | (x == other)
     if equal_nan:
@@ -818,8 +830,10 @@ def logit(x, eps=None):
 def xlogy(x, other):
     """x * log(other), 0 where x is 0 (unless other is NaN), as torch's."""
     x, other = _as(x), _as(other)
-    product = x * other.log()
-    return _where((x == 0) & ~other.isnan(), x * 0, product)
+    # where x is 0 and log(other) is not finite the result is 0, the gradients too (no 0 * inf = nan);
+    # elsewhere x's gradient is log(other), as torch's
+    bad = (x == 0) & ~other.isnan() & ~((other > 0) & (other < math.inf))
+    return _where(bad, x * 0, x * _where(bad, 1.0, other).log())
 
 
 def sinc(x):
@@ -889,6 +903,98 @@ def corrcoef(x):
     return (c / d.reshape(-1, 1) / d.reshape(1, -1)).clamp(-1, 1)
 
 
+def ldexp(x, other):
+    """x * 2 ** other (integers give float32), as torch's."""
+    return x * (2.0 ** _as(other))
+
+
+def _shift_operands(x, other, name: str, reverse: bool):
+    """The promoted operands of a shift, its dtype's width and where the shift is below 0 or past it."""
+    a, b = _pair(other, x) if reverse else _pair(x, other)
+    if a.is_floating_point() or a._node.dtype == "i1":
+        raise NotImplementedError(
+            f"\"{name}_cpu\" not implemented for '{_tensor_module()._SCALAR_NAMES[a._node.dtype]}'"
+        )
+    width = 32 if a._node.dtype == "i32" else 64
+    return a, b, width, (b < 0) | (b >= width)
+
+
+def bitwise_left_shift(x, other, *, _reverse: bool = False):
+    """x << other: x * 2 ** other, wrapping as torch's; 0 where the shift is negative or the width or more."""
+    a, b, _, outside = _shift_operands(x, other, "lshift", _reverse)
+    return _where(outside, 0, a * (2 ** _where(outside, 0, b)))
+
+
+def bitwise_right_shift(x, other, *, _reverse: bool = False):
+    """x >> other: floor(x / 2 ** other) (arithmetic); a shift that is negative or the width - 1 or more
+    gives the sign (0 or -1), as torch's."""
+    a, b, width, outside = _shift_operands(x, other, "rshift", _reverse)
+    shift = _where(outside, width - 1, b)
+    sign_only = shift == width - 1
+    sign = -(a < 0)._cast(a._node.dtype)
+    return _where(sign_only, sign, a.floor_divide(2 ** _where(sign_only, 0, shift)))
+
+
+cummax_result = namedtuple("cummax", ["values", "indices"])
+cummin_result = namedtuple("cummin", ["values", "indices"])
+
+
+def _cumulative_extreme(x, dim: int, largest: bool):
+    """(values, indices) of the running max (min) along `dim`, as torch's `cummax` (`cummin`): the latest
+    index of the extreme so far (ties too), NaN once one is seen (the latest NaN's index); the values are
+    gathered there, so the gradient goes to that index. A masked reduction over an (n, n) triangle, as
+    `_scan`."""
+    result = cummax_result if largest else cummin_result
+    if x.ndim == 0:
+        return result(x, x._scalar_tensor(0, "i64"))
+    tensor = _tensor_module()
+    d = x._dim(dim)
+    n = x.shape[d]
+    last = x.ndim - 1
+    moved = x.transpose(d, last) if d != last else x
+    wide = moved._cast("i32") if moved._node.dtype == "i1" else moved
+    if wide.is_floating_point():
+        fill = -math.inf if largest else math.inf
+    else:
+        info = np.iinfo(wide.dtype)
+        fill = int(info.min if largest else info.max)
+    mask = tensor.tensor(np.triu(np.ones((n, n), dtype=bool)), device=x.device)  # mask[i, j] = i <= j
+    column = wide.unsqueeze(-1)
+    masked = _where(mask, column, fill)
+    running = (masked.amax(-2) if largest else masked.amin(-2)).unsqueeze(-2)
+    hit = column == running
+    if wide.is_floating_point():
+        hit = hit | (isnan(column) & isnan(running))
+    positions = tensor.arange(n, device=x.device).reshape(n, 1)
+    indices = _where(mask & hit, positions, -1).amax(-2)
+    values = moved.gather(-1, indices)
+    if d != last:
+        values, indices = values.transpose(d, last), indices.transpose(d, last)
+    return result(values, indices)
+
+
+def cummax(x, dim: int):
+    """(values, indices) of the running maximum along `dim`, as torch's; see `_cumulative_extreme`."""
+    return _cumulative_extreme(x, dim, True)
+
+
+def cummin(x, dim: int):
+    """(values, indices) of the running minimum along `dim`, as torch's."""
+    return _cumulative_extreme(x, dim, False)
+
+
+def renorm(x, p, dim: int, maxnorm):
+    """Each slice along `dim` whose p-norm exceeds `maxnorm` scaled by maxnorm / (norm + 1e-7), as torch's."""
+    if not x.is_floating_point():
+        raise NotImplementedError(
+            f"\"renorm_cpu\" not implemented for '{_tensor_module()._SCALAR_NAMES[x._node.dtype]}'"
+        )
+    d = x._dim(dim)
+    others = [k for k in range(x.ndim) if k != d]
+    norm = vector_norm(x, p, others, keepdim=True) if others else x.abs()
+    return x * _where(norm > maxnorm, maxnorm / (norm + 1e-7), 1.0)
+
+
 #: more of torch's Tensor methods (`x.<name>`; also `irc.<name>` where torch has the function)
 MORE_METHODS = {
     "erfc": erfc, "logit": logit, "xlogy": xlogy, "sinc": sinc, "float_power": float_power, "cross": cross,
@@ -897,7 +1003,13 @@ MORE_METHODS = {
     "isclose": isclose, "allclose": allclose, "equal": equal, "diff": diff, "sum_to_size": sum_to_size,
     "rot90": rot90, "fill_diagonal_": fill_diagonal_, "nonzero": nonzero, "argwhere": argwhere, "unique": unique,
     "element_size": element_size, "get_device": get_device,
+    "ldexp": ldexp, "bitwise_left_shift": bitwise_left_shift, "bitwise_right_shift": bitwise_right_shift,
+    "cummax": cummax, "cummin": cummin, "renorm": renorm,
 }  # fmt: skip
+#: MORE_METHODS with an in-place form `name_` (torch's)
+MORE_IN_PLACE = (
+    "erfc", "logit", "xlogy", "sinc", "float_power", "ldexp", "bitwise_left_shift", "bitwise_right_shift", "renorm",
+)  # fmt: skip
 #: PyTorch's other spellings of Tensor's own methods (and their in-place forms where both exist)
 TENSOR_ALIASES = {
     "absolute": "abs", "multiply": "mul", "subtract": "sub", "divide": "div", "negative": "neg", "greater": "gt",
@@ -935,7 +1047,7 @@ FUNCTIONS = {"std_mean": std_mean, "var_mean": var_mean}
 
 def _in_place(name: str):
     def method(self, *args, **kwargs):
-        return self._assign(getattr(self, name)(*args, **kwargs))
+        return self._assign_result(getattr(self, name)(*args, **kwargs))
 
     method.__name__ = f"{name}_"
     method.__doc__ = f"In-place `{name}`: this tensor holds the result, converted to its dtype."
@@ -955,7 +1067,7 @@ def install(tensor_module) -> None:
         setattr(cls, f"{name}_", _in_place(name))
     for name, fn in MORE_METHODS.items():
         setattr(cls, name, fn)
-    for name in ("erfc", "logit", "xlogy", "sinc", "float_power"):
+    for name in MORE_IN_PLACE:
         setattr(cls, f"{name}_", _in_place(name))
     for alias, name in TENSOR_ALIASES.items():
         setattr(cls, alias, getattr(cls, name))
@@ -972,3 +1084,9 @@ def install(tensor_module) -> None:
     cls.__mod__ = remainder
     cls.__rmod__ = _rmod
     cls.__imod__ = _in_place("remainder")
+    cls.__lshift__ = bitwise_left_shift
+    cls.__rlshift__ = lambda self, other: bitwise_left_shift(self, other, _reverse=True)
+    cls.__ilshift__ = _in_place("bitwise_left_shift")
+    cls.__rshift__ = bitwise_right_shift
+    cls.__rrshift__ = lambda self, other: bitwise_right_shift(self, other, _reverse=True)
+    cls.__irshift__ = _in_place("bitwise_right_shift")

@@ -1,4 +1,5 @@
-"""Sorting as torch spells it: `sort`, `argsort`, `msort`, `topk`, `kthvalue`, `median`, `nanmedian`.
+"""Sorting as torch spells it: `sort`, `argsort`, `msort`, `topk`, `kthvalue`, `median`, `nanmedian`,
+`quantile`, `nanquantile`, `mode`.
 
 Each sorts along the sorted dim (moved last) with one `hl.argsort` (the first k indices, stable, in
 torch's order: NaN after every number ascending, before them descending, NaNs tying with each other)
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections import namedtuple
 
 from irc.errors import FrontendError
+from irc.frontend import graph
 from irc.frontend.graph import apply, user_location
 from irc.frontend.shape_ops import iota
 from irc.ir import hl
@@ -72,7 +74,15 @@ def _median(self, dim, keepdim: bool, ignore_nan: bool):
     if dim is None:
         if self.numel() == 0:
             return self.reshape(-1).sum() * float("nan") if self.is_floating_point() else self.reshape(-1).sum()
-        return _pick(self.reshape(-1), 0, False, _position(ignore_nan), name).values
+        flat = self.reshape(-1)
+        median = _pick(flat, 0, False, _position(ignore_nan), name).values
+        if not self.is_floating_point():
+            return median
+        # the gradient shared evenly by the elements equal to the median (NaN ones when it is NaN), as torch's
+        value = median.detach()
+        tie = (flat == value) | (flat.isnan() & value.isnan())
+        spread = (flat - value).where(tie, 0.0).sum() / tie.sum()._cast(flat._node.dtype)
+        return value + spread
     return _pick(self, dim, keepdim, _position(ignore_nan), name)
 
 
@@ -89,6 +99,58 @@ def _position(ignore_nan: bool):
         return (nans > 0).to("int64") * (n - nans) + (nans == 0).to("int64") * ((n - 1) // 2)
 
     return position
+
+
+ModeResult = namedtuple("mode", ["values", "indices"])
+
+_INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
+
+
+def _quantile(x, q, dim, keepdim: bool, interpolation: str, ignore_nan: bool):
+    """torch's quantile: sort (NaN last), rank q * (n - 1) among the (non-NaN, for nanquantile) values, then
+    the value below, above, nearest (half to even) or interpolated; any NaN makes quantile's result NaN."""
+    name = "nanquantile" if ignore_nan else "quantile"
+    if x._node.dtype not in ("f32", "f64"):
+        raise _err(f"{name}() input tensor must be either float or double dtype")
+    if interpolation not in _INTERPOLATIONS:
+        raise _err(f"{name}() interpolation must be one of linear, lower, higher, midpoint or nearest, but got "
+                   f"{interpolation}")  # fmt: skip
+    if isinstance(q, type(x)):
+        if q.ndim > 1:
+            raise _err(f"{name}() q must be a scalar or 1D tensor")
+        if q._node.dtype != x._node.dtype:
+            raise _err(f"{name}() q tensor must be same dtype as the input tensor")
+        if graph.Tracing.depth == 0 and ((q.numpy() < 0) | (q.numpy() > 1)).any():
+            raise _err(f"{name}() q values must be in the range [0, 1]")
+        scalar, qs = q.ndim == 0, q.reshape(-1)
+    else:
+        if not 0 <= q <= 1:
+            raise _err(f"{name}() q must be in the range [0, 1] but got {q}")
+        scalar, qs = True, x.new_tensor([float(q)])
+    if x.numel() == 0:
+        raise _err(f"{name}() input tensor must be non-empty")
+    d = 0 if dim is None or x.ndim == 0 else x._dim(dim)
+    src = x.reshape(-1) if dim is None or x.ndim == 0 else x
+    ordered = src.movedim(d, -1).sort(-1).values  # (..., n)
+    n = ordered.shape[-1]
+    if ignore_nan:
+        count = (~ordered.isnan()).sum(-1, keepdim=True)._cast(x._node.dtype)
+        ranks = qs * (count - 1)
+        ranks = ranks.where(ranks >= 0, 0.0)
+    else:
+        ranks = (qs * (n - 1)).where(~ordered[..., -1:].isnan(), float(n - 1))
+    ranks = ranks.expand(*ordered.shape[:-1], qs.shape[0])
+    if interpolation in ("lower", "higher", "nearest"):
+        ranks = {"lower": ranks.floor, "higher": ranks.ceil, "nearest": ranks.round}[interpolation]()
+    below = ranks.long()
+    out = ordered.gather(-1, below)
+    if interpolation in ("linear", "midpoint"):
+        weight = 0.5 if interpolation == "midpoint" else ranks - below._cast(x._node.dtype)
+        out = out.lerp(ordered.gather(-1, ranks.ceil().long()), weight)
+    if keepdim:
+        out = out.reshape(*(1,) * x.ndim, -1) if dim is None or x.ndim == 0 else out.unsqueeze(d)
+    out = out.movedim(-1, 0)
+    return out.squeeze(0) if scalar else out
 
 
 class Sorting:
@@ -138,3 +200,30 @@ class Sorting:
     def nanmedian(self, dim=None, keepdim: bool = False):
         """`median` ignoring NaNs (NaN only where all are NaN)."""
         return _median(self, dim, keepdim, ignore_nan=True)
+
+    def quantile(self, q, dim=None, keepdim: bool = False, *, interpolation: str = "linear"):
+        """The `q`-quantiles (a number or a 1-D tensor, its dim first) along `dim` (all values by default);
+        `interpolation` linear, lower, higher, midpoint or nearest, as torch's. NaN where a NaN is there."""
+        return _quantile(self, q, dim, keepdim, interpolation, ignore_nan=False)
+
+    def nanquantile(self, q, dim=None, keepdim: bool = False, *, interpolation: str = "linear"):
+        """`quantile` of the non-NaN values (NaN where all are)."""
+        return _quantile(self, q, dim, keepdim, interpolation, ignore_nan=True)
+
+    def mode(self, dim: int = -1, keepdim: bool = False) -> ModeResult:
+        """(values, indices) of the most frequent value along `dim` (the smallest of equally frequent ones) and
+        its last index, as torch's; the gradient goes to that index. O(n^2) comparisons per row."""
+        if self.ndim == 0:
+            return ModeResult(self, iota(self, (1,), 0).reshape(()))
+        d = self._dim(dim)
+        moved = self.movedim(d, -1)
+        ordered = moved.sort(-1).values
+        counts = (ordered.unsqueeze(-1) == ordered.unsqueeze(-2)).sum(-1)
+        value = ordered.gather(-1, counts.argmax(-1, keepdim=True))
+        positions = iota(moved, moved.shape, moved.ndim - 1)
+        indices = positions.where(moved == value, -1).amax(-1, keepdim=True).maximum(positions[..., :1])
+        values = moved.gather(-1, indices)
+        values, indices = values.movedim(-1, d), indices.movedim(-1, d)
+        if not keepdim:
+            values, indices = values.squeeze(d), indices.squeeze(d)
+        return ModeResult(values, indices)

@@ -102,6 +102,8 @@ class Tensor(ShapeOps, Sorting):
     """
 
     __array_priority__ = 1000  # numpy defers `ndarray op Tensor` to us
+    #: False for a view whose elements torch would not keep contiguous (a transpose, a column, an expand)
+    _contiguous = True
 
     def __init__(self, node=None, *sizes, device: str = "cpu"):
         if not isinstance(node, Node):
@@ -216,7 +218,11 @@ class Tensor(ShapeOps, Sorting):
             d0, d1 = self._dim(dim0), self._dim(dim1)
             perm[d0], perm[d1] = perm[d1], perm[d0]
         swap = lambda t: t._permute(perm) if perm != list(range(t.ndim)) else t  # noqa: E731
-        return self._reshape_in_place(swap, swap)
+        out = self._reshape_in_place(swap, swap)
+        if isinstance(self, _View):
+            moved = [d for d in perm if self.shape[d] != 1]
+            self._contiguous = self._contiguous and moved == sorted(moved)
+        return out
 
     def t_(self) -> Tensor:
         if self.ndim > 2:
@@ -318,17 +324,30 @@ class Tensor(ShapeOps, Sorting):
             for view in tuple(views):
                 view._refresh()
 
+    def _assign_result(self, result: Tensor) -> Tensor:
+        """`_assign` of an in-place op's result (`add_`, `x += ...`, `clamp_`): PyTorch refuses a result of a
+        higher kind than this tensor's dtype (float into an integer tensor, a number into a bool one) where a
+        cast would silently truncate; `copy_`, `fill_` and `x[i] = v` cast."""
+        kind = lambda dt: 0 if dt == "i1" else 2 if hl.is_float(hl.DTYPES[dt]) else 1  # noqa: E731
+        if kind(result._node.dtype) > kind(self._node.dtype):
+            raise FrontendError(
+                f"result type {_SCALAR_NAMES[result._node.dtype]} can't be cast to the desired output type "
+                f"{_SCALAR_NAMES[self._node.dtype]}",
+                user_location()[:2],
+            )
+        return self._assign(result)
+
     def add_(self, other, alpha: float = 1.0):
-        return self._assign(self + (other if alpha == 1 else other * alpha))
+        return self._assign_result(self + (other if alpha == 1 else other * alpha))
 
     def sub_(self, other, alpha: float = 1.0):
-        return self._assign(self - (other if alpha == 1 else other * alpha))
+        return self._assign_result(self - (other if alpha == 1 else other * alpha))
 
     def mul_(self, other):
-        return self._assign(self * other)
+        return self._assign_result(self * other)
 
     def div_(self, other):
-        return self._assign(self / other)
+        return self._assign_result(self / other)
 
     def zero_(self):
         return self.fill_(0)
@@ -393,7 +412,7 @@ class Tensor(ShapeOps, Sorting):
         return self._node.shape
 
     def size(self, dim: int | None = None):
-        return self.shape if dim is None else self.shape[dim]
+        return self.shape if dim is None else self.shape[self._dim(dim)]
 
     @property
     def ndim(self) -> int:
@@ -437,9 +456,14 @@ class Tensor(ShapeOps, Sorting):
         return realize(self._node, self.device)
 
     def item(self):
+        return self._one_element("item()").item()
+
+    def _one_element(self, what: str) -> np.ndarray:
         if self.numel() != 1:
-            raise ValueError(f"item() needs a tensor with one element, this one has shape {self.shape}")
-        return self.numpy().reshape(()).item()
+            raise RuntimeError(
+                f"a Tensor with {self.numel()} elements cannot be converted to {what} (shape {list(self.shape)})"
+            )
+        return self.numpy().reshape(())
 
     def tolist(self):
         return self.numpy().tolist()
@@ -451,17 +475,25 @@ class Tensor(ShapeOps, Sorting):
     def __repr__(self) -> str:
         if isinstance(self._node, graph.Placeholder):
             return f"Tensor(traced, shape={self.shape}, dtype={self.dtype})"
-        body = np.array2string(self.numpy(), separator=", ", prefix="tensor(")
-        return f"tensor({body}, dtype={self.dtype})" if self.dtype != float32 else f"tensor({body})"
+        value = self.numpy()
+        if self._node.dtype == "bf16":  # printed as float32: numpy prints bfloat16's whole numbers as integers
+            value = value.astype(np.float32)
+        body = np.array2string(value, separator=", ", prefix="tensor(")
+        extra = f", size={self.shape}" if value.size == 0 and self.shape != (0,) else ""  # torch's
+        return f"tensor({body}{extra}, dtype={self.dtype})" if self.dtype != float32 else f"tensor({body}{extra})"
 
     def __bool__(self) -> bool:
+        if self.numel() != 1:
+            raise RuntimeError(
+                f"Boolean value of Tensor with more than one value is ambiguous (shape {list(self.shape)})"
+            )
         return bool(self.item())
 
     def __float__(self) -> float:
-        return float(self.item())
+        return float(self._one_element("a Python float").item())
 
     def __int__(self) -> int:
-        return int(self.item())
+        return int(self._one_element("a Python int").item())
 
     def __index__(self) -> int:
         """An integer (or bool) tensor of one element is an index: `classes[pred.argmax()]`, as in torch."""
@@ -575,11 +607,13 @@ class Tensor(ShapeOps, Sorting):
         return self._new(_copied(self._node))
 
     def contiguous(self, memory_format=None) -> Tensor:
-        """`self`: irc tensors have no strides (every value is a fresh row-major array)."""
-        return self
+        """`self`, or a copy where torch's would be one: a view that is not contiguous (`x.t()`, `x[:, 1]`), so
+        that writing to the result leaves the viewed tensor alone, as in torch."""
+        return self if self._contiguous else self._new(_copied(self._node))
 
     def is_contiguous(self, memory_format=None) -> bool:
-        return True
+        """False for views torch keeps strided (transposes, permutes, columns, steps, expands, diagonals)."""
+        return self._contiguous
 
     # ------------------------------------------------------ new tensors like this one
     def new_full(self, size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
@@ -625,6 +659,8 @@ class Tensor(ShapeOps, Sorting):
                 user_location()[:2],
             )
         dt = _promote(a._node.dtype, b._node.dtype)
+        if op is hl.PowOp and not reverse and type(other) is int and other < 0 and not _is_float(dt):
+            raise FrontendError("Integers to negative integer powers are not allowed.", user_location()[:2])
         if dt == "i1":
             if op is hl.PowOp and not reverse and isinstance(other, bool):
                 return self if other else full_like(self, True)  # x ** 1, x ** 0: PyTorch's special cases
@@ -1000,22 +1036,28 @@ class Tensor(ShapeOps, Sorting):
             return list(range(self.ndim))
         return list(dim)
 
-    def _reduce(self, op: type[hl.HLOp], dim, keepdim: bool) -> Tensor:
-        x = self
-        if op is hl.MeanOp and not _is_float(self._node.dtype):
-            raise FrontendError(f"mean() needs a floating-point tensor, got {self.dtype}", user_location()[:2])
-        if op in (hl.SumOp, hl.ProdOp) and self._node.dtype in ("i1", "i32"):
-            x = self._cast("i64")  # PyTorch sums integers in int64
+    def _reduce(self, op: type[hl.HLOp], dim, keepdim: bool, dtype=None) -> Tensor:
+        """A reduction; `dtype=` converts the input first (and an integer one is kept, as torch's), else
+        integer sums and products are int64, as torch's."""
+        x = self if dtype is None else self.to(dtype)
+        if op is hl.MeanOp and not _is_float(x._node.dtype):
+            raise FrontendError(
+                f"mean(): could not infer output dtype. Input dtype must be either a floating point or complex "
+                f"dtype. Got: {_SCALAR_NAMES[x._node.dtype]}",
+                user_location()[:2],
+            )
+        if dtype is None and op in (hl.SumOp, hl.ProdOp) and x._node.dtype in ("i1", "i32"):
+            x = x._cast("i64")  # PyTorch sums integers in int64
         return self._new(apply(op, [x._node], dims=self._dims(dim), keepdim=bool(keepdim)))
 
-    def sum(self, dim=None, keepdim: bool = False):
-        return self._reduce(hl.SumOp, dim, keepdim)
+    def sum(self, dim=None, keepdim: bool = False, *, dtype=None):
+        return self._reduce(hl.SumOp, dim, keepdim, dtype)
 
-    def mean(self, dim=None, keepdim: bool = False):
-        return self._reduce(hl.MeanOp, dim, keepdim)
+    def mean(self, dim=None, keepdim: bool = False, *, dtype=None):
+        return self._reduce(hl.MeanOp, dim, keepdim, dtype)
 
-    def prod(self, dim=None, keepdim: bool = False):
-        return self._reduce(hl.ProdOp, dim, keepdim)
+    def prod(self, dim=None, keepdim: bool = False, *, dtype=None):
+        return self._reduce(hl.ProdOp, dim, keepdim, dtype)
 
     def amax(self, dim=None, keepdim: bool = False):
         return self._reduce(hl.MaxOp, dim, keepdim)
@@ -1076,12 +1118,24 @@ class Tensor(ShapeOps, Sorting):
 
     # ------------------------------------------------------------- shape
     def reshape(self, *shape) -> Tensor:
-        """The same elements in `shape` (one -1 inferred): a view of this tensor (`_View`)."""
+        """The same elements in `shape` (one -1 inferred): a view of this tensor (`_View`), or a copy where torch
+        copies, of a view that is not contiguous (`x.t().reshape(-1)`)."""
         out = self._reshape(*shape)
-        if out is self:
-            return self
+        if out is self or not self._contiguous:
+            return out
+        return self._reshape_view(out)
+
+    def view(self, *shape) -> Tensor:
+        """The same elements in `shape`: a view of this tensor, also of a view that is not contiguous (torch would
+        refuse some of those: irc has no strides to check)."""
+        out = self._reshape(*shape)
+        return out if out is self else self._reshape_view(out)
+
+    def _reshape_view(self, out: Tensor, contiguous: bool = True) -> Tensor:
         to = out.shape
-        return _View(self, out._node, lambda b: b._reshape(to), lambda b, v: v._reshape(b.shape))
+        return _View(
+            self, out._node, lambda b: b._reshape(to), lambda b, v: v._reshape(b.shape), contiguous and self._contiguous
+        )
 
     def _view_of(self, out: Tensor, read: Callable, write: Callable) -> Tensor:
         """`out` (`read(self)`) as a view of this tensor that writes back through `write` (`_View`)."""
@@ -1100,43 +1154,58 @@ class Tensor(ShapeOps, Sorting):
             return self
         return self._new(apply(hl.ReshapeOp, [self._node], shape=list(shape)))
 
-    view = reshape
-
     def reshape_as(self, other: Tensor) -> Tensor:
-        """`self.reshape(other.shape)` (a view), as torch's `reshape_as` and `view_as`."""
+        """`self.reshape(other.shape)`, as torch's `reshape_as`."""
         return self.reshape(other.shape)
 
-    view_as = reshape_as
+    def view_as(self, other: Tensor) -> Tensor:
+        return self.view(other.shape)
 
     def multinomial(self, num_samples: int, replacement: bool = False, generator=None) -> Tensor:
         """`irc.multinomial(self, ...)`: category indices drawn with this tensor's weights."""
         return multinomial(self, num_samples, replacement, generator)
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        s, e = self._dim(start_dim), self._dim(end_dim)
+        if s > e:
+            raise FrontendError("flatten() has invalid args: start_dim cannot come after end_dim", user_location()[:2])
         if self.ndim == 0:
             return self.reshape(1)
-        s, e = start_dim % self.ndim, end_dim % self.ndim
         return self.reshape(*self.shape[:s], -1, *self.shape[e + 1 :])
 
     def unsqueeze(self, dim: int) -> Tensor:
+        if not -self.ndim - 1 <= dim <= self.ndim:
+            raise FrontendError(
+                f"Dimension out of range (expected to be in range of [{-self.ndim - 1}, {self.ndim}], but got {dim})",
+                user_location()[:2],
+            )
         dim = dim % (self.ndim + 1)
-        return self.reshape(*self.shape[:dim], 1, *self.shape[dim:])
+        return self.view(*self.shape[:dim], 1, *self.shape[dim:])  # a view, contiguous or not, as torch's
 
     def squeeze(self, dim=None) -> Tensor:
         """Drop size-1 dims: all of them, or those of `dim` (an int or a tuple, as torch)."""
         if dim is None:
-            return self.reshape(*(s for s in self.shape if s != 1))
-        dims = {d % max(self.ndim, 1) for d in ((dim,) if isinstance(dim, int) else dim)}
-        return self.reshape(*(s for d, s in enumerate(self.shape) if not (d in dims and s == 1)))
+            return self.view(*(s for s in self.shape if s != 1))
+        dims = {self._dim(d) for d in ((dim,) if isinstance(dim, int) else dim)}
+        return self.view(*(s for d, s in enumerate(self.shape) if not (d in dims and s == 1)))
 
     def permute(self, *dims) -> Tensor:
         """The dims reordered: a view of this tensor (`_View`)."""
-        dims = [d % max(self.ndim, 1) for d in _shape_arg(dims)]
+        dims = [self._dim(d) for d in _shape_arg(dims)]
+        if sorted(dims) != list(range(self.ndim)):
+            raise FrontendError(
+                f"permute(sparse_coo): number of dimensions in the tensor input does not match the length of the "
+                f"desired ordering of dimensions i.e. input.dim() = {self.ndim} is not equal to len(dims) = {len(dims)}"
+                if len(dims) != self.ndim
+                else f"permute(): duplicate dims are not allowed: {list(_shape_arg(dims))}",
+                user_location()[:2],
+            )
         if dims == list(range(self.ndim)):
             return self
         inverse = [dims.index(d) for d in range(len(dims))]
         node = self._permute(dims)._node
-        return _View(self, node, lambda b: b._permute(dims), lambda b, v: v._permute(inverse))
+        moved = [d for d in dims if self.shape[d] != 1]
+        return _View(self, node, lambda b: b._permute(dims), lambda b, v: v._permute(inverse), moved == sorted(moved))
 
     def _permute(self, dims: list[int]) -> Tensor:
         return self._new(apply(hl.TransposeOp, [self._node], perm=dims))
@@ -1183,6 +1252,19 @@ class Tensor(ShapeOps, Sorting):
     def expand(self, *shape) -> Tensor:
         shape = list(_shape_arg(shape))
         off = len(shape) - self.ndim
+        where = user_location()[:2]
+        if off < 0:
+            raise FrontendError(
+                f"expand: the number of sizes provided ({len(shape)}) must be greater or equal to the number of "
+                f"dimensions in the tensor ({self.ndim})",
+                where,
+            )
+        for i, s in enumerate(shape[:off]):
+            if s == -1:
+                raise FrontendError(
+                    f"expand: the expanded size of the tensor (-1) isn't allowed in a leading, non-existing dimension {i}",
+                    where,
+                )
         shape = [self.shape[i - off] if s == -1 else s for i, s in enumerate(shape)]
         return self.broadcast_to(shape)
 
@@ -1205,7 +1287,7 @@ class Tensor(ShapeOps, Sorting):
             return value._reshape(base.shape)
 
         node = self._broadcast(shape)._node
-        view = _View(self, node, lambda b: b._broadcast(shape), write)
+        view = _View(self, node, lambda b: b._broadcast(shape), write, not repeats)
         view._covers_base = True  # every element of this tensor is in it: fill_ fills this tensor
         return view
 
@@ -1238,7 +1320,12 @@ class Tensor(ShapeOps, Sorting):
             return self
         index = (slice(None),) * d + (slice(start, start + length),)
         node = self._narrow(d, start, length)._node
-        return _View(self, node, lambda b: b._narrow(d, start, length), lambda b, v: b._with_basic(index, v))
+        starts, stops = [0] * self.ndim, list(self.shape)
+        starts[d], stops[d] = start, start + length
+        contiguous = _block_contiguous(self.shape, starts, stops, [1] * self.ndim)
+        return _View(
+            self, node, lambda b: b._narrow(d, start, length), lambda b, v: b._with_basic(index, v), contiguous
+        )
 
     def _narrow(self, d: int, start: int, length: int) -> Tensor:
         starts, stops = [0] * self.ndim, list(self.shape)
@@ -1736,6 +1823,13 @@ class Tensor(ShapeOps, Sorting):
                 raise FrontendError(
                     f"tensors used as indices must be long, int or bool tensors, got {index.dtype}", user_location()[:2]
                 )
+            if index._node.value is not None and index.numel():  # a realized index is checked here (a lazy one
+                array = to_host(index._node.value)  # cannot be: compiled code does not raise, docs/torch-api.md)
+                if not (-n <= array.min() and array.max() < n):
+                    bad = array[(array < -n) | (array >= n)].flat[0]
+                    raise FrontendError(
+                        f"index {bad} is out of bounds for dimension {dim} with size {n}", user_location()[:2]
+                    )
             return where(index < 0, index + n, index)
         array = np.asarray(index)
         if array.size and array.dtype.kind not in "iu":
@@ -1867,13 +1961,34 @@ class Tensor(ShapeOps, Sorting):
         """`x[index]`: a view of x for a basic index (ints, slices, None, ...), as in PyTorch; a copy for an
         advanced one (int tensors or lists, a bool mask)."""
         items = index if isinstance(index, tuple) else (index,)
+        if any(isinstance(i, bool) for i in items):
+            return self._bool_scalar_index(items)
         advanced = [k for k, i in enumerate(items) if isinstance(i, (Tensor, list, np.ndarray))]
         if advanced:
             return self._advanced_index(items, advanced)
         out = self._basic_read(index)
         if out is self:
             return self
-        return _View(self, out._node, lambda b: b._basic_read(index), lambda b, v: b._with_basic(index, v))
+        start, stop, step, _ = self._basic_index(index)
+        contiguous = _block_contiguous(self.shape, start, stop, step)
+        return _View(self, out._node, lambda b: b._basic_read(index), lambda b, v: b._with_basic(index, v), contiguous)
+
+    def _bool_scalar_index(self, items: tuple) -> Tensor:
+        """`x[True]`, `x[..., False]`: a Python bool is a new dim of size 1 (True) or 0 (False), as torch's (not
+        the index 1 or 0 that bool is as an int)."""
+        out = self[tuple(None if isinstance(i, bool) else i for i in items)]
+        consumed = sum(not (i is None or i is Ellipsis or isinstance(i, bool)) for i in items)
+        position = 0
+        for i in items:
+            if isinstance(i, bool):
+                if not i:
+                    out = out.narrow(position, 0, 0)
+                position += 1
+            elif i is None or isinstance(i, slice):
+                position += 1
+            elif i is Ellipsis:
+                position += self.ndim - consumed
+        return out
 
     def _basic_read(self, index) -> Tensor:
         start, stop, step, out_shape = self._basic_index(index)
@@ -1909,6 +2024,10 @@ class Tensor(ShapeOps, Sorting):
         Views of x (`_View`) see the change, as in PyTorch.
         """
         items = index if isinstance(index, tuple) else (index,)
+        if any(isinstance(i, bool) for i in items):  # x[True] = v writes all of x, x[False] = v nothing (torch's)
+            if any(i is False for i in items):
+                return
+            index = items = tuple(None if isinstance(i, bool) else i for i in items)
         if isinstance(index, (list, np.ndarray)) and np.asarray(index).dtype == np.bool_:
             index = tensor(np.asarray(index), device=self.device)
         if isinstance(index, Tensor) and index._node.dtype == "i1":
@@ -2269,17 +2388,41 @@ empty_like = zeros_like
 
 
 def arange(start, end=None, step=1, dtype=None, device: str = "cpu", requires_grad: bool = False) -> Tensor:
-    """Like torch.arange: iota scaled and shifted in the graph."""
+    """torch.arange: `start, start + step, ...` before `end`, iota scaled and shifted in the graph. Bounds may
+    be numbers or one-element tensors. int64 when they are all integers, else float32, unless `dtype` says;
+    an integer dtype truncates the bounds and the step first, as torch's (`arange(2.5, dtype=int64)` is
+    [0, 1]); the length is ceil((end - start) / step)."""
     if end is None:
         start, end = 0, start
-    n = max(0, math.ceil((end - start) / step))
+    start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end, step))
     is_int = all(isinstance(v, int) for v in (start, end, step))
     short = dtype_short(dtype) if dtype is not None else ("i64" if is_int else "f32")
-    idx = Tensor(apply(hl.IotaOp, [], hl.tensor_type((n,), hl.DTYPES[short]), dim=0), _check_device(device))
+    where = user_location()[:2]
+    integral = short != "i1" and not hl.is_float(hl.DTYPES[short])
+    bounds = (start, end, step)
+    if integral:
+        start, end, step = int(start), int(end), int(step)
+    if step == 0:
+        raise FrontendError("arange: step must be nonzero", where)
+    if not all(math.isfinite(v) for v in (start, end, step)):
+        raise FrontendError(f"arange: unsupported range: {start} -> {end} (step {step})", where)
+    if (step > 0 and end < start) or (step < 0 and end > start):
+        raise FrontendError("arange: upper bound and lower bound inconsistent with step sign", where)
+    if short == "i64" or all(isinstance(v, int) for v in bounds):
+        n = -((start - end) // step)  # ceil((end - start) / step), exactly
+    else:  # torch's other dtypes: the length from the bounds as given, in double
+        n = max(0, math.ceil((bounds[1] - bounds[0]) / bounds[2]))
+    # float32/16 values as torch computes them: in double, then rounded once
+    wide = "f64" if short in ("f32", "f16", "bf16") else short
+    idx = Tensor(apply(hl.IotaOp, [], hl.tensor_type((n,), hl.DTYPES[wide]), dim=0), _check_device(device))
     if step != 1:
         idx = idx * step
     if start != 0:
         idx = idx + start
+    if wide != short:
+        idx = idx._cast(short)
+    if requires_grad:
+        idx = idx.detach().requires_grad_(True)
     return idx
 
 
@@ -2431,8 +2574,13 @@ def randn_like(x: Tensor, dtype=None, device=None, requires_grad: bool = False) 
 # ---------------------------------------------------------- free functions
 
 
-def as_tensor(x) -> Tensor:
-    return x if isinstance(x, Tensor) else tensor(x)
+def as_tensor(x, dtype=None, device=None) -> Tensor:
+    """`x` itself if it is a tensor (converted only where `dtype`/`device` say), else `irc.tensor(x, ...)`."""
+    if isinstance(x, Tensor):
+        if dtype is not None:
+            x = x.to(dtype)
+        return x if device is None else x.to(device)
+    return tensor(x, dtype=dtype, device=device or "cpu")
 
 
 def is_tensor(obj) -> bool:
@@ -2569,7 +2717,14 @@ def _leaf_hooks(tensor, g: graph.Node, create_graph: bool) -> graph.Node:
     return g
 
 
-def where(cond, a, b) -> Tensor:
+def where(cond, a=None, b=None) -> Tensor:
+    """`a` where `cond`, else `b` (broadcast, promoted); `where(cond)` alone is `nonzero(cond, as_tuple=True)`."""
+    if a is None and b is None:
+        return as_tensor(cond).nonzero(as_tuple=True)
+    return _where3(cond, a, b)
+
+
+def _where3(cond, a, b) -> Tensor:
     cond = as_tensor(cond)
     ref = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else cond
     a, b = ref._operand(a), ref._operand(b)
@@ -2591,6 +2746,11 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     if not tensors:
         raise FrontendError("cat() needs at least one tensor", user_location()[:2])
     _same_device(*tensors)
+    for k, t in enumerate(tensors):
+        if t.ndim == 0:
+            raise FrontendError(
+                f"zero-dimensional tensor (at position {k}) cannot be concatenated", user_location()[:2]
+            )
     dt = tensors[0]._node.dtype
     for t in tensors[1:]:
         dt = _promote(dt, t._node.dtype)
@@ -2598,8 +2758,10 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     kept = [t for t in tensors if t.shape != (0,)] or tensors[:1]
     if len(kept) < len(tensors) and all(t.ndim > 1 for t in kept):
         tensors = kept
-    if len(tensors) == 1:
-        return tensors[0]._cast(dt)
+    dim = max(tensors, key=lambda t: t.ndim)._dim(dim)
+    if len(tensors) == 1:  # a new tensor, not the argument (writing to it must not change that one)
+        out = tensors[0]._cast(dt)
+        return out if out is not tensors[0] else out._new(_copied(out._node))
     return tensors[0]._new(apply(hl.ConcatOp, [t._cast(dt)._node for t in tensors], dim=dim))
 
 
@@ -2636,6 +2798,10 @@ class _DataView(Tensor):
     ops on it assign to t, so they reach a parameter in eager mode and inside
     `irc.jit` alike (the trace records t as updated).
     """
+
+    @property
+    def _contiguous(self) -> bool:
+        return self._base._contiguous
 
     def __init__(self, base: Tensor):
         self._base = base
@@ -2697,9 +2863,11 @@ class _View(Tensor):
     leaf that requires grad refuses it, as there.
     """
 
-    def __init__(self, base: Tensor, node: Node, read: Callable, write: Callable):
+    def __init__(self, base: Tensor, node: Node, read: Callable, write: Callable, contiguous: bool = False):
         super().__init__(node, base.device)
         self._base, self._read, self._write = base, read, write
+        #: whether torch's view would be contiguous (`reshape` of a view that is not copies, as torch's)
+        self._contiguous = contiguous and base._contiguous
         _watch(base, self)
 
     def _refresh(self) -> None:
@@ -2723,6 +2891,21 @@ class _View(Tensor):
 
 # error messages and `type(x).__name__` name the tensor type users know
 _View.__name__ = _View.__qualname__ = _DataView.__name__ = _DataView.__qualname__ = "Tensor"
+
+
+def _block_contiguous(shape, start, stop, step) -> bool:
+    """Whether the elements `start:stop:step` per dim of a row-major array of `shape` are one contiguous run
+    (what makes torch's view of them contiguous): full trailing dims, then one dim taken with step 1, then
+    dims of which one element is taken."""
+    counts = [len(range(a, b, c)) for a, b, c in zip(start, stop, step)]
+    if 0 in counts:
+        return True
+    d = len(shape) - 1
+    while d >= 0 and counts[d] == shape[d] and (step[d] == 1 or counts[d] == 1):
+        d -= 1
+    if d >= 0 and counts[d] > 1 and step[d] != 1:
+        return False
+    return all(c == 1 for c in counts[:d])
 
 
 def _watch(base: Tensor, view: Tensor) -> None:

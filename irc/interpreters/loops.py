@@ -47,7 +47,7 @@ from xdsl.ir.affine import (
 )
 
 from irc.interpreters.reference import find_entry
-from irc.ir.hl import numpy_dtype
+from irc.ir.hl import numpy_dtype, power
 from irc.runtime.dtypes import is_float_dtype
 
 Value = np.ndarray | np.generic
@@ -283,6 +283,7 @@ _BINARY: dict[str, Callable] = {
     "arith.maxui": _unsigned(np.maximum),
     "arith.minui": _unsigned(np.minimum),
     "math.powf": np.power,
+    "math.ipowi": power,
     "math.atan2": np.arctan2,
     "math.copysign": np.copysign,
 }

@@ -616,6 +616,18 @@ def _floor_divide(a, b):
         return np.floor_divide(a, b)  # Python's (and PyTorch's) rounding: 1.0 // 0.1 == 9.0
 
 
+def power(a, b):
+    """a ** b elementwise, as PyTorch's: integers wrap on overflow; a negative integer exponent gives 1 for base 1,
+    +-1 for base -1 and 0 otherwise (numpy raises)."""
+    if np.issubdtype(a.dtype, np.integer):
+        negative = b < 0
+        with np.errstate(over="ignore"):
+            out = np.power(a, np.where(negative, 0, b))
+        small = np.where(a == 1, 1, np.where(a == -1, np.where(b % 2 == 0, 1, -1), 0)).astype(a.dtype)
+        return np.where(negative, small, out)
+    return np.power(a, b)
+
+
 class BitwiseOp(BinaryOp):
     """A bitwise op: integer or bool (i1) operands only, no derivative."""
 
@@ -647,7 +659,7 @@ AddOp = _binary("add", np.add, "a + b")
 SubOp = _binary("sub", np.subtract, "a - b")
 MulOp = _binary("mul", np.multiply, "a * b")
 DivOp = _binary("div", _div, "a / b (integer division truncates)")
-PowOp = _binary("pow", np.power, "a ** b")
+PowOp = _binary("pow", power, "a ** b (integers: wrapping; a negative exponent gives 0 unless the base is +-1)")
 MaximumOp = _binary("maximum", np.maximum, "elementwise max")
 MinimumOp = _binary("minimum", np.minimum, "elementwise min")
 FloorDivideOp = _binary("floor_divide", _floor_divide, "floor(a / b), rounded as Python's // (integer x // 0 gives x)")

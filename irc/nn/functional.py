@@ -335,25 +335,62 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
     """Average over PyTorch's adaptive windows: output cell i of a dim of size n averages
     [floor(i * n / o), ceil((i + 1) * n / o)).  Sizes that divide the input are avg_pool2d; any other
     is a product with a constant averaging matrix per dim (`A_h @ x @ A_w^T`)."""
-    x = as_tensor(input)
-    if x.ndim not in (3, 4):
-        raise FrontendError(
-            f"adaptive_avg_pool2d(): Expected 3D or 4D tensor, but got {list(x.shape)}", user_location()[:2]
-        )
-    size = (output_size, output_size) if isinstance(output_size, int) or output_size is None else tuple(output_size)
-    if len(size) != 2:
-        raise FrontendError("adaptive_avg_pool2d: output_size must be 2", user_location()[:2])
-    (h, w), size = x.shape[-2:], tuple(n if o is None else int(o) for n, o in zip(x.shape[-2:], size))
-    if min(size) < 0:
-        raise FrontendError(
-            f"adaptive_avg_pool2d: elements of output_size must be >= 0, got {list(size)}", user_location()[:2]
-        )
+    x, size = _adaptive_input(input, output_size, "adaptive_avg_pool2d", "but got")
+    h, w = x.shape[-2:]
     if min(size) > 0 and h % size[0] == 0 and w % size[1] == 0:
         return avg_pool2d(x, (h // size[0], w // size[1]))
     rows, cols = (
         tensor(_adaptive_matrix(n, o).astype(x.dtype), device=x.device) for n, o in ((h, size[0]), (w, size[1]))
     )
     return rows @ x @ cols.t()
+
+
+def _adaptive_input(input: Tensor, output_size, name: str, but_got: str) -> tuple[Tensor, tuple[int, int]]:
+    """An adaptive pool's 3-D or 4-D input and its (out_h, out_w), from an int or a pair whose None entries keep
+    the input's size; torch's messages (`but_got` is how torch's `name` words its rank error)."""
+    x = as_tensor(input)
+    if x.ndim not in (3, 4):
+        raise FrontendError(f"{name}(): Expected 3D or 4D tensor, {but_got} {list(x.shape)}", user_location()[:2])
+    size = (output_size, output_size) if isinstance(output_size, int) or output_size is None else tuple(output_size)
+    if len(size) != 2:
+        raise FrontendError(f"{name}: output_size must be 2", user_location()[:2])
+    size = tuple(n if o is None else int(o) for n, o in zip(x.shape[-2:], size))
+    if min(size) < 0:
+        raise FrontendError(f"{name}: elements of output_size must be >= 0, got {list(size)}", user_location()[:2])
+    return x, size
+
+
+def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False):
+    """Max over PyTorch's adaptive windows [floor(i * n / o), ceil((i + 1) * n / o)) of each dim; with
+    `return_indices=True` also each maximum's flat position `h * W + w` in its input plane (the first of
+    tied ones, as torch).  Sizes that divide the input are max_pool2d; any other gathers each window's
+    cells (padded to the longest window by repeating its last cell), takes the first argmax and gathers
+    that one cell, so the gradient goes to it alone, as torch's.
+
+    >>> F.adaptive_max_pool2d(irc.randn(1, 3, 5, 7), (2, 3)).shape
+    (1, 3, 2, 3)
+    """
+    x, size = _adaptive_input(input, output_size, "adaptive_max_pool2d", "but got:")
+    h, w = x.shape[-2:]
+    if min(size) > 0 and h % size[0] == 0 and w % size[1] == 0:
+        return max_pool2d(x, (h // size[0], w // size[1]), return_indices=return_indices)
+    rows, cols = _adaptive_cells(h, size[0]), _adaptive_cells(w, size[1])
+    cells = rows[:, None, :, None] * w + cols[None, :, None, :]  # (oh, ow, kh, kw) flat positions
+    cells = tensor(cells.reshape(size[0], size[1], -1), device=x.device)
+    flat = x.flatten(-2)
+    with no_grad():
+        values = flat.detach().index_select(-1, cells.reshape(-1)).reshape(*x.shape[:-2], *cells.shape)
+        best = values.argmax(-1, keepdim=True)
+        index = cells.expand(*values.shape).gather(-1, best).squeeze(-1)
+    out = flat.gather(-1, index.flatten(-2)).reshape(index.shape)
+    return (out, index) if return_indices else out
+
+
+def _adaptive_cells(n: int, out: int) -> np.ndarray:
+    """(out, longest window): the positions of each adaptive window's cells, the last one repeated."""
+    start = np.arange(out) * n // out
+    end = -(-(np.arange(out) + 1) * n // out)
+    return np.minimum(start[:, None] + np.arange(max(end - start, default=1)), end[:, None] - 1).astype(np.int64)
 
 
 def _adaptive_matrix(n: int, out: int) -> np.ndarray:
@@ -363,6 +400,102 @@ def _adaptive_matrix(n: int, out: int) -> np.ndarray:
         start, end = i * n // out, -(-(i + 1) * n // out)
         matrix[i, start:end] = 1.0 / (end - start)
     return matrix
+
+
+# ------------------------------------------------------------------ 1-d convolution and pooling
+#
+# Each is its 2-D counterpart over the input with a unit height, (N, C, L) -> (N, C, 1, L), so it
+# compiles and differentiates as that op does.
+
+
+def _single(v, name: str) -> int:
+    """A 1-d size given as an int or a one-element sequence (`kernel_size=3`, `stride=(2,)`)."""
+    if isinstance(v, (tuple, list)):
+        if len(v) != 1:
+            raise FrontendError(f"{name}: expected an int or a 1-element tuple, got {tuple(v)}", user_location()[:2])
+        return int(v[0])
+    return int(v)
+
+
+def _unit_height(input: Tensor, message: str) -> Tensor:
+    """(N, C, L) or (C, L) input as (N, C, 1, L) or (C, 1, L); any other rank is `message`'s error."""
+    x = as_tensor(input)
+    if x.ndim not in (2, 3):
+        raise FrontendError(message.format(shape=list(x.shape), ndim=x.ndim), user_location()[:2])
+    return x.unsqueeze(-2)
+
+
+def _pool1d_stride(stride, kernel: int) -> int:
+    return kernel if stride is None or (isinstance(stride, (list, tuple)) and not stride) else _single(stride, "stride")
+
+
+def conv1d(
+    input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1, groups: int = 1
+) -> Tensor:
+    """(N, C, L) (or unbatched (C, L)) input, weight (O, C/groups, k), optional bias of O; `padding` may be
+    "valid" or "same" (stride 1), as torch.nn.functional.conv1d: conv2d over a unit height.
+
+    >>> F.conv1d(irc.randn(2, 3, 10), irc.randn(4, 3, 5), padding="same").shape
+    (2, 4, 10)
+    """
+    x = _unit_height(input, "Expected 2D (unbatched) or 3D (batched) input to conv1d, but got input of size: {shape}")
+    pad_ = padding if isinstance(padding, str) else (0, _single(padding, "padding"))
+    stride, dilation = (1, _single(stride, "stride")), (1, _single(dilation, "dilation"))
+    return conv2d(x, as_tensor(weight).unsqueeze(-2), bias, stride, pad_, dilation, groups).squeeze(-2)
+
+
+def max_pool1d(
+    input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Tensor:  # fmt: skip
+    """Max over kernel_size windows of (N, C, L) or (C, L) input, as torch.nn.functional.max_pool1d (with
+    `return_indices=True` also each maximum's position in its row)."""
+    x = _unit_height(
+        input,
+        "max_pool1d: Expected 2D or 3D (batch mode) tensor with optional 0 dim batch size for input, but got:{shape}",
+    )
+    k, p = _single(kernel_size, "kernel_size"), _single(padding, "padding")
+    if p > k / 2:
+        raise FrontendError(
+            f"max_pool1d() padding should be at most half of kernel size, but got padding={p} and kernel_size={k}",
+            user_location()[:2],
+        )
+    out = max_pool2d(
+        x, (1, k), (1, _pool1d_stride(stride, k)), (0, p), (1, _single(dilation, "dilation")), ceil_mode,
+        return_indices,
+    )  # fmt: skip
+    return (out[0].squeeze(-2), out[1].squeeze(-2)) if return_indices else out.squeeze(-2)
+
+
+def avg_pool1d(
+    input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False, count_include_pad: bool = True
+) -> Tensor:
+    """Mean over kernel_size windows of (N, C, L) or (C, L) input, as torch.nn.functional.avg_pool1d."""
+    x = _unit_height(
+        input,
+        "Expected 2 to 3 dimensions, but got {ndim}-dimensional tensor for argument #1 'self' (while checking "
+        "arguments for avg_pool1d)",
+    )
+    k = _single(kernel_size, "kernel_size")
+    stride, padding = (1, _pool1d_stride(stride, k)), (0, _single(padding, "padding"))
+    return avg_pool2d(x, (1, k), stride, padding, ceil_mode, count_include_pad).squeeze(-2)
+
+
+def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
+    """Average over PyTorch's adaptive windows of (N, C, L) or (C, L) input, as adaptive_avg_pool2d."""
+    x = _unit_height(
+        input,
+        "Expected 2 to 3 dimensions, but got {ndim}-dimensional tensor for argument #1 'self' (while checking "
+        "arguments for adaptive_avg_pool1d)",
+    )
+    return adaptive_avg_pool2d(x, (1, _single(output_size, "output_size"))).squeeze(-2)
+
+
+def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False):
+    """Max over PyTorch's adaptive windows of (N, C, L) or (C, L) input, as adaptive_max_pool2d."""
+    x = _unit_height(input, "adaptive_max_pool1d(): Expected 2D or 3D tensor, but got: {shape}")
+    out = adaptive_max_pool2d(x, (1, _single(output_size, "output_size")), return_indices)
+    return (out[0].squeeze(-2), out[1].squeeze(-2)) if return_indices else out.squeeze(-2)
 
 
 def interpolate(
@@ -663,9 +796,15 @@ def scaled_dot_product_attention(
     """softmax(q @ k^T * scale + mask) @ v, composed of hl ops, as torch's reference implementation.
 
     `is_causal` masks out the upper triangle (position i attends to j <= i); a bool `attn_mask`
-    keeps where true, a float one is added.
+    keeps where true, a float one is added. A query row that the mask leaves nothing to attend to
+    gives zeros (and zero gradients), as torch's. `enable_gqa` (grouped-query attention) repeats each
+    key/value head `q heads / kv heads` times (torch's `repeat_interleave` over dim -3).
+
+    >>> F.scaled_dot_product_attention(q, k, v, enable_gqa=True)   # q (N, 4, L, E), k and v (N, 2, S, E)
     """
     q, k, v = as_tensor(query), as_tensor(key), as_tensor(value)
+    if enable_gqa and q.ndim >= 3:
+        k, v = _repeat_heads(k, q.shape[-3]), _repeat_heads(v, q.shape[-3])
     L, S = q.shape[-2], k.shape[-2]
     scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]) if scale is None else scale)
     if is_causal:
@@ -673,10 +812,27 @@ def scaled_dot_product_attention(
     if attn_mask is not None:
         mask = as_tensor(attn_mask)
         scores = scores.masked_fill(mask.bitwise_not(), -math.inf) if mask._node.dtype == "i1" else scores + mask
-    weights = scores.softmax(-1)
+    weights = scores.softmax(-1) if attn_mask is None else _safe_softmax(scores)
     if dropout_p > 0.0:
         weights = dropout(weights, dropout_p)
     return weights @ v
+
+
+def _repeat_heads(x: Tensor, heads: int) -> Tensor:
+    """(..., H, S, E) -> (..., heads, S, E), each of the H heads `heads / H` times in a row (torch's GQA)."""
+    h = x.shape[-3]
+    if heads % h:
+        raise FrontendError(
+            "Number of heads in key and value must divide the number of heads in query", user_location()[:2]
+        )
+    return x if h == heads else x.repeat_interleave(heads // h, -3)
+
+
+def _safe_softmax(scores: Tensor) -> Tensor:
+    """softmax over the last dim, 0 for a row that is all -inf (torch's `_safe_softmax`, which its attention
+    uses): such a row is softmaxed as zeros and then zeroed, so neither its values nor its gradients are nan."""
+    dead = (scores.detach() == -math.inf).all(-1, keepdim=True)
+    return where(dead, 0.0, where(dead, 0.0, scores).softmax(-1)).type_as(scores)
 
 
 def multi_head_attention_forward(
@@ -815,7 +971,9 @@ def multi_head_attention_forward(
         scores = scores.masked_fill(causal.bitwise_not(), -math.inf)
     if attn_mask is not None:
         scores = attn_mask + scores
-    attn = scores.softmax(-1)
+    # without weights torch runs scaled_dot_product_attention, whose fully masked rows are zeros; with
+    # them, a plain softmax (nan there)
+    attn = _safe_softmax(scores) if attn_mask is not None and not need_weights else scores.softmax(-1)
     if training and dropout_p > 0.0:
         attn = dropout(attn, dropout_p)
     out = (attn @ v).transpose(0, 1).reshape(tgt_len * bsz, embed_dim)
@@ -1095,7 +1253,7 @@ def nll_loss(
     picked, counted = _pick_classes(x, t, _class_weight(weight, x), ignore_index)
     loss = -picked
     if reduction == "mean":
-        return loss.sum() / counted.sum()
+        return _mean_over_counted(loss, counted)
     return _reduce(loss, reduction)
 
 
@@ -1131,8 +1289,17 @@ def cross_entropy(
         smooth = -(logp if w is None else logp * w).sum(class_dim) * (t != ignore_index).type_as(logp)
         loss = loss * (1 - label_smoothing) + smooth * (label_smoothing / classes)
     if reduction == "mean":
-        return loss.sum() / counted.sum()
+        return _mean_over_counted(loss, counted)
     return _reduce(loss, reduction)
+
+
+def _mean_over_counted(loss: Tensor, counted: Tensor) -> Tensor:
+    """sum(loss) / sum(counted) (the summed weights of the counted targets). When nothing is counted
+    (every target ignored) the value is nan and the gradient 0, as torch's: the sum is divided by 1
+    there and nan added as a constant (dividing by 0 would make the gradient inf * 0 = nan)."""
+    total = counted.sum()
+    empty = total == 0
+    return loss.sum() / where(empty, 1.0, total).type_as(total) + where(empty, math.nan, 0.0).type_as(total)
 
 
 def _check_class_target(x: Tensor, t: Tensor, ignore_index: int) -> None:
@@ -1446,6 +1613,34 @@ def tanhshrink(input: Tensor) -> Tensor:
     """x - tanh(x)."""
     x = as_tensor(input)
     return x - x.tanh()
+
+
+def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """x - lambd where x > lambd, x + lambd where x < -lambd, else 0 (gradient 0 at +-lambd, as torch's)."""
+    if lambd < 0:
+        raise FrontendError(
+            f"lambda must be in range [0, 3.40282e+38] for input dtype Float, but found {lambd:g}", user_location()[:2]
+        )
+    x = as_tensor(input)
+    return where(x > lambd, x - lambd, where(x < -lambd, x + lambd, 0.0)).type_as(x)
+
+
+def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """x where |x| > lambd, else 0."""
+    x = as_tensor(input)
+    return where((x > lambd) | (x < -lambd), x, 0.0).type_as(x)
+
+
+def rrelu(
+    input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False, inplace: bool = False
+) -> Tensor:
+    """x where x > 0, else a * x: in training a ~ U(lower, upper) for each element, drawn like dropout's mask
+    (irc's generator: reproducible by irc.manual_seed, not torch's numbers); else a = (lower + upper) / 2."""
+    x = as_tensor(input)
+    if not training:
+        return leaky_relu(x, (lower + upper) / 2)
+    uniform = Tensor(apply(hl.RandomUniformOp, [rng_key()], x._node.type), x.device)
+    return where(x > 0, x, x * (uniform * (upper - lower) + lower))
 
 
 def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:

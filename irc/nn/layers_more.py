@@ -276,6 +276,37 @@ class Tanhshrink(_Activation):
     function = staticmethod(F.tanhshrink)
 
 
+class Softshrink(_Activation):
+    """x - lambd above lambd, x + lambd below -lambd, else 0."""
+
+    function = staticmethod(F.softshrink)
+    ARGS = ("lambd",)
+
+    def __init__(self, lambd: float = 0.5):
+        super().__init__(lambd)
+
+    def extra_repr(self) -> str:
+        return str(self.lambd)
+
+
+class Hardshrink(Softshrink):
+    """x where |x| > lambd, else 0."""
+
+    function = staticmethod(F.hardshrink)
+
+
+class RReLU(_Activation):
+    """x where x > 0, else a * x: a ~ U(lower, upper) per element in training, (lower + upper) / 2 in eval."""
+
+    ARGS = ("lower", "upper")
+
+    def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3, inplace: bool = False):
+        super().__init__(lower, upper, inplace=inplace)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.rrelu(x, self.lower, self.upper, self.training)
+
+
 class LogSigmoid(_Activation):
     function = staticmethod(F.logsigmoid)
 
@@ -360,5 +391,6 @@ __all__ = [
     "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d", "ZeroPad1d", "ZeroPad2d",
     "ConstantPad1d", "ConstantPad2d", "Dropout1d", "Dropout2d", "AlphaDropout", "PixelShuffle", "PixelUnshuffle",
     "Hardtanh", "ReLU6", "Hardsigmoid", "Hardswish", "Mish", "SELU", "Softsign", "Tanhshrink", "LogSigmoid", "CELU",
-    "Threshold", "GLU", "Softmin", "PReLU", "CosineSimilarity", "PairwiseDistance",
+    "Threshold", "GLU", "Softmin", "PReLU", "CosineSimilarity", "PairwiseDistance", "Softshrink", "Hardshrink",
+    "RReLU",
 ]  # fmt: skip

@@ -53,11 +53,18 @@ class _IncompatibleKeys(NamedTuple):
     missing_keys: list[str]
     unexpected_keys: list[str]
 
+    def __repr__(self) -> str:
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return f"_IncompatibleKeys(missing_keys={self.missing_keys}, unexpected_keys={self.unexpected_keys})"
+
 
 class Module:
     """Base class of all modules: subclass it, assign layers in `__init__`, write `forward`."""
 
     training: bool
+    #: the version of this module's state_dict layout, saved in the state dict's `_metadata` (torch's)
+    _version: int = 1
 
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
@@ -257,34 +264,69 @@ class Module:
         return self.forward(*args, **kwargs)
 
     # -------------------------------------------------------------- state
+    def _state_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """Every module under its dotted name, a module registered twice under each of its names, as torch's
+        state_dict walks them (named_modules lists each module once)."""
+        yield prefix, self
+        for name, child in self._modules.items():
+            if child is not None:
+                yield from child._state_modules(f"{prefix}.{name}" if prefix else name)
+
     def state_dict(self, prefix: str = "", keep_vars: bool = False) -> OrderedDict[str, Tensor]:
-        """Parameters and persistent buffers by dotted name (detached unless keep_vars)."""
+        """Parameters and persistent buffers by dotted name (detached unless keep_vars), under every name a
+        shared module or parameter has, as torch's; `_metadata` holds each module's `{"version": ...}`.
+
+        >>> lin = nn.Linear(2, 2)
+        >>> list(nn.Sequential(lin, nn.Tanh(), lin).state_dict())
+        ['0.weight', '0.bias', '2.weight', '2.bias']
+        """
         out: OrderedDict[str, Tensor] = OrderedDict()
-        for module_prefix, module in self.named_modules(prefix=prefix):
-            dot = f"{module_prefix}." if module_prefix else ""
-            for name, p in module._parameters.items():
-                if p is not None:
-                    out[dot + name] = p if keep_vars else p.detach()
-            for name, b in module._buffers.items():
-                if b is not None and name not in module._non_persistent:
-                    out[dot + name] = b if keep_vars else b.detach()
+        out._metadata = OrderedDict()
+        for module_prefix, module in self._state_modules(prefix.removesuffix(".")):
+            out._metadata[module_prefix] = {"version": module._version}
+            for name, value in module._state_entries():
+                out[f"{module_prefix}.{name}" if module_prefix else name] = value if keep_vars else value.detach()
         return out
 
-    def load_state_dict(self, state_dict, strict: bool = True) -> _IncompatibleKeys:
+    def _state_entries(self) -> Iterator[tuple[str, Tensor]]:
+        """This module's own parameters and persistent buffers (not its children's)."""
+        for name, p in self._parameters.items():
+            if p is not None:
+                yield name, p
+        for name, b in self._buffers.items():
+            if b is not None and name not in self._non_persistent:
+                yield name, b
+
+    def _optional_state(self, version: int | None) -> tuple[str, ...]:
+        """Entries a state dict of layout `version` (None: unknown) may lack, which then keep their value
+        (BatchNorm's `num_batches_tracked`, which torch added in version 2)."""
+        return ()
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False) -> _IncompatibleKeys:
         """Copy values (Tensors, numpy arrays or anything np.asarray accepts) into parameters and buffers.
 
         With `strict`, missing and unexpected keys are errors; a shape mismatch
         always is.  All problems are reported together, each naming its key.
+        A module's entries that its state-dict version predates are not missing when absent (torch's
+        rule: versions come from the state dict's `_metadata`, none from a plain dict).
         """
-        own = self.state_dict(keep_vars=True)
-        missing = [k for k in own if k not in state_dict]
+        if assign:
+            raise ValueError("load_state_dict: assign=True is not supported (irc copies values in place)")
+        metadata = getattr(state_dict, "_metadata", None) or {}
+        own: dict[str, Tensor] = {}
+        optional: set[str] = set()
+        for module_prefix, module in self._state_modules():
+            dot = f"{module_prefix}." if module_prefix else ""
+            own.update((dot + name, value) for name, value in module._state_entries())
+            version = metadata.get(module_prefix, {}).get("version")
+            optional.update(dot + name for name in module._optional_state(version))
+        missing = [k for k in own if k not in state_dict and k not in optional]
         unexpected = [k for k in state_dict if k not in own]
         errors, updates = [], []
         for key, target in own.items():
             if key not in state_dict:
                 continue
-            value = state_dict[key]
-            array = value.numpy() if isinstance(value, Tensor) else np.asarray(_detached(value))
+            array = _as_array(state_dict[key])
             if tuple(array.shape) != target.shape:
                 errors.append(
                     f"size mismatch for {key}: copying a param with shape {list(array.shape)} from checkpoint, "
@@ -317,9 +359,14 @@ class Module:
         return f"{type(self).__name__}(\n  " + "\n  ".join(extra_lines + children) + "\n)"
 
 
-def _detached(value):
-    """Accept tensors of other frameworks (e.g. a torch state_dict) without importing them."""
-    return value.detach().cpu() if hasattr(value, "detach") and hasattr(value, "cpu") else value
+def _as_array(value) -> np.ndarray:
+    """A state value as a numpy array: an irc Tensor, a tensor of another framework (a torch state_dict;
+    not imported), a numpy array or anything np.asarray takes."""
+    if isinstance(value, Tensor):
+        return value.numpy()
+    if hasattr(value, "detach") and hasattr(value, "cpu"):
+        value = value.detach().cpu()
+    return np.asarray(value)
 
 
 # ------------------------------------------------------------- containers
@@ -611,15 +658,25 @@ def _reset_weight_and_bias(weight: Parameter, bias: Parameter | None) -> None:
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
+def _ntuple(v, n: int) -> tuple[int, ...]:
+    """A size given as one int or n ints (`kernel_size=3`, `stride=(2, 1)`; one int in a list is repeated)."""
+    if isinstance(v, (tuple, list)):
+        return (int(v[0]),) * n if len(v) == 1 else tuple(int(x) for x in v)
+    return (int(v),) * n
+
+
 class _ConvNd(Module):
-    """Shared by Conv2d and ConvTranspose2d: the hyper-parameters, parameters and PyTorch's repr."""
+    """Shared by Conv1d, Conv2d and ConvTranspose2d: the hyper-parameters (tuples of `DIMS` ints, as torch),
+    parameters, PyTorch's repr, and the padding modes (by F.pad, then `_conv` without padding)."""
+
+    DIMS = 2
 
     def __init__(
         self, in_channels: int, out_channels: int, kernel_size, stride, padding, dilation, groups: int, bias: bool,
         padding_mode: str, output_padding=0, transposed: bool = False,
     ):  # fmt: skip
         super().__init__()
-        name = type(self).__name__
+        name, n = type(self).__name__, self.DIMS
         if groups < 1 or in_channels % groups or out_channels % groups:
             raise ValueError(
                 f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must be divisible by groups "
@@ -631,12 +688,12 @@ class _ConvNd(Module):
             )
         if isinstance(padding, str) and padding not in ("same", "valid"):
             raise ValueError(f"Invalid padding string {padding!r}, should be one of {{'valid', 'same'}}")
-        if padding == "same" and hl.pair(stride) != (1, 1):
+        if padding == "same" and _ntuple(stride, n) != (1,) * n:
             raise ValueError("padding='same' is not supported for strided convolutions")
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size, self.stride = hl.pair(kernel_size), hl.pair(stride)
-        self.padding = padding if isinstance(padding, str) else hl.pair(padding)
-        self.dilation, self.output_padding = hl.pair(dilation), hl.pair(output_padding)
+        self.kernel_size, self.stride = _ntuple(kernel_size, n), _ntuple(stride, n)
+        self.padding = padding if isinstance(padding, str) else _ntuple(padding, n)
+        self.dilation, self.output_padding = _ntuple(dilation, n), _ntuple(output_padding, n)
         self.padding_mode, self.transposed = padding_mode, transposed
         if transposed:
             _add_weight_and_bias(self, (in_channels, out_channels // groups, *self.kernel_size), bias, out_channels)
@@ -646,13 +703,31 @@ class _ConvNd(Module):
     def reset_parameters(self) -> None:
         _reset_weight_and_bias(self.weight, self.bias)
 
+    def _conv(self, x: Tensor, padding) -> Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.padding_mode == "zeros":
+            return self._conv(x, self.padding)
+        if isinstance(self.padding, str):
+            lead = (1,) * (2 - self.DIMS)  # _same_padding works on pairs
+            low, high = F._same_padding(
+                self.padding, lead + self.kernel_size, lead + self.stride, lead + self.dilation
+            )  # fmt: skip
+            low, high = low[len(lead) :], high[len(lead) :]
+        else:
+            low = high = self.padding
+        amounts = tuple(v for lo, hi in zip(reversed(low), reversed(high)) for v in (lo, hi))  # last dim first
+        return self._conv(F.pad(x, amounts, mode=self.padding_mode), 0)
+
     def extra_repr(self) -> str:
+        zeros, ones = (0,) * self.DIMS, (1,) * self.DIMS
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding != (0, 0):
+        if self.padding != zeros:
             s += f", padding={self.padding}"
-        if self.dilation != (1, 1):
+        if self.dilation != ones:
             s += f", dilation={self.dilation}"
-        if self.output_padding != (0, 0):
+        if self.output_padding != zeros:
             s += f", output_padding={self.output_padding}"
         if self.groups != 1:
             s += f", groups={self.groups}"
@@ -663,9 +738,10 @@ class _ConvNd(Module):
         return s
 
 
-class Conv2d(_ConvNd):
-    """2-D convolution over NCHW (or CHW) input; weight (out, in/groups, kh, kw), PyTorch's default init.
-    `padding` may be "same" or "valid"; `padding_mode` "reflect", "replicate" or "circular" pads by F.pad."""
+class _Conv(_ConvNd):
+    """Conv1d and Conv2d: `function` (F.conv1d or F.conv2d) with the module's weight and hyper-parameters."""
+
+    function: Callable
 
     def __init__(
         self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1, groups: int = 1,
@@ -673,15 +749,27 @@ class Conv2d(_ConvNd):
     ):  # fmt: skip
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode)
 
-    def forward(self, x: Tensor) -> Tensor:
-        if self.padding_mode == "zeros":
-            return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
-        if isinstance(self.padding, str):
-            low, high = F._same_padding(self.padding, self.kernel_size, self.stride, self.dilation)
-        else:
-            low = high = self.padding
-        x = F.pad(x, (low[1], high[1], low[0], high[0]), mode=self.padding_mode)
-        return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+    def _conv(self, x: Tensor, padding) -> Tensor:
+        return type(self).function(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
+
+
+class Conv1d(_Conv):
+    """1-D convolution over (N, C, L) (or (C, L)) input; weight (out, in/groups, k), PyTorch's default init.
+    `padding` may be "same" or "valid"; `padding_mode` "reflect", "replicate" or "circular" pads by F.pad.
+
+    >>> nn.Conv1d(3, 4, 5, padding=2)(irc.randn(2, 3, 10)).shape
+    (2, 4, 10)
+    """
+
+    DIMS = 1
+    function = staticmethod(F.conv1d)
+
+
+class Conv2d(_Conv):
+    """2-D convolution over NCHW (or CHW) input; weight (out, in/groups, kh, kw), PyTorch's default init.
+    `padding` may be "same" or "valid"; `padding_mode` "reflect", "replicate" or "circular" pads by F.pad."""
+
+    function = staticmethod(F.conv2d)
 
 
 class ConvTranspose2d(_ConvNd):
@@ -729,6 +817,15 @@ class MaxPool2d(Module):
         )
 
 
+class MaxPool1d(MaxPool2d):
+    """Max over kernel_size windows of (N, C, L) or (C, L) input, as F.max_pool1d."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.max_pool1d(
+            x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode, self.return_indices
+        )
+
+
 class MaxUnpool2d(Module):
     """The inverse of MaxPool2d(return_indices=True): zeros with each value put back at its index, as F.max_unpool2d."""
 
@@ -766,9 +863,28 @@ class AvgPool2d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
+class AvgPool1d(Module):
+    """Mean over kernel_size windows of (N, C, L) or (C, L) input, as F.avg_pool1d; sizes kept as 1-tuples
+    (torch's repr)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False, count_include_pad: bool = True):
+        super().__init__()
+        self.kernel_size, self.padding = _ntuple(kernel_size, 1), _ntuple(padding, 1)
+        self.stride = _ntuple(kernel_size if stride is None else stride, 1)
+        self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.avg_pool1d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
 class _NormBase(Module):
     """Shared by the batch and instance norms (as torch's `_NormBase`): the affine parameters and, with
     `track_running_stats`, the running statistics, under torch's names; the repr."""
+
+    _version = 2
 
     def __init__(
         self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
@@ -786,6 +902,10 @@ class _NormBase(Module):
         else:
             for name in ("running_mean", "running_var", "num_batches_tracked"):
                 self.register_buffer(name, None)
+
+    def _optional_state(self, version: int | None) -> tuple[str, ...]:
+        """A state dict older than version 2 (or a plain dict, of no version) may lack `num_batches_tracked`."""
+        return ("num_batches_tracked",) if (version is None or version < 2) and self.track_running_stats else ()
 
     def extra_repr(self) -> str:
         return (
@@ -1030,6 +1150,25 @@ class Embedding(Module):
         else:
             self.weight = Parameter(_weight, requires_grad=not _freeze)
 
+    @classmethod
+    def from_pretrained(
+        cls, embeddings, freeze: bool = True, padding_idx: int | None = None, max_norm: float | None = None,
+        norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False,
+    ) -> Embedding:  # fmt: skip
+        """An Embedding whose weight is `embeddings` (2-D), frozen (no gradient) unless `freeze=False`; the
+        `padding_idx` row keeps its values (as torch, it is not zeroed) and gets no gradient.
+
+        >>> nn.Embedding.from_pretrained(irc.tensor([[1.0, 2.3], [4.0, 5.1]]))(irc.tensor([1])).tolist()
+        [[4.0, 5.1]]
+        """
+        weight = as_tensor(embeddings)
+        if weight.ndim != 2:
+            raise AssertionError("Embeddings parameter is expected to be 2-dimensional")
+        rows, cols = weight.shape
+        return cls(
+            rows, cols, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse, _weight=weight, _freeze=freeze
+        )
+
     def reset_parameters(self) -> None:
         init.normal_(self.weight)
         if self.padding_idx is not None:
@@ -1215,6 +1354,35 @@ class AdaptiveAvgPool2d(Module):
         return f"output_size={self.output_size}"
 
 
+class AdaptiveAvgPool1d(AdaptiveAvgPool2d):
+    """F.adaptive_avg_pool1d of (N, C, L) or (C, L) input to `output_size`."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.adaptive_avg_pool1d(x, self.output_size)
+
+
+class AdaptiveMaxPool2d(Module):
+    """F.adaptive_max_pool2d to `output_size` (an int, or a pair whose None entries keep the input's size);
+    `return_indices=True` also returns the maxima's flat positions in their planes."""
+
+    def __init__(self, output_size, return_indices: bool = False):
+        super().__init__()
+        self.output_size, self.return_indices = output_size, return_indices
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.adaptive_max_pool2d(x, self.output_size, self.return_indices)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool1d(AdaptiveMaxPool2d):
+    """F.adaptive_max_pool1d of (N, C, L) or (C, L) input to `output_size`."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.adaptive_max_pool1d(x, self.output_size, self.return_indices)
+
+
 class Upsample(Module):
     """F.interpolate by `size` or `scale_factor` (modes "nearest", "linear", "bilinear", "bicubic",
     "trilinear", "area")."""
@@ -1261,3 +1429,4 @@ __all__ = [
     "HuberLoss", "KLDivLoss",
 ]  # fmt: skip
 __all__ += ["UpsamplingBilinear2d", "UpsamplingNearest2d"]
+__all__ += ["Conv1d", "MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d"]

@@ -30,7 +30,7 @@ from irc.frontend.graph import Tracing
 from irc.frontend.realize import realize_all
 from irc.frontend.tensor import Tensor, maximum
 from irc.frontend.tracing import guard
-from irc.nn.modules import take_pending_state
+from irc.nn.modules import _as_array, take_pending_state
 from irc.runtime.devices import move
 
 
@@ -152,7 +152,13 @@ class Optimizer:
                 for name, value in saved.items():
                     own = self.state[params[i]].get(name)
                     if isinstance(own, Tensor):
-                        own._assign(Tensor(graph.data_node(np.array(value.numpy(), own.dtype)), own.device))
+                        array = np.array(_as_array(value), own.dtype)  # an irc or torch tensor, numpy, a number
+                        if array.shape != own.shape:
+                            raise ValueError(
+                                f"loaded state dict has {name!r} of shape {list(array.shape)} for parameter {i}, "
+                                f"whose {name!r} has shape {list(own.shape)}"
+                            )
+                        own._assign(Tensor(graph.data_node(array), own.device))
 
     def __repr__(self) -> str:
         lines = [type(self).__name__ + " ("]

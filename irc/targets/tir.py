@@ -395,6 +395,26 @@ def _atanh(a: tirx.PrimExpr) -> tirx.PrimExpr:
     return tirx.copysign(_f(a, 0.5) * tirx.log1p(tirx.Div(_f(a, 2.0) * m, _f(a, 1.0) - m)), a)
 
 
+def _ipowi(a: tirx.PrimExpr, b: tirx.PrimExpr) -> tirx.PrimExpr:
+    """a ** b of integers, PyTorch's: a negative exponent gives 1 for base 1, +-1 for base -1, else 0.
+    A constant exponent up to 8 multiplies (exact, wrapping on overflow as PyTorch); another exponent
+    goes through float64 `pow`, rounded: exact wherever |a ** b| < 2 ** 53, which covers every int32
+    result that does not overflow (PyTorch wraps past the dtype's range; this does not). Exponentiation
+    by squaring would need each square twice: without sharing the tree doubles per bit, and a Let is
+    substituted back by TVM's simplifier."""
+    dt = _dtype(a)
+    one, zero = tirx.IntImm(dt, 1), tirx.IntImm(dt, 0)
+    if isinstance(b, tirx.IntImm) and 0 <= b.value <= 8:
+        product = one
+        for _ in range(b.value):
+            product = product * a
+        return product
+    power = tirx.Cast(dt, tirx.round(tirx.power(tirx.Cast("float64", a), tirx.Cast("float64", b))))
+    odd = tirx.NE(tirx.bitwise_and(b, one), zero)
+    negative = tirx.Select(tirx.EQ(a, one), one, tirx.Select(tirx.EQ(a, -one), tirx.Select(odd, -one, one), zero))
+    return tirx.Select(tirx.LT(b, zero), negative, power)
+
+
 def _nan_propagating(fn):
     return lambda a, b: tirx.Select(_isnan(a, b), a + b, fn(a, b))
 
@@ -464,6 +484,7 @@ _SCALAR: dict[str, Callable[..., tirx.PrimExpr]] = {
     "math.roundeven": tirx.nearbyint,
     "math.trunc": tirx.trunc,
     "math.powf": tirx.power,
+    "math.ipowi": _ipowi,
     "math.copysign": tirx.copysign,
 }
 # Binary ops whose operands may be swapped: a reduction's accumulator goes first, the

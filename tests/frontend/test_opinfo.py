@@ -173,6 +173,8 @@ def samples(op, dtype, requires_grad: bool = False, cap: int = CAP) -> list:
 def is_random(op, sample) -> bool:
     if op.name in _DROPOUT_ARG and sample.kwargs.get("training", True) and sample.args[_DROPOUT_ARG[op.name]] > 0:
         return True
+    if op.name == "nn.functional.rrelu" and sample.kwargs.get("training", False):  # random slopes
+        return True
     return op.name in RANDOM or sample.kwargs.get("dropout_p", 0) > 0
 
 

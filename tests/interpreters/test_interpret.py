@@ -90,3 +90,17 @@ func.func @f(%a: tensor<4xi32>, %b: tensor<4xi32>) -> (tensor<4xi32>, tensor<4xi
     q, r = run_stage(parse_module(text), [a, b])
     np.testing.assert_array_equal(q, [3, -3, -3, 3])
     np.testing.assert_array_equal(r, np.fmod(a, b))
+
+
+def test_integer_power_at_the_loops_stage():
+    """`math.ipowi` (integer `**`) runs at the loops stage as PyTorch computes it: a negative exponent gives
+    0 unless the base is +-1 (the hl reference is the oracle)."""
+    import irc
+    from irc.ir import hl
+
+    a = np.array([2, 1, -1, 3, -2, 0], np.int64)
+    b = np.array([-1, -2, -3, 3, 2, 0], np.int64)
+    lowering = irc.jit(lambda x, y: x**y).lower(a, b)
+    (got,) = run_stage(parse_module(lowering.stages["loops"]), [a, b])
+    np.testing.assert_array_equal(got, hl.power(a, b))
+    np.testing.assert_array_equal(got, [0, 1, -1, 27, 4, 1])

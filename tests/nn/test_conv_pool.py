@@ -192,6 +192,21 @@ ERRORS = [
      "output padding must be smaller than either stride or dilation, but got output_padding_height: 2"),
     (lambda f, t: f.conv_transpose2d(t.ones(1, 2, 5, 5), t.ones(3, 3, 3, 3)),
      "Given transposed=1, weight of size [3, 3, 3, 3], expected input[1, 2, 5, 5] to have 3 channels, but got 2"),
+    (lambda f, t: f.conv1d(t.ones(1, 2, 5, 5), t.ones(1, 2, 3)),
+     "Expected 2D (unbatched) or 3D (batched) input to conv1d, but got input of size: [1, 2, 5, 5]"),
+    (lambda f, t: f.conv1d(t.ones(1, 2, 5), t.ones(1, 2, 3), padding="same", stride=2),
+     "padding='same' is not supported for strided convolutions"),
+    (lambda f, t: f.max_pool1d(t.ones(1, 2, 3, 5), 2),
+     "max_pool1d: Expected 2D or 3D (batch mode) tensor with optional 0 dim batch size for input, but got:[1, 2, 3, 5]"),
+    (lambda f, t: f.max_pool1d(t.ones(1, 2, 5), 2, padding=2),
+     "max_pool1d() padding should be at most half of kernel size, but got padding=2 and kernel_size=2"),
+    (lambda f, t: f.avg_pool1d(t.ones(5), 2),
+     "Expected 2 to 3 dimensions, but got 1-dimensional tensor for argument #1 'self' (while checking arguments "
+     "for avg_pool1d)"),
+    (lambda f, t: f.adaptive_avg_pool1d(t.ones(5), 2),
+     "Expected 2 to 3 dimensions, but got 1-dimensional tensor for argument #1 'self' (while checking arguments "
+     "for adaptive_avg_pool1d)"),
+    (lambda f, t: f.adaptive_max_pool2d(t.ones(5), 2), "adaptive_max_pool2d(): Expected 3D or 4D tensor, but got: [5]"),
 ]  # fmt: skip
 
 

@@ -92,3 +92,61 @@ def test_scaled_dot_product_attention(kwargs):
         rtol=1e-4,
         atol=1e-5,
     )
+
+
+DEAD_ROW = np.ones((5, 5), bool)
+DEAD_ROW[2] = False  # query 2 may attend to nothing
+
+
+@pytest.mark.parametrize(
+    "mask", [DEAD_ROW, np.where(DEAD_ROW, 0.0, -np.inf).astype(np.float32)], ids=["bool_mask", "float_mask"]
+)
+def test_a_fully_masked_row_attends_to_nothing_as_torch(mask):
+    """torch 2.13 gives that row zeros, and zero gradients (no nan anywhere)."""
+    check_function(
+        lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=irc.tensor(mask)),
+        lambda q, k, v: torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=torch.tensor(mask)),
+        Q,
+        K,
+        V,
+        rtol=1e-4,
+        atol=1e-5,
+    )
+    out = F.scaled_dot_product_attention(irc.tensor(Q), irc.tensor(K), irc.tensor(V), attn_mask=irc.tensor(mask))
+    np.testing.assert_array_equal(out.numpy()[:, :, 2], 0.0)
+
+
+@pytest.mark.parametrize("kv_heads", [(2, 2), (2, 1), (4, 4)])
+def test_grouped_query_attention_repeats_the_kv_heads_as_torch(kv_heads):
+    q = rng.standard_normal((2, 4, 3, 8)).astype(np.float32)
+    k = rng.standard_normal((2, kv_heads[0], 5, 8)).astype(np.float32)
+    v = rng.standard_normal((2, kv_heads[1], 5, 8)).astype(np.float32)
+    check_function(
+        lambda q, k, v: F.scaled_dot_product_attention(q, k, v, enable_gqa=True),
+        lambda q, k, v: torch.nn.functional.scaled_dot_product_attention(q, k, v, enable_gqa=True),
+        q,
+        k,
+        v,
+        rtol=1e-4,
+        atol=1e-5,
+    )
+    with pytest.raises(FrontendError, match="Number of heads in key and value must divide the number of heads in"):
+        F.scaled_dot_product_attention(irc.tensor(q), irc.tensor(k[:, :1].repeat(3, 1)), irc.tensor(v), enable_gqa=True)
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+@pytest.mark.parametrize("padding_idx", [None, 1])
+def test_from_pretrained_like_torch(freeze, padding_idx):
+    module = nn.Embedding.from_pretrained(irc.tensor(W), freeze=freeze, padding_idx=padding_idx)
+    reference = torch.nn.Embedding.from_pretrained(torch.tensor(W), freeze=freeze, padding_idx=padding_idx)
+    assert repr(module) == repr(reference)
+    assert module.weight.requires_grad == reference.weight.requires_grad == (not freeze)
+    np.testing.assert_array_equal(module.weight.numpy(), W)  # the padding row keeps its values, as torch
+    out, expected = module(irc.tensor(INDEX)), reference(torch.tensor(INDEX))
+    np.testing.assert_array_equal(out.numpy(), expected.detach().numpy())
+    if not freeze:
+        out.square().sum().backward()
+        expected.square().sum().backward()
+        np.testing.assert_allclose(module.weight.grad.numpy(), reference.weight.grad.numpy(), rtol=1e-6)
+    with pytest.raises(AssertionError, match="Embeddings parameter is expected to be 2-dimensional"):
+        nn.Embedding.from_pretrained(irc.tensor(W[0]))

@@ -214,3 +214,57 @@ def test_module_machinery_matches_torch():
     ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
     with pytest.raises(RuntimeError, match='Missing key\\(s\\) in state_dict: "3.0.bias"'):
         ours.load_state_dict({k: v for k, v in theirs.state_dict().items() if k != "3.0.bias"})
+
+
+def shared_linear(m):
+    lin = m.Linear(2, 3)
+    return m.Sequential(lin, m.Tanh(), lin, m.ModuleList([lin]))
+
+
+def test_a_module_registered_twice_is_in_the_state_dict_under_each_name_as_torch():
+    ours, theirs = shared_linear(nn), shared_linear(torch.nn)
+    assert list(ours.state_dict()) == list(theirs.state_dict()) == [
+        "0.weight", "0.bias", "2.weight", "2.bias", "3.0.weight", "3.0.bias"
+    ]  # fmt: skip
+    assert ours.state_dict()._metadata == theirs.state_dict()._metadata
+    assert (
+        [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()] == ["0.weight", "0.bias"]
+    )
+    assert [n for n, _ in ours.named_modules()] == [n for n, _ in theirs.named_modules()]
+    assert repr(ours.load_state_dict(theirs.state_dict())) == "<All keys matched successfully>"
+    np.testing.assert_array_equal(ours[2].weight.numpy(), theirs[2].weight.detach().numpy())
+    partial = {k: v for k, v in theirs.state_dict().items() if k != "2.bias"}
+    assert ours.load_state_dict(partial, strict=False) == theirs.load_state_dict(partial, strict=False)
+    assert ours.load_state_dict(partial, strict=False).missing_keys == ["2.bias"]
+
+
+def batch_norm_net(m, **kwargs):
+    return m.Sequential(m.Linear(2, 2), m.BatchNorm1d(2, **kwargs))
+
+
+@pytest.mark.parametrize("metadata", [False, True], ids=["plain-dict", "state_dict"])
+@pytest.mark.parametrize("track", [True, False])
+def test_num_batches_tracked_may_be_missing_as_torch(metadata, track):
+    """torch adds BatchNorm's `num_batches_tracked` in state-dict version 2: a dict without `_metadata` (of no
+    version) may lack it, and it keeps its value; a version-2 state dict (torch's or irc's) reports it."""
+    ours, theirs = batch_norm_net(nn, track_running_stats=track), batch_norm_net(torch.nn, track_running_stats=track)
+    if track:
+        ours[1].num_batches_tracked.fill_(5), theirs[1].num_batches_tracked.fill_(5)
+    source = theirs.state_dict()
+    source.pop("1.num_batches_tracked", None)
+    if not metadata:
+        source = dict(source)  # no `_metadata`
+    for strict in (False, True):
+        try:
+            expected = repr(theirs.load_state_dict(source, strict=strict))
+        except RuntimeError as error:
+            with pytest.raises(RuntimeError, match=r'Missing key\(s\) in state_dict: "1.num_batches_tracked"'):
+                ours.load_state_dict(source, strict=strict)
+            assert "num_batches_tracked" in str(error)
+            continue
+        assert repr(ours.load_state_dict(source, strict=strict)) == expected
+    if track:
+        assert ours[1].num_batches_tracked.item() == theirs[1].num_batches_tracked.item() == 5
+    ours_source = ours.state_dict()
+    ours_source.pop("1.num_batches_tracked", None)
+    assert ours.load_state_dict(ours_source, strict=False).missing_keys == (["1.num_batches_tracked"] if track else [])

@@ -12,6 +12,7 @@ import irc
 import irc.nn as nn
 import irc.nn.functional as F
 from irc.errors import FrontendError
+from tests.nn.test_layers import check_function
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
@@ -91,6 +92,10 @@ MODULES = [
     ("SELU", (), {}, (3, 8)),
     ("GLU", (), {}, (3, 8)),
     ("GLU", (0,), {}, (4, 3)),
+    ("Softshrink", (), {}, (3, 8)),
+    ("Softshrink", (1.5,), {}, (3, 8)),
+    ("Hardshrink", (), {}, (3, 8)),
+    ("Hardshrink", (2.0,), {}, (3, 8)),
 ]
 
 
@@ -150,10 +155,11 @@ def test_functional_keywords():
         np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-5, atol=1e-6, err_msg=ours.__name__)
 
 
-@pytest.mark.parametrize("name", ["hardtanh", "relu6", "hardsigmoid", "hardswish", "threshold"])
+@pytest.mark.parametrize("name", ["hardtanh", "relu6", "hardsigmoid", "hardswish", "threshold", "softshrink",
+                                  "hardshrink"])  # fmt: skip
 def test_gradient_at_the_kinks_as_torch(name):
     x = np.array([-3.0, -1.0, 0.0, 1.0, 3.0, 6.0, 0.1, 7.0], np.float32)
-    args = (0.1, 5.0) if name == "threshold" else ()
+    args = {"threshold": (0.1, 5.0), "softshrink": (1.0,), "hardshrink": (1.0,)}.get(name, ())
     ours, theirs = irc.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     getattr(F, name)(ours, *args).sum().backward()
     getattr(TF, name)(theirs, *args).sum().backward()
@@ -234,6 +240,7 @@ ERRORS = [
     (lambda m: m.nn.ZeroPad2d(1)(m.ones(3)), None),
     (lambda m: m.nn.functional.hardtanh(m.ones(3), 2, 1), None),
     (lambda m: m.nn.Hardtanh(2, 1), None),
+    (lambda m: m.nn.functional.softshrink(m.ones(3), -1.0), None),
 ]
 
 
@@ -256,6 +263,7 @@ def test_reprs_and_state_dicts():
         ("ReLU6", (), {"inplace": True}), ("Hardswish", (), {}), ("SELU", (), {}), ("CELU", (), {}),
         ("Threshold", (0.1, 20), {}), ("PReLU", (3, 0.5), {}), ("CosineSimilarity", (), {}),
         ("PairwiseDistance", (), {}), ("Softsign", (), {}), ("LogSigmoid", (), {}),
+        ("Softshrink", (), {}), ("Hardshrink", (0.3,), {}), ("RReLU", (), {}), ("RReLU", (0.1, 0.2, True), {}),
     ]  # fmt: skip
     for name, args, kwargs in cases:
         ours, theirs = getattr(nn, name)(*args, **kwargs), getattr(torch.nn, name)(*args, **kwargs)
@@ -353,3 +361,27 @@ def test_running_stats_and_channel_dropout_under_jit():
     assert not np.array_equal(masks[0], masks[1])
     for mask in masks:
         assert set(np.unique(mask)) <= {0.0, 2.0} and np.all(mask == mask[:, :, :1, :1])
+
+
+@pytest.mark.parametrize("lower, upper", [(1.0 / 8, 1.0 / 3), (0.1, 0.5)])
+def test_rrelu_in_eval_is_torchs_and_in_training_draws_a_slope_per_element(lower, upper):
+    module, reference = paired("RReLU", lower, upper)
+    module.eval(), reference.eval()
+    x = randn(4, 50, seed=1) * 3
+    check(module, reference, x)
+    check_function(lambda t: F.rrelu(t, lower, upper), lambda t: TF.rrelu(t, lower, upper), x)  # training=False
+    module.train()
+    ours = irc.tensor(x, requires_grad=True)
+    irc.manual_seed(3)
+    out = module(ours)
+    out.sum().backward()
+    slope, grad = out.numpy() / x, ours.grad.numpy()
+    negative = x < 0
+    np.testing.assert_array_equal(slope[~negative], 1.0)
+    assert (slope[negative] >= lower - 1e-6).all() and (slope[negative] <= upper + 1e-6).all()
+    assert np.unique(np.round(slope[negative], 5)).size > negative.sum() // 2  # one draw per element
+    np.testing.assert_allclose(grad, slope, rtol=1e-5)  # the gradient is the drawn slope, as torch's
+    irc.manual_seed(3)
+    np.testing.assert_array_equal(module(irc.tensor(x)).numpy(), out.numpy())  # reproducible by the seed
+    expected = TF.rrelu(torch.from_numpy(x), lower, upper, training=True).numpy() / x
+    assert (expected[negative] >= lower).all() and (expected[negative] <= upper).all()  # torch's the same way

@@ -149,6 +149,25 @@ def test_nll_and_cross_entropy_with_class_targets_match_torch(name, shape, optio
     check_loss(*both("nll_loss", **kwargs), logp, target)
 
 
+IGNORED_CASES = [
+    ("cross_entropy", dict()),
+    ("cross_entropy", dict(ignore_index=1)),
+    ("cross_entropy", dict(ignore_index=1, label_smoothing=0.2)),
+    ("cross_entropy", dict(ignore_index=1, weight=True)),
+    ("nll_loss", dict(ignore_index=1)),
+    ("nll_loss", dict(weight=True)),
+]
+
+
+@pytest.mark.parametrize("name, options", IGNORED_CASES, ids=[f"{n}-{o}" for n, o in IGNORED_CASES])
+def test_every_target_ignored_is_nan_with_zero_gradients_as_torch(name, options, rng):
+    """ "mean" over no counted target: the value is nan (0 / 0) in both, the input gradient torch's zeros."""
+    x = rng.standard_normal((3, 4)).astype(np.float32)
+    target = np.full(3, options.get("ignore_index", -100))
+    weight = rng.uniform(0.5, 2.0, 4).astype(np.float32) if options.get("weight") else None
+    check_loss(*both(name, **{**options, "weight": weight}), x, target)
+
+
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("weighted, smoothing", [(False, 0.0), (True, 0.1)])
 def test_cross_entropy_with_probability_targets_matches_torch(reduction, weighted, smoothing, rng):

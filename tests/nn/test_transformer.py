@@ -136,6 +136,31 @@ def test_mha_outputs_weights_and_gradients_match_torch(case):
     check_gradients(module, reference, inputs)
 
 
+@pytest.mark.parametrize("need_weights", [False, True])
+def test_mha_with_a_fully_padded_sequence_matches_torch(need_weights):
+    """Without weights torch runs scaled_dot_product_attention: a batch entry whose keys are all padding
+    attends to nothing (its output is the output projection's bias, its gradients zeros); with weights
+    torch's softmax makes it nan, and so does irc's."""
+    module, reference = paired(lambda m: m.MultiheadAttention(E, H))
+    with torch.no_grad():
+        reference.in_proj_bias.copy_(torch.from_numpy(randn(3 * E, seed=7)))
+        reference.out_proj.bias.copy_(torch.from_numpy(randn(E, seed=8)))
+    module.load_state_dict({k: v.detach().numpy() for k, v in reference.state_dict().items()})
+    padding = np.zeros((N, S), bool)
+    padding[1] = True
+    q, k, v = (both(randn(n, N, E, seed=i), requires_grad=True) for i, n in enumerate((L, S, S)))
+    mask = both(padding)
+    out, _ = module(q[0], k[0], v[0], key_padding_mask=mask[0], need_weights=need_weights)
+    ref_out, _ = reference(q[1], k[1], v[1], key_padding_mask=mask[1], need_weights=need_weights)
+    if need_weights:
+        assert np.isnan(ref_out[:, 1].detach().numpy()).all() and np.isnan(out.numpy()[:, 1]).all()
+        return
+    close(out, ref_out, what="output")
+    backward_both([out], [ref_out])
+    check_gradients(module, reference, [q, k, v])
+    assert not np.isnan(module.in_proj_weight.grad.numpy()).any()
+
+
 def test_mha_unbatched_inputs():
     module, reference = paired(lambda m: m.MultiheadAttention(E, H, kdim=6))
     q, k, v = both(randn(L, E)), both(randn(S, 6, seed=1)), both(randn(S, E, seed=2))

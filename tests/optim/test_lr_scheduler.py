@@ -2,6 +2,7 @@
 without retracing (the optimizers read lr / momentum / betas from param_groups at every call)."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -23,6 +24,9 @@ SCHEDULES = [
     ("LambdaLR", dict(lr_lambda=lambda epoch: 1 / (epoch + 1))),
     ("OneCycleLR", dict(max_lr=[0.5, 0.2], total_steps=31)),
     ("OneCycleLR", dict(max_lr=0.3, epochs=3, steps_per_epoch=11, anneal_strategy="linear", three_phase=True)),
+    ("LinearLR", dict()),
+    ("LinearLR", dict(start_factor=0.05, end_factor=0.5, total_iters=12)),
+    ("LinearLR", dict(start_factor=1.0, end_factor=0.0, total_iters=20)),
 ]
 
 
@@ -70,6 +74,93 @@ def test_state_dict_resumes_the_schedule():
     for _ in range(10):
         resumed.step(), reference.step()
         assert resumed.get_last_lr() == reference.get_last_lr()
+
+
+SEQUENCES = [
+    ([("LinearLR", dict(start_factor=0.1, total_iters=4)), ("CosineAnnealingLR", dict(T_max=10))], [4]),
+    ([("ExponentialLR", dict(gamma=0.8)), ("StepLR", dict(step_size=3, gamma=0.5)), ("LinearLR", {})], [5, 12]),
+    ([("LambdaLR", dict(lr_lambda=lambda e: 1 / (e + 1))), ("MultiStepLR", dict(milestones=[2, 4]))], [1]),
+]
+
+
+@pytest.mark.parametrize("schedules, milestones", SEQUENCES, ids=["warmup-cosine", "three", "lambda-multistep"])
+def test_sequential_lr_equals_torchs_for_30_steps_and_resumes(schedules, milestones):
+    opt, ref_opt = optimizers("SGD", momentum=0.9)
+    ours = lr_scheduler.SequentialLR(
+        opt, [getattr(lr_scheduler, name)(opt, **kwargs) for name, kwargs in schedules], milestones
+    )
+    theirs = torch.optim.lr_scheduler.SequentialLR(
+        ref_opt, [getattr(torch.optim.lr_scheduler, name)(ref_opt, **kwargs) for name, kwargs in schedules], milestones
+    )
+    for i in range(30):
+        assert ours.get_last_lr() == theirs.get_last_lr(), i
+        assert [g["lr"] for g in opt.param_groups] == [g["lr"] for g in ref_opt.param_groups], i
+        opt.step(), ref_opt.step()
+        ours.step(), theirs.step()
+        if i == 9:
+            state = ours.state_dict()
+            assert sorted(state) == sorted(theirs.state_dict()) and len(state["_schedulers"]) == len(schedules)
+    opt2, _ = optimizers("SGD", momentum=0.9)
+    resumed = lr_scheduler.SequentialLR(
+        opt2, [getattr(lr_scheduler, name)(opt2, **kwargs) for name, kwargs in schedules], milestones
+    )
+    resumed.load_state_dict(state)
+    assert resumed.last_epoch == 10 and [s.last_epoch for s in resumed._schedulers] == [
+        s["last_epoch"] for s in state["_schedulers"]
+    ]
+
+
+PLATEAUS = [
+    dict(),
+    dict(mode="max", factor=0.5, patience=1, threshold=0.1, threshold_mode="abs", cooldown=2, min_lr=[0.02, 0.01]),
+    dict(factor=0.3, patience=0, cooldown=1, min_lr=0.004, eps=1e-3),
+]
+
+
+@pytest.mark.parametrize("kwargs", PLATEAUS, ids=["defaults", "max-abs-cooldown", "patience0"])
+def test_reduce_lr_on_plateau_equals_torchs_step_by_step(kwargs):
+    opt, ref_opt = optimizers()
+    ours = lr_scheduler.ReduceLROnPlateau(opt, **kwargs)
+    theirs = torch.optim.lr_scheduler.ReduceLROnPlateau(ref_opt, **kwargs)
+    metrics = np.random.default_rng(0).standard_normal(40).cumsum()  # a random walk: plateaus, rises and falls
+    metrics[10:25] = metrics[10]  # a long plateau
+    for i, metric in enumerate(metrics):
+        # a Python float, a rank-0 irc tensor (realized by the step) or a numpy number, as torch's float(metrics)
+        ours.step([float(metric), irc.tensor(np.float32(metric)), np.float32(metric)][i % 3])
+        theirs.step(float(np.float32(metric)) if i % 3 else float(metric))
+        assert ours.get_last_lr() == theirs.get_last_lr(), i
+        assert [g["lr"] for g in opt.param_groups] == [g["lr"] for g in ref_opt.param_groups], i
+        assert (ours.best, ours.num_bad_epochs, ours.cooldown_counter, ours.last_epoch) == (
+            theirs.best, theirs.num_bad_epochs, theirs.cooldown_counter, theirs.last_epoch
+        )  # fmt: skip
+    state = ours.state_dict()
+    assert set(state) == set(theirs.state_dict())
+    resumed = lr_scheduler.ReduceLROnPlateau(optimizers()[0], **kwargs)
+    resumed.load_state_dict(state)
+    assert resumed.best == theirs.best and resumed._is_better(theirs.best - 10, theirs.best) == (
+        theirs._is_better(theirs.best - 10, theirs.best)
+    )
+
+
+def test_new_schedulers_errors_are_torchs():
+    opt, ref_opt = optimizers()
+    for make in (
+        lambda lr, o: lr.LinearLR(o, start_factor=0),
+        lambda lr, o: lr.LinearLR(o, end_factor=1.5),
+        lambda lr, o: lr.ReduceLROnPlateau(o, factor=1.0),
+        lambda lr, o: lr.ReduceLROnPlateau(o, mode="avg"),
+        lambda lr, o: lr.ReduceLROnPlateau(o, threshold_mode="x"),
+        lambda lr, o: lr.ReduceLROnPlateau(o, min_lr=[0.1]),
+        lambda lr, o: lr.SequentialLR(o, [], []),
+        lambda lr, o: lr.SequentialLR(o, [lr.StepLR(o, 2)], [3]),
+        lambda lr, o: lr.SequentialLR(o, [lr.StepLR(o, 2), lr.ReduceLROnPlateau(o)], [3]),
+    ):
+        with pytest.raises(Exception) as theirs:
+            make(torch.optim.lr_scheduler, ref_opt)
+        with pytest.raises(type(theirs.value), match=re.escape(str(theirs.value))):
+            make(lr_scheduler, opt)
+    with pytest.raises(ValueError, match="expects all schedulers to belong to the same optimizer"):
+        lr_scheduler.SequentialLR(opt, [lr_scheduler.StepLR(optimizers()[0], 2)], [])
 
 
 def test_lambda_lr_saves_callable_objects_not_functions():
@@ -149,6 +240,7 @@ def train_both(opt_name, opt_kwargs, sched_name, sched_kwargs, steps, clip=None)
         ("RMSprop", dict(lr=0.01), "CosineAnnealingLR", dict(T_max=3)),
         ("Adagrad", dict(lr=0.1), "MultiStepLR", dict(milestones=[1, 3])),
         ("Adadelta", dict(), "ExponentialLR", dict(gamma=0.5)),
+        ("SGD", dict(lr=0.1), "LinearLR", dict(start_factor=0.2, total_iters=3)),
     ],
 )
 def test_jitted_training_step_follows_the_schedule(opt_name, opt_kwargs, sched_name, sched_kwargs, reference_jit):
@@ -161,8 +253,15 @@ def test_jitted_training_step_with_a_schedule_through_llvm():
     assert opt.param_groups[0]["momentum"] != 0.9 and not math.isclose(opt.param_groups[0]["lr"], 0.1)
 
 
-def test_scheduler_step_inside_jit_is_refused(reference_jit):
+@pytest.mark.parametrize("name", ["StepLR", "SequentialLR", "ReduceLROnPlateau"])
+def test_scheduler_step_inside_jit_is_refused(name, reference_jit):
     opt, _ = optimizers()
-    sched = lr_scheduler.StepLR(opt, 2)
-    with pytest.raises(FrontendError, match=r"StepLR.step\(\) inside irc.jit would run once"):
-        irc.jit(lambda x: sched.step() or x + 1)(irc.ones(2))
+    if name == "StepLR":
+        sched, step = lr_scheduler.StepLR(opt, 2), lambda x: sched.step()
+    elif name == "SequentialLR":
+        sched = lr_scheduler.SequentialLR(opt, [lr_scheduler.StepLR(opt, 2), lr_scheduler.LinearLR(opt)], [2])
+        step = lambda x: sched.step()  # noqa: E731
+    else:
+        sched, step = lr_scheduler.ReduceLROnPlateau(opt), lambda x: sched.step(x.sum())
+    with pytest.raises(FrontendError, match=rf"{name}.step\(\) inside irc.jit would run once"):
+        irc.jit(lambda x: step(x) or x + 1)(irc.ones(2))

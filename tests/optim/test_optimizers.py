@@ -147,3 +147,33 @@ def test_named_parameters_are_accepted_like_torch():
         == ["0.weight", "0.bias", "2.weight", "2.bias"]
     )
     assert all(isinstance(p, nn.Parameter) for p in opt.param_groups[0]["params"])
+
+
+@pytest.mark.parametrize("kind", ["numpy", "torch", "irc"])
+@pytest.mark.parametrize("name, kwargs", [("Adam", dict(lr=0.01, amsgrad=True)), ("SGD", dict(lr=0.1, momentum=0.9))])
+def test_load_state_dict_takes_numpy_torch_or_irc_values(name, kwargs, kind):
+    """An optimizer state saved by torch (here after 6 steps) loads into irc's from numpy arrays (as
+    Module.load_state_dict takes them), torch tensors or irc tensors, and later steps match torch's."""
+    shapes = [((3, 4), {}), ((4,), {})]
+    _, theirs, _, b = steps_of_both(name, kwargs, shapes)
+    convert = {
+        "numpy": lambda v: v.numpy(),
+        "torch": lambda v: v,
+        "irc": lambda v: irc.tensor(v.numpy()),
+    }[kind]
+    saved = b.state_dict()
+    saved = {**saved, "state": {i: {k: convert(v) for k, v in s.items()} for i, s in saved["state"].items()}}
+    ours = [nn.Parameter(q.detach().numpy().copy()) for q in theirs]
+    a = getattr(optim, name)([{"params": [p]} for p in ours], **kwargs)
+    a.load_state_dict(saved)
+    rng = np.random.default_rng(5)
+    for _ in range(2):
+        for p, q in zip(ours, theirs):
+            g = rng.standard_normal(p.shape).astype(np.float32)
+            p.grad, q.grad = irc.tensor(g), torch.from_numpy(g.copy())
+        a.step(), b.step()
+    for p, q in zip(ours, theirs):
+        np.testing.assert_allclose(p.numpy(), q.detach().numpy(), rtol=1e-5, atol=1e-6)
+    wrong = {**saved, "state": {0: {k: np.zeros(7, np.float32) for k in saved["state"][0]}, 1: saved["state"][1]}}
+    with pytest.raises(ValueError, match="loaded state dict has '.*' of shape \\[7\\] for parameter 0"):
+        a.load_state_dict(wrong)
