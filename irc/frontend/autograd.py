@@ -318,30 +318,7 @@ def _run_segments(roots, seeds, retain_graph, create_graph, targets, tensor_type
 def _order(roots: Sequence[Node]) -> list[Node]:
     """The nodes gradients flow through from `roots`, inputs first (through custom Functions to their inputs),
     and the leaves and values they stop at."""
-    order: list[Node] = []
-    seen: set[int] = set()
-    for root in roots:
-        if id(root) in seen:
-            continue
-        seen.add(id(root))
-        if _outside(root):
-            order.append(root)
-            continue
-        stack = [(root, iter(_grad_inputs(root)))]
-        while stack:
-            node, inputs = stack[-1]
-            for i in inputs:
-                if id(i) not in seen:
-                    seen.add(id(i))
-                    if _outside(i):
-                        order.append(i)
-                    else:
-                        stack.append((i, iter(_grad_inputs(i))))
-                        break
-            else:
-                stack.pop()
-                order.append(node)
-    return order
+    return topological_order(roots, stop=_outside, inputs_of=_grad_inputs)
 
 
 def _sum(old: Node | None, new: Node, create_graph: bool) -> Node:

@@ -240,8 +240,13 @@ def _infer(
     return result, number
 
 
-def topological_order(outputs: Sequence[Node], stop: Callable[[Node], bool] = is_leaf) -> list[Node]:
-    """All nodes the outputs depend on, inputs first, not looking past `stop` nodes.
+def topological_order(
+    outputs: Sequence[Node],
+    stop: Callable[[Node], bool] = is_leaf,
+    inputs_of: Callable[[Node], Sequence[Node]] | None = None,
+) -> list[Node]:
+    """All nodes the outputs depend on, inputs first, not looking past `stop` nodes; `inputs_of(node)` in place
+    of `node.inputs` where given (backward() goes from a custom Function's outputs to its inputs).
 
     Depth first, inputs in order: a node comes right after the last of its inputs that was new."""
     order: list[Node] = []
@@ -253,7 +258,7 @@ def topological_order(outputs: Sequence[Node], stop: Callable[[Node], bool] = is
         if stop(root):
             order.append(root)
             continue
-        stack = [(root, iter(root.inputs))]
+        stack = [(root, iter(root.inputs if inputs_of is None else inputs_of(root)))]
         while stack:
             node, inputs = stack[-1]
             for i in inputs:
@@ -262,7 +267,7 @@ def topological_order(outputs: Sequence[Node], stop: Callable[[Node], bool] = is
                     if stop(i):
                         order.append(i)
                     else:
-                        stack.append((i, iter(i.inputs)))
+                        stack.append((i, iter(i.inputs if inputs_of is None else inputs_of(i))))
                         break
             else:
                 stack.pop()

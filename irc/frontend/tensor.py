@@ -166,7 +166,11 @@ class Tensor(ShapeOps, Sorting):
         if requires_grad and not _is_float(self._node.dtype):
             raise RuntimeError(f"only Tensors of floating point dtype can require gradients, this one is {self.dtype}")
         if requires_grad and self._node.op is not None and self._node.value is None:
-            self._node = graph.data_node(self._value())
+            if graph.Tracing.depth:  # inside irc.jit: a leaf whose value the traced program computes
+                with autograd.no_grad():
+                    self._node = apply(hl.ReshapeOp, [self._node], shape=list(self.shape))
+            else:
+                self._node = graph.data_node(self._value())
         self._node.requires_grad = self._node.leaf = bool(requires_grad)
         self._node.owner = weakref.ref(self)
         return self
@@ -1745,8 +1749,10 @@ class Tensor(ShapeOps, Sorting):
         """torch.masked_select: the entries where the bool `mask` (broadcast with this tensor) is true, as a
         vector. Its length depends on the mask's values: eager only, as `x[mask]`."""
         mask = _same_device(self, as_tensor(mask))
+        if mask._node.dtype != "i1":
+            raise FrontendError(f"masked_select: expected BoolTensor for mask, got {mask.dtype}", user_location()[:2])
         shape = np.broadcast_shapes(self.shape, mask.shape)
-        return self.broadcast_to(shape).reshape(-1)[mask.broadcast_to(shape).reshape(-1)]
+        return self.broadcast_to(shape).reshape(-1)._mask_read(mask.broadcast_to(shape).reshape(-1), "masked_select")
 
     def masked_scatter(self, mask: Tensor, source: Tensor) -> Tensor:
         """torch.masked_scatter: the entries of `source`, in order, where the bool `mask` (broadcasting to this
@@ -1939,11 +1945,11 @@ class Tensor(ShapeOps, Sorting):
         picked = self.index_select(dim, index.reshape(-1))
         return picked.reshape(*self.shape[:dim], *index.shape, *self.shape[dim + 1 :])
 
-    def _mask_read(self, mask: Tensor) -> Tensor:
+    def _mask_read(self, mask: Tensor, what: str = "x[mask] with a bool tensor mask") -> Tensor:
         """`self[mask]` for a bool mask: its shape depends on the mask's values, so eager only."""
         if graph.Tracing.depth > 0:
             raise FrontendError(
-                "x[mask] with a bool tensor mask has a data-dependent shape: not supported inside irc.jit or irc.grad "
+                f"{what} has a data-dependent shape: not supported inside irc.jit or irc.grad "
                 "(use irc.where or masked_fill)",
                 user_location()[:2],
             )

@@ -18,6 +18,7 @@ from irc.frontend.autograd import no_grad
 from irc.frontend.graph import Tracing, apply, user_location
 from irc.frontend.tensor import Tensor, _spread, arange, as_tensor, cat, ones, rng_key, stack, tensor, where, zeros
 from irc.ir import hl
+from irc.runtime.devices import to_host
 
 
 def relu(x: Tensor, inplace: bool = False) -> Tensor:
@@ -221,7 +222,10 @@ def _pool(op, x: Tensor, kernel_size, stride, padding, dilation, ceil_mode: bool
     if d == (1, 1):
         return x._new(apply(op, [x._node], kernel=k, stride=s, padding=p)), extra, out
     x = pad(x, (p[1], p[1], p[0], p[0]), value=pad_value)
-    return functools.reduce(Tensor.maximum, _pool_windows(x, k, s, d, out)), extra, out
+    windows = _pool_windows(x, k, s, d, out)
+    while len(windows) > 1:  # pairwise, not a chain: the compiled expression nests log2(kh * kw) deep
+        windows = [a.maximum(b) for a, b in zip(windows[::2], windows[1::2])] + windows[len(windows) & ~1 :]
+    return windows[0], extra, out
 
 
 def _pool_windows(x: Tensor, k, s, d, out) -> list[Tensor]:
@@ -1253,7 +1257,7 @@ def nll_loss(
     picked, counted = _pick_classes(x, t, _class_weight(weight, x), ignore_index)
     loss = -picked
     if reduction == "mean":
-        return _mean_over_counted(loss, counted)
+        return _mean_over_counted(loss, counted, t, ignore_index, weight)
     return _reduce(loss, reduction)
 
 
@@ -1289,15 +1293,19 @@ def cross_entropy(
         smooth = -(logp if w is None else logp * w).sum(class_dim) * (t != ignore_index).type_as(logp)
         loss = loss * (1 - label_smoothing) + smooth * (label_smoothing / classes)
     if reduction == "mean":
-        return _mean_over_counted(loss, counted)
+        return _mean_over_counted(loss, counted, t, ignore_index, weight)
     return _reduce(loss, reduction)
 
 
-def _mean_over_counted(loss: Tensor, counted: Tensor) -> Tensor:
+def _mean_over_counted(loss: Tensor, counted: Tensor, target: Tensor, ignore_index: int, weight) -> Tensor:
     """sum(loss) / sum(counted) (the summed weights of the counted targets). When nothing is counted
     (every target ignored) the value is nan and the gradient 0, as torch's: the sum is divided by 1
-    there and nan added as a constant (dividing by 0 would make the gradient inf * 0 = nan)."""
+    there and nan added as a constant (dividing by 0 would make the gradient inf * 0 = nan). A realized
+    target with a counted class and no class weights needs neither (the usual training step: 6 ops fewer)."""
     total = counted.sum()
+    value = target._node.value
+    if weight is None and value is not None and bool((to_host(value) != ignore_index).any()):
+        return loss.sum() / total
     empty = total == 0
     return loss.sum() / where(empty, 1.0, total).type_as(total) + where(empty, math.nan, 0.0).type_as(total)
 

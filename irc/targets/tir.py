@@ -419,6 +419,14 @@ def _nan_propagating(fn):
     return lambda a, b: tirx.Select(_isnan(a, b), a + b, fn(a, b))
 
 
+#: ops whose translation writes an operand out more than once: how many times (at most)
+_REPEATS = {
+    "arith.maximumf": 3, "arith.minimumf": 3, "arith.maxnumf": 3, "arith.minnumf": 3, "arith.cmpf": 3,
+    "math.ipowi": 4, "arith.truncf": 2, "arith.extsi": 2,
+}  # fmt: skip
+#: the expression size above which `_FuncTranslator._bound_args` binds operands to variables
+_BIND_ABOVE = 256
+
 # op name -> f(*operand exprs); ops needing attributes take the op first (see _SCALAR_WITH_OP).
 _SCALAR: dict[str, Callable[..., tirx.PrimExpr]] = {
     "arith.addf": lambda a, b: a + b,
@@ -590,6 +598,11 @@ class _FuncTranslator:
         self.constants: list[np.ndarray] = []
         self.nests = 0
         self.accumulators: set[SSAValue] = set()  # memrefs the reduction being emitted stores to
+        #: SSA value -> the size of its expression tree as written out (`_bound_args`)
+        self.sizes: dict[SSAValue, int] = {}
+        #: emitting a nest's body, inside its block: where a LetStmt may go (not the func's top level, whose
+        #: scalar values later blocks read)
+        self.in_body = False
 
     # -- buffers
 
@@ -632,7 +645,7 @@ class _FuncTranslator:
             view = self.values[op.memref]
             self.values[op.res] = tirx.BufferLoad(view.buffer, view.indices([self.values[i] for i in op.indices]))
             return
-        args = [self.values[v] for v in op.operands]
+        args = self._bound_args(op)
         if name in _COMMUTATIVE and self._accumulates(op.operands[1]) and not self._accumulates(op.operands[0]):
             args.reverse()
         if name in _SCALAR:
@@ -641,6 +654,27 @@ class _FuncTranslator:
             self.values[op.results[0]] = _SCALAR_WITH_OP[name](op, *args)
         else:
             raise TranslationError(f"{name} has no TIR translation (in @{self.func_op.sym_name.data})")
+
+    def _bound_args(self, op: Operation) -> list[tirx.PrimExpr]:
+        """The operands' expressions, those of a large one bound to a variable (a LetStmt) first.
+
+        TIR expressions are trees: an SSA value used twice is written out twice, and the NaN-aware
+        min/max (`_REPEATS`) write each operand out three times, so a chain of them grows as 3^n: the
+        max pooling of a 3x3 window, 8 chained maximums, made a 2 MB expression on which TVM's
+        simplifier ran for hours. An operand whose tree would pass `_BIND_ABOVE` nodes is bound first
+        (small expressions, the usual case, are emitted as before: a let can hide a block's store
+        pattern from the schedules)."""
+        args = [self.values[v] for v in op.operands]
+        sizes = [self.sizes.get(v, 1) for v in op.operands]
+        repeats = _REPEATS.get(op.name, 1)
+        if self.in_body and 1 + repeats * sum(sizes) > _BIND_ABOVE:
+            for k, (arg, size) in enumerate(zip(args, sizes)):
+                if size > 1:
+                    args[k] = T.Bind(arg)
+                    sizes[k] = 1
+        for result in op.results:
+            self.sizes[result] = 1 + repeats * sum(sizes)
+        return args
 
     def _accumulates(self, value: SSAValue) -> bool:
         return isinstance(value.owner, memref.LoadOp) and value.owner.memref in self.accumulators
@@ -654,9 +688,11 @@ class _FuncTranslator:
         a later store still sees the values loaded before the earlier ones.
         `before_stores` runs between the two (an in-place nest switches to its fresh buffer)."""
         stores = [op for op in ops if isinstance(op, memref.StoreOp)]
+        self.in_body = True
         for op in ops:
             if not isinstance(op, memref.StoreOp):
                 self._scalar(op)
+        self.in_body = False
         if before_stores is not None:
             before_stores()
         if len(stores) == 1:

@@ -427,3 +427,20 @@ def test_jit_accumulates_gradients_across_calls_as_eager():
 
     expected = run(torch, lambda f: f)
     _same(run(irc, irc.jit), expected)
+
+
+def test_a_leaf_made_inside_jit():
+    """`x.detach().requires_grad_()` inside irc.jit (an adversarial step): the new leaf's value is computed
+    by the traced program (eagerly it is realized), and its gradient matches torch's."""
+    w0 = RNG.standard_normal((3, 2)).astype(np.float32)
+    x0 = RNG.standard_normal((4, 3)).astype(np.float32)
+
+    def attack(T, x, w):
+        xa = (x * 1.0).detach().requires_grad_()
+        (xa @ w).square().sum().backward()
+        return xa + 0.1 * xa.grad.sign()
+
+    want = attack(torch, torch.tensor(x0), torch.tensor(w0)).detach().numpy()
+    w = irc.tensor(w0)
+    np.testing.assert_allclose(irc.jit(lambda x: attack(irc, x, w))(x0).numpy(), want, rtol=1e-6)
+    np.testing.assert_allclose(attack(irc, irc.tensor(x0), w).numpy(), want, rtol=1e-6)
