@@ -651,7 +651,14 @@ class Tensor(ShapeOps, Sorting):
         if isinstance(other, Tensor):
             return _same_device(self, other)
         if isinstance(other, (bool, int, float)):
-            return self._scalar_tensor(other, _scalar_dtype(other, self._node.dtype))
+            dtype = _scalar_dtype(other, self._node.dtype)
+            if type(other) is int and not -(2**63) <= other < 2**63:
+                raise FrontendError(
+                    f"value cannot be converted to type int64 without overflow: {other}", user_location()[:2]
+                )
+            if type(other) is int and dtype == "i32":  # torch wraps a Python int into an int32 operation
+                other = (other + 2**31) % 2**32 - 2**31
+            return self._scalar_tensor(other, dtype)
         return tensor(other, device=self.device)
 
     def _binary(self, op: type[hl.HLOp], other, reverse: bool = False) -> Tensor:

@@ -23,7 +23,7 @@ def _outcome(T, program):
     """The program's value as a nested list (with its dtype name), or the kind of error it raised."""
     try:
         out = program(T)
-    except (RuntimeError, IndexError, ValueError, TypeError, irc.FrontendError):
+    except (RuntimeError, IndexError, ValueError, TypeError, OverflowError, irc.FrontendError):
         return "error"
     if isinstance(out, (T.Tensor,)):
         return (out.tolist(), str(out.dtype).removeprefix("torch."), tuple(out.shape))
@@ -244,4 +244,20 @@ def test_cat_of_one_tensor_is_a_new_tensor():
         T.cat([x]).add_(1)
         return x
 
+    _both(program)
+
+
+@pytest.mark.parametrize(
+    "program",
+    [
+        lambda T: T.tensor([1, 2], dtype=T.int32) == 2**40,
+        lambda T: T.tensor([1, 2], dtype=T.int32) + 2**40,
+        lambda T: T.tensor([1, 2], dtype=T.int32) * (2**32 + 3),
+        lambda T: T.tensor([1, 2], dtype=T.int32) < 2**31,
+        lambda T: T.tensor([1]) + 2**70,
+        lambda T: T.tensor([1]) + (2**63 - 1),
+    ],
+)
+def test_python_ints_outside_the_dtype(program):
+    """A Python int beyond an int32 tensor's range wraps into it, as torch's; beyond int64 it is an error."""
     _both(program)
