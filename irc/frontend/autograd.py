@@ -169,17 +169,24 @@ _barriers_used = False
 
 
 def _segment(
-    root: Node, gradient: Node | None, retain_graph: bool, create_graph: bool, cut: set[int] | None = None
+    root: Node,
+    gradient: Node | None,
+    retain_graph: bool,
+    create_graph: bool,
+    cut: set[int] | None = None,
+    order: list[Node] | None = None,
 ) -> tuple[list[Node], list[Node], list[Node]]:
     """Differentiate `root`'s graph (seeded with `gradient`, or ones) back to the leaves requiring grad and the
-    `cut` nodes (ids) it reaches, which it treats as inputs: (those nodes, their gradients, the nodes between)."""
+    `cut` nodes (ids) it reaches, which it treats as inputs: (those nodes, their gradients, the nodes between).
+    `order`: `topological_order([root], stop=_outside)` where the caller has it already (no cut)."""
     from irc.transforms.autodiff import build_vjp
 
     if cut:
         stop = lambda n: _outside(n) or (id(n) in cut and n is not root)  # noqa: E731
+        order = topological_order([root], stop=stop)
     else:
         stop = _outside
-    order = topological_order([root], stop=stop)
+        order = order if order is not None else topological_order([root], stop=stop)
     inner = [n for n in order if not stop(n)]
     for n in inner:
         if n.freed:
@@ -238,8 +245,9 @@ def run_backward(
     """
     if len(roots) == 1 and not targets:
         root = roots[0]
-        if not (_barriers_used and any(n.hooks or n.function for n in topological_order([root], stop=_outside))):
-            wrt, grads, _ = _segment(root, seeds[0], retain_graph, create_graph)
+        order = topological_order([root], stop=_outside) if _barriers_used else None
+        if order is None or not any(n.hooks or n.function for n in order):
+            wrt, grads, _ = _segment(root, seeds[0], retain_graph, create_graph, order=order)
             return list(zip(wrt, grads)), {}
     return _run_segments(roots, seeds, retain_graph, create_graph, targets, tensor_type)
 
@@ -368,11 +376,6 @@ class RetainGrad:
         tensor = self.tensor()
         if tensor is not None:
             tensor._grad = grad if tensor._grad is None else tensor._grad + grad
-
-
-def accumulate(old: Node | None, new: Node) -> Node:
-    """old + new without recording history (`.grad` accumulates across backward calls)."""
-    return _sum(old, new, False)
 
 
 class RemovableHandle:

@@ -147,7 +147,7 @@ def jacobian(func: Callable, inputs, create_graph: bool = False, strict: bool = 
                 if rows:
                     per_input.append(_stack([r[i] for r in rows]).reshape(*o.shape, *x.shape))
                 else:
-                    per_input.append(_zeros_like(x).reshape(*x.shape).expand(*o.shape, *x.shape).clone())
+                    per_input.append(_zeros_like(x).expand(*o.shape, *x.shape).clone())
             blocks.append(tuple(per_input) if in_tuple else per_input[0])
     if not create_graph:
         blocks = [tuple(b.detach() for b in blk) if in_tuple else blk.detach() for blk in blocks]
