@@ -8,6 +8,9 @@ machine") with `irc.jit(...).save(...)` into `DIR/<target>/NAME.ircpkg`, with an
 `index.json` that says what each one is:
 
 * `matmul1024`, `matmul4096`: `a @ b` in float32 (TFLOP/s against torch.matmul; target >= 0.5x at 4096),
+* `matmul1024_tf32`, `matmul4096_tf32` (cuda): the same on TF32 tensor cores (the target's `"tf32"`
+  option, what `irc.backends.cuda.matmul.allow_tf32 = True` sets), against torch.matmul with
+  `torch.backends.cuda.matmul.allow_tf32 = True` (target >= 0.7x),
 * `elementwise`: `relu(x * y + x)` on 64M floats (GB/s against a device-to-device copy of the
   same size; target >= 0.7x),
 * `mlp_sgd_b64`, `mlp_sgd_b1024`: one training step of an MLP 784-256-10 (cross entropy,
@@ -120,6 +123,9 @@ def programs(target, small: bool, tiles: bool = False):
         a = np.empty((n, n), np.float32)  # only the shape matters: saving runs nothing
         yield f"matmul{n}", {"kind": "matmul", "n": n}, irc.jit(matmul, target=target), (a, a)
         base = target if isinstance(target, dict) else {"kind": target}
+        if base["kind"] == "cuda":
+            tf32 = irc.jit(matmul, target={**base, "tf32": True})
+            yield f"matmul{n}_tf32", {"kind": "matmul", "n": n, "tf32": True}, tf32, (a, a)
         if tiles and base["kind"] in ("cuda", "opencl"):
             for label, tile in MATMUL_TILES.items():
                 tiled = irc.jit(matmul, target={**base, "matmul": tile})
@@ -227,11 +233,19 @@ class Bench:
         da, db = entry.to_device(a), entry.to_device(b)
         (c,) = entry.run_device(da, db)
         ta, tb = self.tensor(a), self.tensor(b)
-        error = _rel_error(_host(c), (ta @ tb).cpu().numpy())
-        ms = median_ms(lambda: entry.run_device(da, db), self.sync_for(c), self.repeats)
-        torch_ms = median_ms(lambda: ta @ tb, self.sync_torch, self.repeats)
+        tf32 = bool(record.get("tf32"))
+        matmul_flags = self.torch.backends.cuda.matmul
+        allowed = matmul_flags.allow_tf32
+        matmul_flags.allow_tf32 = tf32  # the reference computes as irc does: TF32 or full float32
+        try:
+            error = _rel_error(_host(c), (ta @ tb).cpu().numpy())
+            ms = median_ms(lambda: entry.run_device(da, db), self.sync_for(c), self.repeats)
+            torch_ms = median_ms(lambda: ta @ tb, self.sync_torch, self.repeats)
+        finally:
+            matmul_flags.allow_tf32 = allowed
         flops = 2 * n**3 / 1e12
-        return flops / (ms / 1e3), flops / (torch_ms / 1e3), "TFLOP/s", "torch.matmul", error
+        versus = "torch TF32" if tf32 else "torch.matmul"
+        return flops / (ms / 1e3), flops / (torch_ms / 1e3), "TFLOP/s", versus, error
 
     def bench_elementwise(self, record: dict, package) -> tuple:
         n = record["n"]

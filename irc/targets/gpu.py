@@ -8,7 +8,8 @@ through TVM's host code. Each nest is scheduled by the first rule that lowers
 to valid GPU code:
 
 * elementwise: all loops fused, split over `blockIdx.x` x `threadIdx.x`;
-* contraction (2+ spatial, reduce iterators): dlight's `Matmul`, else a
+* contraction (2+ spatial, reduce iterators): on TF32 tensor cores where the target
+  asks (`tf32`, irc.targets.cuda.tensor_core), dlight's `Matmul`, else a
   shared-memory tiling (`schedule_tiled`), else one thread per output;
 * reduction with a long reduce domain: one block per output, the reduce
   loop split over the threads (TVM's cross-thread reduction), else one
@@ -17,7 +18,8 @@ to valid GPU code:
 TVM lowers the module; the host side of each kernel function (after
 `SplitHostDevice`) lists its kernel calls with their launch sizes, which
 become the `ExecutionPlan` (`irc.runtime.plan`). The device side is codegen'd
-to CUDA C or OpenCL C.
+to CUDA C or OpenCL C; on CUDA sm_80+ the copies of pipelined stages are
+`cp.async` first (`async_copies`).
 
     program = compile_gpu(module, target({"kind": "cuda", "arch": "sm_90"}).tvm_target())
     program.source, program.plans["mlp"]
@@ -45,11 +47,14 @@ from tvm.s_tir.dlight.gpu.matmul import (
     get_index_map,
     get_reduction_blocks,
 )
+from tvm.s_tir.schedule import SBlockRV
 from tvm.tirx.build import codegen_build, split_host_device_mods
 from xdsl.dialects.builtin import ModuleOp
 
 from irc.errors import CompileError
 from irc.runtime.plan import BufferSpec, ExecutionPlan, KernelLaunch, Scalar
+from irc.targets.cuda import TF32_MIN_SM, sm_version
+from irc.targets.cuda.tensor_core import schedule_tf32
 from irc.targets.gpu_module import GPUProgram
 from irc.targets.tir import TranslatedFunc, translate_module
 
@@ -255,8 +260,31 @@ class _TiledMatmul(dlight.gpu.Matmul):
         else:
             sch = super().apply(func, target, tunable)
         if isinstance(sch, Schedule) and self.stages > 1:
-            pipeline_k_loop(sch, self.stages)
+            pipeline_k_loop(sch, self.stages, async_copies=has_cp_async(target))
         return sch
+
+
+def normalized_matmul(func: tirx.PrimFunc) -> tuple[Schedule, SBlockRV] | None:
+    """A schedule of `func` whose matmul block is normalized as dlight's `Matmul` does it, to
+    `C[S, I, J] += A[S, I, K] * B[S, J, K]` (reindexed operands), and that block; None where dlight would
+    not schedule the function."""
+    sch = Schedule(func)
+    blocks = sch.get_child_blocks(get_root_block(sch))
+    reduction_blocks = get_reduction_blocks(sch, blocks)
+    if reduction_blocks is None:
+        return None
+    main_block = reduction_blocks[0]
+    if not get_index_map(sch.get(main_block)):
+        return None
+    reindex_a = sch.reindex(main_block, ("read", 0))
+    reindex_b = sch.reindex(main_block, ("read", 1))
+    reindex_c = sch.reindex(main_block, ("write", 0))
+    matmul_map, a_map, b_map, c_map = get_index_map(sch.get(main_block))
+    sch.transform_layout(reindex_a, ("write", 0), a_map)
+    sch.transform_layout(reindex_b, ("write", 0), b_map)
+    sch.transform_layout(reindex_c, ("read", 0), c_map)
+    sch.transform_block_layout(main_block, matmul_map)
+    return sch, main_block
 
 
 def coalesced_matmul(func: tirx.PrimFunc, config) -> Schedule | None:
@@ -274,23 +302,10 @@ def coalesced_matmul(func: tirx.PrimFunc, config) -> Schedule | None:
       k-step are contiguous, and neighbouring threads' rows 8 floats apart rather than a padded row;
     * per k-step each thread first loads its A and B values into registers, as vectors.
     None where dlight would not schedule the function."""
-    sch = Schedule(func)
-    blocks = sch.get_child_blocks(get_root_block(sch))
-    reduction_blocks = get_reduction_blocks(sch, blocks)
-    if reduction_blocks is None:
+    normalized = normalized_matmul(func)
+    if normalized is None:
         return None
-    main_block = reduction_blocks[0]
-    if not get_index_map(sch.get(main_block)):
-        return None
-    # Step 0. Normalize to C[S, I, J] += A[S, I, K] * B[S, J, K] (as dlight)
-    reindex_a = sch.reindex(main_block, ("read", 0))
-    reindex_b = sch.reindex(main_block, ("read", 1))
-    reindex_c = sch.reindex(main_block, ("write", 0))
-    matmul_map, a_map, b_map, c_map = get_index_map(sch.get(main_block))
-    sch.transform_layout(reindex_a, ("write", 0), a_map)
-    sch.transform_layout(reindex_b, ("write", 0), b_map)
-    sch.transform_layout(reindex_c, ("read", 0), c_map)
-    sch.transform_block_layout(main_block, matmul_map)
+    sch, main_block = normalized
     # Step 1. Tile (as dlight, not inner_x)
     y_size = config.vthread_y * config.block_size_y * config.micro_size_y
     x_size = config.vthread_x * config.block_size_x * config.micro_size_x
@@ -360,13 +375,15 @@ def coalesced_matmul(func: tirx.PrimFunc, config) -> Schedule | None:
     return sch
 
 
-def pipeline_k_loop(sch: Schedule, stages: int) -> bool:
+def pipeline_k_loop(sch: Schedule, stages: int, async_copies: bool = False) -> bool:
     """Software-pipeline the k-loop of dlight's (shared-memory) matmul schedule: its body is the copy of
     the A tile to shared memory, the copy of the B tile, and the multiply of the two. The copies become
     stage 0 and the multiply stage `stages` - 1, so TVM's `InjectSoftwarePipeline` gives each tile
     `stages` shared buffers and loads the tiles of k-step i + `stages` - 1 while step i is multiplied
-    (double buffering for 2). False, the schedule unchanged, where the k-loop is not of that form (a
-    tensor-core schedule, a schedule without shared memory)."""
+    (double buffering for 2). With `async_copies` (CUDA, sm_80+: `has_cp_async`) stage 0 is asynchronous:
+    its copies are grouped (`cp.async.commit_group`) and waited for (`cp.async.wait_group`) by TVM, and
+    become `cp.async` instructions in `async_copies` after lowering. False, the schedule unchanged, where
+    the k-loop is not of that form (a tensor-core schedule, a schedule without shared memory)."""
     root = sch.get_sblock("root")
     updates = [b for b in sch.get_child_blocks(root) if sch.get(b).name_hint.endswith("_update")]
     if len(updates) != 1:
@@ -378,6 +395,8 @@ def pipeline_k_loop(sch: Schedule, stages: int) -> bool:
             if all(len(c) == 1 and c[0].name_hint.endswith("_shared") for c in copies):
                 sch.annotate(loop, "software_pipeline_stage", [0, 0, stages - 1])
                 sch.annotate(loop, "software_pipeline_order", [0, 1, 2])
+                if async_copies:
+                    sch.annotate(loop, "software_pipeline_async_stages", [0])
                 return True
     return False
 
@@ -396,8 +415,149 @@ def _realized_blocks(stmt) -> list:
     return blocks
 
 
-def _rules(func: tirx.PrimFunc, matmul_tile: dict[str, int] | None = None) -> list[tuple[str, Callable]]:
-    """The schedules to try for the one nest of `func`, best first (`matmul_tile`: dlight Matmul's config)."""
+# ----------------------------------------------------------------------------- asynchronous copies
+
+
+def has_cp_async(target: tvm.target.Target) -> bool:
+    """Whether `target` is CUDA on sm_80 or newer, whose global -> shared copies can be `cp.async` (and
+    whose tensor cores take TF32)."""
+    return target.kind.name == "cuda" and sm_version(str(target.attrs.get("arch", ""))) >= TF32_MIN_SM
+
+
+_CP_ASYNC = "tirx.s_tir.cp_async_raw"
+_IF_THEN_ELSE = "prim.if_then_else"
+
+
+def async_copies(func: tirx.PrimFunc) -> tirx.PrimFunc:
+    """`func` (a lowered CUDA device function) with the global -> shared stores of its asynchronous
+    pipeline stages (`async_scope`, from `software_pipeline_async_stages`) as `cp.async` copies (TVM's
+    `cp_async_raw`, commit and wait groups are TVM's already).
+
+    TVM's own pass for this (`s_tir.InjectPTXAsyncCopy`, pass config `tirx.use_async_copy`) copies
+    `lanes` contiguous elements from the first address of a vector load or store whatever its stride
+    (dlight's copy of the B tile of `a @ b` reads down a column: `B[T.Ramp(i, n, 4)]` would load
+    B[i..i+3] instead of B[i], B[i+n], ...; the `coalesced` tile's A copy stores across k likewise), and
+    stops with a failed check where a vector is stored into a shared buffer of vector type (the B copy of
+    the `coalesced` tile). Here a store becomes one copy of 4, 8 or 16 bytes where both its sides are
+    contiguous, one 4-byte copy per element where a side is strided, and stays a plain (synchronous, still
+    correct) store where neither fits; a store guarded by `if_then_else(p, load, 0)` (padded tiles)
+    becomes a predicated copy that fills zeros where `p` is false."""
+    body = _rewrite_async(func.body, False)
+    return func if body.same_as(func.body) else func.with_body(body)
+
+
+def _rewrite_async(stmt, in_async: bool):
+    """`stmt` with the stores inside `async_scope` attributes replaced by `_cp_async` copies."""
+    if isinstance(stmt, tirx.SeqStmt):
+        seq = [_rewrite_async(s, in_async) for s in stmt.seq]
+        if all(new.same_as(old) for new, old in zip(seq, stmt.seq)):
+            return stmt
+        flat = [s for new in seq for s in (new.seq if isinstance(new, tirx.SeqStmt) else [new])]
+        return tirx.SeqStmt(flat)
+    if isinstance(stmt, tirx.AttrStmt):
+        body = _rewrite_async(stmt.body, in_async or stmt.attr_key == "async_scope")
+        return stmt if body.same_as(stmt.body) else tirx.AttrStmt(stmt.node, stmt.attr_key, stmt.value, body)
+    if isinstance(stmt, tirx.For):
+        body = _rewrite_async(stmt.body, in_async)
+        if body.same_as(stmt.body):
+            return stmt
+        return tirx.For(
+            stmt.loop_var, stmt.min, stmt.extent, stmt.kind, body, stmt.thread_binding, stmt.annotations, stmt.step
+        )
+    if isinstance(stmt, tirx.IfThenElse):
+        then = _rewrite_async(stmt.then_case, in_async)
+        other = None if stmt.else_case is None else _rewrite_async(stmt.else_case, in_async)
+        if then.same_as(stmt.then_case) and (other is None or other.same_as(stmt.else_case)):
+            return stmt
+        return tirx.IfThenElse(stmt.condition, then, other)
+    if isinstance(stmt, tirx.While):
+        body = _rewrite_async(stmt.body, in_async)
+        return stmt if body.same_as(stmt.body) else tirx.While(stmt.condition, body)
+    if in_async and isinstance(stmt, tirx.BufferStore):
+        copies = _cp_async(stmt)
+        if copies:
+            return copies[0] if len(copies) == 1 else tirx.SeqStmt(copies)
+    return stmt
+
+
+def _lane_offsets(buffer: tirx.Buffer, indices, lanes: int) -> tuple[object, list | None] | None:
+    """Where the `lanes` elements of a flat access of `buffer` lie, in scalars: (first offset, None) where
+    they are contiguous, (None, each lane's offset) where they are strided; None for an access of
+    another form. (TVM's `cp_async_raw` codegen scales an offset by the size of the pointer's scalar,
+    also for a buffer of a vector type: one of `float32x4` is 4 bytes, not 16.)"""
+    if len(indices) != 1:
+        return None
+    (index,) = indices
+    buffer_lanes = tvm.DataType(str(buffer.dtype)).lanes
+    if buffer_lanes > 1:  # a vector-typed buffer: one scalar index addresses `lanes` elements
+        return (index * buffer_lanes, None) if buffer_lanes == lanes and _lanes_of(index) == 1 else None
+    if lanes == 1 and _lanes_of(index) == 1:
+        return index, None
+    if isinstance(index, tirx.Ramp) and int(index.lanes) == lanes:
+        if isinstance(index.stride, tirx.IntImm) and int(index.stride) == 1:
+            return index.base, None
+        return None, [index.base + index.stride * i for i in range(lanes)]
+    return None
+
+
+def _lanes_of(expr) -> int:
+    return tvm.DataType(str(expr.ty.dtype)).lanes
+
+
+def _cp_async(store: tirx.BufferStore) -> list[tirx.Evaluate] | None:
+    """The `cp.async` copies that do `store` (a global -> shared copy), or None where they cannot."""
+    dst = store.buffer
+    value, predicate = store.value, None
+    if isinstance(value, tvm.ir.Call) and getattr(value.op, "name", "") == _IF_THEN_ELSE:
+        predicate, value, otherwise = value.args
+        if isinstance(otherwise, tirx.Broadcast):
+            otherwise = otherwise.value
+        if not isinstance(otherwise, tirx.FloatImm | tirx.IntImm) or otherwise.value != 0:
+            return None  # cp.async fills zeros where its predicate is false
+        if _lanes_of(predicate) != 1:
+            return None
+    if dst.scope() not in ("shared", "shared.dyn") or not isinstance(value, TensorLoad):
+        return None
+    src = value.source
+    if src.scope() != "global":
+        return None
+    lanes = _lanes_of(value)
+    element = tvm.DataType(str(src.dtype))
+    if element.lanes != 1:
+        return None
+    element_bytes = element.bits // 8
+    to, frm = _lane_offsets(dst, store.indices, lanes), _lane_offsets(src, value.indices, lanes)
+    if to is None or frm is None:
+        return None
+    extra = [] if predicate is None else [predicate]
+
+    def copy(dst_offset, src_offset, size: int) -> tirx.Evaluate:
+        call = tirx.call_intrin(str(src.dtype), _CP_ASYNC, dst.data, dst_offset, src.data, src_offset, size, *extra)
+        return tirx.Evaluate(call)
+
+    if to[1] is None and frm[1] is None and lanes * element_bytes in (4, 8, 16):
+        return [copy(to[0], frm[0], lanes * element_bytes)]
+    if element_bytes not in (4, 8, 16):
+        return None  # cp.async copies 4, 8 or 16 bytes
+    to_lanes = to[1] or [to[0] + i for i in range(lanes)]
+    from_lanes = frm[1] or [frm[0] + i for i in range(lanes)]
+    return [copy(t, f, element_bytes) for t, f in zip(to_lanes, from_lanes)]
+
+
+#: the rule of float32 matmuls on TF32 tensor cores (a cuda target's option "tf32")
+TF32_RULE = "tf32-mma"
+
+
+def _tf32(func: tirx.PrimFunc, target: tvm.target.Target) -> Schedule | None:
+    normalized = normalized_matmul(func) if has_cp_async(target) else None
+    return normalized[0] if normalized is not None and schedule_tf32(*normalized) else None
+
+
+def _rules(
+    func: tirx.PrimFunc, matmul_tile: dict[str, int] | None = None, tf32: bool = False
+) -> list[tuple[str, Callable]]:
+    """The schedules to try for the one nest of `func`, best first (`matmul_tile`: dlight Matmul's config;
+    `tf32`: float32 matmuls on TF32 tensor cores first)."""
     nest = Schedule(func)
     blocks = nest.get_child_blocks(nest.get_sblock("root"))
     if len(blocks) != 1:
@@ -409,6 +569,7 @@ def _rules(func: tirx.PrimFunc, matmul_tile: dict[str, int] | None = None) -> li
     rules = []
     if len(iter_vars) - n_reduce >= 2:
         matmul = dlight.gpu.Matmul() if matmul_tile is None else _TiledMatmul(matmul_tile)
+        rules += [(TF32_RULE, _tf32)] if tf32 else []
         rules += [("dlight.Matmul", _with_dlight(matmul)), ("tiled", _with_own(schedule_tiled))]
     return rules + [
         ("cross-thread", _with_own(schedule_cross_thread)),
@@ -418,8 +579,17 @@ def _rules(func: tirx.PrimFunc, matmul_tile: dict[str, int] | None = None) -> li
     ]
 
 
-def _lower(mod: tvm.IRModule, target: tvm.target.Target) -> tuple[tvm.IRModule, tvm.IRModule]:
-    """TVM's default TIR pipeline: (host functions right after SplitHostDevice, finalized device module)."""
+def _lower(
+    mod: tvm.IRModule, target: tvm.target.Target, tensor_cores: bool = False
+) -> tuple[tvm.IRModule, tvm.IRModule]:
+    """TVM's default TIR pipeline: (host functions right after SplitHostDevice, finalized device module).
+    On CUDA sm_80+ the device functions get their `cp.async` copies (`async_copies`) before they are
+    finalized.
+
+    `tensor_cores` (a kernel of `TF32_RULE`): without TVM's common subexpression elimination, which binds
+    the fragment indices of warp buffers to variables that `LowerWarpMemory` (it runs after, when the
+    device module is finalized) cannot see the lane in ("require positive constant coefficient on warp
+    index threadIdx_x"), and with every warp buffer lowered (`_lower_warp_memory`)."""
 
     @tvm.instrument.pass_instrument
     class HostCapture:
@@ -432,10 +602,17 @@ def _lower(mod: tvm.IRModule, target: tvm.target.Target) -> tuple[tvm.IRModule, 
     capture = HostCapture()
     mod = tirx.transform.BindTarget(target)(mod)
     pipeline, _, finalize_device = tirx.get_tir_pipeline("default")
-    with tvm.transform.PassContext(instruments=[capture]):
+    config = {"tirx.disable_cse_tir": True} if tensor_cores else {}
+    with tvm.transform.PassContext(instruments=[capture], config=config):
         lowered = pipeline(mod)
     _, devices = split_host_device_mods(lowered)
     device = next(iter(devices.values()), tvm.IRModule({}))
+    if has_cp_async(target):
+        device = device.clone()
+        for gv, kernel in list(device.functions.items()):
+            device.update_func(gv, async_copies(kernel))
+    if tensor_cores:
+        device = _lower_warp_memory(device)
     device = finalize_device()(device)
     for gv, kernel in device.functions.items():
         if not s_tir.analysis.verify_gpu_code(kernel, _LIMITS):
@@ -443,22 +620,48 @@ def _lower(mod: tvm.IRModule, target: tvm.target.Target) -> tuple[tvm.IRModule, 
     return capture.host, device
 
 
+def _lower_warp_memory(device: tvm.IRModule) -> tvm.IRModule:
+    """`device` with every warp-scope buffer lowered to registers. TVM's `LowerWarpMemory` lowers only
+    the first warp buffer allocated in a statement sequence (it rewrites the statements after it as that
+    buffer's scope and does not visit them again), so a tensor-core kernel's A and B fragments stayed
+    arrays of a whole warp's fragments in every thread; each run lowers at least one more."""
+    for _ in range(max((_warp_buffers(kernel.body) for kernel in device.functions.values()), default=0)):
+        device = tirx.transform.LowerWarpMemory()(device)
+    return device
+
+
+def _warp_buffers(stmt) -> int:
+    """How many warp-scope buffers `stmt` allocates."""
+    if isinstance(stmt, tirx.AllocBuffer):
+        return int(stmt.buffer.scope() == "warp")
+    if isinstance(stmt, tirx.SeqStmt):
+        return sum(_warp_buffers(s) for s in stmt.seq)
+    if isinstance(stmt, tirx.IfThenElse):
+        return _warp_buffers(stmt.then_case) + (0 if stmt.else_case is None else _warp_buffers(stmt.else_case))
+    body = getattr(stmt, "body", None)
+    return 0 if body is None else _warp_buffers(body)
+
+
 def schedule_kernel(
-    func: tirx.PrimFunc, target: tvm.target.Target, check: bool = True, matmul_tile: dict[str, int] | None = None
+    func: tirx.PrimFunc,
+    target: tvm.target.Target,
+    check: bool = True,
+    matmul_tile: dict[str, int] | None = None,
+    tf32: bool = False,
 ) -> tuple[str, tirx.PrimFunc]:
     """(rule name, scheduled func) for the first rule whose result lowers to valid GPU code (`check`), or
     (not `check`) for the first rule that schedules it: TVM lowers those almost always (a rule refuses by
     raising, and only 1 of ~450 kernels of the test suite's GPU programs then failed to lower)."""
     name = func.attrs["global_symbol"]
     errors = []
-    for rule_name, rule in _rules(func, matmul_tile):
+    for rule_name, rule in _rules(func, matmul_tile, tf32):
         try:
             sch = rule(func, target)
             if sch is None:
                 continue
             scheduled = sch.mod["main"].with_attr("global_symbol", name)
             if check:
-                _lower(tvm.IRModule({name: scheduled}), target)
+                _lower(tvm.IRModule({name: scheduled}), target, tensor_cores=rule_name == TF32_RULE)
             return rule_name, scheduled
         except Exception as e:  # noqa: BLE001 - any failing rule (TVM raises assorted errors) falls back to the next
             errors.append(f"{rule_name}: {str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__}")
@@ -541,16 +744,21 @@ def _launches(
 
 #: statements that only order threads (no memory of a kernel argument changes)
 _BARRIERS = ("tirx.tvm_storage_sync",)
+#: calls that write memory through one of their arguments, by its position: `cp.async` (to shared memory)
+#: and `mma` (to the accumulator's registers)
+_WRITES_THROUGH = {_CP_ASYNC: 0, "tirx.ptx_legacy.mma": 10}
 
 
 def written_params(kernel: tirx.PrimFunc) -> tuple[int, ...] | None:
     """Positions of the parameters of a lowered device function that it may write: the buffers its stores
-    go to (declared on a parameter: `T.decl_buffer(..., data=p)`). None, every buffer parameter written,
-    where the body holds something this does not follow (a call statement other than a barrier, a buffer
-    declared on something but a parameter, a statement kind it does not know)."""
+    go to (declared on a parameter: `T.decl_buffer(..., data=p)`), and the parameters a `cp.async` or `mma`
+    call writes through (`_WRITES_THROUGH`; they write shared memory and registers). None, every buffer
+    parameter written, where the body holds something this does not follow (another call statement but a
+    barrier, a buffer declared on something but a parameter, a statement kind it does not know)."""
     params = list(kernel.params)
     declared: list[tuple[object, int | None]] = []  # (buffer, parameter position or None)
     stored: list[object] = []
+    written_through: set[int] = set()  # parameters a call writes through
 
     def walk(stmt) -> bool:
         if isinstance(stmt, tirx.SeqStmt):
@@ -569,7 +777,12 @@ def written_params(kernel: tirx.PrimFunc) -> tuple[int, ...] | None:
             return walk(stmt.then_case) and (stmt.else_case is None or walk(stmt.else_case))
         if isinstance(stmt, tirx.Evaluate):
             value = stmt.value
-            return isinstance(value, tvm.ir.Call) and getattr(value.op, "name", "") in _BARRIERS
+            name = getattr(value.op, "name", "") if isinstance(value, tvm.ir.Call) else ""
+            if name in _WRITES_THROUGH:
+                pointer = value.args[_WRITES_THROUGH[name]]
+                written_through.update(i for i, p in enumerate(params) if p.same_as(pointer))
+                return True
+            return name in _BARRIERS
         if isinstance(stmt, tirx.Bind):  # a scalar let: its value is an expression (loads, arithmetic)
             return True
         if isinstance(stmt, tirx.For | tirx.AttrStmt | tirx.While | tirx.LetStmt):
@@ -578,7 +791,7 @@ def written_params(kernel: tirx.PrimFunc) -> tuple[int, ...] | None:
 
     if not walk(kernel.body):
         return None
-    written = set()
+    written = set(written_through)
     for buffer in stored:
         owner = next((position for b, position in declared if b.same_as(buffer)), "local")
         if owner is None:
@@ -611,9 +824,12 @@ def _launch(call, ids: _Buffers, writes: Writes) -> KernelLaunch:
     return KernelLaunch(name, kernel_args, grid, block, shared, written)
 
 
-def compile_gpu(module: ModuleOp, target: tvm.target.Target, matmul_tile: dict[str, int] | None = None) -> GPUProgram:
+def compile_gpu(
+    module: ModuleOp, target: tvm.target.Target, matmul_tile: dict[str, int] | None = None, tf32: bool = False
+) -> GPUProgram:
     """Translate, split, schedule and lower `module`; the device source and the plans (see module docstring).
-    `matmul_tile`: dlight Matmul config fields for the matmul schedule (a GPU target's "matmul" option)."""
+    `matmul_tile`: dlight Matmul config fields for the matmul schedule (a GPU target's "matmul" option);
+    `tf32`: float32 matmuls on TF32 tensor cores where they fit (a cuda target's "tf32" option, sm_80+)."""
     entries = [split_nests(f) for f in translate_module(module)]
     funcs = {name: func for kernels in entries for name, func in kernels.funcs.items()}
     # each kernel gets the first rule that schedules it, and the module is lowered once; lowering each
@@ -621,15 +837,15 @@ def compile_gpu(module: ModuleOp, target: tvm.target.Target, matmul_tile: dict[s
     # OpenCL compile). Where the module does not lower, each kernel's rule is checked alone.
     scheduled, schedules = {}, {}
     for name, func in funcs.items():
-        schedules[name], scheduled[name] = schedule_kernel(func, target, check=False, matmul_tile=matmul_tile)
+        schedules[name], scheduled[name] = schedule_kernel(func, target, False, matmul_tile, tf32)
     try:
         mod = tvm.IRModule(scheduled)
-        host, device = _lower(mod, target)
+        host, device = _lower(mod, target, tensor_cores=TF32_RULE in schedules.values())
     except Exception:  # noqa: BLE001 - a schedule TVM accepted but cannot lower: check each kernel's
         for name, func in funcs.items():
-            schedules[name], scheduled[name] = schedule_kernel(func, target, matmul_tile=matmul_tile)
+            schedules[name], scheduled[name] = schedule_kernel(func, target, True, matmul_tile, tf32)
         mod = tvm.IRModule(scheduled)
-        host, device = _lower(mod, target)
+        host, device = _lower(mod, target, tensor_cores=TF32_RULE in schedules.values())
     writes = {gv.name_hint: (len(kernel.params), written_params(kernel)) for gv, kernel in device.functions.items()}
     plans = {}
     for kernels in entries:

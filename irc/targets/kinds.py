@@ -125,8 +125,13 @@ class GPUTarget(Target):
     "micro_size_y": 8}`), over dlight's defaults for the kind; for tuning on a GPU
     (`benchmarks/gpu_packages.py build --matmul-tiles`, docs/gpu.md)."""
 
+    #: the options that are irc's, not TVM's (`tvm_target` leaves them out)
+    own_options: ClassVar[tuple[str, ...]] = ("matmul",)
+
     def __init__(self, spec: str | dict):
         super().__init__(spec)
+        if "tf32" in self.options and "tf32" not in self.own_options:
+            raise InputError(f"target {self.kind}: option 'tf32' is for cuda targets (TF32 tensor cores)")
         tile = self.options.get("matmul")
         if tile is None:
             return
@@ -166,7 +171,9 @@ class GPUTarget(Target):
         import_tvm()
         import tvm
 
-        spec = {k: v for k, v in self.spec.items() if k != "matmul"} if isinstance(self.spec, dict) else self.spec
+        spec = self.spec
+        if isinstance(spec, dict):
+            spec = {k: v for k, v in spec.items() if k not in self.own_options}
         return tvm.target.Target(spec, host="llvm")
 
     def from_package(self, loaded: Package, stages: dict[str, str], notes: list[str], schedules: dict):

@@ -80,8 +80,9 @@ print(",".join(loaded) or "none")
 """
 
 
-def test_round_trip_in_a_fresh_process(compiled, module, args, tmp_path):
-    lowering, path = compiled
+def run_in_a_fresh_process(path, args: list, tmp_path) -> list[np.ndarray]:
+    """The outputs of the package at `path` on `args`, run by a new Python process that imports neither
+    xDSL nor TVM (checked)."""
     np.savez(tmp_path / "args.npz", *args)
     result = subprocess.run(
         [sys.executable, "-c", FRESH, str(path), str(tmp_path / "args.npz"), str(tmp_path / "out.npz")],
@@ -92,7 +93,12 @@ def test_round_trip_in_a_fresh_process(compiled, module, args, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "none", "running a package imported the compiler: " + result.stdout
-    (out,) = np.load(tmp_path / "out.npz").values()
+    return list(np.load(tmp_path / "out.npz").values())
+
+
+def test_round_trip_in_a_fresh_process(compiled, module, args, tmp_path):
+    lowering, path = compiled
+    (out,) = run_in_a_fresh_process(path, args, tmp_path)
     np.testing.assert_array_equal(out, lowering(*args)[0])
     np.testing.assert_allclose(out, run_hl(module, args)[0], rtol=1e-4, atol=1e-6)
 

@@ -7,7 +7,10 @@ import pytest
 
 from irc.errors import IRCError
 from irc.interpreters.reference import run_hl
+from irc.ir import parse_module
 from irc.targets import compile_loops
+from irc.targets.cuda import sm_version
+from tests.targets import loops_modules
 from tests.targets.gpu_programs import PROGRAMS, loops_module, program
 
 
@@ -65,3 +68,48 @@ def test_repeated_calls_run_as_cuda_graphs_and_compute_the_same(name):
             np.testing.assert_array_equal(g, w)
     assert graphs.stats["graphs"] >= 1 and graphs.stats["graph_calls"] >= 2
     np.testing.assert_allclose(want[0], run_hl(module, arrays)[0], rtol=1e-4, atol=1e-6)
+
+
+def _operands(m: int, k: int, n: int, transposed_b: bool):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((n, k) if transposed_b else (k, n)).astype(np.float32)
+    return a, b, a.astype(np.float64) @ (b.T if transposed_b else b).astype(np.float64)
+
+
+ampere = pytest.mark.skipif(gpu_arch() is None or sm_version(gpu_arch()) < 80, reason="needs sm_80+ (cp.async, TF32)")
+
+
+@ampere
+@pytest.mark.parametrize(
+    "tile",
+    [{"pipeline_stages": 2}, {"block_size_x": 16, "block_size_y": 16, "micro_size_x": 8, "micro_size_y": 8,
+      "vector_size": 4, "coalesced": 1, "pipeline_stages": 2}],
+    ids=["dlight-p2", "t128-coalesced-p2"],
+)  # fmt: skip
+@pytest.mark.parametrize("shape", [(1024, 1024, 1024, False), (1000, 1000, 1000, False), (512, 768, 256, True)])
+def test_pipelined_matmuls_with_async_copies(tile, shape):
+    """cp.async tile loads (tests/targets/test_gpu_codegen.py) on the GPU: float32 results."""
+    mod = compile_loops(
+        parse_module(loops_modules.matmul(*shape)), {"kind": "cuda", "arch": gpu_arch(), "matmul": tile}
+    )
+    assert "cp.async" in mod.source
+    a, b, want = _operands(*shape)
+    (c,) = mod(a, b)
+    np.testing.assert_allclose(c, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+
+
+@ampere
+@pytest.mark.parametrize(
+    "shape", [(1024, 1024, 1024, False), (4096, 4096, 4096, False), (512, 768, 256, True), (1000, 1000, 1000, False)]
+)
+def test_tf32_matmuls(shape):
+    """TF32 tensor-core matmuls (the 1000 one falls back to float32) against float64 numpy: within TF32's
+    tolerance, 1e-2 of sqrt(K) times the operands' rms."""
+    m, k, n, _ = shape
+    mod = compile_loops(parse_module(loops_modules.matmul(*shape)), {"kind": "cuda", "arch": gpu_arch(), "tf32": True})
+    assert set(mod.program.schedules.values()) == {"tf32-mma" if m % 32 == 0 else "dlight.Matmul"}
+    a, b, want = _operands(*shape)
+    (c,) = mod(a, b)
+    scale = np.sqrt(k) * np.sqrt(np.mean(a.astype(np.float64) ** 2) * np.mean(b.astype(np.float64) ** 2))
+    assert np.abs(c - want).max() <= 1e-2 * scale

@@ -309,6 +309,7 @@ def test_a_pipelined_matmul_keeps_two_tiles_per_operand_in_shared_memory():
         )
         assert mod.program.schedules == {"matmul_k0": "dlight.Matmul"}
         assert ("software_pipeline_stage" in mod.tir_text) == (stages == 2)
+        assert ("cp.async.cg.shared.global" in mod.source) == (stages == 2)  # sm_90: asynchronous copies
         usage[stages] = resource_usage(mod.source, "sm_90")["matmul_k0_kernel"]
     assert usage[1]["smem"] == 2 * 128 * (16 + 4) * 4
     assert usage[2]["smem"] == 2 * usage[1]["smem"] <= 48 * 1024
@@ -360,6 +361,7 @@ def test_nvrtc_compiles_a_pipelined_coalesced_matmul():
         parse_module(loops_modules.matmul(1024, 1024, 1024)),
         {**CUDA, "matmul": {**TILE_128, "coalesced": 1, "pipeline_stages": 2}},
     )
+    assert "cp.async.cg.shared.global" in mod.source and "cp.async.ca.shared.global" in mod.source
     _assert_cubin_of(nvrtc_cubin(mod.source, "sm_90"), mod, 1024)
 
 
@@ -368,6 +370,7 @@ def test_nvrtc_compiles_a_pipelined_matmul():
     mod = compile_loops(
         parse_module(loops_modules.matmul(1024, 1024, 1024)), {**CUDA, "matmul": {**TILE_128, "pipeline_stages": 2}}
     )
+    assert "cp.async.cg.shared.global" in mod.source and "cp.async.ca.shared.global" in mod.source
     _assert_cubin_of(nvrtc_cubin(mod.source, "sm_90"), mod, 1024)
 
 
@@ -384,3 +387,144 @@ def test_a_bad_matmul_tile_is_named():
         compile_loops(parse_module(loops_modules.matmul(8, 8, 8)), {**CUDA, "matmul": {"pipeline_stages": 0}})
     with pytest.raises(InputError, match="option 'matmul' takes a dict"):
         compile_loops(parse_module(loops_modules.matmul(8, 8, 8)), {**CUDA, "matmul": 128})
+
+
+# ----------------------------------------------------------------------------- asynchronous copies (cp.async)
+
+#: pipelined tiles: dlight's default, the 128x128 tile, its coalesced copy, three stages of k-steps of 8
+PIPELINED = {
+    "dlight-p2": {"pipeline_stages": 2},
+    "t128-p2": {**TILE_128, "pipeline_stages": 2},
+    "t128-coalesced-p2": {**TILE_128, "coalesced": 1, "pipeline_stages": 2},
+    "t128k8-p3": {**TILE_128, "micro_size_k": 8, "pipeline_stages": 3},
+}
+
+
+def _lowered(n: int, spec: dict, transposed_b: bool = False):
+    """(the lowered device module, its source) of an n x n x n matmul for `spec`."""
+    import tvm
+
+    from irc.targets import gpu
+
+    t = target(spec)
+    kernels = gpu.split_nests(gpu.translate_module(parse_module(loops_modules.matmul(n, n, n, transposed_b)))[0])
+    scheduled = {k: gpu.schedule_kernel(f, t.tvm_target(), False, t.matmul_tile)[1] for k, f in kernels.funcs.items()}
+    _, device = gpu._lower(tvm.IRModule(scheduled), t.tvm_target())
+    return device, gpu.device_source(device, t.tvm_target())
+
+
+def _async_stage_stores(stmt, inside: bool = False) -> tuple[int, int]:
+    """(cp.async copies, plain stores to shared memory) inside the `async_scope`s of a lowered kernel."""
+    from tvm import tirx
+
+    if isinstance(stmt, tirx.SeqStmt):
+        counts = [_async_stage_stores(s, inside) for s in stmt.seq]
+        return sum(c for c, _ in counts), sum(p for _, p in counts)
+    if isinstance(stmt, tirx.AttrStmt):
+        return _async_stage_stores(stmt.body, inside or stmt.attr_key == "async_scope")
+    if isinstance(stmt, tirx.IfThenElse):
+        then = _async_stage_stores(stmt.then_case, inside)
+        other = (0, 0) if stmt.else_case is None else _async_stage_stores(stmt.else_case, inside)
+        return then[0] + other[0], then[1] + other[1]
+    if getattr(stmt, "body", None) is not None:
+        return _async_stage_stores(stmt.body, inside)
+    if inside and isinstance(stmt, tirx.Evaluate):
+        return int(getattr(stmt.value.op, "name", "") == "tirx.s_tir.cp_async_raw"), 0
+    if inside and isinstance(stmt, tirx.BufferStore):
+        return 0, int(stmt.buffer.scope() == "shared")
+    return 0, 0
+
+
+# each tile on one of the two arches (both for every tile took ~50 s of the suite; the code is the same)
+@pytest.mark.parametrize("tile, arch", [(t, ("sm_80", "sm_90")[i % 2]) for i, t in enumerate(PIPELINED)])
+def test_pipelined_matmuls_load_their_tiles_with_cp_async_from_sm_80(tile, arch):
+    """On sm_80+ the copies of a pipelined k-loop's stage 0 are asynchronous: TVM groups and waits for them
+    (`software_pipeline_async_stages`), and every global -> shared store of those stages is a `cp.async`
+    (16 bytes where both sides are contiguous, 4 per element where a side is strided: dlight's copy of b
+    down its columns, the coalesced tile's k-major store of a); nvcc builds it."""
+    device, source = _lowered(1024, {"kind": "cuda", "arch": arch, "matmul": PIPELINED[tile]})
+    ((_, kernel),) = device.functions.items()
+    copies, plain = _async_stage_stores(kernel.body)
+    assert copies > 0 and plain == 0, (copies, plain)
+    assert "cp.async.commit_group" in source and "cp.async.wait_group" in source
+    assert "cp.async.cg.shared.global" in source or "cp.async.ca.shared.global" in source
+    if shutil.which("nvcc"):
+        assert nvcc_cubin(source, arch, "nvcc")[:4] == b"\x7fELF"
+
+
+def test_no_cp_async_before_sm_80_on_opencl_or_without_pipelining():
+    """`cp.async` is sm_80's: older archs, OpenCL and a k-loop that is not pipelined keep plain copies."""
+    program = parse_module(loops_modules.matmul(256, 256, 256))
+    tile = {**TILE_128, "pipeline_stages": 2}
+    for spec in ({"kind": "cuda", "arch": "sm_75", "matmul": tile}, {**CUDA, "matmul": TILE_128}, CUDA):
+        mod = compile_loops(program, spec)
+        assert "cp.async" not in mod.source and "software_pipeline_async_stages" not in mod.tir_text, spec
+    opencl = compile_loops(program, {"kind": "opencl", "matmul": tile})
+    assert "software_pipeline_stage" in opencl.tir_text and "software_pipeline_async_stages" not in opencl.tir_text
+    assert "async" not in opencl.source
+
+
+def test_async_copies_keep_strided_lanes_apart():
+    """A store of a global -> shared copy becomes one `cp.async` where both sides are contiguous and one
+    per element where a side is strided (TVM's own InjectPTXAsyncCopy copies `lanes` contiguous elements
+    from the first address whatever the stride); offsets count scalars, also into a shared buffer of a
+    vector type (TVM's codegen scales them by the scalar's size); a padded tile's `if_then_else(p, load,
+    0)` becomes a predicated copy (zeros where p is false); anything else stays a plain store."""
+    import tvm
+    from tvm import tirx
+    from tvm.sym.analyzer import Analyzer
+
+    from irc.targets.gpu import _cp_async
+
+    b = tirx.decl_buffer((4096,), "float32", "B")
+    shared = tirx.decl_buffer((256,), "float32", "B_shared", scope="shared")
+    vectors = tirx.decl_buffer((64,), "float32x4", "B_vectors", scope="shared")
+    local = tirx.decl_buffer((16,), "float32", "B_local", scope="local")
+    i = tirx.Var("i", "int32")
+    analyzer = Analyzer()
+    analyzer.bind(i, 5)
+
+    def copies(buffer, value, index):
+        calls = _cp_async(tirx.BufferStore(buffer, value, [index]))
+        if calls is None:
+            return None
+        # (destination offset, source offset, bytes[, predicate]) with i = 5
+        return [tuple(int(analyzer.simplify(a)) for a in c.value.args[1:2] + c.value.args[3:]) for c in calls]
+
+    def ramp(stride):
+        return tirx.Ramp(i, stride, 4)
+
+    assert copies(shared, tirx.BufferLoad(b, [ramp(1)]), ramp(1)) == [(5, 5, 16)]
+    assert copies(shared, tirx.BufferLoad(b, [ramp(1024)]), ramp(1)) == [(5 + k, 5 + 1024 * k, 4) for k in range(4)]
+    assert copies(shared, tirx.BufferLoad(b, [ramp(1)]), ramp(132)) == [(5 + 132 * k, 5 + k, 4) for k in range(4)]
+    assert copies(vectors, tirx.BufferLoad(b, [ramp(1)]), i) == [(20, 5, 16)]
+    zeros = tirx.Broadcast(tirx.FloatImm("float32", 0.0), 4)
+    guarded = tvm.tirx.if_then_else(i < 10, tirx.BufferLoad(b, [ramp(1)]), zeros)
+    assert copies(shared, guarded, ramp(1)) == [(5, 5, 16, 1)]
+    ones = tirx.Broadcast(tirx.FloatImm("float32", 1.0), 4)
+    assert copies(shared, tvm.tirx.if_then_else(i < 10, tirx.BufferLoad(b, [ramp(1)]), ones), ramp(1)) is None
+    assert copies(local, tirx.BufferLoad(b, [ramp(1)]), ramp(1)) is None
+
+
+@pytest.mark.skipif(not shutil.which("g++"), reason="g++ not installed")
+# each tile with one of the two shapes: sizes no tile divides, and b transposed (one emulation ~6 s)
+@pytest.mark.parametrize(
+    "tile, shape",
+    [(t, [(100, 36, 70, False), (96, 48, 64, True)][i % 2]) for i, t in enumerate(PIPELINED)],
+    ids=[f"{t}-{['odd', 'b-transposed'][i % 2]}" for i, t in enumerate(PIPELINED)],
+)
+def test_pipelined_matmuls_with_async_copies_compute_the_product_in_a_cpu_emulation(tile, shape, tmp_path):
+    """The generated CUDA, cp.async copies included, run by tests/targets/cuda_emulator.py (one CPU thread
+    per CUDA thread): the product in float32, also for odd sizes (predicated copies of padded tiles) and
+    b stored transposed."""
+    from tests.targets.cuda_emulator import emulate
+
+    m, k, n, transposed_b = shape
+    mod = compile_loops(parse_module(loops_modules.matmul(m, k, n, transposed_b)), {**CUDA, "matmul": PIPELINED[tile]})
+    assert "cp.async" in mod.source
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((n, k) if transposed_b else (k, n)).astype(np.float32)
+    (c,) = emulate(mod, tmp_path)(a, b)
+    want = a.astype(np.float64) @ (b.T if transposed_b else b).astype(np.float64)
+    assert np.abs(c - want).max() <= 1e-5 * np.abs(want).max()

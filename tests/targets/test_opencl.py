@@ -148,11 +148,11 @@ def test_a_module_that_does_not_lower_falls_back_to_checking_each_kernel(monkeyp
 
     lower, calls = gpu._lower, []
 
-    def refusing_once(mod, target):
+    def refusing_once(mod, target, **options):
         calls.append(len(mod.functions))
         if len(calls) == 1:
             raise RuntimeError("TVM refuses")
-        return lower(mod, target)
+        return lower(mod, target, **options)
 
     monkeypatch.setattr(gpu, "_lower", refusing_once)
     module, arrays = program("every_family")

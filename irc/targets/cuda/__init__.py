@@ -2,6 +2,7 @@
 
     target({"kind": "cuda", "arch": "sm_90"})
     target("cuda").resolve()        # the arch of GPU 0 (`device_arch`)
+    target({"kind": "cuda", "arch": "sm_90", "tf32": True})   # float32 matmuls on TF32 tensor cores
 
 `binary.py` builds cubins (no TVM; its functions are this package's too), `codegen.py` generates
 the code (TVM: this module imports it when a method needs it).
@@ -9,9 +10,10 @@ the code (TVM: this module imports it when a method needs it).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import re
+from typing import TYPE_CHECKING, ClassVar
 
-from irc.errors import CompileError, IRCError
+from irc.errors import CompileError, InputError, IRCError
 from irc.runtime.cuda import compute_capability
 from irc.runtime.kinds import RUNTIME_KINDS
 from irc.targets.cuda.binary import (
@@ -47,25 +49,60 @@ def device_arch() -> str:
         ) from e
 
 
+def sm_version(arch: str) -> int:
+    """The compute capability of an arch as a number: `sm_90a` -> 90 (0 where it is not `sm_NN`)."""
+    digits = re.match(r"sm_(\d+)", arch)
+    return int(digits[1]) if digits else 0
+
+
+#: the first arch with TF32 tensor cores and `cp.async` (Ampere)
+TF32_MIN_SM = 80
+
+
 @register
 class CUDATarget(GPUTarget):
-    """CUDA C through TVM; `{"kind": "cuda", "arch": "sm_90"}`, `"cuda"` takes the arch of GPU 0."""
+    """CUDA C through TVM; `{"kind": "cuda", "arch": "sm_90"}`, `"cuda"` takes the arch of GPU 0.
+
+    Option `"tf32"` (bool): float32 matmuls whose shapes fit a tile run on TF32 tensor cores (sm_80+,
+    `irc.targets.cuda.tensor_core`); PyTorch's `allow_tf32`. Where a spec does not say, `resolve` adds
+    `"tf32": True` for sm_80+ while `allow_tf32` is set, so the switch in effect when a function is compiled
+    is part of its target and of the compile cache's key."""
 
     kind = "cuda"
     codegen_module = "irc.targets.cuda.codegen"
     device = "cuda"
+    own_options = ("matmul", "tf32")
+
+    #: whether float32 matmuls may use TF32 tensor cores where a spec has no "tf32": PyTorch's switches
+    #: (`irc.backends.cuda.matmul.allow_tf32`, `irc.set_float32_matmul_precision`) set it; off by default
+    allow_tf32: ClassVar[bool] = False
+
+    def __init__(self, spec: str | dict):
+        super().__init__(spec)
+        if not isinstance(self.options.get("tf32", False), bool):
+            raise InputError(f"target cuda: option 'tf32' is True or False, got {self.options['tf32']!r}")
+
+    @property
+    def tf32(self) -> bool:
+        """Whether the code uses TF32 tensor cores (option "tf32" on sm_80+)."""
+        return self.options.get("tf32", False) and sm_version(self.options.get("arch", "")) >= TF32_MIN_SM
+
+    def _adds_tf32(self, arch: str) -> bool:
+        return "tf32" not in self.options and type(self).allow_tf32 and sm_version(arch) >= TF32_MIN_SM
 
     @property
     def resolved(self) -> bool:
-        return "arch" in self.options
+        return "arch" in self.options and not self._adds_tf32(self.options["arch"])
 
     def resolve(self) -> Target:
         if self.resolved:
             return self
-        return CUDATarget({"kind": "cuda", **self.options, "arch": device_arch()})
+        arch = self.options.get("arch") or device_arch()
+        tf32 = {"tf32": True} if self._adds_tf32(arch) else {}
+        return CUDATarget({"kind": "cuda", **self.options, "arch": arch, **tf32})
 
     def tvm_target(self) -> tvm.target.Target:
-        if not self.resolved:  # TVM would silently generate sm_50 code
+        if "arch" not in self.options:  # TVM would silently generate sm_50 code
             raise CompileError(
                 "target cuda needs an explicit GPU architecture: {'kind': 'cuda', 'arch': 'sm_90'} "
                 "(irc compile --target cuda --cuda-arch sm_90)"
@@ -78,7 +115,8 @@ class CUDATarget(GPUTarget):
 
         with step("target", "cuda-build"):
             # no arch (`compile_loops(m, "cuda")`): GPU 0's
-            return compile_cuda(module, self.resolve().tvm_target(), self.matmul_tile)
+            resolved = self.resolve()
+            return compile_cuda(module, resolved.tvm_target(), self.matmul_tile, tf32=resolved.tf32)
 
     def gpu_module(self, program: GPUProgram, loaded: Package) -> CUDAModule:
         from irc.targets.cuda.module import CUDAModule
@@ -97,4 +135,6 @@ __all__ = [
     "nvcc_cubin",
     "nvrtc_available",
     "nvrtc_cubin",
+    "resource_usage",
+    "sm_version",
 ]

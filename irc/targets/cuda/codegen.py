@@ -17,8 +17,11 @@ from irc.targets.cuda.module import CUDAModule
 from irc.targets.gpu import compile_gpu
 
 
-def compile_cuda(module: ModuleOp, tvm_target: tvm.target.Target, matmul_tile: dict | None = None) -> CUDAModule:
-    """Compile a loops-stage module to CUDA kernels and plans for a cuda `tvm_target` with an `arch`."""
-    program = compile_gpu(module, tvm_target, matmul_tile)
+def compile_cuda(
+    module: ModuleOp, tvm_target: tvm.target.Target, matmul_tile: dict | None = None, tf32: bool = False
+) -> CUDAModule:
+    """Compile a loops-stage module to CUDA kernels and plans for a cuda `tvm_target` with an `arch`;
+    `tf32`: float32 matmuls on TF32 tensor cores where they fit (irc.targets.cuda.tensor_core)."""
+    program = compile_gpu(module, tvm_target, matmul_tile, tf32=tf32)
     program = dataclasses.replace(program, source=fix_vector_alignment(program.source))
     return CUDAModule(program, str(tvm_target.attrs["arch"]))

@@ -22,6 +22,7 @@ from irc.runtime.kinds import RUNTIME_KINDS
 from irc.runtime.package import load_library
 from irc.targets.kinds import Step
 from irc.targets.llvm.cpu import cpu_info, num_threads
+from irc.targets.llvm.parts import split_large
 from irc.targets.schedules import schedule_cpu
 from irc.targets.tir import translate_module
 
@@ -47,6 +48,8 @@ def compile_llvm(module: ModuleOp, tvm_target: tvm.target.Target, schedule: bool
             for f in funcs:
                 mod, func_notes = schedule_cpu(mod, f.name, cpu)
                 notes += func_notes
+            for f in funcs:
+                mod = split_large(mod, f.name)
     with step("target", "tvm-build"):
         try:
             executable = build(mod, tvm_target)
