@@ -476,7 +476,8 @@ def test_accelerator_backends_and_inference_mode():
 
 def test_tf32_switches_keep_torchs_state_and_change_no_result():
     """nanoGPT's `torch.backends.cuda.matmul.allow_tf32 = True` and friends: the same state as in torch;
-    irc's float32 matmuls stay full float32 (no TF32 kernels), which "allow" permits."""
+    irc's float32 matmuls on the CPU stay full float32 (its TF32 kernels are for cuda targets of sm_80+:
+    tests/targets/test_tf32.py), which "allow" permits."""
     a, b = normal(8, 16), normal(16, 4)
     before = (irc.tensor(a) @ irc.tensor(b)).numpy()
     assert (irc.backends.cuda.matmul.allow_tf32, irc.backends.cudnn.allow_tf32) == (
