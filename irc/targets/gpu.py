@@ -53,7 +53,7 @@ from xdsl.dialects.builtin import ModuleOp
 
 from irc.errors import CompileError
 from irc.runtime.plan import BufferSpec, ExecutionPlan, KernelLaunch, Scalar
-from irc.targets.cuda import TF32_MIN_SM, sm_version
+from irc.targets.cuda.binary import TF32_MIN_SM, sm_version
 from irc.targets.cuda.tensor_core import schedule_tf32
 from irc.targets.gpu_module import GPUProgram
 from irc.targets.tir import TranslatedFunc, translate_module

@@ -17,6 +17,7 @@ from irc.errors import CompileError, InputError, IRCError
 from irc.runtime.cuda import compute_capability
 from irc.runtime.kinds import RUNTIME_KINDS
 from irc.targets.cuda.binary import (
+    TF32_MIN_SM,
     cubin,
     cuda_include_paths,
     fix_vector_alignment,
@@ -24,6 +25,7 @@ from irc.targets.cuda.binary import (
     nvrtc_available,
     nvrtc_cubin,
     resource_usage,
+    sm_version,
 )
 from irc.targets.kinds import GPUTarget, Step, Target, import_tvm, register, untimed
 
@@ -47,16 +49,6 @@ def device_arch() -> str:
         raise CompileError(
             "target cuda needs an arch, e.g. {'kind': 'cuda', 'arch': 'sm_90'}: no GPU found to take it from"
         ) from e
-
-
-def sm_version(arch: str) -> int:
-    """The compute capability of an arch as a number: `sm_90a` -> 90 (0 where it is not `sm_NN`)."""
-    digits = re.match(r"sm_(\d+)", arch)
-    return int(digits[1]) if digits else 0
-
-
-#: the first arch with TF32 tensor cores and `cp.async` (Ampere)
-TF32_MIN_SM = 80
 
 
 @register

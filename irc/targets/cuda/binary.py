@@ -23,6 +23,16 @@ from irc.errors import CompileError, IRCError
 from irc.runtime import cache
 
 
+def sm_version(arch: str) -> int:
+    """The compute capability of an arch as a number: `sm_90a` -> 90 (0 where it is not `sm_NN`)."""
+    digits = re.match(r"sm_(\d+)", arch)
+    return int(digits[1]) if digits else 0
+
+
+#: the first arch with TF32 tensor cores and `cp.async` (Ampere)
+TF32_MIN_SM = 80
+
+
 def nvcc_cubin(source: str, arch: str, nvcc: str) -> bytes:
     """Compile CUDA C to a cubin for `arch` (`sm_90`) with nvcc."""
     with tempfile.TemporaryDirectory() as tmp:
