@@ -41,6 +41,7 @@ _EXPORTS = {
     ),
     "irc.frontend.transforms": ("grad", "jvp", "value_and_grad", "vjp"),
     "irc.frontend.mathops": ("std_mean", "var_mean"),
+    "irc.frontend.special": ("polygamma",),
     "irc.frontend.legacy": (
         "BFloat16Tensor", "BoolTensor", "DoubleTensor", "FloatTensor", "HalfTensor", "IntTensor", "LongTensor",
     ),
@@ -89,6 +90,8 @@ _METHODS += (
     "sort", "argsort", "msort", "topk", "kthvalue", "median", "nanmedian",
     "ldexp", "bitwise_left_shift", "bitwise_right_shift", "cummax", "cummin", "renorm", "quantile", "nanquantile",
     "mode",
+    # special functions (irc/frontend/tensor.py; irc.polygamma(n, x) is irc/frontend/special.py's)
+    "lgamma", "digamma", "mvlgamma", "erfinv", "i0",
 )  # fmt: skip
 
 _SUBMODULES = (

@@ -50,7 +50,8 @@ from xdsl.pattern_rewriter import (
 )
 from xdsl.utils.exceptions import DiagnosticException
 
-from irc.ir import hl, rules
+from irc.conversions.scalar_math import Scalar, ScalarMath
+from irc.ir import hl, rules, special_functions
 from irc.ir.context import RemFOp
 from irc.ir.hl import dtype_name, fmt_type, is_float, shape_of, tensor_type
 from irc.ir.rules import lowering
@@ -854,3 +855,23 @@ def _fmod(op, args):
         raise _unsupported(op, "does not take i1 operands")
     is_zero = arith.CmpiOp(b, const(0, b.type), "eq").result
     return arith.RemSIOp(a, arith.SelectOp(is_zero, const(1, b.type), b)).result
+
+
+# --------------------------------------------------------------------------
+# special functions: their scalar algorithms (irc/ir/special_functions.py) emit the body, in the op's dtype
+# --------------------------------------------------------------------------
+
+
+def _special(algorithm: Callable, *attributes: str) -> Body:
+    def body(op, args):
+        return algorithm(ScalarMath, Scalar(args[0]), *(op.attr(a) for a in attributes)).value
+
+    return body
+
+
+elementwise(hl.LgammaOp)(_special(special_functions.lgamma))
+elementwise(hl.PolygammaOp)(_special(special_functions.polygamma, "n"))
+elementwise(hl.ErfinvOp)(_special(special_functions.erfinv))
+elementwise(hl.NdtriOp)(_special(special_functions.ndtri))
+elementwise(hl.I0eOp)(_special(special_functions.i0e))
+elementwise(hl.I1eOp)(_special(special_functions.i1e))

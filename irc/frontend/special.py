@@ -1,11 +1,11 @@
-"""`irc.special`: torch.special's names for what irc computes already, as torch's.
+"""`irc.special`: torch.special's names for what irc computes, as torch's.
 
     >>> irc.special.expit(irc.tensor([0.0])), irc.special.xlog1py(irc.tensor([0.0]), irc.tensor([-1.0]))
     (tensor([0.5]), tensor([0.]))
 
-Each is a composition of irc's Tensor methods (so it works eager, under `irc.jit` and `irc.grad`).
-torch.special's Bessel, gamma-family (`gammaln`, `digamma`, `polygamma`), `erfinv`, `ndtri`, `log_ndtr`, `zeta`
-and the orthogonal polynomials are not here.
+Each is an hl op (the gamma family, `erfinv`, `ndtri`, `i0e`, `i1e`: irc/ir/special_functions.py) or a
+composition of irc's Tensor methods, so it works eager, under `irc.jit` and `irc.grad`. torch.special's
+`log_ndtr`, `erfcx`, `zeta`, the other Bessel and Airy functions and the orthogonal polynomials are not here.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import math
 
 from irc.frontend.mathops import xlogy
 from irc.frontend.tensor import Tensor, as_tensor, where
+from irc.ir import hl
 
 
 def expit(input: Tensor) -> Tensor:
@@ -77,6 +78,62 @@ def ndtr(input: Tensor) -> Tensor:
     return (1 + (x * (1 / math.sqrt(2.0))).erf()) * 0.5
 
 
+def gammaln(input: Tensor) -> Tensor:
+    """log |gamma(x)|: `lgamma`."""
+    return as_tensor(input).lgamma()
+
+
+def digamma(input: Tensor) -> Tensor:
+    """d/dx lgamma(x): `Tensor.digamma`."""
+    return as_tensor(input).digamma()
+
+
+psi = digamma
+
+
+def polygamma(n: int, input: Tensor) -> Tensor:
+    """psi^(n)(x), the n-th derivative of digamma (also `irc.polygamma`).
+
+    >>> irc.polygamma(1, irc.tensor([1.0]))  # pi^2 / 6
+    tensor([1.644934])
+    """
+    return as_tensor(input).polygamma(n)
+
+
+def multigammaln(input: Tensor, p: int) -> Tensor:
+    """The multivariate log-gamma function: `mvlgamma`."""
+    return as_tensor(input).mvlgamma(p)
+
+
+def erfinv(input: Tensor) -> Tensor:
+    return as_tensor(input).erfinv()
+
+
+def ndtri(input: Tensor) -> Tensor:
+    """The standard normal quantile, the inverse of `ndtr`: -inf at 0, inf at 1, nan outside [0, 1]."""
+    return as_tensor(input)._unary(hl.NdtriOp)
+
+
+def i0(input: Tensor) -> Tensor:
+    """The modified Bessel function of the first kind of order 0: `Tensor.i0`."""
+    return as_tensor(input).i0()
+
+
+def i0e(input: Tensor) -> Tensor:
+    """exp(-|x|) i0(x), without overflow."""
+    return as_tensor(input)._unary(hl.I0eOp)
+
+
+def i1(input: Tensor) -> Tensor:
+    """The modified Bessel function of the first kind of order 1, exp(|x|) * i1e(x)."""
+    return as_tensor(input)._scaled_bessel(hl.I1eOp)
+
+
+def i1e(input: Tensor) -> Tensor:
+    """exp(-|x|) i1(x), without overflow."""
+    return as_tensor(input)._unary(hl.I1eOp)
+
+
 def logsumexp(input: Tensor, dim, keepdim: bool = False) -> Tensor:
     return as_tensor(input).logsumexp(dim, keepdim)
 
@@ -90,6 +147,7 @@ def log_softmax(input: Tensor, dim: int, dtype=None) -> Tensor:
 
 
 __all__ = [
-    "entr", "erf", "erfc", "exp2", "expit", "expm1", "log1p", "log_softmax", "logit", "logsumexp", "ndtr", "round",
+    "digamma", "entr", "erf", "erfc", "erfinv", "exp2", "expit", "expm1", "gammaln", "i0", "i0e", "i1", "i1e",
+    "log1p", "log_softmax", "logit", "logsumexp", "multigammaln", "ndtr", "ndtri", "polygamma", "psi", "round",
     "sinc", "softmax", "xlog1py", "xlogy",
 ]  # fmt: skip

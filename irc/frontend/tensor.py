@@ -1036,6 +1036,69 @@ class Tensor(ShapeOps, Sorting):
     def erf(self):
         return self._unary(hl.ErfOp)
 
+    # ------------------------------------------- special functions (irc/ir/special_functions.py)
+    def lgamma(self):
+        """log |gamma(x)|: inf at 0, -1, -2, ..., as torch's."""
+        return self._unary(hl.LgammaOp)
+
+    def digamma(self):
+        """psi(x) = d/dx lgamma(x): -inf at +0, nan at the negative integers, as torch's."""
+        return self.polygamma(0)
+
+    def polygamma(self, n: int):
+        """psi^(n)(x), the n-th derivative of digamma (`irc.polygamma(n, x)`, torch's argument order)."""
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+            raise TypeError(f"polygamma(): argument 'n' (position 1) must be int, not {type(n).__name__}")
+        if n < 0:
+            raise FrontendError("polygamma(n, x) does not support negative n.", user_location()[:2])
+        x = self if _is_float(self._node.dtype) else self._cast("f32")
+        return self._new(apply(hl.PolygammaOp, [x._node], n=int(n)))
+
+    def mvlgamma(self, p: int):
+        """The multivariate log-gamma function of dimension p: sum over j < p of lgamma(x - j / 2), plus
+        p (p - 1) / 4 log(pi), as torch's (which, as of 2.13, no longer checks x > (p - 1) / 2)."""
+        if isinstance(p, bool) or not isinstance(p, (int, np.integer)):
+            raise TypeError(f"mvlgamma(): argument 'p' (position 1) must be int, not {type(p).__name__}")
+        if p < 1:
+            raise FrontendError("p has to be greater than or equal to 1", user_location()[:2])
+        x = self if _is_float(self._node.dtype) else self._cast("f32")
+        offsets = tensor(-0.5 * np.arange(p), dtype=x.dtype, device=x.device)
+        return (x.unsqueeze(-1) + offsets).lgamma().sum(-1) + p * (p - 1) / 4 * math.log(math.pi)
+
+    def erfinv(self):
+        """The inverse error function: +-inf at +-1, nan beyond, as torch's."""
+        return self._unary(hl.ErfinvOp)
+
+    def i0(self):
+        """The modified Bessel function of the first kind of order 0, exp(|x|) * i0e(x) (inf past
+        x = 713 in float64, 89 in float32; nan at +-inf, as torch's)."""
+        return self._scaled_bessel(hl.I0eOp)
+
+    def _scaled_bessel(self, op: type[hl.HLOp]) -> Tensor:
+        """exp(|x|) * op(x) for the exponentially scaled Bessel function `op`; in float32 for 16-bit floats and
+        integers (exp(12) is beyond float16), as torch's."""
+        x = self if self._node.dtype in ("f32", "f64") else self._cast("f32")
+        y = x.abs().exp() * x._unary(op)
+        return y._cast(self._node.dtype) if _is_float(self._node.dtype) else y
+
+    def lgamma_(self):
+        return self._assign_result(self.lgamma())
+
+    def digamma_(self):
+        return self._assign_result(self.digamma())
+
+    def polygamma_(self, n: int):
+        return self._assign_result(self.polygamma(n))
+
+    def mvlgamma_(self, p: int):
+        return self._assign_result(self.mvlgamma(p))
+
+    def erfinv_(self):
+        return self._assign_result(self.erfinv())
+
+    def i0_(self):
+        return self._assign_result(self.i0())
+
     def square(self):
         return self * self
 

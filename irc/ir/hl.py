@@ -26,6 +26,7 @@ import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import ClassVar
 
 import numpy as np
@@ -67,6 +68,7 @@ from xdsl.irdl import (
 from xdsl.traits import Pure
 from xdsl.utils.exceptions import ParseError, VerifyException
 
+from irc.ir import special_functions
 from irc.runtime.dtypes import HALF_DTYPES, NUMPY_DTYPES, supported_dtype
 
 # --------------------------------------------------------------------------
@@ -1643,6 +1645,56 @@ MATH_OPS: list[type[HLOp]] = [
 #: ops with a zero derivative everywhere (PyTorch's convention for the rounding functions)
 ROUNDING_OPS = (FloorOp, CeilOp, RoundOp, TruncOp)
 HL_OPS += MATH_OPS
+
+
+# --------------------------------------------------------------------------
+# special functions: the gamma family, erfinv, ndtri, scaled Bessel functions (irc/ir/special_functions.py)
+# --------------------------------------------------------------------------
+
+#: the arithmetic of the special functions' references: numpy, in float64
+NUMPY_MATH = SimpleNamespace(
+    where=np.where, abs=np.abs, copysign=np.copysign, floor=np.floor, ceil=np.ceil, rint=np.rint, log=np.log,
+    log1p=np.log1p, sqrt=np.sqrt, sin=np.sin, tan=np.tan, pow=np.power,
+)  # fmt: skip
+
+
+def special_reference(algorithm: Callable, *args) -> Callable[[np.ndarray], np.ndarray]:
+    """The reference of a special function: `algorithm` (of irc/ir/special_functions.py) on numpy, in float64."""
+
+    def reference(x):
+        with np.errstate(all="ignore"):
+            return algorithm(NUMPY_MATH, np.asarray(x, dtype=np.float64), *args)
+
+    return reference
+
+
+LgammaOp = _unary("lgamma", special_reference(special_functions.lgamma), doc="log |gamma(x)| (inf at 0, -1, -2, ...)")
+ErfinvOp = _unary("erfinv", special_reference(special_functions.erfinv), doc="inverse error function")
+NdtriOp = _unary("ndtri", special_reference(special_functions.ndtri), doc="standard normal quantile")
+I0eOp = _unary("i0e", special_reference(special_functions.i0e), doc="exp(-|x|) I0(x), modified Bessel, order 0")
+I1eOp = _unary("i1e", special_reference(special_functions.i1e), doc="exp(-|x|) I1(x), modified Bessel, order 1")
+
+
+@hl_op
+class PolygammaOp(UnaryOp):
+    """psi^(n)(x), the n-th derivative of digamma; n = 0 (the default) is digamma itself."""
+
+    name = "hl.polygamma"
+    n = attribute(INT, default=0)
+
+    @classmethod
+    def infer(cls, types, attrs):
+        if attrs["n"] < 0:
+            raise _err("polygamma", f"needs n >= 0, got {attrs['n']}", types)
+        return super().infer(types, attrs)
+
+    def evaluate(self, x):
+        y = special_reference(special_functions.polygamma, self.attr("n"))(x)
+        return y.astype(_out_dtype(self), copy=False)
+
+
+SPECIAL_OPS: list[type[HLOp]] = [LgammaOp, PolygammaOp, ErfinvOp, NdtriOp, I0eOp, I1eOp]
+HL_OPS += SPECIAL_OPS
 
 OPS_BY_NAME: dict[str, type[HLOp]] = {op.name: op for op in HL_OPS}
 

@@ -298,6 +298,15 @@ def _cast(op, x) -> tirx.PrimExpr:
     return tirx.Cast(tir_dtype(op.result.type), x)
 
 
+def _extf(op, x) -> tirx.PrimExpr:
+    """bf16 -> f32 shifts the bits up: TVM's bf16 legalization converts a bf16 value cast to f32 inside a
+    let-bound expression (`_bound_args`, the large bodies of the special functions) as the integer its
+    storage bits spell."""
+    if _dtype(x) != "bfloat16" or tir_dtype(op.result.type) != "float32":
+        return _cast(op, x)
+    return tirx.reinterpret("float32", tirx.Cast("uint32", tirx.reinterpret("uint16", x)) << tirx.const(16, "uint32"))
+
+
 def _truncf(op, x) -> tirx.PrimExpr:
     """f32 -> bf16 rounds to nearest even in the bits: TVM's bf16 legalization drops the rounding of
     a value cast to bf16 and back to f32 inside an expression (it computes bf16 in f32), and irc
@@ -517,7 +526,7 @@ _SCALAR_WITH_OP: dict[str, Callable[..., tirx.PrimExpr]] = {
     "arith.cmpi": _cmpi,
     "arith.sitofp": _cast,
     "arith.fptosi": _cast,
-    "arith.extf": _cast,
+    "arith.extf": _extf,
     "arith.truncf": _truncf,
     "arith.trunci": _cast,
     "arith.index_cast": _cast,

@@ -240,3 +240,9 @@ def _fmod(b, op, ts):
     """y = fmod(a, c): ty = ta - tc * trunc(a / c)"""
     (a, c), (ta, tc) = op.operands, ts
     return total(b, op, [ta, tc and b.neg(b.mul(tc, b.trunc(b.div(a, c))))])
+
+
+@jvp(hl.PolygammaOp)
+def _polygamma(b, op, ts):
+    """y = polygamma(n, x): ty = tx * polygamma(n + 1, x)"""
+    return b.mul(ts[0], b.polygamma(op.operands[0], n=op.attr("n") + 1))

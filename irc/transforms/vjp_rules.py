@@ -677,6 +677,29 @@ MATH_DERIVATIVES: dict[type[HLOp], tuple[Callable[[Emitter, SSAValue, SSAValue],
 }
 
 
+def sign(b: Emitter, x: SSAValue) -> SSAValue:
+    """1, -1 or 0 (also for nan) in x's dtype."""
+    return b.sub(b.indicator(b.compare(x, 0.0, predicate="gt"), x), b.indicator(b.compare(x, 0.0, predicate="lt"), x))
+
+
+def _i1e_derivative(b: Emitter, x: SSAValue, y: SSAValue) -> SSAValue:
+    """i0e(x) - y (sign(x) + 1 / x), and its limit 1/2 where |x| <= the dtype's eps (torch's rule)."""
+    eps = float(np.finfo(hl.numpy_dtype(x.type.element_type)).eps)
+    tiny = b.compare(b.abs(x), eps, predicate="le")
+    safe = b.select(tiny, 1.0, x)
+    return b.select(tiny, 0.5, b.sub(b.i0e(x), b.mul(y, b.add(sign(b, x), b.div(1.0, safe)))))
+
+
+# special functions (irc/ir/special_functions.py)
+MATH_DERIVATIVES |= {
+    hl.LgammaOp: (lambda b, x, y: b.polygamma(x), "y = lgamma(x): f' = digamma(x) = polygamma(0, x)"),
+    hl.ErfinvOp: (lambda b, x, y: b.mul(b.exp(b.mul(y, y)), math.sqrt(math.pi) / 2), "y = erfinv(x): f' = sqrt(pi) / 2 * exp(y * y)"),
+    hl.NdtriOp: (lambda b, x, y: b.mul(b.exp(b.mul(b.mul(y, y), 0.5)), math.sqrt(2 * math.pi)), "y = ndtri(x): f' = sqrt(2 pi) * exp(y * y / 2)"),
+    hl.I0eOp: (lambda b, x, y: b.sub(b.i1e(x), b.mul(sign(b, x), y)), "y = i0e(x): f' = i1e(x) - sign(x) * y"),
+    hl.I1eOp: (_i1e_derivative, "y = i1e(x): f' = i0e(x) - y * (sign(x) + 1 / x), 1/2 at 0"),
+}  # fmt: skip
+
+
 def _math_vjp(derivative, doc: str) -> Rule:
     def rule(b, op, g):
         return [b.mul(g, derivative(b, op.operands[0], op.result))]
@@ -711,3 +734,10 @@ def _fmod(b, op, g):
     Backward: da = g, dc = -g * trunc(a / c)"""
     a, c = op.operands
     return [sum_to(b, g, shape_of(a.type)), sum_to(b, b.neg(b.mul(g, b.trunc(b.div(a, c)))), shape_of(c.type))]
+
+
+@vjp(hl.PolygammaOp)
+def _polygamma(b, op, g):
+    """Forward: y = polygamma(n, x)   (n = 0: digamma)
+    Backward: dx = g * polygamma(n + 1, x)"""
+    return [b.mul(g, b.polygamma(op.operands[0], n=op.attr("n") + 1))]

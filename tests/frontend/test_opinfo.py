@@ -37,8 +37,9 @@ _DROPOUT_ARG = {"nn.functional.multi_head_attention_forward": 9}
 _INTERPOLATE = "F.interpolate has no mode 'nearest-exact' (docs/nn.md)"
 _NUC = "norm(p='nuc'), a matrix norm, is not supported: irc has vector norms (docs/torch-api.md)"
 
-#: (op, sample index) or op -> why irc fails it (on purpose, documented); a sample index covers both dtypes
-XFAIL: dict[str | tuple[str, int], str] = {
+#: (op, sample index) or op -> why irc fails it (on purpose, documented); a sample index covers both dtypes,
+#: (op, sample index, dtype) one of them
+XFAIL: dict[str | tuple, str] = {
     "nn.functional.interpolate.nearest-exact": _INTERPOLATE,
     **{("index_put", i): "index_put with a bool mask among its indices: irc takes a mask as x[mask] = v only"
        for i in (1, 3)},
@@ -50,6 +51,9 @@ XFAIL: dict[str | tuple[str, int], str] = {
     "norm.nuc": _NUC,
     **{("repeat_interleave", i): "repeat_interleave with a tensor of per-element repeats (the shape depends on "
        "values) is not supported" for i in (3, 4)},
+    **{("polygamma.polygamma_n_" + str(n), 0, "float32"): "torch's float32 trigamma (n = 1 in these samples) at "
+       "x = -7.95 takes sin(pi x) in float32: 412.7526, 2e-5 off (irc's 412.74423 is mpmath's to 1 ulp)"
+       for n in range(5)},
 }  # fmt: skip
 #: the same for gradients (the float64 samples)
 GRAD_XFAIL: dict[str | tuple[str, int], str] = {
@@ -259,7 +263,7 @@ def sweep(gradients: bool = False, shard: tuple[int, int] = (0, 1)) -> dict:
 def _check(outcome: dict, table: dict) -> list[str]:
     problems = []
     for (name, i, dtype), error in outcome["results"].items():
-        listed = table.get((name, i)) or table.get(name)
+        listed = table.get((name, i, dtype)) or table.get((name, i)) or table.get(name)
         if error and not listed:
             problems.append(f"FAIL {name}[{i}] {dtype}: {error}")
         elif listed and not error:

@@ -58,6 +58,7 @@ def _constant(op: type[hl.HLOp]) -> Example:
 #: op class (or a base of several) -> its example; every attribute is given, off its default, so that it prints
 EXAMPLES: dict[type[hl.HLOp], Callable[[type[hl.HLOp]], Example]] = {
     hl.UnaryOp: _same_dtype((4, 3)),
+    hl.PolygammaOp: _fixed(T((4, 3)), n=2),
     hl.CastOp: _fixed(T((4, 3)), result=T((4, 3), "i32")),
     hl.BinaryOp: _same_dtype((4, 3), (3,)),
     hl.CompareOp: _fixed(T((4, 3)), T((4, 1)), predicate="le"),
