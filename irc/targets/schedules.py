@@ -455,7 +455,7 @@ def schedule_cpu(mod: IRModule, func_name: str, cpu: CPUInfo) -> tuple[IRModule,
     originals = list(root.alloc_buffers)
     allocs = list(originals)
     notes: list[str] = []
-    for nest in _stmts(root.body):
+    for nest in top_statements(root.body):
         used = _buffers_of(nest)
         nest_allocs = originals if used is None else [b for b in originals if b in used]
         nest_mod = IRModule({func_name: _nest_function(func, nest, nest_allocs, used)})
@@ -466,21 +466,22 @@ def schedule_cpu(mod: IRModule, func_name: str, cpu: CPUInfo) -> tuple[IRModule,
         notes += nest_notes
         nest_root = scheduled[func_name].body.block
         added = list(nest_root.alloc_buffers)[len(nest_allocs) :]  # cache_read/write, rfactor buffers
-        stmts = _stmts(nest_root.body)
+        stmts = top_statements(nest_root.body)
         copies = _input_copies(stmts, added, writers)
         front[:0] = stmts[:copies]  # as `cache_read` of an input in the whole function: at its start
         body += stmts[copies:]
         allocs += added
     functions = {gv.name_hint: f for gv, f in mod.functions_items()}
-    functions[func_name] = _with_root(func, [*front, *body], allocs)
+    functions[func_name] = with_root(func, [*front, *body], allocs)
     return IRModule(functions), notes
 
 
-def _stmts(stmt: tirx.Stmt) -> list[tirx.Stmt]:
+def top_statements(stmt: tirx.Stmt) -> list[tirx.Stmt]:
+    """The statements of a root block's body, in order (one when it is not a sequence)."""
     return list(stmt) if isinstance(stmt, tirx.SeqStmt) else [stmt]
 
 
-def _with_root(func: tirx.PrimFunc, stmts: list[tirx.Stmt], allocs: list, params=None) -> tirx.PrimFunc:
+def with_root(func: tirx.PrimFunc, stmts: list[tirx.Stmt], allocs: list, params=None) -> tirx.PrimFunc:
     """`func` whose root block holds `stmts` and allocates `allocs` (and with `params`, if given)."""
     body = with_root_body(func.body, tirx.SeqStmt(stmts) if len(stmts) > 1 else stmts[0], allocs)
     return func.with_body(body) if params is None else tirx.PrimFunc(params, body, func.ret_type, func.attrs)
@@ -499,7 +500,7 @@ def with_root_body(realize: s_tir.SBlockRealize, body: tirx.Stmt, allocs: list |
 def _nest_function(func: tirx.PrimFunc, nest: tirx.Stmt, allocs: list, used: set | None) -> tirx.PrimFunc:
     """`func` with only `nest` in its root block, which allocates `allocs`; its parameters are those
     in `used` (all of them when None)."""
-    return _with_root(func, [nest], allocs, func.params if used is None else [p for p in func.params if p in used])
+    return with_root(func, [nest], allocs, func.params if used is None else [p for p in func.params if p in used])
 
 
 def _input_copies(stmts: list[tirx.Stmt], added: list, writers: Counter) -> int:

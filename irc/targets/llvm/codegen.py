@@ -47,9 +47,8 @@ def compile_llvm(module: ModuleOp, tvm_target: tvm.target.Target, schedule: bool
             cpu = cpu_info(tvm_target)
             for f in funcs:
                 mod, func_notes = schedule_cpu(mod, f.name, cpu)
-                notes += func_notes
-            for f in funcs:
                 mod = split_large(mod, f.name)
+                notes += func_notes
     with step("target", "tvm-build"):
         try:
             executable = build(mod, tvm_target)

@@ -23,6 +23,8 @@ from __future__ import annotations
 import tvm
 from tvm import s_tir, tirx
 
+from irc.targets.schedules import top_statements, with_root
+
 #: functions with more serial top-level loop nests than this are built in parts (a parallel nest is a
 #: function of its own already, TVM's closure, and adds no loop to the function's body)
 SPLIT_ABOVE = 384
@@ -35,11 +37,10 @@ _ALIGN = 64
 def split_large(mod: tvm.IRModule, name: str) -> tvm.IRModule:
     """`mod` with function `name` in parts when it has more than `SPLIT_ABOVE` serial top-level nests."""
     func = mod[name]
-    realize = func.body
-    if not isinstance(realize, s_tir.SBlockRealize):
+    if not isinstance(func.body, s_tir.SBlockRealize):
         return mod
-    root = realize.block
-    stmts = list(root.body) if isinstance(root.body, tirx.SeqStmt) else [root.body]
+    root = func.body.block
+    stmts = top_statements(root.body)
     serial = sum(isinstance(s, tirx.For) and s.kind == tirx.ForKind.SERIAL for s in stmts)
     if serial <= SPLIT_ABOVE or root.match_buffers:
         return mod
@@ -59,15 +60,10 @@ def split_large(mod: tvm.IRModule, name: str) -> tvm.IRModule:
         part = f"{name}__part{k}"
         local = [b for b in root.alloc_buffers if users.get(b) == [k]]
         passed = [b for b in [*params, *shared] if b in used]
-        functions[part] = _part_function(func, part, group, passed, local)
+        functions[part] = with_root(func, group, local, params=passed).with_attr("global_symbol", part)
         args = [_tensor(b, arena, offsets[b]) if b in offsets else b for b in passed]
         calls.append(tirx.Evaluate(tirx.call_cpacked(part, *args, tirx.const(0, "int32"))))
-    allocs = [arena] if arena is not None else []
-    block = s_tir.SBlock(
-        root.iter_vars, root.reads, root.writes, root.name_hint, tirx.SeqStmt(calls), None, allocs, [],
-        root.annotations,
-    )  # fmt: skip
-    functions[name] = func.with_body(s_tir.SBlockRealize(realize.iter_values, realize.predicate, block))
+    functions[name] = with_root(func, calls, [arena] if arena is not None else [])
     return tvm.IRModule(functions)
 
 
@@ -128,12 +124,3 @@ def _buffers_used(stmts: list[tirx.Stmt], candidates: dict) -> set:
             if buffer is not None:
                 used.add(buffer)
     return used
-
-
-def _part_function(func: tirx.PrimFunc, name: str, stmts: list[tirx.Stmt], passed: list, local: list) -> tirx.PrimFunc:
-    """A PrimFunc `name` running `stmts`: `passed` buffers as its parameters, `local` ones allocated."""
-    body = tirx.SeqStmt(stmts) if len(stmts) > 1 else stmts[0]
-    block = s_tir.SBlock([], [], [], "root", body, None, local, [], {})
-    return tirx.PrimFunc(passed, s_tir.SBlockRealize([], True, block), func.ret_type, func.attrs).with_attr(
-        "global_symbol", name
-    )
