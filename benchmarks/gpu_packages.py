@@ -1,6 +1,7 @@
 """GPU benchmarks as packages: build them here (with the compiler), run them on a GPU host without it.
 
     python benchmarks/gpu_packages.py build [-o gpu_packages] [--arch sm_90] [--targets cuda,opencl] [--small]
+                                            [--matmul-tiles] [--matmul-sizes 256,1024,4096] [--only NAMES]
     python benchmarks/gpu_packages.py run [-d gpu_packages] [--target cuda] [--repeats 20]
 
 `build` compiles the programs of the GPU check (docs/gpu.md, "Checking on a GPU
@@ -95,6 +96,7 @@ def _tile(threads: tuple[int, int], outputs: tuple[int, int], **more) -> dict:
 
 
 MATMUL_TILES = {
+    "dlight": {"coalesced": 0},  # dlight's own default tile (cuda's default is irc's DEFAULT_MATMUL_TILE)
     "t64x64": _tile((16, 16), (4, 4)),
     "t64x128": _tile((16, 16), (4, 8)),
     "t128x128": _tile((16, 16), (8, 8)),
@@ -110,16 +112,30 @@ MATMUL_TILES = {
     "t128x128cp2": _tile((16, 16), (8, 8), coalesced=1, pipeline_stages=2),
     "t64x128c": _tile((16, 16), (4, 8), coalesced=1),
     "t64x128cp2": _tile((16, 16), (4, 8), coalesced=1, pipeline_stages=2),
+    # around the fastest coalesced tile of the first H200 run (t64x128c): its k-step, its shape, and
+    # virtual threads (a thread's outputs in two groups of 4 a block-row apart: the float4 shared
+    # reads of neighbouring threads 16 bytes apart instead of 32, no 2-way bank conflict)
+    "t64x128ck8": _tile((16, 16), (4, 8), coalesced=1, micro_size_k=8),
+    "t64x128ck32": _tile((16, 16), (4, 8), coalesced=1, micro_size_k=32),
+    "t128x64c": _tile((16, 16), (8, 4), coalesced=1),
+    "t64x64c": _tile((16, 16), (4, 4), coalesced=1),
+    "t64x128cv": _tile((16, 16), (4, 4), coalesced=1, vthread_y=2),
+    "t128x128cv": _tile((16, 16), (4, 4), coalesced=1, vthread_x=2, vthread_y=2),
+    "t128x64cv": _tile((16, 16), (4, 4), coalesced=1, vthread_x=2),
+    "t64x128cvk8": _tile((16, 16), (4, 4), coalesced=1, vthread_y=2, micro_size_k=8),
+    "t128x128cvp2": _tile((16, 16), (4, 4), coalesced=1, vthread_x=2, vthread_y=2, pipeline_stages=2),
+    "t64x256cv": _tile((16, 32), (4, 4), coalesced=1, vthread_y=2),
 }
 
 
-def programs(target, small: bool, tiles: bool = False):
+def programs(target, small: bool, tiles: bool = False, matmul_sizes: tuple[int, ...] = ()):
     """(name, index record, jitted function, example arguments) of every benchmark program; `tiles`: also
-    the matmuls with each of `MATMUL_TILES` (GPU targets)."""
+    the matmuls with each of `MATMUL_TILES` (GPU targets); `matmul_sizes`: the matmuls' sizes instead of
+    the check's."""
     import irc
 
     size = sizes(small)
-    for n in size["matmul"]:
+    for n in matmul_sizes or size["matmul"]:
         a = np.empty((n, n), np.float32)  # only the shape matters: saving runs nothing
         yield f"matmul{n}", {"kind": "matmul", "n": n}, irc.jit(matmul, target=target), (a, a)
         base = target if isinstance(target, dict) else {"kind": target}
@@ -140,14 +156,20 @@ def programs(target, small: bool, tiles: bool = False):
 
 
 def build(
-    out: Path, targets: list[str], arch: str, small: bool, only: set[str] | None = None, tiles: bool = False
+    out: Path,
+    targets: list[str],
+    arch: str,
+    small: bool,
+    only: set[str] | None = None,
+    tiles: bool = False,
+    matmul_sizes: tuple[int, ...] = (),
 ) -> None:
     for label in targets:
         target = {"kind": "cuda", "arch": arch} if label == "cuda" else label
         folder = out / label
         folder.mkdir(parents=True, exist_ok=True)
         index = []
-        for name, record, fn, args in programs(target, small, tiles):
+        for name, record, fn, args in programs(target, small, tiles, matmul_sizes):
             if only and name not in only:
                 continue
             start = time.perf_counter()
@@ -339,6 +361,7 @@ def main(argv: list[str] | None = None) -> list | None:
     b.add_argument(
         "--matmul-tiles", action="store_true", help="also the matmuls with each tile of MATMUL_TILES (cuda, opencl)"
     )
+    b.add_argument("--matmul-sizes", default="", help="comma-separated n of the n x n matmuls (default: 1024,4096)")
     r = commands.add_parser("run", help="run the packages against torch (numpy, the runtime and torch only)")
     r.add_argument("-d", "--dir", type=Path, default=Path("gpu_packages"))
     r.add_argument("--target", default="cuda", help="the subfolder of DIR to run (cuda, opencl, llvm)")
@@ -346,7 +369,9 @@ def main(argv: list[str] | None = None) -> list | None:
     args = parser.parse_args(argv)
     if args.command == "build":
         only = {n for n in args.only.split(",") if n}
-        build(args.out, [t for t in args.targets.split(",") if t], args.arch, args.small, only, args.matmul_tiles)
+        sizes_ = tuple(int(n) for n in args.matmul_sizes.split(",") if n)
+        targets = [t for t in args.targets.split(",") if t]
+        build(args.out, targets, args.arch, args.small, only, args.matmul_tiles, sizes_)
         return None
     return run(args.dir / args.target, args.repeats)
 

@@ -107,10 +107,11 @@ class Target:
 #: the fields of TVM dlight's `Matmul.Config` a GPU target's "matmul" option may set (irc.targets.gpu), and
 #: irc's `pipeline_stages` (shared-memory buffers per operand tile: 2 loads the next k-step's tiles while
 #: the current ones are multiplied; 1, the default, is dlight's schedule) and `coalesced` (1: copy each
-#: operand tile along the operand's contiguous axis; 0, the default, is dlight's copy along k)
+#: operand tile along the operand's contiguous axis; 0, the default, is dlight's copy along k) and
+#: `min_tiles` (a matmul whose output takes fewer blocks of the tile gets dlight's default tile; 0: never)
 MATMUL_TILE_FIELDS = (
     "block_size_x", "block_size_y", "vthread_x", "vthread_y", "micro_size_x", "micro_size_y", "micro_size_k",
-    "vector_size", "unroll", "pipeline_stages", "coalesced",
+    "vector_size", "unroll", "pipeline_stages", "coalesced", "min_tiles",
 )  # fmt: skip
 #: the most `pipeline_stages` a tile may ask for
 MAX_PIPELINE_STAGES = 4
@@ -145,7 +146,7 @@ class GPUTarget(Target):
             if (
                 not isinstance(value, int)
                 or isinstance(value, bool)
-                or value < (0 if key in ("unroll", "coalesced") else 1)
+                or value < (0 if key in ("unroll", "coalesced", "min_tiles") else 1)
             ):
                 raise InputError(
                     f"target {self.kind}: matmul tile field {key!r} must be a positive integer, got {value!r}"

@@ -211,11 +211,48 @@ def test_a_graph_runs_only_on_the_addresses_it_was_built_for():
 def test_the_least_recently_used_graph_is_freed(monkeypatch):
     monkeypatch.setattr(PlanRunner, "GRAPHS_KEPT", 1)
     monkeypatch.setattr(PlanRunner, "GRAPH_AFTER", 1)
+    monkeypatch.setattr(PlanRunner, "MIN_GRAPH_CALLS", 0)  # never give up
     runner = PlanRunner(sgd_plan(), GraphDevice())
     got, _ = train(runner, 6)  # two address sets in turns, one graph kept: each call builds one
     np.testing.assert_array_equal(got, expected(6))
     assert runner.stats == {"graphs": 6, "graph_calls": 6}
     assert len(runner.device.freed) == 5
+
+
+def train_in_turns(runner, sets: int, rounds: int) -> list[np.ndarray]:
+    """`sets` parameter sets trained in turns through one runner (2 * `sets` address sets in a cycle)."""
+    device = runner.device
+    params = [DeviceArray.from_numpy(device, np.full(N, 10.0 * k, np.float32)) for k in range(1, sets + 1)]
+    gradients = [DeviceArray.from_numpy(device, np.full(N, k, np.float32)) for k in range(1, sets + 1)]
+    for _ in range(rounds):
+        for k in range(sets):
+            (params[k],) = runner.run(params[k], gradients[k])
+    for k in range(sets):  # each set's own values: no graph ran on another call's buffers
+        want = np.full(N, 10.0 * (k + 1) - rounds * 0.5 * (k + 1), np.float32)
+        np.testing.assert_array_equal(params[k].to_numpy(), want)
+    return params
+
+
+def test_a_cycle_of_more_than_four_address_sets_settles_on_its_graphs():
+    """Three parameter sets in turns: a cycle of 12 address sets (an MLP's SGD-momentum step has 6; on an
+    H200, with 4 graphs kept, it rebuilt one every call or two: 54 builds in 205 steps). Each set runs
+    kernel by kernel once, then as its graph, and none is dropped."""
+    runner = PlanRunner(sgd_plan(), GraphDevice())
+    train_in_turns(runner, 3, 20)
+    assert runner.stats == {"graphs": 12, "kernel_calls": 12, "graph_calls": 48}
+    assert not runner.device.freed
+
+
+def test_a_runner_whose_addresses_cycle_through_more_sets_than_it_keeps_gives_graphs_up(monkeypatch):
+    """More address sets in the cycle than graphs kept: each graph is dropped before its set comes back,
+    so the runner stops building them, frees those it has, and launches kernel by kernel."""
+    monkeypatch.setattr(PlanRunner, "GRAPHS_KEPT", 2)
+    runner = PlanRunner(sgd_plan(), GraphDevice())
+    train_in_turns(runner, 3, 20)
+    stats = runner.stats
+    assert stats["graphs_given_up"] == 1 and not runner.graphs
+    assert stats["graphs"] == 3 and len(runner.device.freed) == 3  # the third build gave up
+    assert stats["kernel_calls"] + stats["graph_calls"] == 60 and stats["kernel_calls"] >= 55
 
 
 def test_a_runner_frees_its_graphs_when_it_goes():

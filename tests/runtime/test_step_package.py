@@ -6,6 +6,7 @@ runs it N times. Oracles: N steps of the same `irc.jit` step in process (equal
 losses and parameters), and N steps of torch (CPU) from the same initial weights.
 """
 
+import dataclasses
 import io
 import json
 import shutil
@@ -23,6 +24,7 @@ import irc.nn.functional as F
 import irc.optim as optim
 from irc.errors import IRCError
 from irc.runtime import package
+from irc.runtime.kinds import RUNTIME_KINDS
 from irc.runtime.plan import DeviceArray
 from irc.targets.cuda import nvrtc_available
 from tests.helpers import BLOCK_IMPORTS, rewrite_zip, training_step
@@ -234,6 +236,88 @@ def test_cuda_step_package_written_without_a_gpu(batch, tmp_path, monkeypatch):
     assert entry["step"]["updates"] and entry["plan"]["launches"]
     assert [s["name"] for s in entry["inputs"]][:2] == ["x", "t"]
     assert package.load(path).inputs[2].name in entry["step"]["state"]
+
+    # The step's graphs on a device that only hands out pool addresses (its kernels do nothing). This
+    # tiny model's buffers share a few pool size classes, so its addresses come back in no short cycle:
+    # no set repeats soon enough for a graph, and every call launches kernel by kernel.
+    device = AddressOnlyDevice()
+    monkeypatch.setitem(
+        RUNTIME_KINDS, "cuda", dataclasses.replace(RUNTIME_KINDS["cuda"], open_device=lambda *a: device)
+    )
+    runner = package.load(path).step_runner()
+    for _ in range(40):
+        runner(*batch)
+    launches = len(entry["plan"]["launches"])
+    assert (device.graphs_built, device.graph_launches, device.kernel_launches) == (0, 0, 40 * launches)
+
+
+@pytest.mark.slow  # nvcc builds every kernel of the step: about 10 s
+def test_a_cuda_mlp_step_settles_on_the_graphs_of_its_address_cycle(tmp_path, monkeypatch):
+    """The MLP SGD-momentum step of benchmarks/gpu_packages.py (784-256-10), its graphs on a device that
+    only hands out pool addresses: its buffers cycle through 6 address sets and the runner settles on
+    their 6 graphs. With 4 graphs kept it built one every call or two on an H200 (54 in 205 steps),
+    0.64 ms a step against 0.39 launching kernel by kernel."""
+    if shutil.which("nvcc") is None and not nvrtc_available():
+        pytest.skip("neither nvcc nor NVRTC (the cuda extra) installed")
+    monkeypatch.setenv("IRC_CACHE_DIR", str(tmp_path / "cache"))
+    irc.manual_seed(0)
+    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
+    opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    step = irc.jit(training_step(model, opt, F.cross_entropy), target={"kind": "cuda", "arch": "sm_90"})
+    x, t = np.zeros((64, 784), np.float32), np.zeros(64, np.int64)
+    path = step.save(tmp_path / "mlp.ircpkg", x, t)
+    device = AddressOnlyDevice()
+    monkeypatch.setitem(
+        RUNTIME_KINDS, "cuda", dataclasses.replace(RUNTIME_KINDS["cuda"], open_device=lambda *a: device)
+    )
+    runner = package.load(path).step_runner()
+    dx, dt = runner.entry.to_device(x), runner.entry.to_device(t)
+    for _ in range(40):
+        runner(dx, dt)
+    launches = len(package.load(path).manifest["entries"][0]["plan"]["launches"])
+    # the first call on addresses no later call has, then each of the 6 sets once kernel by kernel
+    assert (device.graphs_built, device.graph_launches, device.kernel_launches) == (6, 33, 7 * launches)
+
+
+class AddressOnlyDevice:
+    """A device whose memory is pool blocks of a fake driver and whose kernels and graphs do nothing: what
+    a runner does with graphs, for a real plan, without a GPU."""
+
+    supports_graphs = True
+
+    def __init__(self):
+        from irc.runtime.pool import MemoryPool
+        from tests.runtime.test_pool import FakeDriver
+
+        driver = FakeDriver()
+        self.pool = MemoryPool(driver.allocate, driver.release)
+        self.graphs_built = self.graph_launches = self.kernel_launches = 0
+
+    def alloc(self, nbytes):
+        return self.pool.alloc(nbytes)
+
+    def view(self, base, byte_offset, nbytes):
+        return (self.address(base) + byte_offset, base)
+
+    @staticmethod
+    def address(buffer) -> int:
+        return buffer[0] if isinstance(buffer, tuple) else buffer.handle
+
+    def upload(self, buffer, array):
+        pass
+
+    def launch(self, launch, args):
+        self.kernel_launches += 1
+
+    def make_graph(self, launches, args_list, dependencies):
+        self.graphs_built += 1
+        return object()
+
+    def launch_graph(self, graph):
+        self.graph_launches += 1
+
+    def free_graph(self, graph):
+        pass
 
 
 @pytest.mark.gpu

@@ -270,13 +270,18 @@ def test_running_cuda_without_a_driver_is_clear(monkeypatch):
 @pytest.mark.skipif(not shutil.which("nvcc"), reason="nvcc not installed")
 @pytest.mark.parametrize(
     "tile",
-    [None, {"block_size_x": 16, "block_size_y": 16, "micro_size_x": 8, "micro_size_y": 8, "vector_size": 4}],
-    ids=["dlight-default", "128x128"],
+    [
+        None,
+        {"coalesced": 0},
+        {"block_size_x": 16, "block_size_y": 16, "micro_size_x": 8, "micro_size_y": 8, "vector_size": 4},
+    ],
+    ids=["default", "dlight-default", "128x128"],
 )
 def test_matmul_kernels_fit_without_spilling(tile):
-    """What ptxas reports for the 4096 matmul's kernel, dlight's default tile and the largest of the
-    tuning sweep (benchmarks/gpu_packages.py): registers within the 255 a thread has, no spills to local
-    memory, shared memory within the 48 KiB a block gets without opting in; the tile sets the launch."""
+    """What ptxas reports for the 4096 matmul's kernel, cuda's default tile, dlight's default tile and the
+    largest of the tuning sweep (benchmarks/gpu_packages.py): registers within the 255 a thread has, no
+    spills to local memory, shared memory within the 48 KiB a block gets without opting in; the tile sets
+    the launch."""
     from irc.targets.cuda import resource_usage
 
     target = CUDA if tile is None else {**CUDA, "matmul": tile}
@@ -286,8 +291,14 @@ def test_matmul_kernels_fit_without_spilling(tile):
     assert usage["spill_stores"] == usage["spill_loads"] == usage["stack"] == 0, usage
     assert 0 < usage["registers"] <= 255 and 0 < usage["smem"] <= 48 * 1024, usage
     (launch,) = next(iter(mod.plans.values())).launches
-    # threads x outputs per thread: 8x4 by 16x4 (32x64 outputs per block), or 16x8 by 16x8 (128x128)
-    want = ((128, 64, 1), (8, 16, 1)) if tile is None else ((32, 32, 1), (16, 16, 1))
+    # threads x outputs per thread: 16x4 by 16x8 (64x128 outputs per block; the default), 8x4 by 16x4
+    # (32x64, dlight's), or 16x8 by 16x8 (128x128)
+    if tile is None:
+        want = ((64, 32, 1), (16, 16, 1))
+    elif tile == {"coalesced": 0}:
+        want = ((128, 64, 1), (8, 16, 1))
+    else:
+        want = ((32, 32, 1), (16, 16, 1))
     assert (launch.grid, launch.block) == want
 
 
@@ -517,14 +528,57 @@ def test_pipelined_matmuls_with_async_copies_compute_the_product_in_a_cpu_emulat
     """The generated CUDA, cp.async copies included, run by tests/targets/cuda_emulator.py (one CPU thread
     per CUDA thread): the product in float32, also for odd sizes (predicated copies of padded tiles) and
     b stored transposed."""
-    from tests.targets.cuda_emulator import emulate
 
     m, k, n, transposed_b = shape
     mod = compile_loops(parse_module(loops_modules.matmul(m, k, n, transposed_b)), {**CUDA, "matmul": PIPELINED[tile]})
     assert "cp.async" in mod.source
-    rng = np.random.default_rng(0)
+    _check_emulated_product(mod, shape, tmp_path)
+
+
+def _check_emulated_product(mod, shape, tmp_path, seed: int = 0) -> None:
+    """`mod`, an m x k x n matmul (b stored n x k where transposed), in the CPU emulation of its CUDA:
+    the product within float32 rounding of float64 numpy's."""
+    from tests.targets.cuda_emulator import emulate
+
+    m, k, n, transposed_b = shape
+    rng = np.random.default_rng(seed)
     a = rng.standard_normal((m, k)).astype(np.float32)
     b = rng.standard_normal((n, k) if transposed_b else (k, n)).astype(np.float32)
     (c,) = emulate(mod, tmp_path)(a, b)
     want = a.astype(np.float64) @ (b.T if transposed_b else b).astype(np.float64)
     assert np.abs(c - want).max() <= 1e-5 * np.abs(want).max()
+
+
+@pytest.mark.skipif(not shutil.which("g++"), reason="g++ not installed")
+@pytest.mark.parametrize("shape", [(100, 36, 70, False), (96, 48, 136, True)], ids=["odd", "b-transposed"])
+def test_the_default_cuda_matmul_tile_computes_the_product_in_a_cpu_emulation(shape, tmp_path):
+    """cuda's default tile (`DEFAULT_MATMUL_TILE`: the coalesced schedule with virtual threads, whose
+    float4 reads of a thread's two groups of outputs lie a block-row apart) in the CPU emulation of the
+    generated CUDA: the product, for sizes the tile does not divide and for b stored transposed."""
+    from irc.targets.cuda import DEFAULT_MATMUL_TILE
+
+    m, k, n, transposed_b = shape
+    tile = {**DEFAULT_MATMUL_TILE, "min_tiles": 0}  # these small matmuls would get dlight's tile
+    mod = compile_loops(parse_module(loops_modules.matmul(m, k, n, transposed_b)), {**CUDA, "matmul": tile})
+    (launch,) = next(iter(mod.plans.values())).launches
+    assert launch.block == (16, 16, 1) and "float4" in mod.source
+    _check_emulated_product(mod, shape, tmp_path, seed=1)
+
+
+def test_the_coalesced_tile_pads_a_s_transposed_rows_in_groups():
+    """a (contiguous along k) is stored transposed into a k-major tile, one row per element of a thread's
+    vector: its rows are padded to 68 floats and each group of 4 rows to 296 (8 mod 32), so that the 32
+    threads of a warp storing one element each hit 32 banks; b's tile keeps rows of 132 floats."""
+    mod = compile_loops(parse_module(loops_modules.matmul(4096, 4096, 4096)), CUDA)
+    assert "float A_reindex_shared_ptr[1184]" in mod.source  # 4 groups of 296 floats (4 rows of 68, padded)
+    assert "float4 B_reindex_shared_ptr[528]" in mod.source  # 16 rows of 132 floats
+    assert "* 296)" in mod.source
+
+
+def test_matmuls_too_small_for_the_default_tile_keep_dlight_s():
+    """cuda's default tile where the output takes at least `min_tiles` (64) of its 64x128 blocks, else
+    dlight's default tile (32x64 outputs per block of 8x16 threads)."""
+    for n, want in ((512, ((16, 8, 1), (8, 16, 1))), (1024, ((16, 8, 1), (16, 16, 1)))):
+        mod = compile_loops(parse_module(loops_modules.matmul(n, n, n)), CUDA)
+        (launch,) = next(iter(mod.plans.values())).launches
+        assert (launch.grid, launch.block) == want, n
