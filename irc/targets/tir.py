@@ -230,7 +230,7 @@ _VIEWS = {"memref.collapse_shape": _collapse, "memref.expand_shape": _expand, "m
 def _const(op: arith.ConstantOp) -> tirx.PrimExpr:
     value, dtype = op.value, tir_dtype(op.result.type)
     if isinstance(value, FloatAttr):
-        return tirx.FloatImm(dtype, value.value.data)
+        return float_const(dtype, value.value.data)
     if isinstance(value, IntegerAttr):
         if dtype == "bool":
             return tirx.IntImm("bool", value.value.data & 1)
@@ -271,6 +271,13 @@ def _cmpf(op, a, b) -> tirx.PrimExpr:
         return tirx.Or(tirx.NE(a, b), _isnan(a, b))
     compare = _ORDERED[pred[1:]](a, b)
     return compare if pred[0] == "o" else tirx.Or(compare, _isnan(a, b))
+
+
+def _is_constant(x) -> bool:
+    """`x` is a constant: a `FloatImm`, an `IntImm`, or a float constant's bits (`float_const`)."""
+    if isinstance(x, tvm.ir.expr.Call) and getattr(x.op, "name", "") == "tirx.reinterpret":
+        x = x.args[0]
+    return isinstance(x, tirx.FloatImm | tirx.IntImm)
 
 
 def _dtype(x: tirx.PrimExpr) -> str:
@@ -369,7 +376,28 @@ def _shares_term(a: tirx.PrimExpr, b: tirx.PrimExpr) -> bool:
 
 
 def _f(a: tirx.PrimExpr, value: float) -> tirx.PrimExpr:
-    return tirx.FloatImm(_dtype(a), value)
+    return float_const(_dtype(a), value)
+
+
+#: float dtype -> (the integer dtype of its bits, numpy's type of each)
+_BITS = {"float32": ("uint32", np.float32, np.uint32), "float64": ("int64", np.float64, np.int64)}
+
+
+def float_const(dtype: str, value: float) -> tirx.PrimExpr:
+    """A float constant: a `FloatImm`, or its bits reinterpreted (`reinterpret(int constant)`) where TVM's
+    GPU code generators would print it rounded. TVM's OpenCL (C) code prints every float with 7 significant
+    digits (`std::scientific`), its CUDA code a float64 with 15 digits after the point: a float64 program on
+    OpenCL computed `1 / 3` as 0.3333333 (errors of 4e-8 where numpy's were 6e-17), a CUDA one `1e-20` as 0,
+    and a float32 1/3 on OpenCL was an ulp off. The integer prints exactly in every language, and LLVM folds
+    the reinterpret away; constants that print exactly (0, 1, 0.5, 0.1, 1e-5, ...) stay readable."""
+    if dtype not in _BITS or not math.isfinite(value):
+        return tirx.FloatImm(dtype, value)
+    int_dtype, float_type, int_type = _BITS[dtype]
+    exact = float_type(value)
+    printed = [f"{value:.6e}"] + ([f"{value:.15f}"] if dtype == "float64" else [])
+    if all(float_type(text) == exact for text in printed):
+        return tirx.FloatImm(dtype, value)
+    return tirx.reinterpret(dtype, tirx.IntImm(int_dtype, int(np.array(exact).view(int_type))))
 
 
 # TVM's expm1/asinh/acosh/atanh are the textbook formulas (exp(x) - 1, log(x + sqrt(x * x + 1)), ...), which
@@ -838,7 +866,7 @@ class _FuncTranslator:
             return False
         if nest.spatial:
             return True
-        return isinstance(self.values.get(nest.stores[0].value), tirx.FloatImm | tirx.IntImm)
+        return _is_constant(self.values.get(nest.stores[0].value))
 
     def _emit_ops(self, ops: list[Operation]) -> None:
         pending: _Nest | None = None  # a fill nest that may become the next reduction's init
