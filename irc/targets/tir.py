@@ -285,7 +285,13 @@ def _dtype(x: tirx.PrimExpr) -> str:
 
 
 def _unsigned(x: tirx.PrimExpr) -> tirx.PrimExpr:
-    return tirx.reinterpret("u" + _dtype(x), x) if _dtype(x).startswith("int") else x
+    """A signed integer's bits as the unsigned type of its width (a constant folded: TVM's LLVM codegen
+    reinterprets a constant 0 as a null pointer)."""
+    if not _dtype(x).startswith("int"):
+        return x
+    if isinstance(x, tirx.IntImm):
+        return tirx.IntImm("u" + _dtype(x), x.value & ((1 << int(_dtype(x)[3:])) - 1))
+    return tirx.reinterpret("u" + _dtype(x), x)
 
 
 def _bool_as_int(x: tirx.PrimExpr) -> tirx.PrimExpr:
@@ -532,6 +538,22 @@ _SCALAR: dict[str, Callable[..., tirx.PrimExpr]] = {
     "math.ipowi": _ipowi,
     "math.copysign": tirx.copysign,
 }
+# Integer ops that wrap around in numpy and torch (two's complement) where C, OpenCL C and LLVM leave
+# overflow undefined: TVM's LLVM code marks int32/int64 arithmetic `nsw` (and uint32/uint64 `nuw`, so
+# unsigned arithmetic does not wrap there either), and the compilers fold on it: `(x + 1) > x` compiled to
+# true for x = 2**31 - 1. On int8/int16/int32 data they run in int64, where they cannot overflow, and the
+# result is truncated back (two's complement wrap-around on every target; `_wraps`). int64 data keeps
+# the plain form (there is no wider type), as do index arithmetic and a reduction's combine (TVM's reducer
+# matching wants `acc + x`).
+_WRAPPING = {"arith.addi", "arith.subi", "arith.muli"}
+
+
+def _wraps(op: Operation) -> bool:
+    """`op` computes on a signed integer type of 8 to 32 bits (not `index`, not i1, not i64)."""
+    t = op.results[0].type
+    return isinstance(t, IntegerType) and t.width.data in (8, 16, 32) and tir_dtype(t).startswith("int")
+
+
 # Binary ops whose operands may be swapped: a reduction's accumulator goes first, the
 # form TVM's reducer matching (rfactor) expects.
 _COMMUTATIVE = {
@@ -685,7 +707,10 @@ class _FuncTranslator:
         args = self._bound_args(op)
         if name in _COMMUTATIVE and self._accumulates(op.operands[1]) and not self._accumulates(op.operands[0]):
             args.reverse()
-        if name in _SCALAR:
+        if name in _WRAPPING and _wraps(op) and not any(self._accumulates(v) for v in op.operands):
+            wide = _SCALAR[name](*(tirx.Cast("int64", a) for a in args))
+            self.values[op.results[0]] = tirx.Cast(_dtype(args[0]), wide)
+        elif name in _SCALAR:
             self.values[op.results[0]] = _SCALAR[name](*args)
         elif name in _SCALAR_WITH_OP:
             self.values[op.results[0]] = _SCALAR_WITH_OP[name](op, *args)

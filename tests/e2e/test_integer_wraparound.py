@@ -1,0 +1,62 @@
+"""Signed integer arithmetic wraps around in every tier, as in numpy and torch (two's complement).
+
+C, OpenCL C and LLVM leave signed overflow undefined (TVM's LLVM code marks int32 arithmetic `nsw`), and
+the compilers fold on it: `(x + 1) > x` compiled to true for x = 2**31 - 1 on llvm and OpenCL, where numpy
+and the interpreter say false. int32 add, sub and mul now run in int64 and are truncated back
+(irc.targets.tir._WRAPPING); int64 data keeps the plain form (no wider type)."""
+
+import numpy as np
+import pytest
+
+import irc
+from tests.targets.test_opencl import _has_platform
+
+TIERS = ["interpret", "compile", "llvm", pytest.param("opencl", marks=pytest.mark.skipif(not _has_platform(), reason="no OpenCL"))]
+
+
+def run(fn, tier, *arrays):
+    if tier in ("interpret", "compile"):  # eager tensors: the numpy interpreter, or compiled code
+        with irc.set_eager_mode(tier):
+            out = fn(*(irc.tensor(a) for a in arrays))
+        return [np.asarray(o.numpy()) for o in (out if isinstance(out, tuple) else (out,))]
+    out = irc.jit(fn, target=tier)(*arrays)
+    return [np.asarray(o) for o in (out if isinstance(out, tuple) else (out,))]
+
+
+def edges(dtype) -> np.ndarray:
+    info = np.iinfo(dtype)
+    return np.array([info.max, info.max - 1, info.min, info.min + 1, -1, 0, 1, 77] * 4, dtype)
+
+
+def overflowing(a):
+    return (a + 1) > a, a + 1, a - 2, a * 3, -a, (a * 3) < a
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_overflow_wraps_and_comparisons_see_the_wrapped_value(tier):
+    dtype = np.int32  # irc's integer types are int32 and int64; int64 keeps the plain form
+    x = edges(dtype)
+    with np.errstate(over="ignore"):
+        one, two, three = (np.array(v, dtype) for v in (1, 2, 3))
+        want = [(x + one) > x, x + one, x - two, x * three, -x, (x * three) < x]
+    for got, expected in zip(run(overflowing, tier, x), want, strict=True):
+        np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_a_linear_congruential_hash_matches_numpy(tier):
+    """x -> x * 1103515245 + 12345 (int32), three rounds: every round overflows."""
+
+    def lcg(s):
+        for _ in range(3):
+            s = s * 1103515245 + 12345
+        return s, s < 0
+
+    seeds = np.arange(-64, 64, dtype=np.int32) * 7919
+    with np.errstate(over="ignore"):
+        want = seeds.copy()
+        for _ in range(3):
+            want = want * np.int32(1103515245) + np.int32(12345)
+    got, negative = run(lcg, tier, seeds)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(negative, want < 0)
