@@ -11,7 +11,12 @@ import pytest
 import irc
 from tests.targets.test_opencl import _has_platform
 
-TIERS = ["interpret", "compile", "llvm", pytest.param("opencl", marks=pytest.mark.skipif(not _has_platform(), reason="no OpenCL"))]
+TIERS = [
+    "interpret",
+    "compile",
+    "llvm",
+    pytest.param("opencl", marks=pytest.mark.skipif(not _has_platform(), reason="no OpenCL")),
+]
 
 
 def run(fn, tier, *arrays):
