@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -26,6 +27,10 @@ def _as_array(x):
     return as_array(x, where="irc.jit input")  # irc.tensor's dtype rules, without a copy
 
 
+#: traces of one input signature (guard values changing between calls) at which `irc.jit` warns
+RETRACE_WARNING = 8
+
+
 class JitFunction:
     """A function compiled per input signature (shapes and dtypes); see `irc.jit`.
 
@@ -37,9 +42,11 @@ class JitFunction:
     trace reads a captured tensor's `.grad` as it was before the call (backward()
     accumulating into it, without a `zero_grad()` first), whether it is None is
     guarded like the Python values below, and so are, for the modules the function
-    refers to (its globals and closure variables), each module's `training` flag
-    (`model.eval()` after a call) and which tensors its parameters and buffers are
-    (a replaced `nn.Parameter`), and whether each captured tensor requires grad
+    refers to (its globals and closure variables, or the module `irc.jit(model)` got), each
+    module's `training` flag (`model.eval()` after a call), which tensors its parameters and
+    buffers are (a replaced `nn.Parameter`), its attributes that hold Python scalars
+    (`model.scale = 3.0`), the scalar globals and closure variables the function names
+    (`lr = 0.1`), and whether each captured tensor requires grad
     (`requires_grad_(False)` to freeze a layer). Python values the
     trace guards (`irc.frontend.tracing.guard`: an optimizer's parameter groups
     and which hyper-parameters are zero) are checked on every call; when one
@@ -89,6 +96,14 @@ class JitFunction:
                 program.guards.append((state, before))
             entry = (program, compile_cached(program.module, self.target))
             entries.append(entry)
+            if len(entries) == RETRACE_WARNING:
+                warnings.warn(
+                    f"irc.jit traced {with_static.__name__} {len(entries)} times for the same input shapes: Python"
+                    " values it bakes in (module attributes, scalar globals or closure variables, training flags)"
+                    " keep changing between calls; pass a changing number as a tensor argument",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
         return entry[0], entry[1], arrays, leaves
 
     def lower(self, *args, **kwargs):
@@ -186,7 +201,8 @@ def _param_names(fn: Callable, args: tuple, kwargs: dict, count: int) -> list[st
 
 
 def _referenced(fn: Callable) -> dict[str, object]:
-    """`fn`'s globals and closure variables by name, and the `self` of a bound method."""
+    """`fn`'s globals and closure variables by name, the `self` of a bound method, and `fn` itself where it
+    is a module (`irc.jit(model)`)."""
     try:
         seen = inspect.getclosurevars(getattr(fn, "__func__", fn))
         found = {**seen.globals, **seen.nonlocals}
@@ -194,25 +210,63 @@ def _referenced(fn: Callable) -> dict[str, object]:
         found = {}
     if getattr(fn, "__self__", None) is not None:
         found = {"self": fn.__self__, **found}
+    if _is_module(fn):
+        found = {"fn": fn, **found}
     return found
 
 
+def _is_module(value) -> bool:
+    return callable(getattr(value, "modules", None)) and hasattr(value, "training")
+
+
+#: Python values a trace bakes in as constants, which `_module_state` watches
+_SCALARS = (bool, int, float, complex, str, type(None))
+
+
 def _module_state(fn: Callable) -> Callable[[], tuple] | None:
-    """A check of the module state a trace of `fn` bakes in, for the modules `fn` refers to (`_referenced`)
-    and their submodules: each one's `training` flag (dropout, batch norm) and which tensor each of its
-    parameters and buffers is (`model.fc.weight = nn.Parameter(...)` replaces one). None without modules."""
-    roots = [v for v in _referenced(fn).values() if callable(getattr(v, "modules", None)) and hasattr(v, "training")]
+    """A check of the Python state a trace of `fn` bakes in. For the modules `fn` refers to (`_referenced`)
+    and their submodules: each one's `training` flag (dropout, batch norm), which tensor each of its
+    parameters and buffers is (`model.fc.weight = nn.Parameter(...)` replaces one), and its attributes
+    that hold Python scalars (`model.scale = 3.0`; torch.compile guards these too). For `fn` itself: the
+    scalar globals its code names and the scalar closure variables it holds (`lr = 0.1` after a call).
+    The trace made them constants; a call that finds one changed traces again. None where there is
+    nothing to watch."""
+    roots = [v for v in _referenced(fn).values() if _is_module(v)]
     modules = list({id(m): m for root in roots for m in root.modules()}.values())
-    if not modules:
+    # (a module's attribute dict, a name in it holding a scalar now: `training` among them)
+    attrs = [(m.__dict__, k) for m in modules for k, v in m.__dict__.items() if isinstance(v, _SCALARS)]
+    tensors = [d for m in modules for d in (m.__dict__.get("_parameters", {}), m.__dict__.get("_buffers", {}))]
+    cells, names, namespace = _python_scalars(fn)
+    if not modules and not cells and not names:
         return None
 
     def check() -> tuple:
-        return tuple(
-            (m.training, *map(id, m.__dict__.get("_parameters", {}).values()), *map(id, m.__dict__.get("_buffers", {}).values()))
-            for m in modules
-        )  # fmt: skip
+        return (
+            tuple([d.get(k) for d, k in attrs]),
+            tuple([id(t) for d in tensors for t in d.values()]),
+            tuple([c.cell_contents for c in cells]),
+            tuple([namespace.get(n) for n in names]),
+        )
 
     return check
+
+
+def _python_scalars(fn: Callable) -> tuple[list, list[str], dict]:
+    """(closure cells, global names, the globals) of `fn`'s variables that hold Python scalars now."""
+    func = getattr(fn, "__func__", fn)
+    code = getattr(func, "__code__", None)
+    if code is None:
+        return [], [], {}
+    cells = []
+    for cell in func.__closure__ or ():
+        try:
+            if isinstance(cell.cell_contents, _SCALARS):
+                cells.append(cell)
+        except ValueError:  # a cell not yet assigned
+            pass
+    namespace = func.__globals__
+    names = [n for n in code.co_names if n in namespace and isinstance(namespace[n], _SCALARS)]
+    return cells, names, namespace
 
 
 def _state_labels(fn: Callable) -> dict[int, str]:

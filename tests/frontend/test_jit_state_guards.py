@@ -1,6 +1,7 @@
 """What a jitted function's trace bakes in, checked at every call (`irc.frontend.tracing.guard`): a module's
-`train()`/`eval()`, a replaced parameter, `requires_grad_(False)` and `.grad` being None. Each was silently
-ignored after the first call; each program is compared with the same calls in eager torch."""
+`train()`/`eval()`, a replaced parameter, `requires_grad_(False)`, `.grad` being None, a module's scalar
+attributes and the scalar globals and closure variables the function names. Each was silently ignored
+after the first call; each program is compared with the same calls in eager torch (or plain numpy)."""
 
 from __future__ import annotations
 
@@ -107,3 +108,59 @@ def test_unchanged_state_does_not_trace_again():
     for _ in range(3):
         step(irc.tensor(X))
     assert step.cache_size == 1
+
+
+class _Scaled(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(4, 3)
+        self.scale = 2.0
+
+    def forward(self, x):
+        return self.lin(x) * self.scale
+
+
+@pytest.mark.parametrize("how", ["module", "closure"])
+def test_a_module_s_scalar_attribute_changed_after_a_call_is_read(how):
+    model = _Scaled()
+    forward = irc.jit(model) if how == "module" else irc.jit(lambda x: model(x))
+    first = forward(irc.tensor(X)).numpy()
+    model.scale = 3.0
+    np.testing.assert_allclose(forward(irc.tensor(X)).numpy(), first * 1.5, rtol=1e-6)
+    assert forward.cache_size == 2
+    forward(irc.tensor(X))
+    assert forward.cache_size == 2  # unchanged since: no new trace
+
+
+SHIFT = 1.0
+
+
+def test_scalar_globals_and_closure_variables_changed_after_a_call_are_read():
+    global SHIFT
+    factor = 2.0
+
+    @irc.jit
+    def f(x):
+        return x * factor + SHIFT
+
+    x = np.arange(4, dtype=np.float32)
+    np.testing.assert_array_equal(f(x).numpy(), x * 2 + 1)
+    factor, SHIFT = 5.0, -1.0
+    try:
+        np.testing.assert_array_equal(f(x).numpy(), x * 5 - 1)
+    finally:
+        SHIFT = 1.0
+    assert f.cache_size == 2
+
+
+def test_a_value_that_changes_every_call_traces_every_call_and_warns():
+    count = 0
+
+    @irc.jit
+    def f(x):
+        return x + count
+
+    x = np.zeros(3, np.float32)
+    with pytest.warns(RuntimeWarning, match="traced f 8 times for the same input shapes"):
+        for count in range(8):  # noqa: B007 - f reads it
+            np.testing.assert_array_equal(f(x).numpy(), x + count)
