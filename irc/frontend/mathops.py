@@ -797,7 +797,8 @@ def unique(x, sorted: bool = True, return_inverse: bool = False, return_counts: 
     if dim is not None:
         raise FrontendError("unique(dim=...) is not supported in irc (only over all elements)", user_location()[:2])
     tensor = _tensor_module().tensor
-    values, inverse, counts = np.unique(to_host(x._value()), return_inverse=True, return_counts=True)
+    # each NaN a value of its own, as torch's (numpy's default counts them as one)
+    values, inverse, counts = np.unique(to_host(x._value()), return_inverse=True, return_counts=True, equal_nan=False)
     out = [tensor(values, device=x.device)]
     if return_inverse:
         out.append(tensor(inverse.reshape(x.shape).astype(np.int64), device=x.device))

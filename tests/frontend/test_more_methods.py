@@ -13,6 +13,7 @@ torch = pytest.importorskip("torch")
 A = np.array([[1.0, -2.0, 0.5], [3.0, 0.25, -1.0]], np.float32)
 B = np.array([[2.0, 1.0], [-1.0, 0.5], [4.0, -3.0]], np.float32)
 V = np.array([1.0, -1.0, 2.0], np.float32)
+NAN = float("nan")
 BATCH = np.arange(24, dtype=np.float32).reshape(2, 3, 4) / 7
 
 
@@ -48,6 +49,7 @@ CASES = {
     "nonzero-tuple": lambda m: m.nonzero(t(m, A), as_tuple=True),
     "argwhere": lambda m: m.argwhere(t(m, V)),
     "unique": lambda m: m.unique(t(m, [3, 1, 3, 2, 1]), return_inverse=True, return_counts=True),
+    "unique_nan": lambda m: m.unique(t(m, [1.0, NAN, 2.0, NAN, 1.0]), return_inverse=True, return_counts=True),
     "where-method": lambda m: t(m, A).where(t(m, A) > 0, t(m, V[:1])),
     "aliases": lambda m: (
         t(m, A).absolute(),
