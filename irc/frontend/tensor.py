@@ -188,8 +188,10 @@ class Tensor(ShapeOps, Sorting):
         return GradFn(self._node)
 
     def detach(self) -> Tensor:
-        """The same value, cut from the gradient history."""
-        return self._new(_detached(self._node))
+        """The same elements, cut from the gradient history: as in torch they are shared, so an in-place op on
+        the result changes this tensor (`p.detach().mul_(0.9)`, an EMA of parameters) and the result follows
+        this tensor's later in-place updates (a `.data`-like view, `_DataView`)."""
+        return _Detached(self)
 
     def detach_(self) -> Tensor:
         """Cut this tensor from its gradient history, in place (it becomes a leaf), as torch's."""
@@ -205,7 +207,9 @@ class Tensor(ShapeOps, Sorting):
         """`t_`, `transpose_`, `squeeze_`, `unsqueeze_`, ...: this tensor now holds `forward(self)`, its elements
         in a new shape (`inverse` undoes it); gradients flow through it as through the out-of-place op. A view
         stays a view of its tensor, in the new shape."""
-        if isinstance(self, _DataView):
+        if isinstance(self, _Detached):
+            self._unlink()  # a detached tensor in a new shape: one of its own (torch's shares, in the new shape)
+        elif isinstance(self, _DataView):
             raise FrontendError("changing the shape of a .data view in place is not supported", user_location()[:2])
         if isinstance(self, _View):
             read, write = self._read, self._write
@@ -2926,6 +2930,48 @@ class _DataView(Tensor):
         return self
 
 
+class _Detached(_DataView):
+    """`t.detach()`: t's elements without gradient history, shared with t as in PyTorch. An in-place op on it
+    changes t where t has no history of its own (a leaf: `p.detach().mul_(0.9)` updates the parameter, as an
+    EMA of weights does); it reads t again after t's in-place updates. Where t has history (`model(x).detach()`),
+    the update itself has (`d.add_(w)`, w requiring grad) or the result is rebound (`x.detach().requires_grad_()`,
+    a new leaf), it becomes a tensor of its own with the new value: t keeps its value and its history (PyTorch
+    would change t's storage too, and its backward would then fail where t was saved)."""
+
+    def __init__(self, base: Tensor):
+        self._own: Node | None = None
+        super().__init__(base)
+
+    @property
+    def _node(self) -> Node:
+        return self._own if self._own is not None else _DataView._node.fget(self)
+
+    @_node.setter
+    def _node(self, node: Node) -> None:
+        if node is not self._node:
+            self._own = node  # from now on a tensor of its own
+
+    def _unlink(self) -> None:
+        """From now on a tensor of its own, holding the value it has now."""
+        if self._own is None:
+            self._own = self._node
+
+    def _refresh(self) -> None:
+        if self._own is None:
+            super()._refresh()
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if requires_grad:
+            self._unlink()  # a new leaf (`x.detach().requires_grad_()`), which no update of x may change
+        return super().requires_grad_(requires_grad)
+
+    def _assign(self, result: Tensor) -> Tensor:
+        base = self._base
+        if self._own is None and base.is_leaf and not (result.requires_grad and autograd.is_grad_enabled()):
+            return super()._assign(result)
+        return Tensor._assign(self, result)  # a tensor of its own from now on (the node setter)
+
+
 class _View(Tensor):
     """A tensor that shares `base`'s elements, as PyTorch's views do: what basic indexing, `reshape`/`view`,
     `permute`/`transpose`, `narrow` and what is built on them (`squeeze`, `unsqueeze`, `flatten`, `t`, `T`,
@@ -2967,6 +3013,7 @@ class _View(Tensor):
 
 # error messages and `type(x).__name__` name the tensor type users know
 _View.__name__ = _View.__qualname__ = _DataView.__name__ = _DataView.__qualname__ = "Tensor"
+_Detached.__name__ = _Detached.__qualname__ = "Tensor"
 
 
 def _block_contiguous(shape, start, stop, step) -> bool:

@@ -224,7 +224,7 @@ class Module:
             if set_to_none or p.grad is None:
                 p.grad = None
             else:
-                p.grad = p.grad.detach().zero_()
+                p.grad = p.grad.detach().clone().zero_()  # a tensor of its own, without history
 
     def to(self, *args, device=None, dtype=None, non_blocking: bool = False) -> Module:
         """Move parameters and buffers (and their gradients) to `device` in place; a float `dtype`

@@ -88,7 +88,7 @@ class Optimizer:
                 if set_to_none or p.grad is None:
                     p.grad = None
                 else:
-                    p.grad = p.grad.detach().zero_()
+                    p.grad = p.grad.detach().clone().zero_()  # a tensor of its own, without history
 
     def step(self, closure: Callable[[], Tensor] | None = None) -> Tensor | None:
         """One update of every parameter with a gradient; returns closure() if given.
