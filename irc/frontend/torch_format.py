@@ -91,10 +91,17 @@ def _rebuild_tensor(
     return tensor(array, device=device or "cpu", requires_grad=bool(requires_grad))
 
 
+#: the class a saved `nn.Parameter` loads as: irc.nn registers its `Parameter` when it is imported (this
+#: layer sits below it); a plain tensor requiring grad as saved before that
+parameter_class: type | None = None
+
+
 def _rebuild_parameter(data, requires_grad, backward_hooks=None, state=None):
-    """`torch._utils._rebuild_parameter` (an nn.Parameter): the tensor, requiring grad as saved."""
+    """`torch._utils._rebuild_parameter` (an nn.Parameter): an `irc.nn.Parameter`, requiring grad as saved."""
     if not isinstance(data, Tensor):
         raise pickle.UnpicklingError("irc.load: a Parameter of something other than a tensor")
+    if parameter_class is not None:
+        return parameter_class(data, requires_grad=bool(requires_grad))
     return data.detach().requires_grad_(bool(requires_grad))
 
 

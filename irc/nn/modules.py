@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from irc.frontend import graph
+from irc.frontend import graph, torch_format
 from irc.frontend.autograd import no_grad
 from irc.frontend.dtypes import bfloat16, float16, float32, float64
 from irc.frontend.graph import Tracing
@@ -47,6 +47,9 @@ class Parameter(Tensor):
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
+
+
+torch_format.parameter_class = Parameter  # irc.load gives a saved nn.Parameter as one
 
 
 class _IncompatibleKeys(NamedTuple):

@@ -151,6 +151,22 @@ def test_map_location_and_file_objects():
     assert loaded["w"].device == "cpu" and loaded["w"].requires_grad
 
 
+def test_a_saved_parameter_loads_as_an_irc_parameter():
+    """torch's nn.Parameter loads as irc.nn.Parameter (requiring grad as saved): assigned to a module it
+    is one of its parameters. Before, it loaded as a plain tensor, which a module keeps as an attribute."""
+    import irc.nn
+
+    buffer = io.BytesIO()
+    torch.save({"w": torch.nn.Parameter(torch.ones(2)), "frozen": torch.nn.Parameter(torch.ones(2), False)}, buffer)
+    buffer.seek(0)
+    loaded = irc.load(buffer)
+    assert all(isinstance(v, irc.nn.Parameter) for v in loaded.values())
+    assert loaded["w"].requires_grad and not loaded["frozen"].requires_grad
+    module = irc.nn.Module()
+    module.w = loaded["w"]
+    assert [name for name, _ in module.named_parameters()] == ["w"]
+
+
 def _torch_zip(pickled: bytes) -> io.BytesIO:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
