@@ -235,6 +235,7 @@ class Bench:
         self.torch = torch
         self.tdev = "cuda" if self.kind == "cuda" else "cpu"
         self.rng = np.random.default_rng(0)
+        self.notes: list[str] = []  # the plan runners' counts of the steps, printed after the table
 
     def sync_torch(self) -> None:
         if self.tdev == "cuda":
@@ -310,6 +311,9 @@ class Bench:
         (loss,) = runner(dx, dt)
         ms = median_ms(lambda: runner(dx, dt), self.sync_for(loss), self.repeats)
         torch_ms = median_ms(torch_step, self.sync_torch, self.repeats)
+        # CUDA graphs built and launched: a step whose buffers cycle through more address sets than
+        # the runner keeps graphs for builds one every call or two (docs/gpu.md, "On an H200")
+        self.last_stats = runner.entry.stats()
         return ms, torch_ms, "ms/step", "torch step", error
 
     def rows(self):
@@ -330,6 +334,8 @@ class Bench:
     def row(self, name: str, record: dict) -> tuple:
         package = self.load(self.folder / record["package"])  # its runners read IRC_CUDA_GRAPHS now
         irc_value, torch_value, unit, versus, error = getattr(self, f"bench_{record['kind']}")(record, package)
+        if record["kind"] == "mlp_sgd":
+            self.notes.append(f"{name}: {self.last_stats}")
         faster = torch_value / irc_value if unit == "ms/step" else irc_value / torch_value
         return name, irc_value, torch_value, unit, versus, faster, error
 
@@ -346,6 +352,8 @@ def run(folder: Path, repeats: int) -> list[tuple]:
         print(f"{name:22s} {value:10.4g} {ref:10.4g} {unit:8s} {versus:13s} {ratio:6.2f}x {error:8.1e}", flush=True)
         rows.append((name, value, ref, unit, versus, ratio, error))
     print("ratio: irc's figure over the reference's (for ms/step: the reference's time over irc's); >1 is irc faster")
+    for note in bench.notes:
+        print(f"plan runner {note}")
     return rows
 
 

@@ -60,7 +60,9 @@ class Entry:
     """One compiled function of a package: `entry(*arrays, **named) -> tuple of numpy arrays`.
 
     `to_device(array)` and `run_device(*values)` run it with inputs and outputs on the package's
-    device (`DeviceArray`s on cuda / opencl, numpy arrays for llvm): no host copies.
+    device (`DeviceArray`s on cuda / opencl, numpy arrays for llvm): no host copies. `stats()`: what its
+    plan runner counted (`irc.runtime.plan.PlanRunner.stats`: kernel-by-kernel calls, CUDA graphs built
+    and launched), {} for llvm.
     """
 
     def __init__(
@@ -71,6 +73,7 @@ class Entry:
         run: Callable,
         run_device: Callable | None = None,
         to_device: Callable | None = None,
+        stats: Callable[[], dict] | None = None,
     ):
         self.name = name
         self.inputs = inputs
@@ -78,6 +81,10 @@ class Entry:
         self.run = run  # runs inputs already bound and checked (llvm: the entry's Kernel)
         self.run_device = run_device or run
         self.to_device = to_device or functools.partial(np.asarray, order="C")
+        self._stats = stats
+
+    def stats(self) -> dict:
+        return self._stats() if self._stats is not None else {}
 
     def bind(self, args: Sequence, kwargs: dict) -> list[np.ndarray]:
         """The inputs in order, from positional then named arguments, checked against their specs."""
@@ -446,4 +453,4 @@ def _plan_entry(entry: dict, members: dict[str, bytes], device: Callable) -> Ent
     def to_device(array) -> DeviceArray:
         return array if isinstance(array, DeviceArray) else DeviceArray.from_numpy(device(), np.asarray(array))
 
-    return Entry(entry["name"], *_entry_specs(entry), run, run_device, to_device)
+    return Entry(entry["name"], *_entry_specs(entry), run, run_device, to_device, lambda: dict(runner().stats))

@@ -144,6 +144,9 @@ def test_entries_names_and_keyword_inputs(compiled, module, args):
     expected = run_hl(lowering.modules["hl-opt"], args, "mlp_grad")
     for got, want in zip(grads, expected, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    # what the entry's plan runner counted: one call, kernel by kernel (no plan on llvm: nothing)
+    kernel_calls = {"llvm": None}.get(model.manifest["target"]["kind"], 1)
+    assert model.entry().stats() == ({} if kernel_calls is None else {"kernel_calls": kernel_calls})
 
 
 def test_manifest(compiled):

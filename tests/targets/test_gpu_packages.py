@@ -54,6 +54,8 @@ def test_build_then_run_on_opencl_without_the_compiler(tmp_path):
     assert rows["mlp_sgd_b8"][3] == "ms/step"
     for name in ONE_OF_EACH.split(","):
         assert float(rows[name][-1]) < 1e-5, rows[name]  # irc against torch: relative error
+    # the step's plan runner counts (OpenCL launches kernel by kernel: no graphs)
+    assert "plan runner mlp_sgd_b8: {'kernel_calls':" in result.stdout and "graphs" not in result.stdout
 
 
 @pytest.mark.slow  # nvcc or NVRTC builds the MLP step's kernels: about 10 s
