@@ -25,7 +25,7 @@ from irc.frontend.autograd import no_grad
 from irc.frontend.dtypes import bfloat16, float16, float32, float64
 from irc.frontend.graph import Tracing
 from irc.frontend.realize import realize_all
-from irc.frontend.tensor import Tensor, as_tensor, dtype_short, tensor, to_arguments
+from irc.frontend.tensor import Tensor, as_tensor, dtype_short, tensor, to_arguments, zeros_like
 from irc.ir import hl
 from irc.nn import functional as F
 from irc.nn import init
@@ -227,7 +227,7 @@ class Module:
             if set_to_none or p.grad is None:
                 p.grad = None
             else:
-                p.grad = p.grad.detach().clone().zero_()  # a tensor of its own, without history
+                p.grad = zeros_like(p.grad)  # a fresh zero gradient, without history
 
     def to(self, *args, device=None, dtype=None, non_blocking: bool = False) -> Module:
         """Move parameters and buffers (and their gradients) to `device` in place; a float `dtype`

@@ -28,7 +28,7 @@ from irc.frontend import graph
 from irc.frontend.autograd import enable_grad, no_grad
 from irc.frontend.graph import Tracing
 from irc.frontend.realize import realize_all
-from irc.frontend.tensor import Tensor, maximum
+from irc.frontend.tensor import Tensor, maximum, zeros_like
 from irc.frontend.tracing import guard
 from irc.nn.modules import _as_array, take_pending_state
 from irc.runtime.devices import move
@@ -88,7 +88,7 @@ class Optimizer:
                 if set_to_none or p.grad is None:
                     p.grad = None
                 else:
-                    p.grad = p.grad.detach().clone().zero_()  # a tensor of its own, without history
+                    p.grad = zeros_like(p.grad)  # a fresh zero gradient, without history
 
     def step(self, closure: Callable[[], Tensor] | None = None) -> Tensor | None:
         """One update of every parameter with a gradient; returns closure() if given.

@@ -363,20 +363,17 @@ def coalesced_matmul(func: tirx.PrimFunc, config) -> Schedule | None:
             # the copy's axes are (s, i or j, k): the operand is stored k-major where its last
             # axis is indexed by the middle one alone
             contiguous = set(tirx.analysis.undefined_vars(stmt.reads[0].region[-1].min))
-            if contiguous and contiguous <= {stmt.iter_vars[1].var}:
-                sch.transform_layout(block, ("write", 0), lambda s, r, kk: (s, kk, r))  # k-major
+            along_k = not (contiguous and contiguous <= {stmt.iter_vars[1].var})
+            # contiguous along k (the a of a @ b): each thread copies a vector along k and stores it down a
+            # column of the k-major tile, one row per element. The rows are grouped by the vector
+            # (k // v, k % v), so that each group can be padded on its own below.
+            v = config.vector_size
+            grouped = along_k and v > 1 and config.micro_size_k % v == 0 and bool(config.storage_align)
+            k_major = (lambda s, r, kk: (s, kk // v, kk % v, r)) if grouped else (lambda s, r, kk: (s, kk, r))
+            sch.transform_layout(block, ("write", 0), k_major)
+            if not along_k:  # copied along its contiguous axis
                 loops = [loops[0], loops[2], loops[1]]
                 sch.reorder(*loops)
-            else:
-                # contiguous along k (the a of a @ b): each thread copies a vector along k and stores
-                # it down a column of the k-major tile, one row per element. The rows are grouped by
-                # the vector (k // v, k % v), so that each group can be padded on its own below.
-                v = config.vector_size
-                grouped = v > 1 and config.micro_size_k % v == 0 and bool(config.storage_align)
-                if grouped:
-                    sch.transform_layout(block, ("write", 0), lambda s, r, kk: (s, kk // v, kk % v, r))
-                else:
-                    sch.transform_layout(block, ("write", 0), lambda s, r, kk: (s, kk, r))
         ty_, tx_, _, vec = sch.split(
             sch.fuse(*loops), factors=[config.block_size_y, config.block_size_x, None, config.vector_size]
         )
