@@ -286,6 +286,26 @@ elementwise(hl.FloorDivideOp)(lambda op, args: floor_divide(*args))
 elementwise(hl.BitwiseAndOp)(lambda op, args: arith.AndIOp(*args).result)
 elementwise(hl.BitwiseOrOp)(lambda op, args: arith.OrIOp(*args).result)
 elementwise(hl.BitwiseXorOp)(lambda op, args: arith.XOrIOp(*args).result)
+
+
+def _shift_count(b: SSAValue, outside_value: int) -> tuple[SSAValue, SSAValue]:
+    """(b outside [0, width), b with `outside_value` there): arith's shifts are poison past the width."""
+    zero, width = const(0, b.type), const(b.type.width.data, b.type)
+    outside = arith.OrIOp(arith.CmpiOp(b, zero, "slt"), arith.CmpiOp(b, width, "sge")).result
+    return outside, arith.SelectOp(outside, const(outside_value, b.type), b).result
+
+
+@elementwise(hl.ShiftLeftOp)
+def _shift_left(op, args):
+    a, b = args
+    outside, count = _shift_count(b, 0)
+    return arith.SelectOp(outside, const(0, a.type), arith.ShLIOp(a, count)).result
+
+
+@elementwise(hl.ShiftRightOp)
+def _shift_right(op, args):
+    a, b = args
+    return arith.ShRSIOp(a, _shift_count(b, b.type.width.data - 1)[1]).result
 elementwise(hl.BitwiseNotOp)(lambda op, args: arith.XOrIOp(args[0], const(-1, args[0].type)).result)
 elementwise(hl.MaximumOp)(lambda op, args: maximum(*args))
 elementwise(hl.MinimumOp)(lambda op, args: minimum(*args))

@@ -909,31 +909,25 @@ def ldexp(x, other):
     return x * (2.0 ** _as(other))
 
 
-def _shift_operands(x, other, name: str, reverse: bool):
-    """The promoted operands of a shift, its dtype's width and where the shift is below 0 or past it."""
+def _shift(x, other, op: type[hl.HLOp], reverse: bool):
     a, b = _pair(other, x) if reverse else _pair(x, other)
     if a.is_floating_point() or a._node.dtype == "i1":
+        name = "lshift" if op is hl.ShiftLeftOp else "rshift"
         raise NotImplementedError(
             f"\"{name}_cpu\" not implemented for '{_tensor_module()._SCALAR_NAMES[a._node.dtype]}'"
         )
-    width = 32 if a._node.dtype == "i32" else 64
-    return a, b, width, (b < 0) | (b >= width)
+    return a._new(apply(op, [a._node, b._node]))
 
 
 def bitwise_left_shift(x, other, *, _reverse: bool = False):
-    """x << other: x * 2 ** other, wrapping as torch's; 0 where the shift is negative or the width or more."""
-    a, b, _, outside = _shift_operands(x, other, "lshift", _reverse)
-    return _where(outside, 0, a * (2 ** _where(outside, 0, b)))
+    """x << other, wrapping as torch's; 0 where the shift is negative or the width or more (`hl.shift_left`)."""
+    return _shift(x, other, hl.ShiftLeftOp, _reverse)
 
 
 def bitwise_right_shift(x, other, *, _reverse: bool = False):
-    """x >> other: floor(x / 2 ** other) (arithmetic); a shift that is negative or the width - 1 or more
-    gives the sign (0 or -1), as torch's."""
-    a, b, width, outside = _shift_operands(x, other, "rshift", _reverse)
-    shift = _where(outside, width - 1, b)
-    sign_only = shift == width - 1
-    sign = -(a < 0)._cast(a._node.dtype)
-    return _where(sign_only, sign, a.floor_divide(2 ** _where(sign_only, 0, shift)))
+    """x >> other, arithmetic; a shift that is negative or the width or more gives the sign (0 or -1), as
+    torch's (`hl.shift_right`)."""
+    return _shift(x, other, hl.ShiftRightOp, _reverse)
 
 
 cummax_result = namedtuple("cummax", ["values", "indices"])

@@ -669,6 +669,32 @@ BitwiseAndOp = _binary("bitwise_and", np.bitwise_and, "a & b (logical and on i1)
 BitwiseOrOp = _binary("bitwise_or", np.bitwise_or, "a | b (logical or on i1)", BitwiseOp)
 BitwiseXorOp = _binary("bitwise_xor", np.bitwise_xor, "a ^ b (logical xor on i1)", BitwiseOp)
 
+
+class ShiftOp(BitwiseOp):
+    """A shift of integers (not i1) by integers, torch's semantics at every shift count."""
+
+    @classmethod
+    def infer(cls, types, attrs):
+        if types[0].element_type == i1 or types[1].element_type == i1:
+            raise _err(cls.name[3:], "expects integer tensors", types)
+        return super().infer(types, attrs)
+
+
+def _shift_left(a, b):
+    """a << b, wrapping; 0 where b is negative or the width or more."""
+    inside = (b >= 0) & (b < a.dtype.itemsize * 8)
+    return np.where(inside, np.left_shift(a, np.where(inside, b, 0)), 0)
+
+
+def _shift_right(a, b):
+    """a >> b, arithmetic; a shift that is negative or the width or more gives the sign (b = width - 1)."""
+    width = a.dtype.itemsize * 8
+    return np.right_shift(a, np.where((b < 0) | (b >= width), width - 1, b))
+
+
+ShiftLeftOp = _binary("shift_left", _shift_left, _shift_left.__doc__, ShiftOp)
+ShiftRightOp = _binary("shift_right", _shift_right, _shift_right.__doc__, ShiftOp)
+
 COMPARE_PREDICATES = {
     "eq": np.equal,
     "ne": np.not_equal,
@@ -1573,7 +1599,7 @@ HL_OPS: list[type[HLOp]] = [
     NegOp, AbsOp, ExpOp, LogOp, SqrtOp, RsqrtOp, TanhOp, SigmoidOp, ReluOp, SinOp, CosOp, ErfOp, SoftplusOp,
     BitwiseNotOp, CastOp,
     AddOp, SubOp, MulOp, DivOp, FloorDivideOp, PowOp, MaximumOp, MinimumOp, CompareOp, SelectOp,
-    BitwiseAndOp, BitwiseOrOp, BitwiseXorOp,
+    BitwiseAndOp, BitwiseOrOp, BitwiseXorOp, ShiftLeftOp, ShiftRightOp,
     SumOp, MeanOp, MaxOp, MinOp, ProdOp, ArgmaxOp, ArgminOp,
     ReshapeOp, TransposeOp, FlipOp, BroadcastToOp, SliceOp, ConcatOp, PadOp, GatherOp, ScatterOp,
     MatmulOp, Conv2dOp, MaxPool2dOp, AvgPool2dOp,

@@ -82,6 +82,14 @@ CASES: dict[str, tuple[str, str]] = {
         for t in ("i1", "i32", "i64")
     },
     **{
+        f"{name}_{t}": (
+            f"%a: tensor<4x1x{t}>, %b: tensor<1x3x{t}>",
+            f"hl.{name} %a, %b : (tensor<4x1x{t}>, tensor<1x3x{t}>) -> tensor<4x3x{t}>",
+        )
+        for name in ("shift_left", "shift_right")
+        for t in ("i32", "i64")
+    },
+    **{
         f"bitwise_not_{t}": (f"%a: tensor<5x{t}>", f"hl.bitwise_not %a : (tensor<5x{t}>) -> tensor<5x{t}>")
         for t in ("i1", "i64")
     },

@@ -133,6 +133,22 @@ def test_ldexp_gradient():
     check_eager(torch, lambda m, x: x.ldexp(m.tensor([-1.0, 2.5, 0.0])), [normal(3)])
 
 
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+def test_compiled_shifts_at_every_count_match_torch(dtype):
+    """`hl.shift_left`/`shift_right` in llvm code, every count from -3 to the width + 3 (arith's shifts are
+    poison past the width), extreme values, and `(a << 1) > a` (a shift wraps: no overflow assumed)."""
+    info = np.iinfo(dtype)
+    counts = np.arange(-3, info.bits + 4, dtype=dtype)
+    values = np.resize(np.array([0, 1, -1, 5, -5, info.max, info.min, 123456789 % info.max], dtype), len(counts))
+    a = np.concatenate([values, values[::-1]])
+    b = np.concatenate([counts, counts])
+    got = irc.jit(lambda a, b: (a << b, a >> b, (a << 1) > a, 3 << b, a >> 2), target="llvm")(a, b)
+    ta, tb = torch.tensor(a), torch.tensor(b)
+    want = (ta << tb, ta >> tb, (ta << 1) > ta, 3 << tb, ta >> 2)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g.numpy(), w.numpy())
+
+
 def test_shift_operators_in_place_and_errors():
     for m in (irc, torch):
         x = m.tensor([1, -8])

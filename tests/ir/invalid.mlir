@@ -227,6 +227,14 @@ func.func @f(%x: tensor<4x3xf32>) -> tensor<4x3xf32> {
 
 // -----
 
+func.func @f(%x: tensor<4xi1>) -> tensor<4xi1> {
+  // expected-error @+1 {{hl.shift_left: expects integer tensors (operands: 4xi1, 4xi1)}}
+  %0 = hl.shift_left %x, %x : (tensor<4xi1>, tensor<4xi1>) -> tensor<4xi1>
+  func.return %0 : tensor<4xi1>
+}
+
+// -----
+
 func.func @f(%x: tensor<4x3xf32>) -> tensor<4x3xi1> {
   // expected-error @+1 {{hl.compare: unknown predicate 'lq' (known: eq, ne, lt, le, gt, ge) (operands: 4x3xf32, 4x3xf32)}}
   %0 = hl.compare %x, %x {predicate = "lq"} : (tensor<4x3xf32>, tensor<4x3xf32>) -> tensor<4x3xi1>
