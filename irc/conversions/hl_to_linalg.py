@@ -306,6 +306,8 @@ def _shift_left(op, args):
 def _shift_right(op, args):
     a, b = args
     return arith.ShRSIOp(a, _shift_count(b, b.type.width.data - 1)[1]).result
+
+
 elementwise(hl.BitwiseNotOp)(lambda op, args: arith.XOrIOp(args[0], const(-1, args[0].type)).result)
 elementwise(hl.MaximumOp)(lambda op, args: maximum(*args))
 elementwise(hl.MinimumOp)(lambda op, args: minimum(*args))
@@ -585,10 +587,16 @@ def lower_slice(op, e: _Emitter) -> SSAValue:
     shape = shape_of(out)
     if all(s == 1 for s in step):
         return e.add(tensor.ExtractSliceOp(op.x, list(start), list(shape), [1] * len(shape), out)).result
-    rank = len(shape)
-    exprs = [AffineExpr.dimension(d) * s + a for d, (a, s) in enumerate(zip(start, step, strict=True))]
+    # the box the slice spans first: a unit-step dim's map is the plain d, from which linalg infers the
+    # loop's extent, so an operand larger than the slice there would not verify (x[0, ::2])
+    rank, x = len(shape), op.x
+    box = [(n - 1) * s + 1 if n else 0 for n, s in zip(shape, step, strict=True)]
+    if list(start) != [0] * rank or box != list(shape_of(x.type)):
+        box_type = TensorType(out.element_type, box)
+        x = e.add(tensor.ExtractSliceOp(x, list(start), box, [1] * rank, box_type)).result
+    exprs = [AffineExpr.dimension(d) * s for d, s in enumerate(step)]
     init = (e.empty(shape, out.element_type), AffineMap.identity(rank))
-    return e.generic([(op.x, dims_map(rank, exprs))], [init], ["parallel"] * rank, _copy)[0]
+    return e.generic([(x, dims_map(rank, exprs))], [init], ["parallel"] * rank, _copy)[0]
 
 
 @lowering(hl.ConcatOp)

@@ -187,6 +187,11 @@ CASES: dict[str, tuple[str, str]] = {
         "hl.slice %a {start = array<i64: 1, 0>, stop = array<i64: 5, 6>, step = array<i64: 2, 3>}"
         " : (tensor<5x6xf32>) -> tensor<2x2xf32>",
     ),
+    "slice_step_and_unit_narrowed": (  # x[0:1, ::2]: the unit-step dim narrower than the operand
+        "%a: tensor<6x8xf32>",
+        "hl.slice %a {start = array<i64: 0, 0>, stop = array<i64: 1, 8>, step = array<i64: 1, 2>}"
+        " : (tensor<6x8xf32>) -> tensor<1x4xf32>",
+    ),
     "concat": (
         "%a: tensor<2x3xf32>, %b: tensor<2x1xf32>, %c: tensor<2x2xf32>",
         "hl.concat %a, %b, %c {dim = 1} : (tensor<2x3xf32>, tensor<2x1xf32>, tensor<2x2xf32>) -> tensor<2x6xf32>",

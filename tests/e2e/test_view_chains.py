@@ -89,6 +89,20 @@ def test_view_chain_matches_numpy(shape, names):
     assert_matches_reference(lambda t: fn(t) * 2.0 + 1.0, [x])  # the views feeding an elementwise op
 
 
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda x: x[0, ::2] + x[0, 1::2],  # a unit-step dim narrower than x beside a strided one
+        lambda x: x[::2, 1:] + x[1::2, :-1],
+        lambda x: x[2:5, ::3] * x[1:4, 1::3],
+    ],
+    ids=["row-and-stride", "strides-and-narrowed", "narrowed-both"],
+)
+def test_strided_slices_beside_narrowed_dims_compile(fn):
+    x = np.arange(6 * 8, dtype=np.float32).reshape(6, 8)
+    np.testing.assert_array_equal(compiled(fn, x), fn(x))
+
+
 def test_tvm_iter_map_bug_is_still_there():
     """The TVM 0.27 bug `_opaque_index` works around. Once this fails, TVM is fixed: the
     workaround (and this test) can go."""

@@ -41,6 +41,15 @@ def test_pooling_keywords_match_torch(kind, kwargs, batched):
     )
 
 
+@pytest.mark.parametrize(
+    "kwargs", [dict(kernel_size=2, stride=(1, 2), dilation=2), dict(kernel_size=(3, 2), stride=(2, 1), dilation=(1, 2))]
+)
+def test_dilated_max_pooling_with_unequal_strides_compiles(kwargs):
+    """A dilated pool is a maximum of strided slices, one dim of them unit-step and narrower than x."""
+    got = irc.jit(lambda x: F.max_pool2d(x, **kwargs), target="llvm")(X)
+    np.testing.assert_array_equal(got.numpy(), TF.max_pool2d(torch.tensor(X), **kwargs).numpy())
+
+
 W = np.random.default_rng(1).standard_normal((4, 3, 2, 3)).astype(np.float32)
 
 
