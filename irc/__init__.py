@@ -15,6 +15,7 @@ The research API below is imported on the first `irc.<name>` access, not by
 
 from __future__ import annotations
 
+import builtins
 import importlib
 
 __version__ = "0.1.0"
@@ -117,8 +118,14 @@ _SUBMODULES = (
 __all__ = [name for names in _EXPORTS.values() for name in names] + list(_NAMESPACES) + list(_METHODS)
 
 
-def _method(name: str, as_tensor):
+#: Python's number types (`irc.float`, `irc.int`, `irc.bool` are dtypes in this module)
+_NUMBERS = (builtins.bool, builtins.int, builtins.float)
+
+
+def _method(name: str, as_tensor, tensor_class):
     def fn(x, *args, **kwargs):
+        if isinstance(x, _NUMBERS) and args and isinstance(args[0], tensor_class):
+            x = args[0]._operand(x)  # a Python number takes the tensor's dtype, as an operand (`irc.pow(2, t)`)
         return getattr(as_tensor(x), name)(*args, **kwargs)
 
     fn.__name__ = name
@@ -140,7 +147,8 @@ def _load_api() -> None:
         globals().update({name: getattr(module, name) for name in names})
     globals().update({name: importlib.import_module(f"irc.frontend.{name}") for name in _NAMESPACES})
     as_tensor = globals()["as_tensor"]
-    globals().update({name: _method(name, as_tensor) for name in _METHODS})
+    tensor_class = importlib.import_module("irc.frontend.tensor").Tensor
+    globals().update({name: _method(name, as_tensor, tensor_class) for name in _METHODS})
     _api_loaded = True
 
 

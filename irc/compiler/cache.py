@@ -157,6 +157,7 @@ def _disk_entry(text: str, target: Target) -> tuple[Path, str] | None:
     """The path and key of the program's disk entry (None: the disk cache is off, or `ref` stores nothing)."""
     if not target.compiles or cache.cache_dir() is None:
         return None
+    cache.size_bound()  # a malformed IRC_CACHE_SIZE fails here, not after a compile whose entry it would lose
     key = program_key(text, target)
     return cache.entry_path(cache.PROGRAMS, f"{key}.ircpkg"), key
 

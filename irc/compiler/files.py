@@ -4,9 +4,11 @@
     >>> write_files("dumps", {"01-hl.mlir": text}, stale=DUMP_FILE)
 
 irc writes only the files it names, each through a temp file in the same
-directory renamed into place, and deletes nothing it did not create in this
+directory renamed into place (through a symlink, beside the file it names; a
+device or FIFO is written into), and deletes nothing it did not create in this
 run, except files of its own naming scheme (`stale`) left by an earlier run:
-other files in an output directory are never touched. An output file's
+other files in an output directory are never touched. An output is never the
+input (`check_not_input`, `names_file_of`). An output file's
 directory must exist; an output directory is created with its missing parents
 (like `mkdir -p`: `--dump-dir out/mlp` in a fresh checkout), and only those are
 removed again when the write fails. Files and directories honour the umask.
@@ -14,23 +16,25 @@ removed again when the write fails. Files and directories honour the umask.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
 
 from irc.errors import InputError, IRCError
-from irc.runtime.files import cannot_write, create_temp
+from irc.runtime.files import cannot_write, create_temp, replaced_path, written_in_place
 
 
-def _check_writable_directory(directory: Path, option: str, path: str | os.PathLike) -> None:
-    """`directory` exists, is a directory and takes new files (probed with a temp file), else an InputError."""
+def _check_writable_directory(directory: Path, option: str, path: str | os.PathLike, name: str = "irc-probe") -> None:
+    """`directory` exists, is a directory and takes new files (probed with the temp file of `name`), else an
+    InputError."""
     if not directory.exists():
         raise InputError(f"{option} {path}: {directory} does not exist (irc creates no parent directories)")
     if not directory.is_dir():
         raise InputError(f"{option} {path}: {directory} is not a directory")
     try:
-        tmp, fd = create_temp(directory / "irc-probe")
+        tmp, fd = create_temp(directory / name)
     except OSError as e:
         raise InputError(f"{option} {path}: cannot write in {directory}: {e.strerror or e}") from None
     os.close(fd)
@@ -38,21 +42,65 @@ def _check_writable_directory(directory: Path, option: str, path: str | os.PathL
 
 
 def check_output_file(path: str | os.PathLike, option: str = "-o") -> None:
-    """Check, before compiling, that the file `path` can be written; its directory must exist."""
-    if Path(path).is_dir():
-        raise InputError(f"{option} {path}: is a directory")
-    _check_writable_directory(Path(path).parent, option, path)
+    """Check, before compiling, that the file `path` can be written; its directory must exist.
+
+    Through a symlink it is the file the link names; a device or FIFO must be writable."""
+    try:
+        if Path(path).is_dir():
+            raise InputError(f"{option} {path}: is a directory")
+        if written_in_place(path):
+            if not os.access(path, os.W_OK):
+                raise InputError(f"{option} {path}: cannot write: permission denied")
+            return
+        target = replaced_path(path)
+        _check_writable_directory(target.parent, option, path, target.name)
+    except OSError as e:  # a name too long, a symlink loop: the OS's reason
+        raise InputError(f"{option} {path}: {e.strerror or e}") from None
 
 
 def check_output_directory(path: str | os.PathLike, option: str) -> None:
     """Check, before compiling, that files can be written into the directory `path` (or that it can be made)."""
     directory = Path(path)
-    if directory.exists() and not directory.is_dir():
-        raise InputError(f"{option} {path}: exists and is not a directory")
-    existing = directory
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent  # the missing levels are created (like mkdir -p)
-    _check_writable_directory(existing, option, path)
+    try:
+        if directory.exists() and not directory.is_dir():
+            raise InputError(f"{option} {path}: exists and is not a directory")
+        existing, missing = directory, []
+        while not existing.exists() and existing != existing.parent:
+            missing.append(existing.name)
+            existing = existing.parent  # the missing levels are created (like mkdir -p)
+        _check_writable_directory(existing, option, path)
+        if any(len(os.fsencode(name)) > os.pathconf(existing, "PC_NAME_MAX") for name in missing):
+            raise InputError(f"{option} {path}: {os.strerror(errno.ENAMETOOLONG)}")
+    except OSError as e:
+        raise InputError(f"{option} {path}: {e.strerror or e}") from None
+
+
+def _same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether `a` and `b` are one file (through symlinks and hard links); False when one does not exist."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_not_input(path: str | os.PathLike, input_path: str | os.PathLike, option: str = "-o") -> None:
+    """Refuse an output `path` that is the file `input_path`, also through symlinks and hard links."""
+    if _same_file(path, input_path):
+        raise InputError(f"{option} {path}: is the input file {input_path}; irc does not overwrite its input")
+
+
+def names_file_of(path: str | os.PathLike, directory: str | os.PathLike, scheme: re.Pattern) -> bool:
+    """Whether `path` is, or would be, a file of `directory` named by `scheme` (irc's naming scheme, at
+    most one folder deep): what `write_files(directory, ..., stale=scheme)` replaces or removes.
+    Symlinks and hard links count."""
+    directory = os.path.realpath(directory)
+    spellings = {os.path.join(os.path.realpath(os.path.dirname(path) or "."), os.path.basename(path))}
+    spellings.add(os.path.realpath(path))  # through a symlink
+    if any(scheme.fullmatch(Path(os.path.relpath(p, directory)).as_posix()) for p in spellings):
+        return True
+    if not os.path.isdir(directory):
+        return False
+    return any(_same_file(path, named) for _, named in _named_files(Path(directory), scheme))
 
 
 def _make_directories(directory: Path) -> list[Path]:
@@ -91,18 +139,26 @@ def write_files(
     directory = Path(directory)
     made: list[Path] = []
     temps: dict[Path, Path] = {}
+    in_place: dict[Path, bytes] = {}  # devices, FIFOs: written into once the other files are in place
     try:
         made += _make_directories(directory)
         for relative, data in files.items():
-            target = directory / relative
-            made += _make_directories(target.parent)
+            data = data.encode() if isinstance(data, str) else data
+            made += _make_directories((directory / relative).parent)
+            target = replaced_path(directory / relative)
+            if written_in_place(target):
+                in_place[target] = data
+                continue
             tmp, fd = create_temp(target)
             temps[target] = tmp
             with os.fdopen(fd, "wb") as f:
-                f.write(data.encode() if isinstance(data, str) else data)
+                f.write(data)
         for target, tmp in list(temps.items()):
             os.replace(tmp, target)
             del temps[target]
+        for target, data in in_place.items():
+            with open(target, "wb") as f:
+                f.write(data)
     except BaseException as e:
         for tmp in temps.values():
             tmp.unlink(missing_ok=True)
@@ -122,22 +178,30 @@ def write_files(
     return directory
 
 
-def _remove_stale(folder: Path, written: set[str], stale: re.Pattern, prefix: str = "") -> bool:
-    """Remove the files named by `stale` that this run did not write, top level and one folder deep.
+def _named_files(directory: Path, scheme: re.Pattern) -> list[tuple[str, Path]]:
+    """(relative path, path) of the entries of `directory`, top level and one folder deep (not through a
+    symlink), whose relative path fully matches `scheme`."""
+    found = []
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                with os.scandir(entry.path) as inner:
+                    found += [(f"{entry.name}/{i.name}", Path(i.path)) for i in inner]
+            else:
+                found.append((entry.name, Path(entry.path)))
+    return [(relative, path) for relative, path in found if scheme.fullmatch(relative)]
 
-    A folder left empty by it goes too. Returns whether anything in `folder` was removed.
+
+def _remove_stale(directory: Path, written: set[str], stale: re.Pattern) -> None:
+    """Remove the regular files named by `stale` that this run did not write, top level and one folder deep.
+
+    A folder left empty by it goes too.
     """
-    removed = False
-    with os.scandir(folder) as entries:
-        listed = list(entries)
-    for entry in listed:
-        relative = prefix + entry.name
-        if entry.is_file(follow_symlinks=False):
-            if stale.fullmatch(relative) and relative not in written:
-                os.unlink(entry.path)
-                removed = True
-        elif not prefix and entry.is_dir(follow_symlinks=False):
-            inner = Path(entry.path)
-            if _remove_stale(inner, written, stale, relative + "/") and not os.listdir(inner):
-                inner.rmdir()
-    return removed
+    emptied = set()
+    for relative, path in _named_files(directory, stale):
+        if relative not in written and path.is_file() and not path.is_symlink():
+            path.unlink()
+            emptied.add(path.parent)
+    for folder in emptied - {directory}:
+        if not os.listdir(folder):
+            folder.rmdir()

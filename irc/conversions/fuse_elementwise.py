@@ -16,13 +16,18 @@ strided reads carry over; repeated (value, map) inputs are merged. A fusion
 is skipped when some loop of the consumer would then appear in no map as a
 plain dimension (a broadcast read by a reduction over the broadcast dim):
 the fused generic would have no operand to take that loop's bound from.
+
+A `linalg.fill` of an integer constant read by a generic becomes that
+constant in the generic's body (upstream's `FoldFillWithGenericOp`): the code
+generator sees the value (`x ** 2` of integers multiplies instead of calling
+`pow`) instead of loading it from a buffer of its own.
 """
 
 from __future__ import annotations
 
 from xdsl.context import Context
-from xdsl.dialects import tensor
-from xdsl.dialects.builtin import AffineMapAttr, ModuleOp
+from xdsl.dialects import arith, tensor
+from xdsl.dialects.builtin import AffineMapAttr, IntegerType, ModuleOp
 from xdsl.dialects.linalg import ops as linalg
 from xdsl.ir import Block, Region, SSAValue
 from xdsl.ir.affine import AffineDimExpr, AffineMap
@@ -141,6 +146,60 @@ class FuseProducerIntoConsumer(RewritePattern):
                 return
 
 
+def _constant_fill(value: SSAValue) -> arith.ConstantOp | None:
+    """The integer (or bool) constant `value` is a fill of. Float constants stay in buffers: TVM's simplifier
+    aborts on a float division by a constant zero, and inside an expression its CSE turns the bit pattern
+    of a float constant the GPU printers would round (`irc.targets.tir.float_const`) into C that takes the
+    address of a literal."""
+    fill = value.owner
+    if not isinstance(fill, linalg.FillOp) or not isinstance(fill.inputs[0].owner, arith.ConstantOp):
+        return None
+    constant = fill.inputs[0].owner
+    return constant if isinstance(constant.result.type, IntegerType) else None
+
+
+class FoldConstantFillIntoGeneric(RewritePattern):
+    """A generic's input that is a fill of a constant becomes the constant in its body."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, consumer: linalg.GenericOp, rewriter: PatternRewriter) -> None:
+        maps = [m.data for m in consumer.indexing_maps]
+        n_in = len(consumer.inputs)
+        for index, value in enumerate(consumer.inputs):
+            constant = _constant_fill(value)
+            rest = maps[:index] + maps[index + 1 :]
+            covered = {e.position for m in rest for e in m.results if isinstance(e, AffineDimExpr)}
+            if constant is None or covered != set(range(maps[index].num_dims)):
+                continue  # a loop whose bound only the fill gives keeps it
+            args = consumer.body.block.args
+            block = Block(arg_types=[a.type for k, a in enumerate(args) if k != index])
+            folded = constant.clone()
+            block.add_op(folded)
+            mapper = {a: (folded.result if k == index else block.args[k - (k > index)]) for k, a in enumerate(args)}
+            for op in consumer.body.block.ops:
+                block.add_op(op.clone(value_mapper=mapper))
+            kept = [v for k, v in enumerate(consumer.inputs) if k != index]
+            new = linalg.GenericOp(
+                kept,
+                list(consumer.outputs),
+                Region(block),
+                [AffineMapAttr(m) for m in rest[: n_in - 1] + maps[n_in:]],
+                consumer.iterator_types,
+                [r.type for r in consumer.res],
+            )
+            new.location = consumer.location
+            rewriter.replace(consumer, new)
+            fill = value.owner
+            if not fill.results[0].uses:
+                init = fill.outputs[0].owner
+                rewriter.erase(fill)
+                if isinstance(init, tensor.EmptyOp) and not init.tensor.uses:
+                    rewriter.erase(init)
+                if not constant.result.uses:
+                    rewriter.erase(constant)
+            return
+
+
 class FuseElementwisePass(ModulePass):
     """Fuse chains of elementwise linalg.generics into one generic each."""
 
@@ -148,3 +207,4 @@ class FuseElementwisePass(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         PatternRewriteWalker(FuseProducerIntoConsumer()).rewrite_module(op)
+        PatternRewriteWalker(FoldConstantFillIntoGeneric()).rewrite_module(op)

@@ -5,19 +5,31 @@ numpy only (no compiler import), so a compiled package runs on a machine without
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 
-from irc.errors import InputError
+from irc.errors import InputError, IRCError
 from irc.runtime.dtypes import load_npy, supported_dtype
+from irc.runtime.executor import format_bytes
 from irc.runtime.spec import Spec
 
 
 def random_inputs(specs: Sequence[Spec], seed: int = 0) -> dict[str, np.ndarray]:
     """Reproducible random arrays for `specs` (`Spec.random`: irc.runtime.dtypes.random_array's rule), from `seed`."""
     rng = np.random.default_rng(seed)
-    return {s.name: s.random(rng) for s in specs}
+    arrays = {}
+    for s in specs:
+        try:
+            arrays[s.name] = s.random(rng)
+        except (ValueError, MemoryError) as e:  # numpy: "array is too big", or the allocation failed
+            size = math.prod(s.shape) * s.dtype.itemsize
+            raise IRCError(
+                f"input {s.name}: a random {s.shape} {s.dtype} array takes {format_bytes(size)} ({size} bytes), "
+                f"more than this machine can allocate ({type(e).__name__}: {e})"
+            ) from None
+    return arrays
 
 
 def load_input_arrays(specs: Sequence[Spec], assignments: Sequence[str], seed: int = 0) -> list[np.ndarray]:

@@ -18,6 +18,7 @@ compile starts, and outputs are written only when it succeeded (irc.compiler.fil
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -26,7 +27,13 @@ from importlib import metadata
 import numpy as np
 
 import irc
-from irc.compiler.files import check_output_directory, check_output_file, write_files
+from irc.compiler.files import (
+    check_not_input,
+    check_output_directory,
+    check_output_file,
+    names_file_of,
+    write_files,
+)
 from irc.compiler.stages import STAGE_NAMES, STAGES, stage, stages_table
 from irc.driver.arrays import load_input_arrays
 from irc.errors import InputError, IRCError
@@ -109,8 +116,8 @@ def _gpu_arch() -> str:
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
-    from irc.compiler.pipeline import Pipeline
-    from irc.driver.inputs import load_program
+    from irc.compiler.pipeline import DUMP_FILE, Pipeline
+    from irc.driver.inputs import input_file, load_program
 
     if args.emit and args.stop_after and stage(args.emit).number > stage(args.stop_after).number:
         raise InputError(f"--emit {args.emit} comes after --stop-after {args.stop_after}")
@@ -122,8 +129,19 @@ def cmd_compile(args: argparse.Namespace) -> int:
         )
     if args.output:
         check_output_file(args.output)
+        check_not_input(args.output, input_file(args.input))
     if args.dump_dir:
         check_output_directory(args.dump_dir, "--dump-dir")
+        if names_file_of(input_file(args.input), args.dump_dir, DUMP_FILE):
+            raise InputError(
+                f"{args.input}: INPUT is a dump file of --dump-dir {args.dump_dir}, which the dump would replace "
+                "or remove: dump into another directory"
+            )
+        if args.output and names_file_of(args.output, args.dump_dir, DUMP_FILE):
+            raise InputError(
+                f"-o {args.output}: is a dump file of --dump-dir {args.dump_dir} (NN-<stage>.<ext>): "
+                "write the output to another name"
+            )
     target = _target(args)
     instruments, timing = _instruments(args, to_files=args.dump_dir is not None)
     with timing.step("load-input"):
@@ -185,20 +203,21 @@ def run_package(args: argparse.Namespace) -> tuple[np.ndarray, ...]:
     model = package.load(args.input)
     kind = model.target["kind"]
     if (args.target and args.target != kind) or (args.cuda_arch and args.cuda_arch != model.target.get("arch")):
-        raise InputError(f"{args.input} is compiled for {model.target}; it cannot run as --target {args.target}")
+        asked = f"--target {args.target}" if args.target and args.target != kind else f"--cuda-arch {args.cuda_arch}"
+        raise InputError(f"{args.input} is compiled for {model.target}; it cannot run with {asked}")
     return model(*load_input_arrays(list(model.inputs), args.inputs, args.seed))
 
 
 def cmd_opt(args: argparse.Namespace) -> int:
     from irc.compiler.instruments import verify_module
     from irc.compiler.pipeline import run_passes
-    from irc.compiler.registry import parse_pipeline
     from irc.driver.inputs import parse_mlir_file
     from irc.ir import print_module
 
     if args.output:
         check_output_file(args.output)
-    pipeline = parse_pipeline(args.passes)
+        check_not_input(args.output, args.file)
+    pipeline = _parse_pipeline(args.passes)
     instruments, timing = _instruments(args, to_files=False)
     with timing.step("load-input"):
         module = parse_mlir_file(args.file)
@@ -212,6 +231,21 @@ def cmd_opt(args: argparse.Namespace) -> int:
             sys.stdout.write(out)
     _print_timing(args, timing)
     return 0
+
+
+def _parse_pipeline(passes: str):
+    """`-p PASSES` as a PassPipeline; a malformed one, an unknown pass or option is a usage error naming PASSES."""
+    from xdsl.utils.exceptions import ArgSpecParseError
+
+    from irc.compiler.registry import UnknownPassError, parse_pipeline
+
+    try:
+        return parse_pipeline(passes)
+    except UnknownPassError as e:
+        raise InputError(f"-p {passes!r}: {e}") from None
+    except ArgSpecParseError as e:  # a BaseException in xDSL: `except Exception` misses it
+        where = str(e).partition("\n")[2].rstrip()
+        raise InputError(f"-p {passes!r}: malformed pass pipeline at {where}") from None
 
 
 def cmd_stages(args: argparse.Namespace) -> int:
@@ -231,7 +265,8 @@ def cmd_cache(args: argparse.Namespace) -> int:
         return 0
     found = cache.info()
     kinds = f"programs {found.entries[cache.PROGRAMS]}, cuda binaries {found.entries[cache.CUDA]}"
-    print(f"directory  {directory}{'' if directory.is_dir() else ' (not created yet)'}")
+    state = "" if directory.is_dir() else " (not a directory)" if directory.exists() else " (not created yet)"
+    print(f"directory  {directory}{state}")
     print(f"entries    {sum(found.entries.values())} ({kinds})")
     print(f"size       {format_bytes(found.size)} of {format_bytes(found.bound)} (IRC_CACHE_SIZE)")
     return 0
@@ -445,15 +480,34 @@ def error_message(e: BaseException) -> tuple[str, int] | None:
     return None
 
 
+def _closed(stream) -> None:
+    """Point `stream` at /dev/null: its reader is gone (`irc ... | head -1`), and what is still buffered
+    would fail again at exit."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+
+
+def _report(line: str) -> None:
+    """Print `line` to stderr; a closed stderr (`irc ... 2>&1 | head -1`) does not change the exit code."""
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except BrokenPipeError:
+        _closed(sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """The `irc` command: its exit code (0 success, 1 failure, 2 usage error, 130 Ctrl-C)."""
+    """The `irc` command: its exit code (0 success, 1 failure, 2 usage error, 130 Ctrl-C, 141 stdout closed)."""
     args = build_parser().parse_args(argv)
     try:
-        return args.fn(args)
+        code = args.fn(args)
+        sys.stdout.flush()  # a closed pipe fails here, not at exit
+        return code
+    except BrokenPipeError:
+        _closed(sys.stdout)  # stdout closed early: stop quietly, as `cat` does
+        return 141  # 128 + SIGPIPE, what a shell reports for a command a closed pipe stopped
     except KeyboardInterrupt:
         if args.traceback:
             raise
-        print("irc: interrupted", file=sys.stderr)
+        _report("irc: interrupted")
         return 130
     except Exception as e:
         described = None if args.traceback else error_message(e)
@@ -463,7 +517,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         match = _LOCATED.match(message)
         prefix = "" if match else "irc: "
         at = match.end() if match else 0
-        print(f"{message[:at]}{prefix}error: {message[at:]}", file=sys.stderr)
+        _report(f"{message[:at]}{prefix}error: {message[at:]}")
         return code
 
 

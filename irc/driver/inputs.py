@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xdsl.dialects import func
-from xdsl.dialects.builtin import DYNAMIC_INDEX, FileLineColLoc, IntAttr, ModuleOp, StringAttr, UnknownLoc
+from xdsl.dialects.builtin import DYNAMIC_INDEX, FileLineColLoc, IntAttr, ModuleOp, StringAttr, TensorType, UnknownLoc
 from xdsl.ir import Attribute, Operation
 from xdsl.parser import Parser
 
@@ -56,6 +56,8 @@ class _LocatingParser(Parser):
 def parse_mlir_file(path: str | Path) -> ModuleOp:
     """Parse an .mlir file; ops without a location get their file:line:col. Raises xDSL's ParseError."""
     text = _read_text(path)
+    if not text.strip():
+        raise IRCError(f"{path}: the file is empty (expected a module of func.func ops in the hl dialect)")
     return _LocatingParser(make_context(), text, name=str(path)).parse_module()
 
 
@@ -87,12 +89,28 @@ def check_static_shapes(module: ModuleOp) -> None:
                 )
 
 
+def check_entry_arguments(module: ModuleOp) -> None:
+    """Refuse an entry function with an argument that is not a tensor (`i32`, `memref<4xf32>`): irc's
+    programs take and return tensors. The error names the argument, its type and the function's file:line:col."""
+    fn = find_entry(module)
+    for i, arg in enumerate(fn.body.block.args):
+        if not isinstance(arg.type, TensorType):
+            where = location_text(fn)
+            name = f"%{arg.name_hint}" if arg.name_hint else f"argument {i}"
+            raise IRCError(
+                f"{where + ': ' if where else ''}{name} of @{fn.sym_name.data} is {arg.type}: the arguments of the "
+                "entry function must be tensors (e.g. tensor<4x3xf32>)"
+            )
+
+
 def _read_text(path: str | Path) -> str:
     try:
         return Path(path).read_text()
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as e:
+    except OSError as e:
+        raise InputError(f"{path}: cannot read: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
         raise InputError(f"{path}: cannot read: {e}") from None
 
 
@@ -106,14 +124,19 @@ def input_specs(module: ModuleOp, names: Sequence[str] | None = None, entry: str
     return specs
 
 
+def input_file(input_path: str) -> str:
+    """The file of INPUT: `model.py` of `model.py:mlp`, else INPUT itself."""
+    path, _, name = input_path.partition(".py:")
+    return path + ".py" if name else path
+
+
 def load_program(input_path: str) -> Program:
     """Load INPUT (`file.mlir` or `file.py[:name]`) into an hl module with its declared inputs."""
-    path, _, name = input_path.partition(".py:")
-    if name:
-        path += ".py"
+    path, name = input_file(input_path), input_path.partition(".py:")[2]
     if path.endswith(".mlir"):
         module = parse_mlir_file(path)
         check_static_shapes(module)
+        check_entry_arguments(module)
         return Program(module, input_specs(module), input_path)
     if path.endswith(".py"):
         return _load_python(Path(path), name or None, input_path)
@@ -130,8 +153,11 @@ def _user_error(e: BaseException, path: Path) -> FrontendError:
 
 
 def _import_file(path: Path):
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
+    try:
+        if not path.is_file():
+            raise InputError(f"{path}: no such file")
+    except OSError as e:  # a name too long, a symlink loop
+        raise InputError(f"{path}: cannot read: {e.strerror or e}") from None
     module_name = f"_irc_input_{abs(hash(str(path.resolve())))}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
@@ -153,6 +179,10 @@ def _declared_specs(obj, spec_type: type) -> list[tuple[str, Spec]] | None:
     """[(name, Spec)] declared by `obj` (example_inputs or parameter annotations), or None."""
     example = getattr(obj, "example_inputs", None)
     if example is not None:
+        if not isinstance(example, (list, tuple)) or not all(isinstance(s, spec_type) for s in example):
+            raise InputError(
+                f"{getattr(obj, '__name__', obj)}.example_inputs: expected a list of irc.Spec, got {example!r}"
+            )
         fn = getattr(obj, "forward", obj)
         names = [p for p in inspect.signature(fn).parameters if p != "self"]
         return [(names[i] if i < len(names) else f"arg{i}", s) for i, s in enumerate(example)]

@@ -18,6 +18,7 @@ import numpy as np
 
 from irc.errors import FrontendError
 from irc.frontend import graph
+from irc.frontend.dtypes import finfo
 from irc.frontend.graph import apply, user_location
 from irc.ir import hl
 from irc.runtime.devices import to_host
@@ -115,7 +116,8 @@ def _rounding(op, name: str):
 
 
 def round(self, *, decimals: int = 0):
-    """Round half to even, as PyTorch; `decimals=d` rounds x * 10**d and divides back (d < 0: the reverse)."""
+    """Round half to even, as PyTorch; `decimals=d` rounds x * 10**d and divides back (d < 0: the reverse),
+    16-bit floats in float32 (as torch: x * 10**d would overflow in float16)."""
     _no_bool(self, "round")
     if not self.is_floating_point():
         if decimals:
@@ -123,10 +125,12 @@ def round(self, *, decimals: int = 0):
         return self
     if decimals == 0:
         return self._unary(hl.RoundOp)
+    dtype = self._node.dtype
+    x = self._cast("f32") if dtype in _tensor_module()._16_BIT else self
     scale = 10.0 ** abs(decimals)
     if decimals > 0:
-        return (self * scale)._unary(hl.RoundOp) / scale
-    return (self / scale)._unary(hl.RoundOp) * scale
+        return ((x * scale)._unary(hl.RoundOp) / scale)._cast(dtype)
+    return ((x / scale)._unary(hl.RoundOp) * scale)._cast(dtype)
 
 
 def _long_name(x) -> str:
@@ -197,7 +201,7 @@ def nan_to_num(self, nan: float = 0.0, posinf: float | None = None, neginf: floa
     """nan, +inf and -inf replaced (by default with 0 and the dtype's largest and lowest finite values)."""
     if not self.is_floating_point():
         return self
-    info = np.finfo(self.dtype)
+    info = finfo(self.dtype)
     posinf = float(info.max) if posinf is None else posinf
     neginf = float(info.min) if neginf is None else neginf
     out = _where(isnan(self), nan, self)
@@ -676,15 +680,16 @@ def inner(x, other):
 
 
 def isclose(x, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False):
-    """`|x - other| <= atol + rtol * |other|` elementwise (equal infinities close; NaNs only with equal_nan);
-    both of one dtype, as torch's (bool tensors: equality)."""
+    """`|x - other| <= atol + rtol * |other|` elementwise, or equal (an infinity is close only to itself; NaNs
+    only with equal_nan); both of one dtype, as torch's (bool tensors: equality)."""
     if isinstance(other, _tensor_module().Tensor) and other._node.dtype != x._node.dtype:
         names = _tensor_module()._SCALAR_NAMES
         raise _error(f"{names[x._node.dtype]} did not match {names[other._node.dtype]}")
     other = _as(other)
     if x._node.dtype == "i1":
         return x == other
-    close = (x - other).abs() <= atol + rtol * other.abs()
+    error = (x - other).abs()
+    close = (error <= atol + rtol * other.abs()) & error.isfinite()  # |x - inf| <= inf is no closeness
     close = close | (x == other)
     if equal_nan:
         close = close | (x.isnan() & other.isnan())

@@ -29,6 +29,7 @@ from irc.frontend import torch_format
 from irc.frontend.device import as_device
 from irc.frontend.tensor import Tensor, tensor
 from irc.runtime.dtypes import load_npy
+from irc.runtime.files import atomic_file
 
 FORMAT = "irc.save/1"
 _CONTAINERS = {"dict": dict, "OrderedDict": OrderedDict, "list": list, "tuple": tuple}
@@ -36,9 +37,20 @@ _CONTAINERS = {"dict": dict, "OrderedDict": OrderedDict, "list": list, "tuple": 
 
 def save(obj, f) -> None:
     """Write `obj` (a nest of tensors, numpy arrays, dicts, lists, tuples and Python scalars) to `f`,
-    a path or a binary file object."""
+    a path or a binary file object.
+
+    A path is written atomically (irc.runtime.files): a save that fails part-way leaves the file
+    that was there, an earlier checkpoint, as it was."""
     arrays: list[np.ndarray] = []
     structure = {"format": FORMAT, "value": _encode(obj, arrays)}
+    if isinstance(f, (str, os.PathLike)):
+        with atomic_file(f) as file:
+            _write_archive(file, structure, arrays)
+    else:
+        _write_archive(f, structure, arrays)
+
+
+def _write_archive(f, structure: dict, arrays: list[np.ndarray]) -> None:
     with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as archive:
         archive.writestr("structure.json", json.dumps(structure, allow_nan=False))
         for i, array in enumerate(arrays):
@@ -84,7 +96,8 @@ def load(f, map_location=None, weights_only: bool = True):
             if str(e).startswith("irc.load"):  # a refused global, a bad storage: say which file
                 raise pickle.UnpicklingError(f"{e} (in {name})") from None
             raise ValueError(f"irc.load: {name} is not a file written by irc.save or torch.save ({e})") from None
-        except (zipfile.BadZipFile, KeyError, ValueError, EOFError) as e:
+        except (zipfile.BadZipFile, KeyError, ValueError, EOFError, NotImplementedError) as e:
+            # NotImplementedError: a damaged zip header naming a compression method or version zipfile lacks
             raise ValueError(
                 f"irc.load: {name} is not a file written by irc.save or torch.save ({type(e).__name__}: {e})"
             ) from None

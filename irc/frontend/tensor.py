@@ -165,7 +165,8 @@ class Tensor(ShapeOps, Sorting):
             )
         if requires_grad and not _is_float(self._node.dtype):
             raise RuntimeError(f"only Tensors of floating point dtype can require gradients, this one is {self.dtype}")
-        if requires_grad and self._node.op is not None and self._node.value is None:
+        shared = isinstance(self, _View) and self._node is self._base._node  # a view of all of it (`x[:]`)
+        if requires_grad and (shared or self._node.op is not None and self._node.value is None):
             if graph.Tracing.depth:  # inside irc.jit: a leaf whose value the traced program computes
                 with autograd.no_grad():
                     self._node = apply(hl.ReshapeOp, [self._node], shape=list(self.shape))
@@ -206,11 +207,15 @@ class Tensor(ShapeOps, Sorting):
     def _reshape_in_place(self, forward: Callable, inverse: Callable) -> Tensor:
         """`t_`, `transpose_`, `squeeze_`, `unsqueeze_`, ...: this tensor now holds `forward(self)`, its elements
         in a new shape (`inverse` undoes it); gradients flow through it as through the out-of-place op. A view
-        stays a view of its tensor, in the new shape."""
+        stays a view of its tensor, in the new shape. Views of this tensor keep viewing the same elements, as
+        torch's views of its storage do: they read and write it through `inverse` (`b = a.view(6); a.t_()`
+        leaves b as it was)."""
         if isinstance(self, _Detached):
             self._unlink()  # a detached tensor in a new shape: one of its own (torch's shares, in the new shape)
         elif isinstance(self, _DataView):
             raise FrontendError("changing the shape of a .data view in place is not supported", user_location()[:2])
+        for view in tuple(self.__dict__.get("_views", ())):
+            _follow_reshape(view, forward, inverse)
         if isinstance(self, _View):
             read, write = self._read, self._write
             self._read = lambda b: forward(read(b))
@@ -736,6 +741,8 @@ class Tensor(ShapeOps, Sorting):
         return self._binary(hl.DivOp, o, True)
 
     def __pow__(self, o):
+        if isinstance(o, float) and o in (0.5, -0.5):  # torch's kernel: sqrt(-0.0) is -0.0, pow's +0.0
+            return self.sqrt() if o > 0 else self.rsqrt()
         return self._binary(hl.PowOp, o)
 
     def __rpow__(self, o):
@@ -862,8 +869,7 @@ class Tensor(ShapeOps, Sorting):
                 user_location()[:2],
             )
         if self.is_floating_point() or (isinstance(o, Tensor) and o.is_floating_point()) or isinstance(o, float):
-            q = self / o
-            return where(q < 0, -((-q) // 1), q // 1)
+            return (self / o).trunc()
         floor = self // o
         exact = floor * o == self
         return where(exact | (floor >= 0), floor, floor + 1)
@@ -1199,15 +1205,19 @@ class Tensor(ShapeOps, Sorting):
         """The same elements in `shape` (one -1 inferred): a view of this tensor (`_View`), or a copy where torch
         copies, of a view that is not contiguous (`x.t().reshape(-1)`)."""
         out = self._reshape(*shape)
-        if out is self or not self._contiguous:
+        if out is not self and not self._contiguous:
             return out
         return self._reshape_view(out)
 
     def view(self, *shape) -> Tensor:
         """The same elements in `shape`: a view of this tensor, also of a view that is not contiguous (torch would
         refuse some of those: irc has no strides to check)."""
-        out = self._reshape(*shape)
-        return out if out is self else self._reshape_view(out)
+        return self._reshape_view(self._reshape(*shape))
+
+    def _alias(self) -> Tensor:
+        """All of this tensor as a view (`x[:]`, `x.permute(0, 1)`): a new tensor, as torch's, so an in-place
+        shape op on it (`x[:].t_()`) leaves this tensor's shape alone."""
+        return self._reshape_view(self)
 
     def _reshape_view(self, out: Tensor, contiguous: bool = True) -> Tensor:
         to = out.shape
@@ -1249,6 +1259,8 @@ class Tensor(ShapeOps, Sorting):
             raise FrontendError("flatten() has invalid args: start_dim cannot come after end_dim", user_location()[:2])
         if self.ndim == 0:
             return self.reshape(1)
+        if s == e:
+            return self  # as torch's: the tensor itself, not a view
         return self.reshape(*self.shape[:s], -1, *self.shape[e + 1 :])
 
     def unsqueeze(self, dim: int) -> Tensor:
@@ -1279,7 +1291,7 @@ class Tensor(ShapeOps, Sorting):
                 user_location()[:2],
             )
         if dims == list(range(self.ndim)):
-            return self
+            return self._alias()
         inverse = [dims.index(d) for d in range(len(dims))]
         node = self._permute(dims)._node
         moved = [d for d in dims if self.shape[d] != 1]
@@ -1294,7 +1306,7 @@ class Tensor(ShapeOps, Sorting):
             raise TypeError(f"flip() got unexpected arguments {sorted(kwargs)}")
         dims = list(_shape_arg(dims if not kwargs else (kwargs["dims"],)))
         if not dims:
-            return self
+            return self.clone()  # a copy, as torch's
         return self._new(apply(hl.FlipOp, [self._node], dims=dims))
 
     def transpose(self, dim0: int, dim1: int) -> Tensor:
@@ -1311,7 +1323,7 @@ class Tensor(ShapeOps, Sorting):
     def t(self) -> Tensor:
         if self.ndim > 2:
             raise FrontendError(f"t() expects a tensor of rank <= 2, got shape {list(self.shape)}", user_location()[:2])
-        return self if self.ndim < 2 else self.transpose(0, 1)
+        return self._alias() if self.ndim < 2 else self.transpose(0, 1)
 
     @property
     def T(self) -> Tensor:
@@ -1352,7 +1364,7 @@ class Tensor(ShapeOps, Sorting):
         tensor's), except `fill_`/`zero_`."""
         shape = tuple(_shape_arg(shape))
         if shape == self.shape:
-            return self
+            return self._alias()
         repeats = math.prod(shape) != self.numel()
 
         def write(base: Tensor, value: Tensor) -> Tensor:
@@ -1395,7 +1407,7 @@ class Tensor(ShapeOps, Sorting):
                 f"start ({start}) + length ({length}) exceeds dimension size ({n}).", user_location()[:2]
             )
         if (start, length) == (0, n):
-            return self
+            return self._alias()
         index = (slice(None),) * d + (slice(start, start + length),)
         node = self._narrow(d, start, length)._node
         starts, stops = [0] * self.ndim, list(self.shape)
@@ -1781,7 +1793,8 @@ class Tensor(ShapeOps, Sorting):
 
     def index_put(self, indices, values, accumulate: bool = False) -> Tensor:
         """torch.index_put: ``out[indices] = values`` (a tuple of index tensors, one per leading dim);
-        `accumulate=True` adds, duplicates included (without it irc keeps the largest of duplicates)."""
+        `accumulate=True` adds, duplicates included (without it irc keeps the largest of duplicates); a tensor of
+        values has this tensor's dtype, as torch requires (`x[i] = v` converts v)."""
         items = tuple(indices)
         for k, i in enumerate(items):
             if not isinstance(i, Tensor):
@@ -1790,6 +1803,12 @@ class Tensor(ShapeOps, Sorting):
                 )
         if any(i._node.dtype == "i1" for i in items):
             raise FrontendError("index_put with a bool mask is supported as x[mask] = value only", user_location()[:2])
+        if isinstance(values, Tensor) and values._node.dtype != self._node.dtype:
+            raise FrontendError(
+                f"Index put requires the source and destination dtypes match, got {_SCALAR_NAMES[self._node.dtype]} "
+                f"for the destination and {_SCALAR_NAMES[values._node.dtype]} for the source.",
+                user_location()[:2],
+            )
         return self._index_put(items, values, accumulate)
 
     def index_put_(self, indices, values, accumulate: bool = False):
@@ -2048,7 +2067,7 @@ class Tensor(ShapeOps, Sorting):
             return self._advanced_index(items, advanced)
         out = self._basic_read(index)
         if out is self:
-            return self
+            return self._alias()
         start, stop, step, _ = self._basic_index(index)
         contiguous = _block_contiguous(self.shape, start, stop, step)
         return _View(self, out._node, lambda b: b._basic_read(index), lambda b, v: b._with_basic(index, v), contiguous)
@@ -2883,6 +2902,11 @@ class _DataView(Tensor):
     def _contiguous(self) -> bool:
         return self._base._contiguous
 
+    # its tensor's elements as it sees them, and the tensor with them replaced: itself, until the tensor changes
+    # shape in place (`_follow_reshape`)
+    _read = staticmethod(lambda base: base)
+    _write = staticmethod(lambda base, value: value)
+
     def __init__(self, base: Tensor):
         self._base = base
         self._source: Node | None = None
@@ -2898,7 +2922,7 @@ class _DataView(Tensor):
     def _node(self) -> Node:
         source = self._base._node
         if source is not self._source:
-            self._source, self._view = source, _detached(source)
+            self._source, self._view = source, _detached(self._read(self._base)._node)
         return self._view
 
     @_node.setter
@@ -2926,7 +2950,7 @@ class _DataView(Tensor):
                 user_location()[:2],
             )
         with autograd.no_grad():
-            base._assign(result.detach() if result.requires_grad else result)
+            base._assign(self._write(base, result.detach() if result.requires_grad else result))
         return self
 
 
@@ -3014,6 +3038,14 @@ class _View(Tensor):
 # error messages and `type(x).__name__` name the tensor type users know
 _View.__name__ = _View.__qualname__ = _DataView.__name__ = _DataView.__qualname__ = "Tensor"
 _Detached.__name__ = _Detached.__qualname__ = "Tensor"
+
+
+def _follow_reshape(view: _View | _DataView, forward: Callable, inverse: Callable) -> None:
+    """`view`'s tensor changed shape in place (it holds `forward(old)`, `inverse` undoes that): `view` keeps
+    reading and writing the same elements, as torch's views of the storage do."""
+    read, write = view._read, view._write
+    view._read = lambda b: read(inverse(b))
+    view._write = lambda b, v: forward(write(inverse(b), v))
 
 
 def _block_contiguous(shape, start, stop, step) -> bool:

@@ -37,6 +37,11 @@ from irc.frontend.spec import Spec
 from irc.frontend.tensor import Tensor
 
 
+def _short_repr(value, limit: int = 60) -> str:
+    text = f"{type(value).__name__} {value!r}"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def flatten_outputs(result, fn_name: str) -> tuple[list[Tensor], bool]:
     """(tensors, is_single) from what the traced function returned."""
     if isinstance(result, Tensor):
@@ -182,7 +187,11 @@ def trace_program(
         for key, value in scope.mutated.items():
             Tracing.mutated.setdefault(key, value)
     if not out_nodes:
-        raise FrontendError(f"{fn_name} returns nothing and updates no tensor: there is nothing to compile")
+        returned = "nothing" if result is None else f"no tensor (it returned {_short_repr(result)})"
+        raise FrontendError(
+            f"{fn_name} returns {returned} and updates no tensor: there is nothing to compile (its arguments are "
+            "tensors where they are numpy arrays or irc tensors; a Python list or number is a constant)"
+        )
 
     def captured(node: Node) -> bool:
         """A value from before the trace that a live tensor holds (realized or not): read on every call."""

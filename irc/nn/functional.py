@@ -15,7 +15,7 @@ import numpy as np
 
 from irc.errors import FrontendError
 from irc.frontend.autograd import no_grad
-from irc.frontend.graph import Tracing, apply, user_location
+from irc.frontend.graph import Tracing, apply, is_leaf, user_location
 from irc.frontend.tensor import Tensor, _spread, arange, as_tensor, cat, ones, rng_key, stack, tensor, where, zeros
 from irc.ir import hl
 from irc.runtime.devices import to_host
@@ -74,12 +74,29 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     return where(x > 0, x, (x.clamp(max=0.0).exp() - 1.0) * alpha)
 
 
-def softmax(x: Tensor, dim: int = -1, _stacklevel: int = 3, dtype=None) -> Tensor:
-    return as_tensor(x).softmax(dim, dtype=dtype)
+def _softmax_dim(name: str, ndim: int, stacklevel: int) -> int:
+    """torch's deprecated implicit dim (a call without `dim=`): 0 for 0-, 1- and 3-D input, else 1."""
+    warnings.warn(
+        f"Implicit dimension choice for {name} has been deprecated. Change the call to include dim=X as an argument.",
+        stacklevel=stacklevel,
+    )
+    return 0 if ndim in (0, 1, 3) else 1
 
 
-def log_softmax(x: Tensor, dim: int = -1, _stacklevel: int = 3, dtype=None) -> Tensor:
-    return as_tensor(x).log_softmax(dim, dtype=dtype)
+def softmax(x: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """exp(x) / sum(exp(x)) along `dim` (without it torch's implicit dim, with its warning)."""
+    x = as_tensor(x)
+    if dim is None:
+        dim = _softmax_dim("softmax", x.ndim, _stacklevel)
+    return x.softmax(dim, dtype=dtype)
+
+
+def log_softmax(x: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """log(softmax(x, dim)), computed stably (without `dim` torch's implicit dim, with its warning)."""
+    x = as_tensor(x)
+    if dim is None:
+        dim = _softmax_dim("log_softmax", x.ndim, _stacklevel)
+    return x.log_softmax(dim, dtype=dtype)
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -1183,7 +1200,10 @@ def huber_loss(
 def binary_cross_entropy(
     input: Tensor, target: Tensor, weight=None, size_average=None, reduce=None, reduction: str = "mean"
 ) -> Tensor:
-    """-(t * log(x) + (1 - t) * log(1 - x)) of probabilities x, each log clamped at -100 as in PyTorch."""
+    """-(t * log(x) + (1 - t) * log(1 - x)) of probabilities x, each log clamped at -100 as in PyTorch.
+
+    An x outside [0, 1] (or nan) is torch's error where x is already computed in eager mode; a lazy x is
+    not realized just for that check, and gives a nan loss there, as compiled code does."""
     x, t = as_tensor(input), as_tensor(target)
     if t.shape != x.shape:
         raise FrontendError(
@@ -1191,6 +1211,10 @@ def binary_cross_entropy(
             "Please ensure they have the same size.",
             user_location()[:2],
         )
+    if Tracing.depth == 0 and is_leaf(x._node):
+        probabilities = np.asarray(to_host(x._value()))
+        if not ((probabilities >= 0) & (probabilities <= 1)).all():
+            raise FrontendError("all elements of input should be between 0 and 1", user_location()[:2])
     # The value: each log clamped at -100. The gradient for x is PyTorch's formula,
     # (x - t) / max(x * (1 - x), 1e-12), attached with a zero term (x - stop_gradient(x)) * G: differentiating
     # the clamped logs instead gives 0 * inf = nan where x is exactly 0 or 1 (sigmoid(20) is 1.0 in float32).
@@ -1658,8 +1682,11 @@ def threshold(input: Tensor, threshold: float, value: float, inplace: bool = Fal
 
 
 def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
-    """softmax(-x, dim)."""
-    return (-as_tensor(input)).softmax(dim, dtype=dtype)
+    """softmax(-x, dim) (without `dim` torch's implicit dim, with its warning)."""
+    x = as_tensor(input)
+    if dim is None:
+        dim = _softmax_dim("softmin", x.ndim, _stacklevel)
+    return (-x).softmax(dim, dtype=dtype)
 
 
 def logsigmoid(input: Tensor) -> Tensor:

@@ -934,8 +934,9 @@ class _BatchNorm(_NormBase):
             _flush_stale(self)
             with no_grad():
                 self.num_batches_tracked._assign(self.num_batches_tracked + 1)
-            if self.momentum is None:  # cumulative moving average
-                momentum = 1.0 / self.num_batches_tracked.float()
+            if self.momentum is None:  # cumulative moving average; float64 statistics get a float64 factor
+                count = self.num_batches_tracked
+                momentum = 1.0 / (count.double() if self.running_var.dtype == np.float64 else count.float())
             if Tracing.depth == 0:
                 _pending_state.update((id(b), b) for b in self.buffers(recurse=False))
         # without running statistics, batch statistics are used in eval too (as in PyTorch)

@@ -42,9 +42,17 @@ _STALE_TEMP_S = 3600
 def cache_dir() -> Path | None:
     """`$IRC_CACHE_DIR` (default `~/.cache/irc`), or None when it is set but empty (disk cache off)."""
     value = os.environ.get("IRC_CACHE_DIR")
-    if value is None:
-        return Path.home() / ".cache" / "irc"
-    return Path(value).expanduser() if value else None
+    if value == "":
+        return None
+    try:
+        return Path(value or "~/.cache/irc").expanduser()
+    except RuntimeError:  # ~user of no user, or no home directory to find
+        if value is None:
+            raise InputError("no home directory for the default cache ~/.cache/irc: set IRC_CACHE_DIR") from None
+        tilde = value.split("/")[0]
+        raise InputError(
+            f"IRC_CACHE_DIR={value!r}: cannot expand {tilde!r} (no such user, or no home directory)"
+        ) from None
 
 
 def size_bound() -> int:

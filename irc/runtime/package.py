@@ -112,13 +112,31 @@ class Entry:
 
 def _check_input(entry: str, spec: Spec, value) -> np.ndarray:
     array = np.asarray(value)
+    if array.dtype.kind in "OUS":  # None, a str, another object: no numbers
+        raise IRCError(
+            f"{entry}: input {spec.name} is a {type(value).__name__} of dtype {array.dtype}, not an array of numbers; "
+            f"the package expects {spec.shape} {spec.dtype}"
+        )
     if array.shape != spec.shape:
         raise IRCError(f"{entry}: input {spec.name} has shape {array.shape}, the package expects {spec.shape}")
     if array.dtype != spec.dtype:
         if not np.can_cast(array.dtype, spec.dtype, casting="same_kind"):
             raise IRCError(f"{entry}: input {spec.name} has dtype {array.dtype}, the package expects {spec.dtype}")
+        if spec.dtype.kind in "iu" and array.size and not np.can_cast(array.dtype, spec.dtype):
+            _check_int_range(entry, spec, array)  # a wider or unsigned source: a value may not fit
         array = array.astype(spec.dtype)
     return array
+
+
+def _check_int_range(entry: str, spec: Spec, array: np.ndarray) -> None:
+    """Refuse integers the input's dtype cannot hold (int64 2**40 as int32 would wrap around silently)."""
+    info = np.iinfo(spec.dtype)
+    low, high = int(array.min()), int(array.max())
+    if low < info.min or high > info.max:
+        raise IRCError(
+            f"{entry}: input {spec.name} ({array.dtype}) holds {low if low < info.min else high}, which the "
+            f"package's {spec.dtype} cannot hold ({info.min} .. {info.max})"
+        )
 
 
 class Package:
@@ -315,7 +333,8 @@ def _read_members(path: Path) -> dict[str, bytes]:
             members = {info.filename: archive.read(info) for info in infos}
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
-    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError) as e:
+    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, NotImplementedError) as e:
+        # NotImplementedError: a damaged header naming a compression method or zip version zipfile lacks
         raise IRCError(f"{path}: corrupt package (truncated or damaged zip file: {e})") from e
     except OSError as e:
         raise InputError(f"{path}: cannot read: {e.strerror or e}") from None

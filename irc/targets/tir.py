@@ -440,18 +440,24 @@ def _atanh(a: tirx.PrimExpr) -> tirx.PrimExpr:
 
 def _ipowi(a: tirx.PrimExpr, b: tirx.PrimExpr) -> tirx.PrimExpr:
     """a ** b of integers, PyTorch's: a negative exponent gives 1 for base 1, +-1 for base -1, else 0.
-    A constant exponent up to 8 multiplies (exact, wrapping on overflow as PyTorch); another exponent
-    goes through float64 `pow`, rounded: exact wherever |a ** b| < 2 ** 53, which covers every int32
-    result that does not overflow (PyTorch wraps past the dtype's range; this does not). Exponentiation
-    by squaring would need each square twice: without sharing the tree doubles per bit, and a Let is
-    substituted back by TVM's simplifier."""
+    A constant exponent up to 16 (`x ** 2`: the constant reaches the body, `linalg-fuse-elementwise`)
+    multiplies: exact, wrapping on overflow as PyTorch. Another exponent goes through float64 `pow`,
+    rounded: exact wherever |a ** b| < 2 ** 53, which covers every int32 result that does not overflow
+    (PyTorch wraps past the dtype's range; this does not). Exponentiation by squaring would need each
+    square twice: without sharing the tree doubles per bit, and TVM's simplifier looks through a
+    LetStmt's variable to its value (tried: an int32 `x ** e` did not compile in 5 minutes)."""
     dt = _dtype(a)
     one, zero = tirx.IntImm(dt, 1), tirx.IntImm(dt, 0)
-    if isinstance(b, tirx.IntImm) and 0 <= b.value <= 8:
-        product = one
-        for _ in range(b.value):
-            product = product * a
-        return product
+    if isinstance(b, tirx.IntImm) and 0 <= b.value <= 16:
+        if dt == "int64":
+            product = one
+            for _ in range(b.value):
+                product = product * a
+            return product
+        product, wide = tirx.IntImm("int64", 1), _widened(a)  # int32 in int64: TVM's LLVM multiplies assume
+        for _ in range(b.value):  # no overflow
+            product = _wrapped(product * wide, dt)
+        return tirx.Cast(dt, product)
     power = tirx.Cast(dt, tirx.round(tirx.power(tirx.Cast("float64", a), tirx.Cast("float64", b))))
     odd = tirx.NE(tirx.bitwise_and(b, one), zero)
     negative = tirx.Select(tirx.EQ(a, one), one, tirx.Select(tirx.EQ(a, -one), tirx.Select(odd, -one, one), zero))
@@ -465,7 +471,7 @@ def _nan_propagating(fn):
 #: ops whose translation writes an operand out more than once: how many times (at most)
 _REPEATS = {
     "arith.maximumf": 3, "arith.minimumf": 3, "arith.maxnumf": 3, "arith.minnumf": 3, "arith.cmpf": 3,
-    "math.ipowi": 4, "arith.truncf": 2, "arith.extsi": 2,
+    "math.ipowi": 16, "arith.truncf": 2, "arith.extsi": 2,
 }  # fmt: skip
 #: the expression size above which `_FuncTranslator._bound_args` binds operands to variables
 _BIND_ABOVE = 256
@@ -546,6 +552,24 @@ _SCALAR: dict[str, Callable[..., tirx.PrimExpr]] = {
 # the plain form (there is no wider type), as do index arithmetic and a reduction's combine (TVM's reducer
 # matching wants `acc + x`).
 _WRAPPING = {"arith.addi", "arith.subi", "arith.muli"}
+
+
+def _widened(x: tirx.PrimExpr) -> tirx.PrimExpr:
+    """A narrow integer `x` in int64; the int64 expression itself where `x` is a wrapped op's result.
+
+    A chain of wrapped ops is one int64 expression with one cast at its end: TVM's simplifier takes time
+    exponential in nested int32 <-> int64 casts (9 chained int32 additions compiled in 10 s, 12 in minutes)."""
+    if isinstance(x, tirx.Cast) and _dtype(x.value) == "int64":
+        return x.value
+    return tirx.Cast("int64", x)
+
+
+def _wrapped(wide: tirx.PrimExpr, dtype: str) -> tirx.PrimExpr:
+    """The int64 `wide` reduced to `dtype`'s range as two's complement does, still in int64: a mask and two
+    additions, no casts (((wide + 2^(w-1)) & (2^w - 1)) - 2^(w-1))."""
+    bits = int(dtype[3:])
+    bias = tirx.IntImm("int64", 1 << (bits - 1))
+    return tirx.bitwise_and(wide + bias, tirx.IntImm("int64", (1 << bits) - 1)) - bias
 
 
 def _wraps(op: Operation) -> bool:
@@ -708,8 +732,8 @@ class _FuncTranslator:
         if name in _COMMUTATIVE and self._accumulates(op.operands[1]) and not self._accumulates(op.operands[0]):
             args.reverse()
         if name in _WRAPPING and _wraps(op) and not any(self._accumulates(v) for v in op.operands):
-            wide = _SCALAR[name](*(tirx.Cast("int64", a) for a in args))
-            self.values[op.results[0]] = tirx.Cast(_dtype(args[0]), wide)
+            dtype = _dtype(args[0])
+            self.values[op.results[0]] = tirx.Cast(dtype, _wrapped(_SCALAR[name](*map(_widened, args)), dtype))
         elif name in _SCALAR:
             self.values[op.results[0]] = _SCALAR[name](*args)
         elif name in _SCALAR_WITH_OP:

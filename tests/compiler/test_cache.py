@@ -21,6 +21,7 @@ import irc
 from irc.compiler import cache as compile_cache
 from irc.compiler.stages import STAGE_NAMES
 from irc.driver.cli import main
+from irc.errors import InputError
 from irc.frontend.tracing import trace
 from irc.runtime import cache, package
 from tests.helpers import BLOCK_IMPORTS, rewrite_zip
@@ -404,6 +405,32 @@ def test_cache_command_errors(monkeypatch, capsys):
     monkeypatch.setenv("IRC_CACHE_DIR", "")
     assert main(["cache", "clear"]) == 0
     assert capsys.readouterr().out == "irc: the disk cache is off (IRC_CACHE_DIR is set and empty)\n"
+
+
+def test_a_malformed_size_fails_before_compiling(disk, monkeypatch):
+    monkeypatch.setenv("IRC_CACHE_SIZE", "garbage")
+    monkeypatch.setattr(compile_cache.Pipeline, "run", lambda *a, **k: pytest.fail("compiled before reading the bound"))
+    with pytest.raises(InputError, match=r"^IRC_CACHE_SIZE='garbage': expected a size in bytes"):
+        compile_cache.compile_cached(_module(), "llvm")
+    assert not disk.exists()
+
+
+def test_a_cache_directory_of_no_user_or_a_file(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("IRC_CACHE_DIR", "~irc-no-such-user/cache")
+    with pytest.raises(InputError, match=r"cannot expand '~irc-no-such-user'"):
+        cache.cache_dir()
+    assert main(["cache", "info"]) == 2
+    assert capsys.readouterr().err == (
+        "irc: error: IRC_CACHE_DIR='~irc-no-such-user/cache': cannot expand '~irc-no-such-user' "
+        "(no such user, or no home directory)\n"
+    )
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("IRC_CACHE_DIR", str(tmp_path / "file"))
+    assert main(["cache", "info"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == f"directory  {tmp_path / 'file'} (not a directory)"
+    monkeypatch.setenv("IRC_CACHE_DIR", str(tmp_path / "new"))
+    assert main(["cache", "info"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == f"directory  {tmp_path / 'new'} (not created yet)"
 
 
 # ----------------------------------------------------------------------------- long compiles

@@ -65,7 +65,8 @@ def test_unknown_pass_lists_known_passes(hl_file, capsys):
 def test_unknown_pass_option_lists_known_passes(hl_file, capsys, monkeypatch):
     register(monkeypatch)
     assert main(["opt", str(hl_file), "-p", "test-touch{colour=red}"]) == 2
-    assert "known passes:" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("irc: error: -p 'test-touch{colour=red}': ") and "known passes:" in err
 
 
 def test_opt_runs_passes_with_options(hl_file, tmp_path, monkeypatch, capsys):
@@ -277,3 +278,81 @@ def test_progress_names_each_stage_reached(hl_file, capsys):
     assert "irc: [2/7] hl-opt" in err and "[3/7]" not in err  # the ref target stops after hl-opt
     assert main(["run", str(hl_file), "--target", "ref", "--no-progress"]) == 0
     assert "irc: [" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argument", ["i32", "memref<4xf32>"])
+def test_an_entry_argument_that_is_not_a_tensor_is_named(argument, tmp_path, capsys):
+    source = tmp_path / "scalar.mlir"
+    source.write_text(f"func.func @f(%x: {argument}) -> {argument} {{\n  func.return %x : {argument}\n}}\n")
+    for args in (["compile", str(source), "--emit", "hl"], ["run", str(source), "--target", "ref"]):
+        assert main(args) == 1
+        assert capsys.readouterr().err == (
+            f"{source}:1:1: error: %x of @f is {argument}: the arguments of the entry function must be tensors "
+            "(e.g. tensor<4x3xf32>)\n"
+        )
+
+
+def test_inputs_too_large_to_allocate_are_named(tmp_path, capsys):
+    huge = "tensor<2147483648x2147483648xf32>"
+    source = tmp_path / "huge.mlir"
+    source.write_text(HL_TEXT.replace("tensor<4x3xf32>", huge).replace("tensor<3xf32>", huge))
+    assert main(["run", str(source), "--target", "ref"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("irc: error: input x: a random (2147483648, 2147483648) float32 array takes ")
+    assert f"({2**31 * 2**31 * 4} bytes)" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "passes, column, reason",
+    [
+        ("hl-dce{", 8, "Expected argument name here"),
+        (" hl-dce", 1, "Expected pass name here"),
+        ("hl-dce,,hl-cse", 8, "Expected pass name here"),
+        ("hl-dce}", 7, "Expected a comma or pass arguments here"),
+    ],
+)
+def test_a_malformed_pass_pipeline_is_a_usage_error(passes, column, reason, hl_file, capsys):
+    assert main(["opt", str(hl_file), "-p", passes]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == f"irc: error: -p {passes!r}: malformed pass pipeline at pass-pipeline:1:{column}"
+    assert lines[1:] == [passes, " " * (column - 1) + "^", " " * (column - 1) + reason]
+
+
+@pytest.mark.parametrize("args", [["stages"], ["run", "{hl_file}", "--target", "ref"], ["cache", "info"]])
+def test_a_closed_stdout_stops_quietly(args, hl_file, tmp_path):
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # as `irc ... | head -0` leaves it: every write fails with EPIPE
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "IRC_CACHE_DIR": str(tmp_path / "cache")}
+    command = [sys.executable, "-m", "irc", *(a.format(hl_file=hl_file) for a in args)]
+    try:
+        proc = subprocess.run(command, stdout=write_end, stderr=subprocess.PIPE, text=True, env=env)
+    finally:
+        os.close(write_end)
+    assert (proc.returncode, proc.stderr) == (141, "")
+
+
+def test_a_closed_stderr_keeps_the_exit_code(hl_file):
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # as `irc ... 2>&1 | head -1` leaves it once head is done
+    command = [sys.executable, "-m", "irc", "opt", str(hl_file), "-p", "hl-dce{"]
+    try:
+        proc = subprocess.run(command, stdout=write_end, stderr=write_end, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 2
+
+
+def test_an_empty_mlir_file_says_so(tmp_path, capsys):
+    (tmp_path / "empty.mlir").write_text("\n")
+    assert main(["compile", str(tmp_path / "empty.mlir")]) == 1
+    assert capsys.readouterr().err == (
+        f"irc: error: {tmp_path / 'empty.mlir'}: the file is empty (expected a module of func.func ops in the hl dialect)\n"
+    )
+
+
+def test_example_inputs_that_are_not_specs_are_named(tmp_path, capsys):
+    (tmp_path / "m.py").write_text(
+        'class M:\n    example_inputs = "x"\n\n    def forward(self, x):\n        return x\n'
+    )
+    assert main(["compile", f"{tmp_path / 'm.py'}:M"]) == 2
+    assert capsys.readouterr().err == "irc: error: M.example_inputs: expected a list of irc.Spec, got 'x'\n"

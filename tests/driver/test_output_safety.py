@@ -6,11 +6,13 @@ Oracles: the directory contents before the run (user files byte for byte), numpy
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -216,3 +218,124 @@ def test_compile_output_replaces_a_file_atomically(hl_file, tmp_path):
     assert main(["compile", str(hl_file), "--emit", "hl", "-o", str(out)]) == 0
     assert link.read_text() == "old"
     parse_module(out.read_text())
+
+
+PY_MODEL = "import irc\n\n\ndef f(x: irc.Spec((4, 3)), y: irc.Spec((3,))):\n    return (x + y).relu()\n"
+
+
+def test_output_onto_the_input_is_refused(hl_file, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(pipeline.Pipeline, "run", lambda *a, **k: pytest.fail("compiled before checking -o"))
+    source = tmp_path / "model.py"
+    source.write_text(PY_MODEL)
+    (tmp_path / "link.mlir").symlink_to(hl_file)
+    os.link(hl_file, tmp_path / "hard.mlir")
+    before = snapshot(tmp_path)
+    for args in (
+        ["compile", str(hl_file), "-o", str(hl_file)],
+        ["compile", f"{source}:f", "-o", str(source)],
+        ["compile", str(hl_file), "-o", str(tmp_path / "link.mlir")],  # written through: the input
+        ["compile", str(hl_file), "-o", str(tmp_path / "hard.mlir")],
+        ["opt", str(hl_file), "-o", str(tmp_path / "hard.mlir")],
+    ):
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert (
+            err
+            == f"irc: error: -o {args[-1]}: is the input file {args[1].removesuffix(':f')}; irc does not overwrite its input\n"
+        )
+    assert snapshot(tmp_path) == before
+
+
+def test_a_dump_never_replaces_or_removes_its_input(hl_file, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert (
+        main(["compile", str(hl_file), "--dump-dir", str(out), "--stop-after", "hl-opt", "--print-ir-after-all"]) == 0
+    )
+    os.link(out / "02-hl-opt.mlir", tmp_path / "replay.mlir")
+    before = snapshot(tmp_path)
+    replay = ["compile", str(out / "02-hl-opt.mlir"), "--dump-dir", str(out)]
+    # --stop-after hl would remove the input as a stale dump, hl-opt would replace it
+    for args in ([*replay, "--stop-after", "hl"], [*replay, "--stop-after", "hl-opt"]):
+        assert main(args) == 2
+        assert f"INPUT is a dump file of --dump-dir {out}" in capsys.readouterr().err
+    assert main(["compile", str(tmp_path / "replay.mlir"), "--dump-dir", str(out), "--stop-after", "hl"]) == 2
+    # -o naming a dump file: one this run writes, or one a run would remove as stale
+    for name in ("01-hl.mlir", "02-hl-opt/01-hl-decompose.mlir", "07-target.ll"):
+        args = ["compile", str(hl_file), "--dump-dir", str(out), "--stop-after", "hl", "-o", str(out / name)]
+        assert main(args) == 2
+        assert f"-o {out / name}: is a dump file of --dump-dir {out}" in capsys.readouterr().err
+    assert snapshot(tmp_path) == before
+    # the replay into another folder, with -o beside the dumps under another name: fine, the dumps stay
+    kept = snapshot(out)
+    fresh = tmp_path / "fresh"
+    assert main([*replay[:2], "--dump-dir", str(fresh), "--stop-after", "hl", "-o", str(out / "hl.mlir")]) == 0
+    assert dumps(fresh) == ["01-hl.mlir"]
+    parse_module((out / "hl.mlir").read_text())
+    (out / "hl.mlir").unlink()
+    assert snapshot(out) == kept
+
+
+def test_outputs_write_through_symlinks_and_into_devices_and_fifos(hl_file, tmp_path, rng):
+    emit = ["compile", str(hl_file), "--emit", "hl", "-o"]
+    assert main([*emit, str(tmp_path / "plain.mlir")]) == 0
+    expected = (tmp_path / "plain.mlir").read_text()
+    real = tmp_path / "real.mlir"
+    real.write_text("old")
+    (tmp_path / "link.mlir").symlink_to(real)  # the file it names is replaced, the link stays
+    assert main([*emit, str(tmp_path / "link.mlir")]) == 0
+    assert (tmp_path / "link.mlir").is_symlink() and real.read_text() == expected
+    (tmp_path / "null").symlink_to(os.devnull)  # a device is written into, not replaced by a regular file
+    assert main([*emit, str(tmp_path / "null")]) == 0
+    assert (tmp_path / "null").is_symlink() and stat.S_ISCHR(os.stat(os.devnull).st_mode)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()), daemon=True)
+    reader.start()
+    assert main([*emit, str(fifo)]) == 0
+    reader.join(timeout=60)
+    assert received == [expected] and stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    # the files of `run -o DIR` too
+    res = tmp_path / "res"
+    res.mkdir()
+    (res / "out0.npy").symlink_to(tmp_path / "kept.npy")
+    x = rng.standard_normal((4, 3), dtype=np.float32)
+    np.save(tmp_path / "x.npy", x)
+    assert run_ref(hl_file, "--input", f"x={tmp_path / 'x.npy'}", "-o", str(res)) == 0
+    y = random_inputs(input_specs(parse_module(HL_TEXT)), seed=0)["y"]
+    assert (res / "out0.npy").is_symlink()
+    np.testing.assert_allclose(np.load(tmp_path / "kept.npy"), hl_oracle(x, y), rtol=1e-6)
+
+
+LONG = "b" * 300  # over NAME_MAX (255)
+
+
+@pytest.mark.parametrize(
+    "make_args",
+    [
+        lambda d: ["compile", f"{d}/{LONG}.py"],
+        lambda d: ["compile", f"{d}/{LONG}.mlir"],
+        lambda d: ["run", f"{d}/{LONG}.ircpkg"],
+        lambda d: ["compile", f"{d}/prog.mlir", "-o", f"{d}/{LONG}.ll"],
+        lambda d: ["compile", f"{d}/prog.mlir", "--dump-dir", f"{d}/{LONG}"],
+        lambda d: ["compile", f"{d}/prog.mlir", "--dump-dir", f"{d}/new/{LONG}/x"],
+        lambda d: ["run", f"{d}/prog.mlir", "-o", f"{d}/{LONG}"],
+        lambda d: ["opt", f"{d}/prog.mlir", "-o", f"{d}/{LONG}"],
+    ],
+)
+def test_a_name_too_long_is_one_line(make_args, hl_file, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(pipeline.Pipeline, "run", lambda *a, **k: pytest.fail("compiled before checking the paths"))
+    before = snapshot(tmp_path)
+    assert main(make_args(tmp_path)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("irc: error: ") and err.count("\n") == 1
+    assert LONG in err and err.endswith(f"{os.strerror(errno.ENAMETOOLONG)}\n")
+    assert snapshot(tmp_path) == before
+
+
+def test_a_long_output_name_that_fits_is_written(hl_file, tmp_path):
+    # the temp file (.NAME.XXXXXXXX.tmp) cuts NAME short: an output name that fits can be written
+    out = tmp_path / ("a" * 245 + ".mlir")
+    assert main(["compile", str(hl_file), "--emit", "hl", "-o", str(out)]) == 0
+    parse_module(out.read_text())
+    assert set(os.listdir(tmp_path)) == {out.name, "prog.mlir"}  # no temp file left

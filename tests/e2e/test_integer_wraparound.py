@@ -65,3 +65,34 @@ def test_a_linear_congruential_hash_matches_numpy(tier):
     got, negative = run(lcg, tier, seeds)
     np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(negative, want < 0)
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_integer_powers_with_a_constant_exponent_are_exact_and_wrap(tier):
+    """x ** k multiplies (the constant reaches the compiled body): exact past 2 ** 53 and wrapping as torch,
+    where float64 pow rounded (int64 (2 ** 53 + 1) ** 1) and saturated (int32 50000 ** 2)."""
+    torch = pytest.importorskip("torch")
+    big = np.array([2**53 + 1, 2**20 + 1, 3**39, -(3**20), 7, -1, 0], np.int64)
+    small = np.array([50000, -46341, 3, 2**31 - 1, -(2**31)], np.int32)
+    got = run(lambda a, b: (a**1, a**2, a**3, b**2, b**5, b**16), tier, big, small)
+    ta, tb = torch.tensor(big), torch.tensor(small)
+    for g, w in zip(got, (ta**1, ta**2, ta**3, tb**2, tb**5, tb**16), strict=True):
+        np.testing.assert_array_equal(g, w.numpy())
+
+
+def test_a_chain_of_wrapping_ops_casts_once():
+    """16 chained int32 additions are one int64 expression with one cast back (and one per input): nested
+    int32 <-> int64 casts cost TVM's simplifier time exponential in their depth (12 additions took minutes)."""
+
+    def chain(a, b):
+        p = a
+        for k in range(16):
+            p = p + (b if k % 2 else a)
+        return p
+
+    x = np.arange(-4, 4, dtype=np.int32) * 300_000_000
+    tir = irc.jit(chain, target="llvm").lower(x, x).stages["tir"]
+    body = tir[tir.index("out[") :]
+    assert body.count('T.Cast("int32"') == 1, body
+    with np.errstate(over="ignore"):
+        np.testing.assert_array_equal(irc.jit(chain, target="llvm")(x, x).numpy(), x * 9 + x * 8)

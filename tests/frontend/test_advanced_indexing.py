@@ -11,7 +11,7 @@ import pytest
 import irc
 import irc.nn.functional as F
 from irc.errors import FrontendError
-from tests.torch_compare import check_jit_value_and_grad
+from tests.torch_compare import check_jit_value_and_grad, raises_like_torch
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
@@ -127,6 +127,21 @@ def test_jit_reads_writes_and_grads_in_one_compile():
         return z + x.roll(2, 1).flip(3)[0].cos().sum()
 
     check_jit_value_and_grad(torch, f, [X, rng.standard_normal(X.shape).astype(np.float32)])
+
+
+@pytest.mark.parametrize(
+    "dtype, source", [("long", "float"), ("double", "float"), ("float", "double"), ("int", "long")]
+)
+@pytest.mark.parametrize("accumulate", [False, True])
+def test_index_put_needs_the_destination_dtype_as_torch(dtype, source, accumulate):
+    """No silent conversion (a float source into an int64 tensor would truncate); `x[i] = v` converts."""
+
+    def put(m, name, values):
+        x = m.zeros(3, dtype=getattr(m, dtype))
+        return getattr(x, name)((m.tensor([0, 1]),), m.tensor(values).to(getattr(m, source)), accumulate)
+
+    raises_like_torch(torch, lambda m: put(m, "index_put", [1.5, 2.7]))
+    raises_like_torch(torch, lambda m: put(m, "index_put_", 1.5))
 
 
 def test_duplicates_accumulate_sums_and_assignment_keeps_one():

@@ -82,6 +82,17 @@ def test_tensor_scalar_promotion_matches_torch(op, dtype, scalar):
     assert_same(outcome(lambda: fn(scalar, a)), outcome(lambda: fn(scalar, ta)), f"{scalar!r} {op} {dtype}")
 
 
+@pytest.mark.parametrize("name", ["pow", "add", "mul", "sub", "bitwise_and"])
+@pytest.mark.parametrize("dtype", ["int32", "float32"])
+@pytest.mark.parametrize("scalar", [2, 2.5], ids=repr)
+def test_the_function_form_with_a_scalar_first_promotes_as_torch(name, dtype, scalar):
+    """`irc.pow(2, t)`: the Python number is a scalar operand (int32 stays int32), not a 0-d int64 tensor.
+    (irc accepts `irc.maximum(2, t)`, which torch refuses.)"""
+    a, ta = pair(dtype)
+    fn = lambda m, x: getattr(m, name)(scalar, x)  # noqa: E731
+    assert_same(outcome(lambda: fn(irc, a)), outcome(lambda: fn(torch, ta)), f"{name}({scalar!r}, {dtype})")
+
+
 @pytest.mark.parametrize("dtype", VALUES)
 @pytest.mark.parametrize("op", ["neg", "abs", "relu", "invert", "sum", "prod", "amax", "mean", "exp"])
 def test_unary_and_reductions_match_torch(op, dtype):

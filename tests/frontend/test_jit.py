@@ -74,3 +74,18 @@ def test_jit_traces_on_the_targets_device_without_opening_it():
 
     lowering = irc.jit(f, target={"kind": "cuda", "arch": "sm_90"}).lower(np.ones(3, np.float32))
     assert seen == ["cuda"] and "__global__" in lowering.stages["target"]
+
+
+def test_a_function_that_returns_no_tensor_says_what_it_returned():
+    import pytest
+
+    from irc.errors import FrontendError
+
+    x = np.ones(3, np.float32)
+    with pytest.raises(FrontendError, match=r"returns no tensor \(it returned int 3\)"):
+        irc.jit(lambda a: 3)(x)
+    # lists are constants, not tensors: their sum is a list
+    with pytest.raises(FrontendError, match=r"it returned list \[1.0, 2.0, 3.0\].*a Python list or number is a const"):
+        irc.jit(lambda a, b: a + b)([1.0, 2.0], [3.0])
+    with pytest.raises(FrontendError, match="returns nothing and updates no tensor"):
+        irc.jit(lambda a: None)(x)

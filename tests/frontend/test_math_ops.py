@@ -107,6 +107,34 @@ CASES = {
         [np.abs(INTS) + 1],
     ),
     "bool_logical": (lambda m, x: (m.logical_not(x), x.sign(), m.logical_xor(x, x)), [np.array([True, False])]),
+    # an infinity is close only to itself (|x - inf| <= inf is no closeness)
+    "isclose": (
+        lambda m, a, b: (m.isclose(a, b), a.isclose(b, equal_nan=True), m.isclose(a, b, rtol=0, atol=0)),
+        [
+            np.array([1.0, -INF, 0.0, 5.0, INF, NAN, INF, -INF, 3e38, 1.0], np.float32),
+            np.array([INF, INF, -INF, 5.0, INF, NAN, -INF, -INF, INF, 1.0 + 1e-6], np.float32),
+        ],
+    ),
+    # trunc(a / b): an infinite quotient stays infinite, -0.0 where a negative quotient rounds to 0
+    "div_trunc": (
+        lambda m, a, b: (a.div(b, rounding_mode="trunc"), m.div(a, 0.3, rounding_mode="trunc")),
+        [
+            np.array([5.0, INF, -1.0, 1e38, -7.5, 0.3, -0.3, -INF, NAN, -0.0], np.float32),
+            np.array([0.0, 2.0, 0.0, 1e-10, 2.0, 1.0, 1.0, 3.0, 1.0, 5.0], np.float32),
+        ],
+    ),
+    # x * 10**d in float32, rounded back, as torch (in float16, 65504 * 10 overflows)
+    "round_decimals_16bit": (
+        lambda m, x: (
+            x.half().round(decimals=1).float(),
+            x.bfloat16().round(decimals=2).float(),
+            x.half().round(decimals=-2).float(),
+        ),
+        [np.array([65504.0, 10000.0, 7000.5, 1.25, -2.35, 0.125, 3.14159, 12345.678, INF, NAN], np.float32)],
+    ),
+    "nan_to_num_16bit": (lambda m, x: (x.bfloat16().nan_to_num().float(), m.nan_to_num(x.half()).float()), [EDGES]),
+    # torch computes x ** 0.5 as sqrt and x ** -0.5 as rsqrt: -0.0 ** 0.5 is -0.0, -inf ** 0.5 nan
+    "pow_halves": (lambda m, x: (x**0.5, x.pow(-0.5), m.pow(x, 0.5)), [EDGES]),
 }
 
 #: gradient checks: name -> (fn(m, *inputs), float64 inputs)
@@ -203,6 +231,7 @@ COMPILED = [
     "floor", "ceil", "round", "round_decimals", "trunc_fix", "frac", "sign_sgn", "remainder", "fmod",
     "log1p_expm1", "log2_log10_exp2", "tan_atan", "asin_acos_atanh", "sinh_cosh_asinh", "acosh", "atan2",
     "predicates", "nan_to_num", "fmax_fmin", "copysign", "int_rounding", "int_remainders", "ne_nan",
+    "isclose", "div_trunc", "round_decimals_16bit", "nan_to_num_16bit", "pow_halves",
 ]  # fmt: skip
 
 
@@ -227,7 +256,7 @@ def test_jit_llvm_matches_torch():
 
 def test_compiled_eager_tier_matches_torch():
     """A few cases on the compiled eager tier (it shares the pipeline with irc.jit, tested above)."""
-    names = ["round", "remainder", "predicates", "int_remainders"]
+    names = ["round", "remainder", "predicates", "int_remainders", "isclose", "div_trunc", "pow_halves"]
     realize._cache.clear()
     with irc.set_eager_mode("compile"), np.errstate(all="ignore"):
         got = _all_cases(irc, *[irc.tensor(x) for x in _all_inputs(names)], names=names)
@@ -316,6 +345,14 @@ def test_in_place_forms_keep_the_dtype_and_match_torch():
         else:
             np.testing.assert_array_equal(got[0], x.numpy())
             np.testing.assert_array_equal(got[1], y.numpy())
+
+
+def test_allclose_of_infinities_matches_torch():
+    pairs = [([1.0, 5.0], [INF, 5.0]), ([-INF], [INF]), ([INF, -INF], [INF, -INF]), ([NAN], [NAN])]
+    for a, b in pairs:
+        for equal_nan in (False, True):
+            want = torch.allclose(torch.tensor(a), torch.tensor(b), equal_nan=equal_nan)
+            assert irc.allclose(irc.tensor(a), irc.tensor(b), equal_nan=equal_nan) == want, (a, b, equal_nan)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

@@ -94,6 +94,16 @@ def test_batch_norm_train_eval_and_running_stats_match_torch(make, shape, rng):
     assert module.num_batches_tracked.item() == 3
 
 
+def test_cumulative_batch_norm_running_stats_are_exact_in_float64(rng):
+    """momentum=None: the factor 1 / num_batches_tracked in float64 (not float32), as torch's Python float."""
+    module, reference = nn.BatchNorm2d(3, momentum=None).double(), torch.nn.BatchNorm2d(3, momentum=None).double()
+    for step in range(3):
+        x = rng.standard_normal((2, 3, 7, 6)) * 5 + step
+        module(irc.tensor(x)), reference(torch.from_numpy(x))
+    for name in ("running_mean", "running_var"):
+        np.testing.assert_allclose(getattr(module, name).numpy(), getattr(reference, name).numpy(), rtol=1e-14)
+
+
 def test_batch_norm_without_running_stats_uses_batch_stats_in_eval(rng):
     x = rng.standard_normal((5, 2, 3, 3)).astype(np.float32)
     module, reference = (

@@ -55,6 +55,144 @@ def test_in_place_through_views_matches_torch(name):
         np.testing.assert_array_equal(g.numpy(), w.numpy())
 
 
+# a view made before its tensor changes shape in place (`t_`, `transpose_`, `unsqueeze_`, ...) keeps the same
+# elements, as torch's views of the storage do; each program returns what it read
+RESHAPED_BASE = {
+    "flat-view-after-t_": lambda m, x: (lambda b: (x.t_(), b.clone(), b.add_(1), x)[1:])(x.view(12)),
+    "column-write-after-t_": lambda m, x: (lambda c: (x.t_(), c.add_(100), x)[1:])(x[:, 0]),
+    "row-after-unsqueeze_": lambda m, x: (lambda r: (x.unsqueeze_(0), r.mul_(-1), x)[1:])(x[1]),
+    "base-write-seen-after-t_": lambda m, x: (lambda c: (x.t_(), x[0].fill_(9), c.clone(), x)[2:])(x[:, 1]),
+    "squeeze_-and-unsqueeze_": lambda m, x: (
+        lambda v: (x.unsqueeze_(0), x.unsqueeze_(3), x.squeeze_(0), v.sub_(50), x)[3:]
+    )(x[:, 1:3]),
+    "transpose_-swapaxes_-3d": lambda m, x: (
+        lambda y: (lambda v: (y.transpose_(0, 2), y.swapaxes_(1, 2), v.zero_(), y)[2:])(y[1, :, ::2])
+    )(x.reshape(2, 3, 2)),
+    "view-of-a-view-that-t_": lambda m, x: (
+        lambda v: (lambda w: (v.t_(), w.fill_(-1), v[0].add_(100), x, v, w)[3:])(v[:, 2])
+    )(x[1:]),
+    "expand-after-t_": lambda m, x: (lambda y: (lambda e: (y.t_(), y.mul_(2), e.clone(), y)[2:])(y.expand(2, 4)))(
+        x[:1]
+    ),
+    "detach-and-data-after-t_": lambda m, x: (lambda d, e: (x.t_(), d[0].add_(1), e[1].mul_(-1), d, e, x)[3:])(
+        x.data, x.detach()
+    ),
+}
+
+# a view of all of a tensor (torch's is a new tensor: an in-place shape op on it leaves the tensor's shape alone)
+WHOLE_VIEWS = {
+    "x[:]": lambda x: x[:],
+    "x[...]": lambda x: x[...],
+    "view": lambda x: x.view(3, 4),
+    "reshape": lambda x: x.reshape(3, -1),
+    "reshape-of-a-transpose": lambda x: x.t().reshape(4, 3),
+    "squeeze": lambda x: x.squeeze(),
+    "permute": lambda x: x.permute(0, 1),
+    "transpose-same-dim": lambda x: x.transpose(1, 1),
+    "movedim": lambda x: x.movedim(0, 0),
+    "narrow": lambda x: x.narrow(0, 0, 3),
+    "view_as": lambda x: x.view_as(x),
+    "reshape_as": lambda x: x.reshape_as(x),
+    "expand_as": lambda x: x.expand_as(x),
+    "broadcast_to": lambda x: x.broadcast_to(3, 4),
+}
+
+
+def _whole_view_program(m, x, name):
+    v = WHOLE_VIEWS[name](x)
+    assert v is not x
+    v.add_(1)  # reaches x
+    x.mul_(2)  # seen by v
+    v.unsqueeze_(0)
+    v[0].sub_(3)
+    v.t_() if v.ndim == 2 else v.transpose_(0, 2)
+    x[0].fill_(-7)
+    return x, v
+
+
+def _assert_matches_torch(program, *args):
+    got, want = program(irc, _base(irc), *args), program(torch, _base(torch), *args)
+    for g, w in zip(got, want, strict=True):
+        assert tuple(g.shape) == tuple(w.shape)
+        np.testing.assert_array_equal(g.numpy(), w.numpy())
+
+
+@pytest.mark.parametrize("name", RESHAPED_BASE)
+def test_views_keep_their_elements_when_their_tensor_changes_shape_in_place(name):
+    _assert_matches_torch(RESHAPED_BASE[name])
+
+
+@pytest.mark.parametrize("name", WHOLE_VIEWS)
+def test_a_view_of_all_of_a_tensor_is_a_new_tensor(name):
+    _assert_matches_torch(_whole_view_program, name)
+
+
+def test_only_flatten_of_one_dim_returns_the_tensor_itself_as_torch_s():
+    for m in (irc, torch):
+        x = _base(m)
+        row = x[0]
+        assert x.flatten(1, 1) is x and row.t() is not row
+        x.flip([]).add_(1)
+        np.testing.assert_array_equal(x.numpy(), np.arange(12).reshape(3, 4))
+
+
+def test_views_across_in_place_shape_ops_in_the_compiled_tier():
+    with irc.set_eager_mode("compile"):
+        for program in RESHAPED_BASE.values():
+            _assert_matches_torch(program)
+        for name in ("x[:]", "view", "permute", "expand_as"):
+            _assert_matches_torch(_whole_view_program, name)
+
+
+def test_views_across_in_place_shape_ops_inside_irc_jit():
+    def step(x):
+        column, flat, whole = x[:, 0], x.view(12), x[:]
+        x.t_()
+        column.add_(100)
+        flat[11].fill_(-1)
+        whole.unsqueeze_(0)
+        whole[0, 1].mul_(2)
+        return flat * 1
+
+    eager_x = _base(irc)
+    eager = step(eager_x)
+    torch_x = _base(torch)
+    np.testing.assert_array_equal(eager.numpy(), step(torch_x).numpy())
+    np.testing.assert_array_equal(eager_x.numpy(), torch_x.numpy())
+    jitted = irc.jit(step, target="llvm")
+    for _ in range(2):
+        x = _base(irc)
+        np.testing.assert_array_equal(jitted(x).numpy(), eager.numpy())
+        assert x.shape == eager_x.shape == (4, 3)
+        np.testing.assert_array_equal(x.numpy(), eager_x.numpy())
+
+
+def test_gradients_flow_through_views_across_in_place_shape_ops():
+    def program(m):
+        x = m.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True)
+        y = x * 2
+        column, flat, whole = y[:, 1], y.view(6), y[:]
+        y.t_()
+        column.mul_(m.tensor([3.0, -1.0]))
+        flat[:2].add_(x[0, :2] ** 2)
+        whole.t_()
+        whole[0].mul_(x[1, 1:])
+        (y * m.arange(6.0).reshape(3, 2)).sum().backward()
+        return y.detach(), whole.detach(), x.grad
+
+    for got, want in zip(program(irc), program(torch), strict=True):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
+
+
+def test_requires_grad_on_a_view_of_all_of_a_tensor_leaves_the_tensor_alone():
+    for m in (irc, torch):
+        x = m.tensor([1.0, 2.0])
+        v = x[:].requires_grad_()
+        (v * 2).sum().backward()
+        assert not x.requires_grad and v.is_leaf
+        np.testing.assert_array_equal(v.grad.numpy(), [2, 2])
+
+
 def test_gradients_flow_through_an_in_place_op_on_a_view():
     def program(m):
         x = m.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True)

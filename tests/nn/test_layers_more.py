@@ -155,6 +155,20 @@ def test_functional_keywords():
         np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-5, atol=1e-6, err_msg=ours.__name__)
 
 
+@pytest.mark.parametrize("name", ["softmax", "log_softmax", "softmin"])
+@pytest.mark.parametrize("shape", [(), (4,), (2, 3), (2, 3, 4), (2, 3, 4, 2)])
+def test_softmax_without_dim_takes_torchs_implicit_dim_and_warns(name, shape):
+    """torch's deprecated implicit dim: 0 for 0-, 1- and 3-D input, else 1 (not -1), with its warning."""
+    x = randn(*shape, seed=len(shape))
+    with pytest.warns(UserWarning) as theirs:
+        expected = getattr(TF, name)(torch.from_numpy(x))
+    with pytest.warns(UserWarning) as ours:
+        got = getattr(F, name)(irc.tensor(x))
+    np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-5, atol=1e-6)
+    assert [str(w.message) for w in ours] == [str(w.message) for w in theirs]
+    assert ours[0].filename == __file__  # the warning points at the caller, as torch's
+
+
 @pytest.mark.parametrize("name", ["hardtanh", "relu6", "hardsigmoid", "hardswish", "threshold", "softshrink",
                                   "hardshrink"])  # fmt: skip
 def test_gradient_at_the_kinks_as_torch(name):

@@ -110,6 +110,16 @@ def test_bce_clamps_the_log_at_minus_100():
     np.testing.assert_allclose(got, want.numpy(), rtol=1e-6, atol=1e-7)  # the stable form: no inf
 
 
+def test_bce_refuses_probabilities_outside_0_1_as_torch():
+    """Checked where the input is already computed (eager); a lazy input is not realized for the check."""
+    for value in (2.0, -0.1, float("nan")):
+        with pytest.raises(RuntimeError, match="all elements of input should be between 0 and 1"):
+            TF.binary_cross_entropy(torch.full((3,), value), torch.ones(3))
+        with pytest.raises(FrontendError, match="all elements of input should be between 0 and 1"):
+            F.binary_cross_entropy(irc.tensor(np.full(3, value, np.float32)), irc.ones(3))
+    assert np.isnan(F.binary_cross_entropy(irc.ones(3) * 2, irc.ones(3)).item())  # lazy: not checked
+
+
 # ------------------------------------------------------------ class targets
 
 

@@ -24,6 +24,7 @@ from irc.driver.inputs import load_program
 from irc.errors import IRCError
 from irc.frontend.tracing import trace
 from irc.interpreters.reference import run_hl
+from irc.ir import parse_module
 from irc.runtime import package
 from irc.targets.cuda import nvrtc_available
 from tests.helpers import BLOCK_IMPORTS, rewrite_zip
@@ -235,6 +236,30 @@ def test_damaged_package_is_refused(case, message, compiled, tmp_path):
         package.load(damaged)
 
 
+def _damage_central_directory(path: Path, out: Path, offset: int, value: int) -> Path:
+    """A copy of the zip file `path` whose first central directory record has the 2-byte field at `offset`
+    set to `value` (6: the version needed to extract, 10: the compression method)."""
+    data = bytearray(path.read_bytes())
+    record = data.index(b"PK\x01\x02")
+    data[record + offset : record + offset + 2] = value.to_bytes(2, "little")
+    out.write_bytes(bytes(data))
+    return out
+
+
+@pytest.mark.parametrize("offset, value", [(10, 99), (6, 99)])  # compression method 99; zip version 9.9
+def test_a_damaged_zip_header_is_a_corrupt_file(offset, value, compiled, tmp_path, capsys):
+    damaged = _damage_central_directory(compiled[1], tmp_path / "damaged.ircpkg", offset, value)
+    with pytest.raises(IRCError, match=r"damaged\.ircpkg: corrupt package \(truncated or damaged zip file: "):
+        package.load(damaged)
+    assert main(["run", str(damaged)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"irc: error: {damaged}: corrupt package (") and err.count("\n") == 1
+    irc.save({"w": np.ones(3, np.float32)}, tmp_path / "ckpt.irc")
+    checkpoint = _damage_central_directory(tmp_path / "ckpt.irc", tmp_path / "damaged.irc", offset, value)
+    with pytest.raises(ValueError, match=r"damaged\.irc is not a file written by irc\.save or torch\.save"):
+        irc.load(checkpoint)
+
+
 def test_other_format_version_is_refused(compiled, tmp_path):
     newer = rewrite_zip(
         compiled[1],
@@ -271,6 +296,42 @@ def test_wrong_inputs_are_refused(compiled, args):
         model(args[0], w1=args[1])
     with pytest.raises(IRCError, match="no input named 'y'"):
         model(*args, y=args[0])
+    for value, kind in ((None, "NoneType of dtype object"), ("x", "str of dtype <U1")):
+        with pytest.raises(IRCError, match=rf"input x is a {kind}, not an array of numbers; the package expects "):
+            model(value, *args[1:])
+
+
+INT_TEXT = """\
+func.func @f(%x: tensor<4xi32>, %y: tensor<4xi32>) -> tensor<4xi32> {
+  %0 = hl.add %x, %y : (tensor<4xi32>, tensor<4xi32>) -> tensor<4xi32>
+  func.return %0 : tensor<4xi32>
+}
+"""
+
+
+def test_integers_an_input_cannot_hold_are_refused(tmp_path):
+    model = package.load(package.save(Pipeline("llvm").run(parse_module(INT_TEXT)), tmp_path / "int.ircpkg"))
+    y = np.ones(4, np.int32)
+    for x, value in (
+        (np.array([2**40, 1, 2, 3], np.int64), 2**40),  # would wrap around to 0
+        (np.array([0, -(2**31) - 1, 0, 0], np.int64), -(2**31) - 1),
+        (np.array([2**31 + 5, 0, 0, 0], np.uint32), 2**31 + 5),  # unsigned, same width
+    ):
+        with pytest.raises(
+            IRCError, match=rf"f: input x \({x.dtype}\) holds {value}, which the package's int32 cannot hold"
+        ):
+            model(x, y)
+    fits = np.array([2**31 - 1 - 1, -(2**31), 7, 0], np.int64)
+    np.testing.assert_array_equal(model(fits, y)[0], fits + 1)
+    np.testing.assert_array_equal(model(np.arange(4, dtype=np.uint32), y)[0], np.arange(1, 5))
+
+
+def test_a_package_refuses_a_cuda_arch_it_was_not_compiled_for(compiled, capsys):
+    assert main(["run", str(compiled[1]), "--cuda-arch", "sm_90"]) == 2
+    assert capsys.readouterr().err == (
+        f"irc: error: {compiled[1]} is compiled for {package.load(compiled[1]).target}; it cannot run with "
+        "--cuda-arch sm_90\n"
+    )
 
 
 def test_not_a_package(tmp_path):

@@ -285,10 +285,11 @@ def _out_of_order_results(name: str, calls: int = 3):
     return mod(*arrays), results
 
 
-@pytest.mark.parametrize("name", PROGRAMS)
+@pytest.mark.parametrize("name", ["every_family"])
 def test_kernels_in_another_order_their_dependencies_allow_compute_the_same(name):
     """The plan's real kernels (their writes as `irc.targets.gpu.written_params` found them), run in an
-    order unlike the plan's, give the in-order results bit for bit."""
+    order unlike the plan's, give the in-order results bit for bit. (The mlp and convnet examples are
+    chains: once their constant fills went into the kernels reading them, no other order was left.)"""
     from irc.runtime.plan import launch_dependencies, plan_extents
     from tests.runtime.test_graphs import adversarial_order
 

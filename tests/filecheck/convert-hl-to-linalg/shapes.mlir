@@ -17,10 +17,13 @@ func.func @transpose(%x: tensor<2x3x4xf32>) -> tensor<4x2x3xf32> {
   func.return %0 : tensor<4x2x3xf32>
 }
 
-// Unit steps are an extract_slice; other steps a generic reading start + step * i.
+// Unit steps are an extract_slice; other steps an extract_slice of the box the slice spans and a
+// generic reading step * i of it.
 // CHECK-LABEL: func.func @slices
 // CHECK:         tensor.extract_slice %x[1, 2] [3, 4] [1, 1] : tensor<5x6xf32> to tensor<3x4xf32>
-// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (((d0 * 2) + 1), (d1 * 3))>, affine_map<(d0, d1) -> (d0, d1)>]
+// CHECK:         %[[BOX:.*]] = tensor.extract_slice %x[1, 0] [3, 4] [1, 1] : tensor<5x6xf32> to tensor<3x4xf32>
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1) -> ((d0 * 2), (d1 * 3))>, affine_map<(d0, d1) -> (d0, d1)>]
+// CHECK-SAME:    ins(%[[BOX]] : tensor<3x4xf32>)
 func.func @slices(%x: tensor<5x6xf32>) -> (tensor<3x4xf32>, tensor<2x2xf32>) {
   %0 = hl.slice %x {start = array<i64: 1, 2>, stop = array<i64: 4, 6>, step = array<i64: 1, 1>} : (tensor<5x6xf32>) -> tensor<3x4xf32>
   %1 = hl.slice %x {start = array<i64: 1, 0>, stop = array<i64: 5, 6>, step = array<i64: 2, 3>} : (tensor<5x6xf32>) -> tensor<2x2xf32>

@@ -102,3 +102,17 @@ func.func @expand_then_exp(%x: tensor<2x1xf32>) -> tensor<2x5xf32> {
   %1 = hl.exp %0 : (tensor<2x5xf32>) -> tensor<2x5xf32>
   func.return %1 : tensor<2x5xf32>
 }
+
+// A fill of an integer constant read by a generic is that constant in the body (the exponent of x ** 3:
+// the code generator multiplies); float constants stay inputs (see @relu_mul_add).
+// CHECK-LABEL: func.func @int_power
+// CHECK-NOT:     linalg.fill
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]} ins(%x : tensor<4xi64>)
+// CHECK-NEXT:    ^{{.*}}(%[[X:.*]]: i64, %{{.*}}: i64):
+// CHECK-NEXT:      %[[C:.*]] = arith.constant 3 : i64
+// CHECK-NEXT:      math.ipowi %[[X]], %[[C]] : i64
+func.func @int_power(%x: tensor<4xi64>) -> tensor<4xi64> {
+  %c = hl.full {value = 3 : i64} : tensor<i64>
+  %0 = hl.pow %x, %c : (tensor<4xi64>, tensor<i64>) -> tensor<4xi64>
+  func.return %0 : tensor<4xi64>
+}
