@@ -179,7 +179,7 @@ def realize_all(nodes: Sequence[Node], device: str | None = None) -> list:
             if isinstance(leaf, Placeholder):
                 raise FrontendError(
                     "the value of a traced tensor is not known inside irc.jit (no .numpy()/.item()/print on it)",
-                    pending[0].loc[:2],
+                    user_location()[:2],  # where the value was asked for (a node's own may be an input's: <input>)
                 )
         if device is None:
             device = next((d for d in (device_of(leaf.value) for leaf in leaves) if d != "cpu"), "cpu")

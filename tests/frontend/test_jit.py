@@ -89,3 +89,16 @@ def test_a_function_that_returns_no_tensor_says_what_it_returned():
         irc.jit(lambda a, b: a + b)([1.0, 2.0], [3.0])
     with pytest.raises(FrontendError, match="returns nothing and updates no tensor"):
         irc.jit(lambda a: None)(x)
+
+
+def test_asking_for_a_traced_value_names_the_line_that_asked():
+    import pytest
+
+    from irc.errors import FrontendError
+
+    def f(a):
+        return np.asarray(a)  # the line the error names
+
+    line = f.__code__.co_firstlineno + 1
+    with pytest.raises(FrontendError, match=rf"test_jit.py:{line}: the value of a traced tensor is not known"):
+        irc.jit(f)(np.ones(3, np.float32))
