@@ -17,8 +17,8 @@ is skipped when some loop of the consumer would then appear in no map as a
 plain dimension (a broadcast read by a reduction over the broadcast dim):
 the fused generic would have no operand to take that loop's bound from.
 
-A `linalg.fill` of an integer constant read by a generic becomes that
-constant in the generic's body (upstream's `FoldFillWithGenericOp`): the code
+A `linalg.fill` of an integer constant that a generic reads only as the
+exponent of `math.ipowi` becomes that constant in the generic's body (upstream's `FoldFillWithGenericOp`): the code
 generator sees the value (`x ** 2` of integers multiplies instead of calling
 `pow`) instead of loading it from a buffer of its own.
 """
@@ -26,7 +26,7 @@ generator sees the value (`x ** 2` of integers multiplies instead of calling
 from __future__ import annotations
 
 from xdsl.context import Context
-from xdsl.dialects import arith, tensor
+from xdsl.dialects import arith, math, tensor
 from xdsl.dialects.builtin import AffineMapAttr, IntegerType, ModuleOp
 from xdsl.dialects.linalg import ops as linalg
 from xdsl.ir import Block, Region, SSAValue
@@ -172,6 +172,8 @@ class FoldConstantFillIntoGeneric(RewritePattern):
             if constant is None or covered != set(range(maps[index].num_dims)):
                 continue  # a loop whose bound only the fill gives keeps it
             args = consumer.body.block.args
+            if not all(isinstance(u.operation, math.IPowIOp) and u.index == 1 for u in args[index].uses):
+                continue  # only exponents: TVM aborts on an integer division it folds to one by zero (int sign)
             block = Block(arg_types=[a.type for k, a in enumerate(args) if k != index])
             folded = constant.clone()
             block.add_op(folded)

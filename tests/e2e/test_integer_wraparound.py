@@ -96,3 +96,12 @@ def test_a_chain_of_wrapping_ops_casts_once():
     assert body.count('T.Cast("int32"') == 1, body
     with np.errstate(over="ignore"):
         np.testing.assert_array_equal(irc.jit(chain, target="llvm")(x, x).numpy(), x * 9 + x * 8)
+
+
+def test_integer_sign_of_a_zero_difference_compiles():
+    """Only a power's exponent folds into the body: an int32 `sign` of a constant zero made TVM fold an
+    integer division by zero (an abort, not an error) when every integer fill was folded."""
+    x = np.arange(-3, 5, dtype=np.int32)
+    got = irc.jit(lambda x: ((x - x).sign(), x.sign()), target="llvm")(x)
+    np.testing.assert_array_equal(got[0].numpy(), np.zeros_like(x))
+    np.testing.assert_array_equal(got[1].numpy(), np.sign(x))
