@@ -18,8 +18,8 @@ plain dimension (a broadcast read by a reduction over the broadcast dim):
 the fused generic would have no operand to take that loop's bound from.
 
 A `linalg.fill` of an integer constant that a generic reads only as the
-exponent of `math.ipowi` becomes that constant in the generic's body (upstream's `FoldFillWithGenericOp`): the code
-generator sees the value (`x ** 2` of integers multiplies instead of calling
+exponent of `math.ipowi` becomes that constant in the generic's body
+(upstream's `FoldFillWithGenericOp`, narrowed): the code generator sees the value (`x ** 2` of integers multiplies instead of calling
 `pow`) instead of loading it from a buffer of its own.
 """
 
@@ -159,7 +159,8 @@ def _constant_fill(value: SSAValue) -> arith.ConstantOp | None:
 
 
 class FoldConstantFillIntoGeneric(RewritePattern):
-    """A generic's input that is a fill of a constant becomes the constant in its body."""
+    """A generic's input that is a fill of an integer constant, read only as `math.ipowi`'s exponent, becomes
+    the constant in its body."""
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, consumer: linalg.GenericOp, rewriter: PatternRewriter) -> None:
