@@ -35,12 +35,28 @@ PATTERNS = {
     "add_i32": ("int32", "p + x"),
     "abs_f32": ("float32", "(p - x).abs()"),
     "fma_f32": ("float32", "p * x + 1"),
+    "hypot_f32": ("float32", "irc.hypot(p, x) - x"),
+    "atan2_f32": ("float32", "irc.atan2(p, x) + x"),
+    "sigmoid_f32": ("float32", "(p + x).sigmoid()"),
+    "tanh_f32": ("float32", "(p - x).tanh()"),
+    "expm1_f32": ("float32", "(p - x).expm1() * 0.5"),
+    "asinh_f32": ("float32", "(p - x).asinh()"),
+    "tan_f32": ("float32", "(p * 0.1).tan()"),
+    "erf_f32": ("float32", "(p - x).erf()"),
+    "elu_f32": ("float32", "F.elu(p - x)"),
+    "gelu_tanh_f32": ("float32", "F.gelu(p - x, approximate='tanh')"),
+    "softplus_f32": ("float32", "F.softplus(p - x)"),
+    "silu_f32": ("float32", "F.silu(p - x)"),
+    "nan_to_num_f32": ("float32", "(p / (x - 4)).nan_to_num()"),
+    "logical_xor_bool": ("bool", "irc.logical_xor(p, x) | (p & x)"),
+    "bitand_add_i32": ("int32", "(p & x) + 3"),
 }
 
 CHILD = """
 import sys, time
 import numpy as np
 import irc
+import irc.nn.functional as F
 dtype, step, k = sys.argv[1], sys.argv[2], int(sys.argv[3])
 x = np.random.RandomState(0).randint(1, 9, size=(4, 8)).astype(dtype)
 def f(x):

@@ -10,7 +10,12 @@ with inputs ``x, y`` and one output::
     %r = linalg.generic ins(%m, %x) outs(%e1) { addf }
       ->  %r = linalg.generic ins(%x, %y) outs(%e1) { mulf; addf }
 
-The consumer may itself reduce (``sum(exp(x))`` fuses into one reduction).
+The consumer may itself reduce (``sum(exp(x))`` fuses into one reduction), unless the reduction's
+body would then write out more than `REDUCTION_BODY_LIMIT` nodes (an SSA value used twice is written
+out twice: a chain of selects doubles or triples per step). An elementwise nest stores large values
+in scratch buffers (`irc.targets.tir`); a reduction's body must stay one expression for TVM to find
+its combiner, and TVM's simplifier took minutes on ten `where` steps summed
+(docs/compile-time.md), so a large producer stays a nest of its own.
 Producer input maps are composed with the consumer's map, so broadcast and
 strided reads carry over; repeated (value, map) inputs are merged. A fusion
 is skipped when some loop of the consumer would then appear in no map as a
@@ -38,6 +43,28 @@ from xdsl.pattern_rewriter import (
     RewritePattern,
     op_type_rewrite_pattern,
 )
+
+#: the largest reduction body, in nodes written out (`_written_size`), that a producer is fused into
+REDUCTION_BODY_LIMIT = 64
+
+
+def _written_size(producer: linalg.GenericOp, consumer: linalg.GenericOp, index: int) -> int:
+    """The size of the largest value `consumer`'s body would yield with `producer` fused as input
+    `index`, as a tree: every use of a value writes it out again."""
+    sizes: dict[SSAValue, int] = {}
+
+    def tree(block: Block) -> int:
+        largest = 1
+        for op in block.ops:
+            size = 1 + sum(sizes.get(v, 1) for v in op.operands)
+            for r in op.results:
+                sizes[r] = size
+            if isinstance(op, linalg.YieldOp):
+                largest = max(largest, size - 1)
+        return largest
+
+    sizes[consumer.body.block.args[index]] = tree(producer.body.block)
+    return tree(consumer.body.block)
 
 
 def _is_permutation(m: AffineMap) -> bool:
@@ -133,9 +160,12 @@ class FuseProducerIntoConsumer(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(self, consumer: linalg.GenericOp, rewriter: PatternRewriter) -> None:
         maps = [m.data for m in consumer.indexing_maps]
+        reduces = any(it.data.value != "parallel" for it in consumer.iterator_types)
         for index, value in enumerate(consumer.inputs):
             if _fusable(value, maps[index]) and _covers_all_loops(value.owner, consumer, index):
                 producer = value.owner
+                if reduces and _written_size(producer, consumer, index) > REDUCTION_BODY_LIMIT:
+                    continue
                 fused = fuse(producer, consumer, index)
                 fused.location = consumer.location
                 rewriter.replace(consumer, fused)

@@ -787,9 +787,11 @@ def written_params(kernel: tirx.PrimFunc) -> tuple[int, ...] | None:
     go to (declared on a parameter: `T.decl_buffer(..., data=p)`), and the parameters a `cp.async` or `mma`
     call writes through (`_WRITES_THROUGH`; they write shared memory and registers). None, every buffer
     parameter written, where the body holds something this does not follow (another call statement but a
-    barrier, a buffer declared on something but a parameter, a statement kind it does not know)."""
+    barrier, a buffer declared on something but a parameter or the kernel's own memory, a statement kind
+    it does not know)."""
     params = list(kernel.params)
-    declared: list[tuple[object, int | None]] = []  # (buffer, parameter position or None)
+    declared: list[tuple[object, int | str | None]] = []  # (buffer, parameter position, "local" or None)
+    allocated: list[object] = []  # the data of the kernel's own buffers (TVM may declare others on them)
     stored: list[object] = []
     written_through: set[int] = set()  # parameters a call writes through
 
@@ -802,9 +804,11 @@ def written_params(kernel: tirx.PrimFunc) -> tuple[int, ...] | None:
         body = getattr(stmt, "body", None)  # declarations hold their scope or stand in a sequence
         if isinstance(stmt, tirx.DeclBuffer):
             data = stmt.data
-            declared.append((stmt.buffer, next((i for i, p in enumerate(params) if p.same_as(data)), None)))
+            own = "local" if any(tvm_ffi.structural_equal(a, data) for a in allocated) else None
+            declared.append((stmt.buffer, next((i for i, p in enumerate(params) if p.same_as(data)), own)))
             return body is None or walk(body)
         if isinstance(stmt, tirx.AllocBuffer):  # the kernel's own shared or local memory
+            allocated.append(stmt.buffer.data)
             return body is None or walk(body)
         if isinstance(stmt, tirx.IfThenElse):
             return walk(stmt.then_case) and (stmt.else_case is None or walk(stmt.else_case))
@@ -863,7 +867,7 @@ def compile_gpu(
     """Translate, split, schedule and lower `module`; the device source and the plans (see module docstring).
     `matmul_tile`: dlight Matmul config fields for the matmul schedule (a GPU target's "matmul" option);
     `tf32`: float32 matmuls on TF32 tensor cores where they fit (a cuda target's "tf32" option, sm_80+)."""
-    entries = [split_nests(f) for f in translate_module(module)]
+    entries = [split_nests(f) for f in translate_module(module, scratch_scope="local")]
     funcs = {name: func for kernels in entries for name, func in kernels.funcs.items()}
     # each kernel gets the first rule that schedules it, and the module is lowered once; lowering each
     # kernel on its own to check its rule doubled the lowering (7 of the 21 s of a CNN training step's

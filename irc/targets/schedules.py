@@ -30,6 +30,7 @@ import math
 from collections import Counter
 from collections.abc import Callable
 
+import tvm
 from tvm import IRModule, s_tir, tirx
 from tvm.ir import TensorLoad
 from tvm.s_tir import Schedule
@@ -74,6 +75,18 @@ def _store(block: s_tir.SBlock) -> tirx.BufferStore | None:
     return block.body if isinstance(block.body, tirx.BufferStore) else None
 
 
+def _output_store(block: s_tir.SBlock) -> tirx.BufferStore | None:
+    """The block's one store to a buffer outside it, after any stores to its own one-element buffers
+    (values the translator materialized: `irc.targets.tir._FuncTranslator._bound_args`)."""
+    stmts = top_statements(block.body)
+    own = set(block.alloc_buffers)
+    if not all(isinstance(s, tirx.BufferStore) for s in stmts) or any(s.buffer in own for s in stmts[-1:]):
+        return None
+    if any(s.buffer not in own for s in stmts[:-1]):
+        return None
+    return stmts[-1]
+
+
 def _largest_divisor(n: int, candidates: list[int]) -> int:
     return next((c for c in candidates if n % c == 0), 1)
 
@@ -112,7 +125,7 @@ def schedule_elementwise(sch: Schedule, name: str, cpu: CPUInfo, writers: Counte
     total = math.prod(_extents(sch, loops))
     parallel = parallel and total >= _MIN_PARALLEL_WORK and _only_writer(sch, block, writers)
     fused = sch.fuse(*loops) if len(loops) > 1 else loops[0]
-    store = _store(_block(sch, block))
+    store = _output_store(_block(sch, block))
     lanes = cpu.lanes(str(store.buffer.dtype)) if store is not None else 1
     if total % lanes == 0 and total >= lanes:
         outer, inner = sch.split(fused, [None, lanes])
@@ -472,8 +485,86 @@ def schedule_cpu(mod: IRModule, func_name: str, cpu: CPUInfo) -> tuple[IRModule,
         body += stmts[copies:]
         allocs += added
     functions = {gv.name_hint: f for gv, f in mod.functions_items()}
-    functions[func_name] = with_root(func, [*front, *body], allocs)
+    functions[func_name] = widen_lane_buffers(with_root(func, [*front, *body], allocs))
     return IRModule(functions), notes
+
+
+def widen_lane_buffers(func: tirx.PrimFunc) -> tirx.PrimFunc:
+    """`func` where each block in a vectorized loop that allocates buffers (the translator's
+    materialized values: `irc.targets.tir._FuncTranslator._materialized`) has them allocated by an
+    opaque block around the loop instead, one element per lane.
+
+    TVM's vectorizer leaves a buffer allocated inside the vectorized loop as it is ("vectorization of
+    AllocBuffer not yet implemented"): one element, and every lane read the last lane's value. Such a
+    buffer is declared over the nest's whole iteration space and indexed by the element's position
+    `flat` in it, which the elementwise schedule's fused and split loop makes `outer * lanes + lane`
+    (`schedule_elementwise`); TVM allocates a buffer where its accesses meet and compacts it to the
+    region they span. A read of the first lane's element (`outer * lanes`, unused) in the opaque block
+    makes that the place, and the region `lanes` elements: a vector register after LLVM.
+    """
+    return _map_loops(func, _lift_lane_buffers)
+
+
+def _lift_lane_buffers(outer: tirx.For) -> tirx.Stmt:
+    loop = outer.body
+    if not isinstance(loop, tirx.For) or loop.kind != tirx.ForKind.VECTORIZED:
+        return outer
+    realize = loop.body
+    if not isinstance(realize, s_tir.SBlockRealize) or not realize.block.alloc_buffers:
+        return outer
+    block = realize.block
+    lanes = int(loop.extent)
+    first = outer.loop_var * tirx.IntImm(str(outer.loop_var.ty.dtype), lanes)
+    flat = tirx.IntImm(str(block.iter_vars[0].var.ty.dtype), 0)
+    for iv in block.iter_vars:
+        flat = flat * iv.dom.extent + iv.var
+    buffers = list(block.alloc_buffers)
+    regions = [tirx.BufferRegion(b, [tvm.ir.Range.from_min_extent(flat, 1)]) for b in buffers]
+    inner = s_tir.SBlock(
+        block.iter_vars, [*block.reads, *regions], [*block.writes, *regions], block.name_hint, block.body,
+        block.init, [], block.match_buffers, block.annotations,
+    )  # fmt: skip
+    loop = tirx.For(
+        loop.loop_var, loop.min, loop.extent, loop.kind,
+        s_tir.SBlockRealize(realize.iter_values, realize.predicate, inner), loop.thread_binding, loop.annotations,
+    )  # fmt: skip
+    anchors = [tirx.Evaluate(tirx.BufferLoad(b, [tirx.Cast(str(b.shape[0].ty.dtype), first)])) for b in buffers]
+    lanes_block = s_tir.SBlock([], [], [], block.name_hint + "_lanes", tirx.SeqStmt([*anchors, loop]), None, buffers)
+    return tirx.For(
+        outer.loop_var, outer.min, outer.extent, outer.kind, s_tir.SBlockRealize([], True, lanes_block),
+        outer.thread_binding, outer.annotations,
+    )  # fmt: skip
+
+
+def _map_loops(func: tirx.PrimFunc, fn: Callable[[tirx.For], tirx.Stmt]) -> tirx.PrimFunc:
+    """`func` with `fn` applied to each loop under its root block, innermost first (loops, sequences
+    and blocks are walked)."""
+
+    def walk(stmt: tirx.Stmt) -> tirx.Stmt:
+        if isinstance(stmt, tirx.For):
+            body = walk(stmt.body)
+            if not body.same_as(stmt.body):
+                stmt = tirx.For(
+                    stmt.loop_var, stmt.min, stmt.extent, stmt.kind, body, stmt.thread_binding, stmt.annotations
+                )
+            return fn(stmt)
+        if isinstance(stmt, tirx.SeqStmt):
+            stmts = [walk(s) for s in stmt]
+            return stmt if all(a.same_as(b) for a, b in zip(stmts, stmt)) else tirx.SeqStmt(stmts)
+        if isinstance(stmt, s_tir.SBlockRealize):
+            b = stmt.block
+            body = walk(b.body)
+            if body.same_as(b.body):
+                return stmt
+            block = s_tir.SBlock(
+                b.iter_vars, b.reads, b.writes, b.name_hint, body, b.init, b.alloc_buffers, b.match_buffers,
+                b.annotations,
+            )  # fmt: skip
+            return s_tir.SBlockRealize(stmt.iter_values, stmt.predicate, block)
+        return stmt
+
+    body = walk(func.body)
+    return func if body.same_as(func.body) else func.with_body(body)
 
 
 def top_statements(stmt: tirx.Stmt) -> list[tirx.Stmt]:
@@ -539,7 +630,7 @@ def _buffers_of(stmt: tirx.Stmt) -> set | None:
         elif isinstance(stmt, s_tir.SBlockRealize):
             block = stmt.block
             found.update(region.source for region in [*block.reads, *block.writes])
-            if block.alloc_buffers or block.match_buffers:
+            if block.match_buffers:
                 return None
             todo.extend(s for s in (block.body, block.init) if s is not None and not isinstance(s, tirx.BufferStore))
         else:

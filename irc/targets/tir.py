@@ -468,13 +468,19 @@ def _nan_propagating(fn):
     return lambda a, b: tirx.Select(_isnan(a, b), a + b, fn(a, b))
 
 
-#: ops whose translation writes an operand out more than once: how many times (at most)
+#: ops whose translation writes an operand out more than once: how many times (at most). The special
+#: functions count TVM's expansion too (`LowerIntrin`: tanh is a select of two quotients of exponentials,
+#: its operand written out 5 times; counted on the lowered TIR of each op alone).
 _REPEATS = {
     "arith.maximumf": 3, "arith.minimumf": 3, "arith.maxnumf": 3, "arith.minnumf": 3, "arith.cmpf": 3,
     "math.ipowi": 16, "arith.truncf": 2, "arith.extsi": 2,
+    "math.tanh": 5, "math.tan": 2, "math.expm1": 10, "math.asinh": 8, "math.acosh": 7, "math.atanh": 3,
 }  # fmt: skip
 #: the expression size above which `_FuncTranslator._bound_args` binds operands to variables
 _BIND_ABOVE = 256
+#: the expression size above which `_FuncTranslator._bound_args` stores operands in a one-element
+#: buffer, in the body of an elementwise nest
+_MATERIALIZE_ABOVE = 32
 
 # op name -> f(*operand exprs); ops needing attributes take the op first (see _SCALAR_WITH_OP).
 _SCALAR: dict[str, Callable[..., tirx.PrimExpr]] = {
@@ -674,8 +680,9 @@ def _flatten_nest(op: Operation, values) -> _Nest:
 class _FuncTranslator:
     """Walks one loops-stage func and emits its PrimFunc with the TVMScript IR builder."""
 
-    def __init__(self, func_op: func.FuncOp, globals_: dict[str, memref.GlobalOp]):
+    def __init__(self, func_op: func.FuncOp, globals_: dict[str, memref.GlobalOp], scratch_scope: str = "global"):
         self.func_op = func_op
+        self.scratch_scope = scratch_scope
         self.globals = globals_
         self.values: dict[SSAValue, object] = {}
         self.constants: list[np.ndarray] = []
@@ -686,6 +693,11 @@ class _FuncTranslator:
         #: emitting a nest's body, inside its block: where a LetStmt may go (not the func's top level, whose
         #: scalar values later blocks read)
         self.in_body = False
+        #: ... and the nest is elementwise (no reduction, not an init): where a value may be materialized
+        self.in_spatial_body = False
+        self.materialized = 0
+        #: the elementwise nest being emitted: its number of elements, and the current one's (row-major)
+        self.position: tuple[int, tirx.PrimExpr] = (1, tirx.IntImm("int32", 0))
 
     # -- buffers
 
@@ -742,25 +754,49 @@ class _FuncTranslator:
             raise TranslationError(f"{name} has no TIR translation (in @{self.func_op.sym_name.data})")
 
     def _bound_args(self, op: Operation) -> list[tirx.PrimExpr]:
-        """The operands' expressions, those of a large one bound to a variable (a LetStmt) first.
+        """The operands' expressions; those of a large one stored in a one-element buffer or bound to a
+        variable (a LetStmt) first.
 
         TIR expressions are trees: an SSA value used twice is written out twice, and the NaN-aware
         min/max (`_REPEATS`) write each operand out three times, so a chain of them grows as 3^n: the
         max pooling of a 3x3 window, 8 chained maximums, made a 2 MB expression on which TVM's
-        simplifier ran for hours. An operand whose tree would pass `_BIND_ABOVE` nodes is bound first
-        (small expressions, the usual case, are emitted as before: a let can hide a block's store
-        pattern from the schedules)."""
+        simplifier ran for hours. A LetStmt keeps the tree small but TVM's simplifier and its LLVM code
+        generator look through the variable to its value, entering each select's condition as a
+        constraint on the way: a chain of ten `where(p > 3, p * 2, p + 1)` still compiled for minutes
+        (docs/compile-time.md). A value in a buffer is opaque to them, and LLVM turns the buffer back
+        into a register. So in an elementwise nest an operand whose tree would pass `_MATERIALIZE_ABOVE`
+        nodes is stored first (`_materialized`); in a reduction or an init, whose schedules want the
+        block's body to be one store, one passing `_BIND_ABOVE` is bound (small expressions, the usual
+        case, are emitted as before)."""
         args = [self.values[v] for v in op.operands]
         sizes = [self.sizes.get(v, 1) for v in op.operands]
         repeats = _REPEATS.get(op.name, 1)
-        if self.in_body and 1 + repeats * sum(sizes) > _BIND_ABOVE:
-            for k, (arg, size) in enumerate(zip(args, sizes)):
-                if size > 1:
-                    args[k] = T.Bind(arg)
+        size = 1 + repeats * sum(sizes)
+        if (self.in_spatial_body and size > _MATERIALIZE_ABOVE) or (self.in_body and size > _BIND_ABOVE):
+            for k, (arg, arg_size) in enumerate(zip(args, sizes)):
+                if arg_size > 1:
+                    args[k] = self._materialized(arg) if self.in_spatial_body else T.Bind(arg)
                     sizes[k] = 1
         for result in op.results:
             self.sizes[result] = 1 + repeats * sum(sizes)
         return args
+
+    def _materialized(self, value: tirx.PrimExpr) -> tirx.PrimExpr:
+        """`value` stored in a local buffer of the current block, and loaded back (a bool as int8).
+
+        The buffer is declared over the nest's iteration space (`position`), which TVM compacts to the
+        region its allocating block uses: one element, which LLVM keeps in a register. Where the CPU
+        schedule vectorizes the nest, the allocation moves around the vectorized loop and the buffer
+        holds one element per lane (`irc.targets.schedules.widen_lane_buffers`)."""
+        dtype = _dtype(value)
+        stored = tirx.Cast("int8", value) if dtype == "bool" else value
+        size, index = self.position
+        buffer = T.sblock_alloc_buffer(self._extents([size]), _dtype(stored), scope=self.scratch_scope)
+        IRBuilder.name(f"t{self.materialized}", buffer)
+        self.materialized += 1
+        T.buffer_store(buffer, stored, [index])
+        loaded = tirx.BufferLoad(buffer, [index])
+        return tirx.NE(loaded, tirx.IntImm("int8", 0)) if dtype == "bool" else loaded
 
     def _accumulates(self, value: SSAValue) -> bool:
         return isinstance(value.owner, memref.LoadOp) and value.owner.memref in self.accumulators
@@ -769,16 +805,19 @@ class _FuncTranslator:
         view = self.values[op.memref]
         T.buffer_store(view.buffer, value, view.indices([self.values[i] for i in op.indices]))
 
-    def _emit_body(self, ops: list[Operation], before_stores: Callable[[], None] | None = None) -> None:
+    def _emit_body(
+        self, ops: list[Operation], before_stores: Callable[[], None] | None = None, spatial: bool = False
+    ) -> None:
         """Scalar ops become expressions; with several stores, loads are bound first so
         a later store still sees the values loaded before the earlier ones.
-        `before_stores` runs between the two (an in-place nest switches to its fresh buffer)."""
+        `before_stores` runs between the two (an in-place nest switches to its fresh buffer).
+        `spatial`: the body of an elementwise nest's block, where `_bound_args` may materialize."""
         stores = [op for op in ops if isinstance(op, memref.StoreOp)]
-        self.in_body = True
+        self.in_body, self.in_spatial_body = True, spatial
         for op in ops:
             if not isinstance(op, memref.StoreOp):
                 self._scalar(op)
-        self.in_body = False
+        self.in_body = self.in_spatial_body = False
         if before_stores is not None:
             before_stores()
         if len(stores) == 1:
@@ -851,10 +890,12 @@ class _FuncTranslator:
         self.accumulators = {store.memref for store in nest.stores} if nest.reduce else set()
         if not dims:
             with T.sblock(name):
-                self._emit_body(nest.body, before_stores)
+                self.position = (1, tirx.IntImm(_index_dtype.get(), 0))
+                self._emit_body(nest.body, before_stores, spatial=True)
         else:
             with T.grid(*self._extents([d[2] for d in dims])) as loops:
                 loops = [loops] if len(dims) == 1 else loops
+                flat = tirx.IntImm(_index_dtype.get(), 0)
                 with T.sblock(name):
                     for k, ((iv, lo, extent, step), loop) in enumerate(zip(dims, loops, strict=True)):
                         axis = T.axis.spatial if k < len(nest.spatial) else T.axis.reduce
@@ -863,6 +904,8 @@ class _FuncTranslator:
                         v = IRBuilder.name("v" + label, axis(tirx.IntImm(_index_dtype.get(), extent), loop))
                         _iter_extents.get()[v] = extent
                         self.values[iv] = v * step + lo if (lo, step) != (0, 1) else v
+                        flat = flat * tirx.IntImm(_index_dtype.get(), extent) + v
+                    self.position = (math.prod(d[2] for d in dims), flat)
                     if slot is not None and nest.reduce:
                         switch()
                     if init is not None:
@@ -871,7 +914,7 @@ class _FuncTranslator:
                             self.values[fiv] = self.values[iv]
                         with T.init():
                             self._emit_body(fill.body)
-                    self._emit_body(nest.body, before_stores)
+                    self._emit_body(nest.body, before_stores, spatial=not nest.reduce)
         self.accumulators = set()
         for store in nest.stores:
             self.values[store.memref].slot.written = True
@@ -1001,9 +1044,13 @@ def index_dtype(func_op: func.FuncOp) -> str:
     return "int64" if wide else "int32"
 
 
-def translate_func(func_op: func.FuncOp, globals_: dict[str, memref.GlobalOp]) -> TranslatedFunc:
-    """Translate one loops-stage `func.func` (see the module docstring)."""
-    translator = _FuncTranslator(func_op, globals_)
+def translate_func(
+    func_op: func.FuncOp, globals_: dict[str, memref.GlobalOp], scratch_scope: str = "global"
+) -> TranslatedFunc:
+    """Translate one loops-stage `func.func` (see the module docstring). `scratch_scope`: the storage
+    scope of materialized values (`_FuncTranslator._materialized`): "global" on a CPU, where TVM
+    puts a small buffer on the stack ("local" went to its heap workspace), "local" on a GPU."""
+    translator = _FuncTranslator(func_op, globals_, scratch_scope)
     token = _index_dtype.set(index_dtype(func_op))
     extents_token = _iter_extents.set({})
     try:
@@ -1022,7 +1069,7 @@ def translate_func(func_op: func.FuncOp, globals_: dict[str, memref.GlobalOp]) -
     )
 
 
-def translate_module(module: ModuleOp) -> list[TranslatedFunc]:
-    """Every `func.func` of a loops-stage module, translated."""
+def translate_module(module: ModuleOp, scratch_scope: str = "global") -> list[TranslatedFunc]:
+    """Every `func.func` of a loops-stage module, translated (`scratch_scope`: see `translate_func`)."""
     globals_ = {op.sym_name.data: op for op in module.ops if isinstance(op, memref.GlobalOp)}
-    return [translate_func(op, globals_) for op in module.ops if isinstance(op, func.FuncOp)]
+    return [translate_func(op, globals_, scratch_scope) for op in module.ops if isinstance(op, func.FuncOp)]

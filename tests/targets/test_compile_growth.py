@@ -113,3 +113,108 @@ def test_dilated_max_pool_compiles_and_matches_torch(kernel, rng):
     pool = irc.nn.MaxPool2d(kernel, 2, 1, dilation=2, ceil_mode=True)
     want = torch.nn.MaxPool2d(kernel, 2, 1, dilation=2, ceil_mode=True)(torch.tensor(x)).numpy()
     np.testing.assert_array_equal(irc.jit(lambda t: pool(t))(x).numpy(), want)
+
+
+#: one step of a chain `p = step(p, x)`, in irc and in numpy: expression shapes TVM's simplifier took time
+#: exponential in the chain's length on (selects, NaN-aware maximums, float floor division, int32 clamps;
+#: docs/compile-time.md). Ten steps of each took minutes to compile; the values are small integers, exact
+#: in every dtype below.
+_CHAIN_STEPS = {
+    "where": (lambda p, x: irc.where(p > 3, p * 2, p + 1), lambda p, x: np.where(p > 3, p * 2, p + 1)),
+    "clamp": (lambda p, x: (p + x).clamp(-5, 5), lambda p, x: np.clip(p + x, -5, 5)),
+    "floor_divide": (lambda p, x: (p + 7).floor_divide(x), lambda p, x: np.floor_divide(p + 7, x)),
+    "sign": (lambda p, x: (p - x).sign() + p, lambda p, x: np.sign(p - x) + p),
+    "maximum": (lambda p, x: irc.maximum(p, x) + 1, lambda p, x: np.maximum(p, x) + 1),
+    "compare": (
+        lambda p, x: irc.where((p > x) & (p < 5) | (x == p), p + 1, p - x),
+        lambda p, x: np.where((p > x) & (p < 5) | (x == p), p + 1, p - x),
+    ),
+}
+
+
+def _chains(steps: int, numpy: bool = False):
+    def fn(p, x):
+        outs = []
+        for irc_step, numpy_step in _CHAIN_STEPS.values():
+            q = p
+            for _ in range(steps):
+                q = (numpy_step if numpy else irc_step)(q, x)
+            outs.append(q)
+        return tuple(outs)
+
+    return fn
+
+
+@pytest.mark.parametrize(
+    "dtype, shape",
+    [("float32", (64, 256)), ("int32", (2, 3, 32)), ("float64", (3, 5))],
+)
+def test_select_chains_compile_and_match_numpy(dtype, shape, rng):
+    """Chains of 10 selects compile (in seconds): past a size, an elementwise nest's values are stored in
+    scratch buffers TVM's simplifier cannot look through. Shapes whose nests are vectorized (one slot per
+    SIMD lane), and one whose nest is not; `x` broadcast along the rows."""
+    p = rng.integers(-6, 7, shape).astype(dtype)
+    x = rng.integers(1, 5, shape[-1:]).astype(dtype)
+    got = irc.jit(_chains(10), target="llvm")(p, x)
+    with np.errstate(over="ignore"):
+        want = _chains(10, numpy=True)(p, x)
+    for name, g, w in zip(_CHAIN_STEPS, got, want, strict=True):
+        np.testing.assert_array_equal(g.numpy(), w.astype(dtype), err_msg=name)
+
+
+def test_select_chain_values_are_materialized():
+    """The TIR of a long select chain stores its intermediate values in scratch buffers, each statement a
+    few steps of the chain: no statement grows with the chain, and no value is a let binding (TVM
+    substitutes a let's value wherever its variable is used, which is how the chains grew)."""
+    hl = trace(lambda p, x: _chains(16)(p, x)[0], [irc.Spec((64, 256)), irc.Spec((256,))])
+    loops = Pipeline(target="llvm", stop_after="loops").run(hl).modules["loops"]
+    (func,) = tir.translate_module(loops)
+    script = func.prim_func.script()
+    stores = [line for line in script.splitlines() if line.strip().startswith("t")]
+    assert len(stores) >= 8, script
+    assert max(len(line) for line in script.splitlines()) < 2000, script
+    assert "T.Bind" not in script and "with T.LetStmt" not in script
+
+
+def _summed_chain(p, steps: int = 12):
+    for _ in range(steps):
+        p = irc.where(p > 3, p * 0.5, p + 1)
+    return p.sum(1), p.amax(1)
+
+
+def test_a_large_producer_is_not_fused_into_a_reduction():
+    """A reduction's body stays one expression (TVM finds its combiner there), so a select chain fused
+    into it would be written out whole: a large producer stays an elementwise nest, whose values are
+    materialized, and the reductions read its result."""
+    from xdsl.dialects.arith import SelectOp
+    from xdsl.dialects.linalg.ops import GenericOp
+
+    hl = trace(_summed_chain, [irc.Spec((4, 40))])
+    linalg = Pipeline(target="llvm", stop_after="linalg").run(hl).modules["linalg"]
+    generics = [op for op in linalg.walk() if isinstance(op, GenericOp)]
+    reductions = [g for g in generics if any(it.data.value == "reduction" for it in g.iterator_types)]
+    assert len(reductions) == 2 and len(generics) > 2, linalg
+    assert not any(isinstance(op, SelectOp) for r in reductions for op in r.body.block.ops), linalg
+
+
+def test_select_chains_under_reductions_compile_and_match_numpy(rng):
+    """Twelve selects summed and maximized along rows compile (in seconds; minutes when fused whole)."""
+    p = rng.integers(-6, 7, (16, 64)).astype(np.float32)
+    got = irc.jit(_summed_chain, target="llvm")(p)
+    want = p
+    for _ in range(12):
+        want = np.where(want > 3, want * 0.5, want + 1)
+    np.testing.assert_allclose(got[0].numpy(), want.sum(1), rtol=1e-6)
+    np.testing.assert_array_equal(got[1].numpy(), want.max(1))
+
+
+def test_select_chains_in_16_bit_floats_match_the_interpreter(rng):
+    """Materialized half and bfloat16 values (stored in their own dtype) give the interpreter's results."""
+    p = irc.tensor(rng.integers(-6, 7, (32, 64)).astype(np.float32))
+    x = irc.tensor(rng.integers(1, 5, (64,)).astype(np.float32))
+    for dtype in ("float16", "bfloat16"):
+        args = (p.to(dtype), x.to(dtype))
+        got = irc.jit(_chains(10), target="llvm")(*args)
+        want = irc.jit(_chains(10), target="ref")(*args)
+        for name, g, w in zip(_CHAIN_STEPS, got, want, strict=True):
+            np.testing.assert_array_equal(g.to("float32").numpy(), w.to("float32").numpy(), err_msg=f"{dtype} {name}")
