@@ -46,6 +46,10 @@ from xdsl.pattern_rewriter import (
 
 #: the largest reduction body, in nodes written out (`_written_size`), that a producer is fused into
 REDUCTION_BODY_LIMIT = 64
+#: ops that count as more than one node: an integer power of a computed exponent is exponentiation by
+#: squaring, 31 or 63 steps, which an elementwise nest materializes and a reduction's body cannot
+#: (`irc.targets.tir._FuncTranslator._ipowi_by_squaring`): never fused into a reduction
+_WEIGHTS = {"math.ipowi": REDUCTION_BODY_LIMIT}
 
 
 def _written_size(producer: linalg.GenericOp, consumer: linalg.GenericOp, index: int) -> int:
@@ -56,7 +60,7 @@ def _written_size(producer: linalg.GenericOp, consumer: linalg.GenericOp, index:
     def tree(block: Block) -> int:
         largest = 1
         for op in block.ops:
-            size = 1 + sum(sizes.get(v, 1) for v in op.operands)
+            size = _WEIGHTS.get(op.name, 1) + sum(sizes.get(v, 1) for v in op.operands)
             for r in op.results:
                 sizes[r] = size
             if isinstance(op, linalg.YieldOp):

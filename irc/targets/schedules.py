@@ -500,9 +500,21 @@ def widen_lane_buffers(func: tirx.PrimFunc) -> tirx.PrimFunc:
     `flat` in it, which the elementwise schedule's fused and split loop makes `outer * lanes + lane`
     (`schedule_elementwise`); TVM allocates a buffer where its accesses meet and compacts it to the
     region they span. A read of the first lane's element (`outer * lanes`, unused) in the opaque block
-    makes that the place, and the region `lanes` elements: a vector register after LLVM.
+    makes that the place, and the region `lanes` elements: a vector register after LLVM. A vectorized
+    loop this finds no outer loop for (none is expected) runs serially instead.
     """
-    return _map_loops(func, _lift_lane_buffers)
+    return _map_loops(_map_loops(func, _lift_lane_buffers), _serial_if_allocating)
+
+
+def _serial_if_allocating(loop: tirx.For) -> tirx.Stmt:
+    body = loop.body
+    if loop.kind != tirx.ForKind.VECTORIZED or not isinstance(body, s_tir.SBlockRealize):
+        return loop
+    if not body.block.alloc_buffers:
+        return loop
+    return tirx.For(
+        loop.loop_var, loop.min, loop.extent, tirx.ForKind.SERIAL, body, loop.thread_binding, loop.annotations
+    )
 
 
 def _lift_lane_buffers(outer: tirx.For) -> tirx.Stmt:

@@ -31,6 +31,7 @@ import numpy as np
 import tvm
 import tvm_ffi
 from tvm import tirx
+from tvm.ir import TensorLoad
 from tvm.script.ir_builder import IRBuilder
 from tvm.script.ir_builder import tirx as T
 from tvm.sym import iter_affine_map
@@ -441,11 +442,12 @@ def _atanh(a: tirx.PrimExpr) -> tirx.PrimExpr:
 def _ipowi(a: tirx.PrimExpr, b: tirx.PrimExpr) -> tirx.PrimExpr:
     """a ** b of integers, PyTorch's: a negative exponent gives 1 for base 1, +-1 for base -1, else 0.
     A constant exponent up to 16 (`x ** 2`: the constant reaches the body, `linalg-fuse-elementwise`)
-    multiplies: exact, wrapping on overflow as PyTorch. Another exponent goes through float64 `pow`,
-    rounded: exact wherever |a ** b| < 2 ** 53, which covers every int32 result that does not overflow
-    (PyTorch wraps past the dtype's range; this does not). Exponentiation by squaring would need each
-    square twice: without sharing the tree doubles per bit, and TVM's simplifier looks through a
-    LetStmt's variable to its value (tried: an int32 `x ** e` did not compile in 5 minutes)."""
+    multiplies: exact, wrapping on overflow as PyTorch. In an elementwise nest another exponent is
+    exponentiation by squaring (`_FuncTranslator._ipowi_by_squaring`, its squares stored in scratch
+    buffers: as one expression each square is written out twice, and a LetStmt did not help, TVM's
+    simplifier substitutes its value). Elsewhere (a rank-0 value outside a nest) it goes through
+    float64 `pow`, rounded: exact wherever |a ** b| < 2 ** 53 (PyTorch wraps past the dtype's range;
+    this does not)."""
     dt = _dtype(a)
     one, zero = tirx.IntImm(dt, 1), tirx.IntImm(dt, 0)
     if isinstance(b, tirx.IntImm) and 0 <= b.value <= 16:
@@ -746,6 +748,8 @@ class _FuncTranslator:
         if name in _WRAPPING and _wraps(op) and not any(self._accumulates(v) for v in op.operands):
             dtype = _dtype(args[0])
             self.values[op.results[0]] = tirx.Cast(dtype, _wrapped(_SCALAR[name](*map(_widened, args)), dtype))
+        elif name == "math.ipowi" and self.in_spatial_body and not isinstance(args[1], tirx.IntImm):
+            self.values[op.results[0]] = self._ipowi_by_squaring(*args)
         elif name in _SCALAR:
             self.values[op.results[0]] = _SCALAR[name](*args)
         elif name in _SCALAR_WITH_OP:
@@ -797,6 +801,31 @@ class _FuncTranslator:
         T.buffer_store(buffer, stored, [index])
         loaded = tirx.BufferLoad(buffer, [index])
         return tirx.NE(loaded, tirx.IntImm("int8", 0)) if dtype == "bool" else loaded
+
+    def _ipowi_by_squaring(self, a: tirx.PrimExpr, b: tirx.PrimExpr) -> tirx.PrimExpr:
+        """Integer `a ** b` for a computed exponent in an elementwise nest: exponentiation by squaring
+        over the exponent's bits (31 of int32, 63 of int64), every product wrapping as PyTorch's, each
+        square and partial product stored (`_materialized`) so that no statement nests them. Exact
+        where float64 `pow` (`_ipowi`, used elsewhere) is only exact below 2 ** 53 and saturates on
+        overflow. A negative exponent as `_ipowi`."""
+        dt = _dtype(a)
+        one, zero = tirx.IntImm(dt, 1), tirx.IntImm(dt, 0)
+
+        def times(x, y):
+            return tirx.Cast(dt, _wrapped(_widened(x) * _widened(y), dt)) if dt == "int32" else x * y
+
+        bits = 31 if dt == "int32" else 63
+        exponent = b if isinstance(b, TensorLoad | tirx.Var) else self._materialized(b)
+        result = one
+        a = base = self._materialized(a)
+        for k in range(bits):
+            bit = tirx.NE(tirx.bitwise_and(tirx.shift_right(exponent, tirx.IntImm(dt, k)), one), zero)
+            result = self._materialized(tirx.Select(bit, times(result, base), result))
+            if k < bits - 1:
+                base = self._materialized(times(base, base))
+        odd = tirx.NE(tirx.bitwise_and(exponent, one), zero)
+        negative = tirx.Select(tirx.EQ(a, one), one, tirx.Select(tirx.EQ(a, -one), tirx.Select(odd, -one, one), zero))
+        return tirx.Select(tirx.LT(exponent, zero), negative, result)
 
     def _accumulates(self, value: SSAValue) -> bool:
         return isinstance(value.owner, memref.LoadOp) and value.owner.memref in self.accumulators

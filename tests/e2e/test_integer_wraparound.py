@@ -106,3 +106,19 @@ def test_integer_sign_of_a_zero_difference_compiles():
     got = irc.jit(lambda x: ((x - x).sign(), x.sign()), target="llvm")(x)
     np.testing.assert_array_equal(got[0].numpy(), np.zeros_like(x))
     np.testing.assert_array_equal(got[1].numpy(), np.sign(x))
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_integer_powers_with_a_computed_exponent_are_exact_and_wrap(tier):
+    """x ** y of integer tensors is exponentiation by squaring in compiled code too: exact and wrapping as
+    torch, where float64 pow saturated (int32 3 ** 40 came back as INT_MIN) and rounded (int64 7 ** 25).
+    Negative exponents: 1 for base 1, +-1 for base -1, 0 otherwise. Also summed (not fused into the sum,
+    whose body could not hold the squaring)."""
+    torch = pytest.importorskip("torch")
+    base = np.array([3, -3, 7, 2**20 + 1, 5, -2, 123456789, 1, -1, -1, 0, 2, 0, 0, -7], np.int64)
+    exponent = np.array([40, 39, 25, 3, 27, 63, 5, -3, -3, -4, 0, 64, 5, -2, 2**40 + 1], np.int64)
+    b32, e32 = base.astype(np.int32), np.minimum(exponent, 2**31 - 1).astype(np.int32)
+    got = run(lambda a, b, c, d: (a**b, c**d, (c**d).sum()), tier, base, exponent, b32, e32)
+    ta, tb, tc, td = (torch.tensor(x) for x in (base, exponent, b32, e32))
+    for g, w in zip(got, (ta**tb, tc**td, (tc**td).sum()), strict=True):
+        np.testing.assert_array_equal(g, w.numpy())

@@ -218,3 +218,23 @@ def test_select_chains_in_16_bit_floats_match_the_interpreter(rng):
         want = irc.jit(_chains(10), target="ref")(*args)
         for name, g, w in zip(_CHAIN_STEPS, got, want, strict=True):
             np.testing.assert_array_equal(g.to("float32").numpy(), w.to("float32").numpy(), err_msg=f"{dtype} {name}")
+
+
+def test_a_vectorized_loop_with_no_outer_loop_keeps_its_scratch_serial():
+    """`widen_lane_buffers` moves a block's scratch buffers around its vectorized loop's parent loop; a
+    vectorized loop without one (the schedules always split one off) becomes serial rather than keep
+    an allocation TVM's vectorizer would get wrong."""
+    from tvm import tirx
+    from tvm.script import tirx as T
+
+    @T.prim_func(s_tir=True)
+    def f(x: T.Buffer((16,), "float32"), out: T.Buffer((16,), "float32")):
+        for i in T.vectorized(16):
+            with T.sblock("nest"):
+                vi = T.axis.spatial(16, i)
+                t = T.sblock_alloc_buffer((16,))
+                t[vi] = x[vi] * 2.0
+                out[vi] = t[vi] + t[vi]
+
+    loop = schedules.widen_lane_buffers(f).body.block.body
+    assert isinstance(loop, tirx.For) and loop.kind == tirx.ForKind.SERIAL
