@@ -44,6 +44,8 @@ from xdsl.pattern_rewriter import (
     op_type_rewrite_pattern,
 )
 
+from irc.conversions.written_size import copies
+
 #: the largest reduction body, in nodes written out (`_written_size`), that a producer is fused into
 REDUCTION_BODY_LIMIT = 64
 #: ops that count as more than one node: an integer power of a computed exponent is exponentiation by
@@ -54,13 +56,14 @@ _WEIGHTS = {"math.ipowi": REDUCTION_BODY_LIMIT}
 
 def _written_size(producer: linalg.GenericOp, consumer: linalg.GenericOp, index: int) -> int:
     """The size of the largest value `consumer`'s body would yield with `producer` fused as input
-    `index`, as a tree: every use of a value writes it out again."""
+    `index`, as a tree: every use of a value writes it out again, some ops more than once
+    (`irc.conversions.written_size`)."""
     sizes: dict[SSAValue, int] = {}
 
     def tree(block: Block) -> int:
         largest = 1
         for op in block.ops:
-            size = _WEIGHTS.get(op.name, 1) + sum(sizes.get(v, 1) for v in op.operands)
+            size = _WEIGHTS.get(op.name, 1) + copies(op.name) * sum(sizes.get(v, 1) for v in op.operands)
             for r in op.results:
                 sizes[r] = size
             if isinstance(op, linalg.YieldOp):

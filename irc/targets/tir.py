@@ -49,6 +49,8 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.ir import Attribute, Operation, SSAValue
 
+from irc.conversions.written_size import copies
+
 # Parameter buffers are declared with element alignment, so any numpy array
 # (even one that is not 64-byte aligned) is a valid argument.
 _ARG_OFFSET_FACTOR = 1
@@ -470,14 +472,8 @@ def _nan_propagating(fn):
     return lambda a, b: tirx.Select(_isnan(a, b), a + b, fn(a, b))
 
 
-#: ops whose translation writes an operand out more than once: how many times (at most). The special
-#: functions count TVM's expansion too (`LowerIntrin`: tanh is a select of two quotients of exponentials,
-#: its operand written out 5 times; counted on the lowered TIR of each op alone).
-_REPEATS = {
-    "arith.maximumf": 3, "arith.minimumf": 3, "arith.maxnumf": 3, "arith.minnumf": 3, "arith.cmpf": 3,
-    "math.ipowi": 16, "arith.truncf": 2, "arith.extsi": 2,
-    "math.tanh": 5, "math.tan": 2, "math.expm1": 10, "math.asinh": 8, "math.acosh": 7, "math.atanh": 3,
-}  # fmt: skip
+#: the nodes an int32 op that wraps adds around its operands (`_wrapped`: casts to int64 and back, the mask)
+_WRAP_NODES = 8
 #: the expression size above which `_FuncTranslator._bound_args` binds operands to variables
 _BIND_ABOVE = 256
 #: the expression size above which `_FuncTranslator._bound_args` stores operands in a one-element
@@ -762,7 +758,7 @@ class _FuncTranslator:
         variable (a LetStmt) first.
 
         TIR expressions are trees: an SSA value used twice is written out twice, and the NaN-aware
-        min/max (`_REPEATS`) write each operand out three times, so a chain of them grows as 3^n: the
+        min/max (`irc.conversions.written_size`) write each operand out three times, so a chain of them grows as 3^n: the
         max pooling of a 3x3 window, 8 chained maximums, made a 2 MB expression on which TVM's
         simplifier ran for hours. A LetStmt keeps the tree small but TVM's simplifier and its LLVM code
         generator look through the variable to its value, entering each select's condition as a
@@ -774,15 +770,16 @@ class _FuncTranslator:
         case, are emitted as before)."""
         args = [self.values[v] for v in op.operands]
         sizes = [self.sizes.get(v, 1) for v in op.operands]
-        repeats = _REPEATS.get(op.name, 1)
-        size = 1 + repeats * sum(sizes)
+        repeats = copies(op.name)
+        extra = _WRAP_NODES if op.name in _WRAPPING and _wraps(op) else 0
+        size = 1 + repeats * sum(sizes) + extra
         if (self.in_spatial_body and size > _MATERIALIZE_ABOVE) or (self.in_body and size > _BIND_ABOVE):
             for k, (arg, arg_size) in enumerate(zip(args, sizes)):
                 if arg_size > 1:
                     args[k] = self._materialized(arg) if self.in_spatial_body else T.Bind(arg)
                     sizes[k] = 1
         for result in op.results:
-            self.sizes[result] = 1 + repeats * sum(sizes)
+            self.sizes[result] = 1 + repeats * sum(sizes) + extra
         return args
 
     def _materialized(self, value: tirx.PrimExpr) -> tirx.PrimExpr:

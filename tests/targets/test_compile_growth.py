@@ -238,3 +238,31 @@ def test_a_vectorized_loop_with_no_outer_loop_keeps_its_scratch_serial():
 
     loop = schedules.widen_lane_buffers(f).body.block.body
     assert isinstance(loop, tirx.For) and loop.kind == tirx.ForKind.SERIAL
+
+
+def _more_chains(f, i, b):
+    """Chains a scan found slow after the first fix: special functions TVM expands (tanh: 5 copies of its
+    operand) fused whole into a reduction; int32 floor divisions between wrapping subtractions (nested
+    int32/int64 casts); bool selects nested in each other's conditions."""
+    t, a, q, s = f, f, i, b
+    for _ in range(16):
+        t, a = (t - 0.5).tanh(), (a - 0.5).asinh()
+        q = (q - 13).div(i.abs() + 1, rounding_mode="floor")
+        s = irc.where(s, b, ~b)
+    return t.sum(-1), a.amax(-1), q, s
+
+
+def test_more_chains_compile_and_match_numpy(rng):
+    f = rng.uniform(-3, 3, (3, 5)).astype(np.float32)
+    i = rng.integers(-20, 20, (3, 5)).astype(np.int32)
+    b = rng.integers(0, 2, (2, 3, 32)).astype(bool)
+    got = [g.numpy() for g in irc.jit(_more_chains, target="llvm")(f, i, b)]
+    t, a, q, s = f.astype(np.float64), f.astype(np.float64), i, b
+    for _ in range(16):
+        t, a = np.tanh(t - 0.5), np.arcsinh(a - 0.5)
+        q = np.floor_divide(q - 13, np.abs(i) + 1)
+        s = np.where(s, b, ~b)
+    np.testing.assert_allclose(got[0], t.sum(-1), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got[1], a.max(-1), rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(got[2], q)
+    np.testing.assert_array_equal(got[3], s)
