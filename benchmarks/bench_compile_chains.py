@@ -1,14 +1,15 @@
 """Compile time of elementwise op chains by depth: where TVM's simplifier goes exponential.
 
-A chain `p = step(p, x)` of k steps fuses into one loop nest whose body is one TIR expression; some
+A chain `p = step(p, x)` of k steps fuses into one loop nest; written as one TIR expression, some
 expression shapes (selects, NaN-aware min/max, float floor division, nested casts) cost TVM's
-arithmetic simplifier time exponential in k. Each (pattern, k) is compiled for llvm in a fresh process
+arithmetic simplifier time exponential in k, which irc now bounds by storing large values in scratch
+buffers (irc/targets/tir.py). Each (pattern, k) is compiled for llvm in a fresh process
 with an empty compile cache, under a time limit; a pattern stops at its first compile over the limit.
 
     python benchmarks/bench_compile_chains.py [--patterns where_f32,clamp_i32] [--depths 2,4,6,8,10,12]
         [--limit 60]
 
-Figures: docs/compile-time.md ("Op chains TVM's simplifier is exponential on").
+Figures: docs/compile-time.md ("Op chains TVM's simplifier was exponential on").
 """
 
 from __future__ import annotations
