@@ -42,6 +42,7 @@ def every_family(x, y, v, img, w, gw, i):
         F.batch_norm(img, None, None, training=True),
         x + irc.arange(9),
         _select_chain(x, y),
+        (i ** (i.abs() * 7)).to("float32"),  # exponentiation by squaring, wrapping (docs/torch-api.md)
     )
 
 
