@@ -76,8 +76,8 @@ def _store(block: s_tir.SBlock) -> tirx.BufferStore | None:
 
 
 def _output_store(block: s_tir.SBlock) -> tirx.BufferStore | None:
-    """The block's one store to a buffer outside it, after any stores to its own one-element buffers
-    (values the translator materialized: `irc.targets.tir._FuncTranslator._bound_args`)."""
+    """The block's one store to a buffer outside it, after any stores to its own scratch buffers (values
+    the translator materialized: `irc.targets.tir._FuncTranslator._materialized`)."""
     stmts = top_statements(block.body)
     own = set(block.alloc_buffers)
     if not all(isinstance(s, tirx.BufferStore) for s in stmts) or any(s.buffer in own for s in stmts[-1:]):

@@ -476,8 +476,8 @@ def _nan_propagating(fn):
 _WRAP_NODES = 8
 #: the expression size above which `_FuncTranslator._bound_args` binds operands to variables
 _BIND_ABOVE = 256
-#: the expression size above which `_FuncTranslator._bound_args` stores operands in a one-element
-#: buffer, in the body of an elementwise nest
+#: the expression size above which `_FuncTranslator._bound_args` stores operands in a scratch buffer
+#: (`_materialized`), in the body of an elementwise nest
 _MATERIALIZE_ABOVE = 32
 
 # op name -> f(*operand exprs); ops needing attributes take the op first (see _SCALAR_WITH_OP).
@@ -754,13 +754,13 @@ class _FuncTranslator:
             raise TranslationError(f"{name} has no TIR translation (in @{self.func_op.sym_name.data})")
 
     def _bound_args(self, op: Operation) -> list[tirx.PrimExpr]:
-        """The operands' expressions; those of a large one stored in a one-element buffer or bound to a
+        """The operands' expressions; those of a large one stored in a scratch buffer or bound to a
         variable (a LetStmt) first.
 
-        TIR expressions are trees: an SSA value used twice is written out twice, and the NaN-aware
-        min/max (`irc.conversions.written_size`) write each operand out three times, so a chain of them grows as 3^n: the
-        max pooling of a 3x3 window, 8 chained maximums, made a 2 MB expression on which TVM's
-        simplifier ran for hours. A LetStmt keeps the tree small but TVM's simplifier and its LLVM code
+        TIR expressions are trees: an SSA value used twice is written out twice, and some ops write
+        an operand out more than once themselves (`irc.conversions.written_size`: the NaN-aware
+        min/max three times), so a chain of them grows as 3^n: the max pooling of a 3x3 window, 8
+        chained maximums, made a 2 MB expression on which TVM's simplifier ran for hours. A LetStmt keeps the tree small but TVM's simplifier and its LLVM code
         generator look through the variable to its value, entering each select's condition as a
         constraint on the way: a chain of ten `where(p > 3, p * 2, p + 1)` still compiled for minutes
         (docs/compile-time.md). A value in a buffer is opaque to them, and LLVM turns the buffer back
