@@ -15,7 +15,8 @@ body would then write out more than `REDUCTION_BODY_LIMIT` nodes (an SSA value u
 out twice: a chain of selects doubles or triples per step). An elementwise nest stores large values
 in scratch buffers (`irc.targets.tir`); a reduction's body must stay one expression for TVM to find
 its combiner, and TVM's simplifier took minutes on ten `where` steps summed
-(docs/compile-time.md), so a large producer stays a nest of its own.
+(docs/compile-time.md), so a large producer stays a nest of its own, as does one with an integer
+power (`_has_int_power`).
 Producer input maps are composed with the consumer's map, so broadcast and
 strided reads carry over; repeated (value, map) inputs are merged. A fusion
 is skipped when some loop of the consumer would then appear in no map as a
@@ -44,14 +45,10 @@ from xdsl.pattern_rewriter import (
     op_type_rewrite_pattern,
 )
 
-from irc.conversions.written_size import copies
+from irc.conversions.written_size import tree_size
 
 #: the largest reduction body, in nodes written out (`_written_size`), that a producer is fused into
 REDUCTION_BODY_LIMIT = 64
-#: ops that count as more than one node: an integer power of a computed exponent is exponentiation by
-#: squaring, 31 or 63 steps, which an elementwise nest materializes and a reduction's body cannot
-#: (`irc.targets.tir._FuncTranslator._ipowi_by_squaring`): never fused into a reduction
-_WEIGHTS = {"math.ipowi": REDUCTION_BODY_LIMIT}
 
 
 def _written_size(producer: linalg.GenericOp, consumer: linalg.GenericOp, index: int) -> int:
@@ -63,7 +60,7 @@ def _written_size(producer: linalg.GenericOp, consumer: linalg.GenericOp, index:
     def tree(block: Block) -> int:
         largest = 1
         for op in block.ops:
-            size = _WEIGHTS.get(op.name, 1) + copies(op.name) * sum(sizes.get(v, 1) for v in op.operands)
+            size = tree_size(op.name, [sizes.get(v, 1) for v in op.operands])
             for r in op.results:
                 sizes[r] = size
             if isinstance(op, linalg.YieldOp):
@@ -72,6 +69,12 @@ def _written_size(producer: linalg.GenericOp, consumer: linalg.GenericOp, index:
 
     sizes[consumer.body.block.args[index]] = tree(producer.body.block)
     return tree(consumer.body.block)
+
+
+def _has_int_power(generic: linalg.GenericOp) -> bool:
+    """An integer power is exponentiation by squaring, 31 or 63 steps, which an elementwise nest stores
+    step by step and a reduction's body cannot (`irc.targets.tir._FuncTranslator._ipowi_by_squaring`)."""
+    return any(isinstance(op, math.IPowIOp) for op in generic.body.block.ops)
 
 
 def _is_permutation(m: AffineMap) -> bool:
@@ -171,7 +174,11 @@ class FuseProducerIntoConsumer(RewritePattern):
         for index, value in enumerate(consumer.inputs):
             if _fusable(value, maps[index]) and _covers_all_loops(value.owner, consumer, index):
                 producer = value.owner
-                if reduces and _written_size(producer, consumer, index) > REDUCTION_BODY_LIMIT:
+                if reduces and (
+                    _has_int_power(producer)
+                    or _has_int_power(consumer)
+                    or _written_size(producer, consumer, index) > REDUCTION_BODY_LIMIT
+                ):
                     continue
                 fused = fuse(producer, consumer, index)
                 fused.location = consumer.location

@@ -32,3 +32,8 @@ OPERAND_COPIES: dict[str, int] = {
 def copies(op_name: str) -> int:
     """How many times `op_name`'s code writes out each of its operands."""
     return OPERAND_COPIES.get(op_name, 1)
+
+
+def tree_size(op_name: str, operand_sizes: list[int]) -> int:
+    """The size of the tree of an `op_name` whose operands' trees have `operand_sizes` nodes."""
+    return 1 + copies(op_name) * sum(operand_sizes)

@@ -512,9 +512,7 @@ def _serial_if_allocating(loop: tirx.For) -> tirx.Stmt:
         return loop
     if not body.block.alloc_buffers:
         return loop
-    return tirx.For(
-        loop.loop_var, loop.min, loop.extent, tirx.ForKind.SERIAL, body, loop.thread_binding, loop.annotations
-    )
+    return _loop_with(loop, body, tirx.ForKind.SERIAL)
 
 
 def _lift_lane_buffers(outer: tirx.For) -> tirx.Stmt:
@@ -536,15 +534,17 @@ def _lift_lane_buffers(outer: tirx.For) -> tirx.Stmt:
         block.iter_vars, [*block.reads, *regions], [*block.writes, *regions], block.name_hint, block.body,
         block.init, [], block.match_buffers, block.annotations,
     )  # fmt: skip
-    loop = tirx.For(
-        loop.loop_var, loop.min, loop.extent, loop.kind,
-        s_tir.SBlockRealize(realize.iter_values, realize.predicate, inner), loop.thread_binding, loop.annotations,
-    )  # fmt: skip
+    loop = _loop_with(loop, s_tir.SBlockRealize(realize.iter_values, realize.predicate, inner))
     anchors = [tirx.Evaluate(tirx.BufferLoad(b, [tirx.Cast(str(b.shape[0].ty.dtype), first)])) for b in buffers]
     lanes_block = s_tir.SBlock([], [], [], block.name_hint + "_lanes", tirx.SeqStmt([*anchors, loop]), None, buffers)
+    return _loop_with(outer, s_tir.SBlockRealize([], True, lanes_block))
+
+
+def _loop_with(loop: tirx.For, body: tirx.Stmt, kind: tirx.ForKind | None = None) -> tirx.For:
+    """`loop` with `body` (and `kind`, if given) in place of its own."""
     return tirx.For(
-        outer.loop_var, outer.min, outer.extent, outer.kind, s_tir.SBlockRealize([], True, lanes_block),
-        outer.thread_binding, outer.annotations,
+        loop.loop_var, loop.min, loop.extent, loop.kind if kind is None else kind, body, loop.thread_binding,
+        loop.annotations, loop.step,
     )  # fmt: skip
 
 
@@ -555,24 +555,13 @@ def _map_loops(func: tirx.PrimFunc, fn: Callable[[tirx.For], tirx.Stmt]) -> tirx
     def walk(stmt: tirx.Stmt) -> tirx.Stmt:
         if isinstance(stmt, tirx.For):
             body = walk(stmt.body)
-            if not body.same_as(stmt.body):
-                stmt = tirx.For(
-                    stmt.loop_var, stmt.min, stmt.extent, stmt.kind, body, stmt.thread_binding, stmt.annotations
-                )
-            return fn(stmt)
+            return fn(stmt if body.same_as(stmt.body) else _loop_with(stmt, body))
         if isinstance(stmt, tirx.SeqStmt):
             stmts = [walk(s) for s in stmt]
             return stmt if all(a.same_as(b) for a, b in zip(stmts, stmt)) else tirx.SeqStmt(stmts)
         if isinstance(stmt, s_tir.SBlockRealize):
-            b = stmt.block
-            body = walk(b.body)
-            if body.same_as(b.body):
-                return stmt
-            block = s_tir.SBlock(
-                b.iter_vars, b.reads, b.writes, b.name_hint, body, b.init, b.alloc_buffers, b.match_buffers,
-                b.annotations,
-            )  # fmt: skip
-            return s_tir.SBlockRealize(stmt.iter_values, stmt.predicate, block)
+            body = walk(stmt.block.body)
+            return stmt if body.same_as(stmt.block.body) else with_root_body(stmt, body)
         return stmt
 
     body = walk(func.body)
@@ -591,7 +580,8 @@ def with_root(func: tirx.PrimFunc, stmts: list[tirx.Stmt], allocs: list, params=
 
 
 def with_root_body(realize: s_tir.SBlockRealize, body: tirx.Stmt, allocs: list | None = None) -> s_tir.SBlockRealize:
-    """A function's root block (`realize`) with `body` and, if given, `allocs` in place of its own."""
+    """A function's root block (or any block: `realize`) with `body` and, if given, `allocs` in place of
+    its own."""
     b = realize.block
     allocs = b.alloc_buffers if allocs is None else allocs
     block = s_tir.SBlock(

@@ -49,7 +49,7 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.ir import Attribute, Operation, SSAValue
 
-from irc.conversions.written_size import copies
+from irc.conversions.written_size import tree_size
 
 # Parameter buffers are declared with element alignment, so any numpy array
 # (even one that is not 64-byte aligned) is a valid argument.
@@ -451,18 +451,27 @@ def _ipowi(a: tirx.PrimExpr, b: tirx.PrimExpr) -> tirx.PrimExpr:
     float64 `pow`, rounded: exact wherever |a ** b| < 2 ** 53 (PyTorch wraps past the dtype's range;
     this does not)."""
     dt = _dtype(a)
-    one, zero = tirx.IntImm(dt, 1), tirx.IntImm(dt, 0)
     if isinstance(b, tirx.IntImm) and 0 <= b.value <= 16:
-        if dt == "int64":
-            product = one
-            for _ in range(b.value):
-                product = product * a
-            return product
-        product, wide = tirx.IntImm("int64", 1), _widened(a)  # int32 in int64: TVM's LLVM multiplies assume
-        for _ in range(b.value):  # no overflow
-            product = _wrapped(product * wide, dt)
-        return tirx.Cast(dt, product)
+        product = tirx.IntImm(dt, 1)
+        for _ in range(b.value):
+            product = _int_times(product, a)
+        return product
     power = tirx.Cast(dt, tirx.round(tirx.power(tirx.Cast("float64", a), tirx.Cast("float64", b))))
+    return _with_negative_exponents(a, b, power)
+
+
+def _int_times(x: tirx.PrimExpr, y: tirx.PrimExpr) -> tirx.PrimExpr:
+    """x * y of integers, wrapping as PyTorch: int32 in int64 (TVM's LLVM multiplies assume no overflow),
+    a chain of them one int64 expression (`_widened`); int64 as it is."""
+    dt = _dtype(x)
+    return tirx.Cast(dt, _wrapped(_widened(x) * _widened(y), dt)) if dt == "int32" else x * y
+
+
+def _with_negative_exponents(a: tirx.PrimExpr, b: tirx.PrimExpr, power: tirx.PrimExpr) -> tirx.PrimExpr:
+    """`power` (a ** b for b >= 0), and PyTorch's a ** b of integers for b < 0: 1 for base 1, +-1 (by the
+    exponent's parity) for base -1, else 0."""
+    dt = _dtype(a)
+    one, zero = tirx.IntImm(dt, 1), tirx.IntImm(dt, 0)
     odd = tirx.NE(tirx.bitwise_and(b, one), zero)
     negative = tirx.Select(tirx.EQ(a, one), one, tirx.Select(tirx.EQ(a, -one), tirx.Select(odd, -one, one), zero))
     return tirx.Select(tirx.LT(b, zero), negative, power)
@@ -760,9 +769,9 @@ class _FuncTranslator:
         TIR expressions are trees: an SSA value used twice is written out twice, and some ops write
         an operand out more than once themselves (`irc.conversions.written_size`: the NaN-aware
         min/max three times), so a chain of them grows as 3^n: the max pooling of a 3x3 window, 8
-        chained maximums, made a 2 MB expression on which TVM's simplifier ran for hours. A LetStmt keeps the tree small but TVM's simplifier and its LLVM code
-        generator look through the variable to its value, entering each select's condition as a
-        constraint on the way: a chain of ten `where(p > 3, p * 2, p + 1)` still compiled for minutes
+        chained maximums, made a 2 MB expression on which TVM's simplifier ran for hours. A LetStmt
+        keeps the tree small but TVM's simplifier and its LLVM code generator look through the
+        variable to its value, entering each select's condition as a constraint on the way: a chain of ten `where(p > 3, p * 2, p + 1)` still compiled for minutes
         (docs/compile-time.md). A value in a buffer is opaque to them, and LLVM turns the buffer back
         into a register. So in an elementwise nest an operand whose tree would pass `_MATERIALIZE_ABOVE`
         nodes is stored first (`_materialized`); in a reduction or an init, whose schedules want the
@@ -770,16 +779,15 @@ class _FuncTranslator:
         case, are emitted as before)."""
         args = [self.values[v] for v in op.operands]
         sizes = [self.sizes.get(v, 1) for v in op.operands]
-        repeats = copies(op.name)
         extra = _WRAP_NODES if op.name in _WRAPPING and _wraps(op) else 0
-        size = 1 + repeats * sum(sizes) + extra
+        size = tree_size(op.name, sizes) + extra
         if (self.in_spatial_body and size > _MATERIALIZE_ABOVE) or (self.in_body and size > _BIND_ABOVE):
             for k, (arg, arg_size) in enumerate(zip(args, sizes)):
                 if arg_size > 1:
                     args[k] = self._materialized(arg) if self.in_spatial_body else T.Bind(arg)
                     sizes[k] = 1
         for result in op.results:
-            self.sizes[result] = 1 + repeats * sum(sizes) + extra
+            self.sizes[result] = tree_size(op.name, sizes) + extra
         return args
 
     def _materialized(self, value: tirx.PrimExpr) -> tirx.PrimExpr:
@@ -807,22 +815,16 @@ class _FuncTranslator:
         overflow. A negative exponent as `_ipowi`."""
         dt = _dtype(a)
         one, zero = tirx.IntImm(dt, 1), tirx.IntImm(dt, 0)
-
-        def times(x, y):
-            return tirx.Cast(dt, _wrapped(_widened(x) * _widened(y), dt)) if dt == "int32" else x * y
-
         bits = 31 if dt == "int32" else 63
         exponent = b if isinstance(b, TensorLoad | tirx.Var) else self._materialized(b)
         result = one
         a = base = self._materialized(a)
         for k in range(bits):
             bit = tirx.NE(tirx.bitwise_and(tirx.shift_right(exponent, tirx.IntImm(dt, k)), one), zero)
-            result = self._materialized(tirx.Select(bit, times(result, base), result))
+            result = self._materialized(tirx.Select(bit, _int_times(result, base), result))
             if k < bits - 1:
-                base = self._materialized(times(base, base))
-        odd = tirx.NE(tirx.bitwise_and(exponent, one), zero)
-        negative = tirx.Select(tirx.EQ(a, one), one, tirx.Select(tirx.EQ(a, -one), tirx.Select(odd, -one, one), zero))
-        return tirx.Select(tirx.LT(exponent, zero), negative, result)
+                base = self._materialized(_int_times(base, base))
+        return _with_negative_exponents(a, exponent, result)
 
     def _accumulates(self, value: SSAValue) -> bool:
         return isinstance(value.owner, memref.LoadOp) and value.owner.memref in self.accumulators
